@@ -1,0 +1,79 @@
+#pragma once
+// or_map: observed-remove map from string names to nested CRDT values of any rumor type, with
+// nested deltas (Almeida et al., delta-state CRDTs, §7.3, ORMap; field identity (name, type) as in
+// riak_dt_map). Updating a field runs that type's own mutator against the field's store and the
+// map's shared context and returns a map delta holding only the nested delta. Removing a field
+// (optionally only what a caller-supplied context observed) resets it: a concurrent update to the
+// field survives, with only the concurrent part.
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <vector>
+
+#include "base/result.hpp"
+#include "crdt/causal.hpp"
+#include "crdt/nested_store.hpp"
+
+namespace rumor::crdt {
+
+class or_map : public causal<map_store> {
+ public:
+  static constexpr type_tag tag = type_tag::or_map;
+  using causal::causal;
+
+  // Applies `mutate` to the field (`name`, T) — created empty when absent — and returns the map
+  // delta. `mutate(T& field)` calls one mutator of T on `field` and returns what it returns (T, or
+  // result<T>, whose error is passed through and changes nothing).
+  //   m.update<or_set>("tags", [&](or_set& s) { return s.add(self, "red"); });
+  template <class T, class F>
+  result<or_map> update(std::string_view name, F&& mutate);
+
+  // Removes every field called `name` as observed here; returns the delta.
+  or_map remove(std::string_view name);
+  // Removes only what `observed` covers of the fields called `name`; returns the delta.
+  or_map remove(std::string_view name, const dot_context& observed);
+
+  // The field (`name`, T) as a standalone value (its store with the map's context); nullopt if
+  // absent.
+  template <class T>
+  std::optional<T> get(std::string_view name) const {
+    const nested_store* s = store_.find(field_key{std::string(name), T::tag});
+    if (!s) return std::nullopt;
+    return T{std::get<typename T::store_type>(s->variant()), ctx_};
+  }
+
+  // Present fields, ordered by (name, type).
+  std::vector<field_key> fields() const;
+  size_t size() const noexcept { return store_.size(); }
+
+  void join(const or_map& other) { join_parts(other.store_, other.ctx_); }
+
+  friend bool operator==(const or_map&, const or_map&) = default;
+
+ private:
+  or_map remove_dots(std::string_view name, const dot_context* observed);
+};
+
+template <class T, class F>
+result<or_map> or_map::update(std::string_view name, F&& mutate) {
+  field_key key{std::string(name), T::tag};
+  const nested_store* cur = store_.find(key);
+  T field = cur ? T{std::get<typename T::store_type>(cur->variant()), ctx_}
+                : T{typename T::store_type{}, ctx_};
+  auto out = mutate(field);
+  const T* nested_delta = nullptr;
+  if constexpr (std::is_same_v<decltype(out), T>) {
+    nested_delta = &out;
+  } else {
+    if (!out) return out.err();
+    nested_delta = &*out;
+  }
+  or_map delta{{}, nested_delta->context()};
+  delta.store_.set(key, nested_store{nested_delta->store()});
+  join(delta);
+  return delta;
+}
+
+}  // namespace rumor::crdt
