@@ -101,7 +101,7 @@ class dot_map {
   friend bool operator==(const dot_map& a, const dot_map& b) { return a.entries_ == b.entries_; }
 
  private:
-  // Keys owning at least one dot covered by `ctx` (a superset is allowed).
+  // Keys owning at least one dot covered by `ctx`, sorted and unique.
   std::vector<K> keys_covered_by(const dot_context& ctx) const {
     std::vector<K> keys;
     if (ctx.empty() || entries_.empty()) return keys;
@@ -117,6 +117,8 @@ class dot_map {
         if (hit) keys.push_back(k);
       }
     }
+    std::sort(keys.begin(), keys.end());
+    keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
     return keys;
   }
 

@@ -4,7 +4,10 @@
 // riak_dt_map). Updating a field runs that type's own mutator against the field's store and the
 // map's shared context and returns a map delta holding only the nested delta. Removing a field
 // (optionally only what a caller-supplied context observed) resets it: a concurrent update to the
-// field survives, with only the concurrent part.
+// field survives, with only the concurrent part. One limit, shared with Akka's ORMap and riak_dt's
+// embedded counters: a counter contribution is its node's running total, so when node N increments
+// a counter field concurrently with its removal, N's whole total survives (other nodes' totals are
+// reset).
 
 #include <optional>
 #include <string>
