@@ -320,8 +320,8 @@ T joined(T a, const T& b) {
   return a;
 }
 
-constexpr int law_rounds = 150;
-constexpr int convergence_rounds = 120;
+constexpr int law_rounds = 300;
+constexpr int convergence_rounds = 400;
 
 }  // namespace
 
