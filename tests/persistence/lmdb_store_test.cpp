@@ -1,0 +1,500 @@
+// lmdb_store specifics: open errors, the directory lock, format versions, node identity,
+// corrupt records and quarantine, map growth and map full, reads beside the writer.
+
+#include "persistence/lmdb_store.hpp"
+
+#include <doctest/doctest.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <fstream>
+#include <mutex>
+#include <thread>
+
+#include "persistence/record_format.hpp"
+#include "test_util.hpp"
+
+using namespace rumor;
+using namespace rumor::persistence;
+
+namespace {
+
+std::unique_ptr<lmdb_store> open_ok(const options& o) {
+  auto s = lmdb_store::open(o);
+  REQUIRE_MESSAGE(s.has_value(), s.err().describe());
+  return std::move(*s);
+}
+
+error open_err(const options& o) {
+  auto s = lmdb_store::open(o);
+  REQUIRE_MESSAGE(!s.has_value(), "open of '" << o.dir << "' unexpectedly succeeded");
+  return s.err();
+}
+
+bool contains(const std::string& s, const std::string& part) {
+  return s.find(part) != std::string::npos;
+}
+
+void put(store& s, std::string_view k, std::string_view v) {
+  write_batch b;
+  b.put_value(k, v);
+  status st = s.commit(b);
+  REQUIRE_MESSAGE(st.has_value(), st.err().describe());
+}
+
+}  // namespace
+
+TEST_CASE("open creates a missing data directory whose parent exists") {
+  test::temp_dir tmp;
+  const std::string dir = tmp.sub("new");
+  auto s = open_ok(test::small_options(dir));
+  struct stat st {};
+  REQUIRE(::stat(dir.c_str(), &st) == 0);
+  CHECK(S_ISDIR(st.st_mode));
+  CHECK(::stat((dir + "/data.mdb").c_str(), &st) == 0);
+  CHECK(::stat((dir + "/LOCK").c_str(), &st) == 0);
+}
+
+TEST_CASE("open errors name the problem") {
+  test::temp_dir tmp;
+  SUBCASE("parent directory missing") {
+    const error e = open_err(test::small_options(tmp.sub("no/such/dir")));
+    CHECK(e.code == errc::io_error);
+    CHECK_MESSAGE(contains(e.message, "parent '" + tmp.sub("no/such") + "' does not exist"),
+                  e.message);
+  }
+  SUBCASE("a file where the directory is expected") {
+    std::ofstream(tmp.sub("file")) << "x";
+    const error e = open_err(test::small_options(tmp.sub("file")));
+    CHECK(e.code == errc::invalid_argument);
+    CHECK_MESSAGE(contains(e.message, "not a directory"), e.message);
+  }
+  SUBCASE("a path below a file") {
+    std::ofstream(tmp.sub("file")) << "x";
+    const error e = open_err(test::small_options(tmp.sub("file/db")));
+    CHECK(e.code == errc::io_error);
+    CHECK_MESSAGE(contains(e.message, tmp.sub("file/db")), e.message);
+  }
+  SUBCASE("a directory that cannot be written (even by root)") {
+    // /proc/self is a directory in which nobody, root included, can create files.
+    const error e = open_err(test::small_options("/proc/self"));
+    CHECK(e.code == errc::io_error);
+    CHECK_MESSAGE(contains(e.message, "'/proc/self' is not writable"), e.message);
+    CHECK(contains(e.message, "read_only"));
+  }
+  SUBCASE("a read-only directory for a non-root user") {
+    if (::geteuid() == 0) return;  // root ignores permission bits; covered by /proc above
+    const std::string dir = tmp.sub("ro");
+    REQUIRE(::mkdir(dir.c_str(), 0555) == 0);
+    const error e = open_err(test::small_options(dir));
+    CHECK(e.code == errc::io_error);
+    CHECK_MESSAGE(contains(e.message, "not writable"), e.message);
+  }
+  SUBCASE("bad options") {
+    options o = test::small_options(tmp.sub("db"));
+    o.max_map_bytes = o.initial_map_bytes - 1;
+    CHECK(open_err(o).code == errc::invalid_argument);
+    o.dir.clear();
+    CHECK(open_err(o).code == errc::invalid_argument);
+  }
+  SUBCASE("not an LMDB file") {
+    const std::string dir = tmp.sub("garbage");
+    REQUIRE(::mkdir(dir.c_str(), 0755) == 0);
+    std::ofstream(dir + "/data.mdb") << std::string(16384, 'x');
+    const error e = open_err(test::small_options(dir));
+    CHECK(e.code == errc::corrupt);
+    CHECK_MESSAGE(contains(e.message, "data.mdb' is not an LMDB database"), e.message);
+  }
+}
+
+TEST_CASE("read_only option: reads work and writes are refused and nothing is created") {
+  test::temp_dir tmp;
+  const std::string dir = tmp.sub("db");
+  options o = test::small_options(dir);
+  uint64_t id = 0;
+  {
+    auto s = open_ok(o);
+    put(*s, "k", "v");
+    id = s->node_id();
+  }
+  o.read_only = true;
+  {
+    auto s = open_ok(o);
+    CHECK(s->node_id() == id);
+    CHECK(*s->get_value("k") == std::optional<std::string>{"v"});
+    write_batch b;
+    b.put_value("k", "w");
+    status st = s->commit(b);
+    REQUIRE_FALSE(st.has_value());
+    CHECK(st.err().code == errc::invalid_argument);
+    CHECK(contains(st.err().message, "read-only"));
+    CHECK(s->sync().has_value());
+  }
+  options missing = o;
+  missing.dir = tmp.sub("missing");
+  CHECK(open_err(missing).code == errc::not_found);
+  struct stat st {};
+  CHECK(::stat(missing.dir.c_str(), &st) != 0);  // not created
+  options empty = o;
+  empty.dir = tmp.sub("empty");
+  REQUIRE(::mkdir(empty.dir.c_str(), 0755) == 0);
+  const error e = open_err(empty);
+  CHECK(e.code == errc::not_found);
+  CHECK_MESSAGE(contains(e.message, "no rumor store"), e.message);
+}
+
+TEST_CASE("a data directory is locked: a second open fails with busy") {
+  test::temp_dir tmp;
+  const std::string dir = tmp.sub("db");
+  auto s = open_ok(test::small_options(dir));
+
+  SUBCASE("in the same process") {
+    const error e = open_err(test::small_options(dir));
+    CHECK(e.code == errc::busy);
+    CHECK_MESSAGE(contains(e.message, "'" + dir + "' is in use"), e.message);
+    CHECK(contains(e.message, "pid " + std::to_string(::getpid())));
+    options ro = test::small_options(dir);
+    ro.read_only = true;
+    CHECK(open_err(ro).code == errc::busy);
+  }
+  SUBCASE("from another process") {
+    const pid_t child = ::fork();
+    REQUIRE(child >= 0);
+    if (child == 0) {
+      // The child must fail at the lock, before LMDB touches the environment.
+      auto r = lmdb_store::open(test::small_options(dir));
+      int code = 1;
+      if (!r.has_value() && r.err().code == errc::busy && contains(r.err().message, dir)) code = 0;
+      ::_exit(code);
+    }
+    int wstatus = 0;
+    REQUIRE(::waitpid(child, &wstatus, 0) == child);
+    REQUIRE(WIFEXITED(wstatus));
+    CHECK(WEXITSTATUS(wstatus) == 0);
+  }
+  // The holder keeps working, and once it closes the directory opens again.
+  put(*s, "still", "works");
+  s.reset();
+  auto again = open_ok(test::small_options(dir));
+  CHECK(*again->get_value("still") == std::optional<std::string>{"works"});
+}
+
+TEST_CASE("node id: random and never 0 and stable across reopens") {
+  test::temp_dir tmp;
+  uint64_t a = 0;
+  {
+    auto s = open_ok(test::small_options(tmp.sub("a")));
+    a = s->node_id();
+  }
+  CHECK(a != 0);
+  for (int i = 0; i < 3; ++i) {
+    auto s = open_ok(
+        test::small_options(tmp.sub("a"), i % 2 ? durability::relaxed : durability::durable));
+    CHECK(s->node_id() == a);
+  }
+  auto other = open_ok(test::small_options(tmp.sub("b")));
+  CHECK(other->node_id() != 0);
+  CHECK(other->node_id() != a);
+}
+
+TEST_CASE("unknown or damaged format_version is refused at open") {
+  test::temp_dir tmp;
+  const std::string dir = tmp.sub("db");
+  {
+    auto s = open_ok(test::small_options(dir));
+    put(*s, "k", "v");
+    REQUIRE(s->debug_put_raw(record_kind::meta, "format_version", encode_u32_le(99)).has_value());
+  }
+  error e = open_err(test::small_options(dir));
+  CHECK(e.code == errc::unsupported_version);
+  CHECK_MESSAGE(contains(e.message, "'" + dir + "' has store format version 99"), e.message);
+  CHECK(contains(e.message, "reads version 1"));
+  options ro = test::small_options(dir);
+  ro.read_only = true;
+  CHECK(open_err(ro).code == errc::unsupported_version);
+
+  const std::string dir2 = tmp.sub("db2");
+  {
+    auto s = open_ok(test::small_options(dir2));
+    REQUIRE(s->debug_put_raw(record_kind::meta, "format_version", "abc").has_value());
+  }
+  e = open_err(test::small_options(dir2));
+  CHECK(e.code == errc::corrupt);
+  CHECK_MESSAGE(contains(e.message, "format_version record"), e.message);
+
+  const std::string dir3 = tmp.sub("db3");
+  {
+    auto s = open_ok(test::small_options(dir3));
+    REQUIRE(
+        s->debug_put_raw(record_kind::meta, "node_id", frame_record("node_id", encode_u64_le(0)))
+            .has_value());
+  }
+  e = open_err(test::small_options(dir3));
+  CHECK(e.code == errc::corrupt);
+  CHECK_MESSAGE(contains(e.message, "node_id"), e.message);
+}
+
+TEST_CASE("corrupt records are quarantined while the rest keeps working") {
+  test::temp_dir tmp;
+  const std::string dir = tmp.sub("db");
+  auto s = open_ok(test::small_options(dir));
+  write_batch b;
+  for (const char* k : {"a", "b", "c"}) b.put_value(k, std::string("value of ") + k);
+  for (uint64_t seq = 1; seq <= 3; ++seq) b.append_delta(9, seq, "d" + std::to_string(seq));
+  b.put_meta("hlc", "clock");
+  REQUIRE(s->commit(b).has_value());
+
+  // Flip one payload byte of "b": the checksum no longer matches.
+  std::string bad = frame_record("b", "value of b");
+  bad.back() = static_cast<char>(bad.back() ^ 1);
+  REQUIRE(s->debug_put_raw(record_kind::value, "b", bad).has_value());
+  const auto dk = delta_key(9, 2);
+  REQUIRE(s->debug_put_raw(record_kind::delta, {dk.data(), dk.size()}, "short").has_value());
+  REQUIRE(s->debug_put_raw(record_kind::meta, "hlc", std::string(20, '\x07')).has_value());
+
+  auto rb = s->get_value("b");
+  REQUIRE_FALSE(rb.has_value());
+  CHECK(rb.err().code == errc::corrupt);
+  CHECK_MESSAGE(contains(rb.err().message, "key 'b'"), rb.err().message);
+  CHECK(contains(rb.err().message, "checksum"));
+  CHECK(*s->get_value("a") == std::optional<std::string>{"value of a"});
+  CHECK(*s->get_value("c") == std::optional<std::string>{"value of c"});
+
+  std::vector<std::string> keys;
+  REQUIRE(s->scan_values(key_range::all(), [&](std::string_view k, std::string_view) {
+             keys.emplace_back(k);
+             return true;
+           }).has_value());
+  CHECK(keys == std::vector<std::string>{"a", "c"});
+  std::vector<uint64_t> seqs;
+  REQUIRE(s->scan_deltas(9, 0, [&](uint64_t seq, std::string_view) {
+             seqs.push_back(seq);
+             return true;
+           }).has_value());
+  CHECK(seqs == std::vector<uint64_t>{1, 3});
+  auto rm = s->get_meta("hlc");
+  REQUIRE_FALSE(rm.has_value());
+  CHECK(rm.err().code == errc::corrupt);
+
+  auto q = s->quarantined();
+  REQUIRE(q.size() == 3);
+  CHECK(q[0].kind == record_kind::value);
+  CHECK(q[0].key == "b");
+  CHECK(contains(q[0].reason, "checksum"));
+  CHECK(q[1].kind == record_kind::delta);
+  CHECK(q[1].origin == 9);
+  CHECK(q[1].seq == 2);
+  CHECK(contains(q[1].reason, "shorter"));
+  CHECK(q[2].kind == record_kind::meta);
+  CHECK(q[2].key == "hlc");
+
+  // Writes to other keys work, and the quarantine survives a restart.
+  put(*s, "d", "new");
+  s.reset();
+  s = open_ok(test::small_options(dir));
+  CHECK(s->quarantined() == q);
+  CHECK(*s->get_value("d") == std::optional<std::string>{"new"});
+
+  // Rewriting (or truncating) the damaged records releases them from quarantine, durably.
+  write_batch repair;
+  repair.put_value("b", "repaired");
+  repair.truncate_deltas(9, 2);
+  repair.erase_meta("hlc");
+  REQUIRE(s->commit(repair).has_value());
+  CHECK(s->quarantined().empty());
+  CHECK(*s->get_value("b") == std::optional<std::string>{"repaired"});
+  s.reset();
+  s = open_ok(test::small_options(dir));
+  CHECK(s->quarantined().empty());
+}
+
+TEST_CASE("map full without growth: clear error and the store stays unchanged and usable") {
+  test::temp_dir tmp;
+  options o = test::small_options(tmp.sub("db"));
+  o.initial_map_bytes = uint64_t{1} << 20;
+  o.max_map_bytes = o.initial_map_bytes;  // growth disabled
+  auto s = open_ok(o);
+  put(*s, "small", "before");
+
+  write_batch big;
+  for (int i = 0; i < 64; ++i)
+    big.put_value("big/" + std::to_string(i), std::string(32 * 1024, 'x'));
+  big.append_delta(1, 1, "delta of the failed batch");
+  status st = s->commit(big);
+  REQUIRE_FALSE(st.has_value());
+  CHECK(st.err().code == errc::map_full);
+  CHECK_MESSAGE(contains(st.err().message, "options.max_map_bytes"), st.err().message);
+  CHECK(contains(st.err().message, "unchanged"));
+
+  CHECK(*s->get_value("small") == std::optional<std::string>{"before"});
+  CHECK(*s->get_value("big/0") == std::nullopt);
+  auto stats = s->stats();
+  REQUIRE(stats.has_value());
+  CHECK(stats->values == 1);
+  CHECK(stats->deltas == 0);
+  CHECK(stats->map_bytes == o.max_map_bytes);
+  put(*s, "small2", "after");
+  CHECK(*s->get_value("small2") == std::optional<std::string>{"after"});
+
+  // Fill it up with commits that fit until one does not; everything committed stays readable.
+  int committed = 0;
+  for (int i = 0;; ++i) {
+    write_batch b;
+    b.put_value("fill/" + std::to_string(i), std::string(16 * 1024, 'f'));
+    status fs = s->commit(b);
+    if (!fs.has_value()) {
+      CHECK(fs.err().code == errc::map_full);
+      break;
+    }
+    ++committed;
+    REQUIRE(i < 1000);
+  }
+  CHECK(committed > 10);
+  for (int i = 0; i < committed; ++i) {
+    CHECK(s->get_value("fill/" + std::to_string(i))->has_value());
+  }
+  s.reset();
+  s = open_ok(o);
+  CHECK(s->stats()->values == 2 + static_cast<uint64_t>(committed));
+  // Erasing frees pages for new writes.
+  write_batch erase;
+  for (int i = 0; i < committed; ++i) erase.erase_value("fill/" + std::to_string(i));
+  REQUIRE(s->commit(erase).has_value());
+  // LMDB reuses pages freed by commit N only from commit N + 2 on (commit N - 1's snapshot must
+  // stay intact until N is durable), so one more commit is needed before the space is back.
+  put(*s, "tick", "1");
+  put(*s, "after-erase", std::string(16 * 1024, 'a'));
+  put(*s, "after-erase-2", std::string(16 * 1024, 'b'));
+}
+
+TEST_CASE("map growth: commits grow the map up to the maximum and data survives reopen") {
+  test::temp_dir tmp;
+  options o = test::small_options(tmp.sub("db"));
+  o.initial_map_bytes = 64 * 1024;
+  o.max_map_bytes = uint64_t{64} << 20;
+  auto s = open_ok(o);
+  const uint64_t before = s->stats()->map_bytes;
+  write_batch b;
+  for (int i = 0; i < 400; ++i) b.put_value("k/" + std::to_string(i), std::string(10000, 'v'));
+  REQUIRE(s->commit(b).has_value());  // ~4 MB in one transaction
+  const uint64_t after = s->stats()->map_bytes;
+  CHECK(after > before);
+  CHECK(after <= o.max_map_bytes);
+  // Beyond the maximum: map_full, earlier data intact.
+  write_batch huge;
+  for (int i = 0; i < 80; ++i) huge.put_value("h/" + std::to_string(i), std::string(1 << 20, 'h'));
+  status st = s->commit(huge);
+  REQUIRE_FALSE(st.has_value());
+  CHECK(st.err().code == errc::map_full);
+  CHECK(s->stats()->map_bytes <= o.max_map_bytes);
+  s.reset();
+  s = open_ok(o);
+  CHECK(s->stats()->values == 400);
+  CHECK(*s->get_value("k/399") == std::optional<std::string>{std::string(10000, 'v')});
+}
+
+TEST_CASE("reads run beside the writer: snapshots without blocking and safe map growth") {
+  test::temp_dir tmp;
+  options o = test::small_options(tmp.sub("db"), durability::relaxed);
+  o.initial_map_bytes = 64 * 1024;
+  auto s = open_ok(o);
+  put(*s, "x", "old");
+
+  SUBCASE("a long scan does not block a commit and keeps its snapshot") {
+    std::mutex mu;
+    std::condition_variable cv;
+    bool in_scan = false;
+    bool committed = false;
+    std::string seen_after_commit;
+    std::thread reader([&] {
+      REQUIRE(s->scan_values(key_range::all(), [&](std::string_view, std::string_view v) {
+                 std::unique_lock lk(mu);
+                 in_scan = true;
+                 cv.notify_all();
+                 cv.wait(lk, [&] { return committed; });
+                 seen_after_commit = std::string{v};
+                 return false;
+               }).has_value());
+    });
+    {
+      std::unique_lock lk(mu);
+      cv.wait(lk, [&] { return in_scan; });
+    }
+    put(*s, "x", "new");  // completes while the reader's transaction is open
+    {
+      std::lock_guard lk(mu);
+      committed = true;
+    }
+    cv.notify_all();
+    reader.join();
+    CHECK(seen_after_commit == "old");
+    CHECK(*s->get_value("x") == std::optional<std::string>{"new"});
+  }
+  SUBCASE("concurrent readers while commits grow the map") {
+    std::atomic<bool> stop{false};
+    std::atomic<int> bad{0};
+    std::atomic<long> reads{0};
+    auto read_loop = [&] {
+      while (!stop.load()) {
+        // Every committed batch writes "n" and ten "v/..." values together, so one scan (one
+        // snapshot) sees exactly n of them. Point reads must find what the scan saw.
+        std::string n;
+        std::size_t count = 0;
+        std::string some_key;
+        status st = s->scan_values(key_range::all(), [&](std::string_view k, std::string_view v) {
+          if (k == "n") {
+            n = std::string{v};
+          } else if (k.substr(0, 2) == "v/") {
+            if (v.size() != 2000) ++bad;
+            ++count;
+            some_key = std::string{k};
+          }
+          return true;
+        });
+        if (!st.has_value()) ++bad;
+        if (!n.empty() && count != std::stoul(n)) ++bad;
+        if (!some_key.empty()) {
+          auto r = s->get_value(some_key);
+          if (!r.has_value() || !r->has_value()) ++bad;
+        }
+        ++reads;
+      }
+    };
+    std::thread r1(read_loop);
+    std::thread r2(read_loop);
+    for (int i = 1; i <= 300; ++i) {
+      write_batch b;
+      for (int j = 0; j < 10; ++j)
+        b.put_value("v/" + std::to_string(i * 10 + j), std::string(2000, 'z'));
+      b.put_value("n", std::to_string(i * 10));
+      status st = s->commit(b);
+      REQUIRE_MESSAGE(st.has_value(), st.err().describe());
+    }
+    for (int waited = 0; reads.load() < 4 && waited < 5000; ++waited) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    stop = true;
+    r1.join();
+    r2.join();
+    CHECK(bad.load() == 0);
+    CHECK(reads.load() > 0);
+    CHECK(s->stats()->map_bytes > o.initial_map_bytes);
+    CHECK(s->stats()->values == 3002);  // 3000 v/..., n, x
+  }
+}
+
+TEST_CASE("relaxed mode: sync then reopen finds the data") {
+  test::temp_dir tmp;
+  const options o = test::small_options(tmp.sub("db"), durability::relaxed);
+  {
+    auto s = open_ok(o);
+    for (int i = 0; i < 50; ++i) put(*s, "k" + std::to_string(i), "v");
+    REQUIRE(s->sync().has_value());
+  }
+  auto s = open_ok(test::small_options(tmp.sub("db")));
+  CHECK(s->stats()->values == 50);
+}

@@ -1,0 +1,336 @@
+// Randomized model tests (leveldb ModelDB style): random groups of random batches are committed
+// to a store and to a plain std::map model; the store is reopened at random points; contents must
+// always be equal. The seed is printed; RUMOR_SEED=<n> replays a run.
+
+#include <doctest/doctest.h>
+
+#include <map>
+#include <memory>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "persistence/faulty_store.hpp"
+#include "persistence/lmdb_store.hpp"
+#include "persistence/memory_store.hpp"
+#include "persistence/record_format.hpp"
+#include "test_util.hpp"
+
+using namespace rumor;
+using namespace rumor::persistence;
+
+namespace {
+
+struct model {
+  std::map<std::string, std::string> values;
+  std::map<std::pair<uint64_t, uint64_t>, std::string> deltas;
+  std::map<std::string, std::string> meta;
+
+  void apply(const write_batch& b) {
+    for (std::size_t i = 0; i < b.size(); ++i) {
+      const write_op op = b.op(i);
+      switch (op.kind) {
+        case op_kind::put_value:
+          values[std::string{op.key}] = std::string{op.data};
+          break;
+        case op_kind::erase_value:
+          values.erase(std::string{op.key});
+          break;
+        case op_kind::append_delta:
+          deltas[{op.origin, op.seq}] = std::string{op.data};
+          break;
+        case op_kind::truncate_deltas: {
+          auto first = deltas.lower_bound({op.origin, 0});
+          auto last = first;
+          while (last != deltas.end() && last->first.first == op.origin &&
+                 last->first.second <= op.seq) {
+            ++last;
+          }
+          deltas.erase(first, last);
+          break;
+        }
+        case op_kind::put_meta:
+          meta[std::string{op.key}] = std::string{op.data};
+          break;
+        case op_kind::erase_meta:
+          meta.erase(std::string{op.key});
+          break;
+      }
+    }
+  }
+  friend bool operator==(const model&, const model&) = default;
+};
+
+constexpr uint64_t origins[] = {1, 2, 0xfeedface, UINT64_MAX};
+
+class generator {
+ public:
+  explicit generator(uint64_t seed) : rng_(seed) {}
+
+  uint64_t below(uint64_t n) { return std::uniform_int_distribution<uint64_t>(0, n - 1)(rng_); }
+  bool chance(double p) { return std::bernoulli_distribution(p)(rng_); }
+
+  std::string key() {
+    static const char* prefixes[] = {"a/", "ab/", "b/", "", "z"};
+    std::string k = prefixes[below(5)] + std::to_string(below(30));
+    if (chance(0.05)) k += std::string(1, '\0');
+    if (chance(0.05)) k += "\xff";
+    return k;
+  }
+  std::string bytes() {
+    // Mostly small; sometimes big enough for LMDB overflow pages and map growth.
+    const std::size_t n = chance(0.05) ? 4000 + below(30000) : below(200);
+    std::string s(n, '\0');
+    for (auto& c : s) c = static_cast<char>(below(256));
+    return s;
+  }
+  std::string meta_name() { return "m/" + std::to_string(below(8)); }
+
+  void add_op(write_batch& b) {
+    const uint64_t r = below(100);
+    if (r < 45)
+      b.put_value(key(), bytes());
+    else if (r < 60)
+      b.erase_value(key());
+    else if (r < 78)
+      b.append_delta(origins[below(4)], below(40), bytes());
+    else if (r < 83)
+      b.truncate_deltas(origins[below(4)], chance(0.1) ? UINT64_MAX : below(40));
+    else if (r < 95)
+      b.put_meta(meta_name(), bytes());
+    else
+      b.erase_meta(meta_name());
+  }
+
+  // An operation every store must refuse (whole group rejected).
+  void add_invalid_op(write_batch& b) {
+    switch (below(3)) {
+      case 0:
+        b.put_value("", "x");
+        break;
+      case 1:
+        b.put_value(std::string(max_key_bytes + 1 + below(10), 'k'), "x");
+        break;
+      default:
+        b.put_meta(below(2) == 0 ? "node_id" : "format_version", "x");
+        break;
+    }
+  }
+
+  std::vector<write_batch> group() {
+    std::vector<write_batch> g(1 + below(4));
+    for (auto& b : g) {
+      const uint64_t n = 1 + below(20);
+      for (uint64_t i = 0; i < n; ++i) add_op(b);
+    }
+    return g;
+  }
+
+  std::mt19937_64& rng() { return rng_; }
+
+ private:
+  std::mt19937_64 rng_;
+};
+
+// Compares every record of `s` with `m`, plus random bounded scans and point reads.
+void check_equal(const store& s, const model& m, generator& gen) {
+  std::map<std::string, std::string> values;
+  REQUIRE(s.scan_values(key_range::all(), [&](std::string_view k, std::string_view v) {
+             values.emplace(std::string{k}, std::string{v});
+             return true;
+           }).has_value());
+  CHECK(values == m.values);
+
+  std::map<std::pair<uint64_t, uint64_t>, std::string> deltas;
+  for (uint64_t origin : origins) {
+    REQUIRE(s.scan_deltas(origin, 0, [&](uint64_t seq, std::string_view d) {
+               deltas.emplace(std::pair{origin, seq}, std::string{d});
+               return true;
+             }).has_value());
+  }
+  CHECK(deltas == m.deltas);
+
+  std::map<std::string, std::string> meta;
+  REQUIRE(s.scan_meta(key_range::all(), [&](std::string_view k, std::string_view v) {
+             meta.emplace(std::string{k}, std::string{v});
+             return true;
+           }).has_value());
+  CHECK(meta == m.meta);
+
+  auto st = s.stats();
+  REQUIRE(st.has_value());
+  CHECK(st->values == m.values.size());
+  CHECK(st->deltas == m.deltas.size());
+  CHECK(st->meta_records == m.meta.size());
+
+  for (int i = 0; i < 10; ++i) {
+    const std::string k = gen.key();
+    auto r = s.get_value(k);
+    REQUIRE(r.has_value());
+    auto it = m.values.find(k);
+    CHECK(*r == (it == m.values.end() ? std::nullopt : std::optional<std::string>{it->second}));
+  }
+  // A random prefix scan with a random limit.
+  const std::string prefix = gen.key().substr(0, gen.below(3));
+  const std::size_t limit = 1 + gen.below(10);
+  std::vector<std::string> got;
+  REQUIRE(s.scan_values(key_range::with_prefix(prefix), [&](std::string_view k, std::string_view) {
+             got.emplace_back(k);
+             return got.size() < limit;
+           }).has_value());
+  std::vector<std::string> want;
+  for (auto it = m.values.lower_bound(prefix);
+       it != m.values.end() && it->first.compare(0, prefix.size(), prefix) == 0 &&
+       want.size() < limit;
+       ++it) {
+    want.push_back(it->first);
+  }
+  CHECK(got == want);
+  // A random delta range.
+  const uint64_t origin = origins[gen.below(4)];
+  const uint64_t from = gen.below(45);
+  std::vector<uint64_t> seqs;
+  REQUIRE(s.scan_deltas(origin, from, [&](uint64_t seq, std::string_view) {
+             seqs.push_back(seq);
+             return true;
+           }).has_value());
+  std::vector<uint64_t> want_seqs;
+  for (auto it = m.deltas.lower_bound({origin, from});
+       it != m.deltas.end() && it->first.first == origin; ++it) {
+    want_seqs.push_back(it->first.second);
+  }
+  CHECK(seqs == want_seqs);
+}
+
+}  // namespace
+
+TEST_CASE("model: lmdb_store with random reopens equals a std::map model") {
+  const uint64_t seed = test::test_seed("model lmdb_store");
+  INFO("seed " << seed);
+  generator gen(seed);
+  test::temp_dir dir;
+  options o = test::small_options(dir.sub("db"));
+  o.initial_map_bytes = 64 * 1024;  // small: the run grows the map several times
+  o.max_map_bytes = uint64_t{1} << 30;
+
+  auto opened = lmdb_store::open(o);
+  REQUIRE_MESSAGE(opened.has_value(), opened.err().describe());
+  std::unique_ptr<lmdb_store> s = std::move(*opened);
+  const uint64_t id = s->node_id();
+  const uint64_t initial_map = s->stats()->map_bytes;
+  model m;
+  int reopens = 0;
+  int rejected = 0;
+  for (int step = 0; step < 300; ++step) {
+    CAPTURE(step);
+    auto group = gen.group();
+    if (gen.chance(0.05)) {
+      gen.add_invalid_op(group[gen.below(group.size())]);
+      status st = s->commit(group);
+      REQUIRE_FALSE(st.has_value());
+      CHECK((st.err().code == errc::invalid_argument || st.err().code == errc::too_large));
+      ++rejected;
+    } else {
+      status st = s->commit(group);
+      REQUIRE_MESSAGE(st.has_value(), st.err().describe());
+      for (const auto& b : group) m.apply(b);
+    }
+    if (gen.chance(0.07)) {
+      s.reset();
+      o.mode = gen.chance(0.3) ? durability::durable : durability::relaxed;
+      auto again = lmdb_store::open(o);
+      REQUIRE_MESSAGE(again.has_value(), again.err().describe());
+      s = std::move(*again);
+      CHECK(s->node_id() == id);
+      ++reopens;
+      check_equal(*s, m, gen);
+    } else if (step % 10 == 0) {
+      check_equal(*s, m, gen);
+    }
+  }
+  check_equal(*s, m, gen);
+  CHECK(s->quarantined().empty());
+  CHECK(reopens > 0);
+  CHECK(rejected > 0);
+  CHECK(s->stats()->map_bytes > initial_map);  // the map did grow
+}
+
+TEST_CASE("model: memory_store equals the model and faulty_store failures change nothing") {
+  const uint64_t seed = test::test_seed("model memory_store");
+  INFO("seed " << seed);
+  generator gen(seed);
+  memory_store mem;
+  faulty_store s{mem};
+  model m;
+  for (int step = 0; step < 400; ++step) {
+    CAPTURE(step);
+    auto group = gen.group();
+    const uint64_t r = gen.below(100);
+    if (r < 5) {
+      s.fail_next_commits(1);
+      status st = s.commit(group);
+      REQUIRE_FALSE(st.has_value());
+      CHECK(st.err().code == errc::io_error);
+    } else if (r < 10) {
+      // Applied, but the caller is told io_error: the model must take it.
+      s.fail_next_commits_after_apply(1);
+      status st = s.commit(group);
+      REQUIRE_FALSE(st.has_value());
+      for (const auto& b : group) m.apply(b);
+    } else if (r < 15) {
+      gen.add_invalid_op(group[gen.below(group.size())]);
+      REQUIRE_FALSE(s.commit(group).has_value());
+    } else {
+      REQUIRE(s.commit(group).has_value());
+      for (const auto& b : group) m.apply(b);
+    }
+    if (step % 20 == 0) check_equal(s, m, gen);
+  }
+  check_equal(s, m, gen);
+}
+
+TEST_CASE("model: memory_store relaxed crash loses exactly the unsynced commits") {
+  const uint64_t seed = test::test_seed("model memory_store crash");
+  INFO("seed " << seed);
+  generator gen(seed);
+  memory_store::config cfg;
+  cfg.mode = durability::relaxed;
+  memory_store mem{cfg};
+  faulty_store s{mem, [&mem] { mem.crash(); }};
+  model live;
+  model durable;
+  int crashes = 0;
+  for (int step = 0; step < 400; ++step) {
+    CAPTURE(step);
+    const uint64_t r = gen.below(100);
+    if (r < 10) {
+      REQUIRE(s.sync().has_value());
+      durable = live;
+    } else if (r < 15) {
+      s.crash();
+      CHECK(s.crashed());
+      auto refused = s.get_value("a/1");
+      REQUIRE_FALSE(refused.has_value());
+      CHECK(refused.err().code == errc::io_error);
+      s.restart();
+      live = durable;
+      ++crashes;
+      check_equal(s, live, gen);
+    } else if (r < 18) {
+      // Killed in the middle of a commit: none of it survives, nor the unsynced commits.
+      s.crash_on_next_commit();
+      REQUIRE_FALSE(s.commit(gen.group()).has_value());
+      CHECK(s.crashed());
+      s.restart();
+      live = durable;
+      ++crashes;
+      check_equal(s, live, gen);
+    } else {
+      auto group = gen.group();
+      REQUIRE(s.commit(group).has_value());
+      for (const auto& b : group) live.apply(b);
+    }
+  }
+  check_equal(s, live, gen);
+  CHECK(crashes > 0);
+}
