@@ -3,7 +3,7 @@
 // result<void> is the status of an operation with no value.
 //
 //   result<int> r = parse(x);
-//   if (!r) return r.error();      // propagate
+//   if (!r) return r.err();        // propagate
 //   use(*r);
 
 #include <cassert>

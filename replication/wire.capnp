@@ -1,0 +1,245 @@
+@0xbdfb2da15400f5cf;
+# rumor replication protocol — the peer-to-peer wire spec (protocol version 1). Every frame on a
+# peer connection is one standard, unpacked Cap'n Proto message (segment table + segments) whose
+# root is a `Message`. Frames are at most 64 MiB and 512 segments; a peer that sends a bad frame
+# is disconnected. The first frame on a connection, both ways, is a `hello`.
+#
+# The C++ mirror of every struct below is replication/messages.hpp (replication/wire_codec.hpp
+# converts; it is the only code that sees these generated types).
+#
+# Evolution rules: append fields and union members with the next ordinal only; never change an
+# ordinal, type or default; never delete a field (stop using it). A receiver refuses a `Message`
+# whose union member it does not know (the frame is a decode error), so a new message kind may
+# only be sent to peers whose hello version says they know it.
+#
+# Conventions:
+#   - Node ids are random 64-bit values, never 0 for a real node.
+#   - A (origin, seq) pair is an update's replication dot; seq counts 1, 2, ... per origin.
+#   - Keys are user keys as raw bytes (`Data`: 1..256 bytes, no NUL; checked by the replication
+#     layer, not by the codec). Values and deltas are crdt codec bytes (crdt/crdt.capnp `Value`,
+#     type tag included), opaque at this layer.
+#   - Lists are in no particular order unless a field says otherwise.
+
+using Cxx = import "/capnp/c++.capnp";
+$Cxx.namespace("rumor::replication::wire");
+
+# ---- common ----
+
+# One version-vector entry: every update 1..counter of `node` has been applied.
+struct VvEntry {
+  node @0 :UInt64;      # origin node id, != 0
+  counter @1 :UInt64;   # highest contiguous seq applied, >= 1
+}
+# A version vector is a List(VvEntry) with node ids strictly increasing (hence unique); an absent
+# node means counter 0.
+
+# CRDT type of a key's value. Same numbers as crdt/crdt.capnp TypeTag (and crdt/type_tag.hpp);
+# `unknown` (0) and values this build does not know are refused.
+enum CrdtType {
+  unknown @0;
+  gCounter @1;
+  pnCounter @2;
+  lwwRegister @3;
+  mvRegister @4;
+  orSet @5;
+  orMap @6;
+  ewFlag @7;
+}
+
+# ---- handshake ----
+
+# First frame on every connection, both ways. The receiver refuses (closes the connection) when
+# the cluster name or protocol version differs from its own.
+struct Hello {
+  cluster @0 :Text;     # cluster name, non-empty
+  node @1 :UInt64;      # sender's node id, != 0
+  version @2 :UInt32;   # sender's protocol version, >= 1 (this spec: 1)
+  address @3 :Text;     # where the sender listens for peers, "host:port"
+}
+
+# ---- membership (SWIM with Lifeguard refinements) ----
+
+enum MemberStatus {
+  alive @0;
+  suspect @1;   # failed a probe; declared dead unless it refutes in time
+  dead @2;      # confirmed failed (its data lives on in every replica)
+  left @3;      # left gracefully
+}
+
+# One member's state as gossiped. For the same member a higher incarnation wins; at equal
+# incarnation the more severe status wins (alive < suspect < dead < left).
+struct MemberUpdate {
+  id @0 :UInt64;            # member's node id, != 0
+  address @1 :Text;         # member's peer address, "host:port"
+  incarnation @2 :UInt64;   # incremented only by the member itself, to refute suspicion
+  status @3 :MemberStatus;
+}
+
+# Direct probe. The receiver answers with an `ack` echoing `probe`.
+struct Ping {
+  probe @0 :UInt64;                 # probe number chosen by the sender
+  gossip @1 :List(MemberUpdate);    # piggybacked membership updates (bounded by the sender)
+}
+
+# Answer to a `ping`, or relayed answer to a `pingReq`.
+struct Ack {
+  probe @0 :UInt64;                 # the probe number being answered
+  target @1 :UInt64;                # node that was probed (differs from the sender when relayed)
+  gossip @2 :List(MemberUpdate);    # piggybacked membership updates
+}
+
+# Indirect probe: asks the receiver to ping `target` on the sender's behalf and relay the ack.
+struct PingReq {
+  probe @0 :UInt64;                 # the sender's probe number, echoed in the relayed ack
+  target @1 :UInt64;                # node to probe, != 0
+  targetAddress @2 :Text;           # its peer address, "host:port"
+  gossip @3 :List(MemberUpdate);    # piggybacked membership updates
+}
+
+# Sent to a seed address by a joining node.
+struct JoinRequest {
+  member @0 :MemberUpdate;          # the joining node itself (id, address, incarnation, status)
+}
+
+# The seed's answer: the whole membership as it knows it (the seed included).
+struct JoinResponse {
+  members @0 :List(MemberUpdate);
+}
+
+# ---- data: deltas, anti-entropy, quorum reads, repair ----
+
+# One update of one key, stamped with its replication dot (origin, seq).
+struct DeltaEntry {
+  origin @0 :UInt64;        # node that made the update, != 0
+  seq @1 :UInt64;           # origin's sequence number of the update, >= 1
+  key @2 :Data;             # user key
+  type @3 :CrdtType;        # type of the key's value (must be known: 1..7)
+  hlc @4 :UInt64;           # origin's HLC timestamp at creation: 48-bit Unix ms << 16 | 16-bit
+                            # logical counter
+  delta @5 :Data;           # the CRDT delta, crdt codec bytes
+}
+
+# Epidemic push of new deltas (of any origin).
+struct Push {
+  deltas @0 :List(DeltaEntry);
+  wantAck @1 :Bool;         # true: answer `pushAck` once the applied deltas are durably committed
+}
+
+struct PushAck {
+  applied @0 :List(VvEntry);   # the receiver's version vector after that commit
+}
+
+# Anti-entropy, once per gossip round: "this is what I have applied".
+struct SyncRequest {
+  vv @0 :List(VvEntry);
+}
+
+# Answer to `syncRequest`: exactly the deltas the requester lacks (bounded), plus the responder's
+# own vector so the requester can push back what the responder lacks. Two replicas in sync
+# exchange one request and one empty response.
+struct SyncResponse {
+  vv @0 :List(VvEntry);          # the responder's version vector
+  deltas @1 :List(DeltaEntry);   # deltas the requester lacks (bounded)
+  more @2 :Bool;                 # true: the answer was cut at its size bound; ask again
+  truncated @3 :List(UInt64);    # origins (!= 0) whose needed deltas the responder no longer has
+                                 # in its log: the requester must repair by reconciliation
+}
+
+# Full state of one stored value.
+struct KeyState {
+  key @0 :Data;     # user key
+  value @1 :Data;   # the whole value, crdt codec bytes (type tag included)
+}
+
+# Quorum read: every value the receiver stores under `key` (normally one type).
+struct ReadRequest {
+  id @0 :UInt64;    # request id chosen by the sender, echoed in the response
+  key @1 :Data;     # user key
+}
+
+struct ReadResponse {
+  id @0 :UInt64;                # the request id being answered
+  values @1 :List(KeyState);    # every stored value of the key (empty: not found)
+}
+
+# States to join into the receiver's store (read repair; last steps of reconciliation).
+struct StatePush {
+  session @0 :UInt64;           # repair/reconciliation session id chosen by the initiator
+  states @1 :List(KeyState);    # values to join
+  wanted @2 :List(Data);        # user keys whose states the receiver should send back
+}
+
+# ---- reconciliation over stored bucket digests ----
+
+# One cell of an invertible Bloom lookup table over (bucket id, bucket digest) pairs.
+struct IbltCell {
+  count @0 :Int64;       # number of pairs inserted minus removed
+  idSum @1 :UInt64;      # XOR of the bucket ids
+  digestSum @2 :UInt64;  # XOR of the bucket digests
+  hashSum @3 :UInt64;    # XOR of a hash of each pair (purity check)
+}
+
+# Requester -> responder: the requester's bucket digests as an IBLT sized for the expected
+# difference.
+struct ReconRequest {
+  session @0 :UInt64;          # session id chosen by the requester
+  cells @1 :List(IbltCell);
+}
+
+# A stored key and the hash of its encoded value.
+struct KeyHash {
+  key @0 :Data;            # user key
+  valueHash @1 :UInt64;    # 64-bit hash of the key's encoded value
+}
+
+# The keys of one bucket.
+struct BucketKeys {
+  bucket @0 :UInt32;       # bucket id
+  keys @1 :List(KeyHash);
+}
+
+# Responder -> requester: the keys of every bucket that differs (decoded = true), or decoded =
+# false when the IBLT was too small (the requester retries with more cells or asks for a full
+# transfer).
+struct ReconBuckets {
+  session @0 :UInt64;            # the requester's session id
+  decoded @1 :Bool;
+  buckets @2 :List(BucketKeys);  # empty unless decoded
+}
+
+# Full transfer for a new or wiped node: states of keys after `afterKey`, in key order.
+struct FullSyncRequest {
+  session @0 :UInt64;   # session id chosen by the requester
+  afterKey @1 :Data;    # exclusive lower bound (bytewise order); empty: from the first key
+}
+
+struct FullSyncChunk {
+  session @0 :UInt64;          # the requester's session id
+  states @1 :List(KeyState);   # next states in key order (bounded); ask again from the last key
+  done @2 :Bool;               # true: no keys after this chunk
+}
+
+# ---- the envelope ----
+
+# Root of every frame. Union ordinals follow the alternatives of replication::message.
+struct Message {
+  union {
+    hello @0 :Hello;
+    ping @1 :Ping;
+    ack @2 :Ack;
+    pingReq @3 :PingReq;
+    joinRequest @4 :JoinRequest;
+    joinResponse @5 :JoinResponse;
+    push @6 :Push;
+    pushAck @7 :PushAck;
+    syncRequest @8 :SyncRequest;
+    syncResponse @9 :SyncResponse;
+    readRequest @10 :ReadRequest;
+    readResponse @11 :ReadResponse;
+    statePush @12 :StatePush;
+    reconRequest @13 :ReconRequest;
+    reconBuckets @14 :ReconBuckets;
+    fullSyncRequest @15 :FullSyncRequest;
+    fullSyncChunk @16 :FullSyncChunk;
+  }
+}

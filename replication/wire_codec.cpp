@@ -1,0 +1,550 @@
+#include "replication/wire_codec.hpp"
+
+#include <capnp/message.h>
+#include <capnp/serialize.h>
+#include <kj/array.h>
+#include <kj/exception.h>
+
+#include <algorithm>
+#include <cstring>
+#include <exception>
+#include <utility>
+
+#include "replication/wire.capnp.h"
+
+namespace rumor::replication {
+
+namespace w = wire;
+
+namespace {
+
+// The union ordinals of wire::Message follow the alternatives of `message` (the spec says so).
+template <class T> struct kind_of;
+#define RUMOR_WIRE_KIND(T, K) \
+  template <> struct kind_of<T> { static constexpr w::Message::Which value = w::Message::K; };
+RUMOR_WIRE_KIND(hello, HELLO)
+RUMOR_WIRE_KIND(ping, PING)
+RUMOR_WIRE_KIND(ack, ACK)
+RUMOR_WIRE_KIND(ping_req, PING_REQ)
+RUMOR_WIRE_KIND(join_request, JOIN_REQUEST)
+RUMOR_WIRE_KIND(join_response, JOIN_RESPONSE)
+RUMOR_WIRE_KIND(push, PUSH)
+RUMOR_WIRE_KIND(push_ack, PUSH_ACK)
+RUMOR_WIRE_KIND(sync_request, SYNC_REQUEST)
+RUMOR_WIRE_KIND(sync_response, SYNC_RESPONSE)
+RUMOR_WIRE_KIND(read_request, READ_REQUEST)
+RUMOR_WIRE_KIND(read_response, READ_RESPONSE)
+RUMOR_WIRE_KIND(state_push, STATE_PUSH)
+RUMOR_WIRE_KIND(recon_request, RECON_REQUEST)
+RUMOR_WIRE_KIND(recon_buckets, RECON_BUCKETS)
+RUMOR_WIRE_KIND(full_sync_request, FULL_SYNC_REQUEST)
+RUMOR_WIRE_KIND(full_sync_chunk, FULL_SYNC_CHUNK)
+#undef RUMOR_WIRE_KIND
+
+template <size_t... I>
+constexpr bool ordinals_match(std::index_sequence<I...>) {
+  return ((static_cast<size_t>(kind_of<std::variant_alternative_t<I, message>>::value) == I) && ...);
+}
+static_assert(ordinals_match(std::make_index_sequence<std::variant_size_v<message>>{}),
+              "wire.capnp Message union ordinals must follow the alternatives of replication::message");
+
+// ---------------------------------------------------------------------------------------------
+// Encoding
+
+kj::ArrayPtr<const kj::byte> data_of(const std::string& s) {
+  return {reinterpret_cast<const kj::byte*>(s.data()), s.size()};
+}
+
+// Keeps every byte (std::string is NUL-terminated; embedded NULs survive, unlike c_str()).
+capnp::Text::Reader text_of(const std::string& s) { return {s.data(), s.size()}; }
+
+unsigned count(size_t n) { return static_cast<unsigned>(n); }  // REQUIRES: n < 2^29
+
+void put(w::MemberUpdate::Builder b, const member_update& m) {
+  b.setId(m.id);
+  b.setAddress(text_of(m.address));
+  b.setIncarnation(m.incarnation);
+  b.setStatus(static_cast<w::MemberStatus>(static_cast<uint16_t>(m.status)));
+}
+
+void put(capnp::List<w::MemberUpdate>::Builder l, const std::vector<member_update>& v) {
+  for (unsigned i = 0; i < l.size(); ++i) put(l[i], v[i]);
+}
+
+void put(capnp::List<w::VvEntry>::Builder l, const version_vector& vv) {
+  unsigned i = 0;
+  for (const auto& [node, counter] : vv.entries()) {
+    l[i].setNode(node);
+    l[i++].setCounter(counter);
+  }
+}
+
+void put(capnp::List<w::DeltaEntry>::Builder l, const std::vector<delta_entry>& v) {
+  for (unsigned i = 0; i < l.size(); ++i) {
+    auto b = l[i];
+    const delta_entry& d = v[i];
+    b.setOrigin(d.origin);
+    b.setSeq(d.seq);
+    b.setKey(data_of(d.record.key));
+    b.setType(static_cast<w::CrdtType>(static_cast<uint16_t>(d.record.type)));
+    b.setHlc(d.record.hlc);
+    b.setDelta(data_of(d.record.delta));
+  }
+}
+
+void put(capnp::List<w::KeyState>::Builder l, const std::vector<key_state>& v) {
+  for (unsigned i = 0; i < l.size(); ++i) {
+    l[i].setKey(data_of(v[i].key));
+    l[i].setValue(data_of(v[i].value));
+  }
+}
+
+void put(capnp::List<capnp::Data>::Builder l, const std::vector<std::string>& v) {
+  for (unsigned i = 0; i < l.size(); ++i) l.set(i, data_of(v[i]));
+}
+
+void put_body(w::Message::Builder m, const hello& x) {
+  auto b = m.initHello();
+  b.setCluster(text_of(x.cluster));
+  b.setNode(x.node);
+  b.setVersion(x.version);
+  b.setAddress(text_of(x.address));
+}
+
+void put_body(w::Message::Builder m, const ping& x) {
+  auto b = m.initPing();
+  b.setProbe(x.probe);
+  put(b.initGossip(count(x.gossip.size())), x.gossip);
+}
+
+void put_body(w::Message::Builder m, const ack& x) {
+  auto b = m.initAck();
+  b.setProbe(x.probe);
+  b.setTarget(x.target);
+  put(b.initGossip(count(x.gossip.size())), x.gossip);
+}
+
+void put_body(w::Message::Builder m, const ping_req& x) {
+  auto b = m.initPingReq();
+  b.setProbe(x.probe);
+  b.setTarget(x.target);
+  b.setTargetAddress(text_of(x.target_address));
+  put(b.initGossip(count(x.gossip.size())), x.gossip);
+}
+
+void put_body(w::Message::Builder m, const join_request& x) {
+  put(m.initJoinRequest().initMember(), x.self);
+}
+
+void put_body(w::Message::Builder m, const join_response& x) {
+  put(m.initJoinResponse().initMembers(count(x.members.size())), x.members);
+}
+
+void put_body(w::Message::Builder m, const push& x) {
+  auto b = m.initPush();
+  put(b.initDeltas(count(x.deltas.size())), x.deltas);
+  b.setWantAck(x.want_ack);
+}
+
+void put_body(w::Message::Builder m, const push_ack& x) {
+  put(m.initPushAck().initApplied(count(x.applied.size())), x.applied);
+}
+
+void put_body(w::Message::Builder m, const sync_request& x) {
+  put(m.initSyncRequest().initVv(count(x.vv.size())), x.vv);
+}
+
+void put_body(w::Message::Builder m, const sync_response& x) {
+  auto b = m.initSyncResponse();
+  put(b.initVv(count(x.vv.size())), x.vv);
+  put(b.initDeltas(count(x.deltas.size())), x.deltas);
+  b.setMore(x.more);
+  auto t = b.initTruncated(count(x.truncated.size()));
+  for (unsigned i = 0; i < t.size(); ++i) t.set(i, x.truncated[i]);
+}
+
+void put_body(w::Message::Builder m, const read_request& x) {
+  auto b = m.initReadRequest();
+  b.setId(x.id);
+  b.setKey(data_of(x.key));
+}
+
+void put_body(w::Message::Builder m, const read_response& x) {
+  auto b = m.initReadResponse();
+  b.setId(x.id);
+  put(b.initValues(count(x.values.size())), x.values);
+}
+
+void put_body(w::Message::Builder m, const state_push& x) {
+  auto b = m.initStatePush();
+  b.setSession(x.session);
+  put(b.initStates(count(x.states.size())), x.states);
+  put(b.initWanted(count(x.wanted.size())), x.wanted);
+}
+
+void put_body(w::Message::Builder m, const recon_request& x) {
+  auto b = m.initReconRequest();
+  b.setSession(x.session);
+  auto l = b.initCells(count(x.cells.size()));
+  for (unsigned i = 0; i < l.size(); ++i) {
+    const iblt_cell& c = x.cells[i];
+    l[i].setCount(c.count);
+    l[i].setIdSum(c.id_sum);
+    l[i].setDigestSum(c.digest_sum);
+    l[i].setHashSum(c.hash_sum);
+  }
+}
+
+void put_body(w::Message::Builder m, const recon_buckets& x) {
+  auto b = m.initReconBuckets();
+  b.setSession(x.session);
+  b.setDecoded(x.decoded);
+  auto l = b.initBuckets(count(x.buckets.size()));
+  for (unsigned i = 0; i < l.size(); ++i) {
+    const bucket_keys& bk = x.buckets[i];
+    l[i].setBucket(bk.bucket);
+    auto keys = l[i].initKeys(count(bk.keys.size()));
+    for (unsigned j = 0; j < keys.size(); ++j) {
+      keys[j].setKey(data_of(bk.keys[j].key));
+      keys[j].setValueHash(bk.keys[j].value_hash);
+    }
+  }
+}
+
+void put_body(w::Message::Builder m, const full_sync_request& x) {
+  auto b = m.initFullSyncRequest();
+  b.setSession(x.session);
+  b.setAfterKey(data_of(x.after_key));
+}
+
+void put_body(w::Message::Builder m, const full_sync_chunk& x) {
+  auto b = m.initFullSyncChunk();
+  b.setSession(x.session);
+  put(b.initStates(count(x.states.size())), x.states);
+  b.setDone(x.done);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Decoding. A violation throws `invalid` (never escapes decode_message); capnp's kj::Exception
+// for malformed structure is caught at the same place.
+
+struct invalid {
+  std::string what;
+};
+
+[[noreturn]] void fail(std::string what) { throw invalid{std::move(what)}; }
+
+std::string str(capnp::Text::Reader t) { return std::string(t.begin(), t.size()); }
+std::string str(capnp::Data::Reader d) { return std::string(reinterpret_cast<const char*>(d.begin()), d.size()); }
+
+class decoder {
+ public:
+  explicit decoder(size_t element_budget) : budget_(element_budget) {}
+
+  message get(w::Message::Reader r) {
+    switch (r.which()) {
+      case w::Message::HELLO: return get(r.getHello());
+      case w::Message::PING: return get(r.getPing());
+      case w::Message::ACK: return get(r.getAck());
+      case w::Message::PING_REQ: return get(r.getPingReq());
+      case w::Message::JOIN_REQUEST: return get(r.getJoinRequest());
+      case w::Message::JOIN_RESPONSE: return get(r.getJoinResponse());
+      case w::Message::PUSH: return get(r.getPush());
+      case w::Message::PUSH_ACK: return get(r.getPushAck());
+      case w::Message::SYNC_REQUEST: return get(r.getSyncRequest());
+      case w::Message::SYNC_RESPONSE: return get(r.getSyncResponse());
+      case w::Message::READ_REQUEST: return get(r.getReadRequest());
+      case w::Message::READ_RESPONSE: return get(r.getReadResponse());
+      case w::Message::STATE_PUSH: return get(r.getStatePush());
+      case w::Message::RECON_REQUEST: return get(r.getReconRequest());
+      case w::Message::RECON_BUCKETS: return get(r.getReconBuckets());
+      case w::Message::FULL_SYNC_REQUEST: return get(r.getFullSyncRequest());
+      case w::Message::FULL_SYNC_CHUNK: return get(r.getFullSyncChunk());
+    }
+    fail("unknown message kind " + std::to_string(static_cast<unsigned>(r.which())));
+  }
+
+ private:
+  // Charges `n` decoded list elements against the budget (one per word of the frame).
+  void take(size_t n) {
+    if (n > budget_) fail("lists hold more elements than the frame has words");
+    budget_ -= n;
+  }
+
+  member_update get(w::MemberUpdate::Reader r) {
+    member_update m;
+    m.id = r.getId();
+    if (m.id == 0) fail("member update with node id 0");
+    m.address = str(r.getAddress());
+    m.incarnation = r.getIncarnation();
+    auto status = static_cast<uint16_t>(r.getStatus());
+    if (status > static_cast<uint16_t>(member_status::left))
+      fail("member status " + std::to_string(status) + " out of range");
+    m.status = static_cast<member_status>(status);
+    return m;
+  }
+
+  std::vector<member_update> get(capnp::List<w::MemberUpdate>::Reader l) {
+    take(l.size());
+    std::vector<member_update> out;
+    out.reserve(l.size());
+    for (auto r : l) out.push_back(get(r));
+    return out;
+  }
+
+  version_vector get(capnp::List<w::VvEntry>::Reader l) {
+    take(l.size());
+    version_vector vv;
+    node_id prev = 0;
+    for (auto e : l) {
+      node_id node = e.getNode();
+      uint64_t counter = e.getCounter();
+      if (node == 0) fail("version vector entry for node id 0");
+      if (counter == 0) fail("version vector entry with counter 0");
+      if (node <= prev) fail("version vector node ids not strictly increasing");
+      prev = node;
+      vv.set(node, counter);
+    }
+    return vv;
+  }
+
+  std::vector<delta_entry> get(capnp::List<w::DeltaEntry>::Reader l) {
+    take(l.size());
+    std::vector<delta_entry> out;
+    out.reserve(l.size());
+    for (auto r : l) {
+      delta_entry d;
+      d.origin = r.getOrigin();
+      if (d.origin == 0) fail("delta from origin node id 0");
+      d.seq = r.getSeq();
+      if (d.seq == 0) fail("delta with seq 0");
+      d.record.key = str(r.getKey());
+      auto type = static_cast<uint16_t>(r.getType());
+      if (type < 1 || type > 7) fail("CRDT type tag " + std::to_string(type) + " out of range 1..7");
+      d.record.type = static_cast<crdt::type_tag>(type);
+      d.record.hlc = r.getHlc();
+      d.record.delta = str(r.getDelta());
+      out.push_back(std::move(d));
+    }
+    return out;
+  }
+
+  std::vector<key_state> get(capnp::List<w::KeyState>::Reader l) {
+    take(l.size());
+    std::vector<key_state> out;
+    out.reserve(l.size());
+    for (auto r : l) out.push_back(key_state{str(r.getKey()), str(r.getValue())});
+    return out;
+  }
+
+  std::vector<std::string> get(capnp::List<capnp::Data>::Reader l) {
+    take(l.size());
+    std::vector<std::string> out;
+    out.reserve(l.size());
+    for (auto d : l) out.push_back(str(d));
+    return out;
+  }
+
+  message get(w::Hello::Reader r) {
+    hello h;
+    h.cluster = str(r.getCluster());
+    if (h.cluster.empty()) fail("hello with an empty cluster name");
+    h.node = r.getNode();
+    if (h.node == 0) fail("hello from node id 0");
+    h.version = r.getVersion();
+    if (h.version == 0) fail("hello with protocol version 0");
+    h.address = str(r.getAddress());
+    return h;
+  }
+
+  message get(w::Ping::Reader r) { return ping{r.getProbe(), get(r.getGossip())}; }
+
+  message get(w::Ack::Reader r) { return ack{r.getProbe(), r.getTarget(), get(r.getGossip())}; }
+
+  message get(w::PingReq::Reader r) {
+    ping_req p;
+    p.probe = r.getProbe();
+    p.target = r.getTarget();
+    if (p.target == 0) fail("ping_req for node id 0");
+    p.target_address = str(r.getTargetAddress());
+    p.gossip = get(r.getGossip());
+    return p;
+  }
+
+  message get(w::JoinRequest::Reader r) { return join_request{get(r.getMember())}; }
+
+  message get(w::JoinResponse::Reader r) { return join_response{get(r.getMembers())}; }
+
+  message get(w::Push::Reader r) { return push{get(r.getDeltas()), r.getWantAck()}; }
+
+  message get(w::PushAck::Reader r) { return push_ack{get(r.getApplied())}; }
+
+  message get(w::SyncRequest::Reader r) { return sync_request{get(r.getVv())}; }
+
+  message get(w::SyncResponse::Reader r) {
+    sync_response s;
+    s.vv = get(r.getVv());
+    s.deltas = get(r.getDeltas());
+    s.more = r.getMore();
+    auto t = r.getTruncated();
+    take(t.size());
+    s.truncated.reserve(t.size());
+    for (uint64_t n : t) {
+      if (n == 0) fail("sync_response truncated origin node id 0");
+      s.truncated.push_back(n);
+    }
+    return s;
+  }
+
+  message get(w::ReadRequest::Reader r) { return read_request{r.getId(), str(r.getKey())}; }
+
+  message get(w::ReadResponse::Reader r) { return read_response{r.getId(), get(r.getValues())}; }
+
+  message get(w::StatePush::Reader r) {
+    state_push s;
+    s.session = r.getSession();
+    s.states = get(r.getStates());
+    s.wanted = get(r.getWanted());
+    return s;
+  }
+
+  message get(w::ReconRequest::Reader r) {
+    recon_request q;
+    q.session = r.getSession();
+    auto cells = r.getCells();
+    take(cells.size());
+    q.cells.reserve(cells.size());
+    for (auto c : cells) q.cells.push_back(iblt_cell{c.getCount(), c.getIdSum(), c.getDigestSum(), c.getHashSum()});
+    return q;
+  }
+
+  message get(w::ReconBuckets::Reader r) {
+    recon_buckets rb;
+    rb.session = r.getSession();
+    rb.decoded = r.getDecoded();
+    auto buckets = r.getBuckets();
+    take(buckets.size());
+    rb.buckets.reserve(buckets.size());
+    for (auto b : buckets) {
+      bucket_keys bk;
+      bk.bucket = b.getBucket();
+      auto keys = b.getKeys();
+      take(keys.size());
+      bk.keys.reserve(keys.size());
+      for (auto k : keys) bk.keys.push_back(key_hash{str(k.getKey()), k.getValueHash()});
+      rb.buckets.push_back(std::move(bk));
+    }
+    return rb;
+  }
+
+  message get(w::FullSyncRequest::Reader r) { return full_sync_request{r.getSession(), str(r.getAfterKey())}; }
+
+  message get(w::FullSyncChunk::Reader r) {
+    return full_sync_chunk{r.getSession(), get(r.getStates()), r.getDone()};
+  }
+
+  size_t budget_;
+};
+
+error bad_frame(std::string what) { return error{errc::decode_error, "invalid wire frame: " + std::move(what)}; }
+
+uint32_t le32(const char* p) {
+  const auto* b = reinterpret_cast<const unsigned char*>(p);
+  return uint32_t{b[0]} | uint32_t{b[1]} << 8 | uint32_t{b[2]} << 16 | uint32_t{b[3]} << 24;
+}
+
+}  // namespace
+
+std::string encode_message(const message& m) {
+  capnp::MallocMessageBuilder mb;
+  auto root = mb.initRoot<w::Message>();
+  std::visit([&](const auto& x) { put_body(root, x); }, m);
+  kj::Array<capnp::word> words = capnp::messageToFlatArray(mb);
+  auto bytes = words.asChars();
+  return std::string(bytes.begin(), bytes.size());
+}
+
+result<size_t> frame_size_from_prefix(std::string_view prefix, size_t limit) {
+  if (prefix.size() < 4) return size_t{0};
+  // Segment table: u32 (segment count - 1), u32 size in words of each segment, padded to 8 bytes.
+  uint64_t segments = uint64_t{le32(prefix.data())} + 1;
+  if (segments > max_segments)
+    return error{errc::too_large, "wire frame with " + std::to_string(segments) + " segments (at most " +
+                                      std::to_string(max_segments) + ")"};
+  uint64_t header = (4 * (segments + 1) + 7) & ~uint64_t{7};
+  uint64_t total = header;
+  if (total > limit)
+    return error{errc::too_large, "wire frame segment table of " + std::to_string(header) + " bytes (frame limit " +
+                                      std::to_string(limit) + ")"};
+  uint64_t known = std::min<uint64_t>(segments, (prefix.size() - 4) / 4);
+  for (uint64_t i = 0; i < known; ++i) {
+    total += uint64_t{le32(prefix.data() + 4 + 4 * i)} * 8;  // at most 512 * 2^35: no overflow
+    if (total > limit)
+      return error{errc::too_large, "wire frame of at least " + std::to_string(total) + " bytes (at most " +
+                                        std::to_string(limit) + ")"};
+  }
+  if (known < segments || prefix.size() < header) return size_t{0};
+  return static_cast<size_t>(total);
+}
+
+result<message> decode_message(std::string_view frame) {
+  if (frame.size() > max_frame_bytes)
+    return error{errc::too_large, "wire frame of " + std::to_string(frame.size()) + " bytes (at most " +
+                                      std::to_string(max_frame_bytes) + ")"};
+  auto size = frame_size_from_prefix(frame);
+  if (!size) return size.err();
+  if (*size == 0) return bad_frame("truncated in the segment table (" + std::to_string(frame.size()) + " bytes)");
+  if (*size > frame.size())
+    return bad_frame("truncated: " + std::to_string(frame.size()) + " of " + std::to_string(*size) + " bytes");
+  if (*size < frame.size())
+    return bad_frame(std::to_string(frame.size() - *size) + " bytes after the end of the message");
+
+  const size_t words = frame.size() / sizeof(capnp::word);
+  kj::Array<capnp::word> aligned = kj::heapArray<capnp::word>(words);
+  std::memcpy(aligned.begin(), frame.data(), frame.size());
+  try {
+    capnp::ReaderOptions options;
+    // Every word is read about once; the headroom covers small re-reads. Bounds what pointer
+    // aliasing (many pointers to one object) can make us copy.
+    options.traversalLimitInWords = 2 * words + 1024;
+    options.nestingLimit = 16;  // the schema nests 5 deep at most
+    capnp::FlatArrayMessageReader reader(aligned.asPtr(), options);
+    return decoder{words}.get(reader.getRoot<w::Message>());
+  } catch (const invalid& e) {
+    return bad_frame(e.what);
+  } catch (const kj::Exception& e) {
+    return bad_frame(e.getDescription().cStr());
+  } catch (const std::exception& e) {
+    return bad_frame(e.what());
+  }
+}
+
+frame_reader::frame_reader(size_t max_frame) : max_frame_(max_frame) {}
+
+void frame_reader::feed(std::string_view bytes) {
+  if (error_) return;
+  if (start_ == buffer_.size()) {
+    buffer_.clear();
+    start_ = 0;
+  } else if (start_ > 0 && start_ >= buffer_.size() / 2) {
+    buffer_.erase(0, start_);
+    start_ = 0;
+  }
+  buffer_.append(bytes);
+}
+
+result<std::optional<std::string>> frame_reader::next() {
+  if (error_) return *error_;
+  std::string_view pending(buffer_.data() + start_, buffer_.size() - start_);
+  auto size = frame_size_from_prefix(pending, max_frame_);
+  if (!size) {
+    error_ = size.err();
+    return *error_;
+  }
+  if (*size == 0 || *size > pending.size()) return std::optional<std::string>{};
+  std::string frame(pending.substr(0, *size));
+  start_ += *size;
+  return std::optional<std::string>{std::move(frame)};
+}
+
+}  // namespace rumor::replication

@@ -1,0 +1,447 @@
+// Wire codec: round trip of every message kind, structural validation, truncated / garbage /
+// mutated frames never crash, segment-table bounds, and the stream frame_reader.
+#include <doctest/doctest.h>
+
+#include <cstring>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "replication/wire_codec.hpp"
+#include "seed.hpp"
+
+using namespace rumor;
+using namespace rumor::replication;
+
+namespace {
+
+constexpr size_t kinds = std::variant_size_v<message>;
+
+// Random instances of every message type.
+class generator {
+ public:
+  explicit generator(uint64_t seed) : rng_(seed) {}
+
+  uint64_t u64() { return rng_(); }
+  uint64_t below(uint64_t n) { return rng_() % n; }
+  bool coin() { return rng_() & 1; }
+
+  // Mostly small numbers, sometimes the edges, sometimes anything.
+  uint64_t number() {
+    switch (below(6)) {
+      case 0: return 0;
+      case 1: return UINT64_MAX;
+      case 2: return below(1000);
+      default: return u64();
+    }
+  }
+  uint64_t positive() {
+    uint64_t n = number();
+    return n == 0 ? 1 : n;
+  }
+  node_id node() { return coin() ? 1 + below(50) : positive(); }
+
+  // Bytes of any value (NUL included); a few long ones so frames get several segments.
+  std::string bytes(size_t max_len = 40) {
+    size_t len = below(40) == 0 ? below(large_ + 1) : below(max_len + 1);
+    std::string s(len, '\0');
+    for (auto& c : s) c = static_cast<char>(u64());
+    return s;
+  }
+  std::string nonempty_bytes() {
+    std::string s = bytes();
+    return s.empty() ? std::string("c") : s;
+  }
+
+  template <class F>
+  auto list(size_t max_n, F&& f) {
+    std::vector<decltype(f())> out(below(max_n + 1));
+    for (auto& x : out) x = f();
+    return out;
+  }
+
+  member_update member() {
+    return member_update{node(), bytes(), number(), static_cast<member_status>(below(4))};
+  }
+  std::vector<member_update> members() { return list(8, [&] { return member(); }); }
+
+  version_vector vv() {
+    version_vector v;
+    for (size_t n = below(10); n > 0; --n) v.set(node(), positive());
+    return v;
+  }
+
+  delta_entry delta() {
+    return delta_entry{node(), positive(),
+                       delta_record{bytes(), static_cast<crdt::type_tag>(1 + below(7)), number(), bytes(200)}};
+  }
+  std::vector<delta_entry> deltas() { return list(8, [&] { return delta(); }); }
+
+  std::vector<key_state> states() { return list(8, [&] { return key_state{bytes(), bytes(200)}; }); }
+
+  message make(size_t kind) {
+    switch (kind) {
+      case 0: return hello{nonempty_bytes(), node(), static_cast<uint32_t>(positive()) | 1, bytes()};
+      case 1: return ping{number(), members()};
+      case 2: return ack{number(), number(), members()};
+      case 3: return ping_req{number(), node(), bytes(), members()};
+      case 4: return join_request{member()};
+      case 5: return join_response{members()};
+      case 6: return push{deltas(), coin()};
+      case 7: return push_ack{vv()};
+      case 8: return sync_request{vv()};
+      case 9: return sync_response{vv(), deltas(), coin(), list(5, [&] { return node(); })};
+      case 10: return read_request{number(), bytes()};
+      case 11: return read_response{number(), states()};
+      case 12: return state_push{number(), states(), list(6, [&] { return bytes(); })};
+      case 13:
+        return recon_request{number(), list(20, [&] {
+                               return iblt_cell{static_cast<int64_t>(number()), number(), number(), number()};
+                             })};
+      case 14:
+        return recon_buckets{number(), coin(), list(5, [&] {
+                               return bucket_keys{static_cast<uint32_t>(number()),
+                                                  list(5, [&] { return key_hash{bytes(), number()}; })};
+                             })};
+      case 15: return full_sync_request{number(), bytes()};
+      default: return full_sync_chunk{number(), states(), coin()};
+    }
+  }
+  message any() { return make(below(kinds)); }
+
+  // Limits long strings (0 = only short ones, for tests that are quadratic in frame size).
+  void set_large(size_t n) { large_ = n; }
+
+ private:
+  std::mt19937_64 rng_;
+  size_t large_ = 40'000;
+};
+
+uint32_t le32(const std::string& s, size_t at) {
+  uint32_t v;
+  std::memcpy(&v, s.data() + at, 4);
+  return v;  // the test hosts are little-endian, like the wire
+}
+
+std::string le32_bytes(uint32_t v) {
+  std::string s(4, '\0');
+  std::memcpy(s.data(), &v, 4);
+  return s;
+}
+
+std::string le64_bytes(uint64_t v) {
+  std::string s(8, '\0');
+  std::memcpy(s.data(), &v, 8);
+  return s;
+}
+
+// Replaces the 8 bytes that follow the first occurrence of `marker` in `frame`.
+std::string patch_after(std::string frame, uint64_t marker, uint64_t replacement) {
+  auto at = frame.find(le64_bytes(marker));
+  REQUIRE(at != std::string::npos);
+  frame.replace(at + 8, 8, le64_bytes(replacement));
+  return frame;
+}
+
+// A one-segment frame whose root is a bare Message struct (1 data word, 1 pointer) with the given
+// union discriminant and a null pointer.
+std::string bare_envelope(uint16_t discriminant) {
+  std::string f = le32_bytes(0) + le32_bytes(3);
+  f += le64_bytes(uint64_t{1} << 32 | uint64_t{1} << 48);  // struct pointer: offset 0, 1 data word, 1 ptr
+  f += le64_bytes(discriminant);
+  f += le64_bytes(0);
+  return f;
+}
+
+bool is(const result<message>& r, errc code) { return !r && r.err().code == code; }
+
+}  // namespace
+
+TEST_CASE("wire: every message kind round-trips") {
+  uint64_t seed = test::seed_for("wire round trip");
+  INFO("RUMOR_SEED=" << seed);
+  generator g(seed);
+  size_t multi_segment = 0;
+  for (int round = 0; round < 200; ++round) {
+    for (size_t kind = 0; kind < kinds; ++kind) {
+      message m = g.make(kind);
+      REQUIRE(m.index() == kind);
+      std::string frame = encode_message(m);
+      REQUIRE(frame.size() % 8 == 0);
+      if (le32(frame, 0) > 0) ++multi_segment;
+      auto fs = frame_size_from_prefix(frame);
+      REQUIRE(fs);
+      REQUIRE(*fs == frame.size());
+      auto back = decode_message(frame);
+      INFO("kind " << kind << " round " << round);
+      REQUIRE(back);
+      CHECK(back.value() == m);
+    }
+  }
+  MESSAGE("multi-segment frames: " << multi_segment);
+  CHECK(multi_segment > 0);
+}
+
+TEST_CASE("wire: default-valued and edge messages round-trip") {
+  std::vector<message> ms = {
+      hello{"c", 1, 1, ""},
+      hello{std::string("a\0b", 3), UINT64_MAX, UINT32_MAX, std::string("\0", 1)},
+      ping{}, ack{}, ping_req{0, 1, "", {}}, join_request{member_update{1, "", 0, member_status::left}},
+      join_response{}, push{}, push_ack{}, sync_request{}, sync_response{}, read_request{}, read_response{},
+      state_push{}, recon_request{}, recon_buckets{}, full_sync_request{}, full_sync_chunk{},
+  };
+  for (const auto& m : ms) {
+    auto back = decode_message(encode_message(m));
+    INFO("kind " << m.index());
+    REQUIRE(back);
+    CHECK(back.value() == m);
+  }
+}
+
+TEST_CASE("wire: structural validation") {
+  auto dec = [](const message& m) { return decode_message(encode_message(m)); };
+
+  CHECK(is(dec(hello{"", 1, 1, "h:1"}), errc::decode_error));
+  CHECK(is(dec(hello{"c", 0, 1, "h:1"}), errc::decode_error));
+  CHECK(is(dec(hello{"c", 1, 0, "h:1"}), errc::decode_error));
+  CHECK(dec(hello{"c", 1, 99, "h:1"}));  // other versions are the handshake's call
+
+  CHECK(is(dec(join_request{member_update{0, "a", 1, member_status::alive}}), errc::decode_error));
+  CHECK(is(dec(join_request{member_update{1, "a", 1, static_cast<member_status>(4)}}), errc::decode_error));
+  CHECK(is(dec(ping{1, {member_update{1, "a", 1, static_cast<member_status>(200)}}}), errc::decode_error));
+  CHECK(is(dec(ping_req{1, 0, "a", {}}), errc::decode_error));
+
+  auto delta_with = [](node_id origin, uint64_t seq, crdt::type_tag t) {
+    return push{{delta_entry{origin, seq, delta_record{"k", t, 5, "d"}}}, false};
+  };
+  CHECK(dec(delta_with(1, 1, crdt::type_tag::ew_flag)));
+  CHECK(is(dec(delta_with(0, 1, crdt::type_tag::g_counter)), errc::decode_error));
+  CHECK(is(dec(delta_with(1, 0, crdt::type_tag::g_counter)), errc::decode_error));
+  CHECK(is(dec(delta_with(1, 1, static_cast<crdt::type_tag>(0))), errc::decode_error));
+  CHECK(is(dec(delta_with(1, 1, static_cast<crdt::type_tag>(8))), errc::decode_error));
+
+  sync_response sr;
+  sr.truncated = {3, 0};
+  CHECK(is(dec(sr), errc::decode_error));
+
+  // Version vectors: counter 0, node 0, unsorted / duplicate nodes (patched into valid frames;
+  // version_vector itself cannot hold them).
+  constexpr uint64_t a = 0x1111222233334444, b = 0x5555666677778888;
+  version_vector vv;
+  vv.set(a, 0xABCDEF);
+  vv.set(b, 7);
+  std::string frame = encode_message(sync_request{vv});
+  REQUIRE(decode_message(frame));
+  CHECK(is(decode_message(patch_after(frame, a, 0)), errc::decode_error));             // counter 0
+  CHECK(is(decode_message(patch_after(frame, 0xABCDEF, a)), errc::decode_error));      // duplicate node
+  CHECK(is(decode_message(patch_after(frame, 0xABCDEF, a - 1)), errc::decode_error));  // decreasing
+  CHECK(is(decode_message(patch_after(frame, 0xABCDEF, 0)), errc::decode_error));      // node 0
+  auto raised = decode_message(patch_after(frame, 0xABCDEF, b + 1));                    // still increasing
+  REQUIRE(raised);
+  CHECK(std::get<sync_request>(raised.value()).vv.get(b + 1) == 7);
+
+  // Hand-made envelopes: an unknown union member is refused; a known one with a null body
+  // reads as its defaults.
+  CHECK(is(decode_message(bare_envelope(17)), errc::decode_error));
+  CHECK(is(decode_message(bare_envelope(0xFFFF)), errc::decode_error));
+  CHECK(is(decode_message(bare_envelope(0)), errc::decode_error));  // hello without cluster
+  auto p = decode_message(bare_envelope(1));
+  REQUIRE(p);
+  CHECK(p.value() == message{ping{}});
+}
+
+TEST_CASE("wire: truncated, padded and empty frames are refused") {
+  uint64_t seed = test::seed_for("wire truncation");
+  INFO("RUMOR_SEED=" << seed);
+  generator g(seed);
+  g.set_large(0);
+  CHECK(is(decode_message(""), errc::decode_error));
+  for (int round = 0; round < 3; ++round) {
+    for (size_t kind = 0; kind < kinds; ++kind) {
+      std::string frame = encode_message(g.make(kind));
+      INFO("kind " << kind << " size " << frame.size());
+      size_t accepted = 0;
+      for (size_t n = 0; n < frame.size(); ++n) accepted += static_cast<bool>(decode_message(frame.substr(0, n)));
+      CHECK(accepted == 0);
+      CHECK(is(decode_message(frame + std::string(8, '\0')), errc::decode_error));
+      CHECK(is(decode_message(frame + "x"), errc::decode_error));
+      CHECK(is(decode_message(frame + frame), errc::decode_error));
+    }
+  }
+}
+
+TEST_CASE("wire: random bytes and mutated frames never crash; accepted frames re-encode equal") {
+  uint64_t seed = test::seed_for("wire fuzz");
+  INFO("RUMOR_SEED=" << seed);
+  generator g(seed);
+  g.set_large(2'000);
+  std::mt19937_64 rng(seed ^ 0x5eed);
+  auto below = [&](uint64_t n) { return rng() % n; };
+
+  std::vector<std::string> valid;
+  for (int i = 0; i < 200; ++i) valid.push_back(encode_message(g.any()));
+
+  size_t cases = 0, accepted = 0, unstable = 0;
+  auto check = [&](const std::string& bytes) {
+    ++cases;
+    auto r = decode_message(bytes);
+    if (!r) return;
+    ++accepted;
+    auto again = decode_message(encode_message(r.value()));
+    if (!again || !(again.value() == r.value())) ++unstable;
+  };
+
+  // Pure garbage; half of it behind a plausible one-segment table so capnp parses the body.
+  for (int i = 0; i < 5'000; ++i) {
+    size_t words = below(40);
+    std::string s(words * 8 + (below(4) == 0 ? below(8) : 0), '\0');
+    for (auto& c : s) c = static_cast<char>(rng());
+    if (s.size() >= 8 && (i & 1)) s.replace(0, 8, le32_bytes(0) + le32_bytes(static_cast<uint32_t>(s.size() / 8 - 1)));
+    check(s);
+  }
+  // Mutations of valid frames: bit flips, byte overwrites, word overwrites with small numbers.
+  for (int i = 0; i < 25'000; ++i) {
+    std::string s = valid[below(valid.size())];
+    for (size_t n = 1 + below(3); n > 0; --n) {
+      size_t at = below(s.size());
+      switch (below(3)) {
+        case 0: s[at] = static_cast<char>(s[at] ^ (1 << below(8))); break;
+        case 1: s[at] = static_cast<char>(rng()); break;
+        default: {
+          size_t w = at & ~size_t{7};
+          s.replace(w, 8, le64_bytes(below(3) == 0 ? rng() : below(1 << 20)));
+        }
+      }
+    }
+    check(s);
+  }
+  MESSAGE(cases << " cases, " << accepted << " accepted");
+  CHECK(cases >= 20'000);
+  CHECK(unstable == 0);
+}
+
+TEST_CASE("wire: absurd segment tables are refused") {
+  // segment count field 0xFFFFFFFF = 2^32 segments
+  auto r = frame_size_from_prefix(le32_bytes(0xFFFFFFFF));
+  CHECK((!r && r.err().code == errc::too_large));
+  // 513 segments: refused from the first 4 bytes; 512 is allowed (needs the whole table).
+  r = frame_size_from_prefix(le32_bytes(512));
+  CHECK((!r && r.err().code == errc::too_large));
+  r = frame_size_from_prefix(le32_bytes(511));
+  REQUIRE(r);
+  CHECK(*r == 0);
+  std::string table512 = le32_bytes(511);
+  for (int i = 0; i < 512; ++i) table512 += le32_bytes(1);
+  table512 += le32_bytes(0);  // padding
+  r = frame_size_from_prefix(table512);
+  REQUIRE(r);
+  CHECK(*r == table512.size() + 512 * 8);
+  CHECK(*frame_size_from_prefix(table512.substr(0, table512.size() - 1)) == 0);
+
+  // huge first segment
+  r = frame_size_from_prefix(le32_bytes(0) + le32_bytes(0xFFFFFFFF));
+  CHECK((!r && r.err().code == errc::too_large));
+  // many 8 MiB segments: refused once the sum passes the bound, before the table is complete
+  std::string many = le32_bytes(99);
+  for (int i = 0; i < 9; ++i) many += le32_bytes(1 << 20);
+  r = frame_size_from_prefix(many);
+  CHECK((!r && r.err().code == errc::too_large));
+  // exactly at the bound is fine; one word more is not
+  r = frame_size_from_prefix(le32_bytes(0) + le32_bytes(static_cast<uint32_t>((max_frame_bytes - 8) / 8)));
+  REQUIRE(r);
+  CHECK(*r == max_frame_bytes);
+  r = frame_size_from_prefix(le32_bytes(0) + le32_bytes(static_cast<uint32_t>((max_frame_bytes - 8) / 8 + 1)));
+  CHECK((!r && r.err().code == errc::too_large));
+  // a caller-chosen smaller bound
+  r = frame_size_from_prefix(le32_bytes(0) + le32_bytes(16), 128);
+  CHECK((!r && r.err().code == errc::too_large));
+  // short prefixes: more bytes needed
+  CHECK(*frame_size_from_prefix("") == 0);
+  CHECK(*frame_size_from_prefix(std::string(3, '\0')) == 0);
+  CHECK(*frame_size_from_prefix(le32_bytes(0)) == 0);
+  CHECK(*frame_size_from_prefix(le32_bytes(1) + le32_bytes(1) + le32_bytes(1)) == 0);  // padding missing
+  CHECK(*frame_size_from_prefix(le32_bytes(1) + le32_bytes(1) + le32_bytes(2) + le32_bytes(0)) == 16 + 24);
+
+  // decode_message and frame_reader refuse them too
+  CHECK(is(decode_message(le32_bytes(0xFFFFFFFF) + le32_bytes(1)), errc::too_large));
+  CHECK(is(decode_message(le32_bytes(0) + le32_bytes(0xFFFFFFFF)), errc::too_large));
+  for (const std::string& bad : {le32_bytes(0xFFFFFFFF), le32_bytes(0) + le32_bytes(0xFFFFFFFF), many}) {
+    frame_reader reader;
+    reader.feed(encode_message(ping{7, {}}));
+    reader.feed(bad);
+    auto first = reader.next();
+    REQUIRE(first);
+    REQUIRE(first.value());
+    CHECK(decode_message(**first).value() == message{ping{7, {}}});
+    auto second = reader.next();
+    REQUIRE(!second);
+    CHECK(second.err().code == errc::too_large);
+    reader.feed(encode_message(ping{8, {}}));  // dropped: the stream is lost
+    auto third = reader.next();
+    REQUIRE(!third);
+    CHECK(third.err() == second.err());
+  }
+}
+
+TEST_CASE("wire: oversized frames are refused") {
+  message big = push{{delta_entry{1, 1, delta_record{"k", crdt::type_tag::or_set, 0, std::string(5000, 'x')}}}, true};
+  std::string frame = encode_message(big);
+  {
+    frame_reader reader(frame.size() - 8);
+    reader.feed(frame.substr(0, 8));  // the table alone is enough to refuse it
+    auto r = reader.next();
+    REQUIRE(!r);
+    CHECK(r.err().code == errc::too_large);
+  }
+  {
+    frame_reader reader(frame.size());  // exactly at the bound
+    reader.feed(frame);
+    auto r = reader.next();
+    REQUIRE(r);
+    REQUIRE(r.value());
+    CHECK(decode_message(**r).value() == big);
+  }
+  std::string huge(max_frame_bytes + 8, '\0');
+  CHECK(is(decode_message(huge), errc::too_large));
+}
+
+TEST_CASE("wire: frame_reader cuts a stream into frames at any chunking") {
+  uint64_t seed = test::seed_for("wire frame_reader");
+  INFO("RUMOR_SEED=" << seed);
+  generator g(seed);
+  std::vector<message> msgs;
+  std::vector<std::string> frames;
+  std::string stream;
+  for (int i = 0; i < 400; ++i) {
+    msgs.push_back(g.any());
+    frames.push_back(encode_message(msgs.back()));
+    stream += frames.back();
+  }
+  for (size_t chunk : {size_t{1}, size_t{3}, size_t{4096}, stream.size()}) {
+    INFO("chunk " << chunk);
+    frame_reader reader;
+    std::vector<std::string> got;
+    bool failed = false;
+    for (size_t at = 0; at < stream.size() && !failed; at += chunk) {
+      reader.feed(std::string_view(stream).substr(at, chunk));
+      while (true) {
+        auto f = reader.next();
+        if (!f) {
+          failed = true;
+          break;
+        }
+        if (!f.value()) break;
+        got.push_back(std::move(**f));
+      }
+    }
+    REQUIRE(!failed);
+    CHECK(reader.buffered() == 0);
+    REQUIRE(got.size() == frames.size());
+    size_t mismatches = 0;
+    for (size_t i = 0; i < got.size(); ++i) {
+      auto m = decode_message(got[i]);
+      mismatches += got[i] != frames[i] || !m || !(m.value() == msgs[i]);
+    }
+    CHECK(mismatches == 0);
+  }
+}
