@@ -1,6 +1,7 @@
 #include "crdt/value.hpp"
 
 #include <string>
+#include <vector>
 
 namespace rumor::crdt {
 
@@ -15,6 +16,30 @@ value value::empty_of(type_tag t) {
     case type_tag::ew_flag: return ew_flag{};
   }
   return {};
+}
+
+value value::empty_of(type_tag t, const dot_context& ctx) {
+  value v = empty_of(t);
+  std::visit(
+      [&](auto& x) {
+        using T = std::decay_t<decltype(x)>;
+        x = T{typename T::store_type{}, ctx};
+      },
+      v.v_);
+  return v;
+}
+
+value value::remove_observed() {
+  return std::visit(
+      [](auto& x) -> value {
+        using T = std::decay_t<decltype(x)>;
+        std::vector<dot> seen;
+        x.store().for_each_dot([&](const dot& d) { seen.push_back(d); });
+        T delta{typename T::store_type{}, dot_context::of(seen)};
+        x.join(delta);
+        return value{std::move(delta)};
+      },
+      v_);
 }
 
 status value::join(const value& other) {

@@ -29,6 +29,8 @@ class value {
 
   // The bottom value of type `t`.
   static value empty_of(type_tag t);
+  // A value of type `t` that holds nothing but has seen `ctx`.
+  static value empty_of(type_tag t, const dot_context& ctx);
 
   type_tag type() const noexcept { return static_cast<type_tag>(v_.index() + 1); }
   const variant_type& variant() const noexcept { return v_; }
@@ -43,6 +45,14 @@ class value {
   bool is_bottom() const noexcept {
     return std::visit([](const auto& x) { return x.is_bottom(); }, v_);
   }
+  // True iff the value holds nothing (never written, or removed): its store is empty, though its
+  // context may still remember what was removed.
+  bool holds_nothing() const noexcept {
+    return std::visit([](const auto& x) { return x.store().empty(); }, v_);
+  }
+  // Removes everything this value holds as observed here (the context keeps what was removed, so
+  // late deltas cannot bring it back); returns the delta. Used for key deletion.
+  value remove_observed();
 
   // Joins `other` (a state or a delta) into *this. errc::type_mismatch when the types differ.
   status join(const value& other);

@@ -1,0 +1,175 @@
+// replication_figures: prints the replication protocol's figures from the deterministic
+// simulation (virtual time, simulated network; bytes are real wire-codec bytes).
+//   replication_figures [--quick] [--seed N]
+// 1. dissemination: gossip rounds until every replica has one update, N = 16, 64, 256, 1000,
+//    beside log2 N + ln N (Demers et al., push-pull);
+// 2. bytes on the wire per update;
+// 3. bytes of one in-sync anti-entropy round at 10^3 and 10^6 keys;
+// 4. reconciliation of d = 1, 100, 10,000 differences among 10^6 keys: bytes and round trips.
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <string>
+
+#include "replication/sim.hpp"
+
+using namespace rumor;
+using namespace rumor::sim;
+
+namespace {
+
+mutator increment_by(uint64_t n) {
+  return [n](crdt::value& v, node_id self, crdt::hlc_timestamp) -> result<crdt::value> {
+    auto d = v.get_if<crdt::pn_counter>()->increment(self, n);
+    if (!d) return d.err();
+    return crdt::value{*d};
+  };
+}
+
+sim_config round_config(size_t n) {
+  sim_config cfg;
+  cfg.nodes = n;
+  cfg.min_latency_ms = 1;
+  cfg.max_latency_ms = 5;
+  cfg.tick_ms = 100;                      // one tick = one gossip round
+  cfg.replica.gossip_interval_ms = 100;
+  cfg.replica.bucket_bits = 8;            // small digest tables: 1000 replicas in one process
+  cfg.replica.membership.probe_interval_ms = 1'000;
+  cfg.replica.membership.probe_timeout_ms = 300;
+  return cfg;
+}
+
+void dissemination(uint64_t seed, bool quick) {
+  std::printf("\n1. dissemination: rounds until all N replicas have an update (push fanout 3 + pull)\n");
+  std::printf("   %6s %10s %10s %16s %8s\n", "N", "p50", "max", "log2N+lnN", "goal+2");
+  std::vector<size_t> sizes = quick ? std::vector<size_t>{16, 64} : std::vector<size_t>{16, 64, 256, 1000};
+  for (size_t n : sizes) {
+    simulation s(seed, round_config(n));
+    s.start_all();
+    s.run_until([&] { return s.all_live_members_alive(); }, 600'000);
+    std::vector<double> rounds;
+    int samples = n >= 1000 ? 5 : 15;
+    for (int k = 0; k < samples; ++k) {
+      std::string key = "d" + std::to_string(k);
+      size_t origin = s.rng()() % n;
+      s.update(origin, key, crdt::type_tag::pn_counter, increment_by(1), consistency::local, 10'000, nullptr);
+      auto took = s.run_until(
+          [&] {
+            for (size_t i = 0; i < n; ++i)
+              if (s.values(i, key).empty()) return false;
+            return true;
+          },
+          120'000);
+      rounds.push_back(took ? static_cast<double>(*took) / 100.0 : -1);
+    }
+    std::sort(rounds.begin(), rounds.end());
+    double bound = std::log2(static_cast<double>(n)) + std::log(static_cast<double>(n));
+    std::printf("   %6zu %10.1f %10.1f %16.1f %8.1f\n", n, rounds[rounds.size() / 2], rounds.back(), bound, bound + 2);
+  }
+}
+
+void bytes_per_update(uint64_t seed) {
+  std::printf("\n2. bytes on the wire per update (5 nodes, 2000 counter updates, all traffic incl. membership)\n");
+  sim_config cfg;
+  cfg.nodes = 5;
+  simulation s(seed, cfg);
+  s.start_all();
+  s.run_for(3'000);
+  s.reset_counters();
+  for (int k = 0; k < 2'000; ++k) {
+    s.update(static_cast<size_t>(k) % 5, "u" + std::to_string(k % 200), crdt::type_tag::pn_counter, increment_by(1),
+             consistency::local, 5'000, nullptr);
+    s.run_for(2);
+  }
+  s.run_until([&] { return s.converged(); }, 60'000);
+  std::printf("   total %llu bytes in %llu messages = %.0f bytes per update across the cluster (%.0f per replica)\n",
+              static_cast<unsigned long long>(s.total_bytes()), static_cast<unsigned long long>(s.total_messages()),
+              static_cast<double>(s.total_bytes()) / 2000.0, static_cast<double>(s.total_bytes()) / 2000.0 / 4.0);
+  for (auto& [kind, b] : s.bytes_by_kind()) std::printf("     %-16s %10llu\n", kind.c_str(), static_cast<unsigned long long>(b));
+}
+
+// Two nodes holding `keys` identical keys.
+simulation two_nodes_with(uint64_t seed, size_t keys) {
+  sim_config cfg;
+  cfg.nodes = 2;
+  cfg.replica.membership.probe_interval_ms = 200;
+  cfg.replica.membership.probe_timeout_ms = 100;
+  cfg.replica.max_deltas_per_message = 4096;
+  simulation s(seed, cfg);
+  s.start_all();
+  s.run_for(1'000);
+  for (size_t k = 0; k < keys; ++k) {
+    s.update(k % 2, "key" + std::to_string(k), crdt::type_tag::pn_counter, increment_by(1), consistency::local, 60'000,
+             nullptr);
+    if (k % 1000 == 999) s.run_for(1);
+  }
+  s.run_until([&] { return s.converged(); }, 3'600'000);
+  s.run_for(3'000);
+  return s;
+}
+
+void insync(uint64_t seed, bool quick) {
+  std::printf("\n3. one in-sync anti-entropy exchange (sync_request + sync_response), 2 nodes\n");
+  std::vector<size_t> sizes = quick ? std::vector<size_t>{1'000, 20'000} : std::vector<size_t>{1'000, 1'000'000};
+  double first = 0;
+  for (size_t keys : sizes) {
+    simulation s = two_nodes_with(seed, keys);
+    s.reset_counters();
+    s.run_for(10'000);
+    auto& by = s.bytes_by_kind();
+    uint64_t req = by.count("sync_request") ? by.at("sync_request") : 0;
+    uint64_t resp = by.count("sync_response") ? by.at("sync_response") : 0;
+    uint64_t exchanges = 10'000 / 200 * 2;  // both nodes, default gossip interval 200 ms
+    double per = static_cast<double>(req + resp) / static_cast<double>(exchanges);
+    if (first == 0) first = per;
+    std::printf("   %9zu keys: %.1f bytes per exchange (ratio to first: %.3f)\n", keys, per, per / first);
+  }
+}
+
+void reconcile(uint64_t seed, bool quick) {
+  size_t keys = quick ? 20'000 : 1'000'000;
+  std::printf("\n4. repair after truncation: d differences among %zu keys (node 1 was down; the log moved on)\n", keys);
+  std::printf("   %8s %12s %12s %12s %14s\n", "d", "bytes", "round trips", "entry bytes", "3*d*entry");
+  for (size_t d : {size_t{1}, size_t{100}, size_t{10'000}}) {
+    simulation s = two_nodes_with(seed, keys);
+    s.crash(1);
+    s.run_for(20'000);  // node 1 declared dead; node 0 truncates its log
+    for (size_t k = 0; k < d; ++k)
+      s.update(0, "key" + std::to_string(k * 7 % keys), crdt::type_tag::pn_counter, increment_by(1), consistency::local,
+               60'000, nullptr);
+    s.run_for(2'000);
+    s.reset_counters();
+    s.restart(1);
+    s.run_until([&] { return s.converged(); }, 600'000);
+    auto& by = s.bytes_by_kind();
+    uint64_t bytes = 0;
+    for (auto kind : {"recon_request", "recon_buckets", "state_push", "full_sync_request", "full_sync_chunk"})
+      if (by.count(kind)) bytes += by.at(kind);
+    auto entry = crdt::encode(s.values(0, "key0")[0]).size() + 8;
+    auto& count = s.messages_by_kind();
+    auto n = [&](const char* k) -> uint64_t { return count.count(k) ? count.at(k) : 0; };
+    // Requests from the repairing node: recon_request / full_sync_request, and the state_push
+    // that asks for states (answered by one state_push).
+    uint64_t round_trips = n("recon_request") + n("full_sync_request") + n("state_push") / 2;
+    std::printf("   %8zu %12llu %12llu %12zu %14zu\n", d, static_cast<unsigned long long>(bytes),
+                static_cast<unsigned long long>(round_trips), entry, 3 * d * entry);
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  bool quick = false;
+  uint64_t seed = 42;
+  for (int i = 1; i < argc; ++i) {
+    if (!std::strcmp(argv[i], "--quick")) quick = true;
+    else if (!std::strcmp(argv[i], "--seed") && i + 1 < argc) seed = std::strtoull(argv[++i], nullptr, 10);
+  }
+  std::printf("rumor replication figures (deterministic simulation, seed %llu%s)\n",
+              static_cast<unsigned long long>(seed), quick ? ", quick" : "");
+  dissemination(seed, quick);
+  bytes_per_update(seed);
+  insync(seed, quick);
+  reconcile(seed, quick);
+  return 0;
+}

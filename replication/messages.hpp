@@ -1,0 +1,222 @@
+#pragma once
+// Peer-to-peer messages of the rumor replication protocol, as plain C++ values. wire.capnp is
+// their encoding (wire_codec.hpp is the only code that touches it); PROTOCOL.md is the prose.
+// The state machines in replication/ consume and produce these; they never see bytes.
+//
+// Naming: "origin" is the node that made an update; "seq" its per-origin sequence number (1, 2, ...)
+// — together the update's replication dot. A version_vector maps origin -> highest contiguous seq
+// applied.
+
+#include <cstdint>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "crdt/dot.hpp"
+#include "crdt/type_tag.hpp"
+#include "crdt/version_vector.hpp"
+
+namespace rumor::replication {
+
+using crdt::node_id;
+using crdt::version_vector;
+
+inline constexpr uint32_t protocol_version = 1;
+
+// First message on every connection, both ways. A peer with another cluster name or protocol
+// version is refused.
+struct hello {
+  std::string cluster;
+  node_id node = 0;
+  uint32_t version = protocol_version;
+  std::string address;  // where the sender listens ("host:port")
+  friend bool operator==(const hello&, const hello&) = default;
+};
+
+// ---- membership (SWIM with Lifeguard refinements; membership.hpp) ----
+
+enum class member_status : uint8_t { alive = 0, suspect = 1, dead = 2, left = 3 };
+
+// One member's state as gossiped. For the same member, a higher incarnation wins; at equal
+// incarnation the more severe status wins (alive < suspect < dead < left).
+struct member_update {
+  node_id id = 0;
+  std::string address;
+  uint64_t incarnation = 0;
+  member_status status = member_status::alive;
+  friend bool operator==(const member_update&, const member_update&) = default;
+};
+
+struct ping {
+  uint64_t probe = 0;  // probe number, echoed by the ack
+  std::vector<member_update> gossip;
+  friend bool operator==(const ping&, const ping&) = default;
+};
+
+struct ack {
+  uint64_t probe = 0;
+  node_id target = 0;  // the node that was probed (differs from the sender for relayed acks)
+  std::vector<member_update> gossip;
+  friend bool operator==(const ack&, const ack&) = default;
+};
+
+// Asks the receiver to probe `target` on the sender's behalf and relay the ack.
+struct ping_req {
+  uint64_t probe = 0;
+  node_id target = 0;
+  std::string target_address;
+  std::vector<member_update> gossip;
+  friend bool operator==(const ping_req&, const ping_req&) = default;
+};
+
+// Sent to a seed address by a joining node; the seed answers with the whole membership.
+struct join_request {
+  member_update self;
+  friend bool operator==(const join_request&, const join_request&) = default;
+};
+
+struct join_response {
+  std::vector<member_update> members;
+  friend bool operator==(const join_response&, const join_response&) = default;
+};
+
+// ---- data: deltas, anti-entropy, quorum reads, repair ----
+
+// One update of one key: the CRDT delta (crdt codec bytes, which carry the type tag) plus the
+// key, its type and the origin's HLC timestamp at creation (for T_sync metrics and LWW clocks).
+struct delta_record {
+  std::string key;
+  crdt::type_tag type = crdt::type_tag::g_counter;
+  uint64_t hlc = 0;
+  std::string delta;
+  friend bool operator==(const delta_record&, const delta_record&) = default;
+};
+
+struct delta_entry {
+  node_id origin = 0;
+  uint64_t seq = 0;
+  delta_record record;
+  friend bool operator==(const delta_entry&, const delta_entry&) = default;
+};
+
+// Epidemic push of new deltas (any origin). With want_ack the receiver answers push_ack once the
+// deltas it applied are durably committed (used for majority / all writes).
+struct push {
+  std::vector<delta_entry> deltas;
+  bool want_ack = false;
+  friend bool operator==(const push&, const push&) = default;
+};
+
+struct push_ack {
+  version_vector applied;  // the receiver's version vector after its commit
+  friend bool operator==(const push_ack&, const push_ack&) = default;
+};
+
+// Anti-entropy, each gossip round: "this is what I have". The answer carries exactly the deltas
+// the requester lacks (bounded; `more` says another round is needed) and the responder's own
+// vector, so the requester can push back what the responder lacks. Two replicas in sync exchange
+// exactly one request and one empty response.
+struct sync_request {
+  version_vector vv;
+  friend bool operator==(const sync_request&, const sync_request&) = default;
+};
+
+struct sync_response {
+  version_vector vv;
+  std::vector<delta_entry> deltas;
+  bool more = false;
+  // Origins whose deltas the requester needs but the responder has truncated from its log: the
+  // requester must repair by reconciliation (recon_request).
+  std::vector<node_id> truncated;
+  friend bool operator==(const sync_response&, const sync_response&) = default;
+};
+
+// Full state of one stored value (crdt codec bytes, type tag included).
+struct key_state {
+  std::string key;
+  std::string value;
+  friend bool operator==(const key_state&, const key_state&) = default;
+};
+
+// Quorum read: every value stored under `key` (normally one type).
+struct read_request {
+  uint64_t id = 0;
+  std::string key;
+  friend bool operator==(const read_request&, const read_request&) = default;
+};
+
+struct read_response {
+  uint64_t id = 0;
+  std::vector<key_state> values;
+  friend bool operator==(const read_response&, const read_response&) = default;
+};
+
+// States to join (read repair; the last steps of reconciliation). `wanted` asks the receiver to
+// answer with its states of those keys.
+struct state_push {
+  uint64_t session = 0;
+  std::vector<key_state> states;
+  std::vector<std::string> wanted;
+  friend bool operator==(const state_push&, const state_push&) = default;
+};
+
+// ---- reconciliation over stored bucket digests (reconcile.hpp) ----
+
+// One cell of an invertible Bloom lookup table over (bucket id, bucket digest) pairs.
+struct iblt_cell {
+  int64_t count = 0;
+  uint64_t id_sum = 0;
+  uint64_t digest_sum = 0;
+  uint64_t hash_sum = 0;
+  friend bool operator==(const iblt_cell&, const iblt_cell&) = default;
+};
+
+// Requester -> responder: my bucket digests as an IBLT sized for the expected difference.
+struct recon_request {
+  uint64_t session = 0;
+  std::vector<iblt_cell> cells;
+  friend bool operator==(const recon_request&, const recon_request&) = default;
+};
+
+// A stored key and the hash of its encoded value.
+struct key_hash {
+  std::string key;
+  uint64_t value_hash = 0;
+  friend bool operator==(const key_hash&, const key_hash&) = default;
+};
+
+struct bucket_keys {
+  uint32_t bucket = 0;
+  std::vector<key_hash> keys;
+  friend bool operator==(const bucket_keys&, const bucket_keys&) = default;
+};
+
+// Responder -> requester: the keys of every bucket that differs (decoded = true), or
+// decoded = false when the IBLT was too small (the requester retries with more cells or asks for a
+// full transfer).
+struct recon_buckets {
+  uint64_t session = 0;
+  bool decoded = false;
+  std::vector<bucket_keys> buckets;
+  friend bool operator==(const recon_buckets&, const recon_buckets&) = default;
+};
+
+// Full transfer for a new or wiped node: states with keys after `after_key`, in key order.
+struct full_sync_request {
+  uint64_t session = 0;
+  std::string after_key;
+  friend bool operator==(const full_sync_request&, const full_sync_request&) = default;
+};
+
+struct full_sync_chunk {
+  uint64_t session = 0;
+  std::vector<key_state> states;
+  bool done = false;
+  friend bool operator==(const full_sync_chunk&, const full_sync_chunk&) = default;
+};
+
+using message = std::variant<hello, ping, ack, ping_req, join_request, join_response, push, push_ack,
+                             sync_request, sync_response, read_request, read_response, state_push,
+                             recon_request, recon_buckets, full_sync_request, full_sync_chunk>;
+
+}  // namespace rumor::replication

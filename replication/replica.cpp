@@ -1,0 +1,967 @@
+#include "replication/replica.hpp"
+
+#include <algorithm>
+#include <cstring>
+
+#include "crdt/codec.hpp"
+#include "replication/log_record.hpp"
+#include "replication/storage_key.hpp"
+#include "replication/wire_codec.hpp"
+
+namespace rumor::replication {
+
+namespace {
+
+// Meta record names (persistence meta table). See PROTOCOL.md, "Persistent state".
+constexpr std::string_view meta_vv = "r/vv";            // applied version vector
+constexpr std::string_view meta_truncated = "r/trunc";  // delta log truncated up to (per origin)
+constexpr std::string_view meta_hlc = "r/hlc";          // last HLC timestamp, u64 LE
+constexpr std::string_view meta_members = "r/members";  // membership snapshot (join_response)
+constexpr std::string_view meta_digest = "d/";          // + bucket (u32 BE) -> digest (u64 LE)
+constexpr std::string_view meta_index = "b/";           // + bucket (u32 BE) + storage key -> value hash
+constexpr std::string_view meta_tombstone = "t/";       // + storage key -> vv when it became empty
+
+std::string be32(uint32_t v) {
+  std::string s(4, '\0');
+  for (int i = 0; i < 4; ++i) s[i] = static_cast<char>((v >> (8 * (3 - i))) & 0xff);
+  return s;
+}
+
+std::string le64(uint64_t v) {
+  std::string s(8, '\0');
+  for (int i = 0; i < 8; ++i) s[i] = static_cast<char>((v >> (8 * i)) & 0xff);
+  return s;
+}
+
+std::optional<uint64_t> read_le64(std::string_view s) {
+  if (s.size() != 8) return std::nullopt;
+  uint64_t v = 0;
+  for (int i = 0; i < 8; ++i) v |= uint64_t{static_cast<uint8_t>(s[i])} << (8 * i);
+  return v;
+}
+
+std::string encode_vv(const version_vector& vv) {
+  return crdt::encode_context(crdt::dot_context::from_parts(vv, {}));
+}
+
+result<version_vector> decode_vv(std::string_view bytes) {
+  auto c = crdt::decode_context(bytes);
+  if (!c) return c.err();
+  if (!c->cloud().empty()) return error{errc::corrupt, "stored version vector has loose dots"};
+  return c->compact_part();
+}
+
+size_t entry_bytes(const delta_entry& e) { return e.record.key.size() + e.record.delta.size() + 32; }
+
+}  // namespace
+
+replica::replica(const persistence::store& store, std::string address, replica_config config,
+                 uint64_t rng_seed)
+    : store_(store),
+      config_(std::move(config)),
+      self_(store.node_id()),
+      address_(std::move(address)),
+      rng_(rng_seed),
+      clock_(config_.max_drift_ms),
+      members_(std::make_unique<membership>(self_, address_, rng_(), config_.membership)),
+      digests_(config_.bucket_bits) {}
+
+replica::~replica() = default;
+
+// ---------------------------------------------------------------------------------------------
+// loading and stepping
+
+status replica::load(uint64_t now_ms) {
+  now_ms_ = now_ms;
+  if (auto v = store_.get_meta(meta_vv); !v) return v.err();
+  else if (*v) {
+    auto vv = decode_vv(**v);
+    if (!vv) return vv.err();
+    vv_ = *vv;
+  }
+  if (auto v = store_.get_meta(meta_truncated); !v) return v.err();
+  else if (*v) {
+    auto t = decode_vv(**v);
+    if (!t) return t.err();
+    truncated_ = *t;
+  }
+  if (auto v = store_.get_meta(meta_hlc); !v) return v.err();
+  else if (*v) {
+    if (auto ts = read_le64(**v)) clock_.restore(crdt::hlc_timestamp{*ts});
+  }
+  if (auto v = store_.get_meta(meta_members); !v) return v.err();
+  else if (*v) {
+    auto m = decode_message(**v);
+    if (m && std::holds_alternative<join_response>(*m)) {
+      if (auto st = members_->restore(std::get<join_response>(*m).members); !st) return st.err();
+    }
+  }
+  status st;
+  auto scanned = store_.scan_meta(persistence::key_range::with_prefix(meta_digest),
+                                  [&](std::string_view name, std::string_view bytes) {
+                                    if (name.size() != meta_digest.size() + 4) return true;
+                                    uint32_t b = 0;
+                                    for (int i = 0; i < 4; ++i)
+                                      b = (b << 8) | static_cast<uint8_t>(name[meta_digest.size() + i]);
+                                    auto d = read_le64(bytes);
+                                    if (d && b < digests_.bucket_count()) digests_.set_digest(b, *d);
+                                    return true;
+                                  });
+  if (!scanned) return scanned.err();
+  return {};
+}
+
+void replica::start(const std::vector<std::string>& seeds, uint64_t now_ms) {
+  now_ms_ = now_ms;
+  last_gossip_ms_ = now_ms;
+  members_->start_join(seeds, now_ms, step_messages_);
+  end_step();
+}
+
+void replica::leave(uint64_t now_ms) {
+  now_ms_ = now_ms;
+  members_->leave(now_ms, step_messages_);
+  end_step();
+}
+
+std::vector<node_id> replica::live_peer_ids() const {
+  std::vector<node_id> out;
+  for (const auto& m : members_->live_peers()) out.push_back(m.id);
+  return out;
+}
+
+void replica::send(node_id to, message m) { step_messages_.push_back(outgoing{to, {}, std::move(m)}); }
+
+void replica::reply_now(reply r) { step_replies_.push_back(std::move(r)); }
+
+void replica::end_step() {
+  // Membership changes are persisted with whatever else this step writes.
+  auto changes = members_->take_changes();
+  if (!changes.empty()) cur_.put_meta(meta_members, encode_message(join_response{members_->snapshot()}));
+  if (vv_dirty_) {
+    cur_.put_meta(meta_vv, encode_vv(vv_));
+    cur_.put_meta(meta_hlc, le64(clock_.last().bits));
+    vv_dirty_ = false;
+  }
+  if (!cur_.empty()) {
+    uint64_t id = next_batch_id_++;
+    for (auto& [skey, entry] : dirty_)
+      if (entry.second == 0) entry.second = id;
+    ready_.batches.push_back(pending_batch{id, std::move(cur_)});
+    cur_ = persistence::write_batch{};
+    in_flight_.push_back(held{id, std::move(step_messages_), std::move(step_replies_),
+                              std::move(step_write_requests_)});
+  } else if (!in_flight_.empty()) {
+    // Keep order: nothing of this step overtakes an earlier step still waiting for its commit.
+    auto& last = in_flight_.back();
+    for (auto& m : step_messages_) last.messages.push_back(std::move(m));
+    for (auto& r : step_replies_) last.replies.push_back(std::move(r));
+  } else {
+    for (auto& m : step_messages_) ready_.messages.push_back(std::move(m));
+    for (auto& r : step_replies_) ready_.replies.push_back(std::move(r));
+  }
+  step_messages_.clear();
+  step_replies_.clear();
+  step_write_requests_.clear();
+}
+
+void replica::committed(uint64_t batch_id) {
+  while (!in_flight_.empty() && in_flight_.front().batch_id <= batch_id) {
+    held h = std::move(in_flight_.front());
+    in_flight_.pop_front();
+    for (auto& m : h.messages) ready_.messages.push_back(std::move(m));
+    for (auto& r : h.replies) ready_.replies.push_back(std::move(r));
+    for (uint64_t req : h.write_requests)
+      for (auto& w : write_waits_)
+        if (w.request == req) w.local_committed = true;
+  }
+  for (auto it = dirty_.begin(); it != dirty_.end();) {
+    if (it->second.second != 0 && it->second.second <= batch_id) it = dirty_.erase(it);
+    else ++it;
+  }
+  check_write_waits();
+  end_step();
+}
+
+void replica::commit_failed(uint64_t batch_id, const error& e) {
+  failed_ = true;
+  // Nothing of the failed batch or after it was acknowledged; tell every waiting client.
+  for (auto& h : in_flight_) {
+    for (auto& r : h.replies) {
+      if (r.result) r = reply{r.request, error{e.code, "storage commit failed: " + e.message}, {}, {}};
+      ready_.replies.push_back(std::move(r));
+    }
+  }
+  in_flight_.clear();
+  for (auto& w : write_waits_)
+    ready_.replies.push_back(reply{w.request, error{e.code, "storage commit failed: " + e.message}, {}, {}});
+  write_waits_.clear();
+  (void)batch_id;
+}
+
+ready replica::take_ready() {
+  ready r = std::move(ready_);
+  ready_ = {};
+  return r;
+}
+
+// ---------------------------------------------------------------------------------------------
+// values
+
+result<std::optional<std::string>> replica::read_encoded(const std::string& skey) const {
+  if (auto it = dirty_.find(skey); it != dirty_.end()) return std::optional<std::string>{it->second.first};
+  return store_.get_value(skey);
+}
+
+result<std::vector<key_state>> replica::read_all_types(std::string_view user_key) const {
+  std::map<std::string, std::string> found;
+  std::string prefix = storage_prefix(user_key);
+  auto st = store_.scan_values(persistence::key_range::with_prefix(prefix),
+                               [&](std::string_view k, std::string_view v) {
+                                 found.emplace(std::string(k), std::string(v));
+                                 return true;
+                               });
+  if (!st) return st.err();
+  for (auto it = dirty_.lower_bound(prefix); it != dirty_.end() && it->first.starts_with(prefix); ++it)
+    found[it->first] = it->second.first;
+  std::vector<key_state> out;
+  for (auto& [k, v] : found) out.push_back(key_state{k, v});
+  return out;
+}
+
+result<std::vector<crdt::value>> replica::get(std::string_view key) const {
+  if (auto ok = validate_user_key(key); !ok) return ok.err();
+  auto states = read_all_types(key);
+  if (!states) return states.err();
+  std::vector<crdt::value> out;
+  for (auto& s : *states) {
+    auto v = crdt::decode(s.value);
+    if (!v) return error{errc::corrupt, "stored value of '" + std::string(key) + "': " + v.err().message};
+    out.push_back(std::move(*v));
+  }
+  return out;
+}
+
+result<std::vector<std::pair<std::string, crdt::type_tag>>> replica::keys(std::string_view prefix,
+                                                                          size_t limit) const {
+  std::map<std::string, crdt::type_tag> found;
+  auto collect = [&](std::string_view skey) {
+    if (auto p = parse_storage_key(skey)) found.emplace(std::string(p->user_key), p->type);
+  };
+  auto st = store_.scan_values(persistence::key_range::with_prefix(prefix),
+                               [&](std::string_view k, std::string_view) {
+                                 collect(k);
+                                 return found.size() < limit;
+                               });
+  if (!st) return st.err();
+  for (auto it = dirty_.lower_bound(std::string(prefix)); it != dirty_.end() && it->first.starts_with(prefix); ++it)
+    collect(it->first);
+  std::vector<std::pair<std::string, crdt::type_tag>> out(found.begin(), found.end());
+  if (out.size() > limit) out.resize(limit);
+  return out;
+}
+
+void replica::write_value(const std::string& skey, const crdt::value& v,
+                          const std::optional<std::string>& old_encoded, bool old_held_nothing) {
+  std::string encoded = crdt::encode(v);
+  cur_.put_value(skey, encoded);
+  dirty_[skey] = {encoded, 0};
+  std::optional<uint64_t> old_hash;
+  if (old_encoded) old_hash = bucket_digests::value_hash(*old_encoded);
+  uint64_t new_hash = bucket_digests::value_hash(encoded);
+  uint32_t bucket = digests_.apply(skey, old_hash, new_hash);
+  std::string b = be32(bucket);
+  cur_.put_meta(std::string(meta_index) + b + skey, le64(new_hash));
+  cur_.put_meta(std::string(meta_digest) + b, le64(digests_.digest(bucket)));
+  // Tombstones: a value that holds nothing (deleted) is collected once every voting member has
+  // seen what this replica had seen when it became empty (maybe_truncate).
+  bool empty = v.holds_nothing();
+  if (empty) cur_.put_meta(std::string(meta_tombstone) + skey, encode_vv(vv_));
+  else if (old_encoded && old_held_nothing) cur_.erase_meta(std::string(meta_tombstone) + skey);
+}
+
+bool replica::join_state(const key_state& s) {
+  auto parsed = parse_storage_key(s.key);
+  if (!parsed) return false;
+  auto incoming = crdt::decode(s.value);
+  if (!incoming || incoming->type() != parsed->type) {
+    ++stats_.bad_deltas;
+    return false;
+  }
+  auto old = read_encoded(s.key);
+  if (!old) return false;
+  crdt::value v = crdt::value::empty_of(parsed->type);
+  if (*old) {
+    auto cur = crdt::decode(**old);
+    if (!cur) return false;
+    v = std::move(*cur);
+  }
+  crdt::value before = v;
+  if (!v.join(*incoming)) return false;
+  if (v == before) return false;
+  write_value(s.key, v, *old, !*old || before.holds_nothing());
+  ++stats_.states_joined;
+  ready_.changes.push_back(change{std::string(parsed->user_key), parsed->type, 0});
+  return true;
+}
+
+// ---------------------------------------------------------------------------------------------
+// local operations
+
+void replica::update(uint64_t request, std::string_view key, crdt::type_tag type, const mutator& fn,
+                     consistency c, uint64_t timeout_ms, uint64_t now_ms) {
+  now_ms_ = now_ms;
+  auto fail = [&](error e, std::vector<crdt::value> current = {}) {
+    reply_now(reply{request, std::move(e), std::nullopt, std::move(current)});
+    end_step();
+  };
+  if (failed_) return fail(error{errc::unavailable, "replica stopped after a storage failure"});
+  if (auto ok = validate_user_key(key); !ok) return fail(ok.err());
+  auto existing = read_all_types(key);
+  if (!existing) return fail(existing.err());
+  std::string skey = storage_key(key, type);
+  std::optional<std::string> old;
+  for (auto& s : *existing)
+    if (s.key == skey) old = s.value;
+  if (!old && !existing->empty()) {
+    auto other = parse_storage_key(existing->front().key);
+    return fail(error{errc::type_mismatch,
+                      "key '" + std::string(key) + "' holds a " +
+                          std::string(other ? crdt::to_string(other->type) : "value of another type") +
+                          ", not a " + std::string(crdt::to_string(type)) +
+                          "; use an operation of that type, or another key"});
+  }
+  auto ts = clock_.now(now_ms);
+  crdt::value current = crdt::value::empty_of(type);
+  std::optional<crdt::dot_context> seed;
+  if (old) {
+    auto decoded = crdt::decode(*old);
+    if (!decoded) return fail(error{errc::corrupt, "stored value of '" + std::string(key) + "': " + decoded.err().message});
+    current = std::move(*decoded);
+  } else {
+    // A key this replica does not hold (new, or deleted and collected): its dots start at the
+    // HLC time, above every dot this node made for an earlier life of the key, and the delta says
+    // so — dots are never reused, so a collected tombstone cannot swallow a new write.
+    version_vector below;
+    below.set(self_, ts.bits - 1);
+    seed = crdt::dot_context::from_parts(std::move(below), {});
+    current = crdt::value::empty_of(type, *seed);
+  }
+  bool was_empty = !old || current.holds_nothing();
+  auto delta = fn(current, self_, ts);
+  if (!delta) return fail(delta.err(), {current});
+  if (seed) (void)delta->join(crdt::value::empty_of(type, *seed));
+  uint64_t seq = vv_.get(self_) + 1;
+  vv_.set(self_, seq);
+  vv_dirty_ = true;
+  delta_record rec{std::string(key), type, ts.bits, crdt::encode(*delta)};
+  write_value(skey, current, old, was_empty);
+  cur_.append_delta(self_, seq, encode_log_record(rec));
+  delta_entry entry{self_, seq, std::move(rec)};
+  ++stats_.local_updates;
+  ready_.changes.push_back(change{std::string(key), type, self_});
+
+  update_ok ok{self_, seq, std::move(current)};
+  size_t needed = quorum(c);
+  if (needed <= 1) {
+    reply_now(reply{request, {}, std::move(ok), {}});
+    to_push_.emplace_back(std::move(entry), self_);
+  } else {
+    // Push to every live peer now (after the commit), asking for durable acknowledgements.
+    for (node_id p : live_peer_ids()) send(p, push{{entry}, true});
+    write_waits_.push_back(write_wait{request, seq, needed, {}, now_ms + timeout_ms, false, std::move(ok)});
+    step_write_requests_.push_back(request);
+  }
+  end_step();
+}
+
+void replica::read(uint64_t request, std::string_view key, consistency c, uint64_t timeout_ms,
+                   uint64_t now_ms) {
+  now_ms_ = now_ms;
+  if (auto ok = validate_user_key(key); !ok) {
+    reply_now(reply{request, ok.err(), {}, {}});
+    return end_step();
+  }
+  size_t needed = quorum(c);
+  if (needed <= 1) {
+    auto v = get(key);
+    if (!v) reply_now(reply{request, v.err(), {}, {}});
+    else reply_now(reply{request, {}, {}, std::move(*v)});
+    return end_step();
+  }
+  uint64_t id = request;
+  for (node_id p : live_peer_ids()) send(p, read_request{id, std::string(key)});
+  read_waits_.push_back(read_wait{request, std::string(key), needed - 1, {}, now_ms + timeout_ms});
+  end_step();
+}
+
+size_t replica::quorum(consistency c) const {
+  size_t n = members_->voting_members().size();
+  switch (c) {
+    case consistency::local: return 1;
+    case consistency::majority: return n / 2 + 1;
+    case consistency::all: return n;
+  }
+  return 1;
+}
+
+void replica::check_write_waits() {
+  for (auto it = write_waits_.begin(); it != write_waits_.end();) {
+    write_wait& w = *it;
+    for (auto& [peer, pvv] : peer_vv_)
+      if (pvv.get(self_) >= w.seq) w.acked.insert(peer);
+    size_t have = (w.local_committed ? 1 : 0);
+    auto voters = members_->voting_members();
+    for (node_id p : w.acked)
+      if (p != self_ && std::find(voters.begin(), voters.end(), p) != voters.end()) ++have;
+    if (w.local_committed && have >= w.needed) {
+      ready_.replies.push_back(reply{w.request, {}, std::move(w.result), {}});
+      it = write_waits_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+}
+
+void replica::finish_read(read_wait& w, bool timed_out) {
+  auto local = read_all_types(w.key);
+  if (!local) {
+    ready_.replies.push_back(reply{w.request, local.err(), {}, {}});
+    return;
+  }
+  if (timed_out) {
+    ready_.replies.push_back(reply{
+        w.request,
+        error{errc::timeout, "read of '" + w.key + "' reached " + std::to_string(w.responses.size() + 1) +
+                                 " replicas (this one included) before the timeout; " +
+                                 std::to_string(w.needed + 1) + " were required"},
+        {}, {}});
+    return;
+  }
+  // Join everything, then repair whoever was behind.
+  std::map<std::string, crdt::value> joined;
+  auto absorb = [&](const key_state& s) {
+    auto v = crdt::decode(s.value);
+    if (!v) return;
+    auto [it, fresh] = joined.emplace(s.key, *v);
+    if (!fresh) (void)it->second.join(*v);
+  };
+  for (auto& s : *local) absorb(s);
+  for (auto& [peer, states] : w.responses)
+    for (auto& s : states) absorb(s);
+  std::vector<key_state> full;
+  for (auto& [k, v] : joined) full.push_back(key_state{k, crdt::encode(v)});
+  for (auto& [peer, states] : w.responses) {
+    std::map<std::string, std::string> theirs;
+    for (auto& s : states) theirs[s.key] = s.value;
+    std::vector<key_state> repair;
+    for (auto& s : full)
+      if (theirs[s.key] != s.value) repair.push_back(s);
+    if (!repair.empty()) send(peer, state_push{0, std::move(repair), {}});
+  }
+  for (auto& s : full) join_state(s);
+  std::vector<crdt::value> values;
+  for (auto& [k, v] : joined) values.push_back(v);
+  reply_now(reply{w.request, {}, {}, std::move(values)});
+}
+
+void replica::expire(uint64_t now_ms) {
+  for (auto it = write_waits_.begin(); it != write_waits_.end();) {
+    if (now_ms < it->deadline) {
+      ++it;
+      continue;
+    }
+    size_t have = (it->local_committed ? 1 : 0) + it->acked.size();
+    ready_.replies.push_back(reply{
+        it->request,
+        error{errc::timeout, "write " + std::to_string(it->seq) + " is durable on " + std::to_string(have) +
+                                 " replica(s) (this one " + (it->local_committed ? "included" : "not yet") +
+                                 "); " + std::to_string(it->needed) +
+                                 " were required. It stays applied and will still replicate."},
+        std::nullopt, {it->result.value}});
+    it = write_waits_.erase(it);
+  }
+  for (auto it = read_waits_.begin(); it != read_waits_.end();) {
+    if (now_ms < it->deadline) {
+      ++it;
+      continue;
+    }
+    finish_read(*it, true);
+    it = read_waits_.erase(it);
+  }
+  for (auto it = repairs_.begin(); it != repairs_.end();) {
+    if (now_ms - it->second.last_progress_ms > config_.recon_timeout_ms) it = repairs_.erase(it);
+    else ++it;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// deltas
+
+void replica::offer(const delta_entry& e, node_id from, uint64_t now_ms) {
+  if (e.origin == 0 || e.seq == 0) return;
+  uint64_t have = vv_.get(e.origin);
+  if (e.seq <= have) {
+    ++stats_.duplicates;
+    return;
+  }
+  if (e.seq > have + 1) {
+    if (reorder_.size() >= config_.reorder_limit) {
+      ++stats_.dropped;
+      return;
+    }
+    if (reorder_.emplace(std::make_pair(e.origin, e.seq), e.record).second) ++stats_.buffered;
+    return;
+  }
+  if (!apply(e, from, now_ms)) return;
+  // Drain what the gap was holding back.
+  for (auto it = reorder_.find({e.origin, e.seq + 1}); it != reorder_.end();
+       it = reorder_.find({e.origin, vv_.get(e.origin) + 1})) {
+    delta_entry next{e.origin, it->first.second, std::move(it->second)};
+    reorder_.erase(it);
+    if (!apply(next, from, now_ms)) break;
+  }
+  for (auto it = reorder_.lower_bound({e.origin, 0}); it != reorder_.end() && it->first.first == e.origin &&
+                                                      it->first.second <= vv_.get(e.origin);)
+    it = reorder_.erase(it);
+}
+
+bool replica::apply(const delta_entry& e, node_id from, uint64_t now_ms) {
+  const delta_record& r = e.record;
+  auto delta = crdt::decode(r.delta);
+  if (!delta || delta->type() != r.type || !validate_user_key(r.key)) {
+    ++stats_.bad_deltas;
+    return false;
+  }
+  std::string skey = storage_key(r.key, r.type);
+  auto old = read_encoded(skey);
+  if (!old) return false;  // store read error: leave the gap, anti-entropy retries
+  crdt::value v = crdt::value::empty_of(r.type);
+  if (*old) {
+    auto cur = crdt::decode(**old);
+    if (!cur) {
+      ++stats_.bad_deltas;
+      return false;
+    }
+    v = std::move(*cur);
+  }
+  bool was_empty = !*old || v.holds_nothing();
+  (void)v.join(*delta);
+  vv_.set(e.origin, e.seq);  // before write_value: a tombstone records a vector that includes this delta
+  vv_dirty_ = true;
+  write_value(skey, v, *old, was_empty);
+  cur_.append_delta(e.origin, e.seq, encode_log_record(r));
+  if (auto ts = clock_.update(crdt::hlc_timestamp{r.hlc}, now_ms); !ts) ++stats_.clock_drift_refusals;
+  ++stats_.remote_applied;
+  uint64_t created = crdt::hlc_timestamp{r.hlc}.physical_ms();
+  uint64_t latency = now_ms > created ? now_ms - created : 0;
+  ++stats_.sync_latency_count;
+  stats_.sync_latency_sum_ms += latency;
+  stats_.sync_latency_max_ms = std::max(stats_.sync_latency_max_ms, latency);
+  ready_.changes.push_back(change{r.key, r.type, e.origin});
+  to_push_.emplace_back(e, from);
+  return true;
+}
+
+std::vector<delta_entry> replica::log_entries_after(const version_vector& have, size_t max_count,
+                                                    size_t max_bytes, bool& more,
+                                                    std::vector<node_id>* truncated_origins) const {
+  std::vector<delta_entry> out;
+  size_t bytes = 0;
+  more = false;
+  for (const auto& [origin, mine] : vv_.entries()) {
+    uint64_t theirs = have.get(origin);
+    if (theirs >= mine) continue;
+    if (theirs < truncated_.get(origin)) {
+      if (truncated_origins) truncated_origins->push_back(origin);
+      continue;
+    }
+    if (out.size() >= max_count || bytes >= max_bytes) {
+      more = true;
+      break;
+    }
+    auto st = store_.scan_deltas(origin, theirs + 1, [&](uint64_t seq, std::string_view data) {
+      if (seq > mine) return false;
+      if (out.size() >= max_count || bytes >= max_bytes) {
+        more = true;
+        return false;
+      }
+      auto rec = decode_log_record(data);
+      if (!rec) return false;  // corrupt log record: stop here, the gap stays visible
+      delta_entry e{origin, seq, std::move(*rec)};
+      bytes += entry_bytes(e);
+      out.push_back(std::move(e));
+      return true;
+    });
+    (void)st;
+  }
+  return out;
+}
+
+void replica::flush_push() {
+  if (to_push_.empty()) return;
+  auto peers = live_peer_ids();
+  std::shuffle(peers.begin(), peers.end(), rng_);
+  size_t n = std::min(config_.fanout, peers.size());
+  for (size_t i = 0; i < n; ++i) {
+    push p;
+    size_t bytes = 0;
+    for (auto& [e, source] : to_push_) {
+      if (source == peers[i]) continue;  // never echo a delta to the peer it came from
+      if (p.deltas.size() >= config_.max_deltas_per_message || bytes >= config_.max_message_bytes) {
+        send(peers[i], std::move(p));
+        p = push{};
+        bytes = 0;
+      }
+      bytes += entry_bytes(e);
+      p.deltas.push_back(e);
+    }
+    if (!p.deltas.empty()) send(peers[i], std::move(p));
+  }
+  to_push_.clear();
+}
+
+void replica::anti_entropy(uint64_t now_ms) {
+  (void)now_ms;
+  auto peers = live_peer_ids();
+  if (peers.empty()) return;
+  node_id peer = peers[rng_() % peers.size()];
+  send(peer, sync_request{vv_});
+}
+
+void replica::maybe_truncate() {
+  // Causal stability: a delta every live member has applied is never needed again by them.
+  // (A dead member that returns is repaired by reconciliation.)
+  version_vector stable = vv_;
+  for (node_id p : live_peer_ids()) {
+    auto it = peer_vv_.find(p);
+    if (it == peer_vv_.end()) return;  // someone's state unknown: keep everything
+    version_vector next;
+    for (const auto& [origin, c] : stable.entries()) next.set(origin, std::min(c, it->second.get(origin)));
+    stable = std::move(next);
+  }
+  bool changed = false;
+  for (const auto& [origin, c] : stable.entries()) {
+    if (c > truncated_.get(origin)) {
+      cur_.truncate_deltas(origin, c);
+      truncated_.set(origin, c);
+      changed = true;
+    }
+  }
+  if (changed) cur_.put_meta(meta_truncated, encode_vv(truncated_));
+
+  // Tombstones wait for every voting member, dead ones included: a member that comes back must
+  // not hold the deleted value in a state it could hand out again.
+  version_vector everywhere = vv_;
+  for (node_id p : members_->voting_members()) {
+    if (p == self_) continue;
+    auto it = peer_vv_.find(p);
+    if (it == peer_vv_.end()) return;
+    version_vector next;
+    for (const auto& [origin, c] : everywhere.entries()) next.set(origin, std::min(c, it->second.get(origin)));
+    everywhere = std::move(next);
+  }
+  if (config_.collect_tombstones) collect_tombstones(everywhere);
+}
+
+void replica::collect_tombstones(const version_vector& stable_everywhere) {
+  std::vector<std::string> collectable;
+  auto st = store_.scan_meta(persistence::key_range::with_prefix(meta_tombstone),
+                             [&](std::string_view name, std::string_view bytes) {
+                               auto seen = decode_vv(bytes);
+                               if (seen && seen->leq(stable_everywhere))
+                                 collectable.emplace_back(name.substr(meta_tombstone.size()));
+                               return collectable.size() < 4096;
+                             });
+  if (!st) return;
+  for (const std::string& skey : collectable) {
+    if (dirty_.count(skey)) continue;  // changed since; look again next round
+    auto old = store_.get_value(skey);
+    if (!old || !*old) continue;
+    auto v = crdt::decode(**old);
+    if (!v || !v->holds_nothing()) continue;
+    uint32_t bucket = digests_.apply(skey, bucket_digests::value_hash(**old), std::nullopt);
+    std::string b = be32(bucket);
+    cur_.erase_value(skey);
+    cur_.erase_meta(std::string(meta_index) + b + skey);
+    cur_.put_meta(std::string(meta_digest) + b, le64(digests_.digest(bucket)));
+    cur_.erase_meta(std::string(meta_tombstone) + skey);
+    ++stats_.tombstones_collected;
+  }
+}
+
+uint64_t replica::delta_log_size() const noexcept {
+  uint64_t n = 0;
+  for (const auto& [origin, c] : vv_.entries()) n += c - std::min(c, truncated_.get(origin));
+  return n;
+}
+
+// ---------------------------------------------------------------------------------------------
+// ticks and messages
+
+void replica::tick(uint64_t now_ms) {
+  now_ms_ = now_ms;
+  if (failed_) return;
+  members_->tick(now_ms, step_messages_);
+  flush_push();
+  if (now_ms - last_gossip_ms_ >= config_.gossip_interval_ms) {
+    last_gossip_ms_ = now_ms;
+    anti_entropy(now_ms);
+    maybe_truncate();
+  }
+  expire(now_ms);
+  end_step();
+}
+
+void replica::receive(node_id from, const message& m, uint64_t now_ms) {
+  now_ms_ = now_ms;
+  if (failed_) return;
+  std::visit(
+      [&](const auto& msg) {
+        using M = std::decay_t<decltype(msg)>;
+        if constexpr (std::is_same_v<M, ping> || std::is_same_v<M, ack> || std::is_same_v<M, ping_req> ||
+                      std::is_same_v<M, join_request> || std::is_same_v<M, join_response>) {
+          members_->step(from, m, now_ms, step_messages_);
+        } else if constexpr (std::is_same_v<M, push>) {
+          for (const auto& e : msg.deltas) offer(e, from, now_ms);
+          if (msg.want_ack) send(from, push_ack{vv_});
+        } else if constexpr (std::is_same_v<M, push_ack>) {
+          peer_vv_[from].merge(msg.applied);
+          check_write_waits();
+        } else if constexpr (std::is_same_v<M, sync_request>) {
+          peer_vv_[from] = msg.vv;
+          sync_response r;
+          r.vv = vv_;
+          r.deltas = log_entries_after(msg.vv, config_.max_deltas_per_message, config_.max_message_bytes,
+                                       r.more, &r.truncated);
+          send(from, std::move(r));
+          check_write_waits();
+        } else if constexpr (std::is_same_v<M, sync_response>) {
+          on_sync_response(from, msg, now_ms);
+        } else if constexpr (std::is_same_v<M, read_request>) {
+          auto states = validate_user_key(msg.key) ? read_all_types(msg.key)
+                                                   : result<std::vector<key_state>>{std::vector<key_state>{}};
+          send(from, read_response{msg.id, states ? std::move(*states) : std::vector<key_state>{}});
+        } else if constexpr (std::is_same_v<M, read_response>) {
+          for (auto it = read_waits_.begin(); it != read_waits_.end(); ++it) {
+            if (it->request != msg.id) continue;
+            it->responses[from] = msg.values;
+            if (it->responses.size() >= it->needed) {
+              finish_read(*it, false);
+              read_waits_.erase(it);
+            }
+            break;
+          }
+        } else if constexpr (std::is_same_v<M, state_push>) {
+          on_state_push(from, msg, now_ms);
+        } else if constexpr (std::is_same_v<M, recon_request>) {
+          on_recon_request(from, msg);
+        } else if constexpr (std::is_same_v<M, recon_buckets>) {
+          on_recon_buckets(from, msg, now_ms);
+        } else if constexpr (std::is_same_v<M, full_sync_request>) {
+          on_full_sync_request(from, msg);
+        } else if constexpr (std::is_same_v<M, full_sync_chunk>) {
+          on_full_sync_chunk(from, msg, now_ms);
+        }
+        // hello is the transport's business.
+      },
+      m);
+  end_step();
+}
+
+void replica::on_sync_response(node_id from, const sync_response& r, uint64_t now_ms) {
+  peer_vv_[from] = r.vv;
+  for (const auto& e : r.deltas) offer(e, from, now_ms);
+  if (r.more) send(from, sync_request{vv_});
+  // Push-pull: send back what the responder lacks (bounded; the rest next round).
+  bool more = false;
+  auto back = log_entries_after(r.vv, config_.max_deltas_per_message, config_.max_message_bytes, more, nullptr);
+  if (!back.empty()) send(from, push{std::move(back), false});
+  if (!r.truncated.empty()) {
+    bool active = false;
+    for (auto& [id, s] : repairs_) active = active || s.peer == from;
+    if (!active) {
+      uint64_t estimate = 0;
+      for (node_id o : r.truncated) estimate += r.vv.get(o) - std::min(r.vv.get(o), vv_.get(o));
+      start_repair(from, r.vv, estimate, now_ms);
+    }
+  }
+  check_write_waits();
+}
+
+// ---------------------------------------------------------------------------------------------
+// repair: reconciliation of stored bucket digests, or a full transfer
+
+void replica::start_repair(node_id peer, const version_vector& peer_vv, uint64_t estimate, uint64_t now_ms) {
+  ++stats_.repairs_started;
+  // A key that differs changes one bucket digest on each side: two IBLT pairs per difference.
+  recon_session s{next_session_++, peer, peer_vv, iblt_cells_for(2 * std::max<uint64_t>(estimate, 1)), false, now_ms};
+  if (vv_.empty() || estimate > config_.full_sync_threshold) {
+    s.full = true;
+    send(peer, full_sync_request{s.id, {}});
+  } else {
+    send(peer, recon_request{s.id, digests_.to_iblt(s.cells).cells()});
+  }
+  repairs_.emplace(s.id, s);
+}
+
+result<std::map<std::string, uint64_t>> replica::bucket_contents(uint32_t bucket) const {
+  std::map<std::string, uint64_t> out;
+  std::string prefix = std::string(meta_index) + be32(bucket);
+  auto st = store_.scan_meta(persistence::key_range::with_prefix(prefix),
+                             [&](std::string_view name, std::string_view bytes) {
+                               if (auto h = read_le64(bytes)) out[std::string(name.substr(prefix.size()))] = *h;
+                               return true;
+                             });
+  if (!st) return st.err();
+  // Uncommitted writes of this replica.
+  for (auto& [skey, entry] : dirty_)
+    if (bucket_digests::bucket_of(skey, config_.bucket_bits) == bucket)
+      out[skey] = bucket_digests::value_hash(entry.first);
+  return out;
+}
+
+void replica::on_recon_request(node_id from, const recon_request& r) {
+  recon_buckets out{r.session, false, {}};
+  auto theirs = iblt::from_cells(r.cells);
+  if (theirs) {
+    iblt mine = digests_.to_iblt(r.cells.size());
+    mine.subtract(*theirs);
+    if (auto diff = mine.decode()) {
+      std::set<uint32_t> buckets;
+      for (auto& [b, d] : diff->only_here) buckets.insert(b);
+      for (auto& [b, d] : diff->only_there) buckets.insert(b);
+      out.decoded = true;
+      for (uint32_t b : buckets) {
+        if (b >= digests_.bucket_count()) continue;
+        auto contents = bucket_contents(b);
+        if (!contents) {
+          out.decoded = false;
+          break;
+        }
+        bucket_keys bk{b, {}};
+        for (auto& [k, h] : *contents) bk.keys.push_back(key_hash{k, h});
+        out.buckets.push_back(std::move(bk));
+      }
+    }
+  }
+  send(from, std::move(out));
+}
+
+void replica::on_recon_buckets(node_id from, const recon_buckets& r, uint64_t now_ms) {
+  auto it = repairs_.find(r.session);
+  if (it == repairs_.end() || it->second.peer != from) return;
+  recon_session& s = it->second;
+  s.last_progress_ms = now_ms;
+  if (!r.decoded) {
+    s.cells *= 2;  // the difference was bigger than estimated
+    if (s.cells > iblt_cells_for(config_.full_sync_threshold)) {
+      s.full = true;
+      send(from, full_sync_request{s.id, {}});
+    } else {
+      send(from, recon_request{s.id, digests_.to_iblt(s.cells).cells()});
+    }
+    return;
+  }
+  state_push out{s.id, {}, {}};
+  for (const auto& bk : r.buckets) {
+    auto mine = bucket_contents(bk.bucket);
+    if (!mine) return;
+    std::map<std::string, uint64_t> theirs;
+    for (auto& kh : bk.keys) theirs[kh.key] = kh.value_hash;
+    for (auto& [k, h] : theirs) {
+      auto m = mine->find(k);
+      if (m == mine->end() || m->second != h) out.wanted.push_back(k);
+    }
+    for (auto& [k, h] : *mine) {
+      // Keys the responder lacks go over now; keys both hold in different versions are fetched
+      // first and sent back only if our join still differs from theirs (on_state_push).
+      if (theirs.count(k)) continue;
+      auto v = read_encoded(k);
+      if (v && *v) out.states.push_back(key_state{k, **v});
+    }
+  }
+  if (out.wanted.empty()) {
+    // Nothing to fetch: our states go out (if any) and the repair is complete.
+    if (!out.states.empty()) send(from, std::move(out));
+    finish_repair(s);
+    repairs_.erase(it);
+    return;
+  }
+  send(from, std::move(out));
+}
+
+void replica::on_state_push(node_id from, const state_push& r, uint64_t now_ms) {
+  auto session = r.session ? repairs_.find(r.session) : repairs_.end();
+  bool repair_answer = session != repairs_.end() && session->second.peer == from && r.wanted.empty();
+  std::vector<key_state> send_back;
+  for (const auto& s : r.states) {
+    join_state(s);
+    if (!repair_answer) continue;
+    // Both sides held this key: if our join has more than theirs, they need it too.
+    auto mine = read_encoded(s.key);
+    if (mine && *mine && **mine != s.value) send_back.push_back(key_state{s.key, **mine});
+  }
+  if (!send_back.empty()) send(from, state_push{0, std::move(send_back), {}});
+  if (!r.wanted.empty()) {
+    state_push answer{r.session, {}, {}};
+    for (const auto& k : r.wanted) {
+      auto v = read_encoded(k);
+      if (v && *v) answer.states.push_back(key_state{k, **v});
+    }
+    send(from, std::move(answer));
+    return;
+  }
+  if (!repair_answer) return;
+  session->second.last_progress_ms = now_ms;
+  finish_repair(session->second);
+  repairs_.erase(session);
+}
+
+void replica::on_full_sync_request(node_id from, const full_sync_request& r) {
+  full_sync_chunk out{r.session, {}, true};
+  size_t bytes = 0;
+  auto range = r.after_key.empty() ? persistence::key_range::all()
+                                   : persistence::key_range::starting_at(r.after_key + std::string(1, '\0'));
+  auto st = store_.scan_values(range, [&](std::string_view k, std::string_view v) {
+    if (bytes >= config_.max_message_bytes) {
+      out.done = false;
+      return false;
+    }
+    bytes += k.size() + v.size();
+    out.states.push_back(key_state{std::string(k), std::string(v)});
+    return true;
+  });
+  if (!st) return;
+  send(from, std::move(out));
+}
+
+void replica::on_full_sync_chunk(node_id from, const full_sync_chunk& r, uint64_t now_ms) {
+  auto it = repairs_.find(r.session);
+  if (it == repairs_.end() || it->second.peer != from) return;
+  it->second.last_progress_ms = now_ms;
+  for (const auto& s : r.states) join_state(s);
+  if (!r.done && !r.states.empty()) {
+    send(from, full_sync_request{r.session, r.states.back().key});
+    return;
+  }
+  finish_repair(it->second);
+  repairs_.erase(it);
+}
+
+void replica::finish_repair(recon_session& s) {
+  // Our values now contain everything the peer held when the repair began, so we hold every
+  // delta its vector covered. Their log entries are missing here: record them as truncated.
+  ++stats_.repairs_finished;
+  for (const auto& [origin, c] : s.peer_vv.entries()) {
+    if (c <= vv_.get(origin)) continue;
+    vv_.set(origin, c);
+    truncated_.raise(origin, c);
+    vv_dirty_ = true;
+  }
+  cur_.put_meta(meta_truncated, encode_vv(truncated_));
+  for (auto it = reorder_.begin(); it != reorder_.end();)
+    it = it->first.second <= vv_.get(it->first.first) ? reorder_.erase(it) : std::next(it);
+}
+
+}  // namespace rumor::replication

@@ -1,0 +1,277 @@
+#pragma once
+// replica: one node's keyspace and its gossip protocol as a pure, deterministic state machine
+// (in the style of etcd's raft package: Step/Tick/Ready). See PROTOCOL.md.
+//
+// Inputs:  update() / read() from local clients, receive() of peer messages, tick() with the
+//          current time, committed() / commit_failed() for the write batches it asked for.
+// Outputs: take_ready(): write batches to commit (in order), messages to send, replies to
+//          clients, key changes (for subscriptions).
+// It reads the store directly (reads are cheap and never block the writer) but never writes it:
+// every write is a batch in ready.batches. Messages and replies that depend on a batch are held
+// back until committed() reports it durable, so nothing is sent or acknowledged before it is on
+// disk (and a node never reuses a sequence number it already sent after a crash).
+//
+// Thread safety: none; the owner (the replica actor, or the simulator) serialises all calls.
+
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <random>
+#include <set>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "base/result.hpp"
+#include "crdt/hlc.hpp"
+#include "crdt/value.hpp"
+#include "persistence/store.hpp"
+#include "replication/bucket_digests.hpp"
+#include "replication/membership.hpp"
+#include "replication/messages.hpp"
+#include "replication/outgoing.hpp"
+
+namespace rumor::replication {
+
+enum class consistency : uint8_t {
+  local,     // acknowledged after the local durable commit
+  majority,  // ... and after a majority of voting members durably applied it (reads: answered)
+  all,       // ... every voting member
+};
+
+// A local update of one key: mutate `current` (the key's value, the bottom value of the key's
+// type when absent) with one CRDT mutator and return the delta it produced. An error (e.g.
+// errc::conflict from a conditional write) changes nothing and is passed to the client.
+using mutator = std::function<result<crdt::value>(crdt::value& current, node_id self,
+                                                  crdt::hlc_timestamp now)>;
+
+struct replica_config {
+  std::string cluster = "rumor";
+  size_t fanout = 3;                      // peers each batch of new deltas is pushed to
+  uint64_t gossip_interval_ms = 200;      // one anti-entropy exchange per interval
+  size_t max_deltas_per_message = 1024;   // bound on deltas in one push / sync_response
+  size_t max_message_bytes = 1 << 20;     // bound on delta / state bytes in one message
+  size_t reorder_limit = 65536;           // out-of-order deltas buffered (beyond: dropped, re-pulled)
+  unsigned bucket_bits = 16;              // reconciliation buckets = 2^bucket_bits
+  size_t full_sync_threshold = 50'000;    // expected differences beyond which repair streams all
+  uint64_t recon_timeout_ms = 10'000;     // a repair session without progress is abandoned
+  uint64_t max_drift_ms = 60'000;         // HLC: refuse to follow a peer clock further ahead
+  // Collect deletion tombstones once causally stable. Off by default: the first version diverged
+  // in seeded schedules (a state join can empty a key without the deleting delta's dot in the
+  // recorded vector); tombstones are then kept as empty values with their context.
+  bool collect_tombstones = false;
+  membership_config membership;
+};
+
+struct update_ok {
+  node_id origin = 0;
+  uint64_t seq = 0;
+  crdt::value value;  // the key's state after the update, at this replica
+};
+
+struct reply {
+  uint64_t request = 0;
+  status result;                        // ok, or the error (timeout, conflict, type_mismatch, ...)
+  std::optional<update_ok> update;      // updates that succeeded
+  std::vector<crdt::value> values;      // reads: every type stored under the key (normally one);
+                                        // failed updates: the key's current value, if any
+};
+
+struct change {
+  std::string key;
+  crdt::type_tag type = crdt::type_tag::g_counter;
+  node_id origin = 0;  // 0 for state joins (repair), else the update's origin
+};
+
+struct pending_batch {
+  uint64_t id = 0;
+  persistence::write_batch batch;
+};
+
+struct ready {
+  std::vector<pending_batch> batches;  // commit in this order; report each with committed()
+  outbox messages;
+  std::vector<reply> replies;
+  std::vector<change> changes;
+  bool empty() const { return batches.empty() && messages.empty() && replies.empty() && changes.empty(); }
+};
+
+// Counters for status and metrics. sync_latency = apply time at this replica minus the update's
+// HLC creation time at its origin (T_sync of the design's model), for remote deltas.
+struct replica_stats {
+  uint64_t local_updates = 0;
+  uint64_t remote_applied = 0;
+  uint64_t duplicates = 0;
+  uint64_t buffered = 0;       // deltas waiting for a gap to fill
+  uint64_t dropped = 0;        // out-of-order deltas dropped (buffer full)
+  uint64_t bad_deltas = 0;     // undecodable deltas received
+  uint64_t clock_drift_refusals = 0;
+  uint64_t states_joined = 0;  // repair / read-repair / full-sync state joins
+  uint64_t repairs_started = 0;
+  uint64_t repairs_finished = 0;
+  uint64_t tombstones_collected = 0;
+  uint64_t sync_latency_count = 0;
+  uint64_t sync_latency_sum_ms = 0;
+  uint64_t sync_latency_max_ms = 0;
+};
+
+class replica {
+ public:
+  // REQUIRES: `store` outlives the replica; nothing else writes it while the replica lives.
+  replica(const persistence::store& store, std::string address, replica_config config, uint64_t rng_seed);
+  ~replica();
+
+  // Reads the persisted version vector, clock, digests and membership. Call once, before
+  // anything else. Errors: the store's read errors, or corrupt meta records.
+  status load(uint64_t now_ms);
+
+  // Starts membership: joins through `seeds` (addresses; empty = first node of a new cluster).
+  void start(const std::vector<std::string>& seeds, uint64_t now_ms);
+  // Graceful leave: tells the members this node is leaving.
+  void leave(uint64_t now_ms);
+
+  void update(uint64_t request, std::string_view key, crdt::type_tag type, const mutator& fn,
+              consistency c, uint64_t timeout_ms, uint64_t now_ms);
+  void read(uint64_t request, std::string_view key, consistency c, uint64_t timeout_ms, uint64_t now_ms);
+  void receive(node_id from, const message& m, uint64_t now_ms);
+  void tick(uint64_t now_ms);
+
+  // The batch `batch_id` from ready.batches is durable. REQUIRES: batches are reported in order.
+  void committed(uint64_t batch_id);
+  // The batch failed: the replica's memory is now ahead of its store; it refuses further input
+  // (failed() is true) and the owner must build a new replica from the store.
+  void commit_failed(uint64_t batch_id, const error& e);
+  bool failed() const noexcept { return failed_; }
+
+  ready take_ready();
+
+  // ---- queries (local state, synchronous) ----
+  node_id id() const noexcept { return self_; }
+  const version_vector& vv() const noexcept { return vv_; }
+  const version_vector& truncated() const noexcept { return truncated_; }
+  const membership& members() const noexcept { return *members_; }
+  const replica_stats& stats() const noexcept { return stats_; }
+  const bucket_digests& digests() const noexcept { return digests_; }
+  // Every value stored under `key` (normally one type). Errors: store read errors.
+  result<std::vector<crdt::value>> get(std::string_view key) const;
+  // Keys (with their types) starting with `prefix`, in order, at most `limit`.
+  result<std::vector<std::pair<std::string, crdt::type_tag>>> keys(std::string_view prefix, size_t limit) const;
+  // Peers' last known version vectors.
+  const std::unordered_map<node_id, version_vector>& peer_vvs() const noexcept { return peer_vv_; }
+  // Deltas in the log that not every live member has acknowledged (an estimate of log size).
+  uint64_t delta_log_size() const noexcept;
+
+ private:
+  struct write_wait {
+    uint64_t request;
+    uint64_t seq;
+    size_t needed;
+    std::set<node_id> acked;
+    uint64_t deadline;
+    bool local_committed = false;
+    update_ok result;
+  };
+  struct read_wait {
+    uint64_t request;
+    std::string key;
+    size_t needed;  // responses from peers still to collect
+    std::map<node_id, std::vector<key_state>> responses;
+    uint64_t deadline;
+  };
+  struct recon_session {
+    uint64_t id;
+    node_id peer;
+    version_vector peer_vv;  // the peer's vector when the repair began
+    size_t cells;
+    bool full = false;
+    uint64_t last_progress_ms;
+  };
+  struct held {
+    uint64_t batch_id;
+    outbox messages;
+    std::vector<reply> replies;
+    std::vector<uint64_t> write_requests;  // write waits whose local commit this is
+  };
+
+  // step plumbing
+  std::vector<node_id> live_peer_ids() const;
+  void end_step();
+  void send(node_id to, message m);
+  void reply_now(reply r);
+
+  // values
+  result<std::optional<std::string>> read_encoded(const std::string& skey) const;
+  result<std::vector<key_state>> read_all_types(std::string_view user_key) const;
+  void write_value(const std::string& skey, const crdt::value& v,
+                   const std::optional<std::string>& old_encoded, bool old_held_nothing);
+  void collect_tombstones(const version_vector& stable_everywhere);
+  bool join_state(const key_state& s);  // returns true iff the local value changed
+
+  // deltas
+  void offer(const delta_entry& e, node_id from, uint64_t now_ms);
+  bool apply(const delta_entry& e, node_id from, uint64_t now_ms);
+  void persist_vv();
+  std::vector<delta_entry> log_entries_after(const version_vector& have, size_t max_count,
+                                             size_t max_bytes, bool& more,
+                                             std::vector<node_id>* truncated_origins) const;
+  void flush_push();
+  void anti_entropy(uint64_t now_ms);
+  void maybe_truncate();
+
+  // consistency
+  size_t quorum(consistency c) const;
+  void check_write_waits();
+  void finish_read(read_wait& w, bool timed_out);
+  void expire(uint64_t now_ms);
+
+  // repair
+  void on_sync_response(node_id from, const sync_response& r, uint64_t now_ms);
+  void start_repair(node_id peer, const version_vector& peer_vv, uint64_t estimate, uint64_t now_ms);
+  void on_recon_request(node_id from, const recon_request& r);
+  void on_recon_buckets(node_id from, const recon_buckets& r, uint64_t now_ms);
+  void on_state_push(node_id from, const state_push& r, uint64_t now_ms);
+  void on_full_sync_request(node_id from, const full_sync_request& r);
+  void on_full_sync_chunk(node_id from, const full_sync_chunk& r, uint64_t now_ms);
+  void finish_repair(recon_session& s);
+  result<std::map<std::string, uint64_t>> bucket_contents(uint32_t bucket) const;
+
+  const persistence::store& store_;
+  replica_config config_;
+  node_id self_;
+  std::string address_;
+  std::mt19937_64 rng_;
+  crdt::hlc_clock clock_;
+  std::unique_ptr<membership> members_;
+  bucket_digests digests_;
+
+  version_vector vv_;         // applied, contiguous per origin
+  version_vector truncated_;  // deltas with seq <= truncated_[origin] are gone from the log
+  std::unordered_map<node_id, version_vector> peer_vv_;
+  std::map<std::pair<node_id, uint64_t>, delta_record> reorder_;
+  std::vector<std::pair<delta_entry, node_id>> to_push_;  // new deltas and who sent them to us
+
+  // uncommitted state
+  std::map<std::string, std::pair<std::string, uint64_t>> dirty_;  // skey -> (encoded, batch id)
+  persistence::write_batch cur_;
+  bool vv_dirty_ = false;
+  outbox step_messages_;
+  std::vector<reply> step_replies_;
+  std::vector<uint64_t> step_write_requests_;
+  std::deque<held> in_flight_;
+  uint64_t next_batch_id_ = 1;
+
+  ready ready_;
+  std::vector<write_wait> write_waits_;
+  std::vector<read_wait> read_waits_;
+  std::map<uint64_t, recon_session> repairs_;
+  uint64_t next_session_ = 1;
+  uint64_t now_ms_ = 0;
+  uint64_t last_gossip_ms_ = 0;
+  bool failed_ = false;
+  replica_stats stats_;
+};
+
+}  // namespace rumor::replication

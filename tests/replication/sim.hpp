@@ -1,0 +1,376 @@
+#pragma once
+// A deterministic simulation of N replicas over a simulated network, driven by one seeded RNG:
+// message loss, duplication, reordering (random latency), partitions, crashes (uncommitted
+// batches are lost), restarts from the store, late joins and wiped nodes. Every message is
+// encoded and decoded with the wire codec on its way, and its bytes are counted.
+//
+// Used by the simulation tests (test_simulation.cpp), the seed-range runner (sim_main.cpp) and
+// the figures program (replication_figures.cpp).
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <queue>
+#include <random>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "crdt/codec.hpp"
+#include "persistence/memory_store.hpp"
+#include "replication/replica.hpp"
+#include "replication/wire_codec.hpp"
+
+namespace rumor::sim {
+
+using namespace rumor::replication;
+
+struct sim_config {
+  size_t nodes = 5;
+  double loss = 0.0;       // probability a message is dropped
+  double duplicate = 0.0;  // probability a message is delivered twice
+  uint64_t min_latency_ms = 1;
+  uint64_t max_latency_ms = 10;
+  uint64_t tick_ms = 10;          // each node ticks this often
+  uint64_t commit_delay_ms = 0;   // batches wait this long for their commit (0: at once)
+  replica_config replica;
+};
+
+class simulation {
+ public:
+  using reply_fn = std::function<void(const reply&)>;
+
+  struct node {
+    std::unique_ptr<persistence::memory_store> store;
+    std::unique_ptr<replica> rep;
+    std::string address;
+    bool up = false;
+    struct waiting_batch {
+      pending_batch batch;
+      uint64_t commit_at;
+    };
+    std::deque<waiting_batch> uncommitted;
+    std::map<uint64_t, reply_fn> callbacks;
+    uint64_t bytes_sent = 0;
+    uint64_t messages_sent = 0;
+  };
+
+  simulation(uint64_t seed, sim_config cfg) : rng_(seed), cfg_(std::move(cfg)) {
+    for (size_t i = 0; i < cfg_.nodes; ++i) add_node_slot();
+  }
+
+  // Starts nodes [0, n): node 0 founds the cluster, the others join through it.
+  void start_all() {
+    for (size_t i = 0; i < nodes_.size(); ++i) boot(i, i == 0 ? std::vector<std::string>{} : seeds());
+  }
+
+  // Adds and starts a node that joins through node 0 (and any other live node).
+  size_t add_node() {
+    size_t i = add_node_slot();
+    boot(i, seeds());
+    return i;
+  }
+
+  // Process crash: the replica and its uncommitted batches vanish; the store keeps its commits.
+  void crash(size_t i) {
+    node& n = nodes_[i];
+    n.rep.reset();
+    n.uncommitted.clear();
+    n.callbacks.clear();
+    n.store->crash();
+    n.up = false;
+  }
+
+  void restart(size_t i) { boot(i, seeds(i)); }
+
+  // Disk wiped: a new, empty store (new node id) at the same address.
+  void wipe(size_t i) {
+    crash(i);
+    nodes_[i].store = make_store();
+    boot(i, seeds(i));
+  }
+
+  // Messages between different groups are dropped until heal(). Nodes not listed form one group.
+  void partition(const std::vector<std::set<size_t>>& groups) {
+    group_.assign(nodes_.size(), groups.size());
+    for (size_t g = 0; g < groups.size(); ++g)
+      for (size_t i : groups[g]) group_[i] = g;
+  }
+  void heal() { group_.clear(); }
+
+  uint64_t next_request() { return ++request_; }
+
+  void update(size_t i, const std::string& key, crdt::type_tag type, const mutator& fn, consistency c,
+              uint64_t timeout_ms, reply_fn done) {
+    node& n = nodes_[i];
+    if (!n.up) return;
+    uint64_t req = next_request();
+    n.callbacks[req] = std::move(done);
+    n.rep->update(req, key, type, fn, c, timeout_ms, now_);
+    process(i);
+  }
+
+  void read(size_t i, const std::string& key, consistency c, uint64_t timeout_ms, reply_fn done) {
+    node& n = nodes_[i];
+    if (!n.up) return;
+    uint64_t req = next_request();
+    n.callbacks[req] = std::move(done);
+    n.rep->read(req, key, c, timeout_ms, now_);
+    process(i);
+  }
+
+  // Advances virtual time by `ms`, delivering messages, committing batches and ticking nodes.
+  void run_for(uint64_t ms) {
+    uint64_t end = now_ + ms;
+    while (now_ < end) {
+      now_ += 1;
+      while (!wire_.empty() && wire_.top().at <= now_) {
+        flight f = wire_.top();
+        wire_.pop();
+        deliver(f);
+      }
+      for (size_t i = 0; i < nodes_.size(); ++i) {
+        node& n = nodes_[i];
+        if (!n.up) continue;
+        commit_due(i);
+        if (now_ % cfg_.tick_ms == i % cfg_.tick_ms) {
+          n.rep->tick(now_);
+          process(i);
+        }
+      }
+    }
+  }
+
+  // Runs until `pred` holds (checked every tick) or `max_ms` passes; returns the time it took.
+  std::optional<uint64_t> run_until(const std::function<bool()>& pred, uint64_t max_ms) {
+    uint64_t start = now_;
+    while (now_ - start < max_ms) {
+      if (pred()) return now_ - start;
+      run_for(cfg_.tick_ms);
+    }
+    if (pred()) return now_ - start;
+    return std::nullopt;
+  }
+
+  // True iff every up node holds the same keys with the same encoded values and the same vector.
+  bool converged() const {
+    const node* first = nullptr;
+    std::map<std::string, std::string> ref;
+    for (const node& n : nodes_) {
+      if (!n.up) continue;
+      auto mine = dump(n);
+      if (!first) {
+        first = &n;
+        ref = std::move(mine);
+        continue;
+      }
+      if (mine != ref || n.rep->vv() != first->rep->vv()) return false;
+    }
+    return true;
+  }
+
+  // Every stored (storage key -> encoded value) of node `n`.
+  std::map<std::string, std::string> dump(const node& n) const {
+    std::map<std::string, std::string> out;
+    (void)n.store->scan_values(persistence::key_range::all(), [&](std::string_view k, std::string_view v) {
+      out.emplace(std::string(k), std::string(v));
+      return true;
+    });
+    return out;
+  }
+
+  std::vector<crdt::value> values(size_t i, const std::string& key) const {
+    auto v = nodes_[i].rep->get(key);
+    return v ? *v : std::vector<crdt::value>{};
+  }
+
+  bool all_live_members_alive() const {
+    for (const node& n : nodes_) {
+      if (!n.up) continue;
+      size_t live = n.rep->members().live_peers().size();
+      if (live + 1 != up_count()) return false;
+    }
+    return true;
+  }
+
+  size_t up_count() const {
+    size_t c = 0;
+    for (const node& n : nodes_) c += n.up;
+    return c;
+  }
+
+  uint64_t now() const { return now_; }
+  node& at(size_t i) { return nodes_[i]; }
+  const node& at(size_t i) const { return nodes_[i]; }
+  size_t size() const { return nodes_.size(); }
+  std::mt19937_64& rng() { return rng_; }
+  uint64_t total_bytes() const {
+    uint64_t b = 0;
+    for (const node& n : nodes_) b += n.bytes_sent;
+    return b;
+  }
+  uint64_t total_messages() const {
+    uint64_t m = 0;
+    for (const node& n : nodes_) m += n.messages_sent;
+    return m;
+  }
+  const std::map<std::string, uint64_t>& bytes_by_kind() const { return bytes_by_kind_; }
+  const std::map<std::string, uint64_t>& messages_by_kind() const { return messages_by_kind_; }
+  void reset_counters() {
+    for (node& n : nodes_) n.bytes_sent = n.messages_sent = 0;
+    bytes_by_kind_.clear();
+    messages_by_kind_.clear();
+  }
+
+ private:
+  struct flight {
+    uint64_t at;
+    uint64_t order;
+    size_t from;
+    size_t to;
+    std::string bytes;
+    bool operator>(const flight& o) const { return std::tie(at, order) > std::tie(o.at, o.order); }
+  };
+
+  std::unique_ptr<persistence::memory_store> make_store() {
+    persistence::memory_store::config c;
+    c.node_id = rng_() | 1;
+    return std::make_unique<persistence::memory_store>(c);
+  }
+
+  size_t add_node_slot() {
+    node n;
+    n.store = make_store();
+    n.address = "n" + std::to_string(nodes_.size());
+    nodes_.push_back(std::move(n));
+    if (!group_.empty()) group_.push_back(group_.back());
+    return nodes_.size() - 1;
+  }
+
+  std::vector<std::string> seeds(size_t except = SIZE_MAX) const {
+    std::vector<std::string> s;
+    for (size_t i = 0; i < nodes_.size() && s.size() < 3; ++i)
+      if (i != except) s.push_back(nodes_[i].address);
+    return s;
+  }
+
+  void boot(size_t i, std::vector<std::string> seed_addrs) {
+    node& n = nodes_[i];
+    n.rep = std::make_unique<replica>(*n.store, n.address, cfg_.replica, rng_());
+    auto st = n.rep->load(now_);
+    if (!st) throw std::runtime_error("load failed: " + st.err().describe());
+    n.up = true;
+    n.rep->start(seed_addrs, now_);
+    process(i);
+  }
+
+  std::optional<size_t> index_of(node_id id) const {
+    for (size_t i = 0; i < nodes_.size(); ++i)
+      if (nodes_[i].up && nodes_[i].rep->id() == id) return i;
+    return std::nullopt;
+  }
+  std::optional<size_t> index_of(const std::string& address) const {
+    for (size_t i = 0; i < nodes_.size(); ++i)
+      if (nodes_[i].address == address) return i;
+    return std::nullopt;
+  }
+
+  void commit_due(size_t i) {
+    node& n = nodes_[i];
+    while (n.up && !n.uncommitted.empty() && n.uncommitted.front().commit_at <= now_) {
+      auto b = std::move(n.uncommitted.front());
+      n.uncommitted.pop_front();
+      auto st = n.store->commit(b.batch.batch);
+      if (!st) {
+        n.rep->commit_failed(b.batch.id, st.err());
+      } else {
+        n.rep->committed(b.batch.id);
+      }
+      drain(i);
+    }
+  }
+
+  // Moves a node's ready output into the world.
+  void process(size_t i) {
+    drain(i);
+    commit_due(i);
+  }
+
+  void drain(size_t i) {
+    node& n = nodes_[i];
+    if (!n.up) return;
+    for (int guard = 0; guard < 1000; ++guard) {
+      ready r = n.rep->take_ready();
+      if (r.empty()) return;
+      for (auto& b : r.batches) n.uncommitted.push_back({std::move(b), now_ + cfg_.commit_delay_ms});
+      for (auto& m : r.messages) send(i, std::move(m));
+      for (auto& rep : r.replies) {
+        auto it = n.callbacks.find(rep.request);
+        if (it == n.callbacks.end()) continue;
+        auto fn = std::move(it->second);
+        n.callbacks.erase(it);
+        if (fn) fn(rep);
+      }
+      if (cfg_.commit_delay_ms == 0) {
+        while (!n.uncommitted.empty()) {
+          auto b = std::move(n.uncommitted.front());
+          n.uncommitted.pop_front();
+          auto st = n.store->commit(b.batch.batch);
+          if (!st) n.rep->commit_failed(b.batch.id, st.err());
+          else n.rep->committed(b.batch.id);
+        }
+      }
+    }
+  }
+
+  void send(size_t from, outgoing o) {
+    std::optional<size_t> to = o.to ? index_of(o.to) : index_of(o.address);
+    std::string bytes = encode_message(o.msg);
+    nodes_[from].bytes_sent += bytes.size();
+    nodes_[from].messages_sent += 1;
+    bytes_by_kind_[kind_name(o.msg)] += bytes.size();
+    messages_by_kind_[kind_name(o.msg)] += 1;
+    if (!to) return;  // unknown or down: the packet goes nowhere
+    if (!group_.empty() && group_[from] != group_[*to]) return;
+    std::uniform_real_distribution<double> u(0, 1);
+    if (u(rng_) < cfg_.loss) return;
+    int copies = u(rng_) < cfg_.duplicate ? 2 : 1;
+    for (int c = 0; c < copies; ++c) {
+      uint64_t lat = cfg_.min_latency_ms + rng_() % (cfg_.max_latency_ms - cfg_.min_latency_ms + 1);
+      wire_.push(flight{now_ + lat, order_++, from, *to, bytes});
+    }
+  }
+
+  void deliver(const flight& f) {
+    node& n = nodes_[f.to];
+    if (!n.up || !nodes_[f.from].up) return;
+    if (!group_.empty() && group_[f.from] != group_[f.to]) return;
+    auto m = decode_message(f.bytes);
+    if (!m) throw std::runtime_error("wire decode failed: " + m.err().describe());
+    n.rep->receive(nodes_[f.from].rep->id(), *m, now_);
+    process(f.to);
+  }
+
+  static std::string kind_name(const message& m) {
+    static const char* names[] = {"hello",        "ping",          "ack",          "ping_req",
+                                  "join_request", "join_response", "push",         "push_ack",
+                                  "sync_request", "sync_response", "read_request", "read_response",
+                                  "state_push",   "recon_request", "recon_buckets", "full_sync_request",
+                                  "full_sync_chunk"};
+    return names[m.index()];
+  }
+
+  std::mt19937_64 rng_;
+  sim_config cfg_;
+  std::vector<node> nodes_;
+  std::vector<size_t> group_;
+  std::priority_queue<flight, std::vector<flight>, std::greater<flight>> wire_;
+  uint64_t now_ = 1'700'000'000'000;  // virtual wall clock (ms), so HLC physical parts look real
+  uint64_t order_ = 0;
+  uint64_t request_ = 0;
+  std::map<std::string, uint64_t> bytes_by_kind_;
+  std::map<std::string, uint64_t> messages_by_kind_;
+};
+
+}  // namespace rumor::sim
