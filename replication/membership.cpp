@@ -146,8 +146,8 @@ bool membership::step(node_id from, const message& msg, uint64_t now, outbox& ou
   now = advance(now);
   correct_sender_ = false;
   handle(from, msg, now, out);
-  // The sender believes an accusation against us that we have refuted: tell it directly (an ack
-  // to its ping already carries the refutation first).
+  // The sender holds old news about us (e.g. an accusation we refuted): tell it directly (an ack
+  // to its ping already carries our entry first).
   const auto* p = std::get_if<ping>(&msg);
   if (correct_sender_ && !(p && p->probe != 0)) send(from, ping{0, {self()}}, out);
   // A message from a node we do not know means the gossip about it never reached us (it ran out
@@ -299,7 +299,7 @@ void membership::apply(const member_update& u, node_id from, bool full_state, ui
       correct_sender_ = true;
     } else if (u.incarnation < me.u.incarnation) {
       enqueue(self_id_);  // someone still spreads old news about us: spread the refutation again
-      correct_sender_ = correct_sender_ || u.status != member_status::alive;
+      correct_sender_ = true;
     }
     return;
   }
@@ -403,9 +403,10 @@ void membership::enqueue(node_id id) {
 std::vector<member_update> membership::take_gossip(node_id buddy) {
   std::vector<member_update> out;
   const size_t max = cfg_.max_gossip_per_message;
-  // Buddy system (Lifeguard): a suspect hears of its suspicion from whoever talks to it.
-  if (auto it = members_.find(buddy); it != members_.end() && it->second.u.status == member_status::suspect)
-    out.push_back(it->second.u);
+  // Every message carries the receiver's own entry as we know it. Buddy system (Lifeguard): a
+  // suspect hears of its suspicion from whoever talks to it. And a receiver that sees we are
+  // behind (it refuted an accusation) corrects us directly; see step().
+  if (auto it = members_.find(buddy); buddy != self_id_ && it != members_.end()) out.push_back(it->second.u);
   std::erase_if(gossip_, [this](const gossip_entry& g) {
     auto it = members_.find(g.id);
     return it == members_.end() || !gossipable(it->second);
@@ -564,8 +565,21 @@ void membership::sync(uint64_t now, outbox& out) {
   }
   if (const node_id* p = pick(alive, rng_)) send_join(address_of(*p), *p, true, out);
   if (const node_id* d = pick(dead, rng_)) send_join(address_of(*d), *d, true, out);
-  if (!any_live && !joining_)
-    for (const auto& s : seeds_) send_join(s, 0, true, out);
+  // Seeds that are not live members (down, partitioned away, reaped): with no live peer, all of
+  // them; otherwise one at random, so that a split that outlived the reap delay still heals.
+  if (joining_) return;
+  std::vector<std::string> missing;
+  for (const auto& s : seeds_) {
+    const bool live = std::any_of(members_.begin(), members_.end(), [&](const auto& kv) {
+      return kv.first != self_id_ && is_live(kv.second.u.status) && kv.second.u.address == s;
+    });
+    if (!live) missing.push_back(s);
+  }
+  if (!any_live) {
+    for (const auto& s : missing) send_join(s, 0, true, out);
+  } else if (const std::string* s = pick(missing, rng_)) {
+    send_join(*s, 0, true, out);
+  }
 }
 
 void membership::send_join(const std::string& address, node_id to, bool push, outbox& out) {

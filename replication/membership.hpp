@@ -4,14 +4,28 @@
 // Group Membership Protocol", DSN 2002) with the Lifeguard refinements (Dadgar, Phillips, Currey,
 // "Lifeguard: Local Health Awareness for More Accurate Failure Detection", 2018): local health
 // multiplier, dynamic suspicion timeouts with independent confirmations, and the buddy system
-// (a ping to a suspect carries its suspicion so it can refute at once). The parameters and
-// formulas follow hashicorp/memberlist.
+// (a ping to a suspect carries its suspicion so it can refute at once). The parameters, formulas,
+// push-pull sync and gossip rounds follow hashicorp/memberlist.
 //
 // A pure, deterministic state machine in the style of etcd's raft package: no sockets, threads,
 // clocks or CAF. Inputs are start_join(), tick(now), step(from, message) and leave(); outputs are
 // messages appended to an outbox. The same seed and the same inputs give the same outputs.
 // Nothing assumes that a message arrives: losses, duplicates, reordering, stale messages and
 // messages from unknown nodes are all normal input. Every internal container is bounded.
+//
+// Protocol, beyond the papers (each keeps alive nodes alive under loss; see the tests):
+//  - ping with probe 0 is a gossip-only push and is not acked (gossip rounds, leave, buddy notes).
+//  - Suspicions are gossiped only by their accusers (nodes whose own probe failed); others hold
+//    them locally. The wire has no accuser field, so this is what makes every sender of a
+//    suspicion a distinct accuser, i.e. a Lifeguard "independent confirmation".
+//  - Every message to X carries X's entry as the sender knows it (the buddy system, generalised).
+//    X answers news about itself that is old (a refuted accusation, a stale incarnation) with a
+//    direct ping{0, [its entry]}; any node that receives an update older than its own re-gossips
+//    its own. A failed probe tells the new suspect at once.
+//  - A message from a node not in the table pulls that node's table (join_request), at most once
+//    per probe interval.
+//  - No nacks (memberlist protocol 4): every failed probe raises local health, so healthy nodes
+//    probing a slow one see their health rise a little too.
 //
 // Thread safety: none. One owner (the membership actor) makes every call.
 //
@@ -66,9 +80,12 @@ struct membership_config {
   // timeout of refutations under loss.
   uint64_t gossip_interval_ms = 200;
   uint32_t gossip_fanout = 3;
-  // Every sync_interval_ms: a full-state exchange (push-pull: join_request + join_response) with
-  // one random live peer (repairs gossip that ran out of retransmits), one with a random dead
-  // member (heals partitions, finds restarted nodes), and — if no peer is live — with every seed.
+  // Every sync_interval_ms, a full-state exchange (push-pull: join_response + join_request) with
+  //  - one random live peer (repairs gossip that ran out of retransmissions),
+  //  - one random dead member (heals partitions, finds restarted nodes),
+  //  - the seeds that are not live members: all of them when no peer is live (a node that sees
+  //    everyone dead retries its seeds), else one at random (heals splits older than the reap
+  //    delay).
   // 0 disables it.
   uint64_t sync_interval_ms = 30'000;
   // A member dead (or left) this long is removed from the table.
@@ -120,22 +137,26 @@ class membership {
   // REQUIRES: !has_left().
   void start_join(std::vector<std::string> seeds, uint64_t now_ms, outbox& out);
 
-  // Advances timers. May emit: ping (next probe), ping_req (direct probe timed out), join_request
-  // (join retry, sync), join_response (sync push). Marks failed probes suspect and expired
-  // suspicions dead, reaps. The owner calls it often (every 10-100 ms); late ticks only delay.
+  // Advances timers. May emit: ping (next probe; probe 0: gossip round, note to a new suspect),
+  // ping_req (direct probe timed out), join_request (join retry, sync), join_response (sync
+  // push). Marks failed probes suspect, expired suspicions dead, reaps. The owner calls it often
+  // (every 10-100 ms; at least every gossip_interval_ms); late ticks only delay.
   void tick(uint64_t now_ms, outbox& out);
 
   // Handles one received message from node `from` (the id the transport learnt from the
-  // connection's hello). Merges piggybacked gossip, then: ping -> ack to `from`; ack -> completes
-  // our probe or is relayed to the ping_req sender; ping_req -> ping to the target (ack relayed
-  // later); join_request -> join_response with the whole table; join_response -> merged (dead
-  // entries about members we see live become suspect, as memberlist's push-pull).
+  // connection's hello). Merges piggybacked gossip, then: ping (probe != 0) -> ack to `from`;
+  // ack -> completes our probe, or is relayed to the ping_req sender; ping_req -> ping to the
+  // target (its ack relayed later); join_request -> join_response with the whole table;
+  // join_response -> merged (dead entries about members we see live become suspect, as
+  // memberlist's push-pull) and joined(). May also emit a ping{0} correcting `from`'s view of us
+  // and a join_request to an unknown `from` (see the protocol notes above).
   // Returns false (and does nothing) for non-membership messages or from == 0.
   bool step(node_id from, const message& msg, uint64_t now_ms, outbox& out);
 
   // Graceful leave: self becomes left at incarnation + 1; the update is sent at once (ping, probe
   // 0) to up to leave_fanout live peers and gossiped. Afterwards this node stops probing,
-  // syncing and joining, but still answers pings so the news spreads. REQUIRES: !has_left().
+  // syncing and joining, but still answers messages and runs gossip rounds, so the news spreads
+  // for as long as the owner keeps it running. REQUIRES: !has_left().
   void leave(uint64_t now_ms, outbox& out);
 
   // ---- queries ----
@@ -156,6 +177,8 @@ class membership {
   uint32_t local_health() const { return health_; }
   // The table to persist; equal to members().
   std::vector<member_update> snapshot() const { return members(); }
+  // Entries changed (status, incarnation, address, new) and members reaped since the last call;
+  // the first call also returns the initial self entry (and everything restore() loaded).
   membership_changes take_changes();
   const membership_config& config() const { return cfg_; }
 

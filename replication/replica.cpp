@@ -606,8 +606,10 @@ void replica::flush_push() {
   for (size_t i = 0; i < n; ++i) {
     push p;
     size_t bytes = 0;
+    auto known = peer_vv_.find(peers[i]);
     for (auto& [e, source] : to_push_) {
       if (source == peers[i]) continue;  // never echo a delta to the peer it came from
+      if (known != peer_vv_.end() && known->second.get(e.origin) >= e.seq) continue;  // it has it
       if (p.deltas.size() >= config_.max_deltas_per_message || bytes >= config_.max_message_bytes) {
         send(peers[i], std::move(p));
         p = push{};
@@ -723,7 +725,12 @@ void replica::receive(node_id from, const message& m, uint64_t now_ms) {
                       std::is_same_v<M, join_request> || std::is_same_v<M, join_response>) {
           members_->step(from, m, now_ms, step_messages_);
         } else if constexpr (std::is_same_v<M, push>) {
-          for (const auto& e : msg.deltas) offer(e, from, now_ms);
+          auto& known = peer_vv_[from];
+          for (const auto& e : msg.deltas) {
+            offer(e, from, now_ms);
+            // The sender holds what it pushes: remember it, so we never push it back.
+            if (known.get(e.origin) + 1 == e.seq) known.set(e.origin, e.seq);
+          }
           if (msg.want_ack) send(from, push_ack{vv_});
         } else if constexpr (std::is_same_v<M, push_ack>) {
           peer_vv_[from].merge(msg.applied);
