@@ -1,6 +1,7 @@
 #pragma once
 // log_record: the bytes of one delta_record as kept in the store's delta log.
-//   u8 format (1) | u8 type tag | u64 LE hlc | u32 LE key length | key | crdt delta bytes
+//   u8 format (2) | u8 type tag | u64 LE hlc | u32 LE key length | key |
+//   u32 LE deps length | deps (crdt context encoding of a version vector) | crdt delta bytes
 // decode_log_record() validates every length and never throws.
 
 #include <string>

@@ -151,10 +151,14 @@ bool membership::step(node_id from, const message& msg, uint64_t now, outbox& ou
   const auto* p = std::get_if<ping>(&msg);
   if (correct_sender_ && !(p && p->probe != 0)) send(from, ping{0, {self()}}, out);
   // A message from a node we do not know means the gossip about it never reached us (it ran out
-  // of retransmissions): pull that node's table. Rate limited to one pull per probe interval.
-  if (!members_.contains(from) && !has_left() && now_ >= next_unknown_pull_at_) {
-    next_unknown_pull_at_ = now_ + cfg_.probe_interval_ms;
-    out.push_back(outgoing{from, {}, join_request{self()}});
+  // of retransmissions): pull that node's table, at most once per probe interval per node.
+  if (!members_.contains(from) && !has_left()) {
+    std::erase_if(pulls_, [this](const auto& p) { return now_ >= p.second; });
+    const bool pulled = std::any_of(pulls_.begin(), pulls_.end(), [from](const auto& p) { return p.first == from; });
+    if (!pulled && pulls_.size() < max_pulls_) {
+      pulls_.emplace_back(from, now_ + cfg_.probe_interval_ms);
+      out.push_back(outgoing{from, {}, join_request{self()}});
+    }
   }
   return true;
 }
@@ -206,6 +210,12 @@ void membership::handle(node_id from, const message& msg, uint64_t now, outbox& 
   }
   if (const auto* r = std::get_if<join_response>(&msg)) {
     apply_all(r->members, from, true, now);
+    if (!joined_) {
+      // One early sync, a few probe intervals after joining, catches the members that joined
+      // at about the same time as we did (their gossip may have run out before reaching us).
+      std::uniform_int_distribution<uint64_t> d(2 * cfg_.probe_interval_ms, 5 * cfg_.probe_interval_ms);
+      next_sync_at_ = std::min(next_sync_at_, now + d(rng_));
+    }
     joined_ = true;
     joining_ = false;
   }

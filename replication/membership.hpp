@@ -23,7 +23,7 @@
 //    direct ping{0, [its entry]}; any node that receives an update older than its own re-gossips
 //    its own. A failed probe tells the new suspect at once.
 //  - A message from a node not in the table pulls that node's table (join_request), at most once
-//    per probe interval.
+//    per probe interval per node.
 //  - No nacks (memberlist protocol 4): every failed probe raises local health, so healthy nodes
 //    probing a slow one see their health rise a little too.
 //
@@ -37,6 +37,7 @@
 #include <optional>
 #include <random>
 #include <set>
+#include <utility>
 #include <string>
 #include <vector>
 
@@ -86,6 +87,7 @@ struct membership_config {
   //  - the seeds that are not live members: all of them when no peer is live (a node that sees
   //    everyone dead retries its seeds), else one at random (heals splits older than the reap
   //    delay).
+  // Also once, 2-5 probe intervals after joining (catches members that joined at the same time).
   // 0 disables it.
   uint64_t sync_interval_ms = 30'000;
   // A member dead (or left) this long is removed from the table.
@@ -273,7 +275,8 @@ class membership {
   uint32_t join_attempts_ = 0;
   uint64_t next_join_at_ = 0;
   uint64_t next_sync_at_ = 0;
-  uint64_t next_unknown_pull_at_ = 0;
+  static constexpr size_t max_pulls_ = 16;
+  std::vector<std::pair<node_id, uint64_t>> pulls_;  // unknown senders pulled, until when
   uint64_t next_gossip_at_ = 0;
   bool correct_sender_ = false;  // step(): the sender needs our refutation
 

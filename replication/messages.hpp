@@ -89,6 +89,9 @@ struct delta_record {
   crdt::type_tag type = crdt::type_tag::g_counter;
   uint64_t hlc = 0;
   std::string delta;
+  // The key's causal past at the origin: per origin, the highest update sequence that had touched
+  // this key there (its "key vector"). Lets every replica know when a deleted key is stable.
+  version_vector deps;
   friend bool operator==(const delta_record&, const delta_record&) = default;
 };
 
@@ -131,7 +134,7 @@ struct sync_response {
   friend bool operator==(const sync_response&, const sync_response&) = default;
 };
 
-// Full state of one stored value (crdt codec bytes, type tag included).
+// Full state of one stored value: the stored record (stored_value.hpp: key vector + crdt bytes).
 struct key_state {
   std::string key;
   std::string value;

@@ -2,10 +2,12 @@
 
 #include <algorithm>
 #include <cstring>
+#include <limits>
 
 #include "crdt/codec.hpp"
 #include "replication/log_record.hpp"
 #include "replication/storage_key.hpp"
+#include "replication/stored_value.hpp"
 #include "replication/wire_codec.hpp"
 
 namespace rumor::replication {
@@ -17,9 +19,10 @@ constexpr std::string_view meta_vv = "r/vv";            // applied version vecto
 constexpr std::string_view meta_truncated = "r/trunc";  // delta log truncated up to (per origin)
 constexpr std::string_view meta_hlc = "r/hlc";          // last HLC timestamp, u64 LE
 constexpr std::string_view meta_members = "r/members";  // membership snapshot (join_response)
+constexpr std::string_view meta_bootstrapped = "r/boot";  // present once the first full sync is done
 constexpr std::string_view meta_digest = "d/";          // + bucket (u32 BE) -> digest (u64 LE)
 constexpr std::string_view meta_index = "b/";           // + bucket (u32 BE) + storage key -> value hash
-constexpr std::string_view meta_tombstone = "t/";       // + storage key -> vv when it became empty
+constexpr std::string_view meta_tombstone = "t/";       // + storage key: the value holds nothing (deleted)
 
 std::string be32(uint32_t v) {
   std::string s(4, '\0');
@@ -89,6 +92,8 @@ status replica::load(uint64_t now_ms) {
   else if (*v) {
     if (auto ts = read_le64(**v)) clock_.restore(crdt::hlc_timestamp{*ts});
   }
+  if (auto v = store_.get_meta(meta_bootstrapped); !v) return v.err();
+  else bootstrapped_ = v->has_value();
   if (auto v = store_.get_meta(meta_members); !v) return v.err();
   else if (*v) {
     auto m = decode_message(**v);
@@ -115,6 +120,11 @@ void replica::start(const std::vector<std::string>& seeds, uint64_t now_ms) {
   now_ms_ = now_ms;
   last_gossip_ms_ = now_ms;
   members_->start_join(seeds, now_ms, step_messages_);
+  if (seeds.empty() && !bootstrapped_) {
+    // The first node of a new cluster has nothing to catch up with.
+    bootstrapped_ = true;
+    cur_.put_meta(meta_bootstrapped, "1");
+  }
   end_step();
 }
 
@@ -213,6 +223,24 @@ result<std::optional<std::string>> replica::read_encoded(const std::string& skey
   return store_.get_value(skey);
 }
 
+result<std::optional<replica::loaded>> replica::load(const std::string& skey) const {
+  auto rec = read_encoded(skey);
+  if (!rec) return rec.err();
+  if (!*rec) return std::optional<loaded>{};
+  auto decoded = decode_record(**rec);
+  if (!decoded) return decoded.err();
+  decoded->record = std::move(**rec);
+  return std::optional<loaded>{std::move(*decoded)};
+}
+
+result<replica::loaded> replica::decode_record(std::string_view record) {
+  auto st = decode_stored(record);
+  if (!st) return st.err();
+  auto v = crdt::decode(st->crdt);
+  if (!v) return error{errc::corrupt, "stored value: " + v.err().message};
+  return loaded{std::move(*v), std::move(st->kv), {}};
+}
+
 result<std::vector<key_state>> replica::read_all_types(std::string_view user_key) const {
   std::map<std::string, std::string> found;
   std::string prefix = storage_prefix(user_key);
@@ -235,9 +263,9 @@ result<std::vector<crdt::value>> replica::get(std::string_view key) const {
   if (!states) return states.err();
   std::vector<crdt::value> out;
   for (auto& s : *states) {
-    auto v = crdt::decode(s.value);
+    auto v = decode_record(s.value);
     if (!v) return error{errc::corrupt, "stored value of '" + std::string(key) + "': " + v.err().message};
-    out.push_back(std::move(*v));
+    out.push_back(std::move(v->value));
   }
   return out;
 }
@@ -261,47 +289,50 @@ result<std::vector<std::pair<std::string, crdt::type_tag>>> replica::keys(std::s
   return out;
 }
 
-void replica::write_value(const std::string& skey, const crdt::value& v,
-                          const std::optional<std::string>& old_encoded, bool old_held_nothing) {
-  std::string encoded = crdt::encode(v);
-  cur_.put_value(skey, encoded);
-  dirty_[skey] = {encoded, 0};
+void replica::write_value(const std::string& skey, const crdt::value& v, const version_vector& kv,
+                          const std::optional<std::string>& old_record, bool old_held_nothing) {
+  std::string record = encode_stored(kv, crdt::encode(v));
+  cur_.put_value(skey, record);
   std::optional<uint64_t> old_hash;
-  if (old_encoded) old_hash = bucket_digests::value_hash(*old_encoded);
-  uint64_t new_hash = bucket_digests::value_hash(encoded);
+  if (old_record) old_hash = bucket_digests::value_hash(*old_record);
+  uint64_t new_hash = bucket_digests::value_hash(record);
   uint32_t bucket = digests_.apply(skey, old_hash, new_hash);
   std::string b = be32(bucket);
   cur_.put_meta(std::string(meta_index) + b + skey, le64(new_hash));
   cur_.put_meta(std::string(meta_digest) + b, le64(digests_.digest(bucket)));
-  // Tombstones: a value that holds nothing (deleted) is collected once every voting member has
-  // seen what this replica had seen when it became empty (maybe_truncate).
+  // Deleted keys are listed so that collection need not scan every value (maybe_truncate).
   bool empty = v.holds_nothing();
-  if (empty) cur_.put_meta(std::string(meta_tombstone) + skey, encode_vv(vv_));
-  else if (old_encoded && old_held_nothing) cur_.erase_meta(std::string(meta_tombstone) + skey);
+  if (empty && !(old_record && old_held_nothing)) cur_.put_meta(std::string(meta_tombstone) + skey, "1");
+  else if (!empty && old_record && old_held_nothing) cur_.erase_meta(std::string(meta_tombstone) + skey);
+  dirty_[skey] = {std::move(record), 0};
 }
 
 bool replica::join_state(const key_state& s) {
   auto parsed = parse_storage_key(s.key);
   if (!parsed) return false;
-  auto incoming = crdt::decode(s.value);
-  if (!incoming || incoming->type() != parsed->type) {
+  auto incoming = decode_record(s.value);
+  if (!incoming || incoming->value.type() != parsed->type) {
     ++stats_.bad_deltas;
     return false;
   }
-  auto old = read_encoded(s.key);
+  auto old = load(s.key);
   if (!old) return false;
   crdt::value v = crdt::value::empty_of(parsed->type);
+  version_vector kv;
+  bool was_empty = true;
   if (*old) {
-    auto cur = crdt::decode(**old);
-    if (!cur) return false;
-    v = std::move(*cur);
+    v = (*old)->value;
+    kv = (*old)->kv;
+    was_empty = v.holds_nothing();
   }
   crdt::value before = v;
-  if (!v.join(*incoming)) return false;
-  if (v == before) return false;
-  write_value(s.key, v, *old, !*old || before.holds_nothing());
+  version_vector kv_before = kv;
+  if (!v.join(incoming->value)) return false;
+  kv.merge(incoming->kv);
+  if (v == before && kv == kv_before) return false;
+  write_value(s.key, v, kv, *old ? std::optional<std::string>{(*old)->record} : std::nullopt, was_empty);
   ++stats_.states_joined;
-  ready_.changes.push_back(change{std::string(parsed->user_key), parsed->type, 0});
+  if (!(v == before)) ready_.changes.push_back(change{std::string(parsed->user_key), parsed->type, 0});
   return true;
 }
 
@@ -333,19 +364,24 @@ void replica::update(uint64_t request, std::string_view key, crdt::type_tag type
   }
   auto ts = clock_.now(now_ms);
   crdt::value current = crdt::value::empty_of(type);
+  version_vector kv;
   std::optional<crdt::dot_context> seed;
   if (old) {
-    auto decoded = crdt::decode(*old);
+    auto decoded = decode_record(*old);
     if (!decoded) return fail(error{errc::corrupt, "stored value of '" + std::string(key) + "': " + decoded.err().message});
-    current = std::move(*decoded);
-  } else {
-    // A key this replica does not hold (new, or deleted and collected): its dots start at the
-    // HLC time, above every dot this node made for an earlier life of the key, and the delta says
-    // so — dots are never reused, so a collected tombstone cannot swallow a new write.
+    current = std::move(decoded->value);
+    kv = std::move(decoded->kv);
+  }
+  if (current.context().max_counter(self_) == 0) {
+    // This node's first event in this life of the key (new, or deleted, collected and written
+    // again — perhaps re-created here by a peer's delta): its dots start at the HLC time, above
+    // every dot it made for an earlier life, and the delta says so. Dots are never reused, so a
+    // tombstone still held elsewhere cannot swallow a new write; every dot of this node below the
+    // HLC time in this key is dead (the key was deleted everywhere before it was collected).
     version_vector below;
     below.set(self_, ts.bits - 1);
     seed = crdt::dot_context::from_parts(std::move(below), {});
-    current = crdt::value::empty_of(type, *seed);
+    (void)current.join(crdt::value::empty_of(type, *seed));
   }
   bool was_empty = !old || current.holds_nothing();
   auto delta = fn(current, self_, ts);
@@ -354,8 +390,9 @@ void replica::update(uint64_t request, std::string_view key, crdt::type_tag type
   uint64_t seq = vv_.get(self_) + 1;
   vv_.set(self_, seq);
   vv_dirty_ = true;
-  delta_record rec{std::string(key), type, ts.bits, crdt::encode(*delta)};
-  write_value(skey, current, old, was_empty);
+  delta_record rec{std::string(key), type, ts.bits, crdt::encode(*delta), kv};
+  kv.raise(self_, seq);
+  write_value(skey, current, kv, old, was_empty);
   cur_.append_delta(self_, seq, encode_log_record(rec));
   delta_entry entry{self_, seq, std::move(rec)};
   ++stats_.local_updates;
@@ -439,18 +476,21 @@ void replica::finish_read(read_wait& w, bool timed_out) {
     return;
   }
   // Join everything, then repair whoever was behind.
-  std::map<std::string, crdt::value> joined;
+  std::map<std::string, loaded> joined;
   auto absorb = [&](const key_state& s) {
-    auto v = crdt::decode(s.value);
-    if (!v) return;
-    auto [it, fresh] = joined.emplace(s.key, *v);
-    if (!fresh) (void)it->second.join(*v);
+    auto l = decode_record(s.value);
+    if (!l) return;
+    auto [it, fresh] = joined.emplace(s.key, *l);
+    if (!fresh) {
+      (void)it->second.value.join(l->value);
+      it->second.kv.merge(l->kv);
+    }
   };
   for (auto& s : *local) absorb(s);
   for (auto& [peer, states] : w.responses)
     for (auto& s : states) absorb(s);
   std::vector<key_state> full;
-  for (auto& [k, v] : joined) full.push_back(key_state{k, crdt::encode(v)});
+  for (auto& [k, l] : joined) full.push_back(key_state{k, encode_stored(l.kv, crdt::encode(l.value))});
   for (auto& [peer, states] : w.responses) {
     std::map<std::string, std::string> theirs;
     for (auto& s : states) theirs[s.key] = s.value;
@@ -461,7 +501,7 @@ void replica::finish_read(read_wait& w, bool timed_out) {
   }
   for (auto& s : full) join_state(s);
   std::vector<crdt::value> values;
-  for (auto& [k, v] : joined) values.push_back(v);
+  for (auto& [k, l] : joined) values.push_back(l.value);
   reply_now(reply{w.request, {}, {}, std::move(values)});
 }
 
@@ -500,6 +540,9 @@ void replica::expire(uint64_t now_ms) {
 
 void replica::offer(const delta_entry& e, node_id from, uint64_t now_ms) {
   if (e.origin == 0 || e.seq == 0) return;
+  // A node joining with an empty store first copies a peer's whole state (and vector): applying
+  // old deltas before that could revive what a collected tombstone had removed.
+  if (!bootstrapped_) return;
   uint64_t have = vv_.get(e.origin);
   if (e.seq <= have) {
     ++stats_.duplicates;
@@ -534,22 +577,24 @@ bool replica::apply(const delta_entry& e, node_id from, uint64_t now_ms) {
     return false;
   }
   std::string skey = storage_key(r.key, r.type);
-  auto old = read_encoded(skey);
-  if (!old) return false;  // store read error: leave the gap, anti-entropy retries
+  auto old = load(skey);
+  if (!old) {
+    if (old.err().code == errc::corrupt) ++stats_.bad_deltas;
+    return false;  // store read error: leave the gap, anti-entropy retries
+  }
   crdt::value v = crdt::value::empty_of(r.type);
+  version_vector kv;
   if (*old) {
-    auto cur = crdt::decode(**old);
-    if (!cur) {
-      ++stats_.bad_deltas;
-      return false;
-    }
-    v = std::move(*cur);
+    v = (*old)->value;
+    kv = (*old)->kv;
   }
   bool was_empty = !*old || v.holds_nothing();
   (void)v.join(*delta);
-  vv_.set(e.origin, e.seq);  // before write_value: a tombstone records a vector that includes this delta
+  kv.merge(r.deps);
+  kv.raise(e.origin, e.seq);
+  vv_.set(e.origin, e.seq);
   vv_dirty_ = true;
-  write_value(skey, v, *old, was_empty);
+  write_value(skey, v, kv, *old ? std::optional<std::string>{(*old)->record} : std::nullopt, was_empty);
   cur_.append_delta(e.origin, e.seq, encode_log_record(r));
   if (auto ts = clock_.update(crdt::hlc_timestamp{r.hlc}, now_ms); !ts) ++stats_.clock_drift_refusals;
   ++stats_.remote_applied;
@@ -667,22 +712,21 @@ void replica::maybe_truncate() {
 }
 
 void replica::collect_tombstones(const version_vector& stable_everywhere) {
-  std::vector<std::string> collectable;
+  std::vector<std::string> listed;
   auto st = store_.scan_meta(persistence::key_range::with_prefix(meta_tombstone),
-                             [&](std::string_view name, std::string_view bytes) {
-                               auto seen = decode_vv(bytes);
-                               if (seen && seen->leq(stable_everywhere))
-                                 collectable.emplace_back(name.substr(meta_tombstone.size()));
-                               return collectable.size() < 4096;
+                             [&](std::string_view name, std::string_view) {
+                               listed.emplace_back(name.substr(meta_tombstone.size()));
+                               return listed.size() < 4096;
                              });
   if (!st) return;
-  for (const std::string& skey : collectable) {
+  for (const std::string& skey : listed) {
     if (dirty_.count(skey)) continue;  // changed since; look again next round
-    auto old = store_.get_value(skey);
+    auto old = load(skey);
     if (!old || !*old) continue;
-    auto v = crdt::decode(**old);
-    if (!v || !v->holds_nothing()) continue;
-    uint32_t bucket = digests_.apply(skey, bucket_digests::value_hash(**old), std::nullopt);
+    // Collectable once every voting member has applied every update that touched the key: no
+    // replica then holds what the deletion removed, and no such delta is applied again anywhere.
+    if (!(*old)->value.holds_nothing() || !(*old)->kv.leq(stable_everywhere)) continue;
+    uint32_t bucket = digests_.apply(skey, bucket_digests::value_hash((*old)->record), std::nullopt);
     std::string b = be32(bucket);
     cur_.erase_value(skey);
     cur_.erase_meta(std::string(meta_index) + b + skey);
@@ -778,6 +822,10 @@ void replica::receive(node_id from, const message& m, uint64_t now_ms) {
 
 void replica::on_sync_response(node_id from, const sync_response& r, uint64_t now_ms) {
   peer_vv_[from] = r.vv;
+  if (!bootstrapped_) {
+    if (repairs_.empty()) start_repair(from, r.vv, std::numeric_limits<uint64_t>::max(), now_ms);
+    return;
+  }
   for (const auto& e : r.deltas) offer(e, from, now_ms);
   if (r.more) send(from, sync_request{vv_});
   // Push-pull: send back what the responder lacks (bounded; the rest next round).
@@ -802,8 +850,9 @@ void replica::on_sync_response(node_id from, const sync_response& r, uint64_t no
 void replica::start_repair(node_id peer, const version_vector& peer_vv, uint64_t estimate, uint64_t now_ms) {
   ++stats_.repairs_started;
   // A key that differs changes one bucket digest on each side: two IBLT pairs per difference.
-  recon_session s{next_session_++, peer, peer_vv, iblt_cells_for(2 * std::max<uint64_t>(estimate, 1)), false, now_ms};
-  if (vv_.empty() || estimate > config_.full_sync_threshold) {
+  uint64_t pairs = estimate > config_.full_sync_threshold ? config_.full_sync_threshold : estimate;
+  recon_session s{next_session_++, peer, peer_vv, iblt_cells_for(2 * std::max<uint64_t>(pairs, 1)), false, now_ms};
+  if (!bootstrapped_ || vv_.empty() || estimate > config_.full_sync_threshold) {
     s.full = true;
     send(peer, full_sync_request{s.id, {}});
   } else {
@@ -967,6 +1016,10 @@ void replica::finish_repair(recon_session& s) {
     vv_dirty_ = true;
   }
   cur_.put_meta(meta_truncated, encode_vv(truncated_));
+  if (!bootstrapped_ && s.full) {
+    bootstrapped_ = true;
+    cur_.put_meta(meta_bootstrapped, "1");
+  }
   for (auto it = reorder_.begin(); it != reorder_.end();)
     it = it->first.second <= vv_.get(it->first.first) ? reorder_.erase(it) : std::next(it);
 }

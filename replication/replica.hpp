@@ -59,10 +59,9 @@ struct replica_config {
   size_t full_sync_threshold = 50'000;    // expected differences beyond which repair streams all
   uint64_t recon_timeout_ms = 10'000;     // a repair session without progress is abandoned
   uint64_t max_drift_ms = 60'000;         // HLC: refuse to follow a peer clock further ahead
-  // Collect deletion tombstones once causally stable. Off by default: the first version diverged
-  // in seeded schedules (a state join can empty a key without the deleting delta's dot in the
-  // recorded vector); tombstones are then kept as empty values with their context.
-  bool collect_tombstones = false;
+  // Collect deletion tombstones once causally stable (every voting member has applied every update
+  // in the key's vector; PROTOCOL.md). Off: deleted keys stay as empty values with their context.
+  bool collect_tombstones = true;
   membership_config membership;
 };
 
@@ -155,6 +154,8 @@ class replica {
   const membership& members() const noexcept { return *members_; }
   const replica_stats& stats() const noexcept { return stats_; }
   const bucket_digests& digests() const noexcept { return digests_; }
+  // False while a node that joined with an empty store has not yet copied a peer's state.
+  bool bootstrapped() const noexcept { return bootstrapped_; }
   // Every value stored under `key` (normally one type). Errors: store read errors.
   result<std::vector<crdt::value>> get(std::string_view key) const;
   // Keys (with their types) starting with `prefix`, in order, at most `limit`.
@@ -205,8 +206,15 @@ class replica {
   // values
   result<std::optional<std::string>> read_encoded(const std::string& skey) const;
   result<std::vector<key_state>> read_all_types(std::string_view user_key) const;
-  void write_value(const std::string& skey, const crdt::value& v,
-                   const std::optional<std::string>& old_encoded, bool old_held_nothing);
+  struct loaded {
+    crdt::value value;
+    version_vector kv;   // the key vector (stored_value.hpp)
+    std::string record;  // the stored bytes
+  };
+  result<std::optional<loaded>> load(const std::string& skey) const;
+  static result<loaded> decode_record(std::string_view record);
+  void write_value(const std::string& skey, const crdt::value& v, const version_vector& kv,
+                   const std::optional<std::string>& old_record, bool old_held_nothing);
   void collect_tombstones(const version_vector& stable_everywhere);
   bool join_state(const key_state& s);  // returns true iff the local value changed
 
@@ -271,6 +279,7 @@ class replica {
   uint64_t now_ms_ = 0;
   uint64_t last_gossip_ms_ = 0;
   bool failed_ = false;
+  bool bootstrapped_ = false;  // a full copy of a peer's state has been taken (or first node)
   replica_stats stats_;
 };
 

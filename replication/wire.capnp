@@ -117,6 +117,8 @@ struct DeltaEntry {
   hlc @4 :UInt64;           # origin's HLC timestamp at creation: 48-bit Unix ms << 16 | 16-bit
                             # logical counter
   delta @5 :Data;           # the CRDT delta, crdt codec bytes
+  deps @6 :List(VvEntry);   # the key's vector at the origin: per origin, the highest update seq
+                            # that had touched this key there (for tombstone stability)
 }
 
 # Epidemic push of new deltas (of any origin).
@@ -148,7 +150,7 @@ struct SyncResponse {
 # Full state of one stored value.
 struct KeyState {
   key @0 :Data;     # user key
-  value @1 :Data;   # the whole value, crdt codec bytes (type tag included)
+  value @1 :Data;   # the stored record: key vector + crdt codec bytes (stored_value.hpp)
 }
 
 # Quorum read: every value the receiver stores under `key` (normally one type).

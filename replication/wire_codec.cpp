@@ -89,6 +89,7 @@ void put(capnp::List<w::DeltaEntry>::Builder l, const std::vector<delta_entry>& 
     b.setType(static_cast<w::CrdtType>(static_cast<uint16_t>(d.record.type)));
     b.setHlc(d.record.hlc);
     b.setDelta(data_of(d.record.delta));
+    put(b.initDeps(count(d.record.deps.size())), d.record.deps);
   }
 }
 
@@ -324,6 +325,7 @@ class decoder {
       d.record.type = static_cast<crdt::type_tag>(type);
       d.record.hlc = r.getHlc();
       d.record.delta = str(r.getDelta());
+      d.record.deps = get(r.getDeps());
       out.push_back(std::move(d));
     }
     return out;

@@ -20,6 +20,7 @@
 #include "crdt/codec.hpp"
 #include "persistence/memory_store.hpp"
 #include "replication/replica.hpp"
+#include "replication/stored_value.hpp"
 #include "replication/wire_codec.hpp"
 
 namespace rumor::sim {
@@ -153,13 +154,16 @@ class simulation {
     return std::nullopt;
   }
 
-  // True iff every up node holds the same keys with the same encoded values and the same vector.
+  // True iff every up node holds the same keys with the same values and has applied the same
+  // updates (equal version vectors). Values compare by what they hold (their dot stores); a
+  // deleted key (holding nothing) counts as absent. Causal contexts are not compared: a node
+  // that collected a tombstone lacks the dead dots it covered, which changes no future join.
   bool converged() const {
     const node* first = nullptr;
     std::map<std::string, std::string> ref;
     for (const node& n : nodes_) {
       if (!n.up) continue;
-      auto mine = dump(n);
+      auto mine = logical(n);
       if (!first) {
         first = &n;
         ref = std::move(mine);
@@ -170,7 +174,35 @@ class simulation {
     return true;
   }
 
-  // Every stored (storage key -> encoded value) of node `n`.
+  // Every key of node `n` that holds something -> its dot store (canonically encoded).
+  std::map<std::string, std::string> logical(const node& n) const {
+    std::map<std::string, std::string> out;
+    for (auto& [k, record] : dump(n)) {
+      auto sv = decode_stored(record);
+      if (!sv) {
+        out[k] = "undecodable";
+        continue;
+      }
+      auto v = crdt::decode(sv->crdt);
+      if (!v) {
+        out[k] = "undecodable";
+        continue;
+      }
+      if (v->holds_nothing()) continue;
+      std::string store = std::visit(
+          [](const auto& x) {
+            using T = std::decay_t<decltype(x)>;
+            std::vector<crdt::dot> dots;
+            x.store().for_each_dot([&](const crdt::dot& d) { dots.push_back(d); });
+            return crdt::encode(crdt::value{T{x.store(), crdt::dot_context::of(dots)}});
+          },
+          v->variant());
+      out[k] = std::move(store);
+    }
+    return out;
+  }
+
+  // Every stored (storage key -> stored record) of node `n`.
   std::map<std::string, std::string> dump(const node& n) const {
     std::map<std::string, std::string> out;
     (void)n.store->scan_values(persistence::key_range::all(), [&](std::string_view k, std::string_view v) {

@@ -1,7 +1,7 @@
 // membership (SWIM + Lifeguard) tests: merge-rule and single-instance unit tests, then cluster
 // behaviour in a small deterministic network simulator (virtual clock, seeded latency, loss,
 // duplication, reordering, crashes, partitions, slow nodes). Every randomized test prints its seed;
-// RUMOR_SEED=<n> reproduces it.
+// RUMOR_SEED=<n> reproduces it, and RUMOR_SIM_TRACE=1 prints every status / incarnation change.
 
 #include <doctest/doctest.h>
 #include <rapidcheck.h>
@@ -168,6 +168,12 @@ class sim {
       if (i != j && up(i) && !sees(i, j, s)) return false;
     return true;
   }
+  // Number of suspect events observed by node i about others.
+  size_t accusations_by(size_t i) const {
+    return std::count_if(events_.begin(), events_.end(), [&](const event& e) {
+      return e.observer == i && e.u.status == member_status::suspect;
+    });
+  }
   // Number of events in which someone marked node j with status s.
   size_t count_events(size_t j, member_status s) const {
     return std::count_if(events_.begin(), events_.end(),
@@ -225,8 +231,9 @@ class sim {
     for (auto& u : c.updated) {
       auto it = n.persisted.find(u.id);
       const bool status_changed = it == n.persisted.end() || it->second.status != u.status;
+      const bool incarnation_changed = it == n.persisted.end() || it->second.incarnation != u.incarnation;
       if (status_changed && u.status != member_status::alive && u.id != id_of(i)) events_.push_back({now_, i, u});
-      if (trace_ && (status_changed || u.id == id_of(i)))
+      if (trace_ && (status_changed || incarnation_changed))
         std::fprintf(stderr, "[trace] t=%llu n%zu: n%llu %s@%llu (health %u)\n", static_cast<unsigned long long>(now_), i,
                      static_cast<unsigned long long>(u.id - 1), name(u.status),
                      static_cast<unsigned long long>(u.incarnation), n.m->local_health());
@@ -514,7 +521,7 @@ TEST_CASE("membership sim: N nodes joining through one seed all see each other a
   net_config net;
   net.loss = 0.01;
   net.dup = 0.01;
-  for (const auto& [n, bound_ms] : std::vector<std::pair<size_t, uint64_t>>{{5, 5'000}, {16, 20'000}, {64, 60'000}}) {
+  for (const auto& [n, bound_ms] : std::vector<std::pair<size_t, uint64_t>>{{5, 5'000}, {16, 10'000}, {64, 20'000}}) {
     sim s(n, seed + n, net);
     const uint64_t t = join_and_converge(s, bound_ms);
     std::fprintf(stderr, "[measured] join of %zu nodes through one seed: all alive everywhere after %llu ms\n", n,
@@ -547,7 +554,7 @@ TEST_CASE("membership sim: a crashed node becomes suspect, then dead everywhere"
     std::fprintf(stderr,
                  "[measured] crash detection, %zu nodes: first suspicion after %llu ms, dead everywhere after %llu ms\n",
                  n, static_cast<unsigned long long>(*first_suspect), static_cast<unsigned long long>(total));
-    CHECK(total <= 45'000);
+    CHECK(total <= 30'000);
     for (size_t j = 0; j < n; ++j)
       if (j != victim) CHECK(s.count_events(j, member_status::dead) == 0);
     // The dead member still counts for quorums until it is reaped.
@@ -555,67 +562,75 @@ TEST_CASE("membership sim: a crashed node becomes suspect, then dead everywhere"
   }
 }
 
-TEST_CASE("membership sim: no false positives under 10% loss (Lifeguard)") {
-  const uint64_t base = rumor::test::seed_for("membership loss");
+namespace {
+
+struct loss_stats {
+  size_t suspicions = 0;
+  uint32_t max_health = 0;
+};
+
+// 8 nodes, 10% loss, 2% duplication, 1-50 ms latency, 10 virtual minutes: no node is ever
+// declared dead, and every suspicion is refuted.
+loss_stats check_no_false_positives(uint64_t seed) {
+  INFO("reproduce: RUMOR_SEED=" << seed);
   net_config net;
   net.loss = 0.10;
   net.dup = 0.02;
   net.max_latency_ms = 50;
-  size_t suspicions = 0, max_health = 0;
-  for (uint64_t k = 0; k < 50; ++k) {
-    const uint64_t seed = base + k;
-    INFO("RUMOR_SEED=" << base << " run " << k);
-    sim s(8, seed, net);
-    join_and_converge(s, 30'000);
-    s.run_for(10 * 60'000);
-    for (size_t j = 0; j < s.size(); ++j) {
-      CHECK(s.count_events(j, member_status::dead) == 0);
-      suspicions += s.count_events(j, member_status::suspect);
-      max_health = std::max<size_t>(max_health, s.max_health(j));
-    }
-    CHECK(s.run_until([&] { return s.converged(); }, 60'000));  // suspicions in progress end
+  sim s(8, seed, net);
+  join_and_converge(s, 30'000);
+  s.run_for(10 * 60'000);
+  loss_stats st;
+  for (size_t j = 0; j < s.size(); ++j) {
+    CHECK(s.count_events(j, member_status::dead) == 0);
+    st.suspicions += s.count_events(j, member_status::suspect);
+    st.max_health = std::max(st.max_health, s.max_health(j));
   }
-  std::fprintf(stderr,
-               "[measured] 50 runs x 10 min, 8 nodes, 10%% loss: 0 false deaths, %zu suspect events (all refuted), "
-               "max local health %zu\n",
-               suspicions, max_health);
+  CHECK(s.run_until([&] { return s.converged(); }, 60'000));  // suspicions in progress end
+  return st;
 }
 
-TEST_CASE("membership sim: a slow node raises its local health and does not make the cluster flap") {
-  const uint64_t seed = rumor::test::seed_for("membership slow");
-  INFO("RUMOR_SEED=" << seed);
+// 8 nodes; every message node 3 sends takes 3 x probe_timeout longer for 5 minutes. Nobody is
+// declared dead, the slow node's local health rises (and falls back once it is fast again).
+void check_slow_node(uint64_t seed) {
+  INFO("reproduce: RUMOR_SEED=" << seed);
   net_config net;
   net.loss = 0.01;
   sim s(8, seed, net);
   join_and_converge(s, 30'000);
   const size_t slow = 3;
-  s.set_extra_delay(slow, 3 * membership_config{}.probe_timeout_ms);  // every message it sends: +1.5 s
-  s.run_for(5 * 60'000);
+  s.set_extra_delay(slow, 3 * membership_config{}.probe_timeout_ms);
+  const size_t before = s.accusations_by(slow);
+  s.run_for(60'000);
+  const size_t first_minute = s.accusations_by(slow) - before;
+  s.run_for(3 * 60'000);
+  const size_t mid = s.accusations_by(slow);
+  s.run_for(60'000);
+  const size_t last_minute = s.accusations_by(slow) - mid;
   for (size_t j = 0; j < s.size(); ++j) CHECK(s.count_events(j, member_status::dead) == 0);
-  CHECK(s.max_health(slow) >= 2);
-  size_t accused_by_slow = 0;
-  for (size_t j = 0; j < s.size(); ++j)
-    if (j != slow) accused_by_slow += s.count_events(j, member_status::suspect);
+  CHECK(s.max_health(slow) >= 1);  // measured: 2..8, mostly 8
   std::fprintf(stderr,
-               "[measured] slow node (+1.5 s on its messages, 5 min): its max local health %u, others' max %u; "
-               "suspect events about others %zu, about it %zu, 0 deaths\n",
-               s.max_health(slow), s.max_health(0), accused_by_slow, s.count_events(slow, member_status::suspect));
+               "[measured] slow node (+1.5 s on everything it sends, 5 min): its max local health %u (others' max "
+               "%u); it suspected others %zu times in the first minute, %zu in the last; it was suspected %zu "
+               "times (events), refuted each; 0 deaths\n",
+               s.max_health(slow), s.max_health(0), first_minute, last_minute,
+               s.count_events(slow, member_status::suspect));
   s.set_extra_delay(slow, 0);
   REQUIRE(s.run_until([&] { return s.converged(); }, 30'000));
   s.run_for(60'000);
   CHECK(s.at(slow).local_health() <= 1);
 }
 
-TEST_CASE("membership sim: a falsely suspected node refutes and ends alive everywhere") {
-  const uint64_t seed = rumor::test::seed_for("membership refute");
-  INFO("RUMOR_SEED=" << seed);
+// Node 1 tells node 2 that node 5 is suspect; node 5 refutes and ends alive, with a higher
+// incarnation, everywhere.
+uint64_t check_refutation(uint64_t seed) {
+  INFO("reproduce: RUMOR_SEED=" << seed);
   net_config net;
   net.loss = 0.05;
   sim s(8, seed, net);
   join_and_converge(s, 30'000);
   const size_t victim = 5;
   const uint64_t before = s.at(victim).self().incarnation;
-  // Node 1 tells node 2 that the victim is suspect (as if node 1's probe had failed).
   s.inject(1, 2, ping{0, {mu(sim::id_of(victim), before, member_status::suspect, sim::addr_of(victim))}});
   REQUIRE(s.run_until([&] { return s.sees(2, victim, member_status::suspect); }, 1'000));
   const auto t = s.run_until([&] {
@@ -623,12 +638,56 @@ TEST_CASE("membership sim: a falsely suspected node refutes and ends alive every
     for (size_t i = 0; i < s.size(); ++i)
       if (s.at(i).find(sim::id_of(victim))->incarnation <= before) return false;
     return true;
-  }, 30'000);
+  }, 20'000);
   REQUIRE(t);
-  std::fprintf(stderr, "[measured] false suspicion refuted everywhere after %llu ms\n",
-               static_cast<unsigned long long>(*t));
   CHECK(s.at(victim).self().incarnation > before);
   CHECK(s.count_events(victim, member_status::dead) == 0);
+  return *t;
+}
+
+}  // namespace
+
+TEST_CASE("membership sim: no false positives under 10% loss (Lifeguard)") {
+  const uint64_t base = rumor::test::seed_for("membership loss");
+  loss_stats total;
+  for (uint64_t k = 0; k < 50; ++k) {
+    const loss_stats st = check_no_false_positives(base + k);
+    total.suspicions += st.suspicions;
+    total.max_health = std::max(total.max_health, st.max_health);
+  }
+  std::fprintf(stderr,
+               "[measured] 50 runs x 10 min, 8 nodes, 10%% loss: 0 false deaths, %zu suspect events (all refuted), "
+               "max local health %u\n",
+               total.suspicions, total.max_health);
+}
+
+TEST_CASE("membership sim: a slow node raises its local health and does not make the cluster flap") {
+  check_slow_node(rumor::test::seed_for("membership slow"));
+}
+
+TEST_CASE("membership sim: a falsely suspected node refutes and ends alive everywhere") {
+  const uint64_t t = check_refutation(rumor::test::seed_for("membership refute"));
+  std::fprintf(stderr, "[measured] false suspicion refuted everywhere after %llu ms\n",
+               static_cast<unsigned long long>(t));
+}
+
+// Seeds that failed while this was developed, kept as regressions (the scenario in the comment
+// is what the seed exposed at the time).
+TEST_CASE("membership sim regression: seeds that once failed") {
+  // The accuser never heard the refutation: piggyback-only gossip ran out of retransmissions.
+  check_no_false_positives(11953754774728612983ull);
+  // A joiner never learnt of a later joiner until the 30 s sync (fixed: pull on unknown sender).
+  check_no_false_positives(1567543925576907153ull);
+  check_no_false_positives(13516813254654802541ull);
+  // The slow node itself was declared dead: confirmations shrank the timeout to min before its
+  // (delayed) refutation arrived (fixed: gossip rounds, telling the suspect at once).
+  check_slow_node(9092009959580333825ull);
+  check_slow_node(16879968051632717428ull);
+  // One node kept the pre-refutation incarnation (fixed: every message carries the receiver's
+  // entry, stale news is corrected directly).
+  check_refutation(10593650849833553971ull);
+  check_refutation(14870774442302439066ull);
+  check_refutation(11528056716729300032ull);
 }
 
 TEST_CASE("membership sim: graceful leave") {
@@ -696,24 +755,96 @@ TEST_CASE("membership sim: partition, both sides declare the other dead, heal, a
   INFO("RUMOR_SEED=" << seed);
   net_config net;
   net.loss = 0.01;
-  sim s(10, seed, net);
-  join_and_converge(s, 30'000);
-  for (size_t i = 5; i < 10; ++i) s.set_group(i, 1);
-  auto split_seen = [&] {
+  struct split_case {
+    const char* name;
+    size_t b_from, b_to;  // side B is nodes [b_from, b_to); node 0 is every node's seed
+    uint64_t reap_ms;
+  };
+  // 5|5 heals through the periodic sync with a dead member. With fast reaping both sides forget
+  // each other: a lone node seeing no live peer retries its seed; if the lone node is the seed,
+  // the others retry it because it is a seed that is not a live member.
+  const std::vector<split_case> cases{{"5|5", 5, 10, 24ull * 3600 * 1000},
+                                      {"9|1, reaped", 9, 10, 20'000},
+                                      {"1 (the seed)|9, reaped", 1, 10, 20'000}};
+  for (const auto& c : cases) {
+    CAPTURE(c.name);
+    membership_config cfg;
+    cfg.reap_dead_after_ms = c.reap_ms;
+    sim s(10, seed + c.b_from, net, cfg);
+    join_and_converge(s, 30'000);
+    auto side = [&](size_t i) { return i >= c.b_from && i < c.b_to; };
+    for (size_t i = 0; i < 10; ++i) s.set_group(i, side(i) ? 1 : 0);
+    auto split_seen = [&] {
+      for (size_t i = 0; i < 10; ++i)
+        for (size_t j = 0; j < 10; ++j)
+          if (side(i) != side(j) && !s.sees(i, j, member_status::dead) && s.at(i).find(sim::id_of(j)))
+            return false;  // neither dead nor already reaped
+      return true;
+    };
+    // A lone node's failing probes raise its local health, which slows its probing (up to 9 s
+    // per probe): it takes a while to have accused everyone.
+    const auto split = s.run_until(split_seen, 180'000);
+    REQUIRE(split);
+    // Each side stays healthy internally.
     for (size_t i = 0; i < 10; ++i)
       for (size_t j = 0; j < 10; ++j)
-        if ((i < 5) != (j < 5) && !s.sees(i, j, member_status::dead)) return false;
+        if (i != j && side(i) == side(j)) CHECK(s.sees(i, j, member_status::alive));
+    if (c.reap_ms < 60'000) {
+      s.run_for(c.reap_ms + 5'000);
+      for (size_t i = 0; i < 10; ++i) {
+        const size_t own_side = std::count_if(s.persisted(i).begin(), s.persisted(i).end(), [&](const auto& kv) {
+          return side(kv.first - 1) == side(i);
+        });
+        CHECK(s.at(i).members().size() == own_side);  // the other side is reaped ...
+        CHECK(s.persisted(i).size() == own_side);     // ... and take_changes() reported it
+      }
+    }
+    s.heal();
+    const auto healed = s.run_until([&] { return s.converged(); }, 120'000);
+    REQUIRE(healed);
+    CHECK(s.at(0).voting_members().size() == 10);
+    std::fprintf(stderr,
+                 "[measured] partition %s: other side dead everywhere after %llu ms; after heal all alive after "
+                 "%llu ms\n",
+                 c.name, static_cast<unsigned long long>(*split), static_cast<unsigned long long>(*healed));
+  }
+}
+
+TEST_CASE("membership sim: joiners retry until the seed is up") {
+  const uint64_t seed = rumor::test::seed_for("membership seed down");
+  INFO("RUMOR_SEED=" << seed);
+  sim s(5, seed);
+  s.crash(0);
+  for (size_t i = 1; i < 5; ++i) s.join(i, {sim::addr_of(0)});
+  s.run_for(5'000);
+  for (size_t i = 1; i < 5; ++i) CHECK_FALSE(s.at(i).joined());
+  s.restart(0, {});
+  const auto t = s.run_until([&] { return s.converged(); }, 5'000);
+  REQUIRE(t);
+  for (size_t i = 0; i < 5; ++i) CHECK(s.at(i).joined());
+}
+
+TEST_CASE("membership sim: dead members are reaped; stale gossip does not bring them back") {
+  const uint64_t seed = rumor::test::seed_for("membership reap");
+  INFO("RUMOR_SEED=" << seed);
+  membership_config cfg;
+  cfg.reap_dead_after_ms = 60'000;
+  sim s(6, seed, net_config{}, cfg);
+  join_and_converge(s, 30'000);
+  s.crash(2);
+  REQUIRE(s.run_until([&] { return s.all_see(2, member_status::dead); }, 30'000));
+  for (size_t i = 0; i < 6; ++i)
+    if (i != 2) CHECK(s.at(i).voting_members().size() == 6);  // dead still counts until reaped
+  REQUIRE(s.run_until([&] {
+    for (size_t i = 0; i < 6; ++i)
+      if (i != 2 && s.at(i).find(sim::id_of(2))) return false;
     return true;
-  };
-  const auto split = s.run_until(split_seen, 120'000);
-  REQUIRE(split);
-  // Each side stays healthy internally.
-  for (size_t i = 0; i < 10; ++i)
-    for (size_t j = 0; j < 10; ++j)
-      if (i != j && (i < 5) == (j < 5)) CHECK(s.sees(i, j, member_status::alive));
-  s.heal();
-  const auto healed = s.run_until([&] { return s.converged(); }, 180'000);
-  REQUIRE(healed);
-  std::fprintf(stderr, "[measured] partition 5|5: other side dead everywhere after %llu ms; healed after %llu ms\n",
-               static_cast<unsigned long long>(*split), static_cast<unsigned long long>(*healed));
+  }, 61'000));
+  s.run_for(60'000);
+  for (size_t i = 0; i < 6; ++i) {
+    if (i == 2) continue;
+    CHECK(s.at(i).find(sim::id_of(2)) == nullptr);
+    CHECK(s.persisted(i).count(sim::id_of(2)) == 0);
+    CHECK(s.at(i).voting_members().size() == 5);
+  }
 }

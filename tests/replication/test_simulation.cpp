@@ -215,12 +215,11 @@ TEST_CASE("simulation: a wiped node rejoins empty and receives the whole dataset
   for (int k = 0; k < 500; k += 50) CHECK(counter_at(s, 1, "w" + std::to_string(k)) == 2);
 }
 
-TEST_CASE("simulation: opt-in tombstone collection once stable, and re-creation without dot reuse") {
+TEST_CASE("simulation: a deleted key's tombstone is collected once stable, and re-creation reuses no dot") {
   uint64_t seed = test::seed_for("tombstones");
   INFO("RUMOR_SEED=" << seed);
   sim_config cfg;
   cfg.nodes = 3;
-  cfg.replica.collect_tombstones = true;  // off by default (replica.hpp); this schedule has no repairs
   simulation s(seed, cfg);
   s.start_all();
   s.run_for(2'000);
@@ -272,4 +271,30 @@ TEST_CASE("simulation: a delete concurrent with an add keeps the add (observed-r
   auto v = s.values(0, "k");
   REQUIRE(v.size() == 1);
   CHECK(v[0].get_if<crdt::or_set>()->elements() == std::vector<std::string>{"b"});
+}
+
+TEST_CASE("simulation: after deletes and quiescence no tombstone or delta log entry is left") {
+  uint64_t seed = test::seed_for("no growth");
+  INFO("RUMOR_SEED=" << seed);
+  sim_config cfg;
+  cfg.nodes = 4;
+  cfg.loss = 0.05;
+  simulation s(seed, cfg);
+  s.start_all();
+  s.run_for(2'000);
+  for (int k = 0; k < 200; ++k)
+    s.update(static_cast<size_t>(k) % 4, "g" + std::to_string(k), crdt::type_tag::or_set, ops::set_add({"x"}),
+             consistency::local, 5'000, nullptr);
+  REQUIRE(s.run_until([&] { return s.converged(); }, 60'000));
+  for (int k = 0; k < 200; ++k)
+    s.update(static_cast<size_t>(k + 1) % 4, "g" + std::to_string(k), crdt::type_tag::or_set, ops::remove_key(),
+             consistency::local, 5'000, nullptr);
+  auto empty_everywhere = [&] {
+    for (size_t i = 0; i < 4; ++i)
+      if (!s.dump(s.at(i)).empty() || s.at(i).rep->delta_log_size() != 0) return false;
+    return true;
+  };
+  auto took = s.run_until(empty_everywhere, 60'000);
+  REQUIRE(took.has_value());
+  MESSAGE("200 deleted keys collected on every node and every log truncated " << *took << " ms after the deletes");
 }

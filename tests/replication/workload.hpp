@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "replication/operations.hpp"
+#include "replication/stored_value.hpp"
 #include "sim.hpp"
 
 namespace rumor::sim {
@@ -154,7 +155,7 @@ inline workload_result run_workload(uint64_t seed, const workload_options& opt =
       if (!s.at(i).up) continue;
       why << "node " << i << " members " << s.at(i).rep->members().live_peers().size() << " live, vv entries "
           << s.at(i).rep->vv().size() << ", log " << s.at(i).rep->delta_log_size() << "; ";
-      auto d = s.dump(s.at(i));
+      auto d = std::getenv("RUMOR_SIM_RAW") ? s.dump(s.at(i)) : s.logical(s.at(i));
       if (ref_node == SIZE_MAX) {
         ref = d;
         ref_node = i;
@@ -174,9 +175,19 @@ inline workload_result run_workload(uint64_t seed, const workload_options& opt =
       if (s.at(i).rep->vv() != s.at(ref_node).rep->vv()) why << "node " << i << " vv differs; ";
       if (std::getenv("RUMOR_SIM_DEBUG")) {
         for (auto& [k, v] : d) {
-          auto val = crdt::decode(v);
-          if (!val || ref[k] == v) continue;
-          auto refv = crdt::decode(ref[k]);
+          if (ref[k] == v) continue;
+          auto sv = decode_stored(v);
+          auto sr = decode_stored(ref[k]);
+          if (!sv || !sr) continue;
+          auto val = crdt::decode(sv->crdt);
+          auto refv = crdt::decode(sr->crdt);
+          if (!val || !refv) continue;
+          auto kvs = [](const crdt::version_vector& kv) {
+            std::ostringstream o;
+            for (auto& [n, c] : kv.entries()) o << std::hex << n << ":" << std::dec << c << " ";
+            return o.str();
+          };
+          why << "\n  kv node " << i << ": " << kvs(sv->kv) << " | ref: " << kvs(sr->kv);
           auto show = [&](const crdt::value& x) {
             std::ostringstream o;
             x.context().for_each_dot([&](const crdt::dot&) {});
@@ -216,6 +227,23 @@ inline workload_result run_workload(uint64_t seed, const workload_options& opt =
       if (set)
         for (auto& e : set->elements())
           if (!all_added.count(key + "/" + e)) why << "node " << i << " invented " << key << "/" << e << "; ";
+    }
+  }
+  if (const char* k = std::getenv("RUMOR_SIM_KEY")) {
+    for (size_t i = 0; i < s.size(); ++i) {
+      auto vals = s.values(i, k);
+      why << "\n  node " << i << " id " << std::hex << (s.at(i).rep->id() >> 48) << std::dec << " " << k << ": ";
+      for (auto& v : vals) {
+        for (auto& [n, c] : v.context().compact_part().entries()) why << std::hex << (n >> 48) << ":" << std::dec << c << " ";
+        why << "| cloud ";
+        for (auto& d : v.context().cloud()) why << std::hex << (d.node >> 48) << ":" << std::dec << d.counter << " ";
+        if (auto* set = v.get_if<crdt::or_set>())
+          for (auto& [e, ds] : set->store().entries()) {
+            why << e << "{";
+            for (auto& d : ds.dots()) why << std::hex << (d.node >> 48) << ":" << std::dec << d.counter << " ";
+            why << "} ";
+          }
+      }
     }
   }
   res.failure = why.str();
