@@ -1,6 +1,6 @@
 // replication_figures: prints the replication protocol's figures from the deterministic
 // simulation (virtual time, simulated network; bytes are real wire-codec bytes).
-//   replication_figures [--quick] [--seed N]
+//   replication_figures [--quick] [--seed N] [--only 1|2|3|4]
 // 1. dissemination: gossip rounds until every replica has one update, N = 16, 64, 256, 1000,
 //    beside log2 N + ln N (Demers et al., push-pull);
 // 2. bytes on the wire per update;
@@ -8,6 +8,7 @@
 // 4. reconciliation of d = 1, 100, 10,000 differences among 10^6 keys: bytes and round trips.
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <string>
 
@@ -91,6 +92,8 @@ void bytes_per_update(uint64_t seed) {
 // Two nodes holding `keys` identical keys.
 simulation two_nodes_with(uint64_t seed, size_t keys) {
   sim_config cfg;
+  // About one key per reconciliation bucket: 2^16 buckets up to 64k keys, 2^20 at a million.
+  cfg.replica.bucket_bits = keys > 100'000 ? 20 : 16;
   cfg.nodes = 2;
   cfg.replica.membership.probe_interval_ms = 200;
   cfg.replica.membership.probe_timeout_ms = 100;
@@ -161,15 +164,17 @@ void reconcile(uint64_t seed, bool quick) {
 int main(int argc, char** argv) {
   bool quick = false;
   uint64_t seed = 42;
+  int only = 0;
   for (int i = 1; i < argc; ++i) {
     if (!std::strcmp(argv[i], "--quick")) quick = true;
+    else if (!std::strcmp(argv[i], "--only") && i + 1 < argc) only = std::atoi(argv[++i]);
     else if (!std::strcmp(argv[i], "--seed") && i + 1 < argc) seed = std::strtoull(argv[++i], nullptr, 10);
   }
   std::printf("rumor replication figures (deterministic simulation, seed %llu%s)\n",
               static_cast<unsigned long long>(seed), quick ? ", quick" : "");
-  dissemination(seed, quick);
-  bytes_per_update(seed);
-  insync(seed, quick);
-  reconcile(seed, quick);
+  if (!only || only == 1) dissemination(seed, quick);
+  if (!only || only == 2) bytes_per_update(seed);
+  if (!only || only == 3) insync(seed, quick);
+  if (!only || only == 4) reconcile(seed, quick);
   return 0;
 }

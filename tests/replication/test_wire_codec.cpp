@@ -73,7 +73,7 @@ class generator {
 
   delta_entry delta() {
     return delta_entry{node(), positive(),
-                       delta_record{bytes(), static_cast<crdt::type_tag>(1 + below(7)), number(), bytes(200)}};
+                       delta_record{bytes(), static_cast<crdt::type_tag>(1 + below(7)), number(), bytes(200), vv()}};
   }
   std::vector<delta_entry> deltas() { return list(8, [&] { return delta(); }); }
 
@@ -212,7 +212,7 @@ TEST_CASE("wire: structural validation") {
   CHECK(is(dec(ping_req{1, 0, "a", {}}), errc::decode_error));
 
   auto delta_with = [](node_id origin, uint64_t seq, crdt::type_tag t) {
-    return push{{delta_entry{origin, seq, delta_record{"k", t, 5, "d"}}}, false};
+    return push{{delta_entry{origin, seq, delta_record{"k", t, 5, "d", {}}}}, false};
   };
   CHECK(dec(delta_with(1, 1, crdt::type_tag::ew_flag)));
   CHECK(is(dec(delta_with(0, 1, crdt::type_tag::g_counter)), errc::decode_error));
@@ -384,7 +384,7 @@ TEST_CASE("wire: absurd segment tables are refused") {
 }
 
 TEST_CASE("wire: oversized frames are refused") {
-  message big = push{{delta_entry{1, 1, delta_record{"k", crdt::type_tag::or_set, 0, std::string(5000, 'x')}}}, true};
+  message big = push{{delta_entry{1, 1, delta_record{"k", crdt::type_tag::or_set, 0, std::string(5000, 'x'), {}}}}, true};
   std::string frame = encode_message(big);
   {
     frame_reader reader(frame.size() - 8);
