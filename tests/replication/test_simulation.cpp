@@ -298,3 +298,16 @@ TEST_CASE("simulation: after deletes and quiescence no tombstone or delta log en
   REQUIRE(took.has_value());
   MESSAGE("200 deleted keys collected on every node and every log truncated " << *took << " ms after the deletes");
 }
+
+// Seeds that once failed, kept as named regressions (replication_sim <seed> 1 replays one).
+TEST_CASE("simulation regression: seed 5299, a node re-created a collected key and reused its old dots") {
+  auto r = run_workload(5299);
+  CHECK(r.converged);
+  CHECK(r.failure == "");
+}
+
+TEST_CASE("simulation regression: seed 10113, a joining node applied an old add whose deletion was collected") {
+  auto r = run_workload(10113);
+  CHECK(r.converged);
+  CHECK(r.failure == "");
+}
