@@ -676,39 +676,37 @@ void replica::anti_entropy(uint64_t now_ms) {
   send(peer, sync_request{vv_});
 }
 
-void replica::maybe_truncate() {
-  // Causal stability: a delta every live member has applied is never needed again by them.
-  // (A dead member that returns is repaired by reconciliation.)
+std::optional<version_vector> replica::applied_by_all(const std::vector<node_id>& peers) const {
   version_vector stable = vv_;
-  for (node_id p : live_peer_ids()) {
+  for (node_id p : peers) {
+    if (p == self_) continue;
     auto it = peer_vv_.find(p);
-    if (it == peer_vv_.end()) return;  // someone's state unknown: keep everything
+    if (it == peer_vv_.end()) return std::nullopt;  // someone's state unknown
     version_vector next;
     for (const auto& [origin, c] : stable.entries()) next.set(origin, std::min(c, it->second.get(origin)));
     stable = std::move(next);
   }
-  bool changed = false;
-  for (const auto& [origin, c] : stable.entries()) {
-    if (c > truncated_.get(origin)) {
-      cur_.truncate_deltas(origin, c);
-      truncated_.set(origin, c);
-      changed = true;
-    }
-  }
-  if (changed) cur_.put_meta(meta_truncated, encode_vv(truncated_));
+  return stable;
+}
 
+void replica::maybe_truncate() {
+  // Causal stability: a delta every live member has applied is never needed again by them.
+  // (A dead member that returns is repaired by reconciliation.)
+  if (auto stable = applied_by_all(live_peer_ids())) {
+    bool changed = false;
+    for (const auto& [origin, c] : stable->entries()) {
+      if (c > truncated_.get(origin)) {
+        cur_.truncate_deltas(origin, c);
+        truncated_.set(origin, c);
+        changed = true;
+      }
+    }
+    if (changed) cur_.put_meta(meta_truncated, encode_vv(truncated_));
+  }
   // Tombstones wait for every voting member, dead ones included: a member that comes back must
   // not hold the deleted value in a state it could hand out again.
-  version_vector everywhere = vv_;
-  for (node_id p : members_->voting_members()) {
-    if (p == self_) continue;
-    auto it = peer_vv_.find(p);
-    if (it == peer_vv_.end()) return;
-    version_vector next;
-    for (const auto& [origin, c] : everywhere.entries()) next.set(origin, std::min(c, it->second.get(origin)));
-    everywhere = std::move(next);
-  }
-  if (config_.collect_tombstones) collect_tombstones(everywhere);
+  if (!config_.collect_tombstones) return;
+  if (auto everywhere = applied_by_all(members_->voting_members())) collect_tombstones(*everywhere);
 }
 
 void replica::collect_tombstones(const version_vector& stable_everywhere) {

@@ -228,6 +228,9 @@ class replica {
   void flush_push();
   void anti_entropy(uint64_t now_ms);
   void maybe_truncate();
+  // Pointwise minimum of this replica's vector and the last known vectors of `peers`; nullopt
+  // when one of them is unknown.
+  std::optional<version_vector> applied_by_all(const std::vector<node_id>& peers) const;
 
   // consistency
   size_t quorum(consistency c) const;
