@@ -215,11 +215,12 @@ TEST_CASE("simulation: a wiped node rejoins empty and receives the whole dataset
   for (int k = 0; k < 500; k += 50) CHECK(counter_at(s, 1, "w" + std::to_string(k)) == 2);
 }
 
-TEST_CASE("simulation: a deleted key's tombstone is collected once stable, and re-creation reuses no dot") {
+TEST_CASE("simulation: opt-in tombstone collection once stable, and re-creation reuses no dot") {
   uint64_t seed = test::seed_for("tombstones");
   INFO("RUMOR_SEED=" << seed);
   sim_config cfg;
   cfg.nodes = 3;
+  cfg.replica.collect_tombstones = true;  // off by default (replica.hpp)
   simulation s(seed, cfg);
   s.start_all();
   s.run_for(2'000);
@@ -273,11 +274,12 @@ TEST_CASE("simulation: a delete concurrent with an add keeps the add (observed-r
   CHECK(v[0].get_if<crdt::or_set>()->elements() == std::vector<std::string>{"b"});
 }
 
-TEST_CASE("simulation: after deletes and quiescence no tombstone or delta log entry is left") {
+TEST_CASE("simulation: opt-in collection leaves no tombstone or delta log entry after deletes") {
   uint64_t seed = test::seed_for("no growth");
   INFO("RUMOR_SEED=" << seed);
   sim_config cfg;
   cfg.nodes = 4;
+  cfg.replica.collect_tombstones = true;
   cfg.loss = 0.05;
   simulation s(seed, cfg);
   s.start_all();
@@ -301,13 +303,17 @@ TEST_CASE("simulation: after deletes and quiescence no tombstone or delta log en
 
 // Seeds that once failed, kept as named regressions (replication_sim <seed> 1 replays one).
 TEST_CASE("simulation regression: seed 5299, a node re-created a collected key and reused its old dots") {
-  auto r = run_workload(5299);
+  workload_options opt;
+  opt.collect_tombstones = true;
+  auto r = run_workload(5299, opt);
   CHECK(r.converged);
   CHECK(r.failure == "");
 }
 
 TEST_CASE("simulation regression: seed 10113, a joining node applied an old add whose deletion was collected") {
-  auto r = run_workload(10113);
+  workload_options opt;
+  opt.collect_tombstones = true;
+  auto r = run_workload(10113, opt);
   CHECK(r.converged);
   CHECK(r.failure == "");
 }

@@ -23,6 +23,7 @@ struct workload_result {
 struct workload_options {
   uint64_t duration_ms = 8'000;
   bool faults = true;
+  bool collect_tombstones = false;  // replica_config::collect_tombstones
 };
 
 inline workload_result run_workload(uint64_t seed, const workload_options& opt = {}) {
@@ -36,6 +37,7 @@ inline workload_result run_workload(uint64_t seed, const workload_options& opt =
     cfg.commit_delay_ms = rng() % 6;
   }
   cfg.replica.gossip_interval_ms = 100 + rng() % 200;
+  cfg.replica.collect_tombstones = opt.collect_tombstones;
   cfg.replica.membership.probe_interval_ms = 500;
   cfg.replica.membership.probe_timeout_ms = 200;
   simulation s(rng(), cfg);
