@@ -67,15 +67,6 @@ uint64_t round_up(uint64_t v, uint64_t unit) { return (v + unit - 1) / unit * un
 // LMDB's compile-time key limit (mdb_env_get_maxkeysize() of the Debian build).
 constexpr std::size_t lmdb_max_key = 511;
 
-status check_key(std::string_view key, std::string_view what) {
-  if (key.empty()) return error{errc::invalid_argument, "empty " + std::string{what}};
-  if (key.size() > max_key_bytes) {
-    return error{errc::too_large, std::string{what} + " of " + std::to_string(key.size()) +
-                                      " bytes exceeds the limit of " +
-                                      std::to_string(max_key_bytes)};
-  }
-  return {};
-}
 
 }  // namespace
 
@@ -618,11 +609,7 @@ status lmdb_store::scan_deltas(uint64_t origin, uint64_t from_seq,
 }
 
 result<std::optional<std::string>> lmdb_store::get_meta(std::string_view name) const {
-  if (auto s = check_key(name, "meta name"); !s) return s.err();
-  if (is_reserved_meta_name(name)) {
-    return error{errc::invalid_argument,
-                 "meta name '" + std::string{name} + "' is reserved for the store itself"};
-  }
+  if (auto s = check_meta_name(name); !s) return s.err();
   return impl_->get_record(record_kind::meta, name);
 }
 

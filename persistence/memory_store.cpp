@@ -9,15 +9,6 @@ namespace rumor::persistence {
 
 namespace {
 
-status check_key(std::string_view key, std::string_view what) {
-  if (key.empty()) return error{errc::invalid_argument, "empty " + std::string{what}};
-  if (key.size() > max_key_bytes) {
-    return error{errc::too_large, std::string{what} + " of " + std::to_string(key.size()) +
-                                      " bytes exceeds the limit of " +
-                                      std::to_string(max_key_bytes)};
-  }
-  return {};
-}
 
 constexpr uint64_t delta_key_size = delta_key_bytes;
 
@@ -166,11 +157,7 @@ status memory_store::scan_deltas(uint64_t origin, uint64_t from_seq,
 }
 
 result<std::optional<std::string>> memory_store::get_meta(std::string_view name) const {
-  if (auto s = check_key(name, "meta name"); !s) return s.err();
-  if (is_reserved_meta_name(name)) {
-    return error{errc::invalid_argument,
-                 "meta name '" + std::string{name} + "' is reserved for the store itself"};
-  }
+  if (auto s = check_meta_name(name); !s) return s.err();
   std::shared_lock lk(mu_);
   auto it = meta_.find(name);
   if (it == meta_.end()) return std::optional<std::string>{};

@@ -1,5 +1,7 @@
 #include "persistence/record_format.hpp"
 
+#include <string>
+
 #include <xxhash.h>
 
 #include <cstring>
@@ -23,6 +25,25 @@ uint64_t get_u64_be(const char* in) noexcept {
 }
 
 }  // namespace
+
+status check_key(std::string_view key, std::string_view what) {
+  if (key.empty()) return error{errc::invalid_argument, "empty " + std::string{what}};
+  if (key.size() > max_key_bytes) {
+    return error{errc::too_large, std::string{what} + " of " + std::to_string(key.size()) +
+                                      " bytes exceeds the limit of " +
+                                      std::to_string(max_key_bytes)};
+  }
+  return {};
+}
+
+status check_meta_name(std::string_view name) {
+  if (auto s = check_key(name, "meta name"); !s) return s;
+  if (is_reserved_meta_name(name)) {
+    return error{errc::invalid_argument,
+                 "meta name '" + std::string{name} + "' is reserved for the store itself"};
+  }
+  return {};
+}
 
 bool is_reserved_meta_name(std::string_view name) noexcept {
   return name == meta_format_version || name == meta_node_id;

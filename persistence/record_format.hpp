@@ -10,6 +10,7 @@
 #include <string_view>
 
 #include "base/result.hpp"
+#include "persistence/write_batch.hpp"
 
 namespace rumor::persistence {
 
@@ -30,6 +31,12 @@ inline constexpr std::string_view meta_node_id = "node_id";
 
 // Returns true iff `name` is one of the reserved meta names above.
 bool is_reserved_meta_name(std::string_view name) noexcept;
+
+// Returns ok iff `key` is a usable value key / meta name: non-empty (errc::invalid_argument) and
+// at most max_key_bytes (errc::too_large); `what` names it in the message.
+status check_key(std::string_view key, std::string_view what);
+// check_key for a caller's meta name, which also must not be reserved (errc::invalid_argument).
+status check_meta_name(std::string_view name);
 
 // Checksum of `payload` stored under `key`.
 uint64_t record_checksum(std::string_view key, std::string_view payload) noexcept;
