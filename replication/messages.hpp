@@ -24,12 +24,14 @@ using crdt::version_vector;
 inline constexpr uint32_t protocol_version = 1;
 
 // First message on every connection, both ways. A peer with another cluster name or protocol
-// version is refused.
+// version is refused. A client connection (client = true) may leave cluster empty and node 0;
+// its later frames are client protocol frames (client/client_messages.hpp).
 struct hello {
   std::string cluster;
   node_id node = 0;
   uint32_t version = protocol_version;
   std::string address;  // where the sender listens ("host:port")
+  bool client = false;
   friend bool operator==(const hello&, const hello&) = default;
 };
 

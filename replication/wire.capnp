@@ -50,11 +50,22 @@ enum CrdtType {
 
 # First frame on every connection, both ways. The receiver refuses (closes the connection) when
 # the cluster name or protocol version differs from its own.
+#
+# A connection opened by a client (the `rumor` CLI, an application) says role = client. For a
+# client, `cluster` may be empty (= "whichever cluster this node is in") and `node` is 0; after
+# the node's answering hello, every further frame on that connection, both ways, is a
+# client/client.capnp `ClientMessage` instead of a `Message`.
 struct Hello {
-  cluster @0 :Text;     # cluster name, non-empty
-  node @1 :UInt64;      # sender's node id, != 0
+  cluster @0 :Text;     # cluster name; non-empty for peers
+  node @1 :UInt64;      # sender's node id; != 0 for peers, 0 for clients
   version @2 :UInt32;   # sender's protocol version, >= 1 (this spec: 1)
-  address @3 :Text;     # where the sender listens for peers, "host:port"
+  address @3 :Text;     # where the sender listens for peers, "host:port" (clients: empty)
+  role @4 :Role;        # who opened the connection (absent in old senders = peer)
+}
+
+enum Role {
+  peer @0;
+  client @1;
 }
 
 # ---- membership (SWIM with Lifeguard refinements) ----

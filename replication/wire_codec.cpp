@@ -110,6 +110,7 @@ void put_body(w::Message::Builder m, const hello& x) {
   b.setNode(x.node);
   b.setVersion(x.version);
   b.setAddress(text_of(x.address));
+  b.setRole(x.client ? w::Role::CLIENT : w::Role::PEER);
 }
 
 void put_body(w::Message::Builder m, const ping& x) {
@@ -349,10 +350,13 @@ class decoder {
 
   message get(w::Hello::Reader r) {
     hello h;
+    auto role = r.getRole();
+    if (role != w::Role::PEER && role != w::Role::CLIENT) fail("hello with an unknown role");
+    h.client = role == w::Role::CLIENT;
     h.cluster = str(r.getCluster());
-    if (h.cluster.empty()) fail("hello with an empty cluster name");
+    if (h.cluster.empty() && !h.client) fail("hello with an empty cluster name");
     h.node = r.getNode();
-    if (h.node == 0) fail("hello from node id 0");
+    if (h.node == 0 && !h.client) fail("hello from node id 0");
     h.version = r.getVersion();
     if (h.version == 0) fail("hello with protocol version 0");
     h.address = str(r.getAddress());

@@ -81,7 +81,7 @@ class generator {
 
   message make(size_t kind) {
     switch (kind) {
-      case 0: return hello{nonempty_bytes(), node(), static_cast<uint32_t>(positive()) | 1, bytes()};
+      case 0: return hello{nonempty_bytes(), node(), static_cast<uint32_t>(positive()) | 1, bytes(), coin()};
       case 1: return ping{number(), members()};
       case 2: return ack{number(), number(), members()};
       case 3: return ping_req{number(), node(), bytes(), members()};
@@ -205,6 +205,9 @@ TEST_CASE("wire: structural validation") {
   CHECK(is(dec(hello{"c", 0, 1, "h:1"}), errc::decode_error));
   CHECK(is(dec(hello{"c", 1, 0, "h:1"}), errc::decode_error));
   CHECK(dec(hello{"c", 1, 99, "h:1"}));  // other versions are the handshake's call
+  // A client may leave cluster and node empty; a peer may not.
+  CHECK(dec(hello{"", 0, 1, "", true}));
+  CHECK(is(dec(hello{"", 0, 1, "", false}), errc::decode_error));
 
   CHECK(is(dec(join_request{member_update{0, "a", 1, member_status::alive}}), errc::decode_error));
   CHECK(is(dec(join_request{member_update{1, "a", 1, static_cast<member_status>(4)}}), errc::decode_error));
