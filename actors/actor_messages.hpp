@@ -1,0 +1,68 @@
+#pragma once
+// Messages between the actors of one rumor node (never sent over the network; CAF's
+// "unsafe" local message types). Who sends what:
+//
+//   node API / transport --call-------------> replica actor   a client request + reply callback
+//   transport -----------peer_message-------> replica actor   a decoded peer message
+//   replica actor -------(send_atom, outbox)> transport       peer messages to deliver
+//   replica actor -------storage_batches----> storage actor   write batches to commit, in order
+//   storage actor -------storage_result-----> replica actor   which batches are durable / failed
+//
+// Contracts: the replica actor calls `reply` exactly once per call (possibly much later, e.g.
+// after a majority write), and `on_event` for every change a watch matches, until the watch is
+// cancelled (unwatch with the same request id) — both from the replica actor's thread, so they
+// must be quick and must not block on the node.
+
+#include <cstdint>
+#include <functional>
+#include <vector>
+
+#include <caf/all.hpp>
+
+#include "base/error.hpp"
+#include "client/client_messages.hpp"
+#include "replication/messages.hpp"
+#include "replication/outgoing.hpp"
+#include "replication/replica.hpp"
+
+namespace rumor::actors {
+
+using send_atom = caf::atom_constant<caf::atom("rsend")>;
+using tick_atom = caf::atom_constant<caf::atom("rtick")>;
+using stop_atom = caf::atom_constant<caf::atom("rstop")>;
+using flush_atom = caf::atom_constant<caf::atom("rflush")>;
+using client_out_atom = caf::atom_constant<caf::atom("rcliout")>;
+using connect_atom = caf::atom_constant<caf::atom("rconnect")>;
+
+struct call {
+  client::request req;
+  std::function<void(client::response)> reply;
+  std::function<void(client::event)> on_event;  // watches only; may be empty otherwise
+};
+
+struct peer_message {
+  replication::node_id from = 0;
+  replication::message msg;
+};
+
+struct outbox_msg {
+  replication::outbox messages;
+};
+
+struct storage_batches {
+  std::vector<replication::pending_batch> batches;
+};
+
+struct storage_result {
+  uint64_t last_committed = 0;  // every batch id <= this that was sent is durable
+  std::optional<error> failure;  // set: the batch after last_committed failed with this error
+  uint64_t failed_batch = 0;
+};
+
+}  // namespace rumor::actors
+
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(rumor::actors::call)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(rumor::actors::peer_message)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(rumor::actors::outbox_msg)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(rumor::actors::storage_batches)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(rumor::actors::storage_result)

@@ -1,0 +1,65 @@
+#pragma once
+// transport: the node's TCP face, one caf::io broker. It listens on one address for peers and
+// clients; dials peers on demand; frames every connection with standard Cap'n Proto stream
+// framing (replication/wire_codec.hpp frame_reader); does the hello handshake; hands decoded peer
+// messages and client requests to the replica actor; writes what the replica actor sends.
+//
+// Handshake: both sides send `hello` first. A peer whose cluster name or protocol version differs
+// is refused (logged, connection closed). A hello with role = client makes the connection a client
+// connection: its later frames are client/client.capnp messages, requests go to the replica actor
+// as `call`s, and responses / watch events are written back on that connection.
+//
+// Failure containment: a malformed, oversized or unexpected frame closes that one connection (with
+// a log line naming the peer and the problem); decoding never throws out of a handler, so the
+// broker and its other connections live on.
+//
+// Back-pressure: at most `max_peer_backlog_bytes` wait to be written to one peer; further peer
+// messages to it are dropped and counted (gossip is loss tolerant: anti-entropy re-sends what
+// matters). A client whose unwritten responses exceed `max_client_backlog_bytes` is not read from
+// until they drain; a watcher that falls that far behind is disconnected.
+//
+// Dialing: a message for node N goes to N's handshaken connection; without one, to its address
+// (outgoing.address, or the address N announced in its hello): the broker connects, queues the
+// message until the handshake completes, and on failure drops the queue and waits a backoff
+// (reconnect_min_ms doubling up to reconnect_max_ms) before dialing that address again.
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include <caf/all.hpp>
+#include <caf/io/all.hpp>
+#include <spdlog/spdlog.h>
+
+#include "base/result.hpp"
+#include "replication/messages.hpp"
+
+namespace rumor::actors {
+
+struct transport_config {
+  std::string cluster = "rumor";
+  replication::node_id self = 0;
+  std::string listen_host = "127.0.0.1";
+  uint16_t listen_port = 0;       // 0: any free port (the bound one is returned)
+  std::string advertise;          // address announced in hello; empty: listen_host:bound port
+  size_t max_frame_bytes = 64u << 20;
+  size_t max_peer_backlog_bytes = 32u << 20;
+  size_t max_client_backlog_bytes = 16u << 20;
+  uint64_t reconnect_min_ms = 100;
+  uint64_t reconnect_max_ms = 5000;
+  uint64_t handshake_timeout_ms = 5000;  // a connection without hello by then is closed
+  std::shared_ptr<spdlog::logger> log;   // REQUIRED
+};
+
+struct transport_handle {
+  caf::actor broker;
+  uint16_t port = 0;        // the bound port
+  std::string address;      // host:port announced to peers
+};
+
+// Spawns the broker listening on listen_host:listen_port; it sends peer_message and call to
+// `replica` and accepts (send_atom, outbox_msg) and stop_atom (close everything and quit).
+// Errors: errc::busy (port in use), errc::invalid_argument (bad host).
+result<transport_handle> spawn_transport(caf::actor_system& sys, transport_config cfg, caf::actor replica);
+
+}  // namespace rumor::actors

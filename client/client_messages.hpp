@@ -1,0 +1,158 @@
+#pragma once
+// The client protocol of a rumor node, as plain C++ values. client.capnp is their encoding
+// (client_codec.hpp converts; it is the only code that touches it). A client connects to a node's
+// listener, exchanges `hello` frames with role = client (replication/wire.capnp), then sends
+// `request`s and receives `response`s (matched by id, possibly out of order) and, after a
+// `watch`, `event`s. Used by the `rumor` CLI and by any Cap'n Proto client.
+//
+// Values travel as crdt codec bytes (crdt/codec.hpp: type tag + canonical state), so a client
+// renders them with the same code the node uses; contexts as crdt::encode_context bytes.
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "base/error.hpp"
+#include "crdt/type_tag.hpp"
+
+namespace rumor::client {
+
+enum class consistency : uint8_t { local = 0, majority = 1, all = 2 };
+
+// One update of one key. `path` names nested or_map fields, outermost first: with path = {a, b}
+// the key holds an or_map whose field (a, or_map) holds an or_map whose field (b, `type`) gets the
+// operation. Empty path: the key itself has `type`.
+enum class op_kind : uint8_t {
+  counter_add = 0,   // type g_counter (amount >= 0) or pn_counter
+  register_set = 1,  // lww_register := value
+  mv_put = 2,        // mv_register := value, superseding `context` (if any); conditional: fail
+                     // with conflict when anything was written since that context
+  set_add = 3,       // or_set += members
+  set_remove = 4,    // or_set -= members (as observed)
+  flag_set = 5,      // ew_flag := flag
+  remove_key = 6,    // delete the key (every type stored under it), or with a non-empty path the
+                     // last field of the path (type = the field's type)
+};
+
+struct update {
+  std::string key;
+  std::vector<std::string> path;
+  op_kind op = op_kind::counter_add;
+  crdt::type_tag type = crdt::type_tag::pn_counter;
+  int64_t amount = 0;                  // counter_add
+  std::string value;                   // register_set, mv_put
+  std::vector<std::string> members;    // set_add, set_remove
+  bool flag = false;                   // flag_set
+  std::optional<std::string> context;  // mv_put: an encoded context from an earlier read
+  bool conditional = false;            // mv_put; REQUIRES context
+  friend bool operator==(const update&, const update&) = default;
+};
+
+struct get {
+  std::string key;
+  friend bool operator==(const get&, const get&) = default;
+};
+
+struct keys {
+  std::string prefix;
+  uint32_t limit = 1000;
+  friend bool operator==(const keys&, const keys&) = default;
+};
+
+// Streams an `event` for every change of a key starting with `prefix` (made locally or arriving
+// from peers), until `unwatch` with the same request id or the connection closes.
+struct watch {
+  std::string prefix;
+  friend bool operator==(const watch&, const watch&) = default;
+};
+
+struct unwatch {
+  uint64_t watch_id = 0;  // the id of the watch request
+  friend bool operator==(const unwatch&, const unwatch&) = default;
+};
+
+struct members {
+  friend bool operator==(const members&, const members&) = default;
+};
+
+struct status {
+  friend bool operator==(const status&, const status&) = default;
+};
+
+struct request {
+  uint64_t id = 0;  // chosen by the client; echoed in the response
+  consistency level = consistency::local;
+  uint32_t timeout_ms = 5000;  // for majority / all
+  std::variant<update, get, keys, watch, unwatch, members, status> body;
+  friend bool operator==(const request&, const request&) = default;
+};
+
+// ---- responses ----
+
+struct key_value {
+  std::string key;
+  std::string value;  // crdt codec bytes (type tag inside)
+  friend bool operator==(const key_value&, const key_value&) = default;
+};
+
+struct key_type {
+  std::string key;
+  crdt::type_tag type = crdt::type_tag::g_counter;
+  friend bool operator==(const key_type&, const key_type&) = default;
+};
+
+struct member_info {
+  uint64_t id = 0;
+  std::string address;
+  uint8_t status = 0;  // replication::member_status: 0 alive, 1 suspect, 2 dead, 3 left
+  uint64_t incarnation = 0;
+  friend bool operator==(const member_info&, const member_info&) = default;
+};
+
+struct peer_lag {
+  uint64_t id = 0;
+  uint64_t behind = 0;  // deltas this node has that the peer's last known vector lacks
+  friend bool operator==(const peer_lag&, const peer_lag&) = default;
+};
+
+struct node_status {
+  uint64_t node = 0;
+  std::string address;
+  std::string cluster;
+  std::string readiness;  // "loading", "joining", "ready", "stopping", "failed"
+  uint64_t keys = 0;
+  uint64_t delta_log = 0;  // deltas not yet acknowledged by every member
+  uint64_t local_updates = 0;
+  uint64_t remote_applied = 0;
+  std::vector<peer_lag> peers;
+  friend bool operator==(const node_status&, const node_status&) = default;
+};
+
+// A response. `error` (errc::ok = success) says what failed: conflict (values = the current
+// siblings), type_mismatch, timeout (consistency not reached; the update is durable locally and
+// may still spread), invalid_argument, too_large, unavailable...
+struct response {
+  uint64_t id = 0;
+  errc code = errc::ok;
+  std::string message;              // human-readable, for errors
+  std::vector<key_value> values;    // get: the key's value(s); update: the value after it
+  std::vector<key_type> key_list;   // keys
+  std::vector<member_info> member_list;
+  std::optional<node_status> node;  // status
+  friend bool operator==(const response&, const response&) = default;
+};
+
+// A change seen by a watch.
+struct event {
+  uint64_t watch_id = 0;
+  std::string key;
+  std::string value;  // crdt codec bytes of the key's value after the change (empty: deleted/none)
+  uint64_t origin = 0;  // node that made the update (0: a repair / state transfer)
+  friend bool operator==(const event&, const event&) = default;
+};
+
+using client_message = std::variant<request, response, event>;
+
+}  // namespace rumor::client
