@@ -35,6 +35,10 @@ using client_out_atom = caf::atom_constant<caf::atom("rcliout")>;
 using connect_atom = caf::atom_constant<caf::atom("rconnect")>;
 
 struct call {
+  // Who asks: the transport's connection id for a client connection, a node-API-unique id for
+  // embedded callers. Watches are identified by (session, request id), so every caller may
+  // number its requests from 1; when a session ends its owner sends unwatch for its watches.
+  uint64_t session = 0;
   client::request req;
   std::function<void(client::response)> reply;
   std::function<void(client::event)> on_event;  // watches only; may be empty otherwise

@@ -179,6 +179,8 @@ class membership {
   uint32_t local_health() const { return health_; }
   // The table to persist; equal to members().
   std::vector<member_update> snapshot() const { return members(); }
+  // The address member `id` announced; empty if unknown.
+  std::string address_of(node_id id) const;
   // Entries changed (status, incarnation, address, new) and members reaped since the last call;
   // the first call also returns the initial self entry (and everything restore() loaded).
   membership_changes take_changes();
@@ -226,7 +228,6 @@ class membership {
 
   uint64_t advance(uint64_t now_ms);
   void handle(node_id from, const message& msg, uint64_t now, outbox& out);
-  std::string address_of(node_id id) const;
   void send(node_id to, message msg, outbox& out) const;
 
   // Merging. `from` is the node the update came from (counted as a confirmation of a

@@ -1,0 +1,129 @@
+#include "actors/client_ops.hpp"
+
+#include "crdt/codec.hpp"
+#include "replication/operations.hpp"
+
+namespace rumor::actors {
+
+namespace {
+
+namespace ops = replication::ops;
+
+error bad(std::string m) { return error{errc::invalid_argument, std::move(m)}; }
+
+// The mutator of the leaf operation (the key itself, or the last field of the path).
+result<replication::mutator> leaf(const client::update& u) {
+  using client::op_kind;
+  using crdt::type_tag;
+  switch (u.op) {
+    case op_kind::counter_add:
+      if (u.type == type_tag::pn_counter) return ops::counter_add(u.amount);
+      if (u.type == type_tag::g_counter) {
+        if (u.amount < 0) return bad("a grow-only counter cannot be decremented; use a pn-counter key");
+        return ops::grow_counter(static_cast<uint64_t>(u.amount));
+      }
+      return bad("counter_add needs type g_counter or pn_counter");
+    case op_kind::register_set:
+      return ops::register_set(u.value);
+    case op_kind::mv_put: {
+      std::optional<crdt::dot_context> seen;
+      if (u.context) {
+        auto c = crdt::decode_context(*u.context);
+        if (!c) return bad("the context is not one a read returned: " + c.err().message);
+        seen = std::move(*c);
+      }
+      if (u.conditional && !seen) return bad("a conditional put needs the context of an earlier read");
+      return ops::mv_put(u.value, std::move(seen), u.conditional);
+    }
+    case op_kind::set_add:
+      if (u.members.empty()) return bad("set add needs at least one member");
+      return ops::set_add(u.members);
+    case op_kind::set_remove:
+      if (u.members.empty()) return bad("set remove needs at least one member");
+      return ops::set_remove(u.members);
+    case op_kind::flag_set:
+      return ops::flag_set(u.flag);
+    case op_kind::remove_key:
+      return ops::remove_key();
+  }
+  return bad("unknown operation");
+}
+
+crdt::type_tag leaf_type(const client::update& u) {
+  using client::op_kind;
+  using crdt::type_tag;
+  switch (u.op) {
+    case op_kind::counter_add: return u.type;
+    case op_kind::register_set: return type_tag::lww_register;
+    case op_kind::mv_put: return type_tag::mv_register;
+    case op_kind::set_add:
+    case op_kind::set_remove: return type_tag::or_set;
+    case op_kind::flag_set: return type_tag::ew_flag;
+    case op_kind::remove_key: return u.type;
+  }
+  return u.type;
+}
+
+}  // namespace
+
+result<planned_update> plan_update(const client::update& u, crdt::type_tag key_type_for_delete) {
+  if (u.key.empty()) return bad("empty key");
+  if (u.path.empty() && u.op == client::op_kind::remove_key)
+    return planned_update{key_type_for_delete, ops::remove_key()};
+  if (!u.path.empty() && u.op == client::op_kind::remove_key) {
+    // Removes the last field of the path from its map.
+    replication::mutator m = ops::map_remove(u.path.back());
+    for (size_t i = u.path.size() - 1; i-- > 0;) m = ops::map_update(u.path[i], crdt::type_tag::or_map, std::move(m));
+    return planned_update{crdt::type_tag::or_map, std::move(m)};
+  }
+  auto m = leaf(u);
+  if (!m) return m.err();
+  if (u.path.empty()) return planned_update{leaf_type(u), std::move(*m)};
+  for (const auto& field : u.path)
+    if (field.empty()) return bad("empty field name in the map path");
+  replication::mutator inner = std::move(*m);
+  crdt::type_tag inner_type = leaf_type(u);
+  for (size_t i = u.path.size(); i-- > 0;) {
+    inner = ops::map_update(u.path[i], inner_type, std::move(inner));
+    inner_type = crdt::type_tag::or_map;
+  }
+  return planned_update{crdt::type_tag::or_map, std::move(inner)};
+}
+
+client::consistency to_client(replication::consistency c) {
+  return static_cast<client::consistency>(static_cast<uint8_t>(c));
+}
+
+replication::consistency to_replication(client::consistency c) {
+  switch (c) {
+    case client::consistency::local: return replication::consistency::local;
+    case client::consistency::majority: return replication::consistency::majority;
+    case client::consistency::all: return replication::consistency::all;
+  }
+  return replication::consistency::local;
+}
+
+client::response to_response(uint64_t id, const replication::reply& r) {
+  client::response out;
+  out.id = id;
+  if (!r.result) {
+    out.code = r.result.err().code;
+    out.message = r.result.err().message;
+  }
+  if (r.update) {
+    out.values.push_back(client::key_value{{}, crdt::encode(r.update->value)});
+  } else {
+    for (const auto& v : r.values) out.values.push_back(client::key_value{{}, crdt::encode(v)});
+  }
+  return out;
+}
+
+client::response error_response(uint64_t id, const error& e) {
+  client::response out;
+  out.id = id;
+  out.code = e.code;
+  out.message = e.message;
+  return out;
+}
+
+}  // namespace rumor::actors

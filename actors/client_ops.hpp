@@ -1,0 +1,35 @@
+#pragma once
+// client_ops: translation between the client protocol (client/client_messages.hpp) and the
+// replication state machine (replication/replica.hpp, operations.hpp). Pure functions, no CAF:
+// the replica actor uses them for every request, whether it came over TCP or from the embedding
+// API.
+
+#include <string>
+
+#include "base/result.hpp"
+#include "client/client_messages.hpp"
+#include "replication/replica.hpp"
+
+namespace rumor::actors {
+
+struct planned_update {
+  crdt::type_tag key_type;       // the type stored under the key (or_map when path is non-empty)
+  replication::mutator mutate;
+};
+
+// Builds the mutator of `u`. For op remove_key with an empty path, `key_type` names the type to
+// delete (the caller looks up what the key holds). Errors: invalid_argument (empty key, a
+// decrement of a g_counter, conditional put without context, unknown type for the op, undecodable
+// context, empty member list), each with a message naming the problem.
+result<planned_update> plan_update(const client::update& u, crdt::type_tag key_type_for_delete);
+
+client::consistency to_client(replication::consistency c);
+replication::consistency to_replication(client::consistency c);
+
+// The response to request `id` from a replica reply (values encoded with crdt::encode).
+client::response to_response(uint64_t id, const replication::reply& r);
+
+// An error response.
+client::response error_response(uint64_t id, const error& e);
+
+}  // namespace rumor::actors

@@ -1,0 +1,395 @@
+#include "actors/node.hpp"
+
+#include <atomic>
+#include <mutex>
+#include <random>
+#include <thread>
+
+#include <caf/all.hpp>
+#include <caf/io/all.hpp>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include "actors/actor_messages.hpp"
+#include "actors/replica_actor.hpp"
+#include "actors/storage_actor.hpp"
+#include "actors/transport.hpp"
+#include "crdt/codec.hpp"
+#include "persistence/lmdb_store.hpp"
+
+namespace rumor {
+
+std::string_view to_string(readiness r) noexcept {
+  switch (r) {
+    case readiness::loading: return "loading";
+    case readiness::joining: return "joining";
+    case readiness::ready: return "ready";
+    case readiness::stopping: return "stopping";
+    case readiness::stopped: return "stopped";
+    case readiness::failed: return "failed";
+  }
+  return "unknown";
+}
+
+namespace op {
+operation increment(int64_t by) {
+  operation o;
+  o.op = client::op_kind::counter_add;
+  o.type = crdt::type_tag::pn_counter;
+  o.amount = by;
+  return o;
+}
+operation decrement(int64_t by) { return increment(-by); }
+operation grow(uint64_t by) {
+  operation o = increment(static_cast<int64_t>(by));
+  o.type = crdt::type_tag::g_counter;
+  return o;
+}
+operation set(std::string value) {
+  operation o;
+  o.op = client::op_kind::register_set;
+  o.type = crdt::type_tag::lww_register;
+  o.value = std::move(value);
+  return o;
+}
+operation mv_put(std::string value, std::optional<std::string> context, bool conditional) {
+  operation o;
+  o.op = client::op_kind::mv_put;
+  o.type = crdt::type_tag::mv_register;
+  o.value = std::move(value);
+  o.context = std::move(context);
+  o.conditional = conditional;
+  return o;
+}
+operation add(std::vector<std::string> members) {
+  operation o;
+  o.op = client::op_kind::set_add;
+  o.type = crdt::type_tag::or_set;
+  o.members = std::move(members);
+  return o;
+}
+operation remove(std::vector<std::string> members) {
+  operation o = add(std::move(members));
+  o.op = client::op_kind::set_remove;
+  return o;
+}
+operation flag(bool on) {
+  operation o;
+  o.op = client::op_kind::flag_set;
+  o.type = crdt::type_tag::ew_flag;
+  o.flag = on;
+  return o;
+}
+operation del() {
+  operation o;
+  o.op = client::op_kind::remove_key;
+  return o;
+}
+operation in_map(std::vector<std::string> path, operation inner) {
+  path.insert(path.end(), inner.path.begin(), inner.path.end());
+  inner.path = std::move(path);
+  return inner;
+}
+operation map_remove(std::vector<std::string> path, crdt::type_tag field_type) {
+  operation o;
+  o.op = client::op_kind::remove_key;
+  o.type = field_type;
+  o.path = std::move(path);
+  return o;
+}
+}  // namespace op
+
+namespace {
+
+struct system_config : caf::actor_system_config {
+  explicit system_config(size_t threads) {
+    load<caf::io::middleman>();
+    set("scheduler.max-threads", std::max<size_t>(threads, 1));
+    set("logger.verbosity", caf::atom("quiet"));
+  }
+};
+
+result<std::pair<std::string, uint16_t>> split_address(const std::string& a) {
+  auto colon = a.rfind(':');
+  if (colon == std::string::npos || colon == 0)
+    return error{errc::invalid_argument, "address '" + a + "' is not HOST:PORT"};
+  std::string host = a.substr(0, colon);
+  std::string port = a.substr(colon + 1);
+  if (port.empty() || port.size() > 5 || port.find_first_not_of("0123456789") != std::string::npos ||
+      std::stoul(port) > 65535)
+    return error{errc::invalid_argument, "address '" + a + "' has no valid port (0..65535)"};
+  return std::pair{host, static_cast<uint16_t>(std::stoul(port))};
+}
+
+// The context a later write passes back: for mv-registers exactly the siblings' dots (what a
+// conditional put checks), otherwise the value's whole causal context.
+std::string context_of(const crdt::value& v) {
+  if (const auto* mv = v.get_if<crdt::mv_register>()) return crdt::encode_context(mv->read_context());
+  return crdt::encode_context(v.context());
+}
+
+result<entry> entry_of(const std::string& key, const client::response& r) {
+  if (r.code != errc::ok) return error{r.code, r.message};
+  if (r.values.empty()) return entry{key, crdt::value{}, {}};
+  auto v = crdt::decode(r.values.front().value);
+  if (!v) return v.err();
+  std::string ctx = context_of(*v);
+  return entry{key, std::move(*v), std::move(ctx)};
+}
+
+}  // namespace
+
+struct node::impl {
+  node_config cfg;
+  std::shared_ptr<spdlog::logger> log;
+  std::shared_ptr<persistence::store> store;
+  std::unique_ptr<system_config> sys_cfg;
+  std::unique_ptr<caf::actor_system> sys;
+  caf::actor replica;
+  caf::actor transport;
+  std::shared_ptr<std::atomic<uint8_t>> readiness = std::make_shared<std::atomic<uint8_t>>(0);
+  std::string address;
+  uint64_t id = 0;
+  std::atomic<uint64_t> next_id{1};
+  uint64_t session = 1;  // the embedding API's session for watches
+  std::mutex stop_mutex;
+  bool stopped = false;
+
+  void send_call(client::request req, std::function<void(client::response)> reply,
+                 std::function<void(client::event)> on_event = {}) {
+    if (req.id == 0) req.id = next_id++;
+    if (stopped || !replica) {
+      reply(client::response{req.id, errc::unavailable, "the node is stopped", {}, {}, {}, {}});
+      return;
+    }
+    caf::anon_send(replica, actors::call{session, std::move(req), std::move(reply), std::move(on_event)});
+  }
+
+  // Blocks for the response; bounded by the request timeout plus a margin.
+  client::response call_sync(client::request req) {
+    auto p = std::make_shared<std::promise<client::response>>();
+    auto f = p->get_future();
+    uint64_t timeout = req.timeout_ms;
+    uint64_t id = req.id;
+    send_call(std::move(req), [p](client::response r) { p->set_value(std::move(r)); });
+    if (f.wait_for(std::chrono::milliseconds(timeout + 10'000)) != std::future_status::ready)
+      return client::response{id, errc::timeout, "the node did not answer in time", {}, {}, {}, {}};
+    return f.get();
+  }
+
+  void shutdown() {
+    std::lock_guard<std::mutex> lock(stop_mutex);
+    if (stopped) return;
+    stopped = true;
+    if (replica) {
+      caf::scoped_actor self{*sys};
+      self->request(replica, std::chrono::seconds(30), actors::stop_atom::value)
+          .receive([](caf::atom_value) {}, [this](caf::error& e) {
+            log->warn("stop: the replica actor did not confirm: {}", caf::to_string(e));
+          });
+      self->wait_for(replica);
+    } else if (transport) {
+      caf::anon_send(transport, actors::stop_atom::value);
+    }
+    replica = nullptr;
+    transport = nullptr;
+    sys.reset();  // waits for every actor (transport and storage have quit)
+    store.reset();
+    readiness->store(static_cast<uint8_t>(readiness::stopped));
+  }
+};
+
+node::node(std::unique_ptr<impl> p) : impl_(std::move(p)) {}
+node::~node() { stop(); }
+void node::stop() { impl_->shutdown(); }
+
+result<std::unique_ptr<node>> node::start(node_config cfg) {
+  auto p = std::make_unique<impl>();
+  p->log = cfg.log ? cfg.log
+                   : std::make_shared<spdlog::logger>("rumor", std::make_shared<spdlog::sinks::stderr_color_sink_mt>());
+  if (cfg.data_dir.empty()) return error{errc::invalid_argument, "no data directory given"};
+  auto listen = split_address(cfg.listen);
+  if (!listen) return listen.err();
+  if (cfg.cluster.empty()) return error{errc::invalid_argument, "the cluster name is empty"};
+  if (cfg.gossip_interval_ms == 0) return error{errc::invalid_argument, "the gossip interval must be at least 1 ms"};
+  if (cfg.fanout == 0) return error{errc::invalid_argument, "the fanout must be at least 1"};
+
+  persistence::options opts;
+  opts.dir = cfg.data_dir;
+  opts.mode = cfg.durability;
+  auto opened = persistence::lmdb_store::open(opts);
+  if (!opened) return opened.err();
+  p->store = std::shared_ptr<persistence::store>(std::move(*opened));
+  p->id = p->store->node_id();
+
+  replication::replica_config rcfg = cfg.replica;
+  rcfg.cluster = cfg.cluster;
+  rcfg.gossip_interval_ms = cfg.gossip_interval_ms;
+  rcfg.fanout = cfg.fanout;
+
+  p->sys_cfg = std::make_unique<system_config>(cfg.threads);
+  p->sys = std::make_unique<caf::actor_system>(*p->sys_cfg);
+
+  uint64_t seed = std::random_device{}() ^ (p->id * 0x9E3779B97F4A7C15ull);
+  actors::replica_actor_config ac;
+  ac.store = p->store;
+  ac.replica = rcfg;
+  ac.seeds = cfg.seeds;
+  ac.rng_seed = seed;
+  ac.log = p->log;
+  ac.readiness = p->readiness;
+  p->replica = actors::spawn_replica_actor(*p->sys, ac);
+
+  actors::transport_config tc;
+  tc.cluster = cfg.cluster;
+  tc.self = p->id;
+  tc.listen_host = listen->first;
+  tc.listen_port = listen->second;
+  tc.advertise = cfg.advertise;
+  tc.log = p->log;
+  auto t = actors::spawn_transport(*p->sys, tc, p->replica);
+  if (!t) {
+    p->shutdown();
+    return t.err();
+  }
+  p->transport = t->broker;
+  p->address = t->address;
+
+  auto rep = std::make_shared<replication::replica>(*p->store, p->address, rcfg, seed);
+  if (auto ok = rep->load(actors::wall_clock_ms()); !ok) {
+    p->shutdown();
+    return error{ok.err().code, "loading " + cfg.data_dir + ": " + ok.err().message};
+  }
+  auto storage = actors::spawn_storage(*p->sys, p->store, p->replica);
+  caf::anon_send(p->replica, actors::replica_init{rep, p->transport, storage, p->address});
+  p->log->info("node {:016x} listening on {} (cluster '{}', data {})", p->id, p->address, cfg.cluster, cfg.data_dir);
+  p->cfg = std::move(cfg);
+  return std::unique_ptr<node>(new node(std::move(p)));
+}
+
+uint64_t node::id() const noexcept { return impl_->id; }
+std::string node::address() const { return impl_->address; }
+readiness node::state() const noexcept { return static_cast<readiness>(impl_->readiness->load()); }
+
+bool node::wait_ready(std::chrono::milliseconds timeout) const {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (state() != readiness::ready) {
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  return true;
+}
+
+namespace {
+client::request make_request(const op_options& o) {
+  client::request r;
+  r.level = o.level;
+  r.timeout_ms = static_cast<uint32_t>(std::max<int64_t>(o.timeout.count(), 0));
+  return r;
+}
+}  // namespace
+
+std::future<result<entry>> node::apply_async(std::string key, operation op, op_options o) {
+  auto p = std::make_shared<std::promise<result<entry>>>();
+  auto f = p->get_future();
+  op.key = key;
+  auto req = make_request(o);
+  req.body = std::move(op);
+  impl_->send_call(std::move(req), [p, key](client::response r) { p->set_value(entry_of(key, r)); });
+  return f;
+}
+
+result<entry> node::apply(std::string key, operation op, op_options o) {
+  op.key = key;
+  auto req = make_request(o);
+  req.body = std::move(op);
+  return entry_of(key, impl_->call_sync(std::move(req)));
+}
+
+namespace {
+result<std::optional<entry>> read_result(const std::string& key, const client::response& r) {
+  if (r.code != errc::ok) return error{r.code, r.message};
+  for (const auto& kv : r.values) {
+    auto v = crdt::decode(kv.value);
+    if (!v) return v.err();
+    if (v->holds_nothing()) continue;  // deleted
+    std::string ctx = context_of(*v);
+    return std::optional<entry>{entry{key, std::move(*v), std::move(ctx)}};
+  }
+  return std::optional<entry>{};
+}
+}  // namespace
+
+std::future<result<std::optional<entry>>> node::get_async(std::string key, op_options o) {
+  auto p = std::make_shared<std::promise<result<std::optional<entry>>>>();
+  auto f = p->get_future();
+  auto req = make_request(o);
+  req.body = client::get{key};
+  impl_->send_call(std::move(req), [p, key](client::response r) { p->set_value(read_result(key, r)); });
+  return f;
+}
+
+result<std::optional<entry>> node::get(std::string key, op_options o) {
+  auto req = make_request(o);
+  req.body = client::get{key};
+  return read_result(key, impl_->call_sync(std::move(req)));
+}
+
+result<std::vector<std::pair<std::string, crdt::type_tag>>> node::keys(std::string prefix, uint32_t limit) {
+  client::request req;
+  req.body = client::keys{std::move(prefix), limit};
+  auto r = impl_->call_sync(std::move(req));
+  if (r.code != errc::ok) return error{r.code, r.message};
+  std::vector<std::pair<std::string, crdt::type_tag>> out;
+  for (auto& k : r.key_list) out.emplace_back(std::move(k.key), k.type);
+  return out;
+}
+
+result<std::vector<member>> node::members() {
+  client::request req;
+  req.body = client::members{};
+  auto r = impl_->call_sync(std::move(req));
+  if (r.code != errc::ok) return error{r.code, r.message};
+  static constexpr const char* names[] = {"alive", "suspect", "dead", "left"};
+  std::vector<member> out;
+  for (auto& m : r.member_list)
+    out.push_back(member{m.id, m.address, m.status < 4 ? names[m.status] : "unknown", m.incarnation});
+  return out;
+}
+
+result<client::node_status> node::status() {
+  client::request req;
+  req.body = client::status{};
+  auto r = impl_->call_sync(std::move(req));
+  if (r.code != errc::ok) return error{r.code, r.message};
+  if (!r.node) return error{errc::decode_error, "status response without status"};
+  return *r.node;
+}
+
+uint64_t node::subscribe(std::string prefix, std::function<void(const change&)> fn) {
+  client::request req;
+  req.id = impl_->next_id++;
+  req.body = client::watch{std::move(prefix)};
+  auto on_event = [fn = std::move(fn)](client::event e) {
+    change c{std::move(e.key), std::nullopt, e.origin};
+    if (!e.value.empty()) {
+      if (auto v = crdt::decode(e.value)) c.value = std::move(*v);
+    }
+    fn(c);
+  };
+  uint64_t id = req.id;
+  impl_->send_call(std::move(req), [](client::response) {}, std::move(on_event));
+  return id;
+}
+
+void node::unsubscribe(uint64_t id) {
+  client::request req;
+  req.body = client::unwatch{id};
+  impl_->send_call(std::move(req), [](client::response) {});
+}
+
+void node::submit(client::request req, std::function<void(client::response)> reply) {
+  impl_->send_call(std::move(req), std::move(reply));
+}
+
+}  // namespace rumor

@@ -1,0 +1,166 @@
+#pragma once
+// rumor::node — the embedding API: one rumor node inside your program.
+//
+//   rumor::node_config cfg;
+//   cfg.data_dir = "/var/lib/myapp/rumor";
+//   cfg.listen = "127.0.0.1:7401";
+//   cfg.seeds = {"127.0.0.1:7400"};
+//   auto n = rumor::node::start(cfg);              // result<std::unique_ptr<node>>
+//   if (!n) { std::cerr << n.err().describe(); return 1; }
+//   (*n)->apply("visits", rumor::op::increment(1));            // blocking, local durability
+//   auto v = (*n)->get("visits");                               // result<std::optional<entry>>
+//   auto f = (*n)->apply_async("cart:42", rumor::op::add({"apple"}),
+//                              {rumor::consistency::majority, std::chrono::seconds(2)});
+//   f.get();                                                     // std::future<result<entry>>
+//   (*n)->stop();
+//
+// A node is a CAF actor system of its own (replica actor, storage actor on its own thread,
+// transport broker on the network thread; actors/ has the pieces). Every update is acknowledged
+// only once it is durable in the node's LMDB store (and, with majority/all, on that many
+// members). Errors are values (rumor::error): timeout (consistency not reached in time — the
+// update is durable locally and keeps spreading), conflict (conditional put with a stale context;
+// entry holds the current siblings), type_mismatch, invalid_argument, unavailable (stopped node).
+//
+// Thread safety: every member function may be called from any thread. Blocking calls and
+// future::get() must not be called from inside a subscription callback (which runs on the node's
+// replica actor and would wait for itself).
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <future>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "base/result.hpp"
+#include "client/client_messages.hpp"
+#include "crdt/value.hpp"
+#include "persistence/options.hpp"
+#include "replication/replica.hpp"
+
+namespace spdlog { class logger; }
+
+namespace rumor {
+
+using consistency = client::consistency;
+
+struct node_config {
+  std::string data_dir;                  // REQUIRED; created if missing (its parent must exist)
+  std::string listen = "127.0.0.1:0";    // host:port for peers and clients; port 0 = any free port
+  std::string advertise;                 // address peers should dial; empty = the bound listen address
+  std::vector<std::string> seeds;        // peers to join through ("host:port"); empty = new cluster
+  std::string cluster = "rumor";         // peers of another cluster name are refused
+  persistence::durability durability = persistence::durability::durable;
+  uint64_t gossip_interval_ms = 200;
+  size_t fanout = 3;
+  size_t threads = 2;                    // CAF scheduler threads
+  replication::replica_config replica;   // advanced protocol settings (cluster, gossip interval
+                                         // and fanout above override the ones in here)
+  std::shared_ptr<spdlog::logger> log;   // empty: a stderr logger named after the node
+};
+
+enum class readiness : uint8_t { loading, joining, ready, stopping, stopped, failed };
+std::string_view to_string(readiness r) noexcept;
+
+struct op_options {
+  consistency level = consistency::local;
+  std::chrono::milliseconds timeout{5000};
+};
+
+// A key's value with its causal context (what a later conditional write supersedes).
+struct entry {
+  std::string key;
+  crdt::value value;
+  std::string context;  // crdt::encode_context of value.context(); pass it to op::mv_put
+};
+
+// One update, built by the functions in rumor::op.
+using operation = client::update;
+
+namespace op {
+operation increment(int64_t by = 1);   // pn-counter
+operation decrement(int64_t by = 1);   // pn-counter
+operation grow(uint64_t by = 1);       // g-counter
+operation set(std::string value);      // lww-register
+// mv-register: supersede exactly what `context` covers; conditional: fail with conflict if
+// anything was written since that read.
+operation mv_put(std::string value, std::optional<std::string> context = std::nullopt, bool conditional = false);
+operation add(std::vector<std::string> members);     // or-set
+operation remove(std::vector<std::string> members);  // or-set, as observed
+operation flag(bool on);                             // ew-flag
+operation del();                                     // delete the key (as observed)
+// The operation applied to a field of an or-map key: in_map({"a", "b"}, op::increment()) updates
+// field b of the map in field a of the key's map.
+operation in_map(std::vector<std::string> path, operation inner);
+// Deletes the last field of `path` from its map; `field_type` is that field's type.
+operation map_remove(std::vector<std::string> path, crdt::type_tag field_type);
+}  // namespace op
+
+struct change {
+  std::string key;
+  std::optional<crdt::value> value;  // after the change; nullopt if the key is gone
+  uint64_t origin = 0;               // node that made the update; 0 for repairs
+};
+
+struct member {
+  uint64_t id = 0;
+  std::string address;
+  std::string status;  // alive, suspect, dead, left
+  uint64_t incarnation = 0;
+};
+
+class node {
+ public:
+  // Opens the data directory (creating identity and store on first start), binds the listener,
+  // starts the actors and joins `seeds`. Returns once the node listens; readiness() then says
+  // joining until the node has the cluster's state (or it is the first node), then ready.
+  // Errors: busy (directory locked by another process, port in use), invalid_argument (bad
+  // address), io_error / corrupt (unusable data directory), with messages naming the problem.
+  static result<std::unique_ptr<node>> start(node_config cfg);
+
+  ~node();  // stop()
+  node(const node&) = delete;
+  node& operator=(const node&) = delete;
+
+  // Leaves the cluster gracefully, commits what is queued and stops every actor. Idempotent.
+  // Pending operations complete with errc::unavailable.
+  void stop();
+
+  uint64_t id() const noexcept;
+  std::string address() const;  // host:port peers and clients use
+  readiness state() const noexcept;
+  // Waits until state() is ready (true) or the timeout passes (false).
+  bool wait_ready(std::chrono::milliseconds timeout) const;
+
+  // ---- operations (async: the future's value arrives when the consistency level is reached) ----
+  std::future<result<entry>> apply_async(std::string key, operation op, op_options o = {});
+  result<entry> apply(std::string key, operation op, op_options o = {});
+  // Reads: local = this node's value; majority/all = joined with that many members' values
+  // (and written back where stale). nullopt: no such key.
+  std::future<result<std::optional<entry>>> get_async(std::string key, op_options o = {});
+  result<std::optional<entry>> get(std::string key, op_options o = {});
+  // Keys starting with `prefix`, in order, at most `limit`.
+  result<std::vector<std::pair<std::string, crdt::type_tag>>> keys(std::string prefix = {}, uint32_t limit = 1000);
+  result<std::vector<member>> members();
+  result<client::node_status> status();
+
+  // Calls `fn` for every change of a key starting with `prefix`, local or from peers, from the
+  // node's replica actor (keep it quick; do not block on this node inside it). Returns an id for
+  // unsubscribe().
+  uint64_t subscribe(std::string prefix, std::function<void(const change&)> fn);
+  void unsubscribe(uint64_t id);
+
+  // The raw client protocol (what the CLI speaks over TCP): `reply` is called exactly once, from
+  // the replica actor, with the response to `req`.
+  void submit(client::request req, std::function<void(client::response)> reply);
+
+  struct impl;
+
+ private:
+  explicit node(std::unique_ptr<impl> p);
+  std::unique_ptr<impl> impl_;
+};
+
+}  // namespace rumor

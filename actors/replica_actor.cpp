@@ -1,0 +1,319 @@
+#include "actors/replica_actor.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <map>
+#include <unordered_map>
+
+#include "actors/actor_messages.hpp"
+#include "actors/client_ops.hpp"
+#include "actors/node.hpp"
+#include "crdt/codec.hpp"
+
+namespace rumor::actors {
+
+uint64_t wall_clock_ms() {
+  using namespace std::chrono;
+  return static_cast<uint64_t>(duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count());
+}
+
+namespace {
+
+using replication::replica;
+
+// A call waiting for the replica's reply (keyed by the replica request id the actor assigned).
+struct waiting_call {
+  uint64_t client_id;
+  std::string key;
+  std::function<void(client::response)> reply;
+};
+
+struct watch_entry {
+  std::string prefix;
+  std::function<void(client::event)> on_event;
+};
+
+struct replica_actor_state {
+  replica_actor_config cfg;
+  std::shared_ptr<replica> rep;
+  caf::actor transport;
+  caf::actor storage;
+  std::unordered_map<uint64_t, waiting_call> calls;
+  std::map<std::pair<uint64_t, uint64_t>, watch_entry> watches;  // (session, request id)
+  uint64_t next_request = 1;
+  uint64_t last_batch_sent = 0;      // highest batch id handed to the storage actor
+  uint64_t last_batch_reported = 0;  // highest batch id reported to the replica
+  uint64_t tick_ms = 20;
+  bool started = false;
+  bool stopping = false;
+  bool stop_sent = false;
+  caf::response_promise stop_promise;
+  static inline const char* name = "rumor.replica";
+};
+
+using self_ptr = caf::stateful_actor<replica_actor_state>*;
+
+void set_readiness(replica_actor_state& st, readiness r) { st.cfg.readiness->store(static_cast<uint8_t>(r)); }
+
+void update_readiness(replica_actor_state& st) {
+  if (st.stopping || !st.rep) return;
+  if (st.rep->failed()) return set_readiness(st, readiness::failed);
+  set_readiness(st, st.rep->bootstrapped() ? readiness::ready : readiness::joining);
+}
+
+void notify_watchers(replica_actor_state& st, const std::vector<replication::change>& changes) {
+  if (st.watches.empty() || changes.empty()) return;
+  // One event per (key, type) per step: the value after the whole step.
+  std::map<std::pair<std::string, crdt::type_tag>, uint64_t> latest;
+  for (const auto& c : changes) latest[{c.key, c.type}] = c.origin;
+  for (const auto& [kt, origin] : latest) {
+    const auto& [key, type] = kt;
+    bool wanted = false;
+    for (const auto& [id, w] : st.watches) wanted = wanted || key.starts_with(w.prefix);
+    if (!wanted) continue;
+    std::string value;
+    if (auto vs = st.rep->get(key)) {
+      for (const auto& v : *vs)
+        if (v.type() == type && !v.holds_nothing()) value = crdt::encode(v);
+    }
+    for (const auto& [id, w] : st.watches)
+      if (key.starts_with(w.prefix)) w.on_event(client::event{id.second, key, value, origin});
+  }
+}
+
+// Carries out everything the replica asked for in its last steps.
+void drain(self_ptr self) {
+  auto& st = self->state;
+  if (!st.rep) return;
+  auto r = st.rep->take_ready();
+  if (!r.batches.empty()) {
+    st.last_batch_sent = r.batches.back().id;
+    self->send(st.storage, storage_batches{std::move(r.batches)});
+  }
+  if (!r.messages.empty()) {
+    for (auto& m : r.messages)
+      if (m.address.empty() && m.to != 0) m.address = st.rep->members().address_of(m.to);
+    self->send(st.transport, send_atom::value, outbox_msg{std::move(r.messages)});
+  }
+  for (auto& rp : r.replies) {
+    auto it = st.calls.find(rp.request);
+    if (it == st.calls.end()) continue;
+    auto resp = to_response(it->second.client_id, rp);
+    for (auto& kv : resp.values) kv.key = it->second.key;
+    auto fn = std::move(it->second.reply);
+    st.calls.erase(it);
+    fn(std::move(resp));
+  }
+  notify_watchers(st, r.changes);
+  update_readiness(st);
+}
+
+client::node_status make_status(replica_actor_state& st) {
+  client::node_status s;
+  s.node = st.rep->id();
+  s.address = st.cfg.address;
+  s.cluster = st.cfg.replica.cluster;
+  s.readiness = std::string(to_string(static_cast<readiness>(st.cfg.readiness->load())));
+  if (auto stats = st.cfg.store->stats()) s.keys = stats->values;
+  s.delta_log = st.rep->delta_log_size();
+  s.local_updates = st.rep->stats().local_updates;
+  s.remote_applied = st.rep->stats().remote_applied;
+  for (const auto& m : st.rep->members().live_peers()) {
+    client::peer_lag lag{m.id, 0};
+    auto it = st.rep->peer_vvs().find(m.id);
+    for (const auto& [origin, c] : st.rep->vv().entries()) {
+      uint64_t have = it == st.rep->peer_vvs().end() ? 0 : it->second.get(origin);
+      lag.behind += c - std::min(c, have);
+    }
+    s.peers.push_back(lag);
+  }
+  return s;
+}
+
+void handle_update(self_ptr self, call& c, const client::update& u) {
+  auto& st = self->state;
+  crdt::type_tag delete_type = u.type;
+  if (u.op == client::op_kind::remove_key && u.path.empty()) {
+    auto existing = st.rep->get(u.key);
+    if (!existing) return c.reply(error_response(c.req.id, existing.err()));
+    if (existing->empty()) return c.reply(error_response(c.req.id, error{errc::ok, ""}));
+    delete_type = existing->front().type();
+  }
+  auto plan = plan_update(u, delete_type);
+  if (!plan) return c.reply(error_response(c.req.id, plan.err()));
+  uint64_t rid = st.next_request++;
+  st.calls.emplace(rid, waiting_call{c.req.id, u.key, std::move(c.reply)});
+  st.rep->update(rid, u.key, plan->key_type, plan->mutate, to_replication(c.req.level), c.req.timeout_ms,
+                 wall_clock_ms());
+}
+
+void handle_call(self_ptr self, call& c) {
+  auto& st = self->state;
+  if (!c.reply) c.reply = [](client::response) {};
+  if (!st.rep || st.stopping)
+    return c.reply(error_response(c.req.id, error{errc::unavailable, "the node is stopping"}));
+  auto& body = c.req.body;
+  if (auto* u = std::get_if<client::update>(&body)) {
+    handle_update(self, c, *u);
+  } else if (auto* g = std::get_if<client::get>(&body)) {
+    uint64_t rid = st.next_request++;
+    st.calls.emplace(rid, waiting_call{c.req.id, g->key, std::move(c.reply)});
+    st.rep->read(rid, g->key, to_replication(c.req.level), c.req.timeout_ms, wall_clock_ms());
+  } else if (auto* k = std::get_if<client::keys>(&body)) {
+    auto found = st.rep->keys(k->prefix, k->limit);
+    if (!found) return c.reply(error_response(c.req.id, found.err()));
+    client::response r;
+    r.id = c.req.id;
+    for (auto& [key, type] : *found) r.key_list.push_back(client::key_type{std::move(key), type});
+    c.reply(std::move(r));
+  } else if (auto* w = std::get_if<client::watch>(&body)) {
+    if (!c.on_event) return c.reply(error_response(c.req.id, error{errc::invalid_argument, "watch without a receiver"}));
+    st.watches[{c.session, c.req.id}] = watch_entry{w->prefix, std::move(c.on_event)};
+    client::response r;
+    r.id = c.req.id;
+    c.reply(std::move(r));
+  } else if (auto* uw = std::get_if<client::unwatch>(&body)) {
+    st.watches.erase({c.session, uw->watch_id});
+    client::response r;
+    r.id = c.req.id;
+    c.reply(std::move(r));
+  } else if (std::holds_alternative<client::members>(body)) {
+    client::response r;
+    r.id = c.req.id;
+    for (const auto& m : st.rep->members().snapshot())
+      r.member_list.push_back(client::member_info{m.id, m.address, static_cast<uint8_t>(m.status), m.incarnation});
+    c.reply(std::move(r));
+  } else if (std::holds_alternative<client::status>(body)) {
+    client::response r;
+    r.id = c.req.id;
+    r.node = make_status(st);
+    c.reply(std::move(r));
+  }
+  drain(self);
+}
+
+// A commit failed: fail what waited on the lost state and rebuild the replica from the store.
+void recover(self_ptr self, const error& e) {
+  auto& st = self->state;
+  st.cfg.log->error("storage commit failed: {}; rebuilding the replica from the store", e.describe());
+  for (auto& [rid, w] : st.calls)
+    w.reply(error_response(w.client_id, error{errc::unavailable, "storage failure, not acknowledged: " + e.message}));
+  st.calls.clear();
+  auto fresh = std::make_shared<replica>(*st.cfg.store, st.cfg.address, st.cfg.replica, st.cfg.rng_seed + 1);
+  if (auto ok = fresh->load(wall_clock_ms()); !ok) {
+    st.cfg.log->critical("cannot reload the replica: {}", ok.err().describe());
+    set_readiness(st, readiness::failed);
+    st.rep.reset();
+    return;
+  }
+  fresh->start(st.cfg.seeds, wall_clock_ms());
+  st.rep = std::move(fresh);
+  // Batches the old replica had in flight are being committed or failed by the storage actor;
+  // their results must not reach the new replica.
+  st.last_batch_reported = st.last_batch_sent;
+}
+
+void finish_stop(self_ptr self) {
+  auto& st = self->state;
+  if (st.stop_sent) return;
+  st.stop_sent = true;
+  if (st.transport) self->send(st.transport, stop_atom::value);
+  if (!st.storage) {
+    set_readiness(st, readiness::stopped);
+    st.stop_promise.deliver(caf::ok_atom::value);
+    self->quit();
+    return;
+  }
+  self->request(st.storage, std::chrono::seconds(30), stop_atom::value)
+      .then([=](caf::atom_value) mutable {
+              set_readiness(self->state, readiness::stopped);
+              self->state.stop_promise.deliver(caf::ok_atom::value);
+              self->quit();
+            },
+            [=](caf::error&) mutable {
+              set_readiness(self->state, readiness::stopped);
+              self->state.stop_promise.deliver(caf::ok_atom::value);
+              self->quit();
+            });
+}
+
+caf::behavior replica_actor(self_ptr self, replica_actor_config cfg) {
+  self->state.cfg = std::move(cfg);
+  auto gossip = self->state.cfg.replica.gossip_interval_ms;
+  self->state.tick_ms = std::clamp<uint64_t>(gossip / 4, 5, 50);
+  return {
+      [=](replica_init& init) {
+        auto& st = self->state;
+        st.rep = std::move(init.rep);
+        st.transport = std::move(init.transport);
+        st.storage = std::move(init.storage);
+        st.cfg.address = std::move(init.address);
+        st.rep->start(st.cfg.seeds, wall_clock_ms());
+        st.started = true;
+        drain(self);
+        self->delayed_send(self, std::chrono::milliseconds(st.tick_ms), tick_atom::value);
+      },
+      [=](call& c) { handle_call(self, c); },
+      [=](peer_message& m) {
+        auto& st = self->state;
+        if (!st.rep) return;
+        st.rep->receive(m.from, m.msg, wall_clock_ms());
+        drain(self);
+      },
+      [=](storage_result& r) {
+        auto& st = self->state;
+        if (!st.rep) return;
+        // Results for batches of a replica that was replaced are ignored (ids <= reported).
+        while (st.last_batch_reported < r.last_committed) st.rep->committed(++st.last_batch_reported);
+        if (r.failure && r.failed_batch > st.last_batch_reported) {
+          st.rep->commit_failed(r.failed_batch, *r.failure);
+          recover(self, *r.failure);
+        }
+        drain(self);
+        if (st.stopping && st.last_batch_reported >= st.last_batch_sent) finish_stop(self);
+      },
+      [=](tick_atom) {
+        auto& st = self->state;
+        if (st.stopping) return;
+        if (st.rep) {
+          st.rep->tick(wall_clock_ms());
+          drain(self);
+        }
+        self->delayed_send(self, std::chrono::milliseconds(st.tick_ms), tick_atom::value);
+      },
+      [=](stop_atom) -> caf::response_promise {
+        auto& st = self->state;
+        auto rp = self->make_response_promise();
+        if (st.stopping) {
+          rp.deliver(caf::ok_atom::value);
+          return rp;
+        }
+        st.stop_promise = rp;
+        if (st.rep && st.started) {
+          st.rep->leave(wall_clock_ms());
+          drain(self);
+        }
+        st.stopping = true;
+        set_readiness(st, readiness::stopping);
+        for (auto& [rid, w] : st.calls)
+          w.reply(error_response(w.client_id, error{errc::unavailable, "the node stopped before the request completed (an update may still have been applied)"}));
+        st.calls.clear();
+        if (!st.started || st.last_batch_reported >= st.last_batch_sent) {
+          finish_stop(self);
+        } else {
+          // Bounded: stop anyway if the storage actor does not report in time.
+          self->delayed_send(self, std::chrono::seconds(10), flush_atom::value);
+        }
+        return rp;
+      },
+      [=](flush_atom) { finish_stop(self); },
+  };
+}
+
+}  // namespace
+
+caf::actor spawn_replica_actor(caf::actor_system& sys, replica_actor_config cfg) {
+  return sys.spawn(replica_actor, std::move(cfg));
+}
+
+}  // namespace rumor::actors

@@ -1,0 +1,54 @@
+#pragma once
+// replica actor: drives one replication::replica (the pure protocol state machine) with real
+// time, the transport and the storage actor. Thin by design: every decision is the replica's;
+// this actor feeds it inputs (client calls, peer messages, ticks, commit results) and carries
+// out its outputs (batches to the storage actor, messages to the transport, replies to callers,
+// changes to watchers) after every input.
+//
+// Lifecycle: spawn_replica_actor() → (init) from the node once transport and storage exist →
+// running → stop_atom: leaves the cluster, waits (bounded) for queued commits and the goodbye
+// messages, stops transport and storage, answers the stop request and quits.
+//
+// Storage failure: when a commit fails, the replica's memory is ahead of its store; the actor
+// fails the calls that were waiting on it (errc::unavailable, nothing acknowledged), builds a new
+// replica from the store and carries on. Acknowledged updates were committed, so none is lost.
+
+#include <atomic>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <caf/all.hpp>
+#include <spdlog/spdlog.h>
+
+#include "persistence/store.hpp"
+#include "replication/replica.hpp"
+
+namespace rumor::actors {
+
+struct replica_actor_config {
+  std::shared_ptr<persistence::store> store;  // REQUIRED; shared with the storage actor
+  std::string address;                        // this node's peer address
+  replication::replica_config replica;
+  std::vector<std::string> seeds;
+  uint64_t rng_seed = 0;
+  std::shared_ptr<spdlog::logger> log;        // REQUIRED
+  std::shared_ptr<std::atomic<uint8_t>> readiness;  // REQUIRED; rumor::readiness values
+};
+
+// The message that starts a spawned replica actor: the loaded replica and its peers.
+struct replica_init {
+  std::shared_ptr<replication::replica> rep;  // load()ed, not started
+  caf::actor transport;
+  caf::actor storage;
+  std::string address;  // the bound peer address (known once the transport listens)
+};
+
+caf::actor spawn_replica_actor(caf::actor_system& sys, replica_actor_config cfg);
+
+// Milliseconds since the Unix epoch (the physical clock the HLC follows).
+uint64_t wall_clock_ms();
+
+}  // namespace rumor::actors
+
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(rumor::actors::replica_init)

@@ -1,0 +1,171 @@
+// In-process clusters of embedded rumor::node over real loopback TCP: convergence, consistency
+// levels, subscriptions, restart and catch-up. Every wait is bounded (cluster_fixture.hpp).
+
+#include <doctest/doctest.h>
+
+#include <atomic>
+#include <mutex>
+#include <set>
+
+#include "cluster_fixture.hpp"
+
+using namespace std::chrono_literals;
+using rumor::test::cluster;
+using rumor::test::eventually;
+namespace op = rumor::op;
+
+namespace {
+
+int64_t counter_at(rumor::node& n, const std::string& key) {
+  auto e = n.get(key);
+  if (!e || !*e) return INT64_MIN;
+  auto* c = (*e)->value.get_if<rumor::crdt::pn_counter>();
+  return c ? c->value() : INT64_MIN;
+}
+
+std::set<std::string> set_at(rumor::node& n, const std::string& key) {
+  auto e = n.get(key);
+  if (!e || !*e) return {};
+  auto* s = (*e)->value.get_if<rumor::crdt::or_set>();
+  if (!s) return {};
+  auto v = s->elements();
+  return {v.begin(), v.end()};
+}
+
+std::string register_at(rumor::node& n, const std::string& key) {
+  auto e = n.get(key);
+  if (!e || !*e) return "<none>";
+  auto* r = (*e)->value.get_if<rumor::crdt::lww_register>();
+  return r && r->read() ? *r->read() : "<none>";
+}
+
+}  // namespace
+
+TEST_CASE("three embedded nodes converge on counters, sets and registers written on different nodes") {
+  cluster c;
+  c.start_all(3);
+  for (size_t i = 0; i < 3; ++i) {
+    REQUIRE(c.nodes[i]->apply("hits", op::increment(static_cast<int64_t>(i + 1))));
+    REQUIRE(c.nodes[i]->apply("fruit", op::add({"f" + std::to_string(i)})));
+  }
+  REQUIRE(c.nodes[2]->apply("name", op::set("rumor")));
+  REQUIRE(c.nodes[1]->apply("fruit", op::remove({"f1"})));
+  bool converged = eventually([&] {
+    for (auto& n : c.nodes) {
+      if (counter_at(*n, "hits") != 6) return false;
+      if (set_at(*n, "fruit") != std::set<std::string>{"f0", "f2"}) return false;
+      if (register_at(*n, "name") != "rumor") return false;
+    }
+    return true;
+  }, 15s);
+  CHECK(converged);
+  for (auto& n : c.nodes) {
+    auto ks = n->keys();
+    REQUIRE(ks);
+    CHECK(ks->size() == 3);
+  }
+}
+
+TEST_CASE("an update of another type on a key is refused with type_mismatch, and nothing changes") {
+  cluster c;
+  c.start_all(1);
+  REQUIRE(c.nodes[0]->apply("k", op::increment(2)));
+  auto r = c.nodes[0]->apply("k", op::add({"x"}));
+  REQUIRE(!r);
+  CHECK(r.err().code == rumor::errc::type_mismatch);
+  CHECK(counter_at(*c.nodes[0], "k") == 2);
+}
+
+TEST_CASE("majority writes succeed with one of three nodes down and time out when two are down") {
+  cluster c;
+  c.start_all(3);
+  c.stop(2);
+  rumor::op_options majority{rumor::consistency::majority, 3000ms};
+  auto ok = c.nodes[0]->apply("m", op::increment(1), majority);
+  CHECK_MESSAGE(ok.has_value(), (ok ? std::string() : ok.err().describe()));
+  c.stop(1);
+  auto t0 = std::chrono::steady_clock::now();
+  auto late = c.nodes[0]->apply("m", op::increment(1), {rumor::consistency::majority, 1000ms});
+  auto took = std::chrono::steady_clock::now() - t0;
+  REQUIRE(!late);
+  CHECK(late.err().code == rumor::errc::timeout);
+  CHECK(took < 5s);
+  // The update is durable locally even though the majority was not reached.
+  CHECK(counter_at(*c.nodes[0], "m") == 2);
+}
+
+TEST_CASE("a subscription fires for updates made on another node") {
+  cluster c;
+  c.start_all(2);
+  std::mutex mu;
+  std::vector<rumor::change> seen;
+  c.nodes[1]->subscribe("user:", [&](const rumor::change& ch) {
+    std::lock_guard<std::mutex> lock(mu);
+    seen.push_back(ch);
+  });
+  REQUIRE(c.nodes[0]->apply("user:1", op::set("ada")));
+  REQUIRE(c.nodes[0]->apply("other", op::set("not watched")));
+  bool fired = eventually([&] {
+    std::lock_guard<std::mutex> lock(mu);
+    for (auto& ch : seen)
+      if (ch.key == "user:1" && ch.origin == c.nodes[0]->id() && ch.value) return true;
+    return false;
+  }, 10s);
+  CHECK(fired);
+  std::lock_guard<std::mutex> lock(mu);
+  for (auto& ch : seen) CHECK(ch.key.starts_with("user:"));
+}
+
+TEST_CASE("a node stopped and restarted on its directory keeps its identity and data and catches up") {
+  cluster c;
+  c.start_all(3);
+  REQUIRE(c.nodes[2]->apply("before", op::increment(5)));
+  REQUIRE(eventually([&] { return counter_at(*c.nodes[0], "before") == 5; }, 10s));
+  uint64_t id2 = c.nodes[2]->id();
+  c.stop(2);
+  for (int i = 0; i < 50; ++i) REQUIRE(c.nodes[i % 2]->apply("during", op::increment(1)));
+  REQUIRE(c.nodes[0]->apply("set", op::add({"a", "b"})));
+  auto& back = c.start(2);
+  CHECK(back.id() == id2);
+  CHECK(counter_at(back, "before") == 5);  // its own data, straight from disk
+  bool caught_up = eventually([&] {
+    return counter_at(back, "during") == 50 && set_at(back, "set") == std::set<std::string>{"a", "b"};
+  }, 15s);
+  CHECK(caught_up);
+}
+
+TEST_CASE("mv-register: a read's context makes a conditional put succeed once and conflict when stale") {
+  cluster c;
+  c.start_all(1);
+  auto& n = *c.nodes[0];
+  REQUIRE(n.apply("doc", op::mv_put("v1")));
+  auto r = n.get("doc");
+  REQUIRE(r);
+  REQUIRE(*r);
+  std::string ctx = (*r)->context;
+  auto first = n.apply("doc", op::mv_put("v2", ctx, true));
+  CHECK(first.has_value());
+  auto stale = n.apply("doc", op::mv_put("v3", ctx, true));
+  REQUIRE(!stale);
+  CHECK(stale.err().code == rumor::errc::conflict);
+  auto now = n.get("doc");
+  REQUIRE(now);
+  auto* mv = (*now)->value.get_if<rumor::crdt::mv_register>();
+  REQUIRE(mv);
+  CHECK(mv->siblings() == std::vector<std::string>{"v2"});
+}
+
+TEST_CASE("deleting a key removes it everywhere; a second node start on a locked directory is refused") {
+  cluster c;
+  c.start_all(2);
+  REQUIRE(c.nodes[0]->apply("gone", op::add({"x"})));
+  REQUIRE(eventually([&] { return !set_at(*c.nodes[1], "gone").empty(); }, 10s));
+  REQUIRE(c.nodes[1]->apply("gone", op::del()));
+  CHECK(eventually([&] {
+    auto e = c.nodes[0]->get("gone");
+    return e && !*e;
+  }, 10s));
+  auto again = rumor::node::start(c.config(0, "127.0.0.1:0", {}));
+  REQUIRE(!again);
+  CHECK(again.err().code == rumor::errc::busy);
+}
