@@ -177,13 +177,13 @@ struct node::impl {
     return f.get();
   }
 
-  void shutdown() {
+  void shutdown(bool leave = true) {
     std::lock_guard<std::mutex> lock(stop_mutex);
     if (stopped) return;
     stopped = true;
     if (replica) {
       caf::scoped_actor self{*sys};
-      self->request(replica, std::chrono::seconds(30), actors::stop_atom::value)
+      self->request(replica, std::chrono::seconds(30), actors::stop_atom::value, leave)
           .receive([](caf::atom_value) {}, [this](caf::error& e) {
             log->warn("stop: the replica actor did not confirm: {}", caf::to_string(e));
           });
@@ -202,6 +202,7 @@ struct node::impl {
 node::node(std::unique_ptr<impl> p) : impl_(std::move(p)) {}
 node::~node() { stop(); }
 void node::stop() { impl_->shutdown(); }
+void node::stop_without_leaving() { impl_->shutdown(false); }
 
 result<std::unique_ptr<node>> node::start(node_config cfg) {
   auto p = std::make_unique<impl>();

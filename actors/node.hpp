@@ -124,9 +124,14 @@ class node {
   node(const node&) = delete;
   node& operator=(const node&) = delete;
 
-  // Leaves the cluster gracefully, commits what is queued and stops every actor. Idempotent.
-  // Pending operations complete with errc::unavailable.
+  // Leaves the cluster gracefully (the others stop counting this node in majority/all quorums),
+  // commits what is queued and stops every actor. Idempotent. Pending operations complete with
+  // errc::unavailable.
   void stop();
+  // Stops like stop() but stays a member, as a crashed node would: peers keep counting it in
+  // quorums, suspect it, then mark it dead, until it returns on the same directory (for restarts
+  // that should not shrink the quorum, and for tests).
+  void stop_without_leaving();
 
   uint64_t id() const noexcept;
   std::string address() const;  // host:port peers and clients use

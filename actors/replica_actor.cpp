@@ -281,7 +281,7 @@ caf::behavior replica_actor(self_ptr self, replica_actor_config cfg) {
         }
         self->delayed_send(self, std::chrono::milliseconds(st.tick_ms), tick_atom::value);
       },
-      [=](stop_atom) -> caf::response_promise {
+      [=](stop_atom, bool leave) -> caf::response_promise {
         auto& st = self->state;
         auto rp = self->make_response_promise();
         if (st.stopping) {
@@ -289,7 +289,7 @@ caf::behavior replica_actor(self_ptr self, replica_actor_config cfg) {
           return rp;
         }
         st.stop_promise = rp;
-        if (st.rep && st.started) {
+        if (st.rep && st.started && leave) {
           st.rep->leave(wall_clock_ms());
           drain(self);
         }

@@ -6,8 +6,8 @@
 // changes to watchers) after every input.
 //
 // Lifecycle: spawn_replica_actor() → (init) from the node once transport and storage exist →
-// running → stop_atom: leaves the cluster, waits (bounded) for queued commits and the goodbye
-// messages, stops transport and storage, answers the stop request and quits.
+// running → (stop_atom, bool leave): leaves the cluster if `leave`, waits (bounded) for queued
+// commits and the goodbye messages, stops transport and storage, answers and quits.
 //
 // Storage failure: when a commit fails, the replica's memory is ahead of its store; the actor
 // fails the calls that were waiting on it (errc::unavailable, nothing acknowledged), builds a new

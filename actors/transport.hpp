@@ -48,7 +48,26 @@ struct transport_config {
   uint64_t reconnect_min_ms = 100;
   uint64_t reconnect_max_ms = 5000;
   uint64_t handshake_timeout_ms = 5000;  // a connection without hello by then is closed
+  uint64_t connect_timeout_ms = 3000;    // background dial: give up connecting after this long
+  // true: connect on a helper thread (a detached actor) so a dial to an unreachable host never
+  // stalls the network thread. false: connect inline on the network thread (blocking; needed
+  // with CAF's test multiplexer, which has no real sockets).
+  bool background_dial = true;
   std::shared_ptr<spdlog::logger> log;   // REQUIRED
+};
+
+// Counters of one transport, answered to (caf::get_atom) with a transport_stats.
+struct transport_stats {
+  uint64_t open_connections = 0;  // now, any role
+  uint64_t peer_connections = 0;  // now, handshaken peers
+  uint64_t client_connections = 0;  // now, handshaken clients
+  uint64_t accepted = 0;          // connections accepted so far
+  uint64_t dialed = 0;            // outgoing connections established so far
+  uint64_t dial_failures = 0;     // connects that failed
+  uint64_t refused = 0;           // connections closed for a bad hello, bad frame or timeout
+  uint64_t frames_in = 0;
+  uint64_t frames_out = 0;
+  uint64_t dropped = 0;           // peer messages not sent: backlog full, dial backoff, no route
 };
 
 struct transport_handle {
@@ -58,8 +77,11 @@ struct transport_handle {
 };
 
 // Spawns the broker listening on listen_host:listen_port; it sends peer_message and call to
-// `replica` and accepts (send_atom, outbox_msg) and stop_atom (close everything and quit).
+// `replica` and accepts (send_atom, outbox_msg), stop_atom (close everything and quit), and
+// caf::get_atom (replies with transport_stats).
 // Errors: errc::busy (port in use), errc::invalid_argument (bad host).
 result<transport_handle> spawn_transport(caf::actor_system& sys, transport_config cfg, caf::actor replica);
 
 }  // namespace rumor::actors
+
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(rumor::actors::transport_stats)

@@ -110,8 +110,10 @@ struct cluster {
     }, std::chrono::seconds(10)));
   }
 
-  void stop(size_t i) {
-    nodes[i]->stop();
+  // Stops node i gracefully (it leaves the cluster), or as if it crashed (it stays a member).
+  void stop(size_t i, bool leave = true) {
+    if (leave) nodes[i]->stop();
+    else nodes[i]->stop_without_leaving();
     nodes[i].reset();
   }
 

@@ -79,11 +79,11 @@ TEST_CASE("an update of another type on a key is refused with type_mismatch, and
 TEST_CASE("majority writes succeed with one of three nodes down and time out when two are down") {
   cluster c;
   c.start_all(3);
-  c.stop(2);
+  c.stop(2, false);  // as if crashed: still a voting member
   rumor::op_options majority{rumor::consistency::majority, 3000ms};
   auto ok = c.nodes[0]->apply("m", op::increment(1), majority);
   CHECK_MESSAGE(ok.has_value(), (ok ? std::string() : ok.err().describe()));
-  c.stop(1);
+  c.stop(1, false);
   auto t0 = std::chrono::steady_clock::now();
   auto late = c.nodes[0]->apply("m", op::increment(1), {rumor::consistency::majority, 1000ms});
   auto took = std::chrono::steady_clock::now() - t0;

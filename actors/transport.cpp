@@ -1,0 +1,685 @@
+// The transport broker (see transport.hpp for the contract).
+//
+// Structure: one stateful caf::io::broker. Every connection has a serial number (never reused,
+// unlike CAF's connection handles, which are socket numbers) so that late replies for a closed
+// client connection can never reach a newer connection on the same socket. All handlers run on
+// CAF's network thread: they only cut frames, decode, and hand work to the replica actor.
+//
+// Connection life: opened (accepted, or dialed) -> we write our hello at once -> the first frame
+// from the other side must be a hello (else: closed) -> role peer or client -> frames flow ->
+// closed by either side, by a bad frame, by the handshake timer, or by stop.
+
+#include "actors/transport.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <exception>
+#include <map>
+#include <set>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include <unistd.h>
+
+#include "actors/actor_messages.hpp"
+#include "actors/transport_dial.hpp"
+#include "client/client_codec.hpp"
+#include "replication/wire_codec.hpp"
+
+namespace rumor::actors {
+namespace {
+
+using replication::node_id;
+
+using hs_timeout_atom = caf::atom_constant<caf::atom("rhsto")>;
+using resume_atom = caf::atom_constant<caf::atom("rresume")>;
+using dial_done_atom = caf::atom_constant<caf::atom("rdialed")>;
+
+constexpr uint32_t read_chunk_bytes = 64 * 1024;
+
+enum class role : uint8_t { pending, peer, client };
+
+struct queued_frame {
+  node_id to = 0;  // 0: whoever answers at the address
+  std::string frame;
+};
+
+struct connection {
+  connection(caf::io::connection_handle h, uint64_t s, size_t max_frame) : hdl(h), serial(s), reader(max_frame) {}
+
+  caf::io::connection_handle hdl;
+  uint64_t serial = 0;
+  std::string remote;  // "ip:port" of the socket's other end
+  std::string dialed;  // the address we dialed; empty for accepted connections
+  role kind = role::pending;
+  replication::frame_reader reader;
+  node_id node = 0;         // peer: from its hello
+  std::string announced;    // peer: the address in its hello
+  size_t backlog = 0;       // bytes handed to CAF and not yet reported written
+  bool paused = false;      // client: reading halted until the backlog drains
+  bool dropping = false;    // peer: in a streak of dropped messages (logged once)
+  std::set<uint64_t> watches;  // client: ids of watch requests (unwatched when it goes away)
+};
+
+// Per dialed address: backoff and the messages waiting for its handshake.
+struct dial_state {
+  uint64_t backoff_ms = 0;                    // the wait after the next failure
+  caf::actor_clock::time_point retry_at{};    // no new dial before this
+  bool connecting = false;                    // background connect in flight
+  uint64_t serial = 0;                        // connection waiting for the hello; 0 = none
+  uint64_t failures = 0;                      // consecutive failures (logged loudly once)
+  std::vector<queued_frame> queue;
+  size_t queued_bytes = 0;
+
+  bool in_progress() const { return connecting || serial != 0; }
+};
+
+struct transport_state {
+  transport_config cfg;
+  caf::actor replica;
+  std::string address;  // announced in our hello
+  std::string hello_frame;
+  size_t max_frame = 0;
+  uint64_t next_serial = 1;
+  std::map<uint64_t, connection> conns;          // by serial
+  std::map<int64_t, uint64_t> serial_of;         // connection_handle id -> serial
+  std::map<node_id, uint64_t> peers;             // handshaken peer connection per node
+  std::map<std::string, uint64_t> by_address;    // handshaken peer connection per address
+  std::map<node_id, std::string> addresses;      // learned from hellos
+  std::map<std::string, dial_state> dials;       // by dialed address
+  transport_stats stats;
+  bool stopped = false;
+
+  static inline const char* name = "rumor.transport";
+};
+
+using broker_ptr = caf::stateful_actor<transport_state, caf::io::broker>*;
+
+// ---- small helpers ----
+
+const char* kind_name(const replication::message& m) {
+  static constexpr const char* names[] = {
+      "hello",        "ping",          "ack",           "ping_req",          "join_request",   "join_response",
+      "push",         "push_ack",      "sync_request",  "sync_response",     "read_request",   "read_response",
+      "state_push",   "recon_request", "recon_buckets", "full_sync_request", "full_sync_chunk"};
+  return m.index() < std::size(names) ? names[m.index()] : "message";
+}
+
+std::string node_name(node_id n) { return fmt::format("{:016x}", n); }
+
+std::string describe(const connection& c) {
+  std::string where = c.dialed.empty() ? c.remote : c.dialed;
+  switch (c.kind) {
+    case role::peer: return "node " + node_name(c.node) + " (" + where + ")";
+    case role::client: return "client " + where;
+    case role::pending: break;
+  }
+  return (c.dialed.empty() ? "connection from " : "connection to ") + where;
+}
+
+// Decoding and encoding never throw out of here (the codecs promise not to; this is the guard
+// the platform notes ask for: an escaping kj::Exception would kill the broker).
+result<replication::message> decode_peer(std::string_view frame) {
+  try {
+    return replication::decode_message(frame);
+  } catch (const std::exception& e) {
+    return error{errc::decode_error, std::string("decoder threw: ") + e.what()};
+  }
+}
+
+result<client::client_message> decode_client_frame(std::string_view frame) {
+  try {
+    return client::decode_client(frame);
+  } catch (const std::exception& e) {
+    return error{errc::decode_error, std::string("decoder threw: ") + e.what()};
+  }
+}
+
+result<std::string> encode_peer(const replication::message& m) {
+  try {
+    return replication::encode_message(m);
+  } catch (const std::exception& e) {
+    return error{errc::too_large, std::string("encoder threw: ") + e.what()};
+  }
+}
+
+connection* find(transport_state& st, uint64_t serial) {
+  auto it = st.conns.find(serial);
+  return it == st.conns.end() ? nullptr : &it->second;
+}
+
+connection* find(transport_state& st, caf::io::connection_handle hdl) {
+  auto it = st.serial_of.find(hdl.id());
+  return it == st.serial_of.end() ? nullptr : find(st, it->second);
+}
+
+caf::actor_clock::time_point now(broker_ptr self) { return self->clock().now(); }
+
+// ---- writing ----
+
+void write_frame(broker_ptr self, connection& c, std::string_view frame) {
+  self->write(c.hdl, frame.size(), frame.data());
+  self->flush(c.hdl);
+  c.backlog += frame.size();
+  ++self->state.stats.frames_out;
+}
+
+// Writes a peer frame unless the peer is too far behind (then drops and counts it: gossip is
+// loss tolerant).
+void send_to_peer(broker_ptr self, connection& c, std::string_view frame) {
+  auto& st = self->state;
+  if (c.backlog + frame.size() > st.cfg.max_peer_backlog_bytes) {
+    ++st.stats.dropped;
+    if (!c.dropping) {
+      c.dropping = true;
+      st.cfg.log->warn("transport: {} has {} bytes unwritten; dropping messages to it until it catches up",
+                       describe(c), c.backlog);
+    }
+    return;
+  }
+  write_frame(self, c, frame);
+}
+
+// ---- connection bookkeeping ----
+
+void dial_failed(broker_ptr self, const std::string& address, std::string_view reason) {
+  auto& st = self->state;
+  auto& ds = st.dials[address];
+  ds.connecting = false;
+  ds.serial = 0;
+  ++ds.failures;
+  ++st.stats.dial_failures;
+  st.stats.dropped += ds.queue.size();
+  size_t lost = ds.queue.size();
+  ds.queue.clear();
+  ds.queued_bytes = 0;
+  if (ds.backoff_ms == 0) ds.backoff_ms = st.cfg.reconnect_min_ms;
+  ds.retry_at = now(self) + std::chrono::milliseconds(ds.backoff_ms);
+  if (ds.failures == 1)
+    st.cfg.log->warn("transport: cannot reach {}: {} ({} messages dropped; retrying after {} ms)", address, reason,
+                     lost, ds.backoff_ms);
+  else
+    st.cfg.log->debug("transport: cannot reach {} (failure {}): {}; retrying after {} ms", address, ds.failures,
+                      reason, ds.backoff_ms);
+  ds.backoff_ms = std::min(std::max<uint64_t>(ds.backoff_ms * 2, 1), std::max(st.cfg.reconnect_max_ms, st.cfg.reconnect_min_ms));
+}
+
+void unwatch_all(broker_ptr self, const connection& c) {
+  for (uint64_t id : c.watches) {
+    client::request req;
+    req.id = id;
+    req.body = client::unwatch{id};
+    self->send(self->state.replica, call{c.serial, std::move(req), [](client::response) {}, {}});
+  }
+}
+
+// Re-points `peers[node]` at another open connection to the same node, if there is one (both
+// sides may have dialed each other).
+void remap_peer(transport_state& st, node_id node) {
+  for (auto& [serial, c] : st.conns)
+    if (c.kind == role::peer && c.node == node) {
+      st.peers[node] = serial;
+      return;
+    }
+}
+
+// Drops every trace of connection `serial` (the socket is already closed or being closed).
+void forget(broker_ptr self, uint64_t serial, std::string_view reason) {
+  auto& st = self->state;
+  auto it = st.conns.find(serial);
+  if (it == st.conns.end()) return;
+  connection c = std::move(it->second);
+  st.conns.erase(it);
+  st.serial_of.erase(c.hdl.id());
+  switch (c.kind) {
+    case role::pending:
+      if (!c.dialed.empty()) dial_failed(self, c.dialed, reason);
+      break;
+    case role::peer: {
+      auto p = st.peers.find(c.node);
+      if (p != st.peers.end() && p->second == serial) {
+        st.peers.erase(p);
+        remap_peer(st, c.node);
+      }
+      for (const auto* a : {&c.announced, &c.dialed}) {
+        auto b = st.by_address.find(*a);
+        if (b != st.by_address.end() && b->second == serial) st.by_address.erase(b);
+      }
+      break;
+    }
+    case role::client:
+      unwatch_all(self, c);
+      break;
+  }
+}
+
+void close_connection(broker_ptr self, connection& c, std::string_view reason) {
+  auto serial = c.serial;
+  self->close(c.hdl);
+  forget(self, serial, reason);
+}
+
+// Closes a connection that broke the protocol, logging who and why.
+void refuse(broker_ptr self, connection& c, std::string_view problem) {
+  auto& st = self->state;
+  ++st.stats.refused;
+  st.cfg.log->warn("transport: closing {}: {}", describe(c), problem);
+  close_connection(self, c, problem);
+}
+
+// Registers a new connection, writes our hello and arms the handshake timer.
+connection& open_connection(broker_ptr self, caf::io::connection_handle hdl, std::string dialed) {
+  auto& st = self->state;
+  uint64_t serial = st.next_serial++;
+  auto [it, inserted] = st.conns.try_emplace(serial, hdl, serial, st.max_frame);
+  connection& c = it->second;
+  c.remote = join_host_port(self->remote_addr(hdl), self->remote_port(hdl));
+  c.dialed = std::move(dialed);
+  st.serial_of[hdl.id()] = serial;
+  self->configure_read(hdl, caf::io::receive_policy::at_most(read_chunk_bytes));
+  self->ack_writes(hdl, true);
+  write_frame(self, c, st.hello_frame);
+  self->delayed_send(self, std::chrono::milliseconds(st.cfg.handshake_timeout_ms), hs_timeout_atom::value, serial);
+  return c;
+}
+
+// ---- dialing ----
+
+// Runs on its own thread (a detached actor): connects and hands the socket to the broker.
+void dial_worker(caf::event_based_actor* self, caf::actor broker, std::string address, std::string host,
+                 uint16_t port, uint64_t timeout_ms) {
+  auto fd = connect_tcp(host, port, std::chrono::milliseconds(timeout_ms));
+  if (fd)
+    self->send(broker, dial_done_atom::value, std::move(address), *fd, std::string{});
+  else
+    self->send(broker, dial_done_atom::value, std::move(address), -1, fd.err().message);
+}
+
+void dial_connected(broker_ptr self, const std::string& address, caf::io::connection_handle hdl) {
+  auto& st = self->state;
+  ++st.stats.dialed;
+  connection& c = open_connection(self, hdl, address);
+  auto& ds = st.dials[address];
+  ds.connecting = false;
+  ds.serial = c.serial;
+  st.cfg.log->debug("transport: connected to {}, waiting for its hello", address);
+}
+
+// Starts connecting to `address` (REQUIRES: no dial to it in progress). On an immediate failure
+// the dial state records it (backoff).
+void start_dial(broker_ptr self, const std::string& address) {
+  auto& st = self->state;
+  auto hp = split_host_port(address);
+  if (!hp) {
+    dial_failed(self, address, hp.err().message);
+    return;
+  }
+  if (st.cfg.background_dial) {
+    st.dials[address].connecting = true;
+    auto me = caf::actor_cast<caf::actor>(self);
+    self->home_system().spawn<caf::detached>(dial_worker, me, address, hp->first, hp->second,
+                                             st.cfg.connect_timeout_ms);
+    return;
+  }
+  auto hdl = self->add_tcp_scribe(hp->first, hp->second);
+  if (!hdl) {
+    dial_failed(self, address, self->home_system().render(hdl.error()));
+    return;
+  }
+  dial_connected(self, address, *hdl);
+}
+
+// Queues `frame` for the node at `address`, dialing it unless a dial is under way or backing off.
+void send_via_dial(broker_ptr self, const std::string& address, node_id to, std::string frame) {
+  auto& st = self->state;
+  auto& ds = st.dials[address];
+  if (!ds.in_progress()) {
+    if (now(self) < ds.retry_at) {
+      ++st.stats.dropped;
+      return;
+    }
+    start_dial(self, address);
+    if (!st.dials[address].in_progress()) return;  // failed at once (counted there)
+  }
+  auto& q = st.dials[address];
+  if (q.queued_bytes + frame.size() > st.cfg.max_peer_backlog_bytes) {
+    ++st.stats.dropped;
+    return;
+  }
+  q.queued_bytes += frame.size();
+  q.queue.push_back(queued_frame{to, std::move(frame)});
+}
+
+// Delivers one outgoing message: on the node's connection, else via its address.
+void route(broker_ptr self, replication::outgoing& o) {
+  auto& st = self->state;
+  if (o.to != 0 && o.to == st.cfg.self) return;  // to ourselves: nothing to send
+  auto frame = encode_peer(o.msg);
+  if (!frame) {
+    ++st.stats.dropped;
+    st.cfg.log->error("transport: cannot encode a {} for {}: {}", kind_name(o.msg),
+                      o.to ? node_name(o.to) : o.address, frame.err().describe());
+    return;
+  }
+  if (o.to != 0) {
+    if (auto p = st.peers.find(o.to); p != st.peers.end()) {
+      send_to_peer(self, st.conns.at(p->second), *frame);
+      return;
+    }
+  }
+  std::string address = o.address;
+  if (address.empty()) {
+    if (auto a = st.addresses.find(o.to); a != st.addresses.end()) address = a->second;
+  }
+  if (address.empty()) {
+    ++st.stats.dropped;
+    st.cfg.log->debug("transport: no connection to and no address of node {}: {} dropped", node_name(o.to),
+                      kind_name(o.msg));
+    return;
+  }
+  if (address == st.address) return;  // our own address (e.g. a seed list naming this node)
+  if (auto b = st.by_address.find(address); b != st.by_address.end()) {
+    auto& c = st.conns.at(b->second);
+    if (o.to == 0 || c.node == o.to) {
+      send_to_peer(self, c, *frame);
+    } else {
+      ++st.stats.dropped;
+      st.cfg.log->debug("transport: {} is now node {}, not {}: {} dropped", address, node_name(c.node),
+                        node_name(o.to), kind_name(o.msg));
+    }
+    return;
+  }
+  send_via_dial(self, address, o.to, std::move(*frame));
+}
+
+// ---- handshake ----
+
+// A dialed connection completed its handshake: deliver what waited for it.
+void flush_dial_queue(broker_ptr self, connection& c) {
+  auto& st = self->state;
+  auto& ds = st.dials[c.dialed];
+  if (ds.failures > 0) st.cfg.log->info("transport: reached {} again after {} failed attempts", c.dialed, ds.failures);
+  ds.serial = 0;
+  ds.failures = 0;
+  ds.backoff_ms = st.cfg.reconnect_min_ms;
+  std::vector<queued_frame> queue = std::move(ds.queue);
+  ds.queue.clear();
+  ds.queued_bytes = 0;
+  st.by_address[c.dialed] = c.serial;
+  for (auto& q : queue) {
+    if (q.to == 0 || q.to == c.node) {
+      send_to_peer(self, c, q.frame);
+    } else {
+      ++st.stats.dropped;
+      st.cfg.log->debug("transport: {} is node {}, not {}: a queued message dropped", c.dialed, node_name(c.node),
+                        node_name(q.to));
+    }
+  }
+}
+
+void accept_peer(broker_ptr self, connection& c, const replication::hello& h) {
+  auto& st = self->state;
+  c.kind = role::peer;
+  c.node = h.node;
+  c.announced = h.address;
+  st.peers[h.node] = c.serial;
+  if (!h.address.empty()) {
+    st.addresses[h.node] = h.address;
+    st.by_address[h.address] = c.serial;
+  }
+  st.cfg.log->debug("transport: {} handshaken ({})", describe(c), c.dialed.empty() ? "inbound" : "outbound");
+  if (!c.dialed.empty()) flush_dial_queue(self, c);
+}
+
+// Handles the first frame of a connection, which must be an acceptable hello.
+void on_first_frame(broker_ptr self, connection& c, std::string_view frame) {
+  auto& st = self->state;
+  auto m = decode_peer(frame);
+  if (!m) return refuse(self, c, "bad first frame (expected a hello): " + m.err().describe());
+  const auto* h = std::get_if<replication::hello>(&*m);
+  if (h == nullptr) return refuse(self, c, std::string("the first frame is a ") + kind_name(*m) + ", not a hello");
+  if (h->version != replication::protocol_version)
+    return refuse(self, c,
+                  fmt::format("it speaks protocol version {}, this node speaks version {}", h->version,
+                              replication::protocol_version));
+  if (h->client) {
+    if (!c.dialed.empty()) return refuse(self, c, "the node we dialed answered as a client");
+    if (!h->cluster.empty() && h->cluster != st.cfg.cluster)
+      return refuse(self, c, fmt::format("client for cluster '{}', this node is in cluster '{}'", h->cluster,
+                                         st.cfg.cluster));
+    c.kind = role::client;
+    st.cfg.log->debug("transport: {} connected", describe(c));
+    return;
+  }
+  if (h->cluster != st.cfg.cluster)
+    return refuse(self, c, fmt::format("node {} is in cluster '{}', this node is in cluster '{}'", node_name(h->node),
+                                       h->cluster, st.cfg.cluster));
+  if (h->node == st.cfg.self) return refuse(self, c, "it is this node itself (same node id)");
+  accept_peer(self, c, *h);
+}
+
+// ---- frames after the handshake ----
+
+void on_peer_frame(broker_ptr self, connection& c, std::string_view frame) {
+  auto m = decode_peer(frame);
+  if (!m) return refuse(self, c, "bad frame: " + m.err().describe());
+  if (std::holds_alternative<replication::hello>(*m)) return refuse(self, c, "a second hello");
+  self->send(self->state.replica, peer_message{c.node, std::move(*m)});
+}
+
+// Posts a client frame to the broker (from the replica actor's thread): encodes `m` and sends it
+// as (client_out_atom, serial, frame).
+void post_client(const caf::actor& broker, uint64_t serial, const client::client_message& m,
+                 const std::shared_ptr<spdlog::logger>& log) {
+  std::string frame;
+  try {
+    frame = client::encode_client(m);
+  } catch (const std::exception& e) {
+    log->error("transport: cannot encode a client frame: {}", e.what());
+    return;
+  }
+  caf::anon_send(broker, client_out_atom::value, serial, std::move(frame));
+}
+
+void on_client_request(broker_ptr self, connection& c, client::request req) {
+  auto& st = self->state;
+  bool is_watch = std::holds_alternative<client::watch>(req.body);
+  if (is_watch) c.watches.insert(req.id);
+  if (auto* u = std::get_if<client::unwatch>(&req.body)) c.watches.erase(u->watch_id);
+  auto me = caf::actor_cast<caf::actor>(self);
+  uint64_t serial = c.serial;
+  auto log = st.cfg.log;
+  call out;
+  out.session = serial;
+  out.req = std::move(req);
+  out.reply = [me, serial, log](client::response r) { post_client(me, serial, client::client_message{std::move(r)}, log); };
+  if (is_watch)
+    out.on_event = [me, serial, log](client::event e) { post_client(me, serial, client::client_message{std::move(e)}, log); };
+  self->send(st.replica, std::move(out));
+}
+
+void on_client_frame(broker_ptr self, connection& c, std::string_view frame) {
+  auto m = decode_client_frame(frame);
+  if (!m) return refuse(self, c, "bad client frame: " + m.err().describe());
+  auto* req = std::get_if<client::request>(&*m);
+  if (req == nullptr) return refuse(self, c, "a client sent a response or an event, not a request");
+  on_client_request(self, c, std::move(*req));
+}
+
+void on_frame(broker_ptr self, connection& c, std::string_view frame) {
+  switch (c.kind) {
+    case role::pending: return on_first_frame(self, c, frame);
+    case role::peer: return on_peer_frame(self, c, frame);
+    case role::client: return on_client_frame(self, c, frame);
+  }
+}
+
+// Cuts and handles every whole frame buffered on connection `serial`; stops when it is closed.
+void drain_frames(broker_ptr self, uint64_t serial) {
+  auto& st = self->state;
+  while (connection* c = find(st, serial)) {
+    auto f = c->reader.next();
+    if (!f) return refuse(self, *c, "unreadable frame header: " + f.err().describe());
+    if (!*f) return;
+    ++st.stats.frames_in;
+    on_frame(self, *c, **f);
+  }
+}
+
+// ---- handlers ----
+
+void on_new_data(broker_ptr self, caf::io::new_data_msg& msg) {
+  auto& st = self->state;
+  connection* c = find(st, msg.handle);
+  if (c == nullptr) return;
+  uint64_t serial = c->serial;
+  try {
+    c->reader.feed(std::string_view(msg.buf.data(), msg.buf.size()));
+    drain_frames(self, serial);
+  } catch (const std::exception& e) {  // never let one connection take the broker down
+    if (connection* still = find(st, serial)) refuse(self, *still, std::string("internal error: ") + e.what());
+  }
+}
+
+void on_client_out(broker_ptr self, uint64_t serial, const std::string& frame) {
+  auto& st = self->state;
+  connection* c = find(st, serial);
+  if (c == nullptr || c->kind != role::client) return;  // gone: drop the late reply
+  if (c->backlog > st.cfg.max_client_backlog_bytes && !c->watches.empty())
+    return refuse(self, *c, fmt::format("watcher fell behind ({} bytes unwritten)", c->backlog));
+  write_frame(self, *c, frame);
+  if (c->backlog > st.cfg.max_client_backlog_bytes && !c->paused) {
+    c->paused = true;
+    self->halt(c->hdl);
+    st.cfg.log->debug("transport: {} has {} bytes unwritten; not reading from it until they drain", describe(*c),
+                      c->backlog);
+  }
+}
+
+// Runs synchronously inside CAF's write path: only bookkeeping here (no close/quit; see the
+// platform notes), the rest is deferred by a message to ourselves.
+void on_transferred(broker_ptr self, const caf::io::data_transferred_msg& m) {
+  auto& st = self->state;
+  connection* c = find(st, m.handle);
+  if (c == nullptr) return;
+  c->backlog = static_cast<size_t>(m.remaining);
+  if (c->paused && c->backlog <= st.cfg.max_client_backlog_bytes / 2)
+    self->send(self, resume_atom::value, c->serial);
+  if (c->dropping && c->backlog <= st.cfg.max_peer_backlog_bytes / 2) c->dropping = false;
+}
+
+void on_resume(broker_ptr self, uint64_t serial) {
+  auto& st = self->state;
+  connection* c = find(st, serial);
+  if (c == nullptr || !c->paused || c->backlog > st.cfg.max_client_backlog_bytes / 2) return;
+  c->paused = false;
+  self->trigger(c->hdl);
+}
+
+void on_dial_done(broker_ptr self, const std::string& address, int fd, const std::string& why) {
+  auto& st = self->state;
+  if (st.stopped) {
+    if (fd >= 0) ::close(fd);
+    return;
+  }
+  if (fd < 0) return dial_failed(self, address, why);
+  dial_connected(self, address, self->add_scribe(caf::io::network::native_socket{fd}));
+}
+
+transport_stats current_stats(const transport_state& st) {
+  transport_stats s = st.stats;
+  s.open_connections = st.conns.size();
+  s.peer_connections = 0;
+  s.client_connections = 0;
+  for (const auto& [serial, c] : st.conns) {
+    if (c.kind == role::peer) ++s.peer_connections;
+    if (c.kind == role::client) ++s.client_connections;
+  }
+  return s;
+}
+
+void stop(broker_ptr self) {
+  auto& st = self->state;
+  if (st.stopped) return;
+  st.stopped = true;
+  st.cfg.log->debug("transport: stopping ({} connections)", st.conns.size());
+  self->close_all();  // pending writes still drain
+  st.conns.clear();
+  st.serial_of.clear();
+  self->quit();
+}
+
+caf::behavior transport_broker(broker_ptr self, caf::io::doorman_ptr listener, transport_config cfg,
+                               caf::actor replica, std::string address) {
+  auto& st = self->state;
+  st.cfg = std::move(cfg);
+  st.replica = std::move(replica);
+  st.address = std::move(address);
+  st.max_frame = std::clamp<size_t>(st.cfg.max_frame_bytes, 64, replication::max_frame_bytes);
+  st.hello_frame = replication::encode_message(
+      replication::hello{st.cfg.cluster, st.cfg.self, replication::protocol_version, st.address, false});
+  self->add_doorman(std::move(listener));
+  self->monitor(st.replica);
+  self->set_down_handler([=](caf::down_msg& dm) {
+    if (dm.source != self->state.replica) return;
+    self->state.cfg.log->debug("transport: the replica actor is gone; stopping");
+    stop(self);
+  });
+  return {
+      [=](const caf::io::new_connection_msg& m) {
+        ++self->state.stats.accepted;
+        connection& c = open_connection(self, m.handle, {});
+        self->state.cfg.log->debug("transport: accepted {}", describe(c));
+      },
+      [=](caf::io::new_data_msg& m) { on_new_data(self, m); },
+      [=](const caf::io::connection_closed_msg& m) {
+        connection* c = find(self->state, m.handle);
+        if (c == nullptr) return;
+        self->state.cfg.log->debug("transport: {} closed by the other side", describe(*c));
+        forget(self, c->serial, "closed by the other side");
+      },
+      [=](const caf::io::acceptor_closed_msg&) {
+        self->state.cfg.log->error("transport: the listener on {} closed; no new connections", self->state.address);
+      },
+      [=](const caf::io::data_transferred_msg& m) { on_transferred(self, m); },
+      [=](send_atom, outbox_msg& out) {
+        for (auto& o : out.messages) route(self, o);
+      },
+      [=](client_out_atom, uint64_t serial, const std::string& frame) { on_client_out(self, serial, frame); },
+      [=](hs_timeout_atom, uint64_t serial) {
+        connection* c = find(self->state, serial);
+        if (c != nullptr && c->kind == role::pending)
+          refuse(self, *c, fmt::format("no hello within {} ms", self->state.cfg.handshake_timeout_ms));
+      },
+      [=](resume_atom, uint64_t serial) { on_resume(self, serial); },
+      [=](dial_done_atom, const std::string& addr, int fd, const std::string& why) {
+        on_dial_done(self, addr, fd, why);
+      },
+      [=](caf::get_atom) { return current_stats(self->state); },
+      [=](stop_atom) { stop(self); },
+  };
+}
+
+}  // namespace
+
+result<transport_handle> spawn_transport(caf::actor_system& sys, transport_config cfg, caf::actor replica) {
+  if (!cfg.log) return error{errc::invalid_argument, "transport: no logger given"};
+  if (!replica) return error{errc::invalid_argument, "transport: no replica actor given"};
+  if (cfg.listen_host.empty() || !resolvable(cfg.listen_host))
+    return error{errc::invalid_argument, "cannot listen on '" + cfg.listen_host + "': not a known host or address"};
+  auto& mm = sys.middleman();
+  auto listener = mm.backend().new_tcp_doorman(cfg.listen_port, cfg.listen_host.c_str(), true);
+  if (!listener)
+    return error{errc::busy, "cannot listen on " + join_host_port(cfg.listen_host, cfg.listen_port) +
+                                 " (port in use, or not an address of this machine): " + sys.render(listener.error())};
+  uint16_t port = (*listener)->port();
+  std::string address = cfg.advertise.empty() ? join_host_port(cfg.listen_host, port) : cfg.advertise;
+  if (cfg.advertise.empty() && (cfg.listen_host == "0.0.0.0" || cfg.listen_host == "::"))
+    cfg.log->warn("transport: listening on {} but announcing {}; set an advertise address peers can reach",
+                  join_host_port(cfg.listen_host, port), address);
+  auto broker = mm.spawn_broker(transport_broker, std::move(*listener), std::move(cfg), std::move(replica), address);
+  return transport_handle{std::move(broker), port, std::move(address)};
+}
+
+}  // namespace rumor::actors

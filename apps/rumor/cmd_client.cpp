@@ -1,0 +1,311 @@
+#include "cmd_client.hpp"
+
+#include <charconv>
+#include <cstdlib>
+#include <iostream>
+
+#include "client/connection.hpp"
+#include "client/render.hpp"
+#include "crdt/codec.hpp"
+#include "exit_codes.hpp"
+
+namespace rumor::cli {
+
+namespace {
+
+constexpr uint64_t connect_timeout_ms = 3000;
+
+int fail(const std::string& what, const error& e) {
+  std::cerr << "rumor " << what << ": " << e.message << "\n";
+  switch (e.code) {
+    case errc::timeout:
+      std::cerr << "  (the requested consistency was not reached in time; the update is durable on the node "
+                   "and keeps spreading — retry, raise --timeout-ms or use --consistency local)\n";
+      break;
+    case errc::type_mismatch:
+      std::cerr << "  (each key holds one type, fixed by its first write; use another key)\n";
+      break;
+    default: break;
+  }
+  return exit_code_of(e.code);
+}
+
+int usage(const std::string& what, const std::string& msg) {
+  std::cerr << "rumor " << what << ": " << msg << "\n";
+  return exit_usage;
+}
+
+std::optional<int64_t> parse_int(const std::string& s) {
+  int64_t v = 0;
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec != std::errc() || p != s.data() + s.size()) return std::nullopt;
+  return v;
+}
+
+std::string json_string(std::string_view s) { return client::json_quote(s); }
+
+// Prints a key's value: "key: value" / {"key":..,"type":..,"value":..}.
+void print_value(const client_options& o, const std::string& key, const std::optional<crdt::value>& v) {
+  if (o.json) {
+    std::cout << "{\"key\":" << json_string(key) << ",\"type\":"
+              << (v ? json_string(crdt::to_string(v->type())) : "null")
+              << ",\"value\":" << (v ? client::render_json(*v) : "null") << "}\n";
+  } else if (v) {
+    std::cout << client::render_text(*v) << "\n";
+  } else {
+    std::cout << "(none)\n";
+  }
+}
+
+// The first non-empty value of a response (a deleted key holds an empty value).
+result<std::optional<crdt::value>> value_of(const client::response& r) {
+  for (const auto& kv : r.values) {
+    auto v = crdt::decode(kv.value);
+    if (!v) return error{errc::decode_error, "the node sent an undecodable value: " + v.err().message};
+    if (!v->holds_nothing()) return std::optional<crdt::value>{std::move(*v)};
+  }
+  return std::optional<crdt::value>{};
+}
+
+client::consistency level_of(const std::string& s) {
+  if (s == "majority") return client::consistency::majority;
+  if (s == "all") return client::consistency::all;
+  return client::consistency::local;
+}
+
+struct session {
+  const client_options& o;
+  client::connection conn;
+
+  result<client::response> call(client::request req) {
+    req.level = level_of(o.consistency);
+    req.timeout_ms = o.timeout_ms;
+    // The node answers a majority/all request by its timeout; allow for the round trip.
+    return conn.call(std::move(req), uint64_t{o.timeout_ms} + 2000);
+  }
+};
+
+int run_update(session& s, const client_command& c, client::update u) {
+  u.key = c.args.at(0);
+  client::request req;
+  req.body = u;
+  auto r = s.call(std::move(req));
+  if (!r) return fail(c.name, r.err());
+  auto v = value_of(*r);
+  if (r->code == errc::conflict) {
+    std::cerr << "rumor " << c.name << ": conflict: " << r->message << "\n";
+    if (v && *v) print_value(s.o, u.key, *v);
+    return exit_conflict;
+  }
+  if (r->code != errc::ok) return fail(c.name, error{r->code, r->message});
+  if (!v) return fail(c.name, v.err());
+  print_value(s.o, u.key, *v);
+  return exit_ok;
+}
+
+int run_get(session& s, const client_command& c) {
+  client::request req;
+  req.body = client::get{c.args.at(0)};
+  auto r = s.call(std::move(req));
+  if (!r) return fail(c.name, r.err());
+  if (r->code != errc::ok) return fail(c.name, error{r->code, r->message});
+  auto v = value_of(*r);
+  if (!v) return fail(c.name, v.err());
+  if (c.name == "mvget" && *v && (*v)->type() != crdt::type_tag::mv_register)
+    return fail(c.name, error{errc::type_mismatch, "'" + c.args[0] + "' holds a " +
+                                                       std::string(crdt::to_string((*v)->type())) +
+                                                       ", not an mv_register"});
+  print_value(s.o, c.args[0], *v);
+  return exit_ok;
+}
+
+int run_keys(session& s, const client_command& c) {
+  client::request req;
+  req.body = client::keys{c.args.empty() ? std::string() : c.args[0], 100000};
+  auto r = s.call(std::move(req));
+  if (!r) return fail(c.name, r.err());
+  if (r->code != errc::ok) return fail(c.name, error{r->code, r->message});
+  for (const auto& k : r->key_list) {
+    if (s.o.json)
+      std::cout << "{\"key\":" << json_string(k.key) << ",\"type\":" << json_string(crdt::to_string(k.type)) << "}\n";
+    else
+      std::cout << k.key << "\t" << crdt::to_string(k.type) << "\n";
+  }
+  return exit_ok;
+}
+
+int run_watch(session& s, const client_command& c) {
+  client::request req;
+  req.id = s.conn.next_id();
+  req.body = client::watch{c.args.empty() ? std::string() : c.args[0]};
+  auto r = s.conn.call(req, connect_timeout_ms);
+  if (!r) return fail(c.name, r.err());
+  if (r->code != errc::ok) return fail(c.name, error{r->code, r->message});
+  if (!s.o.json) std::cerr << "watching '" << (c.args.empty() ? "" : c.args[0]) << "' (Ctrl-C stops)\n";
+  while (true) {
+    auto m = s.conn.next(1000);
+    if (!m) return fail(c.name, m.err());
+    if (!*m) continue;
+    const auto* e = std::get_if<client::event>(&**m);
+    if (!e) continue;
+    std::optional<crdt::value> v;
+    if (!e->value.empty())
+      if (auto d = crdt::decode(e->value)) v = std::move(*d);
+    if (s.o.json) {
+      std::cout << "{\"key\":" << json_string(e->key) << ",\"type\":"
+                << (v ? json_string(crdt::to_string(v->type())) : "null")
+                << ",\"value\":" << (v ? client::render_json(*v) : "null") << ",\"origin\":\"" << std::hex
+                << e->origin << std::dec << "\"}" << std::endl;
+    } else {
+      std::cout << e->key << " = " << (v ? client::render_text(*v) : "(deleted)") << std::endl;
+    }
+  }
+}
+
+const char* status_name(uint8_t s) {
+  static constexpr const char* names[] = {"alive", "suspect", "dead", "left"};
+  return s < 4 ? names[s] : "unknown";
+}
+
+int run_members(session& s, const client_command& c) {
+  client::request req;
+  req.body = client::members{};
+  auto r = s.call(std::move(req));
+  if (!r) return fail(c.name, r.err());
+  if (r->code != errc::ok) return fail(c.name, error{r->code, r->message});
+  for (const auto& m : r->member_list) {
+    char id[17];
+    std::snprintf(id, sizeof id, "%016llx", static_cast<unsigned long long>(m.id));
+    if (s.o.json)
+      std::cout << "{\"id\":\"" << id << "\",\"address\":" << json_string(m.address) << ",\"status\":\""
+                << status_name(m.status) << "\",\"incarnation\":" << m.incarnation << "}\n";
+    else
+      std::cout << id << "  " << m.address << "  " << status_name(m.status) << "  incarnation " << m.incarnation
+                << "\n";
+  }
+  return exit_ok;
+}
+
+int run_status(session& s, const client_command& c) {
+  client::request req;
+  req.body = client::status{};
+  auto r = s.call(std::move(req));
+  if (!r) return fail(c.name, r.err());
+  if (r->code != errc::ok) return fail(c.name, error{r->code, r->message});
+  if (!r->node) return fail(c.name, error{errc::decode_error, "the node sent no status"});
+  const auto& n = *r->node;
+  char id[17];
+  std::snprintf(id, sizeof id, "%016llx", static_cast<unsigned long long>(n.node));
+  if (s.o.json) {
+    std::cout << "{\"node\":\"" << id << "\",\"address\":" << json_string(n.address)
+              << ",\"cluster\":" << json_string(n.cluster) << ",\"readiness\":" << json_string(n.readiness)
+              << ",\"keys\":" << n.keys << ",\"delta_log\":" << n.delta_log << ",\"local_updates\":" << n.local_updates
+              << ",\"remote_applied\":" << n.remote_applied << ",\"peers\":[";
+    for (size_t i = 0; i < n.peers.size(); ++i) {
+      char pid[17];
+      std::snprintf(pid, sizeof pid, "%016llx", static_cast<unsigned long long>(n.peers[i].id));
+      std::cout << (i ? "," : "") << "{\"id\":\"" << pid << "\",\"behind\":" << n.peers[i].behind << "}";
+    }
+    std::cout << "]}\n";
+  } else {
+    std::cout << "node        " << id << "\naddress     " << n.address << "\ncluster     " << n.cluster
+              << "\nreadiness   " << n.readiness << "\nkeys        " << n.keys << "\ndelta log   " << n.delta_log
+              << " (not yet acknowledged by every member)\nupdates     " << n.local_updates << " local, "
+              << n.remote_applied << " from peers\n";
+    for (const auto& p : n.peers)
+      std::printf("peer        %016llx  behind by %llu updates\n", static_cast<unsigned long long>(p.id),
+                  static_cast<unsigned long long>(p.behind));
+  }
+  return exit_ok;
+}
+
+}  // namespace
+
+int run_client(const client_options& o, const client_command& c) {
+  // Argument checks first: a usage error never needs a node.
+  auto need = [&](size_t min, size_t max, const char* shape) -> std::optional<int> {
+    if (c.args.size() < min || c.args.size() > max) return usage(c.name, std::string("usage: rumor ") + c.name + " " + shape);
+    return std::nullopt;
+  };
+  client::update u;
+  const std::string& n = c.name;
+  std::optional<int> bad;
+  if (n == "get" || n == "mvget" || n == "del") bad = need(1, 1, "KEY");
+  else if (n == "incr" || n == "decr") {
+    bad = need(1, 2, "KEY [N]");
+    if (!bad) {
+      int64_t by = 1;
+      if (c.args.size() == 2) {
+        auto p = parse_int(c.args[1]);
+        if (!p || *p < 0) return usage(n, "N must be a non-negative integer, not '" + c.args[1] + "'");
+        by = *p;
+      }
+      u.op = client::op_kind::counter_add;
+      u.type = crdt::type_tag::pn_counter;
+      u.amount = n == "incr" ? by : -by;
+    }
+  } else if (n == "set" || n == "mvput") {
+    bad = need(2, 2, "KEY VALUE");
+    u.op = n == "set" ? client::op_kind::register_set : client::op_kind::mv_put;
+    u.type = n == "set" ? crdt::type_tag::lww_register : crdt::type_tag::mv_register;
+    if (!bad && n == "mvput") {
+      u.value = c.args[1];
+      if (!c.context.empty()) {
+        auto ctx = client::parse_context(c.context);
+        if (!ctx) return usage(n, "--context: " + ctx.err().message + " (pass the context printed by mvget)");
+        u.context = crdt::encode_context(*ctx);
+        u.conditional = true;
+      }
+    } else if (!bad) {
+      u.value = c.args[1];
+    }
+  } else if (n == "sadd" || n == "srem") {
+    bad = need(2, SIZE_MAX, "KEY MEMBER...");
+    u.op = n == "sadd" ? client::op_kind::set_add : client::op_kind::set_remove;
+    u.type = crdt::type_tag::or_set;
+    if (!bad) u.members.assign(c.args.begin() + 1, c.args.end());
+  } else if (n == "flag") {
+    bad = need(2, 2, "KEY on|off");
+    if (!bad && c.args[1] != "on" && c.args[1] != "off") return usage(n, "the flag value must be on or off, not '" + c.args[1] + "'");
+    u.op = client::op_kind::flag_set;
+    u.type = crdt::type_tag::ew_flag;
+    if (!bad) u.flag = c.args[1] == "on";
+  } else if (n == "keys" || n == "watch") {
+    bad = need(0, 1, "[PREFIX]");
+  } else if (n == "members" || n == "status") {
+    bad = need(0, 0, "");
+  } else {
+    return usage(n, "unknown command");
+  }
+  if (bad) return *bad;
+  if (n == "del") u.op = client::op_kind::remove_key;
+
+  std::string address = o.connect;
+  if (address.empty()) {
+    const char* env = std::getenv("RUMOR_CONNECT");
+    address = env && *env ? env : "127.0.0.1:7400";
+  }
+  auto conn = client::connection::connect(address, connect_timeout_ms);
+  if (!conn) return fail(n, conn.err());
+  session s{o, std::move(*conn)};
+
+  if (n == "get" || n == "mvget") return run_get(s, c);
+  if (n == "keys") return run_keys(s, c);
+  if (n == "watch") return run_watch(s, c);
+  if (n == "members") return run_members(s, c);
+  if (n == "status") return run_status(s, c);
+  if (n == "del") {
+    u.key = c.args[0];
+    client::request req;
+    req.body = u;
+    auto r = s.call(std::move(req));
+    if (!r) return fail(n, r.err());
+    if (r->code != errc::ok) return fail(n, error{r->code, r->message});
+    if (!o.json) std::cout << "deleted\n";
+    else std::cout << "{\"key\":" << json_string(u.key) << ",\"deleted\":true}\n";
+    return exit_ok;
+  }
+  return run_update(s, c, std::move(u));
+}
+
+}  // namespace rumor::cli

@@ -1,0 +1,32 @@
+#pragma once
+// `rumor node`: runs one node in the foreground until SIGINT/SIGTERM, then leaves the cluster,
+// commits what is queued and exits 0. Bad flags, a busy port or an unusable data directory: a
+// message naming the problem on stderr and a non-zero exit (exit_codes.hpp).
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace rumor::cli {
+
+struct node_options {
+  std::string listen = "127.0.0.1:7400";
+  std::string advertise;
+  std::string data;
+  std::vector<std::string> join;
+  std::string cluster = "rumor";
+  std::string durability = "durable";
+  uint64_t gossip_interval_ms = 200;
+  size_t fanout = 3;
+  std::string log_level = "info";
+};
+
+// REQUIRES: SIGINT and SIGTERM are blocked in every thread (block_stop_signals() before any
+// thread starts). Returns the process exit code.
+int run_node(const node_options& o);
+
+// Blocks SIGINT and SIGTERM in the calling thread (threads started later inherit the mask) so
+// that run_node / run_cluster can wait for them with sigwait.
+void block_stop_signals();
+
+}  // namespace rumor::cli

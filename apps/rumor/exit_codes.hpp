@@ -1,0 +1,32 @@
+#pragma once
+// Exit codes of the `rumor` command (documented in README.md, stable for scripts).
+
+#include "base/error.hpp"
+
+namespace rumor::cli {
+
+enum exit_code : int {
+  exit_ok = 0,
+  exit_error = 1,          // anything else (I/O, corrupt data, internal)
+  exit_usage = 2,          // bad flags or arguments
+  exit_unavailable = 3,    // cannot connect to the node / node not serving
+  exit_timeout = 4,        // the consistency level was not reached in time
+  exit_conflict = 5,       // conditional write with a stale context
+  exit_type_mismatch = 6,  // operation of another type than the key holds
+};
+
+inline int exit_code_of(errc c) {
+  switch (c) {
+    case errc::ok: return exit_ok;
+    case errc::invalid_argument:
+    case errc::too_large: return exit_usage;
+    case errc::unavailable:
+    case errc::busy: return exit_unavailable;
+    case errc::timeout: return exit_timeout;
+    case errc::conflict: return exit_conflict;
+    case errc::type_mismatch: return exit_type_mismatch;
+    default: return exit_error;
+  }
+}
+
+}  // namespace rumor::cli

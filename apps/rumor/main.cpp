@@ -1,0 +1,119 @@
+// rumor: one binary for the node daemon, the client commands and the local cluster launcher.
+// Global options (--connect, --json, --consistency, --timeout-ms) go before or after the
+// command. Exit codes: exit_codes.hpp.
+
+#include <CLI/CLI.hpp>
+
+#include <cstdlib>
+#include <iostream>
+#include <unistd.h>
+
+#include "cmd_client.hpp"
+#include "cmd_cluster.hpp"
+#include "cmd_node.hpp"
+#include "exit_codes.hpp"
+
+namespace {
+
+std::string self_path(const char* argv0) {
+  char buf[4096];
+  ssize_t n = readlink("/proc/self/exe", buf, sizeof buf - 1);
+  if (n > 0) return std::string(buf, static_cast<size_t>(n));
+  return argv0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using namespace rumor::cli;
+  CLI::App app{"rumor: an eventually consistent, CRDT-based data sync framework.\n"
+               "Run nodes with `rumor node` (or `rumor cluster`), talk to them with the other commands."};
+  app.require_subcommand(1);
+  app.fallthrough();
+
+  client_options copt;
+  app.add_option("--connect", copt.connect, "node to talk to, HOST:PORT (default: $RUMOR_CONNECT or 127.0.0.1:7400)");
+  app.add_flag("--json", copt.json, "one JSON object per result line");
+  app.add_option("--consistency", copt.consistency, "local | majority | all")
+      ->check(CLI::IsMember({"local", "majority", "all"}));
+  app.add_option("--timeout-ms", copt.timeout_ms, "how long majority/all may take")->check(CLI::Range(1u, 3'600'000u));
+
+  // ---- rumor node ----
+  node_options nopt;
+  auto* node = app.add_subcommand("node", "run a node in the foreground (stops on Ctrl-C / SIGTERM)");
+  node->add_option("--listen", nopt.listen, "HOST:PORT for peers and clients")->capture_default_str();
+  node->add_option("--data", nopt.data, "data directory (created if missing)")->required();
+  node->add_option("--join", nopt.join, "a peer to join through, HOST:PORT (repeatable)");
+  node->add_option("--advertise", nopt.advertise, "address peers should dial (default: the listen address)");
+  node->add_option("--cluster", nopt.cluster, "cluster name; peers of other clusters are refused")->capture_default_str();
+  node->add_option("--durability", nopt.durability, "durable (fsync per commit group) | relaxed (no fsync)")
+      ->check(CLI::IsMember({"durable", "relaxed"}))
+      ->capture_default_str();
+  node->add_option("--gossip-interval-ms", nopt.gossip_interval_ms, "anti-entropy period")
+      ->check(CLI::Range(uint64_t{1}, uint64_t{600'000}))
+      ->capture_default_str();
+  node->add_option("--fanout", nopt.fanout, "peers each new update is pushed to")
+      ->check(CLI::Range(size_t{1}, size_t{64}))
+      ->capture_default_str();
+  node->add_option("--log-level", nopt.log_level, "trace | debug | info | warn | error | off")->capture_default_str();
+  node->set_config("--config", "", "read options from a TOML/INI file");
+
+  // ---- rumor cluster ----
+  cluster_options clopt;
+  auto* cluster = app.add_subcommand("cluster", "start N local node processes that join each other");
+  cluster->add_option("--nodes", clopt.nodes, "number of nodes")->capture_default_str();
+  cluster->add_option("--dir", clopt.dir, "directory for the nodes' data")->capture_default_str();
+  cluster->add_option("--base-port", clopt.base_port, "port of node 0; node i gets base+i")->capture_default_str();
+  cluster->add_option("--cluster", clopt.cluster, "cluster name")->capture_default_str();
+  cluster->add_option("--durability", clopt.durability, "durable | relaxed")
+      ->check(CLI::IsMember({"durable", "relaxed"}))
+      ->capture_default_str();
+  cluster->add_option("--log-level", clopt.log_level, "the nodes' log level")->capture_default_str();
+
+  // ---- client commands ----
+  client_command cmd;
+  auto add = [&](const std::string& name, const std::string& help, const std::string& args_help, bool required) {
+    auto* sc = app.add_subcommand(name, help);
+    auto* opt = sc->add_option("args", cmd.args, args_help);
+    if (required) opt->required();
+    return sc;
+  };
+  add("get", "read a key", "KEY", true);
+  auto* incr = add("incr", "add to a counter: incr KEY [N]", "KEY [N]", true);
+  auto* decr = add("decr", "subtract from a counter: decr KEY [N]", "KEY [N]", true);
+  add("set", "set a register (last writer wins): set KEY VALUE", "KEY VALUE", true);
+  auto* mvput = add("mvput", "write a multi-value register: mvput KEY VALUE [--context C]", "KEY VALUE", true);
+  mvput->add_option("--context", cmd.context, "context from mvget: supersede exactly that, fail if stale");
+  add("mvget", "read a multi-value register's siblings and context", "KEY", true);
+  add("sadd", "add members to a set: sadd KEY MEMBER...", "KEY MEMBER...", true);
+  add("srem", "remove members from a set: srem KEY MEMBER...", "KEY MEMBER...", true);
+  add("flag", "set a flag: flag KEY on|off", "KEY on|off", true);
+  add("del", "delete a key", "KEY", true);
+  add("keys", "list keys: keys [PREFIX]", "[PREFIX]", false);
+  add("watch", "stream changes of keys with PREFIX until interrupted", "[PREFIX]", false);
+  add("members", "list the cluster's members", "", false);
+  add("status", "node id, readiness, keys, per-peer lag, delta log size", "", false);
+  (void)incr;
+  (void)decr;
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    int code = app.exit(e);
+    return code == 0 ? exit_ok : exit_usage;
+  }
+
+  if (node->parsed()) {
+    block_stop_signals();
+    return run_node(nopt);
+  }
+  if (cluster->parsed()) {
+    block_stop_signals();
+    return run_cluster(clopt, self_path(argv[0]));
+  }
+  for (auto* sc : app.get_subcommands()) {
+    cmd.name = sc->get_name();
+    return run_client(copt, cmd);
+  }
+  return exit_usage;
+}
