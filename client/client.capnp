@@ -1,0 +1,235 @@
+@0x96b2b7105b60f6b7;
+# rumor client protocol — the client-to-node wire spec (protocol version 1, the version of the
+# hello, replication/wire.capnp). A client opens a TCP connection to a node's listener and sends a
+# replication `Message` whose member is a `hello` with role = client (cluster may be empty, node 0,
+# address empty); the node answers with its own hello. From then on every frame, both ways, is one
+# standard, unpacked Cap'n Proto message (segment table + segments) whose root is a
+# `ClientMessage`. Frames are at most 64 MiB and 512 segments; a bad frame closes the connection.
+#
+# The client sends `request`s; the node sends one `response` per request (matched by id, possibly
+# out of order: a majority write may finish after a later local read) and, for an active watch,
+# `event`s. Requests may be pipelined (sent without waiting for earlier responses).
+#
+# The C++ mirror of every struct below is client/client_messages.hpp (client/client_codec.hpp
+# converts; it is the only code that sees these generated types).
+#
+# Evolution rules: append fields, union members and enumerants with the next ordinal only; never
+# change an ordinal, type or default; never delete a field (stop using it). A receiver refuses a
+# frame whose union member or enumerant it does not know (decode error), so a new request kind,
+# op kind or error code may only be sent to a peer whose hello version says it knows it.
+#
+# Conventions:
+#   - Keys, field names, set members and register values are raw bytes (`Data`); the node checks
+#     the key rules (1..256 bytes, no NUL), the codec does not.
+#   - Values are crdt codec bytes (crdt/crdt.capnp `Value`, type tag included); causal contexts
+#     are crdt codec context bytes (crdt::encode_context). Both are opaque at this layer.
+#   - Lists are in no particular order unless a field says otherwise.
+
+using Cxx = import "/capnp/c++.capnp";
+$Cxx.namespace("rumor::client::wire");
+
+# ---- enumerations ----
+
+# Consistency of one request. Writes: acknowledged after the local durable commit (local), after a
+# majority of the members / every member applied the update (majority / all). Reads: answered
+# from the local replica (local), or after querying and joining that many replicas' states.
+enum Consistency {
+  local @0;
+  majority @1;
+  all @2;
+}
+
+# CRDT type of a value. Same numbers as crdt/crdt.capnp TypeTag (and crdt/type_tag.hpp); `unknown`
+# (0) and values this build does not know are refused.
+enum CrdtType {
+  unknown @0;
+  gCounter @1;
+  pnCounter @2;
+  lwwRegister @3;
+  mvRegister @4;
+  orSet @5;
+  orMap @6;
+  ewFlag @7;
+}
+
+# The operation of an `UpdateRequest` (client_messages.hpp op_kind).
+enum OpKind {
+  counterAdd @0;    # gCounter (amount >= 0) or pnCounter: += amount
+  registerSet @1;   # lwwRegister := value
+  mvPut @2;         # mvRegister := value, superseding `context` (if present); conditional: fail
+                    # with `conflict` when anything was written since that context
+  setAdd @3;        # orSet += members
+  setRemove @4;     # orSet -= members (the additions observed by the node)
+  flagSet @5;       # ewFlag := flag
+  removeKey @6;     # delete the key (every type stored under it), or with a non-empty path the
+                    # last field of the path (type = that field's type)
+}
+
+# Outcome of a request. Same numbers as rumor::errc (base/error.hpp); values this build does not
+# know are refused.
+enum ErrorCode {
+  ok @0;
+  invalidArgument @1;     # malformed request (empty key, bad path, negative g-counter amount)
+  typeMismatch @2;        # operation of one CRDT type on a key (or field) of another
+  conflict @3;            # conditional mvPut whose context is stale; `values` = current siblings
+  decodeError @4;         # bytes that are not a valid encoding
+  overflow @5;            # a counter or clock would overflow
+  clockDrift @6;          # a timestamp too far ahead of the node's clock
+  notFound @7;            # no such key / record
+  ioError @8;             # the node's storage reported an I/O failure
+  mapFull @9;             # the node's storage is full
+  corrupt @10;            # a stored record failed its checksum or decoding
+  unsupportedVersion @11; # data or protocol of a version the node does not understand
+  busy @12;               # resource held by someone else
+  timeout @13;            # the consistency level was not reached in time (the update is durable
+                          # locally and may still spread)
+  unavailable @14;        # not enough peers / node not ready
+  tooLarge @15;           # a value, key or frame exceeds its bound
+}
+
+# A member's state (replication/wire.capnp MemberStatus).
+enum MemberStatus {
+  alive @0;
+  suspect @1;
+  dead @2;
+  left @3;
+}
+
+# ---- requests ----
+
+# One update of one key.
+struct UpdateRequest {
+  key @0 :Data;              # user key
+  path @1 :List(Data);       # nested orMap field names, outermost first; empty: the key itself.
+                             # With path = [a, b] the key holds an orMap whose field (a, orMap)
+                             # holds an orMap whose field (b, `type`) gets the operation.
+  op @2 :OpKind;
+  type @3 :CrdtType;         # type of the value the operation applies to (must be known: 1..7)
+  amount @4 :Int64;          # counterAdd: the amount (may be negative for pnCounter)
+  value @5 :Data;            # registerSet, mvPut: the new value
+  members @6 :List(Data);    # setAdd, setRemove: the members
+  flag @7 :Bool;             # flagSet: the new flag value
+  context @8 :Data;          # mvPut: a causal context from an earlier read (crdt codec context
+                             # bytes). Absent (null pointer) = no context; present and empty =
+                             # the empty context.
+  conditional @9 :Bool;      # mvPut: fail with `conflict` if the context is stale; the node
+                             # refuses it without a context (invalidArgument)
+}
+
+# Read one key: the response's `values` hold every value stored under it (normally one).
+struct GetRequest {
+  key @0 :Data;
+}
+
+# List keys starting with `prefix` (bytewise order), at most `limit` of them.
+struct KeysRequest {
+  prefix @0 :Data;           # empty: every key
+  limit @1 :UInt32 = 1000;
+}
+
+# Stream an `event` for every change of a key starting with `prefix` (made locally or arriving
+# from peers), until an `unwatch` naming this request's id or the connection closes. The response
+# to the watch request confirms it is active.
+struct WatchRequest {
+  prefix @0 :Data;           # empty: every key
+}
+
+# Stop the watch started by request `watchId`.
+struct UnwatchRequest {
+  watchId @0 :UInt64;
+}
+
+# List the cluster members as the node knows them (response `memberList`).
+struct MembersRequest {}
+
+# The node's own state (response `node`).
+struct StatusRequest {}
+
+struct Request {
+  id @0 :UInt64;                  # chosen by the client (unique among its pending requests);
+                                  # echoed in the response
+  level @1 :Consistency;
+  timeoutMs @2 :UInt32 = 5000;    # for majority / all: how long the node waits
+  body :union {
+    update @3 :UpdateRequest;
+    get @4 :GetRequest;
+    keys @5 :KeysRequest;
+    watch @6 :WatchRequest;
+    unwatch @7 :UnwatchRequest;
+    members @8 :MembersRequest;
+    status @9 :StatusRequest;
+  }
+}
+
+# ---- responses ----
+
+struct KeyValue {
+  key @0 :Data;                   # user key
+  value @1 :Data;                 # crdt codec bytes (type tag inside)
+}
+
+struct KeyType {
+  key @0 :Data;                   # user key
+  type @1 :CrdtType;              # the type of its value (must be known: 1..7)
+}
+
+struct MemberInfo {
+  id @0 :UInt64;                  # node id
+  address @1 :Text;               # its peer address, "host:port"
+  status @2 :MemberStatus;
+  incarnation @3 :UInt64;
+}
+
+# How far one peer is behind this node.
+struct PeerLag {
+  id @0 :UInt64;                  # the peer's node id
+  behind @1 :UInt64;              # deltas this node has that the peer's last known vector lacks
+}
+
+struct NodeStatus {
+  node @0 :UInt64;                # node id
+  address @1 :Text;               # its peer address, "host:port"
+  cluster @2 :Text;               # cluster name
+  readiness @3 :Text;             # "loading", "joining", "ready", "stopping", "failed"
+  keys @4 :UInt64;                # keys stored
+  deltaLog @5 :UInt64;            # deltas not yet acknowledged by every member
+  localUpdates @6 :UInt64;        # updates made at this node since it started
+  remoteApplied @7 :UInt64;       # deltas of other origins applied since it started
+  peers @8 :List(PeerLag);
+}
+
+# The answer to one request. `code` says what failed (ok = success); the other fields depend on
+# the request kind.
+struct Response {
+  id @0 :UInt64;                  # the id of the request being answered
+  code @1 :ErrorCode;
+  message @2 :Text;               # human-readable, for errors
+  values @3 :List(KeyValue);      # get: the key's value(s); update: the value after it;
+                                  # conflict: the current value (its siblings)
+  keyList @4 :List(KeyType);      # keys: in key order
+  memberList @5 :List(MemberInfo);   # members
+  node @6 :NodeStatus;            # status: present (non-null pointer); absent otherwise
+}
+
+# ---- events ----
+
+# A change seen by a watch.
+struct Event {
+  watchId @0 :UInt64;             # the id of the watch request
+  key @1 :Data;                   # user key
+  value @2 :Data;                 # crdt codec bytes of the key's value after the change (empty:
+                                  # deleted / none)
+  origin @3 :UInt64;              # node that made the update (0: a repair / state transfer)
+}
+
+# ---- the envelope ----
+
+# Root of every frame after the hellos. Union ordinals follow the alternatives of
+# rumor::client::client_message.
+struct ClientMessage {
+  union {
+    request @0 :Request;
+    response @1 :Response;
+    event @2 :Event;
+  }
+}

@@ -1,0 +1,337 @@
+#include "client/client_codec.hpp"
+
+#include <capnp/message.h>
+#include <capnp/serialize.h>
+#include <kj/array.h>
+#include <kj/exception.h>
+
+#include <cstring>
+#include <exception>
+#include <utility>
+
+#include "client/client.capnp.h"
+#include "replication/wire_codec.hpp"
+
+namespace rumor::client {
+
+namespace w = wire;
+
+namespace {
+
+// The union ordinals of wire::ClientMessage and wire::Request::Body follow the alternatives of
+// client_message and request::body (the spec says so).
+static_assert(static_cast<size_t>(w::ClientMessage::REQUEST) == 0 &&
+              static_cast<size_t>(w::ClientMessage::RESPONSE) == 1 &&
+              static_cast<size_t>(w::ClientMessage::EVENT) == 2 && std::variant_size_v<client_message> == 3);
+static_assert(static_cast<size_t>(w::Request::Body::UPDATE) == 0 && static_cast<size_t>(w::Request::Body::GET) == 1 &&
+              static_cast<size_t>(w::Request::Body::KEYS) == 2 && static_cast<size_t>(w::Request::Body::WATCH) == 3 &&
+              static_cast<size_t>(w::Request::Body::UNWATCH) == 4 &&
+              static_cast<size_t>(w::Request::Body::MEMBERS) == 5 &&
+              static_cast<size_t>(w::Request::Body::STATUS) == 6 &&
+              std::variant_size_v<decltype(request::body)> == 7);
+
+// Highest enumerant of each enum this build knows (the decoder refuses larger values).
+constexpr uint16_t max_consistency = static_cast<uint16_t>(consistency::all);
+constexpr uint16_t max_op_kind = static_cast<uint16_t>(op_kind::remove_key);
+constexpr uint16_t max_errc = static_cast<uint16_t>(errc::too_large);
+constexpr uint16_t max_member_status = 3;  // replication::member_status::left
+constexpr uint16_t max_type_tag = static_cast<uint16_t>(crdt::type_tag::ew_flag);
+
+// ---------------------------------------------------------------------------------------------
+// Encoding
+
+kj::ArrayPtr<const kj::byte> data_of(const std::string& s) {
+  return {reinterpret_cast<const kj::byte*>(s.data()), s.size()};
+}
+
+// Keeps every byte (std::string is NUL-terminated; embedded NULs survive, unlike c_str()).
+capnp::Text::Reader text_of(const std::string& s) { return {s.data(), s.size()}; }
+
+unsigned count(size_t n) { return static_cast<unsigned>(n); }  // REQUIRES: n < 2^29
+
+template <class E, class T>
+E enum_of(T v) {
+  return static_cast<E>(static_cast<uint16_t>(v));
+}
+
+void put(capnp::List<capnp::Data>::Builder l, const std::vector<std::string>& v) {
+  for (unsigned i = 0; i < l.size(); ++i) l.set(i, data_of(v[i]));
+}
+
+void put_body(w::Request::Body::Builder b, const update& x) {
+  auto u = b.initUpdate();
+  u.setKey(data_of(x.key));
+  put(u.initPath(count(x.path.size())), x.path);
+  u.setOp(enum_of<w::OpKind>(x.op));
+  u.setType(enum_of<w::CrdtType>(x.type));
+  u.setAmount(x.amount);
+  u.setValue(data_of(x.value));
+  put(u.initMembers(count(x.members.size())), x.members);
+  u.setFlag(x.flag);
+  if (x.context) u.setContext(data_of(*x.context));
+  u.setConditional(x.conditional);
+}
+
+void put_body(w::Request::Body::Builder b, const get& x) { b.initGet().setKey(data_of(x.key)); }
+
+void put_body(w::Request::Body::Builder b, const keys& x) {
+  auto k = b.initKeys();
+  k.setPrefix(data_of(x.prefix));
+  k.setLimit(x.limit);
+}
+
+void put_body(w::Request::Body::Builder b, const watch& x) { b.initWatch().setPrefix(data_of(x.prefix)); }
+
+void put_body(w::Request::Body::Builder b, const unwatch& x) { b.initUnwatch().setWatchId(x.watch_id); }
+
+void put_body(w::Request::Body::Builder b, const members&) { b.initMembers(); }
+
+void put_body(w::Request::Body::Builder b, const status&) { b.initStatus(); }
+
+void put(w::ClientMessage::Builder m, const request& x) {
+  auto r = m.initRequest();
+  r.setId(x.id);
+  r.setLevel(enum_of<w::Consistency>(x.level));
+  r.setTimeoutMs(x.timeout_ms);
+  std::visit([&](const auto& body) { put_body(r.initBody(), body); }, x.body);
+}
+
+void put(w::NodeStatus::Builder b, const node_status& x) {
+  b.setNode(x.node);
+  b.setAddress(text_of(x.address));
+  b.setCluster(text_of(x.cluster));
+  b.setReadiness(text_of(x.readiness));
+  b.setKeys(x.keys);
+  b.setDeltaLog(x.delta_log);
+  b.setLocalUpdates(x.local_updates);
+  b.setRemoteApplied(x.remote_applied);
+  auto peers = b.initPeers(count(x.peers.size()));
+  for (unsigned i = 0; i < peers.size(); ++i) {
+    peers[i].setId(x.peers[i].id);
+    peers[i].setBehind(x.peers[i].behind);
+  }
+}
+
+void put(w::ClientMessage::Builder m, const response& x) {
+  auto r = m.initResponse();
+  r.setId(x.id);
+  r.setCode(enum_of<w::ErrorCode>(x.code));
+  r.setMessage(text_of(x.message));
+  auto values = r.initValues(count(x.values.size()));
+  for (unsigned i = 0; i < values.size(); ++i) {
+    values[i].setKey(data_of(x.values[i].key));
+    values[i].setValue(data_of(x.values[i].value));
+  }
+  auto key_list = r.initKeyList(count(x.key_list.size()));
+  for (unsigned i = 0; i < key_list.size(); ++i) {
+    key_list[i].setKey(data_of(x.key_list[i].key));
+    key_list[i].setType(enum_of<w::CrdtType>(x.key_list[i].type));
+  }
+  auto member_list = r.initMemberList(count(x.member_list.size()));
+  for (unsigned i = 0; i < member_list.size(); ++i) {
+    const member_info& mi = x.member_list[i];
+    member_list[i].setId(mi.id);
+    member_list[i].setAddress(text_of(mi.address));
+    member_list[i].setStatus(enum_of<w::MemberStatus>(mi.status));
+    member_list[i].setIncarnation(mi.incarnation);
+  }
+  if (x.node) put(r.initNode(), *x.node);
+}
+
+void put(w::ClientMessage::Builder m, const event& x) {
+  auto e = m.initEvent();
+  e.setWatchId(x.watch_id);
+  e.setKey(data_of(x.key));
+  e.setValue(data_of(x.value));
+  e.setOrigin(x.origin);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Decoding. A violation throws `invalid` (never escapes decode_client); capnp's kj::Exception for
+// malformed structure is caught at the same place.
+
+struct invalid {
+  std::string what;
+};
+
+[[noreturn]] void fail(std::string what) { throw invalid{std::move(what)}; }
+
+std::string str(capnp::Text::Reader t) { return std::string(t.begin(), t.size()); }
+std::string str(capnp::Data::Reader d) { return std::string(reinterpret_cast<const char*>(d.begin()), d.size()); }
+
+// Returns the raw number of enumerant `e`, refusing numbers above `max`.
+template <class E>
+uint16_t checked(E e, uint16_t max, const char* what) {
+  auto n = static_cast<uint16_t>(e);
+  if (n > max) fail(std::string(what) + " " + std::to_string(n) + " out of range 0.." + std::to_string(max));
+  return n;
+}
+
+crdt::type_tag type_of(w::CrdtType t) {
+  auto n = static_cast<uint16_t>(t);
+  if (n < 1 || n > max_type_tag) fail("CRDT type tag " + std::to_string(n) + " out of range 1..7");
+  return static_cast<crdt::type_tag>(n);
+}
+
+class decoder {
+ public:
+  explicit decoder(size_t element_budget) : budget_(element_budget) {}
+
+  client_message get(w::ClientMessage::Reader r) {
+    switch (r.which()) {
+      case w::ClientMessage::REQUEST: return get(r.getRequest());
+      case w::ClientMessage::RESPONSE: return get(r.getResponse());
+      case w::ClientMessage::EVENT: return get(r.getEvent());
+    }
+    fail("unknown client message kind " + std::to_string(static_cast<unsigned>(r.which())));
+  }
+
+ private:
+  // Charges `n` decoded list elements against the budget (one per word of the frame).
+  void take(size_t n) {
+    if (n > budget_) fail("lists hold more elements than the frame has words");
+    budget_ -= n;
+  }
+
+  std::vector<std::string> get(capnp::List<capnp::Data>::Reader l) {
+    take(l.size());
+    std::vector<std::string> out;
+    out.reserve(l.size());
+    for (auto d : l) out.push_back(str(d));
+    return out;
+  }
+
+  update get(w::UpdateRequest::Reader r) {
+    update u;
+    u.key = str(r.getKey());
+    u.path = get(r.getPath());
+    u.op = static_cast<op_kind>(checked(r.getOp(), max_op_kind, "update op kind"));
+    u.type = type_of(r.getType());
+    u.amount = r.getAmount();
+    u.value = str(r.getValue());
+    u.members = get(r.getMembers());
+    u.flag = r.getFlag();
+    if (r.hasContext()) u.context = str(r.getContext());
+    u.conditional = r.getConditional();
+    return u;
+  }
+
+  request get(w::Request::Reader r) {
+    request q;
+    q.id = r.getId();
+    q.level = static_cast<consistency>(checked(r.getLevel(), max_consistency, "consistency level"));
+    q.timeout_ms = r.getTimeoutMs();
+    auto body = r.getBody();
+    switch (body.which()) {
+      case w::Request::Body::UPDATE: q.body = get(body.getUpdate()); return q;
+      case w::Request::Body::GET: q.body = client::get{str(body.getGet().getKey())}; return q;
+      case w::Request::Body::KEYS: {
+        auto k = body.getKeys();
+        q.body = client::keys{str(k.getPrefix()), k.getLimit()};
+        return q;
+      }
+      case w::Request::Body::WATCH: q.body = client::watch{str(body.getWatch().getPrefix())}; return q;
+      case w::Request::Body::UNWATCH: q.body = client::unwatch{body.getUnwatch().getWatchId()}; return q;
+      case w::Request::Body::MEMBERS: q.body = client::members{}; return q;
+      case w::Request::Body::STATUS: q.body = client::status{}; return q;
+    }
+    fail("unknown request kind " + std::to_string(static_cast<unsigned>(body.which())));
+  }
+
+  node_status get(w::NodeStatus::Reader r) {
+    node_status s;
+    s.node = r.getNode();
+    s.address = str(r.getAddress());
+    s.cluster = str(r.getCluster());
+    s.readiness = str(r.getReadiness());
+    s.keys = r.getKeys();
+    s.delta_log = r.getDeltaLog();
+    s.local_updates = r.getLocalUpdates();
+    s.remote_applied = r.getRemoteApplied();
+    auto peers = r.getPeers();
+    take(peers.size());
+    s.peers.reserve(peers.size());
+    for (auto p : peers) s.peers.push_back(peer_lag{p.getId(), p.getBehind()});
+    return s;
+  }
+
+  response get(w::Response::Reader r) {
+    response s;
+    s.id = r.getId();
+    s.code = static_cast<errc>(checked(r.getCode(), max_errc, "error code"));
+    s.message = str(r.getMessage());
+    auto values = r.getValues();
+    take(values.size());
+    s.values.reserve(values.size());
+    for (auto v : values) s.values.push_back(key_value{str(v.getKey()), str(v.getValue())});
+    auto key_list = r.getKeyList();
+    take(key_list.size());
+    s.key_list.reserve(key_list.size());
+    for (auto k : key_list) s.key_list.push_back(key_type{str(k.getKey()), type_of(k.getType())});
+    auto member_list = r.getMemberList();
+    take(member_list.size());
+    s.member_list.reserve(member_list.size());
+    for (auto m : member_list) {
+      member_info mi;
+      mi.id = m.getId();
+      mi.address = str(m.getAddress());
+      mi.status = static_cast<uint8_t>(checked(m.getStatus(), max_member_status, "member status"));
+      mi.incarnation = m.getIncarnation();
+      s.member_list.push_back(std::move(mi));
+    }
+    if (r.hasNode()) s.node = get(r.getNode());
+    return s;
+  }
+
+  event get(w::Event::Reader r) { return event{r.getWatchId(), str(r.getKey()), str(r.getValue()), r.getOrigin()}; }
+
+  size_t budget_;
+};
+
+error bad_frame(std::string what) { return error{errc::decode_error, "invalid client frame: " + std::move(what)}; }
+
+}  // namespace
+
+std::string encode_client(const client_message& m) {
+  capnp::MallocMessageBuilder mb;
+  auto root = mb.initRoot<w::ClientMessage>();
+  std::visit([&](const auto& x) { put(root, x); }, m);
+  kj::Array<capnp::word> words = capnp::messageToFlatArray(mb);
+  auto bytes = words.asChars();
+  return std::string(bytes.begin(), bytes.size());
+}
+
+result<client_message> decode_client(std::string_view frame) {
+  using replication::max_frame_bytes;
+  if (frame.size() > max_frame_bytes)
+    return error{errc::too_large, "client frame of " + std::to_string(frame.size()) + " bytes (at most " +
+                                      std::to_string(max_frame_bytes) + ")"};
+  auto size = replication::frame_size_from_prefix(frame);
+  if (!size) return size.err();
+  if (*size == 0) return bad_frame("truncated in the segment table (" + std::to_string(frame.size()) + " bytes)");
+  if (*size > frame.size())
+    return bad_frame("truncated: " + std::to_string(frame.size()) + " of " + std::to_string(*size) + " bytes");
+  if (*size < frame.size())
+    return bad_frame(std::to_string(frame.size() - *size) + " bytes after the end of the message");
+
+  const size_t words = frame.size() / sizeof(capnp::word);
+  kj::Array<capnp::word> aligned = kj::heapArray<capnp::word>(words);
+  std::memcpy(aligned.begin(), frame.data(), frame.size());
+  try {
+    capnp::ReaderOptions options;
+    // Every word is read about once; the headroom covers small re-reads. Bounds what pointer
+    // aliasing (many pointers to one object) can make us copy.
+    options.traversalLimitInWords = 2 * words + 1024;
+    options.nestingLimit = 16;  // the schema nests 4 deep at most
+    capnp::FlatArrayMessageReader reader(aligned.asPtr(), options);
+    return decoder{words}.get(reader.getRoot<w::ClientMessage>());
+  } catch (const invalid& e) {
+    return bad_frame(e.what);
+  } catch (const kj::Exception& e) {
+    return bad_frame(e.getDescription().cStr());
+  } catch (const std::exception& e) {
+    return bad_frame(e.what());
+  }
+}
+
+}  // namespace rumor::client
