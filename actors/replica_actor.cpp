@@ -53,6 +53,8 @@ struct replica_actor_state {
 
 using self_ptr = caf::stateful_actor<replica_actor_state>*;
 
+uint64_t now_ms(const replica_actor_state& st) { return st.cfg.clock ? st.cfg.clock() : wall_clock_ms(); }
+
 void set_readiness(replica_actor_state& st, readiness r) { st.cfg.readiness->store(static_cast<uint8_t>(r)); }
 
 void update_readiness(replica_actor_state& st) {
@@ -144,7 +146,7 @@ void handle_update(self_ptr self, call& c, const client::update& u) {
   uint64_t rid = st.next_request++;
   st.calls.emplace(rid, waiting_call{c.req.id, u.key, std::move(c.reply)});
   st.rep->update(rid, u.key, plan->key_type, plan->mutate, to_replication(c.req.level), c.req.timeout_ms,
-                 wall_clock_ms());
+                 now_ms(st));
 }
 
 void handle_call(self_ptr self, call& c) {
@@ -158,7 +160,7 @@ void handle_call(self_ptr self, call& c) {
   } else if (auto* g = std::get_if<client::get>(&body)) {
     uint64_t rid = st.next_request++;
     st.calls.emplace(rid, waiting_call{c.req.id, g->key, std::move(c.reply)});
-    st.rep->read(rid, g->key, to_replication(c.req.level), c.req.timeout_ms, wall_clock_ms());
+    st.rep->read(rid, g->key, to_replication(c.req.level), c.req.timeout_ms, now_ms(st));
   } else if (auto* k = std::get_if<client::keys>(&body)) {
     auto found = st.rep->keys(k->prefix, k->limit);
     if (!found) return c.reply(error_response(c.req.id, found.err()));
@@ -200,13 +202,13 @@ void recover(self_ptr self, const error& e) {
     w.reply(error_response(w.client_id, error{errc::unavailable, "storage failure, not acknowledged: " + e.message}));
   st.calls.clear();
   auto fresh = std::make_shared<replica>(*st.cfg.store, st.cfg.address, st.cfg.replica, st.cfg.rng_seed + 1);
-  if (auto ok = fresh->load(wall_clock_ms()); !ok) {
+  if (auto ok = fresh->load(now_ms(st)); !ok) {
     st.cfg.log->critical("cannot reload the replica: {}", ok.err().describe());
     set_readiness(st, readiness::failed);
     st.rep.reset();
     return;
   }
-  fresh->start(st.cfg.seeds, wall_clock_ms());
+  fresh->start(st.cfg.seeds, now_ms(st));
   st.rep = std::move(fresh);
   // Batches the old replica had in flight are being committed or failed by the storage actor;
   // their results must not reach the new replica.
@@ -248,7 +250,7 @@ caf::behavior replica_actor(self_ptr self, replica_actor_config cfg) {
         st.transport = std::move(init.transport);
         st.storage = std::move(init.storage);
         st.cfg.address = std::move(init.address);
-        st.rep->start(st.cfg.seeds, wall_clock_ms());
+        st.rep->start(st.cfg.seeds, now_ms(st));
         st.started = true;
         drain(self);
         self->delayed_send(self, std::chrono::milliseconds(st.tick_ms), tick_atom::value);
@@ -257,7 +259,7 @@ caf::behavior replica_actor(self_ptr self, replica_actor_config cfg) {
       [=](peer_message& m) {
         auto& st = self->state;
         if (!st.rep) return;
-        st.rep->receive(m.from, m.msg, wall_clock_ms());
+        st.rep->receive(m.from, m.msg, now_ms(st));
         drain(self);
       },
       [=](storage_result& r) {
@@ -276,7 +278,7 @@ caf::behavior replica_actor(self_ptr self, replica_actor_config cfg) {
         auto& st = self->state;
         if (st.stopping) return;
         if (st.rep) {
-          st.rep->tick(wall_clock_ms());
+          st.rep->tick(now_ms(st));
           drain(self);
         }
         self->delayed_send(self, std::chrono::milliseconds(st.tick_ms), tick_atom::value);
@@ -290,7 +292,7 @@ caf::behavior replica_actor(self_ptr self, replica_actor_config cfg) {
         }
         st.stop_promise = rp;
         if (st.rep && st.started && leave) {
-          st.rep->leave(wall_clock_ms());
+          st.rep->leave(now_ms(st));
           drain(self);
         }
         st.stopping = true;

@@ -14,6 +14,7 @@
 // replica from the store and carries on. Acknowledged updates were committed, so none is lost.
 
 #include <atomic>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -34,6 +35,9 @@ struct replica_actor_config {
   uint64_t rng_seed = 0;
   std::shared_ptr<spdlog::logger> log;        // REQUIRED
   std::shared_ptr<std::atomic<uint8_t>> readiness;  // REQUIRED; rumor::readiness values
+  // Milliseconds since the Unix epoch; empty = wall_clock_ms. Tests inject the test
+  // coordinator's clock so that timers and protocol time advance together.
+  std::function<uint64_t()> clock;
 };
 
 // The message that starts a spawned replica actor: the loaded replica and its peers.

@@ -37,6 +37,9 @@ using resume_atom = caf::atom_constant<caf::atom("rresume")>;
 using dial_done_atom = caf::atom_constant<caf::atom("rdialed")>;
 
 constexpr uint32_t read_chunk_bytes = 64 * 1024;
+// A hello is tiny; a connection that has not said hello may not make us buffer more than this
+// (else every unauthenticated connection could hold a max-size partial frame).
+constexpr size_t max_hello_bytes = 64 * 1024;
 
 enum class role : uint8_t { pending, peer, client };
 
@@ -202,7 +205,8 @@ void dial_failed(broker_ptr self, const std::string& address, std::string_view r
   else
     st.cfg.log->debug("transport: cannot reach {} (failure {}): {}; retrying after {} ms", address, ds.failures,
                       reason, ds.backoff_ms);
-  ds.backoff_ms = std::min(std::max<uint64_t>(ds.backoff_ms * 2, 1), std::max(st.cfg.reconnect_max_ms, st.cfg.reconnect_min_ms));
+  uint64_t cap = std::max(st.cfg.reconnect_max_ms, st.cfg.reconnect_min_ms);
+  ds.backoff_ms = std::min(std::max<uint64_t>(ds.backoff_ms * 2, 1), cap);
 }
 
 void unwatch_all(broker_ptr self, const connection& c) {
@@ -231,7 +235,7 @@ void forget(broker_ptr self, uint64_t serial, std::string_view reason) {
   if (it == st.conns.end()) return;
   connection c = std::move(it->second);
   st.conns.erase(it);
-  st.serial_of.erase(c.hdl.id());
+  if (auto h = st.serial_of.find(c.hdl.id()); h != st.serial_of.end() && h->second == serial) st.serial_of.erase(h);
   switch (c.kind) {
     case role::pending:
       if (!c.dialed.empty()) dial_failed(self, c.dialed, reason);
@@ -286,14 +290,18 @@ connection& open_connection(broker_ptr self, caf::io::connection_handle hdl, std
 
 // ---- dialing ----
 
-// Runs on its own thread (a detached actor): connects and hands the socket to the broker.
-void dial_worker(caf::event_based_actor* self, caf::actor broker, std::string address, std::string host,
+// Runs on its own thread (a blocking actor): connects and hands the socket to the broker. The
+// request bounces if the broker is gone by then; the socket is closed instead of leaked.
+void dial_worker(caf::blocking_actor* self, caf::actor broker, std::string address, std::string host,
                  uint16_t port, uint64_t timeout_ms) {
   auto fd = connect_tcp(host, port, std::chrono::milliseconds(timeout_ms));
-  if (fd)
-    self->send(broker, dial_done_atom::value, std::move(address), *fd, std::string{});
-  else
-    self->send(broker, dial_done_atom::value, std::move(address), -1, fd.err().message);
+  int sock = fd ? *fd : -1;
+  std::string why = fd ? std::string{} : fd.err().message;
+  self->request(broker, caf::infinite, dial_done_atom::value, std::move(address), sock, std::move(why))
+      .receive([](caf::ok_atom) {},
+               [sock](caf::error&) {
+                 if (sock >= 0) ::close(sock);
+               });
 }
 
 void dial_connected(broker_ptr self, const std::string& address, caf::io::connection_handle hdl) {
@@ -318,8 +326,7 @@ void start_dial(broker_ptr self, const std::string& address) {
   if (st.cfg.background_dial) {
     st.dials[address].connecting = true;
     auto me = caf::actor_cast<caf::actor>(self);
-    self->home_system().spawn<caf::detached>(dial_worker, me, address, hp->first, hp->second,
-                                             st.cfg.connect_timeout_ms);
+    self->home_system().spawn(dial_worker, me, address, hp->first, hp->second, st.cfg.connect_timeout_ms);
     return;
   }
   auto hdl = self->add_tcp_scribe(hp->first, hp->second);
@@ -340,7 +347,10 @@ void send_via_dial(broker_ptr self, const std::string& address, node_id to, std:
       return;
     }
     start_dial(self, address);
-    if (!st.dials[address].in_progress()) return;  // failed at once (counted there)
+    if (!st.dials[address].in_progress()) {  // failed at once
+      ++st.stats.dropped;
+      return;
+    }
   }
   auto& q = st.dials[address];
   if (q.queued_bytes + frame.size() > st.cfg.max_peer_backlog_bytes) {
@@ -493,9 +503,13 @@ void on_client_request(broker_ptr self, connection& c, client::request req) {
   call out;
   out.session = serial;
   out.req = std::move(req);
-  out.reply = [me, serial, log](client::response r) { post_client(me, serial, client::client_message{std::move(r)}, log); };
+  out.reply = [me, serial, log](client::response r) {
+    post_client(me, serial, client::client_message{std::move(r)}, log);
+  };
   if (is_watch)
-    out.on_event = [me, serial, log](client::event e) { post_client(me, serial, client::client_message{std::move(e)}, log); };
+    out.on_event = [me, serial, log](client::event e) {
+      post_client(me, serial, client::client_message{std::move(e)}, log);
+    };
   self->send(st.replica, std::move(out));
 }
 
@@ -537,6 +551,9 @@ void on_new_data(broker_ptr self, caf::io::new_data_msg& msg) {
   try {
     c->reader.feed(std::string_view(msg.buf.data(), msg.buf.size()));
     drain_frames(self, serial);
+    c = find(st, serial);
+    if (c != nullptr && c->kind == role::pending && c->reader.buffered() > max_hello_bytes)
+      refuse(self, *c, fmt::format("more than {} bytes before a complete hello", max_hello_bytes));
   } catch (const std::exception& e) {  // never let one connection take the broker down
     if (connection* still = find(st, serial)) refuse(self, *still, std::string("internal error: ") + e.what());
   }
@@ -655,6 +672,7 @@ caf::behavior transport_broker(broker_ptr self, caf::io::doorman_ptr listener, t
       [=](resume_atom, uint64_t serial) { on_resume(self, serial); },
       [=](dial_done_atom, const std::string& addr, int fd, const std::string& why) {
         on_dial_done(self, addr, fd, why);
+        return caf::ok_atom::value;
       },
       [=](caf::get_atom) { return current_stats(self->state); },
       [=](stop_atom) { stop(self); },
