@@ -1,0 +1,214 @@
+// The `rumor` command end to end: client commands against a real node process, JSON output,
+// exit codes (usage 2, unreachable 3, timeout 4, conflict 5, type mismatch 6), and the node
+// daemon's refusals (busy port, unusable data directory, bad flags). Bounded; stops only its own
+// PIDs.
+
+#include <doctest/doctest.h>
+
+#include <sys/wait.h>
+
+#include <array>
+#include <fcntl.h>
+#include <cstdio>
+#include <fstream>
+
+#include "processes.hpp"
+
+using namespace std::chrono_literals;
+using rumor::test::node_process;
+
+namespace {
+
+struct run_result {
+  int code = -1;
+  std::string out;  // stdout
+  std::string err;  // stderr
+};
+
+// Runs `rumor ARGS...` with a bounded wait (timeout → killed, code -1).
+run_result rumor_cmd(std::vector<std::string> args, std::chrono::milliseconds timeout = 20s) {
+  int out_pipe[2], err_pipe[2];
+  REQUIRE(::pipe(out_pipe) == 0);
+  REQUIRE(::pipe(err_pipe) == 0);
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    ::dup2(out_pipe[1], 1);
+    ::dup2(err_pipe[1], 2);
+    ::close(out_pipe[0]);
+    ::close(err_pipe[0]);
+    ::unsetenv("RUMOR_CONNECT");
+    std::vector<char*> argv;
+    std::string bin = RUMOR_BINARY;
+    argv.push_back(bin.data());
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    ::execv(bin.c_str(), argv.data());
+    ::_exit(127);
+  }
+  ::close(out_pipe[1]);
+  ::close(err_pipe[1]);
+  run_result r;
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  auto drain = [](int fd, std::string& into) {
+    char buf[4096];
+    ssize_t n;
+    while ((n = ::read(fd, buf, sizeof buf)) > 0) into.append(buf, static_cast<size_t>(n));
+  };
+  ::fcntl(out_pipe[0], F_SETFL, O_NONBLOCK);
+  ::fcntl(err_pipe[0], F_SETFL, O_NONBLOCK);
+  while (true) {
+    drain(out_pipe[0], r.out);
+    drain(err_pipe[0], r.err);
+    int st = 0;
+    if (::waitpid(pid, &st, WNOHANG) == pid) {
+      drain(out_pipe[0], r.out);
+      drain(err_pipe[0], r.err);
+      r.code = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+      break;
+    }
+    if (std::chrono::steady_clock::now() >= deadline) {
+      ::kill(pid, SIGKILL);
+      ::waitpid(pid, &st, 0);
+      break;
+    }
+    std::this_thread::sleep_for(5ms);
+  }
+  ::close(out_pipe[0]);
+  ::close(err_pipe[0]);
+  return r;
+}
+
+struct temp_dir {
+  std::string path;
+  temp_dir() {
+    std::string t = (std::filesystem::temp_directory_path() / "rumor-cli-XXXXXX").string();
+    path = ::mkdtemp(t.data()) ? t : "";
+    REQUIRE(!path.empty());
+  }
+  ~temp_dir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path, ec);
+  }
+};
+
+}  // namespace
+
+TEST_CASE("cli: client commands against a node, human and JSON output, exit codes") {
+  temp_dir d;
+  std::string addr = "127.0.0.1:" + std::to_string(rumor::test::free_port());
+  node_process n(RUMOR_BINARY, addr, d.path + "/n0", d.path + "/n0.log");
+  REQUIRE(n.start({"--durability", "relaxed"}));
+  auto c = [&](std::vector<std::string> args) {
+    args.insert(args.begin(), {"--connect", addr});
+    return rumor_cmd(args);
+  };
+
+  auto r = c({"incr", "hits", "5"});
+  CHECK(r.code == 0);
+  CHECK(r.out == "5\n");
+  r = c({"decr", "hits"});
+  CHECK(r.out == "4\n");
+  r = c({"--json", "get", "hits"});
+  CHECK(r.out == "{\"key\":\"hits\",\"type\":\"pn_counter\",\"value\":4}\n");
+  // Global options after the command work too.
+  r = c({"get", "hits", "--json"});
+  CHECK(r.out == "{\"key\":\"hits\",\"type\":\"pn_counter\",\"value\":4}\n");
+
+  CHECK(c({"sadd", "fruit", "pear", "apple"}).code == 0);
+  CHECK(c({"srem", "fruit", "pear"}).code == 0);
+  r = c({"--json", "get", "fruit"});
+  CHECK(r.out == "{\"key\":\"fruit\",\"type\":\"or_set\",\"value\":[\"apple\"]}\n");
+  CHECK(c({"set", "owner", "ada"}).code == 0);
+  r = c({"--json", "get", "owner"});
+  CHECK(r.out == "{\"key\":\"owner\",\"type\":\"lww_register\",\"value\":\"ada\"}\n");
+  CHECK(c({"flag", "launch", "on"}).code == 0);
+  r = c({"--json", "get", "launch"});
+  CHECK(r.out == "{\"key\":\"launch\",\"type\":\"ew_flag\",\"value\":true}\n");
+
+  SUBCASE("mv-register: context round trip and a stale conditional put exits 5") {
+    CHECK(c({"mvput", "doc", "v1"}).code == 0);
+    r = c({"--json", "mvget", "doc"});
+    REQUIRE(r.code == 0);
+    auto pos = r.out.find("\"context\":\"");
+    REQUIRE(pos != std::string::npos);
+    std::string ctx = r.out.substr(pos + 11, r.out.find('"', pos + 11) - pos - 11);
+    CHECK(c({"mvput", "doc", "v2", "--context", ctx}).code == 0);
+    r = c({"mvput", "doc", "v3", "--context", ctx});
+    CHECK(r.code == 5);
+    CHECK(r.err.find("conflict") != std::string::npos);
+    r = c({"mvput", "doc", "v3", "--context", "zz"});
+    CHECK(r.code == 2);
+  }
+  SUBCASE("type mismatch exits 6 and names the types") {
+    r = c({"sadd", "hits", "x"});
+    CHECK(r.code == 6);
+    CHECK(r.err.find("pn_counter") != std::string::npos);
+  }
+  SUBCASE("keys, del, members, status") {
+    r = c({"keys"});
+    CHECK(r.out == "fruit\tor_set\nhits\tpn_counter\nlaunch\tew_flag\nowner\tlww_register\n");
+    CHECK(c({"del", "owner"}).code == 0);
+    r = c({"--json", "get", "owner"});
+    CHECK(r.out == "{\"key\":\"owner\",\"type\":null,\"value\":null}\n");
+    r = c({"--json", "members"});
+    CHECK(r.out.find("\"status\":\"alive\"") != std::string::npos);
+    r = c({"--json", "status"});
+    CHECK(r.out.find("\"readiness\":\"ready\"") != std::string::npos);
+  }
+  SUBCASE("usage errors exit 2 without contacting a node") {
+    CHECK(rumor_cmd({"incr"}).code == 2);
+    CHECK(rumor_cmd({"incr", "k", "-3"}).code == 2);
+    CHECK(rumor_cmd({"flag", "k", "maybe"}).code == 2);
+    CHECK(rumor_cmd({"frobnicate"}).code == 2);
+    CHECK(rumor_cmd({"--consistency", "some", "get", "k"}).code == 2);
+  }
+  SUBCASE("an unreachable node exits 3 with the address in the message") {
+    std::string dead = "127.0.0.1:" + std::to_string(rumor::test::free_port());
+    r = rumor_cmd({"--connect", dead, "get", "k"});
+    CHECK(r.code == 3);
+    CHECK(r.err.find(dead) != std::string::npos);
+  }
+  SUBCASE("the node daemon refuses a busy port and a busy data directory") {
+    r = rumor_cmd({"node", "--listen", addr, "--data", d.path + "/other"}, 20s);
+    CHECK(r.code == 3);
+    CHECK(r.err.find("cannot start") != std::string::npos);
+    std::string addr2 = "127.0.0.1:" + std::to_string(rumor::test::free_port());
+    r = rumor_cmd({"node", "--listen", addr2, "--data", d.path + "/n0"}, 20s);
+    CHECK(r.code == 3);
+    std::ofstream(d.path + "/file") << "not a directory";
+    r = rumor_cmd({"node", "--listen", addr2, "--data", d.path + "/file"}, 20s);
+    CHECK(r.code != 0);
+    CHECK(r.err.find("cannot start") != std::string::npos);
+    r = rumor_cmd({"node", "--data", d.path + "/x", "--durability", "sometimes"});
+    CHECK(r.code == 2);
+  }
+  CHECK(n.stop() == 0);
+}
+
+TEST_CASE("cli: a majority write with the other node down times out with exit code 4") {
+  temp_dir d;
+  std::string a0 = "127.0.0.1:" + std::to_string(rumor::test::free_port());
+  std::string a1 = "127.0.0.1:" + std::to_string(rumor::test::free_port());
+  node_process n0(RUMOR_BINARY, a0, d.path + "/n0", d.path + "/n0.log");
+  node_process n1(RUMOR_BINARY, a1, d.path + "/n1", d.path + "/n1.log");
+  REQUIRE(n0.start({"--gossip-interval-ms", "50"}));
+  REQUIRE(n1.start({"--gossip-interval-ms", "50", "--join", a0}));
+  // Both see each other, then a majority write succeeds.
+  bool joined = false;
+  for (int i = 0; i < 100 && !joined; ++i) {
+    auto r = rumor_cmd({"--connect", a0, "--json", "members"});
+    joined = r.code == 0 && r.out.find(a1) != std::string::npos;
+    if (!joined) std::this_thread::sleep_for(100ms);
+  }
+  REQUIRE(joined);
+  auto ok = rumor_cmd({"--connect", a0, "--consistency", "majority", "incr", "k"});
+  CHECK(ok.code == 0);
+  n1.kill_hard();
+  auto r = rumor_cmd({"--connect", a0, "--consistency", "majority", "--timeout-ms", "500", "incr", "k"});
+  CHECK(r.code == 4);
+  CHECK(r.err.find("timeout") != std::string::npos);
+  // Durable locally all the same.
+  r = rumor_cmd({"--connect", a0, "get", "k"});
+  CHECK(r.out == "2\n");
+  CHECK(n0.stop() == 0);
+}
