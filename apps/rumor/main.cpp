@@ -30,6 +30,9 @@ int main(int argc, char** argv) {
                "Run nodes with `rumor node` (or `rumor cluster`), talk to them with the other commands."};
   app.require_subcommand(1);
   app.fallthrough();
+  // Options from a file: a [node] section with the `rumor node` option names (listen, data,
+  // join = [..], cluster, durability, gossip-interval-ms, fanout, log-level).
+  app.set_config("--config", "", "read options from a TOML/INI file ([node] section for `rumor node`)");
 
   client_options copt;
   app.add_option("--connect", copt.connect, "node to talk to, HOST:PORT (default: $RUMOR_CONNECT or 127.0.0.1:7400)");
@@ -56,7 +59,6 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(size_t{1}, size_t{64}))
       ->capture_default_str();
   node->add_option("--log-level", nopt.log_level, "trace | debug | info | warn | error | off")->capture_default_str();
-  node->set_config("--config", "", "read options from a TOML/INI file");
 
   // ---- rumor cluster ----
   cluster_options clopt;

@@ -9,6 +9,8 @@
 
 #include <array>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <cstdio>
 #include <fstream>
 
@@ -155,6 +157,19 @@ TEST_CASE("cli: client commands against a node, human and JSON output, exit code
     r = c({"--json", "status"});
     CHECK(r.out.find("\"readiness\":\"ready\"") != std::string::npos);
   }
+  SUBCASE("watch streams the changes under its prefix, and only those") {
+    std::thread writer([&] {
+      for (int i = 0; i < 10; ++i) {
+        std::this_thread::sleep_for(200ms);
+        c({"set", "u:" + std::to_string(i), "v"});
+        c({"set", "x", "not watched"});
+      }
+    });
+    auto w = rumor_cmd({"--connect", addr, "--json", "watch", "u:"}, 2500ms);  // killed at the bound
+    writer.join();
+    CHECK(w.out.find("{\"key\":\"u:") != std::string::npos);
+    CHECK(w.out.find("\"key\":\"x\"") == std::string::npos);
+  }
   SUBCASE("usage errors exit 2 without contacting a node") {
     CHECK(rumor_cmd({"incr"}).code == 2);
     CHECK(rumor_cmd({"incr", "k", "-3"}).code == 2);
@@ -211,4 +226,78 @@ TEST_CASE("cli: a majority write with the other node down times out with exit co
   r = rumor_cmd({"--connect", a0, "get", "k"});
   CHECK(r.out == "2\n");
   CHECK(n0.stop() == 0);
+}
+
+TEST_CASE("cli: rumor node reads its options from a --config file") {
+  temp_dir d;
+  std::string addr = "127.0.0.1:" + std::to_string(rumor::test::free_port());
+  std::ofstream(d.path + "/node.toml") << "[node]\ncluster = \"from-file\"\nfanout = 2\nlog-level = \"warn\"\n";
+  node_process n(RUMOR_BINARY, addr, d.path + "/n0", d.path + "/n0.log");
+  REQUIRE(n.start({"--config", d.path + "/node.toml"}));
+  auto r = rumor_cmd({"--connect", addr, "--json", "status"});
+  CHECK(r.out.find("\"cluster\":\"from-file\"") != std::string::npos);
+  CHECK(n.stop() == 0);
+}
+
+namespace {
+// `count` consecutive free ports on 127.0.0.1 (bounded search).
+uint16_t free_port_range(size_t count) {
+  for (int attempt = 0; attempt < 50; ++attempt) {
+    uint16_t base = rumor::test::free_port();
+    if (base > 65000) continue;
+    bool ok = true;
+    for (size_t i = 1; i < count && ok; ++i) {
+      int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+      sockaddr_in a{};
+      a.sin_family = AF_INET;
+      a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+      a.sin_port = htons(static_cast<uint16_t>(base + i));
+      ok = ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
+      ::close(fd);
+    }
+    if (ok) return base;
+  }
+  FAIL("no free port range");
+  return 0;
+}
+}  // namespace
+
+TEST_CASE("cli: rumor cluster starts N joined nodes and stops them all on SIGTERM") {
+  temp_dir d;
+  uint16_t base = free_port_range(3);
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    int devnull = ::open("/dev/null", O_WRONLY);
+    ::dup2(devnull, 1);
+    std::string bin = RUMOR_BINARY, dir = d.path + "/c", port = std::to_string(base);
+    std::vector<char*> argv = {bin.data(), const_cast<char*>("cluster"), const_cast<char*>("--nodes"),
+                               const_cast<char*>("3"), const_cast<char*>("--dir"), dir.data(),
+                               const_cast<char*>("--base-port"), port.data(), nullptr};
+    ::execv(bin.c_str(), argv.data());
+    ::_exit(127);
+  }
+  std::vector<std::string> addrs;
+  for (int i = 0; i < 3; ++i) addrs.push_back("127.0.0.1:" + std::to_string(base + i));
+  bool all_up = false;
+  for (int i = 0; i < 200 && !all_up; ++i) {
+    auto r = rumor_cmd({"--connect", addrs[2], "--json", "members"});
+    all_up = r.code == 0 && r.out.find(addrs[0]) != std::string::npos && r.out.find(addrs[1]) != std::string::npos;
+    if (!all_up) std::this_thread::sleep_for(100ms);
+  }
+  CHECK(all_up);
+  CHECK(rumor_cmd({"--connect", addrs[1], "incr", "k"}).code == 0);
+  ::kill(pid, SIGTERM);
+  int st = 0;
+  bool exited = false;
+  for (int i = 0; i < 400 && !exited; ++i) {
+    exited = ::waitpid(pid, &st, WNOHANG) == pid;
+    if (!exited) std::this_thread::sleep_for(50ms);
+  }
+  if (!exited) {
+    ::kill(pid, SIGKILL);
+    ::waitpid(pid, &st, 0);
+  }
+  CHECK(exited);
+  CHECK((WIFEXITED(st) && WEXITSTATUS(st) == 0));
+  for (const auto& a : addrs) CHECK(rumor_cmd({"--connect", a, "status"}).code == 3);  // all stopped
 }
