@@ -44,6 +44,7 @@ struct replica_actor_state {
   uint64_t last_batch_sent = 0;      // highest batch id handed to the storage actor
   uint64_t last_batch_reported = 0;  // highest batch id reported to the replica
   uint64_t tick_ms = 20;
+  std::map<uint64_t, std::pair<replication::member_status, std::string>> known_members;  // for logs
   bool started = false;
   bool stopping = false;
   bool stop_sent = false;
@@ -80,6 +81,19 @@ void notify_watchers(replica_actor_state& st, const std::vector<replication::cha
     }
     for (const auto& [id, w] : st.watches)
       if (key.starts_with(w.prefix)) w.on_event(client::event{id.second, key, value, origin});
+  }
+}
+
+// Logs members that appeared or changed status since the last call (operators' view of SWIM).
+void log_membership(replica_actor_state& st) {
+  static constexpr const char* names[] = {"alive", "suspect", "dead", "left"};
+  for (const auto& m : st.rep->members().snapshot()) {
+    if (m.id == st.rep->id()) continue;
+    auto it = st.known_members.find(m.id);
+    if (it != st.known_members.end() && it->second.first == m.status) continue;
+    auto level = m.status == replication::member_status::alive ? spdlog::level::info : spdlog::level::warn;
+    st.cfg.log->log(level, "member {:016x} at {} is {}", m.id, m.address, names[static_cast<uint8_t>(m.status) & 3]);
+    st.known_members[m.id] = {m.status, m.address};
   }
 }
 
@@ -280,6 +294,7 @@ caf::behavior replica_actor(self_ptr self, replica_actor_config cfg) {
         if (st.rep) {
           st.rep->tick(now_ms(st));
           drain(self);
+          log_membership(st);
         }
         self->delayed_send(self, std::chrono::milliseconds(st.tick_ms), tick_atom::value);
       },
