@@ -199,6 +199,8 @@ void handle_call(self_ptr self, call& c) {
     for (const auto& m : st.rep->members().snapshot())
       r.member_list.push_back(client::member_info{m.id, m.address, static_cast<uint8_t>(m.status), m.incarnation});
     c.reply(std::move(r));
+  } else if (std::holds_alternative<client::cas>(body) || std::holds_alternative<client::lget>(body)) {
+    c.reply(error_response(c.req.id, error{errc::unavailable, "the compare-and-set lane is not enabled on this node"}));
   } else if (std::holds_alternative<client::status>(body)) {
     client::response r;
     r.id = c.req.id;

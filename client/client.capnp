@@ -158,7 +158,25 @@ struct Request {
     unwatch @7 :UnwatchRequest;
     members @8 :MembersRequest;
     status @9 :StatusRequest;
+    cas @10 :CasRequest;
+    lget @11 :LgetRequest;
   }
+}
+
+# The linearizable compare-and-set lane (replication/CAS.md): registers in a key namespace of
+# their own. Sets `key` to `value` iff it holds `expected`; a null pointer means "absent" for
+# `expected` (the key must not exist) and "delete" for `value`. The consistency level is ignored
+# (always linearizable). On `conflict` the response's values hold the current value (none:
+# absent); values are the register's raw bytes.
+struct CasRequest {
+  key @0 :Data;
+  expected @1 :Data;
+  value @2 :Data;
+}
+
+# Linearizable read of a lane key: values = [the value], or none when absent.
+struct LgetRequest {
+  key @0 :Data;
 }
 
 # ---- responses ----

@@ -28,7 +28,7 @@ static_assert(static_cast<size_t>(w::Request::Body::UPDATE) == 0 && static_cast<
               static_cast<size_t>(w::Request::Body::UNWATCH) == 4 &&
               static_cast<size_t>(w::Request::Body::MEMBERS) == 5 &&
               static_cast<size_t>(w::Request::Body::STATUS) == 6 &&
-              std::variant_size_v<decltype(request::body)> == 7);
+              std::variant_size_v<decltype(request::body)> == 9);
 
 // Highest enumerant of each enum this build knows (the decoder refuses larger values).
 constexpr uint16_t max_consistency = static_cast<uint16_t>(consistency::all);
@@ -87,6 +87,15 @@ void put_body(w::Request::Body::Builder b, const unwatch& x) { b.initUnwatch().s
 void put_body(w::Request::Body::Builder b, const members&) { b.initMembers(); }
 
 void put_body(w::Request::Body::Builder b, const status&) { b.initStatus(); }
+
+void put_body(w::Request::Body::Builder b, const cas& x) {
+  auto c = b.initCas();
+  c.setKey(data_of(x.key));
+  if (x.expected) c.setExpected(data_of(*x.expected));
+  if (x.value) c.setValue(data_of(*x.value));
+}
+
+void put_body(w::Request::Body::Builder b, const lget& x) { b.initLget().setKey(data_of(x.key)); }
 
 void put(w::ClientMessage::Builder m, const request& x) {
   auto r = m.initRequest();
@@ -234,6 +243,16 @@ class decoder {
       case w::Request::Body::UNWATCH: q.body = client::unwatch{body.getUnwatch().getWatchId()}; return q;
       case w::Request::Body::MEMBERS: q.body = client::members{}; return q;
       case w::Request::Body::STATUS: q.body = client::status{}; return q;
+      case w::Request::Body::CAS: {
+        auto c = body.getCas();
+        client::cas x;
+        x.key = str(c.getKey());
+        if (c.hasExpected()) x.expected = str(c.getExpected());
+        if (c.hasValue()) x.value = str(c.getValue());
+        q.body = std::move(x);
+        return q;
+      }
+      case w::Request::Body::LGET: q.body = client::lget{str(body.getLget().getKey())}; return q;
     }
     fail("unknown request kind " + std::to_string(static_cast<unsigned>(body.which())));
   }

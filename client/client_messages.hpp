@@ -81,11 +81,29 @@ struct status {
   friend bool operator==(const status&, const status&) = default;
 };
 
+// The linearizable compare-and-set lane (replication/CAS.md): registers in their own key
+// namespace, never mixed with CRDT keys. Sets `key` to `value` iff it currently holds `expected`
+// (nullopt: the key must be absent); value nullopt deletes (cas_delete). On errc::conflict the
+// response's values hold the current value (none: absent). Always linearizable (the consistency
+// level is ignored); no quorum → errc::timeout or unavailable, never a wrong answer.
+struct cas {
+  std::string key;
+  std::optional<std::string> expected;
+  std::optional<std::string> value;
+  friend bool operator==(const cas&, const cas&) = default;
+};
+
+// Linearizable read of a lane key: values = {the value} or {} when absent.
+struct lget {
+  std::string key;
+  friend bool operator==(const lget&, const lget&) = default;
+};
+
 struct request {
   uint64_t id = 0;  // chosen by the client; echoed in the response
   consistency level = consistency::local;
   uint32_t timeout_ms = 5000;  // for majority / all
-  std::variant<update, get, keys, watch, unwatch, members, status> body;
+  std::variant<update, get, keys, watch, unwatch, members, status, cas, lget> body;
   friend bool operator==(const request&, const request&) = default;
 };
 
@@ -137,7 +155,8 @@ struct response {
   uint64_t id = 0;
   errc code = errc::ok;
   std::string message;              // human-readable, for errors
-  std::vector<key_value> values;    // get: the key's value(s); update: the value after it
+  std::vector<key_value> values;    // get: the key's value(s); update: the value after it;
+                                    // cas / lget: the register's raw bytes (not crdt bytes)
   std::vector<key_type> key_list;   // keys
   std::vector<member_info> member_list;
   std::optional<node_status> node;  // status

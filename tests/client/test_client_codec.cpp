@@ -72,13 +72,21 @@ class generator {
     r.id = number();
     r.level = static_cast<consistency>(below(3));
     r.timeout_ms = static_cast<uint32_t>(number());
-    switch (below(7)) {
+    switch (below(9)) {
       case 0: r.body = any_update(); break;
       case 1: r.body = get{bytes()}; break;
       case 2: r.body = keys{bytes(), static_cast<uint32_t>(number())}; break;
       case 3: r.body = watch{bytes()}; break;
       case 4: r.body = unwatch{number()}; break;
       case 5: r.body = members{}; break;
+      case 6: {
+        cas c{bytes(), std::nullopt, std::nullopt};
+        if (coin()) c.expected = bytes();  // sometimes present and empty
+        if (coin()) c.value = bytes();
+        r.body = c;
+        break;
+      }
+      case 7: r.body = lget{bytes()}; break;
       default: r.body = client::status{}; break;
     }
     return r;
@@ -262,7 +270,7 @@ TEST_CASE("client codec: enums and unions are validated") {
   REQUIRE(diff.size() == 1);
   CHECK(static_cast<unsigned char>(fm[diff[0]]) == 5);
   std::string unknown = fm;
-  unknown[diff[0]] = 7;
+  unknown[diff[0]] = 9;  // 7 and 8 are cas and lget
   CHECK(is(decode_client(unknown), errc::decode_error));
   unknown[diff[0]] = static_cast<char>(0xFF);
   unknown[diff[0] + 1] = static_cast<char>(0xFF);
