@@ -53,11 +53,15 @@ struct outbox_msg {
   replication::outbox messages;
 };
 
+// Batch ids are numbered per lane: 0 = the replica (CRDT keys), 1 = the compare-and-set lane.
+// The storage actor commits batches of both lanes together and reports each lane separately.
 struct storage_batches {
   std::vector<replication::pending_batch> batches;
+  uint8_t lane = 0;
 };
 
 struct storage_result {
+  uint8_t lane = 0;
   uint64_t last_committed = 0;  // every batch id <= this that was sent is durable
   std::optional<error> failure;  // set: the batch after last_committed failed with this error
   uint64_t failed_batch = 0;

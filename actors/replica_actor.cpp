@@ -280,7 +280,7 @@ caf::behavior replica_actor(self_ptr self, replica_actor_config cfg) {
       },
       [=](storage_result& r) {
         auto& st = self->state;
-        if (!st.rep) return;
+        if (!st.rep || r.lane != 0) return;
         // Results for batches of a replica that was replaced are ignored (ids <= reported).
         while (st.last_batch_reported < r.last_committed) st.rep->committed(++st.last_batch_reported);
         if (r.failure && r.failed_batch > st.last_batch_reported) {

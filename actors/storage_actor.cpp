@@ -1,5 +1,6 @@
 #include "actors/storage_actor.hpp"
 
+#include <map>
 #include <vector>
 
 #include "actors/actor_messages.hpp"
@@ -11,7 +12,7 @@ namespace {
 struct storage_state {
   std::shared_ptr<persistence::store> store;
   caf::actor replica;
-  std::vector<replication::pending_batch> queue;
+  std::vector<std::pair<uint8_t, replication::pending_batch>> queue;  // (lane, batch)
   bool flush_scheduled = false;
   static inline const char* name = "rumor.storage";
 };
@@ -22,18 +23,24 @@ void commit_queue(caf::stateful_actor<storage_state>* self) {
   if (st.queue.empty()) return;
   std::vector<persistence::write_batch> group;
   group.reserve(st.queue.size());
-  for (auto& b : st.queue) group.push_back(std::move(b.batch));
-  storage_result r;
+  for (auto& [lane, b] : st.queue) group.push_back(std::move(b.batch));
   auto ok = st.store->commit(group);
-  if (ok) {
-    r.last_committed = st.queue.back().id;
-  } else {
-    r.last_committed = st.queue.front().id - 1;
-    r.failure = ok.err();
-    r.failed_batch = st.queue.front().id;
+  // One result per lane present in the group: its last (or first failed) batch id.
+  std::map<uint8_t, storage_result> results;
+  for (const auto& [lane, b] : st.queue) {
+    auto [it, fresh] = results.try_emplace(lane);
+    storage_result& r = it->second;
+    r.lane = lane;
+    if (ok) {
+      r.last_committed = b.id;
+    } else if (fresh) {
+      r.last_committed = b.id - 1;
+      r.failure = ok.err();
+      r.failed_batch = b.id;
+    }
   }
   st.queue.clear();
-  self->send(st.replica, std::move(r));
+  for (auto& [lane, r] : results) self->send(st.replica, std::move(r));
 }
 
 caf::behavior storage(caf::stateful_actor<storage_state>* self, std::shared_ptr<persistence::store> store,
@@ -43,7 +50,7 @@ caf::behavior storage(caf::stateful_actor<storage_state>* self, std::shared_ptr<
   return {
       [=](storage_batches& b) {
         auto& st = self->state;
-        for (auto& x : b.batches) st.queue.push_back(std::move(x));
+        for (auto& x : b.batches) st.queue.emplace_back(b.lane, std::move(x));
         if (!st.flush_scheduled) {
           // Everything already in the mailbox is handled before this flush: one group.
           st.flush_scheduled = true;
