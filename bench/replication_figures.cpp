@@ -6,6 +6,7 @@
 // 2. bytes on the wire per update;
 // 3. bytes of one in-sync anti-entropy round at 10^3 and 10^6 keys;
 // 4. reconciliation of d = 1, 100, 10,000 differences among 10^6 keys: bytes and round trips.
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -132,6 +133,7 @@ void insync(uint64_t seed, bool quick) {
 void reconcile(uint64_t seed, bool quick) {
   size_t keys = quick ? 20'000 : 1'000'000;
   std::printf("\n4. repair after truncation: d differences among %zu keys (node 1 was down; the log moved on)\n", keys);
+  std::printf("   goal: bytes <= max(2 KB, 3*d*entry bytes) and <= 4 round trips\n");
   std::printf("   %8s %12s %12s %12s %14s\n", "d", "bytes", "round trips", "entry bytes", "3*d*entry");
   for (size_t d : {size_t{1}, size_t{100}, size_t{10'000}}) {
     simulation s = two_nodes_with(seed, keys);
@@ -154,8 +156,15 @@ void reconcile(uint64_t seed, bool quick) {
     // Requests from the repairing node: recon_request / full_sync_request, and the state_push
     // that asks for states (answered by one state_push).
     uint64_t round_trips = n("recon_request") + n("full_sync_request") + n("state_push") / 2;
-    std::printf("   %8zu %12llu %12llu %12zu %14zu\n", d, static_cast<unsigned long long>(bytes),
-                static_cast<unsigned long long>(round_trips), entry, 3 * d * entry);
+    std::printf("   %8zu %12llu %12llu %12zu %14zu %s\n", d, static_cast<unsigned long long>(bytes),
+                static_cast<unsigned long long>(round_trips), entry, 3 * d * entry,
+                bytes <= std::max<uint64_t>(2'048, 3 * d * entry) && round_trips <= 4 ? "ok" : "OVER GOAL");
+    std::printf("            ");
+    for (auto kind : {"recon_request", "recon_buckets", "state_push", "full_sync_request", "full_sync_chunk"})
+      if (by.count(kind))
+        std::printf(" %s %llu B / %llu msg;", kind, static_cast<unsigned long long>(by.at(kind)),
+                    static_cast<unsigned long long>(n(kind)));
+    std::printf("\n");
   }
 }
 

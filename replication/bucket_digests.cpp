@@ -25,9 +25,11 @@ bucket_digests::bucket_digests(unsigned bucket_bits)
 
 uint32_t bucket_digests::bucket_of(std::string_view storage_key, unsigned bits) {
   assert(bits <= 32);
-  if (bits == 0) return 0;
-  const uint64_t h = XXH3_64bits_withSeed(storage_key.data(), storage_key.size(), bucket_seed);
-  return static_cast<uint32_t>(h >> (64 - bits));
+  return bucket_of_hash(key_hash(storage_key), bits);
+}
+
+uint64_t bucket_digests::key_hash(std::string_view storage_key) {
+  return XXH3_64bits_withSeed(storage_key.data(), storage_key.size(), bucket_seed);
 }
 
 uint64_t bucket_digests::value_hash(std::string_view encoded_value) {

@@ -30,8 +30,15 @@ class bucket_digests {
   // 2^bucket_bits buckets, all digests 0 (an empty store). REQUIRES: bucket_bits ≤ max_bucket_bits.
   explicit bucket_digests(unsigned bucket_bits = 16);
 
-  // The bucket of `storage_key`: the top `bits` bits of its hash. REQUIRES: bits ≤ 32.
+  // The bucket of `storage_key`: the top `bits` bits of its key_hash. REQUIRES: bits ≤ 32.
   static uint32_t bucket_of(std::string_view storage_key, unsigned bits);
+  // The 64-bit hash of a storage key (names keys on the wire in reconciliation: hashed_key).
+  static uint64_t key_hash(std::string_view storage_key);
+  // The bucket of a key with key_hash `h`: bucket_of(k, bits) == bucket_of_hash(key_hash(k), bits).
+  // REQUIRES: bits ≤ 32.
+  static uint32_t bucket_of_hash(uint64_t h, unsigned bits) {
+    return bits == 0 ? 0 : static_cast<uint32_t>(h >> (64 - bits));
+  }
   // Hash of a stored value's encoded bytes.
   static uint64_t value_hash(std::string_view encoded_value);
   // A stored entry's contribution to its bucket's digest (depends on the key and the value hash).

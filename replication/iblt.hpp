@@ -90,7 +90,8 @@ class iblt {
 // 1.5 × d + 32, rounded up to a multiple of iblt::hash_count (at most iblt::max_table_cells). The
 // constant covers small d, where chance collisions (not the asymptotic threshold) cause failures.
 // Measured decode success ≥ 99.5% for every d (100% for d ≤ 2 and d ≥ 500); a failed decode is
-// reported (nullopt), so the caller retries with a larger table. Wire size is cells × 32 bytes.
+// reported (nullopt), so the caller retries with a larger table. Wire size: about 22 bytes a cell
+// (ReconRequest.packedCells; 32 in the older List(IbltCell) form).
 size_t iblt_cells_for(size_t expected_difference);
 
 }  // namespace rumor::replication

@@ -157,11 +157,13 @@ struct read_response {
 };
 
 // States to join (read repair; the last steps of reconciliation). `wanted` asks the receiver to
-// answer with its states of those keys.
+// answer with its states of those keys; `wanted_hashes` names keys by key hash
+// (bucket_digests::key_hash) instead, and the receiver looks each up in the bucket it names.
 struct state_push {
   uint64_t session = 0;
   std::vector<key_state> states;
   std::vector<std::string> wanted;
+  std::vector<uint64_t> wanted_hashes;
   friend bool operator==(const state_push&, const state_push&) = default;
 };
 
@@ -196,13 +198,25 @@ struct bucket_keys {
   friend bool operator==(const bucket_keys&, const bucket_keys&) = default;
 };
 
+// A stored key by its 64-bit key hash (bucket_digests::key_hash; its top bucket_bits bits are the
+// key's bucket) and the hash of its encoded value. 16 bytes on the wire, whatever the key length.
+struct hashed_key {
+  uint64_t key_hash = 0;
+  uint64_t value_hash = 0;
+  friend bool operator==(const hashed_key&, const hashed_key&) = default;
+};
+
 // Responder -> requester: the keys of every bucket that differs (decoded = true), or
 // decoded = false when the IBLT was too small (the requester retries with more cells or asks for a
-// full transfer).
+// full transfer). A differing bucket is listed either in `buckets` with its full keys (when two of
+// its keys share a key hash) or in `hashed_buckets`, its keys then being the entries of `hashed`
+// whose key hash falls in it.
 struct recon_buckets {
   uint64_t session = 0;
   bool decoded = false;
   std::vector<bucket_keys> buckets;
+  std::vector<uint32_t> hashed_buckets;
+  std::vector<hashed_key> hashed;
   friend bool operator==(const recon_buckets&, const recon_buckets&) = default;
 };
 

@@ -317,6 +317,13 @@ bool replica::join_state(const key_state& s) {
   }
   auto old = load(s.key);
   if (!old) return false;
+  if (!*old && incoming->kv.leq(vv_)) {
+    // Every update this state reflects was applied here, yet the key is absent: it was deleted
+    // and collected here, and the state is an older copy (e.g. one that was in flight).
+    // Everything it holds is dead.
+    ++stats_.stale_states;
+    return false;
+  }
   crdt::value v = crdt::value::empty_of(parsed->type);
   version_vector kv;
   bool was_empty = true;
@@ -329,7 +336,9 @@ bool replica::join_state(const key_state& s) {
   version_vector kv_before = kv;
   if (!v.join(incoming->value)) return false;
   kv.merge(incoming->kv);
-  if (v == before && kv == kv_before) return false;
+  // An unchanged value is left alone, unless its record is in an older format: rewriting it keeps
+  // equal values byte-equal on every replica (digests compare records).
+  if (v == before && kv == kv_before && (!*old || is_current_format((*old)->record))) return false;
   write_value(s.key, v, kv, *old ? std::optional<std::string>{(*old)->record} : std::nullopt, was_empty);
   ++stats_.states_joined;
   if (!(v == before)) ready_.changes.push_back(change{std::string(parsed->user_key), parsed->type, 0});
@@ -477,9 +486,15 @@ void replica::finish_read(read_wait& w, bool timed_out) {
   }
   // Join everything, then repair whoever was behind.
   std::map<std::string, loaded> joined;
+  std::set<std::string> held_here;
+  for (auto& s : *local) held_here.insert(s.key);
   auto absorb = [&](const key_state& s) {
     auto l = decode_record(s.value);
     if (!l) return;
+    if (!held_here.count(s.key) && l->kv.leq(vv_)) {
+      ++stats_.stale_states;  // a copy of a key collected here (join_state)
+      return;
+    }
     auto [it, fresh] = joined.emplace(s.key, *l);
     if (!fresh) {
       (void)it->second.value.join(l->value);
@@ -497,7 +512,7 @@ void replica::finish_read(read_wait& w, bool timed_out) {
     std::vector<key_state> repair;
     for (auto& s : full)
       if (theirs[s.key] != s.value) repair.push_back(s);
-    if (!repair.empty()) send(peer, state_push{0, std::move(repair), {}});
+    if (!repair.empty()) send(peer, state_push{0, std::move(repair), {}, {}});
   }
   for (auto& s : full) join_state(s);
   std::vector<crdt::value> values;
@@ -704,8 +719,12 @@ void replica::maybe_truncate() {
     if (changed) cur_.put_meta(meta_truncated, encode_vv(truncated_));
   }
   // Tombstones wait for every voting member, dead ones included: a member that comes back must
-  // not hold the deleted value in a state it could hand out again.
-  if (!config_.collect_tombstones) return;
+  // not hold the deleted value in a state it could hand out again. Only a node that has joined
+  // (merged a seed's whole membership table) knows who the voting members are: before that, a
+  // node (e.g. one just wiped or restarted) may see only the peer that happened to contact it,
+  // and would collect a tombstone a member it has not heard of still needs (seed
+  // 16463226147652928438: the collected key came back from that member's old state).
+  if (!config_.collect_tombstones || !members_->joined()) return;
   if (auto everywhere = applied_by_all(members_->voting_members())) collect_tombstones(*everywhere);
 }
 
@@ -875,31 +894,99 @@ result<std::map<std::string, uint64_t>> replica::bucket_contents(uint32_t bucket
   return out;
 }
 
+std::optional<std::set<uint32_t>> replica::differing_buckets(const std::vector<iblt_cell>& cells) const {
+  auto theirs = iblt::from_cells(cells);
+  if (!theirs) return std::nullopt;
+  iblt mine = digests_.to_iblt(cells.size());
+  mine.subtract(*theirs);
+  auto diff = mine.decode();
+  if (!diff) return std::nullopt;
+  std::set<uint32_t> buckets;
+  for (auto& [b, d] : diff->only_here)
+    if (b < digests_.bucket_count()) buckets.insert(b);
+  for (auto& [b, d] : diff->only_there)
+    if (b < digests_.bucket_count()) buckets.insert(b);
+  return buckets;
+}
+
+bool replica::describe_bucket(uint32_t bucket, recon_buckets& out) const {
+  auto contents = bucket_contents(bucket);
+  if (!contents) return false;
+  std::vector<hashed_key> hashed;
+  std::set<uint64_t> seen;
+  for (auto& [k, h] : *contents) {
+    uint64_t kh = bucket_digests::key_hash(k);
+    if (!seen.insert(kh).second) {
+      // Two keys share a key hash: the requester could not tell them apart.
+      bucket_keys bk{bucket, {}};
+      for (auto& [k2, h2] : *contents) bk.keys.push_back(key_hash{k2, h2});
+      out.buckets.push_back(std::move(bk));
+      return true;
+    }
+    hashed.push_back(hashed_key{kh, h});
+  }
+  out.hashed_buckets.push_back(bucket);
+  out.hashed.insert(out.hashed.end(), hashed.begin(), hashed.end());
+  return true;
+}
+
 void replica::on_recon_request(node_id from, const recon_request& r) {
-  recon_buckets out{r.session, false, {}};
-  auto theirs = iblt::from_cells(r.cells);
-  if (theirs) {
-    iblt mine = digests_.to_iblt(r.cells.size());
-    mine.subtract(*theirs);
-    if (auto diff = mine.decode()) {
-      std::set<uint32_t> buckets;
-      for (auto& [b, d] : diff->only_here) buckets.insert(b);
-      for (auto& [b, d] : diff->only_there) buckets.insert(b);
-      out.decoded = true;
-      for (uint32_t b : buckets) {
-        if (b >= digests_.bucket_count()) continue;
-        auto contents = bucket_contents(b);
-        if (!contents) {
-          out.decoded = false;
-          break;
-        }
-        bucket_keys bk{b, {}};
-        for (auto& [k, h] : *contents) bk.keys.push_back(key_hash{k, h});
-        out.buckets.push_back(std::move(bk));
+  recon_buckets out{r.session, false, {}, {}, {}};
+  if (auto buckets = differing_buckets(r.cells)) {
+    out.decoded = true;
+    for (uint32_t b : *buckets) {
+      if (!describe_bucket(b, out)) {
+        out = recon_buckets{r.session, false, {}, {}, {}};
+        break;
       }
     }
   }
   send(from, std::move(out));
+}
+
+bool replica::compare_bucket(const std::map<std::string, uint64_t>& mine,
+                             const std::map<std::string, uint64_t>& theirs, state_push& out) const {
+  for (auto& [k, h] : theirs) {
+    auto m = mine.find(k);
+    if (m == mine.end() || m->second != h) out.wanted.push_back(k);
+  }
+  for (auto& [k, h] : mine) {
+    // Keys the responder lacks go over now; keys both hold in different versions are fetched
+    // first and sent back only if our join still differs from theirs (on_state_push).
+    if (theirs.count(k)) continue;
+    auto v = read_encoded(k);
+    if (!v) return false;
+    if (*v) out.states.push_back(key_state{k, **v});
+  }
+  return true;
+}
+
+bool replica::compare_hashed_bucket(const std::map<std::string, uint64_t>& mine,
+                                    const std::map<uint64_t, uint64_t>& theirs, state_push& out) const {
+  struct ours {
+    uint64_t value_hash = 0;
+    size_t keys = 0;  // our keys with this key hash (more than one: about 2^-64)
+  };
+  std::map<uint64_t, ours> by_hash;
+  for (auto& [k, h] : mine) {
+    ours& o = by_hash[bucket_digests::key_hash(k)];
+    o.value_hash = h;
+    ++o.keys;
+  }
+  for (auto& [kh, h] : theirs) {
+    auto m = by_hash.find(kh);
+    if (m == by_hash.end() || m->second.keys != 1 || m->second.value_hash != h) out.wanted_hashes.push_back(kh);
+  }
+  for (auto& [k, h] : mine) {
+    // As in compare_bucket: what the peer lacks goes over now; keys both hold are fetched first.
+    // Keys sharing a key hash cannot be compared by hash: they go over, and the peer's is fetched.
+    uint64_t kh = bucket_digests::key_hash(k);
+    if (theirs.count(kh) && by_hash[kh].keys == 1) continue;
+    auto v = read_encoded(k);
+    if (!v) return false;
+    if (*v) out.states.push_back(key_state{k, **v});
+  }
+  return true;
 }
 
 void replica::on_recon_buckets(node_id from, const recon_buckets& r, uint64_t now_ms) {
@@ -917,25 +1004,28 @@ void replica::on_recon_buckets(node_id from, const recon_buckets& r, uint64_t no
     }
     return;
   }
-  state_push out{s.id, {}, {}};
+  state_push out{s.id, {}, {}, {}};
   for (const auto& bk : r.buckets) {
+    if (bk.bucket >= digests_.bucket_count()) continue;
     auto mine = bucket_contents(bk.bucket);
     if (!mine) return;
     std::map<std::string, uint64_t> theirs;
     for (auto& kh : bk.keys) theirs[kh.key] = kh.value_hash;
-    for (auto& [k, h] : theirs) {
-      auto m = mine->find(k);
-      if (m == mine->end() || m->second != h) out.wanted.push_back(k);
-    }
-    for (auto& [k, h] : *mine) {
-      // Keys the responder lacks go over now; keys both hold in different versions are fetched
-      // first and sent back only if our join still differs from theirs (on_state_push).
-      if (theirs.count(k)) continue;
-      auto v = read_encoded(k);
-      if (v && *v) out.states.push_back(key_state{k, **v});
-    }
+    if (!compare_bucket(*mine, theirs, out)) return;
   }
-  if (out.wanted.empty()) {
+  std::map<uint32_t, std::map<uint64_t, uint64_t>> hashed;  // bucket -> key hash -> value hash
+  for (uint32_t b : r.hashed_buckets)
+    if (b < digests_.bucket_count()) hashed[b];
+  for (const auto& hk : r.hashed) {
+    auto it = hashed.find(bucket_digests::bucket_of_hash(hk.key_hash, digests_.bucket_bits()));
+    if (it != hashed.end()) it->second[hk.key_hash] = hk.value_hash;  // else not a listed bucket
+  }
+  for (const auto& [b, theirs] : hashed) {
+    auto mine = bucket_contents(b);
+    if (!mine) return;
+    if (!compare_hashed_bucket(*mine, theirs, out)) return;
+  }
+  if (out.wanted.empty() && out.wanted_hashes.empty()) {
     // Nothing to fetch: our states go out (if any) and the repair is complete.
     if (!out.states.empty()) send(from, std::move(out));
     finish_repair(s);
@@ -947,7 +1037,8 @@ void replica::on_recon_buckets(node_id from, const recon_buckets& r, uint64_t no
 
 void replica::on_state_push(node_id from, const state_push& r, uint64_t now_ms) {
   auto session = r.session ? repairs_.find(r.session) : repairs_.end();
-  bool repair_answer = session != repairs_.end() && session->second.peer == from && r.wanted.empty();
+  bool asks = !r.wanted.empty() || !r.wanted_hashes.empty();
+  bool repair_answer = session != repairs_.end() && session->second.peer == from && !asks;
   std::vector<key_state> send_back;
   for (const auto& s : r.states) {
     join_state(s);
@@ -956,20 +1047,41 @@ void replica::on_state_push(node_id from, const state_push& r, uint64_t now_ms) 
     auto mine = read_encoded(s.key);
     if (mine && *mine && **mine != s.value) send_back.push_back(key_state{s.key, **mine});
   }
-  if (!send_back.empty()) send(from, state_push{0, std::move(send_back), {}});
-  if (!r.wanted.empty()) {
-    state_push answer{r.session, {}, {}};
-    for (const auto& k : r.wanted) {
-      auto v = read_encoded(k);
-      if (v && *v) answer.states.push_back(key_state{k, **v});
-    }
-    send(from, std::move(answer));
+  if (!send_back.empty()) send(from, state_push{0, std::move(send_back), {}, {}});
+  if (asks) {
+    send(from, answer_wanted(r));
     return;
   }
   if (!repair_answer) return;
   session->second.last_progress_ms = now_ms;
   finish_repair(session->second);
   repairs_.erase(session);
+}
+
+state_push replica::answer_wanted(const state_push& r) const {
+  state_push answer{r.session, {}, {}, {}};
+  for (const auto& k : r.wanted) {
+    auto v = read_encoded(k);
+    if (v && *v) answer.states.push_back(key_state{k, **v});
+  }
+  std::map<uint32_t, std::map<uint64_t, std::vector<std::string>>> by_bucket;  // bucket -> hash -> keys
+  for (uint64_t h : r.wanted_hashes) {
+    uint32_t b = bucket_digests::bucket_of_hash(h, digests_.bucket_bits());
+    auto [it, fresh] = by_bucket.try_emplace(b);
+    if (fresh) {
+      auto contents = bucket_contents(b);
+      if (!contents) continue;
+      for (auto& [k, vh] : *contents) it->second[bucket_digests::key_hash(k)].push_back(k);
+    }
+    auto keys = it->second.find(h);
+    if (keys == it->second.end()) continue;  // no longer here
+    for (const auto& k : keys->second) {
+      auto v = read_encoded(k);
+      if (v && *v) answer.states.push_back(key_state{k, **v});
+    }
+    it->second.erase(keys);  // a hash asked twice is answered once
+  }
+  return answer;
 }
 
 void replica::on_full_sync_request(node_id from, const full_sync_request& r) {

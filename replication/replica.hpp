@@ -59,10 +59,13 @@ struct replica_config {
   size_t full_sync_threshold = 50'000;    // expected differences beyond which repair streams all
   uint64_t recon_timeout_ms = 10'000;     // a repair session without progress is abandoned
   uint64_t max_drift_ms = 60'000;         // HLC: refuse to follow a peer clock further ahead
-  // Collect deletion tombstones once causally stable (every voting member has applied every update
-  // in the key's vector; PROTOCOL.md). Off by default: with it on, simulation seed
-  // 16463226147652928438 still ends with a removed element alive on two of four nodes. Off,
-  // deleted keys stay as empty values with their (compact) context.
+  // Collect deletion tombstones once causally stable: every voting member has applied every update
+  // in the key's vector, and this node has joined (PROTOCOL.md, "Key deletion"). Off by default:
+  // with it on, simulation seed 12082 still ends with a removed element alive on two of five
+  // nodes (a member that crashed before the collector ever heard of it comes back with the old
+  // element, and a repair's vector jump keeps it). Seed 16463226147652928438 (collection on a
+  // partial membership view) is fixed. Off, deleted keys stay as empty values with their
+  // (compact) context.
   bool collect_tombstones = false;
   membership_config membership;
 };
@@ -114,6 +117,7 @@ struct replica_stats {
   uint64_t repairs_started = 0;
   uint64_t repairs_finished = 0;
   uint64_t tombstones_collected = 0;
+  uint64_t stale_states = 0;   // states of collected keys, dropped (join_state)
   uint64_t sync_latency_count = 0;
   uint64_t sync_latency_sum_ms = 0;
   uint64_t sync_latency_max_ms = 0;
@@ -244,6 +248,21 @@ class replica {
   void on_sync_response(node_id from, const sync_response& r, uint64_t now_ms);
   void start_repair(node_id peer, const version_vector& peer_vv, uint64_t estimate, uint64_t now_ms);
   void on_recon_request(node_id from, const recon_request& r);
+  // The buckets whose digests differ between the peer's IBLT `cells` and ours; nullopt when the
+  // table does not decode (too small for the difference) or is invalid.
+  std::optional<std::set<uint32_t>> differing_buckets(const std::vector<iblt_cell>& cells) const;
+  // Appends `bucket`'s keys and value hashes to `out`: by key hash (hashed_buckets / hashed), or
+  // with full keys when two of them share a key hash. Returns false on a store read error.
+  bool describe_bucket(uint32_t bucket, recon_buckets& out) const;
+  // Requester side of one differing bucket (mine: key -> value hash; theirs: key, or key hash,
+  // -> value hash): adds to `out` the keys to fetch (wanted / wanted_hashes) and our states of
+  // the keys the peer lacks. Returns false on a store read error.
+  bool compare_bucket(const std::map<std::string, uint64_t>& mine, const std::map<std::string, uint64_t>& theirs,
+                      state_push& out) const;
+  bool compare_hashed_bucket(const std::map<std::string, uint64_t>& mine,
+                             const std::map<uint64_t, uint64_t>& theirs, state_push& out) const;
+  // Our states of the keys `r` asks for (wanted, wanted_hashes); keys we no longer hold are left out.
+  state_push answer_wanted(const state_push& r) const;
   void on_recon_buckets(node_id from, const recon_buckets& r, uint64_t now_ms);
   void on_state_push(node_id from, const state_push& r, uint64_t now_ms);
   void on_full_sync_request(node_id from, const full_sync_request& r);

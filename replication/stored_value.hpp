@@ -1,11 +1,18 @@
 #pragma once
 // stored_value: the record a replica keeps in the store's value table for one storage key.
-//   u8 format (1) | u32 LE key-vector length | key vector (crdt context encoding) | crdt bytes
+//   format 2 (written): u8 2 | varint n | n × (u64 LE origin, varint seq), origins strictly
+//                       ascending, none 0, no seq 0 | crdt bytes
+//   format 1 (read):    u8 1 | u32 LE key-vector length | key vector (crdt context encoding) |
+//                       crdt bytes
 // The key vector says, per origin, the highest update sequence that has touched this key as far as
 // this replica knows (its own updates, applied deltas and their deps, joined states). A deleted
 // key (a value that holds nothing) may be collected once every voting member has applied
 // everything in its key vector: then no replica holds, and no delta can bring back, what the
 // deletion removed (PROTOCOL.md, "Key deletion").
+//
+// Records travel as they are stored (key_state), so format 2 keeps the key vector small: about
+// 10 bytes per origin instead of the ~48 of a context encoding. Its bytes are a function of
+// (key vector, crdt bytes), so equal values have equal records (and equal digest entries).
 
 #include <string>
 #include <string_view>
@@ -20,7 +27,12 @@ struct stored_value {
   std::string crdt;  // crdt codec bytes
 };
 
+// Always the current format (2).
 std::string encode_stored(const crdt::version_vector& kv, std::string_view crdt_bytes);
+// Either format. Errors: corrupt (malformed), unsupported_version (unknown format byte).
 result<stored_value> decode_stored(std::string_view record);
+// True iff `record` is in the format encode_stored writes (an older one is rewritten on the next
+// change or join of its key).
+bool is_current_format(std::string_view record);
 
 }  // namespace rumor::replication

@@ -180,6 +180,8 @@ struct StatePush {
   session @0 :UInt64;           # repair/reconciliation session id chosen by the initiator
   states @1 :List(KeyState);    # values to join
   wanted @2 :List(Data);        # user keys whose states the receiver should send back
+  wantedHashes @3 :List(UInt64);  # the same, by key hash (KeyHashPair.keyHash); the receiver
+                                  # finds the key in the bucket the hash names
 }
 
 # ---- reconciliation over stored bucket digests ----
@@ -196,7 +198,10 @@ struct IbltCell {
 # difference.
 struct ReconRequest {
   session @0 :UInt64;          # session id chosen by the requester
-  cells @1 :List(IbltCell);
+  cells @1 :List(IbltCell);    # the cells, or empty when packedCells holds them
+  packedCells @2 :Data;        # the cells, compactly: per cell zigzag-varint count, varint
+                               # idSum, digestSum and hashSum as u64 little-endian. Empty when
+                               # `cells` holds them; a receiver accepts either (not both).
 }
 
 # A stored key and the hash of its encoded value.
@@ -211,13 +216,23 @@ struct BucketKeys {
   keys @1 :List(KeyHash);
 }
 
+# A stored key by its 64-bit key hash (XXH3 of the storage key with the bucket seed; its top
+# bucket-bits bits are the key's bucket) and the hash of its encoded value.
+struct KeyHashPair {
+  keyHash @0 :UInt64;
+  valueHash @1 :UInt64;
+}
+
 # Responder -> requester: the keys of every bucket that differs (decoded = true), or decoded =
 # false when the IBLT was too small (the requester retries with more cells or asks for a full
 # transfer).
 struct ReconBuckets {
   session @0 :UInt64;            # the requester's session id
   decoded @1 :Bool;
-  buckets @2 :List(BucketKeys);  # empty unless decoded
+  buckets @2 :List(BucketKeys);  # differing buckets listed with their full keys (used when two
+                                 # keys of a bucket share a key hash); empty unless decoded
+  hashedBuckets @3 :List(UInt32);     # the other differing buckets, ascending ...
+  hashedKeys @4 :List(KeyHashPair);   # ... and every key the responder holds in them, by hash
 }
 
 # Full transfer for a new or wiped node: states of keys after `afterKey`, in key order.

@@ -177,24 +177,49 @@ void put_body(w::Message::Builder m, const read_response& x) {
   put(b.initValues(count(x.values.size())), x.values);
 }
 
+void put(capnp::List<uint64_t>::Builder l, const std::vector<uint64_t>& v) {
+  for (unsigned i = 0; i < l.size(); ++i) l.set(i, v[i]);
+}
+
 void put_body(w::Message::Builder m, const state_push& x) {
   auto b = m.initStatePush();
   b.setSession(x.session);
   put(b.initStates(count(x.states.size())), x.states);
   put(b.initWanted(count(x.wanted.size())), x.wanted);
+  if (!x.wanted_hashes.empty()) put(b.initWantedHashes(count(x.wanted_hashes.size())), x.wanted_hashes);
+}
+
+void put_varint(std::string& out, uint64_t v) {
+  while (v >= 0x80) {
+    out.push_back(static_cast<char>((v & 0x7f) | 0x80));
+    v >>= 7;
+  }
+  out.push_back(static_cast<char>(v));
+}
+
+void put_le64(std::string& out, uint64_t v) {
+  for (int i = 0; i < 8; ++i) out.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
+}
+
+// ReconRequest.packedCells: counts and id sums are small (ids are bucket numbers), so varints
+// save about a third of the 32 bytes a cell takes in List(IbltCell).
+std::string pack_cells(const std::vector<iblt_cell>& cells) {
+  std::string out;
+  out.reserve(cells.size() * 22);
+  for (const iblt_cell& c : cells) {
+    auto n = static_cast<uint64_t>(c.count);
+    put_varint(out, (n << 1) ^ static_cast<uint64_t>(c.count >> 63));  // zigzag
+    put_varint(out, c.id_sum);
+    put_le64(out, c.digest_sum);
+    put_le64(out, c.hash_sum);
+  }
+  return out;
 }
 
 void put_body(w::Message::Builder m, const recon_request& x) {
   auto b = m.initReconRequest();
   b.setSession(x.session);
-  auto l = b.initCells(count(x.cells.size()));
-  for (unsigned i = 0; i < l.size(); ++i) {
-    const iblt_cell& c = x.cells[i];
-    l[i].setCount(c.count);
-    l[i].setIdSum(c.id_sum);
-    l[i].setDigestSum(c.digest_sum);
-    l[i].setHashSum(c.hash_sum);
-  }
+  if (!x.cells.empty()) b.setPackedCells(data_of(pack_cells(x.cells)));
 }
 
 void put_body(w::Message::Builder m, const recon_buckets& x) {
@@ -209,6 +234,17 @@ void put_body(w::Message::Builder m, const recon_buckets& x) {
     for (unsigned j = 0; j < keys.size(); ++j) {
       keys[j].setKey(data_of(bk.keys[j].key));
       keys[j].setValueHash(bk.keys[j].value_hash);
+    }
+  }
+  if (!x.hashed_buckets.empty()) {
+    auto hb = b.initHashedBuckets(count(x.hashed_buckets.size()));
+    for (unsigned i = 0; i < hb.size(); ++i) hb.set(i, x.hashed_buckets[i]);
+  }
+  if (!x.hashed.empty()) {
+    auto hk = b.initHashedKeys(count(x.hashed.size()));
+    for (unsigned i = 0; i < hk.size(); ++i) {
+      hk[i].setKeyHash(x.hashed[i].key_hash);
+      hk[i].setValueHash(x.hashed[i].value_hash);
     }
   }
 }
@@ -411,13 +447,59 @@ class decoder {
     s.session = r.getSession();
     s.states = get(r.getStates());
     s.wanted = get(r.getWanted());
+    auto h = r.getWantedHashes();
+    take(h.size());
+    s.wanted_hashes.reserve(h.size());
+    for (uint64_t x : h) s.wanted_hashes.push_back(x);
     return s;
+  }
+
+  static uint64_t varint(std::string_view in, size_t& at) {
+    uint64_t v = 0;
+    for (int shift = 0; shift < 64; shift += 7) {
+      if (at >= in.size()) fail("packed iblt cells end inside a varint");
+      auto byte = static_cast<uint8_t>(in[at++]);
+      if (shift == 63 && byte > 1) fail("packed iblt cell varint exceeds 64 bits");
+      v |= uint64_t{byte & 0x7fu} << shift;
+      if (!(byte & 0x80)) return v;
+    }
+    fail("packed iblt cell varint longer than 10 bytes");
+  }
+
+  static uint64_t le64(std::string_view in, size_t& at) {
+    if (in.size() - at < 8) fail("packed iblt cells end inside a cell");
+    uint64_t v = 0;
+    for (int i = 0; i < 8; ++i) v |= uint64_t{static_cast<uint8_t>(in[at + i])} << (8 * i);
+    at += 8;
+    return v;
+  }
+
+  std::vector<iblt_cell> unpack_cells(std::string_view in) {
+    std::vector<iblt_cell> out;
+    size_t at = 0;
+    while (at < in.size()) {
+      take(1);
+      uint64_t z = varint(in, at);
+      iblt_cell c;
+      c.count = static_cast<int64_t>((z >> 1) ^ (~(z & 1) + 1));  // zigzag
+      c.id_sum = varint(in, at);
+      c.digest_sum = le64(in, at);
+      c.hash_sum = le64(in, at);
+      out.push_back(c);
+    }
+    return out;
   }
 
   message get(w::ReconRequest::Reader r) {
     recon_request q;
     q.session = r.getSession();
     auto cells = r.getCells();
+    auto packed = r.getPackedCells();
+    if (cells.size() > 0 && packed.size() > 0) fail("recon_request with both cells and packed cells");
+    if (packed.size() > 0) {
+      q.cells = unpack_cells(std::string_view(reinterpret_cast<const char*>(packed.begin()), packed.size()));
+      return q;
+    }
     take(cells.size());
     q.cells.reserve(cells.size());
     for (auto c : cells) q.cells.push_back(iblt_cell{c.getCount(), c.getIdSum(), c.getDigestSum(), c.getHashSum()});
@@ -440,6 +522,18 @@ class decoder {
       for (auto k : keys) bk.keys.push_back(key_hash{str(k.getKey()), k.getValueHash()});
       rb.buckets.push_back(std::move(bk));
     }
+    auto hb = r.getHashedBuckets();
+    take(hb.size());
+    rb.hashed_buckets.reserve(hb.size());
+    for (uint32_t b : hb) {
+      if (!rb.hashed_buckets.empty() && b <= rb.hashed_buckets.back())
+        fail("recon_buckets hashed buckets not strictly ascending");
+      rb.hashed_buckets.push_back(b);
+    }
+    auto hk = r.getHashedKeys();
+    take(hk.size());
+    rb.hashed.reserve(hk.size());
+    for (auto k : hk) rb.hashed.push_back(hashed_key{k.getKeyHash(), k.getValueHash()});
     return rb;
   }
 

@@ -8,6 +8,7 @@
 #include <iostream>
 #include <unistd.h>
 
+#include "cmd_bench.hpp"
 #include "cmd_client.hpp"
 #include "cmd_cluster.hpp"
 #include "cmd_node.hpp"
@@ -72,6 +73,10 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   cluster->add_option("--log-level", clopt.log_level, "the nodes' log level")->capture_default_str();
 
+  // ---- rumor bench ----
+  bench::options bopt;
+  auto* bench = add_bench_command(app, bopt);
+
   // ---- client commands ----
   client_command cmd;
   auto add = [&](const std::string& name, const std::string& help, const std::string& args_help, bool required) {
@@ -113,6 +118,7 @@ int main(int argc, char** argv) {
     block_stop_signals();
     return run_cluster(clopt, self_path(argv[0]));
   }
+  if (bench->parsed()) return run_bench(bopt, self_path(argv[0]));
   for (auto* sc : app.get_subcommands()) {
     cmd.name = sc->get_name();
     return run_client(copt, cmd);

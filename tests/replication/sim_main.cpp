@@ -1,26 +1,35 @@
 // replication_sim: runs any number of seeded simulation schedules.
-//   replication_sim <first-seed> <count> [duration-ms]
-// Prints each failing seed (it reproduces exactly) and exits 1 if any failed.
+//   replication_sim <first-seed> <count> [duration-ms] [--collect|--no-collect]
+// --collect / --no-collect override replica_config::collect_tombstones (default: the replica's
+// default). Prints each failing seed (it reproduces exactly) and exits 1 if any failed.
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 
 #include "workload.hpp"
 
 int main(int argc, char** argv) {
-  if (argc < 3) {
-    std::fprintf(stderr, "usage: %s <first-seed> <count> [duration-ms]\n", argv[0]);
+  rumor::sim::workload_options opt;
+  std::vector<const char*> pos;
+  for (int i = 1; i < argc; ++i) {
+    if (!std::strcmp(argv[i], "--collect")) opt.collect_tombstones = true;
+    else if (!std::strcmp(argv[i], "--no-collect")) opt.collect_tombstones = false;
+    else pos.push_back(argv[i]);
+  }
+  if (pos.size() < 2) {
+    std::fprintf(stderr, "usage: %s <first-seed> <count> [duration-ms] [--collect|--no-collect]\n", argv[0]);
     return 2;
   }
-  uint64_t first = std::strtoull(argv[1], nullptr, 10);
-  uint64_t count = std::strtoull(argv[2], nullptr, 10);
-  rumor::sim::workload_options opt;
-  if (argc > 3) opt.duration_ms = std::strtoull(argv[3], nullptr, 10);
+  uint64_t first = std::strtoull(pos[0], nullptr, 10);
+  uint64_t count = std::strtoull(pos[1], nullptr, 10);
+  if (pos.size() > 2) opt.duration_ms = std::strtoull(pos[2], nullptr, 10);
   uint64_t failed = 0;
   for (uint64_t seed = first; seed < first + count; ++seed) {
     auto r = rumor::sim::run_workload(seed, opt);
     if (!r.converged || !r.failure.empty()) {
       ++failed;
       std::printf("FAIL seed %llu: %s\n", static_cast<unsigned long long>(seed), r.failure.c_str());
+      std::fflush(stdout);
     }
   }
   std::printf("%llu of %llu schedules passed\n", static_cast<unsigned long long>(count - failed),

@@ -77,6 +77,17 @@ class generator {
   }
   std::vector<delta_entry> deltas() { return list(8, [&] { return delta(); }); }
 
+  // Strictly ascending bucket ids (the codec refuses others).
+  std::vector<uint32_t> ascending_buckets() {
+    std::vector<uint32_t> out;
+    uint32_t next = static_cast<uint32_t>(below(100));
+    for (size_t n = below(6); n > 0; --n) {
+      out.push_back(next);
+      next += 1 + static_cast<uint32_t>(below(1000));
+    }
+    return out;
+  }
+
   std::vector<key_state> states() { return list(8, [&] { return key_state{bytes(), bytes(200)}; }); }
 
   message make(size_t kind) {
@@ -93,16 +104,19 @@ class generator {
       case 9: return sync_response{vv(), deltas(), coin(), list(5, [&] { return node(); })};
       case 10: return read_request{number(), bytes()};
       case 11: return read_response{number(), states()};
-      case 12: return state_push{number(), states(), list(6, [&] { return bytes(); })};
+      case 12:
+        return state_push{number(), states(), list(6, [&] { return bytes(); }), list(6, [&] { return number(); })};
       case 13:
         return recon_request{number(), list(20, [&] {
                                return iblt_cell{static_cast<int64_t>(number()), number(), number(), number()};
                              })};
       case 14:
-        return recon_buckets{number(), coin(), list(5, [&] {
+        return recon_buckets{number(), coin(),
+                             list(5, [&] {
                                return bucket_keys{static_cast<uint32_t>(number()),
                                                   list(5, [&] { return key_hash{bytes(), number()}; })};
-                             })};
+                             }),
+                             ascending_buckets(), list(8, [&] { return hashed_key{number(), number()}; })};
       case 15: return full_sync_request{number(), bytes()};
       default: return full_sync_chunk{number(), states(), coin()};
     }

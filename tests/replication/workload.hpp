@@ -18,12 +18,13 @@ struct workload_result {
   bool converged = false;
   uint64_t converge_ms = 0;
   std::string failure;  // empty when every check passed
+  uint64_t tombstones_collected = 0;  // by the live nodes at the end (replica_stats)
 };
 
 struct workload_options {
   uint64_t duration_ms = 8'000;
   bool faults = true;
-  bool collect_tombstones = false;  // replica_config::collect_tombstones
+  bool collect_tombstones = replica_config{}.collect_tombstones;  // the replica default unless set
 };
 
 inline workload_result run_workload(uint64_t seed, const workload_options& opt = {}) {
@@ -147,6 +148,8 @@ inline workload_result run_workload(uint64_t seed, const workload_options& opt =
   auto took = s.run_until([&] { return s.converged() && s.all_live_members_alive(); }, 120'000);
   res.converged = took.has_value();
   res.converge_ms = took.value_or(0);
+  for (size_t i = 0; i < s.size(); ++i)
+    if (s.at(i).up) res.tombstones_collected += s.at(i).rep->stats().tombstones_collected;
   std::ostringstream why;
   if (!res.converged) {
     why << "did not converge within 120 s of virtual time; ";

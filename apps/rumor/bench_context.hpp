@@ -1,0 +1,74 @@
+#pragma once
+// bench_context: what every `rumor bench` scenario shares: sizes from the command line, the
+// scenario's deadline (a scenario past it throws bench::timeout, which stops it cleanly), the
+// run's temp directory, the rumor binary, progress lines on stderr, and Ctrl-C.
+
+#include <chrono>
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "bench_report.hpp"
+
+namespace rumor::cli::bench {
+
+struct options {
+  std::vector<std::string> scenarios;   // empty: all
+  std::string json;                     // --json FILE
+  std::string plot;                     // --plot FILE.png
+  bool quick = false;
+  uint64_t updates = 200'000;           // replicate, catchup, local (b)
+  uint64_t local_updates = 1'000'000;   // local (a), in memory
+  uint64_t keys = 1'000'000;            // memory; insync's large size
+  uint64_t insync_small = 1'000;        // insync's small size
+  uint64_t samples = 30;                // disseminate samples per N
+  std::vector<size_t> nodes = {8, 16};  // disseminate cluster sizes
+  uint64_t window = 1000;               // pipelined requests in flight
+  std::string durability = "durable";   // of the node processes
+  uint64_t gossip_interval_ms = 200;
+  size_t fanout = 3;
+  uint64_t scenario_timeout_s = 600;    // per scenario
+  uint64_t insync_window_ms = 10'000;   // how long in-sync traffic is counted
+  bool keep_tmp = false;
+};
+
+// Thrown when a scenario passes its deadline or the run is interrupted.
+struct timeout : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+class context {
+ public:
+  context(options o, std::string binary, std::string tmp, report& r)
+      : opt(std::move(o)), binary(std::move(binary)), tmp(std::move(tmp)), out(r) {}
+
+  const options opt;
+  const std::string binary;  // this rumor executable
+  const std::string tmp;     // the run's temp dir (removed at the end unless --keep-tmp)
+  report& out;
+
+  // Starts scenario `name`'s clock: its deadline is now + --scenario-timeout.
+  void begin(const std::string& name);
+  const std::string& scenario() const { return scenario_; }
+  // Throws timeout if the deadline passed or Ctrl-C/SIGTERM arrived; `what` names the step.
+  void check(const std::string& what) const;
+  // Milliseconds left before the deadline.
+  int64_t left_ms() const;
+  // A progress line on stderr ("[bench scenario] ...").
+  void progress(const std::string& line) const;
+  // A fresh directory under tmp.
+  std::string dir(const std::string& name) const;
+
+ private:
+  std::string scenario_;
+  std::chrono::steady_clock::time_point start_{}, deadline_{};
+};
+
+// Set by the SIGINT/SIGTERM handler that run_bench installs.
+bool interrupted() noexcept;
+void install_interrupt_handler();
+
+double now_ms();  // steady clock, ms (fractional)
+
+}  // namespace rumor::cli::bench

@@ -1,0 +1,162 @@
+// disseminate: for each N in --nodes, N node processes (all joined node 0). Every node has a
+// watch on prefix "d:" (one client connection and one thread each, timestamping events as they
+// arrive). Sample: one counter increment on a random node (blocking call: acknowledged once
+// durable there); latency = last node's event time - the time the request was sent. Samples are
+// 100-200 ms apart and never overlap.
+#include <condition_variable>
+#include <map>
+#include <mutex>
+#include <random>
+#include <thread>
+
+#include "bench_client.hpp"
+#include "bench_node.hpp"
+#include "bench_scenarios.hpp"
+
+namespace rumor::cli::bench {
+
+namespace {
+
+struct arrivals {
+  std::mutex mu;
+  std::condition_variable cv;
+  std::map<std::string, std::map<size_t, double>> seen;  // key -> node index -> arrival ms
+};
+
+void one_size(context& ctx, size_t n) {
+  ctx.progress("N=" + std::to_string(n) + ": starting " + std::to_string(n) + " node processes");
+  std::vector<std::unique_ptr<node_proc>> nodes;
+  std::vector<std::string> addrs;
+  for (size_t i = 0; i < n; ++i) {
+    nodes.push_back(std::make_unique<node_proc>(ctx, "n" + std::to_string(n) + "-" + std::to_string(i)));
+    nodes.back()->start(i == 0 ? std::vector<std::string>{} : std::vector<std::string>{addrs[0]});
+    addrs.push_back(nodes.back()->address());
+  }
+  double t_join = now_ms();
+  wait_cluster(ctx, addrs);
+  ctx.progress("N=" + std::to_string(n) + ": cluster formed in " + fmt(now_ms() - t_join) + " ms; opening watches");
+
+  arrivals arr;
+  std::atomic<bool> stop{false};
+  std::vector<std::thread> watchers;
+  struct joiner {
+    std::vector<std::thread>& ts;
+    std::atomic<bool>& stop;
+    ~joiner() {
+      stop = true;
+      for (auto& t : ts)
+        if (t.joinable()) t.join();
+    }
+  } join_all{watchers, stop};
+  std::atomic<size_t> watching{0};
+  std::atomic<size_t> watch_failures{0};
+  for (size_t i = 0; i < n; ++i) {
+    watchers.emplace_back([&, i] {
+      auto c = client::connection::connect(addrs[i], 5000);
+      if (!c) {
+        ++watch_failures;
+        return;
+      }
+      client::request r;
+      r.body = client::watch{"d:"};
+      auto resp = c->call(r, 5000);
+      if (!resp || resp->code != errc::ok) {
+        ++watch_failures;
+        return;
+      }
+      ++watching;
+      while (!stop) {
+        auto m = c->next(50);
+        if (!m) {
+          ++watch_failures;
+          return;
+        }
+        if (!*m) continue;
+        if (auto* e = std::get_if<client::event>(&**m)) {
+          double t = now_ms();
+          std::lock_guard<std::mutex> lk(arr.mu);
+          arr.seen[e->key].emplace(i, t);
+          arr.cv.notify_all();
+        }
+      }
+    });
+  }
+  wait_until(ctx, "watches on every node", [&] {
+    if (watch_failures) throw std::runtime_error("a watch connection failed");
+    return watching == n;
+  }, 5);
+
+  std::vector<client::connection> writers;
+  for (auto& a : addrs) writers.push_back(connect(ctx, a));
+  std::mt19937_64 rng(n * 7919);
+  std::vector<double> lat, from_origin, ack;
+  uint64_t incomplete = 0;
+  series s{"disseminate_n" + std::to_string(n) + "_ms", {}};
+  for (uint64_t k = 0; k < ctx.opt.samples; ++k) {
+    std::string key = "d:" + std::to_string(k);
+    size_t origin = rng() % n;
+    client::request r;
+    r.body = counter_incr(key);
+    double t0 = now_ms();
+    auto resp = writers[origin].call(r, 10'000);
+    double t_ack = now_ms();
+    if (!resp || resp->code != errc::ok)
+      throw std::runtime_error("update on node " + std::to_string(origin) + " failed: " +
+                               (resp ? resp->message : resp.err().message));
+    std::unique_lock<std::mutex> lk(arr.mu);
+    bool all = arr.cv.wait_for(lk, std::chrono::milliseconds(std::min<int64_t>(30'000, std::max<int64_t>(ctx.left_ms(), 1))),
+                               [&] { return arr.seen[key].size() >= n; });
+    if (!all) {
+      ++incomplete;
+      ctx.progress("N=" + std::to_string(n) + " sample " + std::to_string(k) + ": only " +
+                   std::to_string(arr.seen[key].size()) + "/" + std::to_string(n) + " nodes within 30 s");
+      lk.unlock();
+      ctx.check("dissemination samples");
+      continue;
+    }
+    double last = 0;
+    for (auto& [i, t] : arr.seen[key]) last = std::max(last, t);
+    double own = arr.seen[key].count(origin) ? arr.seen[key][origin] : t_ack;
+    lk.unlock();
+    lat.push_back(last - t0);
+    from_origin.push_back(last - own);
+    ack.push_back(t_ack - t0);
+    s.points.emplace_back(double(k), last - t0);
+    if ((k + 1) % 5 == 0 || k + 1 == ctx.opt.samples)
+      ctx.progress("N=" + std::to_string(n) + ": " + std::to_string(k + 1) + "/" + std::to_string(ctx.opt.samples) +
+                   " samples, last " + fmt(last - t0) + " ms");
+    ctx.check("dissemination samples");
+    std::this_thread::sleep_for(std::chrono::milliseconds(100 + rng() % 100));
+  }
+  std::vector<std::pair<std::string, std::string>> params = {
+      {"nodes", std::to_string(n)}, {"samples", std::to_string(lat.size())}, {"incomplete_30s", std::to_string(incomplete)},
+      {"durability", ctx.opt.durability}, {"fanout", std::to_string(ctx.opt.fanout)},
+      {"gossip_interval_ms", std::to_string(ctx.opt.gossip_interval_ms)}, {"from", "client send"},
+      {"to", "last node's watch event"}};
+  std::string ns = "_n" + std::to_string(n);
+  bool judged = n == 16;
+  double p50 = percentile(lat, 50), mx = percentile(lat, 100);
+  ctx.out.add({"disseminate", "p50_ms" + ns, p50, "ms", params, judged ? "<= 100 ms at N=16 (serf: 200-330 ms)" : "",
+               judged ? std::optional<bool>(p50 <= 100) : std::nullopt});
+  ctx.out.add({"disseminate", "p99_ms" + ns, percentile(lat, 99), "ms", params, "", std::nullopt});
+  ctx.out.add({"disseminate", "max_ms" + ns, mx, "ms", params, judged ? "<= 1000 ms at N=16 (serf: tails of seconds)" : "",
+               judged ? std::optional<bool>(mx <= 1000 && incomplete == 0) : std::nullopt});
+  ctx.out.add({"disseminate", "origin_ack_p50_ms" + ns, percentile(ack, 50), "ms", params, "", std::nullopt});
+  ctx.out.add({"disseminate", "from_origin_event_p50_ms" + ns, percentile(from_origin, 50), "ms", params, "", std::nullopt});
+  ctx.out.add({"disseminate", "from_origin_event_max_ms" + ns, percentile(from_origin, 100), "ms", params, "", std::nullopt});
+  ctx.out.add_series(std::move(s));
+  stop = true;
+  for (auto& t : watchers) t.join();
+  writers.clear();
+  std::vector<node_proc*> all;
+  for (auto& nd : nodes) all.push_back(nd.get());
+  stop_all(all);
+}
+
+}  // namespace
+
+void run_disseminate(context& ctx) {
+  for (size_t n : ctx.opt.nodes) one_size(ctx, n);
+}
+
+}  // namespace rumor::cli::bench
