@@ -15,6 +15,7 @@
 #include <chrono>
 #include <exception>
 #include <map>
+#include <memory>
 #include <set>
 #include <string_view>
 #include <utility>
@@ -26,6 +27,8 @@
 #include "actors/transport_dial.hpp"
 #include "client/client_codec.hpp"
 #include "replication/wire_codec.hpp"
+
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::shared_ptr<rumor::actors::dialed_socket>)
 
 namespace rumor::actors {
 namespace {
@@ -290,18 +293,15 @@ connection& open_connection(broker_ptr self, caf::io::connection_handle hdl, std
 
 // ---- dialing ----
 
-// Runs on its own thread (a blocking actor): connects and hands the socket to the broker. The
-// request bounces if the broker is gone by then; the socket is closed instead of leaked.
+// Runs on its own thread (a blocking actor): connects and hands the socket to the broker, then
+// ends without waiting: if the broker is gone by then, the dropped message closes the socket
+// (dialed_socket), so a stopping node never waits for a dialer.
 void dial_worker(caf::blocking_actor* self, caf::actor broker, std::string address, std::string host,
                  uint16_t port, uint64_t timeout_ms) {
   auto fd = connect_tcp(host, port, std::chrono::milliseconds(timeout_ms));
-  int sock = fd ? *fd : -1;
+  auto sock = std::make_shared<dialed_socket>(fd ? *fd : -1);
   std::string why = fd ? std::string{} : fd.err().message;
-  self->request(broker, caf::infinite, dial_done_atom::value, std::move(address), sock, std::move(why))
-      .receive([](caf::ok_atom) {},
-               [sock](caf::error&) {
-                 if (sock >= 0) ::close(sock);
-               });
+  self->send(broker, dial_done_atom::value, std::move(address), std::move(sock), std::move(why));
 }
 
 void dial_connected(broker_ptr self, const std::string& address, caf::io::connection_handle hdl) {
@@ -594,12 +594,10 @@ void on_resume(broker_ptr self, uint64_t serial) {
   self->trigger(c->hdl);
 }
 
-void on_dial_done(broker_ptr self, const std::string& address, int fd, const std::string& why) {
+void on_dial_done(broker_ptr self, const std::string& address, dialed_socket& sock, const std::string& why) {
   auto& st = self->state;
-  if (st.stopped) {
-    if (fd >= 0) ::close(fd);
-    return;
-  }
+  if (st.stopped) return;  // sock closes itself
+  int fd = sock.take();
   if (fd < 0) return dial_failed(self, address, why);
   dial_connected(self, address, self->add_scribe(caf::io::network::native_socket{fd}));
 }
@@ -670,9 +668,9 @@ caf::behavior transport_broker(broker_ptr self, caf::io::doorman_ptr listener, t
           refuse(self, *c, fmt::format("no hello within {} ms", self->state.cfg.handshake_timeout_ms));
       },
       [=](resume_atom, uint64_t serial) { on_resume(self, serial); },
-      [=](dial_done_atom, const std::string& addr, int fd, const std::string& why) {
-        on_dial_done(self, addr, fd, why);
-        return caf::ok_atom::value;
+      [=](dial_done_atom, const std::string& addr, const std::shared_ptr<dialed_socket>& sock,
+          const std::string& why) {
+        if (sock) on_dial_done(self, addr, *sock, why);
       },
       [=](caf::get_atom) { return current_stats(self->state); },
       [=](stop_atom) { stop(self); },

@@ -103,4 +103,9 @@ result<int> connect_tcp(const std::string& host, uint16_t port, std::chrono::mil
   return error{errc::unavailable, reasons};
 }
 
+dialed_socket::~dialed_socket() {
+  int fd = fd_.exchange(-1);
+  if (fd >= 0) ::close(fd);
+}
+
 }  // namespace rumor::actors

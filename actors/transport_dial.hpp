@@ -4,6 +4,7 @@
 //
 // Thread safety: free functions, reentrant.
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <string>
@@ -30,5 +31,22 @@ bool resolvable(const std::string& host);
 // errc::unavailable with the reason ("connection refused", "timed out", "no such host").
 // Blocking: call it off the network thread.
 result<int> connect_tcp(const std::string& host, uint16_t port, std::chrono::milliseconds timeout);
+
+// A connected socket on its way from a dialing thread to the broker. Exactly one owner closes
+// it: whoever take()s it first, or the destructor if nobody did (the message carrying it was
+// dropped because the broker is gone). So the dialer never waits for the broker.
+class dialed_socket {
+ public:
+  explicit dialed_socket(int fd) : fd_(fd) {}
+  ~dialed_socket();
+  dialed_socket(const dialed_socket&) = delete;
+  dialed_socket& operator=(const dialed_socket&) = delete;
+  // Returns the socket (the caller owns it now) or -1 when there is none or it was taken.
+  int take() { return fd_.exchange(-1); }
+
+ private:
+  std::atomic<int> fd_;
+};
+
 
 }  // namespace rumor::actors

@@ -155,7 +155,7 @@ TEST_CASE("mv-register: a read's context makes a conditional put succeed once an
   CHECK(mv->siblings() == std::vector<std::string>{"v2"});
 }
 
-TEST_CASE("deleting a key removes it everywhere; a second node start on a locked directory is refused") {
+TEST_CASE("deleting a key removes it everywhere — a second node start on a locked directory is refused") {
   cluster c;
   c.start_all(2);
   REQUIRE(c.nodes[0]->apply("gone", op::add({"x"})));

@@ -704,7 +704,7 @@ bool eventually(const std::function<bool()>& pred, std::chrono::milliseconds tim
 
 }  // namespace
 
-TEST_CASE("transport: a port in use gives busy; a bad host gives invalid_argument (real sockets)") {
+TEST_CASE("transport: a port in use gives busy — a bad host gives invalid_argument (real sockets)") {
   threaded_config cfg;
   caf::actor_system sys{cfg};
   log_capture logs;

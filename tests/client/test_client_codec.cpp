@@ -329,7 +329,7 @@ TEST_CASE("client codec: list sizes are bounded by the frame size") {
   CHECK(std::get<response>(back.value()).values.size() == 10'000);
 }
 
-TEST_CASE("client codec: random bytes and mutated frames never crash; accepted frames re-encode equal") {
+TEST_CASE("client codec: random bytes and mutated frames never crash — accepted frames re-encode equal") {
   uint64_t seed = test::seed_for("client codec fuzz");
   INFO("RUMOR_SEED=" << seed);
   generator g(seed);

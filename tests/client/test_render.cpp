@@ -61,7 +61,7 @@ TEST_CASE("render: mv register with siblings and its context") {
   CHECK(render_json(empty).starts_with("{\"siblings\":[],\"context\":\""));
 }
 
-TEST_CASE("render: or_set is sorted; ew_flag") {
+TEST_CASE("render: or_set is sorted — ew_flag") {
   or_set s;
   s.add(1, "pear");
   s.add(2, "apple");

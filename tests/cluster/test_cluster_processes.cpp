@@ -117,7 +117,7 @@ struct set_history {
 
 }  // namespace
 
-TEST_CASE("processes: seeded workload with kill -9, restarts and frozen nodes; all converge, nothing acked is lost") {
+TEST_CASE("processes: seeded workload with kill -9, restarts and frozen nodes — all converge, nothing acked is lost") {
   uint64_t seed = rumor::test::seed_for("processes workload");
   std::mt19937_64 rng(seed);
   const size_t n = 3 + rng() % 2;
@@ -311,7 +311,7 @@ std::string hello_frame(const std::string& cluster, bool client) {
 
 }  // namespace
 
-TEST_CASE("processes: hostile connections are closed; the node keeps serving and loses nothing") {
+TEST_CASE("processes: hostile connections are closed — the node keeps serving and loses nothing") {
   uint64_t seed = rumor::test::seed_for("processes hostile");
   std::mt19937_64 rng(seed);
   cluster_processes c(1);

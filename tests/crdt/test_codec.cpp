@@ -44,7 +44,7 @@ std::vector<value> samples() {
 
 }  // namespace
 
-TEST_CASE("codec: every type round-trips with its tag; binary data survives") {
+TEST_CASE("codec: every type round-trips with its tag — binary data survives") {
   for (const value& v : samples()) {
     auto back = decode(encode(v));
     REQUIRE(back.has_value());

@@ -13,7 +13,7 @@ constexpr node_id A = 0xA, B = 0xB, C = 0xC;
 hlc_timestamp ts(uint64_t ms) { return hlc_timestamp::make(ms, 0); }
 }  // namespace
 
-TEST_CASE("g_counter: concurrent increments add up; deltas are one dot each") {
+TEST_CASE("g_counter: concurrent increments add up — deltas are one dot each") {
   g_counter a, b;
   auto d1 = a.increment(A, 5);
   auto d2 = b.increment(B, 7);
@@ -83,7 +83,7 @@ TEST_CASE("lww_register: highest HLC timestamp wins, node id breaks ties, causal
   CHECK(y.timestamp() == ts(60));
 }
 
-TEST_CASE("mv_register: concurrent writes become siblings; a write with the read context resolves them") {
+TEST_CASE("mv_register: concurrent writes become siblings — a write with the read context resolves them") {
   mv_register a, b;
   auto da = a.assign(A, "x");
   auto db = b.assign(B, "y");
@@ -136,7 +136,7 @@ TEST_CASE("mv_register: a forged context naming unseen dots cannot hide future w
   CHECK(a == b);
 }
 
-TEST_CASE("or_set: add wins over a concurrent remove; observed remove wins") {
+TEST_CASE("or_set: add wins over a concurrent remove — observed remove wins") {
   or_set a, b;
   b.join(a.add(A, "x"));
   auto rem = b.remove("x");   // b observed A's add
@@ -215,7 +215,7 @@ TEST_CASE("or_map: nested fields of different types, nested deltas, field identi
   CHECK(a.fields().size() == 3);
 }
 
-TEST_CASE("or_map: removing a field resets it; a node updating concurrently keeps its running total") {
+TEST_CASE("or_map: removing a field resets it — a node updating concurrently keeps its running total") {
   or_map a, b;
   b.join(*a.update<pn_counter>("n", [](pn_counter& c) { return c.increment(A, 10); }));
   a.join(*b.update<pn_counter>("n", [](pn_counter& c) { return c.increment(B, 5); }));

@@ -450,7 +450,7 @@ TEST_CASE("membership: join through a seed, retry, bounded attempts") {
   CHECK(m.voting_members() == std::vector<node_id>{1, 2});
 }
 
-TEST_CASE("membership: restore bumps the incarnation; only before start") {
+TEST_CASE("membership: restore bumps the incarnation — only before start") {
   membership m(1, "n0", 7);
   CHECK(m.restore({mu(1, 4, member_status::dead, "n0"), mu(2, 3, member_status::suspect, "n1"),
                    mu(3, 1, member_status::dead, "n2")}));
@@ -824,7 +824,7 @@ TEST_CASE("membership sim: joiners retry until the seed is up") {
   for (size_t i = 0; i < 5; ++i) CHECK(s.at(i).joined());
 }
 
-TEST_CASE("membership sim: dead members are reaped; stale gossip does not bring them back") {
+TEST_CASE("membership sim: dead members are reaped — stale gossip does not bring them back") {
   const uint64_t seed = rumor::test::seed_for("membership reap");
   INFO("RUMOR_SEED=" << seed);
   membership_config cfg;

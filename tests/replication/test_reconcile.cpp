@@ -118,7 +118,7 @@ void write(store& s, bucket_digests& dg, const std::string& key, std::optional<s
 
 }  // namespace
 
-TEST_CASE("iblt: round trips decode exactly; success rates per difference size") {
+TEST_CASE("iblt: round trips decode exactly — success rates per difference size") {
   const uint64_t seed = test::seed_for("iblt round trips");
   INFO("RUMOR_SEED=" << seed);
   std::mt19937_64 rng(seed);
@@ -299,7 +299,7 @@ TEST_CASE("bucket_digests: incremental maintenance equals recomputation, in any 
   }
 }
 
-TEST_CASE("bucket_digests: equal contents, equal digests; one change, one bucket") {
+TEST_CASE("bucket_digests: equal contents, equal digests — one change, one bucket") {
   const uint64_t seed = test::seed_for("bucket_digests equality");
   INFO("RUMOR_SEED=" << seed);
   std::mt19937_64 rng(seed);

@@ -71,7 +71,7 @@ TEST_CASE("simulation: seeded fault schedules converge with every acknowledged w
 TEST_CASE("simulation: seeded fault schedules converge with every acknowledged write (block 18)") { run_schedules(18); }
 TEST_CASE("simulation: seeded fault schedules converge with every acknowledged write (block 19)") { run_schedules(19); }
 
-TEST_CASE("simulation: an update reaches every node; in-sync rounds cost the same at 100 and 5000 keys") {
+TEST_CASE("simulation: an update reaches every node — in-sync rounds cost the same at 100 and 5000 keys") {
   uint64_t seed = test::seed_for("insync bytes");
   INFO("RUMOR_SEED=" << seed);
   auto insync_bytes = [&](int keys) {

@@ -287,7 +287,7 @@ TEST_CASE("wire: truncated, padded and empty frames are refused") {
   }
 }
 
-TEST_CASE("wire: random bytes and mutated frames never crash; accepted frames re-encode equal") {
+TEST_CASE("wire: random bytes and mutated frames never crash — accepted frames re-encode equal") {
   uint64_t seed = test::seed_for("wire fuzz");
   INFO("RUMOR_SEED=" << seed);
   generator g(seed);
