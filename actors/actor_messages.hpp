@@ -5,6 +5,8 @@
 //   node API / transport --call-------------> replica actor   a client request + reply callback
 //   transport -----------peer_message-------> replica actor   a decoded peer message
 //   replica actor -------(send_atom, outbox)> transport       peer messages to deliver
+//   transport -----------cas_peer_message---> replica actor   a decoded compare-and-set lane message
+//   replica actor -------(send_atom, cas_outbox_msg)> transport  lane messages to deliver
 //   replica actor -------storage_batches----> storage actor   write batches to commit, in order
 //   storage actor -------storage_result-----> replica actor   which batches are durable / failed
 //
@@ -21,6 +23,7 @@
 
 #include "base/error.hpp"
 #include "client/client_messages.hpp"
+#include "replication/cas_messages.hpp"
 #include "replication/messages.hpp"
 #include "replication/outgoing.hpp"
 #include "replication/replica.hpp"
@@ -53,6 +56,21 @@ struct outbox_msg {
   replication::outbox messages;
 };
 
+struct cas_peer_message {
+  replication::node_id from = 0;
+  replication::cas_message msg;
+};
+
+struct cas_envelope {
+  replication::node_id to = 0;
+  std::string address;  // the member's address when known (empty: the transport's last known)
+  replication::cas_message msg;
+};
+
+struct cas_outbox_msg {
+  std::vector<cas_envelope> messages;
+};
+
 // Batch ids are numbered per lane: 0 = the replica (CRDT keys), 1 = the compare-and-set lane.
 // The storage actor commits batches of both lanes together and reports each lane separately.
 struct storage_batches {
@@ -72,5 +90,7 @@ struct storage_result {
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(rumor::actors::call)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(rumor::actors::peer_message)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(rumor::actors::outbox_msg)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(rumor::actors::cas_peer_message)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(rumor::actors::cas_outbox_msg)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(rumor::actors::storage_batches)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(rumor::actors::storage_result)

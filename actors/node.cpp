@@ -10,6 +10,7 @@
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include "client/render.hpp"
 #include "actors/actor_messages.hpp"
 #include "actors/replica_actor.hpp"
 #include "actors/storage_actor.hpp"
@@ -236,6 +237,8 @@ result<std::unique_ptr<node>> node::start(node_config cfg) {
   ac.store = p->store;
   ac.replica = rcfg;
   ac.seeds = cfg.seeds;
+  ac.cas_voters = cfg.cas_voters;
+  ac.cas = cfg.cas;
   ac.rng_seed = seed;
   ac.log = p->log;
   ac.readiness = p->readiness;
@@ -330,6 +333,29 @@ std::future<result<std::optional<entry>>> node::get_async(std::string key, op_op
   return f;
 }
 
+result<node::cas_outcome> node::cas(std::string key, std::optional<std::string> expected,
+                                    std::optional<std::string> desired, std::chrono::milliseconds timeout) {
+  client::request req;
+  req.timeout_ms = static_cast<uint32_t>(std::max<int64_t>(timeout.count(), 0));
+  req.body = client::cas{std::move(key), std::move(expected), std::move(desired)};
+  auto r = impl_->call_sync(std::move(req));
+  if (r.code != errc::ok && r.code != errc::conflict) return error{r.code, r.message};
+  cas_outcome out;
+  out.applied = r.code == errc::ok;
+  if (!r.values.empty()) out.current = std::move(r.values.front().value);
+  return out;
+}
+
+result<std::optional<std::string>> node::lget(std::string key, std::chrono::milliseconds timeout) {
+  client::request req;
+  req.timeout_ms = static_cast<uint32_t>(std::max<int64_t>(timeout.count(), 0));
+  req.body = client::lget{std::move(key)};
+  auto r = impl_->call_sync(std::move(req));
+  if (r.code != errc::ok) return error{r.code, r.message};
+  if (r.values.empty()) return std::optional<std::string>{};
+  return std::optional<std::string>{std::move(r.values.front().value)};
+}
+
 result<std::optional<entry>> node::get(std::string key, op_options o) {
   auto req = make_request(o);
   req.body = client::get{key};
@@ -351,10 +377,9 @@ result<std::vector<member>> node::members() {
   req.body = client::members{};
   auto r = impl_->call_sync(std::move(req));
   if (r.code != errc::ok) return error{r.code, r.message};
-  static constexpr const char* names[] = {"alive", "suspect", "dead", "left"};
   std::vector<member> out;
   for (auto& m : r.member_list)
-    out.push_back(member{m.id, m.address, m.status < 4 ? names[m.status] : "unknown", m.incarnation});
+    out.push_back(member{m.id, m.address, client::member_status_name(m.status), m.incarnation});
   return out;
 }
 

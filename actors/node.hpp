@@ -38,6 +38,7 @@
 #include "client/client_messages.hpp"
 #include "crdt/value.hpp"
 #include "persistence/options.hpp"
+#include "replication/cas.hpp"
 #include "replication/replica.hpp"
 
 namespace spdlog { class logger; }
@@ -58,6 +59,11 @@ struct node_config {
   size_t threads = 2;                    // CAF scheduler threads
   replication::replica_config replica;   // advanced protocol settings (cluster, gossip interval
                                          // and fanout above override the ones in here)
+  // The linearizable compare-and-set lane (replication/CAS.md): the voters' advertised addresses,
+  // the same list on every node (empty: the lane is disabled). Quorum = a majority of the list.
+  // Change it one address at a time, on every node, as CAS.md "Membership" says.
+  std::vector<std::string> cas_voters;
+  replication::cas_config cas;           // lane settings (its voters field is ignored)
   std::shared_ptr<spdlog::logger> log;   // empty: a stderr logger named after the node
 };
 
@@ -156,6 +162,22 @@ class node {
   // unsubscribe().
   uint64_t subscribe(std::string prefix, std::function<void(const change&)> fn);
   void unsubscribe(uint64_t id);
+
+  // ---- the linearizable compare-and-set lane (its own key namespace; never a CRDT key) ----
+  // Sets `key` to `desired` (nullopt: deletes it) iff it holds `expected` (nullopt: absent).
+  // applied = false: the compare failed (nothing changed); `current` is the value the key holds.
+  // Errors: timeout (no quorum in time, or the node stopped: the outcome is unknown; lget before
+  // retrying), unavailable (certainly not applied: lane disabled, no quorum reachable, contention),
+  // invalid_argument (empty key, value over 1 MiB).
+  struct cas_outcome {
+    bool applied = false;
+    std::optional<std::string> current;  // applied: the new value
+  };
+  result<cas_outcome> cas(std::string key, std::optional<std::string> expected,
+                          std::optional<std::string> desired,
+                          std::chrono::milliseconds timeout = std::chrono::seconds(5));
+  // Linearizable read (a Paxos round: it sees every cas completed before it began). nullopt: absent.
+  result<std::optional<std::string>> lget(std::string key, std::chrono::milliseconds timeout = std::chrono::seconds(5));
 
   // The raw client protocol (what the CLI speaks over TCP): `reply` is called exactly once, from
   // the replica actor, with the response to `req`.

@@ -6,7 +6,9 @@
 #include <unordered_map>
 
 #include "actors/actor_messages.hpp"
+#include "actors/cas_lane.hpp"
 #include "actors/client_ops.hpp"
+#include "client/render.hpp"
 #include "actors/node.hpp"
 #include "crdt/codec.hpp"
 
@@ -42,7 +44,10 @@ struct replica_actor_state {
   std::map<std::pair<uint64_t, uint64_t>, watch_entry> watches;  // (session, request id)
   uint64_t next_request = 1;
   uint64_t last_batch_sent = 0;      // highest batch id handed to the storage actor
-  uint64_t last_batch_reported = 0;  // highest batch id reported to the replica
+  uint64_t last_batch_reported = 0;  // highest batch id reported to the replica (or skipped)
+  uint64_t batch_base = 0;           // storage batch id = replica batch id + batch_base (a rebuilt
+                                     // replica numbers its batches from 1 again)
+  std::unique_ptr<cas_lane> cas;     // the compare-and-set lane (disabled without voters)
   uint64_t tick_ms = 20;
   std::map<uint64_t, std::pair<replication::member_status, std::string>> known_members;  // for logs
   bool started = false;
@@ -86,23 +91,31 @@ void notify_watchers(replica_actor_state& st, const std::vector<replication::cha
 
 // Logs members that appeared or changed status since the last call (operators' view of SWIM).
 void log_membership(replica_actor_state& st) {
-  static constexpr const char* names[] = {"alive", "suspect", "dead", "left"};
   for (const auto& m : st.rep->members().snapshot()) {
     if (m.id == st.rep->id()) continue;
     auto it = st.known_members.find(m.id);
     if (it != st.known_members.end() && it->second.first == m.status) continue;
     auto level = m.status == replication::member_status::alive ? spdlog::level::info : spdlog::level::warn;
-    st.cfg.log->log(level, "member {:016x} at {} is {}", m.id, m.address, names[static_cast<uint8_t>(m.status) & 3]);
+    st.cfg.log->log(level, "member {:016x} at {} is {}", m.id, m.address, client::member_status_name(static_cast<uint8_t>(m.status)));
     st.known_members[m.id] = {m.status, m.address};
   }
 }
 
 // Carries out everything the replica asked for in its last steps.
+void drain_cas(self_ptr self) {
+  auto& st = self->state;
+  if (!st.cas || !st.rep) return;
+  auto fx = st.cas->take_effects(st.rep->members());
+  if (!fx.batches.empty()) self->send(st.storage, storage_batches{std::move(fx.batches), 1});
+  if (!fx.messages.empty()) self->send(st.transport, send_atom::value, cas_outbox_msg{std::move(fx.messages)});
+}
+
 void drain(self_ptr self) {
   auto& st = self->state;
   if (!st.rep) return;
   auto r = st.rep->take_ready();
   if (!r.batches.empty()) {
+    for (auto& b : r.batches) b.id += st.batch_base;
     st.last_batch_sent = r.batches.back().id;
     self->send(st.storage, storage_batches{std::move(r.batches)});
   }
@@ -200,7 +213,8 @@ void handle_call(self_ptr self, call& c) {
       r.member_list.push_back(client::member_info{m.id, m.address, static_cast<uint8_t>(m.status), m.incarnation});
     c.reply(std::move(r));
   } else if (std::holds_alternative<client::cas>(body) || std::holds_alternative<client::lget>(body)) {
-    c.reply(error_response(c.req.id, error{errc::unavailable, "the compare-and-set lane is not enabled on this node"}));
+    st.cas->submit(c.req, std::move(c.reply), now_ms(st));
+    drain_cas(self);
   } else if (std::holds_alternative<client::status>(body)) {
     client::response r;
     r.id = c.req.id;
@@ -227,8 +241,9 @@ void recover(self_ptr self, const error& e) {
   fresh->start(st.cfg.seeds, now_ms(st));
   st.rep = std::move(fresh);
   // Batches the old replica had in flight are being committed or failed by the storage actor;
-  // their results must not reach the new replica.
+  // their results must not reach the new replica, whose batch ids start at 1 again.
   st.last_batch_reported = st.last_batch_sent;
+  st.batch_base = st.last_batch_sent;
 }
 
 void finish_stop(self_ptr self) {
@@ -268,6 +283,14 @@ caf::behavior replica_actor(self_ptr self, replica_actor_config cfg) {
         st.cfg.address = std::move(init.address);
         st.rep->start(st.cfg.seeds, now_ms(st));
         st.started = true;
+        st.cas = std::make_unique<cas_lane>(*st.cfg.store, st.cfg.cas_voters, st.cfg.cas, st.cfg.rng_seed ^ 0xCA5);
+        if (auto ok = st.cas->load(); !ok) {
+          st.cfg.log->error("compare-and-set lane: cannot load its state: {}; the lane is disabled",
+                            ok.err().describe());
+          st.cas = std::make_unique<cas_lane>(*st.cfg.store, std::vector<std::string>{}, st.cfg.cas, 0);
+        }
+        if (auto v = st.cas->resolve(st.rep->members(), st.rep->id(), st.cfg.address))
+          st.cfg.log->info("compare-and-set lane voters: {}", *v);
         drain(self);
         self->delayed_send(self, std::chrono::milliseconds(st.tick_ms), tick_atom::value);
       },
@@ -278,13 +301,34 @@ caf::behavior replica_actor(self_ptr self, replica_actor_config cfg) {
         st.rep->receive(m.from, m.msg, now_ms(st));
         drain(self);
       },
+      [=](cas_peer_message& m) {
+        auto& st = self->state;
+        if (!st.cas || st.stopping) return;
+        st.cas->receive(m.from, m.msg, now_ms(st));
+        drain_cas(self);
+      },
       [=](storage_result& r) {
         auto& st = self->state;
+        if (r.lane == 1) {
+          if (!st.cas) return;
+          st.cas->committed(r.last_committed);
+          if (r.failure) {
+            st.cfg.log->error("compare-and-set lane: storage commit failed: {}; rebuilding the lane from the store",
+                              r.failure->describe());
+            if (auto ok = st.cas->commit_failed(r.failed_batch, *r.failure, now_ms(st)); !ok)
+              st.cfg.log->critical("compare-and-set lane: cannot reload: {}", ok.err().describe());
+          }
+          drain_cas(self);
+          return;
+        }
         if (!st.rep || r.lane != 0) return;
         // Results for batches of a replica that was replaced are ignored (ids <= reported).
-        while (st.last_batch_reported < r.last_committed) st.rep->committed(++st.last_batch_reported);
+        while (st.last_batch_reported < r.last_committed) {
+          ++st.last_batch_reported;
+          if (st.last_batch_reported > st.batch_base) st.rep->committed(st.last_batch_reported - st.batch_base);
+        }
         if (r.failure && r.failed_batch > st.last_batch_reported) {
-          st.rep->commit_failed(r.failed_batch, *r.failure);
+          st.rep->commit_failed(r.failed_batch - st.batch_base, *r.failure);
           recover(self, *r.failure);
         }
         drain(self);
@@ -297,6 +341,12 @@ caf::behavior replica_actor(self_ptr self, replica_actor_config cfg) {
           st.rep->tick(now_ms(st));
           drain(self);
           log_membership(st);
+          if (st.cas) {
+            if (auto v = st.cas->resolve(st.rep->members(), st.rep->id(), st.cfg.address))
+              st.cfg.log->info("compare-and-set lane voters: {}", *v);
+            st.cas->tick(now_ms(st));
+            drain_cas(self);
+          }
         }
         self->delayed_send(self, std::chrono::milliseconds(st.tick_ms), tick_atom::value);
       },
@@ -317,6 +367,7 @@ caf::behavior replica_actor(self_ptr self, replica_actor_config cfg) {
         for (auto& [rid, w] : st.calls)
           w.reply(error_response(w.client_id, error{errc::unavailable, "the node stopped before the request completed (an update may still have been applied)"}));
         st.calls.clear();
+        if (st.cas) st.cas->stop();
         if (!st.started || st.last_batch_reported >= st.last_batch_sent) {
           finish_stop(self);
         } else {

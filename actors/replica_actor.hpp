@@ -23,6 +23,7 @@
 #include <spdlog/spdlog.h>
 
 #include "persistence/store.hpp"
+#include "replication/cas.hpp"
 #include "replication/replica.hpp"
 
 namespace rumor::actors {
@@ -32,6 +33,9 @@ struct replica_actor_config {
   std::string address;                        // this node's peer address
   replication::replica_config replica;
   std::vector<std::string> seeds;
+  // The compare-and-set lane (cas_lane.hpp): voter addresses (empty: disabled) and settings.
+  std::vector<std::string> cas_voters;
+  replication::cas_config cas;
   uint64_t rng_seed = 0;
   std::shared_ptr<spdlog::logger> log;        // REQUIRED
   std::shared_ptr<std::atomic<uint8_t>> readiness;  // REQUIRED; rumor::readiness values

@@ -112,6 +112,11 @@ const char* kind_name(const replication::message& m) {
   return m.index() < std::size(names) ? names[m.index()] : "message";
 }
 
+const char* kind_name(const replication::cas_message& m) {
+  static constexpr const char* names[] = {"cas_prepare", "cas_promise", "cas_accept", "cas_accepted", "cas_nack"};
+  return m.index() < std::size(names) ? names[m.index()] : "cas message";
+}
+
 std::string node_name(node_id n) { return fmt::format("{:016x}", n); }
 
 std::string describe(const connection& c) {
@@ -134,6 +139,14 @@ result<replication::message> decode_peer(std::string_view frame) {
   }
 }
 
+result<replication::peer_frame> decode_any_peer(std::string_view frame) {
+  try {
+    return replication::decode_peer_frame(frame);
+  } catch (const std::exception& e) {
+    return error{errc::decode_error, std::string("decoder threw: ") + e.what()};
+  }
+}
+
 result<client::client_message> decode_client_frame(std::string_view frame) {
   try {
     return client::decode_client(frame);
@@ -142,7 +155,8 @@ result<client::client_message> decode_client_frame(std::string_view frame) {
   }
 }
 
-result<std::string> encode_peer(const replication::message& m) {
+template <class Message>
+result<std::string> encode_peer(const Message& m) {
   try {
     return replication::encode_message(m);
   } catch (const std::exception& e) {
@@ -362,45 +376,48 @@ void send_via_dial(broker_ptr self, const std::string& address, node_id to, std:
 }
 
 // Delivers one outgoing message: on the node's connection, else via its address.
-void route(broker_ptr self, replication::outgoing& o) {
+// Sends one encoded message to node `to` (0: whoever is at `address`) over its connection, or
+// dials `address` (or the address last known for `to`) and sends it once connected.
+template <class Message>
+void route(broker_ptr self, node_id to, const std::string& to_address, const Message& msg) {
   auto& st = self->state;
-  if (o.to != 0 && o.to == st.cfg.self) return;  // to ourselves: nothing to send
-  auto frame = encode_peer(o.msg);
+  if (to != 0 && to == st.cfg.self) return;  // to ourselves: nothing to send
+  auto frame = encode_peer(msg);
   if (!frame) {
     ++st.stats.dropped;
-    st.cfg.log->error("transport: cannot encode a {} for {}: {}", kind_name(o.msg),
-                      o.to ? node_name(o.to) : o.address, frame.err().describe());
+    st.cfg.log->error("transport: cannot encode a {} for {}: {}", kind_name(msg), to ? node_name(to) : to_address,
+                      frame.err().describe());
     return;
   }
-  if (o.to != 0) {
-    if (auto p = st.peers.find(o.to); p != st.peers.end()) {
+  if (to != 0) {
+    if (auto p = st.peers.find(to); p != st.peers.end()) {
       send_to_peer(self, st.conns.at(p->second), *frame);
       return;
     }
   }
-  std::string address = o.address;
+  std::string address = to_address;
   if (address.empty()) {
-    if (auto a = st.addresses.find(o.to); a != st.addresses.end()) address = a->second;
+    if (auto a = st.addresses.find(to); a != st.addresses.end()) address = a->second;
   }
   if (address.empty()) {
     ++st.stats.dropped;
-    st.cfg.log->debug("transport: no connection to and no address of node {}: {} dropped", node_name(o.to),
-                      kind_name(o.msg));
+    st.cfg.log->debug("transport: no connection to and no address of node {}: {} dropped", node_name(to),
+                      kind_name(msg));
     return;
   }
   if (address == st.address) return;  // our own address (e.g. a seed list naming this node)
   if (auto b = st.by_address.find(address); b != st.by_address.end()) {
     auto& c = st.conns.at(b->second);
-    if (o.to == 0 || c.node == o.to) {
+    if (to == 0 || c.node == to) {
       send_to_peer(self, c, *frame);
     } else {
       ++st.stats.dropped;
       st.cfg.log->debug("transport: {} is now node {}, not {}: {} dropped", address, node_name(c.node),
-                        node_name(o.to), kind_name(o.msg));
+                        node_name(to), kind_name(msg));
     }
     return;
   }
-  send_via_dial(self, address, o.to, std::move(*frame));
+  send_via_dial(self, address, to, std::move(*frame));
 }
 
 // ---- handshake ----
@@ -472,10 +489,15 @@ void on_first_frame(broker_ptr self, connection& c, std::string_view frame) {
 // ---- frames after the handshake ----
 
 void on_peer_frame(broker_ptr self, connection& c, std::string_view frame) {
-  auto m = decode_peer(frame);
-  if (!m) return refuse(self, c, "bad frame: " + m.err().describe());
-  if (std::holds_alternative<replication::hello>(*m)) return refuse(self, c, "a second hello");
-  self->send(self->state.replica, peer_message{c.node, std::move(*m)});
+  auto any = decode_any_peer(frame);
+  if (!any) return refuse(self, c, "bad frame: " + any.err().describe());
+  if (auto* cm = std::get_if<replication::cas_message>(&*any)) {
+    self->send(self->state.replica, cas_peer_message{c.node, std::move(*cm)});
+    return;
+  }
+  auto& m = std::get<replication::message>(*any);
+  if (std::holds_alternative<replication::hello>(m)) return refuse(self, c, "a second hello");
+  self->send(self->state.replica, peer_message{c.node, std::move(m)});
 }
 
 // Posts a client frame to the broker (from the replica actor's thread): encodes `m` and sends it
@@ -659,7 +681,10 @@ caf::behavior transport_broker(broker_ptr self, caf::io::doorman_ptr listener, t
       },
       [=](const caf::io::data_transferred_msg& m) { on_transferred(self, m); },
       [=](send_atom, outbox_msg& out) {
-        for (auto& o : out.messages) route(self, o);
+        for (auto& o : out.messages) route(self, o.to, o.address, o.msg);
+      },
+      [=](send_atom, cas_outbox_msg& out) {
+        for (auto& o : out.messages) route(self, o.to, o.address, o.msg);
       },
       [=](client_out_atom, uint64_t serial, const std::string& frame) { on_client_out(self, serial, frame); },
       [=](hs_timeout_atom, uint64_t serial) {

@@ -1,5 +1,10 @@
 #include "client/host_port.hpp"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 namespace rumor::client {
 
 result<host_port> parse_host_port(std::string_view text) {
@@ -33,6 +38,20 @@ result<host_port> parse_host_port(std::string_view text) {
   if (n == 0 || n > 65535) return bad("port out of range 1..65535");
   out.port = static_cast<uint16_t>(n);
   return out;
+}
+
+uint16_t free_loopback_port() {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) return 0;
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  a.sin_port = 0;
+  socklen_t len = sizeof a;
+  bool ok = ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0 &&
+            ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0;
+  ::close(fd);
+  return ok ? ntohs(a.sin_port) : 0;
 }
 
 }  // namespace rumor::client

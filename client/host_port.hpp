@@ -19,4 +19,9 @@ struct host_port {
 // form) when the host is empty, the port is missing, not a decimal number or not in 1..65535.
 result<host_port> parse_host_port(std::string_view text);
 
+// A TCP port on 127.0.0.1 that is free right now (the OS picks it by binding port 0; another
+// program may take it before the caller binds it: for tests, benchmarks and local launchers).
+// Returns 0 if no socket could be bound.
+uint16_t free_loopback_port();
+
 }  // namespace rumor::client

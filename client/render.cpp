@@ -278,4 +278,9 @@ result<std::string> render_json_from_bytes(std::string_view codec_bytes) {
   return render_json(*v);
 }
 
+const char* member_status_name(uint8_t status) noexcept {
+  static constexpr const char* names[] = {"alive", "suspect", "dead", "left"};
+  return status < 4 ? names[status] : "unknown";
+}
+
 }  // namespace rumor::client

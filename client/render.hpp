@@ -34,6 +34,7 @@
 // Context text: lowercase hex of crdt::encode_context bytes (empty context: the hex of its
 // encoding, never the empty string).
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -53,6 +54,10 @@ result<std::string> render_json_from_bytes(std::string_view codec_bytes);
 
 // `bytes` as a JSON string literal, quotes included (escaping as above).
 std::string json_quote(std::string_view bytes);
+
+// A member status (client::member_info::status, replication::member_status values) as a word:
+// alive, suspect, dead, left; "unknown" for anything else.
+const char* member_status_name(uint8_t status) noexcept;
 // `bytes` escaped for a terminal (as above); `quoted` adds surrounding quotes and escapes `"`.
 std::string text_escape(std::string_view bytes, bool quoted = false);
 

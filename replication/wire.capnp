@@ -247,6 +247,58 @@ struct FullSyncChunk {
   done @2 :Bool;               # true: no keys after this chunk
 }
 
+# ---- the linearizable compare-and-set lane (replication/cas_messages.hpp, CAS.md) ----
+
+# A Paxos ballot: ordered by counter, then node. {0, 0} is "none"; real ballots have counter >= 1.
+struct Ballot {
+  counter @0 :UInt64;
+  node @1 :UInt64;
+}
+
+# A lane register's value: absent (never written or deleted) or bytes (possibly empty).
+struct CasValue {
+  union {
+    absent @0 :Void;
+    bytes @1 :Data;
+  }
+}
+
+# Phase 1a, proposer -> acceptor: promise to ignore ballots below `ballot`.
+struct CasPrepare {
+  key @0 :Data;
+  ballot @1 :Ballot;
+}
+
+# Phase 1b, acceptor -> proposer: promised `ballot` (durably); its last accepted proposal.
+struct CasPromise {
+  key @0 :Data;
+  ballot @1 :Ballot;
+  accepted @2 :Ballot;         # zero: nothing accepted yet
+  value @3 :CasValue;          # the accepted proposal's value
+  lineage @4 :List(Ballot);    # its lineage, newest first (at most cas_max_lineage)
+}
+
+# Phase 2a, proposer -> acceptor: accept `value` at `ballot`.
+struct CasAccept {
+  key @0 :Data;
+  ballot @1 :Ballot;
+  value @2 :CasValue;
+  lineage @3 :List(Ballot);
+}
+
+# Phase 2b, acceptor -> proposer: accepted (durably) the proposal of `ballot`.
+struct CasAccepted {
+  key @0 :Data;
+  ballot @1 :Ballot;
+}
+
+# Acceptor -> proposer: refused `ballot`; it has promised `promised`.
+struct CasNack {
+  key @0 :Data;
+  ballot @1 :Ballot;
+  promised @2 :Ballot;
+}
+
 # ---- the envelope ----
 
 # Root of every frame. Union ordinals follow the alternatives of replication::message.
@@ -269,5 +321,11 @@ struct Message {
     reconBuckets @14 :ReconBuckets;
     fullSyncRequest @15 :FullSyncRequest;
     fullSyncChunk @16 :FullSyncChunk;
+    # The compare-and-set lane (decode_peer_frame gives these as replication::cas_message).
+    casPrepare @17 :CasPrepare;
+    casPromise @18 :CasPromise;
+    casAccept @19 :CasAccept;
+    casAccepted @20 :CasAccepted;
+    casNack @21 :CasNack;
   }
 }

@@ -262,6 +262,56 @@ void put_body(w::Message::Builder m, const full_sync_chunk& x) {
   b.setDone(x.done);
 }
 
+void put(w::Ballot::Builder b, const ballot& x) {
+  b.setCounter(x.counter);
+  b.setNode(x.node);
+}
+
+void put(w::CasValue::Builder b, const cas_value& v) {
+  if (v) b.setBytes(data_of(*v));
+  else b.setAbsent();
+}
+
+void put(capnp::List<w::Ballot>::Builder l, const std::vector<ballot>& v) {
+  for (unsigned i = 0; i < l.size(); ++i) put(l[i], v[i]);
+}
+
+void put_body(w::Message::Builder m, const cas_prepare& x) {
+  auto b = m.initCasPrepare();
+  b.setKey(data_of(x.key));
+  put(b.initBallot(), x.b);
+}
+
+void put_body(w::Message::Builder m, const cas_promise& x) {
+  auto b = m.initCasPromise();
+  b.setKey(data_of(x.key));
+  put(b.initBallot(), x.b);
+  put(b.initAccepted(), x.accepted);
+  put(b.initValue(), x.value);
+  put(b.initLineage(count(x.lineage.size())), x.lineage);
+}
+
+void put_body(w::Message::Builder m, const cas_accept& x) {
+  auto b = m.initCasAccept();
+  b.setKey(data_of(x.key));
+  put(b.initBallot(), x.b);
+  put(b.initValue(), x.value);
+  put(b.initLineage(count(x.lineage.size())), x.lineage);
+}
+
+void put_body(w::Message::Builder m, const cas_accepted& x) {
+  auto b = m.initCasAccepted();
+  b.setKey(data_of(x.key));
+  put(b.initBallot(), x.b);
+}
+
+void put_body(w::Message::Builder m, const cas_nack& x) {
+  auto b = m.initCasNack();
+  b.setKey(data_of(x.key));
+  put(b.initBallot(), x.b);
+  put(b.initPromised(), x.promised);
+}
+
 // ---------------------------------------------------------------------------------------------
 // Decoding. A violation throws `invalid` (never escapes decode_message); capnp's kj::Exception
 // for malformed structure is caught at the same place.
@@ -298,8 +348,41 @@ class decoder {
       case w::Message::RECON_BUCKETS: return get(r.getReconBuckets());
       case w::Message::FULL_SYNC_REQUEST: return get(r.getFullSyncRequest());
       case w::Message::FULL_SYNC_CHUNK: return get(r.getFullSyncChunk());
+      case w::Message::CAS_PREPARE:
+      case w::Message::CAS_PROMISE:
+      case w::Message::CAS_ACCEPT:
+      case w::Message::CAS_ACCEPTED:
+      case w::Message::CAS_NACK: fail("a compare-and-set lane message where a gossip message was expected");
     }
     fail("unknown message kind " + std::to_string(static_cast<unsigned>(r.which())));
+  }
+
+  peer_frame get_any(w::Message::Reader r) {
+    switch (r.which()) {
+      case w::Message::CAS_PREPARE: {
+        auto x = r.getCasPrepare();
+        return cas_message{cas_prepare{key(x.getKey()), proposal(x.getBallot())}};
+      }
+      case w::Message::CAS_PROMISE: {
+        auto x = r.getCasPromise();
+        return cas_message{cas_promise{key(x.getKey()), proposal(x.getBallot()), get(x.getAccepted()),
+                                       get(x.getValue()), get(x.getLineage())}};
+      }
+      case w::Message::CAS_ACCEPT: {
+        auto x = r.getCasAccept();
+        return cas_message{cas_accept{key(x.getKey()), proposal(x.getBallot()), get(x.getValue()),
+                                      get(x.getLineage())}};
+      }
+      case w::Message::CAS_ACCEPTED: {
+        auto x = r.getCasAccepted();
+        return cas_message{cas_accepted{key(x.getKey()), proposal(x.getBallot())}};
+      }
+      case w::Message::CAS_NACK: {
+        auto x = r.getCasNack();
+        return cas_message{cas_nack{key(x.getKey()), proposal(x.getBallot()), get(x.getPromised())}};
+      }
+      default: return get(r);
+    }
   }
 
  private:
@@ -307,6 +390,53 @@ class decoder {
   void take(size_t n) {
     if (n > budget_) fail("lists hold more elements than the frame has words");
     budget_ -= n;
+  }
+
+  std::string key(capnp::Data::Reader k) {
+    if (k.size() == 0) fail("compare-and-set message with an empty key");
+    if (k.size() > max_cas_key_bytes)
+      fail("compare-and-set key of " + std::to_string(k.size()) + " bytes (at most " +
+           std::to_string(max_cas_key_bytes) + ")");
+    return str(k);
+  }
+
+  ballot get(w::Ballot::Reader r) {
+    ballot b{r.getCounter(), r.getNode()};
+    if (!b.is_zero() && (b.counter == 0 || b.node == 0))
+      fail("ballot {" + std::to_string(b.counter) + ", " + std::to_string(b.node) +
+           "}: a real ballot has counter >= 1 and node != 0");
+    return b;
+  }
+
+  // The ballot a lane message is about: never zero.
+  ballot proposal(w::Ballot::Reader r) {
+    ballot b = get(r);
+    if (b.is_zero()) fail("compare-and-set message about the zero ballot");
+    return b;
+  }
+
+  cas_value get(w::CasValue::Reader r) {
+    switch (r.which()) {
+      case w::CasValue::ABSENT: return std::nullopt;
+      case w::CasValue::BYTES: {
+        auto d = r.getBytes();
+        if (d.size() > max_cas_value_bytes)
+          fail("compare-and-set value of " + std::to_string(d.size()) + " bytes (at most " +
+               std::to_string(max_cas_value_bytes) + ")");
+        return str(d);
+      }
+    }
+    fail("unknown compare-and-set value kind");
+  }
+
+  std::vector<ballot> get(capnp::List<w::Ballot>::Reader l) {
+    if (l.size() > cas_max_lineage)
+      fail("lineage of " + std::to_string(l.size()) + " ballots (at most " + std::to_string(cas_max_lineage) + ")");
+    take(l.size());
+    std::vector<ballot> out;
+    out.reserve(l.size());
+    for (auto b : l) out.push_back(proposal(b));
+    return out;
   }
 
   member_update get(w::MemberUpdate::Reader r) {
@@ -553,9 +683,9 @@ uint32_t le32(const char* p) {
   return uint32_t{b[0]} | uint32_t{b[1]} << 8 | uint32_t{b[2]} << 16 | uint32_t{b[3]} << 24;
 }
 
-}  // namespace
-
-std::string encode_message(const message& m) {
+// One frame holding the alternative `m` holds (a message or a cas_message).
+template <class Variant>
+std::string encode_frame(const Variant& m) {
   capnp::MallocMessageBuilder mb;
   auto root = mb.initRoot<w::Message>();
   std::visit([&](const auto& x) { put_body(root, x); }, m);
@@ -563,6 +693,10 @@ std::string encode_message(const message& m) {
   auto bytes = words.asChars();
   return std::string(bytes.begin(), bytes.size());
 }
+
+}  // namespace
+
+std::string encode_message(const message& m) { return encode_frame(m); }
 
 result<size_t> frame_size_from_prefix(std::string_view prefix, size_t limit) {
   if (prefix.size() < 4) return size_t{0};
@@ -587,7 +721,14 @@ result<size_t> frame_size_from_prefix(std::string_view prefix, size_t limit) {
   return static_cast<size_t>(total);
 }
 
-result<message> decode_message(std::string_view frame) {
+std::string encode_message(const cas_message& m) { return encode_frame(m); }
+
+namespace {
+
+// Checks the framing of `frame`, then runs `get(decoder&, root)` with every decoding failure
+// (ours, capnp's) turned into an error value.
+template <class T, class Get>
+result<T> decode_frame(std::string_view frame, Get get) {
   if (frame.size() > max_frame_bytes)
     return error{errc::too_large, "wire frame of " + std::to_string(frame.size()) + " bytes (at most " +
                                       std::to_string(max_frame_bytes) + ")"};
@@ -609,7 +750,8 @@ result<message> decode_message(std::string_view frame) {
     options.traversalLimitInWords = 2 * words + 1024;
     options.nestingLimit = 16;  // the schema nests 5 deep at most
     capnp::FlatArrayMessageReader reader(aligned.asPtr(), options);
-    return decoder{words}.get(reader.getRoot<w::Message>());
+    decoder d{words};
+    return T(get(d, reader.getRoot<w::Message>()));
   } catch (const invalid& e) {
     return bad_frame(e.what);
   } catch (const kj::Exception& e) {
@@ -617,6 +759,16 @@ result<message> decode_message(std::string_view frame) {
   } catch (const std::exception& e) {
     return bad_frame(e.what());
   }
+}
+
+}  // namespace
+
+result<message> decode_message(std::string_view frame) {
+  return decode_frame<message>(frame, [](decoder& d, w::Message::Reader r) { return d.get(r); });
+}
+
+result<peer_frame> decode_peer_frame(std::string_view frame) {
+  return decode_frame<peer_frame>(frame, [](decoder& d, w::Message::Reader r) { return d.get_any(r); });
 }
 
 frame_reader::frame_reader(size_t max_frame) : max_frame_(max_frame) {}

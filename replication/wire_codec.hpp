@@ -17,6 +17,9 @@
 //   - delta entries: origin != 0, seq >= 1, type a known CRDT type (1..7);
 //   - version vectors: node != 0, counter >= 1, node ids strictly increasing;
 //   - ping_req.target != 0; sync_response.truncated entries != 0;
+//   - compare-and-set lane messages: key non-empty and at most max_cas_key_bytes, values at most
+//     max_cas_value_bytes, lineage at most cas_max_lineage ballots, every ballot either zero or
+//     with counter >= 1 and node != 0, the ballot a message is about never zero;
 //   - the decoded elements of all lists together number at most one per word of the frame (caps
 //     the memory a small frame can make the decoder allocate).
 //
@@ -29,6 +32,7 @@
 #include <string_view>
 
 #include "base/result.hpp"
+#include "replication/cas_messages.hpp"
 #include "replication/messages.hpp"
 
 namespace rumor::replication {
@@ -41,10 +45,22 @@ inline constexpr size_t max_segments = 512;
 // REQUIRES: the encoding fits max_frame_bytes (receivers refuse larger frames; callers bound
 // batches, e.g. sync_response.more), and no list has 2^29 or more elements.
 std::string encode_message(const message& m);
+// The same for a compare-and-set lane message (same envelope, its own union members).
+std::string encode_message(const cas_message& m);
+
+// Bounds of the lane's messages (the lane refuses larger keys and values before proposing).
+inline constexpr size_t max_cas_key_bytes = 64 * 1024;
+inline constexpr size_t max_cas_value_bytes = size_t{1} << 20;
 
 // Decodes one whole frame (as cut by frame_reader or frame_size_from_prefix). See the checks
 // above. `frame` needs no particular alignment (it is copied).
 result<message> decode_message(std::string_view frame);
+
+// A decoded frame of either kind: gossip protocol or compare-and-set lane.
+using peer_frame = std::variant<message, cas_message>;
+// Decodes one whole frame of either kind, with the checks above. decode_message() refuses lane
+// frames (decode_error), so a caller that expects only gossip messages needs no change.
+result<peer_frame> decode_peer_frame(std::string_view frame);
 
 // Returns the total length in bytes of the frame that starts at prefix[0] once its segment table
 // is complete in `prefix`, or 0 while more bytes are needed. Returns errc::too_large as soon as

@@ -23,6 +23,7 @@ struct options {
   uint64_t keys = 1'000'000;            // memory; insync's large size
   uint64_t insync_small = 1'000;        // insync's small size
   uint64_t samples = 30;                // disseminate samples per N
+  uint64_t cas_ops = 3000;              // cas: operations per client setting
   std::vector<size_t> nodes = {8, 16};  // disseminate cluster sizes
   uint64_t window = 1000;               // pipelined requests in flight
   std::string durability = "durable";   // of the node processes

@@ -1,5 +1,7 @@
 #include "bench_node.hpp"
 
+#include "client/host_port.hpp"
+
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -18,21 +20,8 @@
 
 namespace rumor::cli::bench {
 
-uint16_t free_port() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  a.sin_port = 0;
-  ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-  socklen_t len = sizeof a;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  ::close(fd);
-  return ntohs(a.sin_port);
-}
-
 node_proc::node_proc(const context& ctx, const std::string& name) : ctx_(ctx), name_(name) {
-  port_ = free_port();
+  port_ = client::free_loopback_port();
   address_ = "127.0.0.1:" + std::to_string(port_);
   data_ = ctx.dir(name);
   log_ = ctx.tmp + "/" + ctx.scenario() + "-" + name + ".log";

@@ -57,7 +57,5 @@ class node_proc {
 // SIGTERM to all of them at once, then waits for each (bounded).
 void stop_all(const std::vector<node_proc*>& nodes);
 
-// A currently free TCP port on 127.0.0.1 (chosen by the OS).
-uint16_t free_port();
 
 }  // namespace rumor::cli::bench

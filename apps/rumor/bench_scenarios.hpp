@@ -15,6 +15,7 @@ void run_disseminate(context& ctx);  // N processes: one update until every node
 void run_insync(context& ctx);       // bytes per gossip round between in-sync nodes, 10^3 vs 10^6 keys
 void run_catchup(context& ctx);      // restarted node catching up vs fresh node syncing
 void run_memory(context& ctx);       // resident memory per key
+void run_cas(context& ctx);          // 3 processes: linearizable cas ops/s and latency, 1 and 16 clients
 void run_wire(context& ctx);         // push frame bytes per update, by type
 
 // Percentile (nearest rank) of `v` (copied and sorted), p in [0, 100].

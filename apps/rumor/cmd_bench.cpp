@@ -23,13 +23,13 @@ const std::vector<std::pair<std::string, std::function<void(bench::context&)>>>&
   static const std::vector<std::pair<std::string, std::function<void(bench::context&)>>> t = {
       {"local", bench::run_local},       {"wire", bench::run_wire},     {"replicate", bench::run_replicate},
       {"disseminate", bench::run_disseminate}, {"insync", bench::run_insync}, {"catchup", bench::run_catchup},
-      {"memory", bench::run_memory}};
+      {"memory", bench::run_memory},     {"cas", bench::run_cas}};
   return t;
 }
 
 // Sizes a --quick run uses unless the flag was given explicitly.
 struct explicit_flags {
-  CLI::Option *updates, *local_updates, *keys, *samples, *nodes, *insync_window, *timeout;
+  CLI::Option *updates, *local_updates, *keys, *samples, *nodes, *insync_window, *timeout, *cas_ops;
 };
 explicit_flags g_flags{};
 
@@ -51,7 +51,7 @@ std::string utc_now() {
 
 CLI::App* add_bench_command(CLI::App& app, bench::options& o) {
   auto* b = app.add_subcommand("bench", "measure rumor with real node processes on 127.0.0.1: "
-                                        "local, wire, replicate, disseminate, insync, catchup, memory");
+                                        "local, wire, replicate, disseminate, insync, catchup, memory, cas");
   b->add_option("scenarios", o.scenarios, "scenarios to run (default: all)");
   b->add_option("--json", o.json, "write every figure with its parameters to FILE");
   b->add_option("--plot", o.plot, "draw dissemination latency and catch-up progress into FILE.png (gnuplot)");
@@ -61,6 +61,7 @@ CLI::App* add_bench_command(CLI::App& app, bench::options& o) {
   g_flags.keys = b->add_option("--keys", o.keys, "memory keys; insync's large size")->capture_default_str();
   b->add_option("--insync-small", o.insync_small, "insync's small size")->capture_default_str();
   g_flags.insync_window = b->add_option("--insync-window-ms", o.insync_window_ms, "in-sync traffic counting window")->capture_default_str();
+  g_flags.cas_ops = b->add_option("--cas-ops", o.cas_ops, "cas operations per client setting")->capture_default_str();
   g_flags.samples = b->add_option("--samples", o.samples, "disseminate samples per cluster size")->capture_default_str();
   g_flags.nodes = b->add_option("--nodes", o.nodes, "disseminate cluster sizes, e.g. --nodes 8,16")->delimiter(',')->capture_default_str();
   b->add_option("--window", o.window, "pipelined requests in flight per client connection")->check(CLI::Range(uint64_t{1}, uint64_t{100'000}))->capture_default_str();
@@ -90,11 +91,12 @@ int run_bench(bench::options o, const std::string& self) {
     if (!g_flags.local_updates || !g_flags.local_updates->count()) o.local_updates = 200'000;
     if (!g_flags.keys || !g_flags.keys->count()) o.keys = 20'000;
     if (!g_flags.samples || !g_flags.samples->count()) o.samples = 8;
+    if (!g_flags.cas_ops || !g_flags.cas_ops->count()) o.cas_ops = 300;
     if (!g_flags.nodes || !g_flags.nodes->count()) o.nodes = {4};
     if (!g_flags.insync_window || !g_flags.insync_window->count()) o.insync_window_ms = 3'000;
     if (!g_flags.timeout || !g_flags.timeout->count()) o.scenario_timeout_s = 60;
   }
-  if (o.nodes.empty() || o.samples == 0 || o.updates == 0 || o.keys == 0 || o.insync_small == 0 || o.gossip_interval_ms == 0) {
+  if (o.nodes.empty() || o.samples == 0 || o.updates == 0 || o.cas_ops == 0 || o.keys == 0 || o.insync_small == 0 || o.gossip_interval_ms == 0) {
     std::cerr << "rumor bench: --nodes, --samples, --updates, --keys, --insync-small and --gossip-interval-ms must be positive\n";
     return exit_usage;
   }

@@ -162,10 +162,7 @@ int run_watch(session& s, const client_command& c) {
   }
 }
 
-const char* status_name(uint8_t s) {
-  static constexpr const char* names[] = {"alive", "suspect", "dead", "left"};
-  return s < 4 ? names[s] : "unknown";
-}
+const char* status_name(uint8_t s) { return client::member_status_name(s); }
 
 int run_members(session& s, const client_command& c) {
   client::request req;
@@ -216,6 +213,46 @@ int run_status(session& s, const client_command& c) {
       std::printf("peer        %016llx  behind by %llu updates\n", static_cast<unsigned long long>(p.id),
                   static_cast<unsigned long long>(p.behind));
   }
+  return exit_ok;
+}
+
+// Prints a compare-and-set key's value: the raw string, or JSON {"key","type":"cas","value"[,"applied"]}.
+void print_lane_value(const client_options& o, const std::string& key, const std::optional<std::string>& v,
+                      std::optional<bool> applied) {
+  if (o.json) {
+    std::cout << "{\"key\":" << json_string(key) << ",\"type\":\"cas\",\"value\":" << (v ? json_string(*v) : "null");
+    if (applied) std::cout << ",\"applied\":" << (*applied ? "true" : "false");
+    std::cout << "}\n";
+  } else {
+    std::cout << (v ? *v : "(none)") << "\n";
+  }
+}
+
+int lane_failure(const std::string& what, const std::string& key, const client::response& r) {
+  std::cerr << "rumor " << what << ": " << r.message << "\n";
+  if (r.code == errc::timeout)
+    std::cerr << "  (the outcome is unknown: read the key with `rumor lget " << key
+              << "` before retrying; a majority of the --cas-voters must be up)\n";
+  else if (r.code == errc::unavailable)
+    std::cerr << "  (nothing was changed; retry when a majority of the --cas-voters is reachable)\n";
+  return exit_code_of(r.code);
+}
+
+// cas KEY EXPECTED NEW | cas KEY --absent NEW | cas KEY EXPECTED --delete | lget KEY
+int run_lane(session& s, const client_command& c, client::request req, const std::string& key) {
+  req.timeout_ms = s.o.timeout_ms;
+  auto r = s.conn.call(std::move(req), uint64_t{s.o.timeout_ms} + 2000);
+  if (!r) return fail(c.name, r.err());
+  std::optional<std::string> v;
+  if (!r->values.empty()) v = r->values.front().value;
+  if (r->code == errc::conflict) {
+    std::cerr << "rumor cas: conflict: " << key << " holds " << (v ? "'" + *v + "'" : std::string("no value"))
+              << "; nothing changed\n";
+    print_lane_value(s.o, key, v, false);
+    return exit_conflict;
+  }
+  if (r->code != errc::ok) return lane_failure(c.name, key, *r);
+  print_lane_value(s.o, key, v, c.name == "cas" ? std::optional<bool>(true) : std::nullopt);
   return exit_ok;
 }
 
@@ -274,6 +311,13 @@ int run_client(const client_options& o, const client_command& c) {
     bad = need(0, 1, "[PREFIX]");
   } else if (n == "members" || n == "status") {
     bad = need(0, 0, "");
+  } else if (n == "lget") {
+    bad = need(1, 1, "KEY");
+  } else if (n == "cas") {
+    if (c.absent && c.remove) return usage(n, "--absent and --delete do not go together");
+    if (c.absent) bad = need(2, 2, "KEY --absent NEW");
+    else if (c.remove) bad = need(2, 2, "KEY EXPECTED --delete");
+    else bad = need(3, 3, "KEY EXPECTED NEW   (or: KEY --absent NEW, KEY EXPECTED --delete)");
   } else {
     return usage(n, "unknown command");
   }
@@ -290,6 +334,20 @@ int run_client(const client_options& o, const client_command& c) {
   session s{o, std::move(*conn)};
 
   if (n == "get" || n == "mvget") return run_get(s, c);
+  if (n == "lget") {
+    client::request req;
+    req.body = client::lget{c.args[0]};
+    return run_lane(s, c, std::move(req), c.args[0]);
+  }
+  if (n == "cas") {
+    client::cas body;
+    body.key = c.args[0];
+    if (!c.absent) body.expected = c.args[1];
+    if (!c.remove) body.value = c.args.back();
+    client::request req;
+    req.body = std::move(body);
+    return run_lane(s, c, std::move(req), c.args[0]);
+  }
   if (n == "keys") return run_keys(s, c);
   if (n == "watch") return run_watch(s, c);
   if (n == "members") return run_members(s, c);

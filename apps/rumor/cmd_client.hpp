@@ -23,6 +23,8 @@ struct client_command {
   std::vector<std::string> args;
   std::string context;              // mvput --context
   int64_t amount = 1;               // incr / decr
+  bool absent = false;              // cas --absent: expect no value
+  bool remove = false;              // cas --delete: the new "value" is absent
 };
 
 int run_client(const client_options& o, const client_command& c);

@@ -93,6 +93,12 @@ int run_cluster(const cluster_options& o, const std::string& self) {
       args.push_back("--join");
       args.push_back(first);
     }
+    // Every node votes in the compare-and-set lane (the same list everywhere).
+    std::string voters;
+    for (size_t j = 0; j < o.nodes; ++j)
+      voters += (j ? "," : "") + std::string("127.0.0.1:") + std::to_string(o.base_port + j);
+    args.push_back("--cas-voters");
+    args.push_back(voters);
     pid_t pid = spawn(self, args);
     if (pid < 0) {
       std::cerr << "rumor cluster: fork failed: " << std::strerror(errno) << "\n";

@@ -35,6 +35,7 @@ int run_node(const node_options& o) {
   cfg.listen = o.listen;
   cfg.advertise = o.advertise;
   cfg.seeds = o.join;
+  cfg.cas_voters = o.cas_voters;
   cfg.cluster = o.cluster;
   if (o.durability == "durable") cfg.durability = persistence::durability::durable;
   else if (o.durability == "relaxed") cfg.durability = persistence::durability::relaxed;

@@ -14,6 +14,7 @@ struct node_options {
   std::string advertise;
   std::string data;
   std::vector<std::string> join;
+  std::vector<std::string> cas_voters;  // the compare-and-set lane's voter addresses
   std::string cluster = "rumor";
   std::string durability = "durable";
   uint64_t gossip_interval_ms = 200;

@@ -59,6 +59,10 @@ int main(int argc, char** argv) {
   node->add_option("--fanout", nopt.fanout, "peers each new update is pushed to")
       ->check(CLI::Range(size_t{1}, size_t{64}))
       ->capture_default_str();
+  node->add_option("--cas-voters", nopt.cas_voters,
+                   "compare-and-set lane voters: HOST:PORT,... (their advertised addresses; the same list on "
+                   "every node; empty: lane disabled)")
+      ->delimiter(',');
   node->add_option("--log-level", nopt.log_level, "trace | debug | info | warn | error | off")->capture_default_str();
 
   // ---- rumor cluster ----
@@ -100,6 +104,12 @@ int main(int argc, char** argv) {
   add("watch", "stream changes of keys with PREFIX until interrupted", "[PREFIX]", false);
   add("members", "list the cluster's members", "", false);
   add("status", "node id, readiness, keys, per-peer lag, delta log size", "", false);
+  auto* cas = add("cas", "linearizable compare-and-set: cas KEY EXPECTED NEW | cas KEY --absent NEW | "
+                         "cas KEY EXPECTED --delete",
+                  "KEY [EXPECTED] [NEW]", true);
+  cas->add_flag("--absent", cmd.absent, "succeed only if KEY does not exist yet");
+  cas->add_flag("--delete", cmd.remove, "delete KEY (if it holds EXPECTED) instead of setting it");
+  add("lget", "linearizable read of a compare-and-set key", "KEY", true);
   (void)incr;
   (void)decr;
 

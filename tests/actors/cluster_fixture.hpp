@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "actors/node.hpp"
+#include "client/host_port.hpp"
 
 namespace rumor::test {
 
@@ -52,6 +53,19 @@ struct cluster {
   std::vector<std::unique_ptr<node>> nodes;  // null = stopped
   std::vector<std::string> addresses;
   uint64_t gossip_ms = 50;
+  std::vector<std::string> cas_voters;  // the compare-and-set lane's voters (empty: disabled)
+
+  // Gives nodes 0..n-1 fixed free loopback addresses (before start) and makes all of them the
+  // compare-and-set lane's voters.
+  void with_cas_lane(size_t n) {
+    addresses.resize(std::max(addresses.size(), n));
+    nodes.resize(std::max(nodes.size(), n));
+    cas_voters.clear();
+    for (size_t i = 0; i < n; ++i) {
+      addresses[i] = "127.0.0.1:" + std::to_string(client::free_loopback_port());
+      cas_voters.push_back(addresses[i]);
+    }
+  }
 
   std::string dir(size_t i) const { return root.path() + "/n" + std::to_string(i); }
 
@@ -64,6 +78,7 @@ struct cluster {
     c.gossip_interval_ms = gossip_ms;
     c.durability = persistence::durability::relaxed;
     c.threads = 2;
+    c.cas_voters = cas_voters;
     if (std::getenv("RUMOR_TEST_LOG")) {
       c.log = std::make_shared<spdlog::logger>("n" + std::to_string(i),
                                                std::make_shared<spdlog::sinks::stderr_color_sink_mt>());

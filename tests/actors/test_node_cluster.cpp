@@ -169,3 +169,90 @@ TEST_CASE("deleting a key removes it everywhere — a second node start on a loc
   REQUIRE(!again);
   CHECK(again.err().code == rumor::errc::busy);
 }
+
+TEST_CASE("cas lane: compare-and-set, conflicts with the current value, linearizable reads on every node, delete") {
+  cluster c;
+  c.with_cas_lane(3);
+  c.start_all(3);
+  // The lane knows every voter once membership has gossiped their ids: the first cas may wait.
+  std::optional<rumor::node::cas_outcome> first;
+  REQUIRE(eventually([&] {
+    auto r = c.nodes[0]->cas("lock", std::nullopt, "alice", 2000ms);
+    if (r) first = *r;
+    return r.has_value();
+  }, 15s));
+  CHECK(first->applied);
+  CHECK(first->current == std::optional<std::string>("alice"));
+
+  // A second "create if absent" fails and reports the holder.
+  auto second = c.nodes[1]->cas("lock", std::nullopt, "bob");
+  REQUIRE(second.has_value());
+  CHECK(!second->applied);
+  CHECK(second->current == std::optional<std::string>("alice"));
+
+  // A stale expected value fails too; the right one succeeds, through another node.
+  auto stale = c.nodes[2]->cas("lock", "bob", "carol");
+  REQUIRE(stale.has_value());
+  CHECK(!stale->applied);
+  auto moved = c.nodes[2]->cas("lock", "alice", "carol");
+  REQUIRE(moved.has_value());
+  CHECK(moved->applied);
+  for (auto& n : c.nodes) {
+    auto v = n->lget("lock");
+    REQUIRE(v.has_value());
+    CHECK(*v == std::optional<std::string>("carol"));
+  }
+
+  // Lane keys never mix with CRDT keys.
+  auto crdt = c.nodes[0]->get("lock");
+  REQUIRE(crdt.has_value());
+  CHECK(!crdt->has_value());
+
+  // cas_delete: expected value, then absent.
+  auto del = c.nodes[1]->cas("lock", "carol", std::nullopt);
+  REQUIRE(del.has_value());
+  CHECK(del->applied);
+  auto gone = c.nodes[0]->lget("lock");
+  REQUIRE(gone.has_value());
+  CHECK(!gone->has_value());
+}
+
+TEST_CASE("cas lane: with a majority of voters down, cas fails with a clear error and never a wrong answer") {
+  cluster c;
+  c.with_cas_lane(3);
+  c.start_all(3);
+  REQUIRE(eventually([&] { return c.nodes[0]->cas("n", std::nullopt, "1", 2000ms).has_value(); }, 15s));
+  c.stop(2, false);
+  auto ok = c.nodes[0]->cas("n", "1", "2", 3000ms);  // one of three down: still a quorum
+  REQUIRE_MESSAGE(ok.has_value(), (ok ? std::string() : ok.err().describe()));
+  CHECK(ok->applied);
+  c.stop(1, false);
+  auto t0 = std::chrono::steady_clock::now();
+  auto late = c.nodes[0]->cas("n", "2", "3", 1000ms);
+  CHECK(std::chrono::steady_clock::now() - t0 < 5s);
+  REQUIRE(!late);
+  CHECK((late.err().code == rumor::errc::timeout || late.err().code == rumor::errc::unavailable));
+  CHECK(late.err().message.find("quorum") != std::string::npos);
+  auto read = c.nodes[0]->lget("n", 1000ms);
+  REQUIRE(!read);
+  // Restart the others: the value is whatever a quorum decided — "2", or "3" if the timed-out
+  // accept reached one acceptor and a later round adopted it; never anything else.
+  c.start(1);
+  c.start(2);
+  std::optional<std::string> v;
+  REQUIRE(eventually([&] {
+    auto r = c.nodes[0]->lget("n", 2000ms);
+    if (r) v = *r;
+    return r.has_value();
+  }, 15s));
+  CHECK((v == std::optional<std::string>("2") || v == std::optional<std::string>("3")));
+}
+
+TEST_CASE("cas lane: disabled without voters — a clear error") {
+  cluster c;
+  c.start_all(1);
+  auto r = c.nodes[0]->cas("k", std::nullopt, "v");
+  REQUIRE(!r);
+  CHECK(r.err().code == rumor::errc::unavailable);
+  CHECK(r.err().message.find("--cas-voters") != std::string::npos);
+}

@@ -18,6 +18,7 @@
 
 using namespace std::chrono_literals;
 using rumor::test::node_process;
+using rumor::test::temp_dir;
 
 namespace {
 
@@ -79,19 +80,6 @@ run_result rumor_cmd(std::vector<std::string> args, std::chrono::milliseconds ti
   ::close(err_pipe[0]);
   return r;
 }
-
-struct temp_dir {
-  std::string path;
-  temp_dir() {
-    std::string t = (std::filesystem::temp_directory_path() / "rumor-cli-XXXXXX").string();
-    path = ::mkdtemp(t.data()) ? t : "";
-    REQUIRE(!path.empty());
-  }
-  ~temp_dir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path, ec);
-  }
-};
 
 }  // namespace
 
@@ -300,4 +288,56 @@ TEST_CASE("cli: rumor cluster starts N joined nodes and stops them all on SIGTER
   CHECK(exited);
   CHECK((WIFEXITED(st) && WEXITSTATUS(st) == 0));
   for (const auto& a : addrs) CHECK(rumor_cmd({"--connect", a, "status"}).code == 3);  // all stopped
+}
+
+TEST_CASE("cli: cas, cas --absent, cas --delete and lget — output, conflicts exit 5 with the current value") {
+  temp_dir d;
+  std::string addr = "127.0.0.1:" + std::to_string(rumor::test::free_port());
+  node_process n(RUMOR_BINARY, addr, d.path + "/n0", d.path + "/n0.log");
+  // A one-voter lane: this node alone is the quorum.
+  REQUIRE(n.start({"--durability", "relaxed", "--cas-voters", addr}));
+  auto c = [&](std::vector<std::string> args) {
+    args.insert(args.begin(), {"--connect", addr});
+    return rumor_cmd(args);
+  };
+  auto r = c({"cas", "lock", "--absent", "alice"});
+  CHECK(r.code == 0);
+  CHECK(r.out == "alice\n");
+  r = c({"--json", "cas", "lock", "--absent", "bob"});
+  CHECK(r.code == 5);
+  CHECK(r.out == "{\"key\":\"lock\",\"type\":\"cas\",\"value\":\"alice\",\"applied\":false}\n");
+  CHECK(r.err.find("conflict") != std::string::npos);
+  r = c({"cas", "lock", "bob", "carol"});
+  CHECK(r.code == 5);
+  CHECK(r.out == "alice\n");
+  r = c({"--json", "cas", "lock", "alice", "carol"});
+  CHECK(r.code == 0);
+  CHECK(r.out == "{\"key\":\"lock\",\"type\":\"cas\",\"value\":\"carol\",\"applied\":true}\n");
+  r = c({"--json", "lget", "lock"});
+  CHECK(r.out == "{\"key\":\"lock\",\"type\":\"cas\",\"value\":\"carol\"}\n");
+  // The lane's keys are not CRDT keys.
+  r = c({"--json", "get", "lock"});
+  CHECK(r.out == "{\"key\":\"lock\",\"type\":null,\"value\":null}\n");
+  r = c({"cas", "lock", "carol", "--delete"});
+  CHECK(r.code == 0);
+  CHECK(r.out == "(none)\n");
+  r = c({"lget", "lock"});
+  CHECK(r.code == 0);
+  CHECK(r.out == "(none)\n");
+  // Usage errors never reach the node.
+  CHECK(c({"cas", "lock", "x"}).code == 2);
+  CHECK(c({"cas", "lock", "--absent", "--delete", "x"}).code == 2);
+  CHECK(c({"lget"}).code == 2);
+  n.stop();
+}
+
+TEST_CASE("cli: cas on a node without a cas lane explains how to enable it") {
+  temp_dir d;
+  std::string addr = "127.0.0.1:" + std::to_string(rumor::test::free_port());
+  node_process n(RUMOR_BINARY, addr, d.path + "/n0", d.path + "/n0.log");
+  REQUIRE(n.start({"--durability", "relaxed"}));
+  auto r = rumor_cmd({"--connect", addr, "cas", "k", "--absent", "v"});
+  CHECK(r.code == 3);
+  CHECK(r.err.find("--cas-voters") != std::string::npos);
+  n.stop();
 }

@@ -25,90 +25,11 @@
 #include "seed.hpp"
 
 using namespace std::chrono_literals;
+using rumor::test::cluster_processes;
 using rumor::test::node_process;
+using rumor::test::temp_dir;
 
 namespace {
-
-struct temp_dir {
-  std::string path;
-  temp_dir() {
-    std::string t = (std::filesystem::temp_directory_path() / "rumor-proc-XXXXXX").string();
-    path = ::mkdtemp(t.data()) ? t : "";
-    REQUIRE(!path.empty());
-  }
-  ~temp_dir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path, ec);
-  }
-};
-
-struct cluster_processes {
-  temp_dir dir;
-  std::vector<std::unique_ptr<node_process>> nodes;
-  std::vector<std::optional<rumor::client::connection>> conns;
-  std::vector<bool> frozen;
-
-  explicit cluster_processes(size_t n) {
-    for (size_t i = 0; i < n; ++i) {
-      std::string addr = "127.0.0.1:" + std::to_string(rumor::test::free_port());
-      nodes.push_back(std::make_unique<node_process>(RUMOR_BINARY, addr, dir.path + "/n" + std::to_string(i),
-                                                     dir.path + "/n" + std::to_string(i) + ".log"));
-    }
-    conns.resize(n);
-    frozen.assign(n, false);
-  }
-
-  std::vector<std::string> flags(size_t i) const {
-    std::vector<std::string> f = {"--cluster", "proc-test", "--gossip-interval-ms", "50", "--durability", "durable"};
-    // Join through every other node: any of them may be the one that is up.
-    for (size_t j = 0; j < nodes.size(); ++j)
-      if (j != i) {
-        f.push_back("--join");
-        f.push_back(nodes[j]->address());
-      }
-    return f;
-  }
-
-  void start(size_t i) {
-    bool ok = nodes[i]->start(flags(i));
-    if (!ok) dump_log(i);
-    REQUIRE_MESSAGE(ok, "node " << i << " did not start");
-    conns[i].reset();
-    frozen[i] = false;
-  }
-
-  void dump_log(size_t i) const {
-    std::ifstream f(dir.path + "/n" + std::to_string(i) + ".log");
-    std::string line;
-    int n = 0;
-    while (std::getline(f, line) && n++ < 200) MESSAGE("n" << i << ": " << line);
-  }
-
-  // A connection to node i (reconnecting if needed); nullptr if it cannot be had quickly.
-  rumor::client::connection* conn(size_t i) {
-    if (conns[i] && conns[i]->is_open()) return &*conns[i];
-    conns[i].reset();
-    auto c = rumor::client::connection::connect(nodes[i]->address(), 500);
-    if (!c) return nullptr;
-    conns[i] = std::move(*c);
-    return &*conns[i];
-  }
-
-  // The encoded value of `key` on node i, or nullopt when the node does not answer.
-  std::optional<std::string> read(size_t i, const std::string& key) {
-    auto* c = conn(i);
-    if (!c) return std::nullopt;
-    rumor::client::request req;
-    req.body = rumor::client::get{key};
-    auto r = c->call(req, 2000);
-    if (!r || r->code != rumor::errc::ok) return std::nullopt;
-    for (const auto& kv : r->values) {
-      auto v = rumor::crdt::decode(kv.value);
-      if (v && !v->holds_nothing()) return rumor::client::render_json(*v);
-    }
-    return std::string("null");
-  }
-};
 
 struct set_history {
   std::optional<size_t> acked_add;  // op index of the last acknowledged add
