@@ -694,37 +694,6 @@ std::string encode_frame(const Variant& m) {
   return std::string(bytes.begin(), bytes.size());
 }
 
-}  // namespace
-
-std::string encode_message(const message& m) { return encode_frame(m); }
-
-result<size_t> frame_size_from_prefix(std::string_view prefix, size_t limit) {
-  if (prefix.size() < 4) return size_t{0};
-  // Segment table: u32 (segment count - 1), u32 size in words of each segment, padded to 8 bytes.
-  uint64_t segments = uint64_t{le32(prefix.data())} + 1;
-  if (segments > max_segments)
-    return error{errc::too_large, "wire frame with " + std::to_string(segments) + " segments (at most " +
-                                      std::to_string(max_segments) + ")"};
-  uint64_t header = (4 * (segments + 1) + 7) & ~uint64_t{7};
-  uint64_t total = header;
-  if (total > limit)
-    return error{errc::too_large, "wire frame segment table of " + std::to_string(header) + " bytes (frame limit " +
-                                      std::to_string(limit) + ")"};
-  uint64_t known = std::min<uint64_t>(segments, (prefix.size() - 4) / 4);
-  for (uint64_t i = 0; i < known; ++i) {
-    total += uint64_t{le32(prefix.data() + 4 + 4 * i)} * 8;  // at most 512 * 2^35: no overflow
-    if (total > limit)
-      return error{errc::too_large, "wire frame of at least " + std::to_string(total) + " bytes (at most " +
-                                        std::to_string(limit) + ")"};
-  }
-  if (known < segments || prefix.size() < header) return size_t{0};
-  return static_cast<size_t>(total);
-}
-
-std::string encode_message(const cas_message& m) { return encode_frame(m); }
-
-namespace {
-
 // Checks the framing of `frame`, then runs `get(decoder&, root)` with every decoding failure
 // (ours, capnp's) turned into an error value.
 template <class T, class Get>
@@ -762,6 +731,33 @@ result<T> decode_frame(std::string_view frame, Get get) {
 }
 
 }  // namespace
+
+std::string encode_message(const message& m) { return encode_frame(m); }
+
+std::string encode_message(const cas_message& m) { return encode_frame(m); }
+
+result<size_t> frame_size_from_prefix(std::string_view prefix, size_t limit) {
+  if (prefix.size() < 4) return size_t{0};
+  // Segment table: u32 (segment count - 1), u32 size in words of each segment, padded to 8 bytes.
+  uint64_t segments = uint64_t{le32(prefix.data())} + 1;
+  if (segments > max_segments)
+    return error{errc::too_large, "wire frame with " + std::to_string(segments) + " segments (at most " +
+                                      std::to_string(max_segments) + ")"};
+  uint64_t header = (4 * (segments + 1) + 7) & ~uint64_t{7};
+  uint64_t total = header;
+  if (total > limit)
+    return error{errc::too_large, "wire frame segment table of " + std::to_string(header) + " bytes (frame limit " +
+                                      std::to_string(limit) + ")"};
+  uint64_t known = std::min<uint64_t>(segments, (prefix.size() - 4) / 4);
+  for (uint64_t i = 0; i < known; ++i) {
+    total += uint64_t{le32(prefix.data() + 4 + 4 * i)} * 8;  // at most 512 * 2^35: no overflow
+    if (total > limit)
+      return error{errc::too_large, "wire frame of at least " + std::to_string(total) + " bytes (at most " +
+                                        std::to_string(limit) + ")"};
+  }
+  if (known < segments || prefix.size() < header) return size_t{0};
+  return static_cast<size_t>(total);
+}
 
 result<message> decode_message(std::string_view frame) {
   return decode_frame<message>(frame, [](decoder& d, w::Message::Reader r) { return d.get(r); });

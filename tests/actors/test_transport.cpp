@@ -381,7 +381,7 @@ TEST_CASE_FIXTURE(fixture, "transport: a wrong protocol version, a non-hello fir
   CHECK(stats().refused == 3);
 }
 
-TEST_CASE_FIXTURE(fixture, "transport: bad bytes close that connection; the broker lives on") {
+TEST_CASE_FIXTURE(fixture, "transport: bad bytes close that connection — the broker lives on") {
   auto tc = config();
   tc.max_frame_bytes = 4096;
   start(tc);
@@ -561,7 +561,7 @@ TEST_CASE_FIXTURE(fixture, "transport: messages to a peer beyond its backlog are
   CHECK(std::get<replication::ping>(later[0]).probe == 1000);
 }
 
-TEST_CASE_FIXTURE(fixture, "transport: a client request becomes a call; the reply is written back") {
+TEST_CASE_FIXTURE(fixture, "transport: a client request becomes a call — the reply is written back") {
   start();
   auto c = client_conn();
   CHECK(stats().client_connections == 1);
@@ -587,7 +587,7 @@ TEST_CASE_FIXTURE(fixture, "transport: a client request becomes a call; the repl
   CHECK(closed_by_broker(c));
 }
 
-TEST_CASE_FIXTURE(fixture, "transport: sessions of two clients differ; a late reply to a closed client is dropped") {
+TEST_CASE_FIXTURE(fixture, "transport: sessions of two clients differ — a late reply to a closed client is dropped") {
   start();
   auto a = client_conn();
   auto b = client_conn();
@@ -603,7 +603,7 @@ TEST_CASE_FIXTURE(fixture, "transport: sessions of two clients differ; a late re
   CHECK(stats().client_connections == 1);
 }
 
-TEST_CASE_FIXTURE(fixture, "transport: watch events are written; a client disconnect unwatches its watches") {
+TEST_CASE_FIXTURE(fixture, "transport: watch events are written — a client disconnect unwatches its watches") {
   start();
   auto c = client_conn();
   send(c, client_frame(watch_request(3, "a")));
@@ -630,7 +630,7 @@ TEST_CASE_FIXTURE(fixture, "transport: watch events are written; a client discon
   run();
 }
 
-TEST_CASE_FIXTURE(fixture, "transport: client back-pressure stops reading; a lagging watcher is disconnected") {
+TEST_CASE_FIXTURE(fixture, "transport: client back-pressure stops reading — a lagging watcher is disconnected") {
   auto tc = config();
   tc.max_client_backlog_bytes = 200;
   start(tc);
