@@ -4,6 +4,8 @@
 
 #include <fmt/format.h>
 
+#include "replication/wire_codec.hpp"
+
 namespace rumor::actors {
 
 using replication::node_id;
@@ -29,6 +31,8 @@ int rank(replication::member_status s) noexcept {
 cas_lane::cas_lane(const persistence::store& store, std::vector<std::string> voters, replication::cas_config cfg,
                    uint64_t rng_seed)
     : store_(store), addresses_(std::move(voters)), cfg_(std::move(cfg)), seed_(rng_seed) {
+  // Peers refuse larger values and keys on the wire (wire_codec.hpp).
+  cfg_.max_value_bytes = std::min(cfg_.max_value_bytes, replication::max_cas_value_bytes);
   cfg_.voters.clear();
   for (size_t i = 0; i < addresses_.size(); ++i) cfg_.voters.push_back(placeholder(i));
   node_ = std::make_unique<replication::cas_node>(store_, cfg_, seed_);
@@ -82,13 +86,21 @@ void cas_lane::submit(const client::request& req, reply_fn reply, uint64_t now_m
                   "the compare-and-set lane is not enabled on this node (start every node with the same "
                   "--cas-voters list)");
   if (node_->failed()) return answer(errc::unavailable, "the compare-and-set lane is recovering from a storage failure");
+  auto bad_key = [](const std::string& key) -> std::optional<error> {
+    if (key.empty()) return error{errc::invalid_argument, "the key is empty"};
+    if (key.size() > replication::max_cas_key_bytes)
+      return error{errc::too_large, "the key has " + std::to_string(key.size()) +
+                                        " bytes; compare-and-set keys have at most " +
+                                        std::to_string(replication::max_cas_key_bytes)};
+    return std::nullopt;
+  };
   uint64_t rid = next_request_++;
   if (const auto* c = std::get_if<client::cas>(&req.body)) {
-    if (c->key.empty()) return answer(errc::invalid_argument, "the key is empty");
+    if (auto why = bad_key(c->key)) return answer(why->code, why->message);
     calls_.emplace(rid, waiting{req.id, c->key, std::move(reply)});
     node_->cas(rid, c->key, c->expected, c->value, now_ms, req.timeout_ms);
   } else if (const auto* g = std::get_if<client::lget>(&req.body)) {
-    if (g->key.empty()) return answer(errc::invalid_argument, "the key is empty");
+    if (auto why = bad_key(g->key)) return answer(why->code, why->message);
     calls_.emplace(rid, waiting{req.id, g->key, std::move(reply)});
     node_->read(rid, g->key, now_ms, req.timeout_ms);
   } else {

@@ -215,6 +215,20 @@ TEST_CASE("cas lane: compare-and-set, conflicts with the current value, lineariz
   auto gone = c.nodes[0]->lget("lock");
   REQUIRE(gone.has_value());
   CHECK(!gone->has_value());
+
+  // Oversized values and keys are refused up front with a clear error; the lane lives on.
+  auto big = c.nodes[0]->cas("big", std::nullopt, std::string((1 << 20) + 1, 'x'));
+  REQUIRE(!big);
+  CHECK(big.err().code == rumor::errc::too_large);
+  auto long_key = c.nodes[0]->cas(std::string(70'000, 'k'), std::nullopt, "v");
+  REQUIRE(!long_key);
+  CHECK((long_key.err().code == rumor::errc::too_large || long_key.err().code == rumor::errc::invalid_argument));
+  auto max = c.nodes[1]->cas("big", std::nullopt, std::string(1 << 20, 'x'));
+  REQUIRE_MESSAGE(max.has_value(), (max ? std::string() : max.err().describe()));
+  CHECK(max->applied);
+  auto read_max = c.nodes[2]->lget("big");
+  REQUIRE(read_max.has_value());
+  CHECK((*read_max && (*read_max)->size() == (1u << 20)));
 }
 
 TEST_CASE("cas lane: with a majority of voters down, cas fails with a clear error and never a wrong answer") {
