@@ -293,6 +293,7 @@ void cas_node::persist_state(const std::string& key, const acceptor_state& s) {
 // Promise iff b >= promised (equal: a retransmitted prepare of the same attempt).
 void cas_node::on_prepare(node_id from, const cas_prepare& m) {
   note_ballot(m.b);
+  if (m.b.node != self_) prepared_.erase(m.key);  // another proposer: our promise is likely lost
   if (m.b.is_zero() || !validate_user_key(m.key)) {
     ++stats_.acceptor_errors;
     return;
@@ -317,6 +318,7 @@ void cas_node::on_prepare(node_id from, const cas_prepare& m) {
 // Accept iff b >= promised; accepting also promises b.
 void cas_node::on_accept(node_id from, const cas_accept& m) {
   note_ballot(m.b);
+  if (m.b.node != self_) prepared_.erase(m.key);
   if (m.b.is_zero() || !validate_user_key(m.key)) {
     ++stats_.acceptor_errors;
     return;
@@ -326,12 +328,20 @@ void cas_node::on_accept(node_id from, const cas_accept& m) {
     ++stats_.acceptor_errors;
     return;
   }
+  // The piggybacked promise: only a later ballot of the same proposer.
+  ballot promise = m.b;
+  if (!m.next.is_zero() && m.next > m.b && m.next.node == m.b.node) promise = m.next;
   if (m.b < st->promised) {
+    // A retransmission of the accept we took, after which we promised its `next`: answer again.
+    if (st->accepted == m.b && st->promised == promise) {
+      ++stats_.accepts;
+      return send(from, cas_accepted{m.key, m.b});
+    }
     ++stats_.nacks;
     return send(from, cas_nack{m.key, m.b, st->promised});
   }
-  if (st->promised != m.b || st->accepted != m.b) {
-    st->promised = m.b;
+  if (st->promised != promise || st->accepted != m.b) {
+    st->promised = promise;
     st->accepted = m.b;
     st->value = m.value;
     st->lineage = m.lineage;
@@ -370,6 +380,24 @@ void cas_node::start_attempt(const std::string& key, op& o) {
   if (o.attempts > 0) ++stats_.retries;
   ++o.attempts;
   ++stats_.attempts;
+  if (auto p = prepared_.find(key); p != prepared_.end()) {
+    prepared pr = std::move(p->second);
+    prepared_.erase(p);  // a ballot serves one attempt only
+    if (config_.piggyback_prepare && pr.voters == config_.voters) {
+      // Phase 1 of pr.b is done (a quorum promised it when it accepted pr.accepted): go
+      // straight to phase 2 with the value that quorum reported.
+      ++stats_.fast_attempts;
+      o.b = pr.b;
+      o.voters = std::move(pr.voters);
+      o.highest = pr.accepted;
+      o.highest_value = std::move(pr.value);
+      o.highest_lineage = std::move(pr.lineage);
+      o.proposed.reset();
+      o.proposed_lineage.clear();
+      o.conflict = false;
+      return decide(key, o);
+    }
+  }
   o.b = next_ballot();
   o.voters = config_.voters;
   o.acks.clear();
@@ -390,7 +418,7 @@ void cas_node::broadcast(const std::string& key, op& o, bool only_missing) {
     if (only_missing && (o.acks.count(v) || o.nacks.count(v))) continue;
     if (only_missing) ++stats_.retransmits;
     if (o.ph == phase::preparing) send(v, cas_prepare{key, o.b});
-    else send(v, cas_accept{key, o.b, o.proposed, o.proposed_lineage});
+    else send(v, cas_accept{key, o.b, o.proposed, o.proposed_lineage, o.next});
   }
 }
 
@@ -455,6 +483,7 @@ void cas_node::decide(const std::string& key, op& o) {
     }
   }
   o.reply_value = fresh ? o.proposed : o.desired;
+  o.next = config_.piggyback_prepare ? next_ballot() : ballot{};
   o.ph = phase::accepting;
   o.acks.clear();
   o.nacks.clear();
@@ -466,6 +495,9 @@ void cas_node::on_accepted(node_id from, const cas_accepted& m) {
   if (!o || std::find(o->voters.begin(), o->voters.end(), from) == o->voters.end()) return;
   if (!o->acks.insert(from).second) return;
   if (o->acks.size() < quorum(*o)) return;
+  // Every acceptor of this quorum accepted o->proposed at o->b and promised o->next in one step.
+  if (!o->next.is_zero())
+    prepared_[m.key] = prepared{o->next, o->b, o->proposed, o->proposed_lineage, o->voters};
   if (o->conflict) {
     ++stats_.conflicts;
     return complete(m.key, error{errc::conflict, "cas on key " + quoted(m.key) + ": the current value differs"},

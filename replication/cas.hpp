@@ -53,6 +53,10 @@ struct cas_config {
   uint32_t max_attempts = 16;       // attempts (ballots) per operation before giving up
   size_t max_value_bytes = 1 << 20;
   uint64_t ballot_block = 1024;     // ballot counters reserved durably per batch write
+  // One round trip per operation while this node is the only proposer on a key: every accept
+  // carries the ballot of this node's next operation on the key for the acceptors to promise,
+  // and that operation starts with its accept (CAS.md, "One round trip").
+  bool piggyback_prepare = true;
 };
 
 // A message to send to node `to` (never this node: those are delivered internally).
@@ -92,6 +96,7 @@ struct cas_ready {
 
 struct cas_stats {
   uint64_t attempts = 0;           // ballots started by this proposer
+  uint64_t fast_attempts = 0;      // attempts that skipped phase 1 (a piggybacked promise)
   uint64_t retries = 0;            // attempts after a refused one
   uint64_t retransmits = 0;        // phase messages resent
   uint64_t ok = 0;
@@ -199,6 +204,16 @@ class cas_node {
     bool conflict = false;      // accepting: the outcome is a conflict (nothing changes)
     cas_value reply_value;      // accepting: the value to report once a quorum accepted
     std::vector<ballot> effects;  // ballots whose accept carried this operation's effect
+    ballot next;                // accepting: the ballot the acceptors promise on accepting (zero: none)
+  };
+  // A key whose phase 1 for ballot `b` is done: a quorum accepted `accepted` (value, lineage)
+  // and promised `b` in the same step, so `value` is the register's current value as of `b`.
+  struct prepared {
+    ballot b;
+    ballot accepted;
+    cas_value value;
+    std::vector<ballot> lineage;
+    std::vector<node_id> voters;
   };
   struct held {
     uint64_t batch_id;
@@ -248,6 +263,7 @@ class cas_node {
 
   // proposer
   std::map<std::string, std::deque<op>, std::less<>> ops_;  // per key, FIFO; front is running
+  std::map<std::string, prepared, std::less<>> prepared_;   // keys whose next attempt may skip phase 1
   uint64_t counter_ = 0;    // last ballot counter used
   uint64_t seen_ = 0;       // highest ballot counter seen from anyone
   uint64_t reserved_ = 0;   // counters below this may be used (durable once committed)

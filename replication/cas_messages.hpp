@@ -62,12 +62,16 @@ struct cas_promise {
   friend bool operator==(const cas_promise&, const cas_promise&) = default;
 };
 
-// Phase 2a, proposer -> acceptor: "accept `value` (with `lineage`) at ballot `b`".
+// Phase 2a, proposer -> acceptor: "accept `value` (with `lineage`) at ballot `b`". With a
+// non-zero `next` (a later ballot of the same proposer), an acceptor that accepts also promises
+// `next` — phase 1 of the proposer's next operation on the key, piggybacked (CAS.md, "One round
+// trip"): once a quorum accepted, that operation may start with its accept.
 struct cas_accept {
   std::string key;
   ballot b;
   cas_value value;
   std::vector<ballot> lineage;
+  ballot next;
   friend bool operator==(const cas_accept&, const cas_accept&) = default;
 };
 

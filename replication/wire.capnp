@@ -278,12 +278,14 @@ struct CasPromise {
   lineage @4 :List(Ballot);    # its lineage, newest first (at most cas_max_lineage)
 }
 
-# Phase 2a, proposer -> acceptor: accept `value` at `ballot`.
+# Phase 2a, proposer -> acceptor: accept `value` at `ballot`; with a non-zero `next` (a later
+# ballot of the same proposer) accepting also promises `next` (CAS.md, "One round trip").
 struct CasAccept {
   key @0 :Data;
   ballot @1 :Ballot;
   value @2 :CasValue;
   lineage @3 :List(Ballot);
+  next @4 :Ballot;
 }
 
 # Phase 2b, acceptor -> proposer: accepted (durably) the proposal of `ballot`.

@@ -297,6 +297,7 @@ void put_body(w::Message::Builder m, const cas_accept& x) {
   put(b.initBallot(), x.b);
   put(b.initValue(), x.value);
   put(b.initLineage(count(x.lineage.size())), x.lineage);
+  put(b.initNext(), x.next);
 }
 
 void put_body(w::Message::Builder m, const cas_accepted& x) {
@@ -371,7 +372,7 @@ class decoder {
       case w::Message::CAS_ACCEPT: {
         auto x = r.getCasAccept();
         return cas_message{cas_accept{key(x.getKey()), proposal(x.getBallot()), get(x.getValue()),
-                                      get(x.getLineage())}};
+                                      get(x.getLineage()), get(x.getNext())}};
       }
       case w::Message::CAS_ACCEPTED: {
         auto x = r.getCasAccepted();

@@ -496,7 +496,8 @@ TEST_CASE("wire: compare-and-set lane messages round-trip (absent vs empty value
   check_cas_round_trip(cas_promise{"k", b, ballot{}, std::nullopt, {}});
   check_cas_round_trip(cas_promise{"k", b, a, std::string(), {a}});
   check_cas_round_trip(cas_promise{std::string("k\0ey", 4), b, a, std::string("v\0", 2), lineage});
-  check_cas_round_trip(cas_accept{"k", b, std::nullopt, lineage});
+  check_cas_round_trip(cas_accept{"k", b, std::nullopt, lineage, ballot{}});
+  check_cas_round_trip(cas_accept{"k", b, std::string("v"), {b}, ballot{8, 42}});
   check_cas_round_trip(cas_accept{"k", b, std::string(max_cas_value_bytes, 'x'), {b}});
   check_cas_round_trip(cas_accepted{"key", b});
   check_cas_round_trip(cas_nack{"key", b, ballot{UINT64_MAX, UINT64_MAX}});
@@ -530,6 +531,7 @@ TEST_CASE("wire: compare-and-set lane messages are validated") {
   refused(cas_accept{"k", b, std::string(max_cas_value_bytes + 1, 'v'), {}}, "value of");
   std::vector<ballot> long_lineage(cas_max_lineage + 1, b);
   refused(cas_accept{"k", b, std::string("v"), long_lineage}, "lineage of");
+  refused(cas_accept{"k", b, std::string("v"), {}, ballot{0, 7}}, "counter >= 1");
   refused(cas_promise{"k", b, b, std::nullopt, {ballot{}}}, "zero ballot");
   // Truncated and garbage frames give errors.
   auto frame = encode_message(cas_message{cas_accept{"k", b, std::string(100, 'v'), {b}}});
