@@ -156,6 +156,34 @@ TEST_CASE_FIXTURE(fixture, "replica actor: an update is acknowledged only after 
   CHECK(static_cast<rumor::readiness>(ready_state->load()) == rumor::readiness::ready);
 }
 
+// Regression: the replica rebuilt after a failed commit numbers its batches from 1 again; their
+// results used to be ignored (taken for the old replica's), so no update was acknowledged again.
+TEST_CASE_FIXTURE(fixture, "replica actor: after a failed commit the rebuilt replica's updates are acknowledged") {
+  start({});
+  commit_all();  // what starting wrote (membership)
+  std::vector<client::response> replies;
+  send_call(increment("k", 3), [&](client::response r) { replies.push_back(std::move(r)); });
+  REQUIRE(!out->batches.empty());
+  storage_result failed;
+  failed.last_committed = out->batches.front().id - 1;
+  failed.failure = error{errc::io_error, "disk on fire"};
+  failed.failed_batch = out->batches.front().id;
+  out->batches.clear();  // the storage actor dropped it
+  caf::anon_send(replica, failed);
+  sched.run();
+  REQUIRE(replies.size() == 1);
+  CHECK(replies[0].code == errc::unavailable);
+
+  send_call(increment("k", 4), [&](client::response r) { replies.push_back(std::move(r)); });
+  REQUIRE(!out->batches.empty());
+  commit_all();
+  REQUIRE(replies.size() == 2);
+  CHECK(replies[1].code == errc::ok);
+  auto v = crdt::decode(replies[1].values.at(0).value);
+  REQUIRE(v);
+  CHECK(v->get_if<crdt::pn_counter>()->value() == 4);  // the failed +3 never happened
+}
+
 TEST_CASE_FIXTURE(fixture, "replica actor: ticks on the virtual clock drive join retries to the seeds") {
   start({"127.0.0.1:9"});
   auto joins = [&] {
