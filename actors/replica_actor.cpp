@@ -8,8 +8,8 @@
 #include "actors/actor_messages.hpp"
 #include "actors/cas_lane.hpp"
 #include "actors/client_ops.hpp"
-#include "client/render.hpp"
 #include "actors/node.hpp"
+#include "client/render.hpp"
 #include "crdt/codec.hpp"
 
 namespace rumor::actors {
@@ -101,7 +101,7 @@ void log_membership(replica_actor_state& st) {
   }
 }
 
-// Carries out everything the replica asked for in its last steps.
+// Carries out everything the compare-and-set lane asked for in its last steps.
 void drain_cas(self_ptr self) {
   auto& st = self->state;
   if (!st.cas || !st.rep) return;
@@ -110,6 +110,7 @@ void drain_cas(self_ptr self) {
   if (!fx.messages.empty()) self->send(st.transport, send_atom::value, cas_outbox_msg{std::move(fx.messages)});
 }
 
+// Carries out everything the replica asked for in its last steps.
 void drain(self_ptr self) {
   auto& st = self->state;
   if (!st.rep) return;
@@ -213,6 +214,7 @@ void handle_call(self_ptr self, call& c) {
       r.member_list.push_back(client::member_info{m.id, m.address, static_cast<uint8_t>(m.status), m.incarnation});
     c.reply(std::move(r));
   } else if (std::holds_alternative<client::cas>(body) || std::holds_alternative<client::lget>(body)) {
+    if (!st.cas) return c.reply(error_response(c.req.id, error{errc::unavailable, "the node is starting"}));
     st.cas->submit(c.req, std::move(c.reply), now_ms(st));
     drain_cas(self);
   } else if (std::holds_alternative<client::status>(body)) {
