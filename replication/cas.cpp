@@ -290,19 +290,28 @@ void cas_node::persist_state(const std::string& key, const acceptor_state& s) {
   dirty_[key] = {s, next_batch_id_};
 }
 
-// Promise iff b >= promised (equal: a retransmitted prepare of the same attempt).
-void cas_node::on_prepare(node_id from, const cas_prepare& m) {
-  note_ballot(m.b);
-  if (m.b.node != self_) prepared_.erase(m.key);  // another proposer: our promise is likely lost
-  if (m.b.is_zero() || !validate_user_key(m.key)) {
+// What every acceptor message does first: note its ballot, forget our piggybacked promise on the
+// key when another proposer shows up (it is likely lost), validate, and load the key's state.
+// nullopt (counted as an acceptor error): drop the message.
+std::optional<acceptor_state> cas_node::acceptor_input(const std::string& key, const ballot& b) {
+  note_ballot(b);
+  if (b.node != self_) prepared_.erase(key);
+  if (b.is_zero() || !validate_user_key(key)) {
     ++stats_.acceptor_errors;
-    return;
+    return std::nullopt;
   }
-  auto st = load_state(m.key);
+  auto st = load_state(key);
   if (!st) {
     ++stats_.acceptor_errors;
-    return;
+    return std::nullopt;
   }
+  return std::move(*st);
+}
+
+// Promise iff b >= promised (equal: a retransmitted prepare of the same attempt).
+void cas_node::on_prepare(node_id from, const cas_prepare& m) {
+  auto st = acceptor_input(m.key, m.b);
+  if (!st) return;
   if (m.b < st->promised) {
     ++stats_.nacks;
     return send(from, cas_nack{m.key, m.b, st->promised});
@@ -315,19 +324,10 @@ void cas_node::on_prepare(node_id from, const cas_prepare& m) {
   send(from, cas_promise{m.key, m.b, st->accepted, st->value, st->lineage});
 }
 
-// Accept iff b >= promised; accepting also promises b.
+// Accept iff b >= promised; accepting also promises b, or the proposer's `next` (CAS.md, "One round trip").
 void cas_node::on_accept(node_id from, const cas_accept& m) {
-  note_ballot(m.b);
-  if (m.b.node != self_) prepared_.erase(m.key);
-  if (m.b.is_zero() || !validate_user_key(m.key)) {
-    ++stats_.acceptor_errors;
-    return;
-  }
-  auto st = load_state(m.key);
-  if (!st) {
-    ++stats_.acceptor_errors;
-    return;
-  }
+  auto st = acceptor_input(m.key, m.b);
+  if (!st) return;
   // The piggybacked promise: only a later ballot of the same proposer.
   ballot promise = m.b;
   if (!m.next.is_zero() && m.next > m.b && m.next.node == m.b.node) promise = m.next;

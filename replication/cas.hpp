@@ -232,6 +232,7 @@ class cas_node {
 
   // acceptor
   result<acceptor_state> load_state(std::string_view key) const;
+  std::optional<acceptor_state> acceptor_input(const std::string& key, const ballot& b);
   void persist_state(const std::string& key, const acceptor_state& s);
   void on_prepare(node_id from, const cas_prepare& m);
   void on_accept(node_id from, const cas_accept& m);
