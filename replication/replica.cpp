@@ -20,6 +20,7 @@ constexpr std::string_view meta_truncated = "r/trunc";  // delta log truncated u
 constexpr std::string_view meta_hlc = "r/hlc";          // last HLC timestamp, u64 LE
 constexpr std::string_view meta_members = "r/members";  // membership snapshot (join_response)
 constexpr std::string_view meta_bootstrapped = "r/boot";  // present once the first full sync is done
+constexpr std::string_view meta_reaped = "r/reaped";    // members reaped from the table (ids -> 1)
 constexpr std::string_view meta_digest = "d/";          // + bucket (u32 BE) -> digest (u64 LE)
 constexpr std::string_view meta_index = "b/";           // + bucket (u32 BE) + storage key -> value hash
 constexpr std::string_view meta_tombstone = "t/";       // + storage key: the value holds nothing (deleted)
@@ -56,6 +57,36 @@ result<version_vector> decode_vv(std::string_view bytes) {
 
 size_t entry_bytes(const delta_entry& e) { return e.record.key.size() + e.record.delta.size() + 32; }
 
+std::set<crdt::dot> store_dots(const crdt::value& v) {
+  std::set<crdt::dot> out;
+  std::visit([&](const auto& x) { x.store().for_each_dot([&](const crdt::dot& d) { out.insert(d); }); }, v.variant());
+  return out;
+}
+
+// The dead dots of `v` (key vector `kv`) by the word of a replica that had applied `authority`
+// and holds `theirs` (nullptr: not the key): the dots of every origin whose updates in `kv` it had
+// all applied, that it does not hold. Such a dot was made by an update that replica applied, and
+// every update a replica applied is reflected in its state or dead (PROTOCOL.md, "Key deletion").
+std::vector<crdt::dot> dead_dots(const crdt::value& v, const version_vector& kv, const version_vector& authority,
+                                 const crdt::value* theirs) {
+  std::set<crdt::dot> held;
+  if (theirs) held = store_dots(*theirs);
+  std::vector<crdt::dot> dead;
+  for (const crdt::dot& d : store_dots(v)) {
+    uint64_t k = kv.get(d.node);
+    if (k == 0 || k > authority.get(d.node)) continue;  // possibly made by an update it lacks
+    if (!held.count(d)) dead.push_back(d);
+  }
+  return dead;
+}
+
+// Removes `dead` from v's store (and records them in its context). Returns true iff any was held.
+bool kill(crdt::value& v, const std::vector<crdt::dot>& dead) {
+  if (dead.empty()) return false;
+  (void)v.join(crdt::value::empty_of(v.type(), crdt::dot_context::of(dead)));
+  return true;
+}
+
 }  // namespace
 
 replica::replica(const persistence::store& store, std::string address, replica_config config,
@@ -67,7 +98,12 @@ replica::replica(const persistence::store& store, std::string address, replica_c
       rng_(rng_seed),
       clock_(config_.max_drift_ms),
       members_(std::make_unique<membership>(self_, address_, rng_(), config_.membership)),
-      digests_(config_.bucket_bits) {}
+      digests_(config_.bucket_bits) {
+  // Session ids are not reused across restarts: an answer still in flight to a crashed
+  // incarnation must not be taken for the answer to a new session (repairs retire what an answer
+  // lacks).
+  next_session_ = (rng_() >> 2) + 1;
+}
 
 replica::~replica() = default;
 
@@ -94,6 +130,12 @@ status replica::load(uint64_t now_ms) {
   }
   if (auto v = store_.get_meta(meta_bootstrapped); !v) return v.err();
   else bootstrapped_ = v->has_value();
+  if (auto v = store_.get_meta(meta_reaped); !v) return v.err();
+  else if (*v) {
+    auto r = decode_vv(**v);
+    if (!r) return r.err();
+    reaped_ = *r;
+  }
   if (auto v = store_.get_meta(meta_members); !v) return v.err();
   else if (*v) {
     auto m = decode_message(**v);
@@ -148,6 +190,11 @@ void replica::end_step() {
   // Membership changes are persisted with whatever else this step writes.
   auto changes = members_->take_changes();
   if (!changes.empty()) cur_.put_meta(meta_members, encode_message(join_response{members_->snapshot()}));
+  if (!changes.removed.empty()) {
+    // Remembered so that their updates in key vectors do not hold collection back for ever.
+    for (node_id id : changes.removed) reaped_.set(id, 1);
+    cur_.put_meta(meta_reaped, encode_vv(reaped_));
+  }
   if (vv_dirty_) {
     cur_.put_meta(meta_vv, encode_vv(vv_));
     cur_.put_meta(meta_hlc, le64(clock_.last().bits));
@@ -157,6 +204,8 @@ void replica::end_step() {
     uint64_t id = next_batch_id_++;
     for (auto& [skey, entry] : dirty_)
       if (entry.second == 0) entry.second = id;
+    for (auto& [skey, batch] : erased_)
+      if (batch == 0) batch = id;
     ready_.batches.push_back(pending_batch{id, std::move(cur_)});
     cur_ = persistence::write_batch{};
     in_flight_.push_back(held{id, std::move(step_messages_), std::move(step_replies_),
@@ -187,6 +236,10 @@ void replica::committed(uint64_t batch_id) {
   }
   for (auto it = dirty_.begin(); it != dirty_.end();) {
     if (it->second.second != 0 && it->second.second <= batch_id) it = dirty_.erase(it);
+    else ++it;
+  }
+  for (auto it = erased_.begin(); it != erased_.end();) {
+    if (it->second != 0 && it->second <= batch_id) it = erased_.erase(it);
     else ++it;
   }
   check_write_waits();
@@ -220,6 +273,7 @@ ready replica::take_ready() {
 
 result<std::optional<std::string>> replica::read_encoded(const std::string& skey) const {
   if (auto it = dirty_.find(skey); it != dirty_.end()) return std::optional<std::string>{it->second.first};
+  if (erased_.count(skey)) return std::optional<std::string>{};  // collected, not yet committed
   return store_.get_value(skey);
 }
 
@@ -250,6 +304,8 @@ result<std::vector<key_state>> replica::read_all_types(std::string_view user_key
                                  return true;
                                });
   if (!st) return st.err();
+  for (auto it = erased_.lower_bound(prefix); it != erased_.end() && it->first.starts_with(prefix); ++it)
+    found.erase(it->first);
   for (auto it = dirty_.lower_bound(prefix); it != dirty_.end() && it->first.starts_with(prefix); ++it)
     found[it->first] = it->second.first;
   std::vector<key_state> out;
@@ -304,10 +360,11 @@ void replica::write_value(const std::string& skey, const crdt::value& v, const v
   bool empty = v.holds_nothing();
   if (empty && !(old_record && old_held_nothing)) cur_.put_meta(std::string(meta_tombstone) + skey, "1");
   else if (!empty && old_record && old_held_nothing) cur_.erase_meta(std::string(meta_tombstone) + skey);
+  erased_.erase(skey);
   dirty_[skey] = {std::move(record), 0};
 }
 
-bool replica::join_state(const key_state& s) {
+bool replica::join_state(const key_state& s, const version_vector* sender_vv) {
   auto parsed = parse_storage_key(s.key);
   if (!parsed) return false;
   auto incoming = decode_record(s.value);
@@ -334,7 +391,16 @@ bool replica::join_state(const key_state& s) {
   }
   crdt::value before = v;
   version_vector kv_before = kv;
-  if (!v.join(incoming->value)) return false;
+  // Dots of the incoming state made by updates applied here that are not held here are dead (the
+  // context that removed them may be gone: collected). Likewise, in a repair answer, our dots made
+  // by updates the sender had applied that its state does not hold.
+  crdt::value in = incoming->value;
+  auto dead_in = dead_dots(in, incoming->kv, vv_, *old ? &(*old)->value : nullptr);
+  if (sender_vv && *old) {
+    if (kill(v, dead_dots(v, kv, *sender_vv, &incoming->value))) ++stats_.stale_states;
+  }
+  if (kill(in, dead_in)) ++stats_.stale_states;
+  if (!v.join(in)) return false;
   kv.merge(incoming->kv);
   // An unchanged value is left alone, unless its record is in an older format: rewriting it keeps
   // equal values byte-equal on every replica (digests compare records).
@@ -343,6 +409,23 @@ bool replica::join_state(const key_state& s) {
   ++stats_.states_joined;
   if (!(v == before)) ready_.changes.push_back(change{std::string(parsed->user_key), parsed->type, 0});
   return true;
+}
+
+std::optional<std::string> replica::retire_dead(const std::string& skey, const version_vector& peer_vv) {
+  auto old = load(skey);
+  if (!old || !*old) return std::nullopt;
+  loaded& l = **old;
+  crdt::value v = l.value;
+  bool was_empty = v.holds_nothing();
+  if (kill(v, dead_dots(v, l.kv, peer_vv, nullptr))) {
+    ++stats_.stale_states;
+    write_value(skey, v, l.kv, l.record, was_empty);
+    if (auto p = parse_storage_key(skey)) ready_.changes.push_back(change{std::string(p->user_key), p->type, 0});
+  }
+  if (l.kv.leq(peer_vv)) return std::nullopt;  // it has every update of the key: nothing to send
+  auto now = read_encoded(skey);
+  if (!now) return std::nullopt;
+  return *now;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -486,14 +569,20 @@ void replica::finish_read(read_wait& w, bool timed_out) {
   }
   // Join everything, then repair whoever was behind.
   std::map<std::string, loaded> joined;
-  std::set<std::string> held_here;
-  for (auto& s : *local) held_here.insert(s.key);
-  auto absorb = [&](const key_state& s) {
+  std::map<std::string, crdt::value> held_here;
+  for (auto& s : *local)
+    if (auto l = decode_record(s.value)) held_here.emplace(s.key, l->value);
+  auto absorb = [&](const key_state& s, bool mine) {
     auto l = decode_record(s.value);
     if (!l) return;
-    if (!held_here.count(s.key) && l->kv.leq(vv_)) {
-      ++stats_.stale_states;  // a copy of a key collected here (join_state)
-      return;
+    if (!mine) {
+      // As in join_state: what this replica applied and no longer holds is dead.
+      auto here = held_here.find(s.key);
+      if (here == held_here.end() && l->kv.leq(vv_)) {
+        ++stats_.stale_states;  // a copy of a key collected here (join_state)
+        return;
+      }
+      kill(l->value, dead_dots(l->value, l->kv, vv_, here == held_here.end() ? nullptr : &here->second));
     }
     auto [it, fresh] = joined.emplace(s.key, *l);
     if (!fresh) {
@@ -501,9 +590,9 @@ void replica::finish_read(read_wait& w, bool timed_out) {
       it->second.kv.merge(l->kv);
     }
   };
-  for (auto& s : *local) absorb(s);
+  for (auto& s : *local) absorb(s, true);
   for (auto& [peer, states] : w.responses)
-    for (auto& s : states) absorb(s);
+    for (auto& s : states) absorb(s, false);
   std::vector<key_state> full;
   for (auto& [k, l] : joined) full.push_back(key_state{k, encode_stored(l.kv, crdt::encode(l.value))});
   for (auto& [peer, states] : w.responses) {
@@ -725,7 +814,17 @@ void replica::maybe_truncate() {
   // and would collect a tombstone a member it has not heard of still needs (seed
   // 16463226147652928438: the collected key came back from that member's old state).
   if (!config_.collect_tombstones || !members_->joined()) return;
-  if (auto everywhere = applied_by_all(members_->voting_members())) collect_tombstones(*everywhere);
+  auto voters = members_->voting_members();
+  auto everywhere = applied_by_all(voters);
+  if (!everywhere) return;
+  // And only once this node has applied everything every voter had applied when it last told us
+  // its vector: an update a voter made to a key before it applied the key's deletion then reached
+  // this node (and the key's vector) before the key is collected (PROTOCOL.md, proof sketch).
+  for (node_id p : voters) {
+    auto it = peer_vv_.find(p);
+    if (p != self_ && (it == peer_vv_.end() || !it->second.leq(vv_))) return;
+  }
+  collect_tombstones(*everywhere);
 }
 
 void replica::collect_tombstones(const version_vector& stable_everywhere) {
@@ -737,18 +836,27 @@ void replica::collect_tombstones(const version_vector& stable_everywhere) {
                              });
   if (!st) return;
   for (const std::string& skey : listed) {
-    if (dirty_.count(skey)) continue;  // changed since; look again next round
+    if (dirty_.count(skey) || erased_.count(skey)) continue;  // changed since; look again next round
     auto old = load(skey);
     if (!old || !*old) continue;
     // Collectable once every voting member has applied every update that touched the key: no
     // replica then holds what the deletion removed, and no such delta is applied again anywhere.
     if (!(*old)->value.holds_nothing() || !(*old)->kv.leq(stable_everywhere)) continue;
+    // Every origin that touched the key must be a member this node knows (or one reaped): a node
+    // that wrote to it but that this node has not heard of may still hold what was removed.
+    bool origins_known = true;
+    for (const auto& [origin, c] : (*old)->kv.entries())
+      origins_known = origins_known && (origin == self_ || members_->find(origin) || reaped_.get(origin) != 0);
+    if (!origins_known) continue;
     uint32_t bucket = digests_.apply(skey, bucket_digests::value_hash((*old)->record), std::nullopt);
     std::string b = be32(bucket);
     cur_.erase_value(skey);
     cur_.erase_meta(std::string(meta_index) + b + skey);
     cur_.put_meta(std::string(meta_digest) + b, le64(digests_.digest(bucket)));
     cur_.erase_meta(std::string(meta_tombstone) + skey);
+    // Until the erase commits, reads must not see the stored tombstone (a write based on it would
+    // skip the t/ marker and remove its hash from the digest twice).
+    erased_[skey] = 0;
     ++stats_.tombstones_collected;
   }
 }
@@ -887,7 +995,9 @@ result<std::map<std::string, uint64_t>> replica::bucket_contents(uint32_t bucket
                                return true;
                              });
   if (!st) return st.err();
-  // Uncommitted writes of this replica.
+  // Uncommitted collections and writes of this replica.
+  for (auto& [skey, batch] : erased_)
+    if (bucket_digests::bucket_of(skey, config_.bucket_bits) == bucket) out.erase(skey);
   for (auto& [skey, entry] : dirty_)
     if (bucket_digests::bucket_of(skey, config_.bucket_bits) == bucket)
       out[skey] = bucket_digests::value_hash(entry.first);
@@ -945,24 +1055,24 @@ void replica::on_recon_request(node_id from, const recon_request& r) {
 }
 
 bool replica::compare_bucket(const std::map<std::string, uint64_t>& mine,
-                             const std::map<std::string, uint64_t>& theirs, state_push& out) const {
+                             const std::map<std::string, uint64_t>& theirs, recon_session& s, state_push& out) {
   for (auto& [k, h] : theirs) {
     auto m = mine.find(k);
     if (m == mine.end() || m->second != h) out.wanted.push_back(k);
+    if (m != mine.end() && m->second != h) s.asked.insert(k);
   }
   for (auto& [k, h] : mine) {
-    // Keys the responder lacks go over now; keys both hold in different versions are fetched
-    // first and sent back only if our join still differs from theirs (on_state_push).
+    // Keys the responder lacks go over now (unless it had applied every update we hold of them:
+    // then it collected them, and ours are dead); keys both hold in different versions are
+    // fetched first and sent back only if our join still differs from theirs (on_state_push).
     if (theirs.count(k)) continue;
-    auto v = read_encoded(k);
-    if (!v) return false;
-    if (*v) out.states.push_back(key_state{k, **v});
+    if (auto v = retire_dead(k, s.peer_vv)) out.states.push_back(key_state{k, std::move(*v)});
   }
   return true;
 }
 
 bool replica::compare_hashed_bucket(const std::map<std::string, uint64_t>& mine,
-                                    const std::map<uint64_t, uint64_t>& theirs, state_push& out) const {
+                                    const std::map<uint64_t, uint64_t>& theirs, recon_session& s, state_push& out) {
   struct ours {
     uint64_t value_hash = 0;
     size_t keys = 0;  // our keys with this key hash (more than one: about 2^-64)
@@ -978,10 +1088,19 @@ bool replica::compare_hashed_bucket(const std::map<std::string, uint64_t>& mine,
     if (m == by_hash.end() || m->second.keys != 1 || m->second.value_hash != h) out.wanted_hashes.push_back(kh);
   }
   for (auto& [k, h] : mine) {
-    // As in compare_bucket: what the peer lacks goes over now; keys both hold are fetched first.
-    // Keys sharing a key hash cannot be compared by hash: they go over, and the peer's is fetched.
+    // As in compare_bucket: what the peer lacks goes over now (or is retired); keys both hold are
+    // fetched first. Keys sharing a key hash cannot be compared by hash: they go over, and the
+    // peer's is fetched.
     uint64_t kh = bucket_digests::key_hash(k);
-    if (theirs.count(kh) && by_hash[kh].keys == 1) continue;
+    auto t = theirs.find(kh);
+    if (t != theirs.end() && by_hash[kh].keys == 1) {
+      if (t->second != h) s.asked.insert(k);
+      continue;
+    }
+    if (t == theirs.end()) {
+      if (auto v = retire_dead(k, s.peer_vv)) out.states.push_back(key_state{k, std::move(*v)});
+      continue;
+    }
     auto v = read_encoded(k);
     if (!v) return false;
     if (*v) out.states.push_back(key_state{k, **v});
@@ -1004,6 +1123,10 @@ void replica::on_recon_buckets(node_id from, const recon_buckets& r, uint64_t no
     }
     return;
   }
+  // One comparison per session: a duplicated answer must not send a second request, whose
+  // answer could be taken for the answer of the first (keys missing from it are retired).
+  if (s.compared) return;
+  s.compared = true;
   state_push out{s.id, {}, {}, {}};
   for (const auto& bk : r.buckets) {
     if (bk.bucket >= digests_.bucket_count()) continue;
@@ -1011,7 +1134,7 @@ void replica::on_recon_buckets(node_id from, const recon_buckets& r, uint64_t no
     if (!mine) return;
     std::map<std::string, uint64_t> theirs;
     for (auto& kh : bk.keys) theirs[kh.key] = kh.value_hash;
-    if (!compare_bucket(*mine, theirs, out)) return;
+    if (!compare_bucket(*mine, theirs, s, out)) return;
   }
   std::map<uint32_t, std::map<uint64_t, uint64_t>> hashed;  // bucket -> key hash -> value hash
   for (uint32_t b : r.hashed_buckets)
@@ -1023,10 +1146,12 @@ void replica::on_recon_buckets(node_id from, const recon_buckets& r, uint64_t no
   for (const auto& [b, theirs] : hashed) {
     auto mine = bucket_contents(b);
     if (!mine) return;
-    if (!compare_hashed_bucket(*mine, theirs, out)) return;
+    if (!compare_hashed_bucket(*mine, theirs, s, out)) return;
   }
   if (out.wanted.empty() && out.wanted_hashes.empty()) {
-    // Nothing to fetch: our states go out (if any) and the repair is complete.
+    // Nothing to fetch: our states go out (if any) and the repair is complete. They go without
+    // the session: a state_push that carries a session and asks for nothing is a repair answer.
+    out.session = 0;
     if (!out.states.empty()) send(from, std::move(out));
     finish_repair(s);
     repairs_.erase(it);
@@ -1040,19 +1165,26 @@ void replica::on_state_push(node_id from, const state_push& r, uint64_t now_ms) 
   bool asks = !r.wanted.empty() || !r.wanted_hashes.empty();
   bool repair_answer = session != repairs_.end() && session->second.peer == from && !asks;
   std::vector<key_state> send_back;
+  std::set<std::string> answered;
   for (const auto& s : r.states) {
-    join_state(s);
+    join_state(s, repair_answer ? &session->second.peer_vv : nullptr);
     if (!repair_answer) continue;
+    answered.insert(s.key);
     // Both sides held this key: if our join has more than theirs, they need it too.
     auto mine = read_encoded(s.key);
     if (mine && *mine && **mine != s.value) send_back.push_back(key_state{s.key, **mine});
   }
-  if (!send_back.empty()) send(from, state_push{0, std::move(send_back), {}, {}});
+  if (!send_back.empty() && !repair_answer) send(from, state_push{0, std::move(send_back), {}, {}});
   if (asks) {
     send(from, answer_wanted(r));
     return;
   }
   if (!repair_answer) return;
+  // Keys we asked for that the responder no longer holds: it collected them since it listed them.
+  for (const auto& k : session->second.asked)
+    if (!answered.count(k))
+      if (auto v = retire_dead(k, session->second.peer_vv)) send_back.push_back(key_state{k, std::move(*v)});
+  if (!send_back.empty()) send(from, state_push{0, std::move(send_back), {}, {}});
   session->second.last_progress_ms = now_ms;
   finish_repair(session->second);
   repairs_.erase(session);
@@ -1105,12 +1237,27 @@ void replica::on_full_sync_request(node_id from, const full_sync_request& r) {
 void replica::on_full_sync_chunk(node_id from, const full_sync_chunk& r, uint64_t now_ms) {
   auto it = repairs_.find(r.session);
   if (it == repairs_.end() || it->second.peer != from) return;
-  it->second.last_progress_ms = now_ms;
-  for (const auto& s : r.states) join_state(s);
+  recon_session& session = it->second;
+  session.last_progress_ms = now_ms;
+  for (const auto& s : r.states) {
+    join_state(s, &session.peer_vv);
+    session.streamed.insert(s.key);
+  }
   if (!r.done && !r.states.empty()) {
     send(from, full_sync_request{r.session, r.states.back().key});
     return;
   }
+  // Every part of the key space was streamed by some chunk read after the repair began. Our keys
+  // no chunk carried the responder did not hold: it collected those whose updates it had all
+  // applied (retire_dead); the rest it lacks, and pulls from us by its own anti-entropy.
+  std::vector<std::string> absent;
+  (void)store_.scan_values(persistence::key_range::all(), [&](std::string_view k, std::string_view) {
+    if (!session.streamed.count(std::string(k))) absent.emplace_back(k);
+    return true;
+  });
+  for (const auto& [k, entry] : dirty_)
+    if (!session.streamed.count(k)) absent.push_back(k);
+  for (const auto& k : absent) (void)retire_dead(k, session.peer_vv);
   finish_repair(it->second);
   repairs_.erase(it);
 }

@@ -59,14 +59,13 @@ struct replica_config {
   size_t full_sync_threshold = 50'000;    // expected differences beyond which repair streams all
   uint64_t recon_timeout_ms = 10'000;     // a repair session without progress is abandoned
   uint64_t max_drift_ms = 60'000;         // HLC: refuse to follow a peer clock further ahead
-  // Collect deletion tombstones once causally stable: every voting member has applied every update
-  // in the key's vector, and this node has joined (PROTOCOL.md, "Key deletion"). Off by default:
-  // with it on, simulation seed 12082 still ends with a removed element alive on two of five
-  // nodes (a member that crashed before the collector ever heard of it comes back with the old
-  // element, and a repair's vector jump keeps it). Seed 16463226147652928438 (collection on a
-  // partial membership view) is fixed. Off, deleted keys stay as empty values with their
-  // (compact) context.
-  bool collect_tombstones = false;
+  // Collect deletion tombstones once causally stable: this node has joined, every voting member has
+  // applied every update in the key's vector, every origin in it is a known (or reaped) member, and
+  // this node has applied everything the voting members reported (PROTOCOL.md, "Key deletion").
+  // Safe also when a member the collector never heard of still holds an older state: no state join
+  // brings back a dot made by an update the receiver (or, in a repair, the responder) had applied
+  // and no longer holds (seed 12082). Off, deleted keys stay as empty values with their context.
+  bool collect_tombstones = true;
   membership_config membership;
 };
 
@@ -117,7 +116,8 @@ struct replica_stats {
   uint64_t repairs_started = 0;
   uint64_t repairs_finished = 0;
   uint64_t tombstones_collected = 0;
-  uint64_t stale_states = 0;   // states of collected keys, dropped (join_state)
+  uint64_t stale_states = 0;   // states of collected keys dropped, or states whose dead dots were
+                               // dropped (join_state, repairs: PROTOCOL.md, "Key deletion")
   uint64_t sync_latency_count = 0;
   uint64_t sync_latency_sum_ms = 0;
   uint64_t sync_latency_max_ms = 0;
@@ -195,6 +195,9 @@ class replica {
     size_t cells;
     bool full = false;
     uint64_t last_progress_ms;
+    bool compared = false;          // recon: the responder's buckets were compared, states asked
+    std::set<std::string> asked;    // recon: our keys whose states we asked for
+    std::set<std::string> streamed;  // full transfer: the keys received so far
   };
   struct held {
     uint64_t batch_id;
@@ -222,7 +225,16 @@ class replica {
   void write_value(const std::string& skey, const crdt::value& v, const version_vector& kv,
                    const std::optional<std::string>& old_record, bool old_held_nothing);
   void collect_tombstones(const version_vector& stable_everywhere);
-  bool join_state(const key_state& s);  // returns true iff the local value changed
+  // Joins a peer's state of one key (returns true iff the local value changed). The dots of the
+  // incoming state that this replica's vector shows it has seen, and no longer holds, are dead
+  // and left out. `sender_vv` (repair answers only): a vector the sender had applied before it
+  // read the state; our dots that it shows the sender has seen, and that the state lacks, are dead
+  // too (PROTOCOL.md, "Key deletion").
+  bool join_state(const key_state& s, const version_vector* sender_vv = nullptr);
+  // The responder of a repair whose vector was `peer_vv` no longer holds `skey`: our dots of
+  // origins whose updates in the key vector it had all applied are dead; drops them. Returns
+  // our record afterwards if the peer still needs it (it lacks some of the key's updates).
+  std::optional<std::string> retire_dead(const std::string& skey, const version_vector& peer_vv);
 
   // deltas
   void offer(const delta_entry& e, node_id from, uint64_t now_ms);
@@ -257,10 +269,12 @@ class replica {
   // Requester side of one differing bucket (mine: key -> value hash; theirs: key, or key hash,
   // -> value hash): adds to `out` the keys to fetch (wanted / wanted_hashes) and our states of
   // the keys the peer lacks. Returns false on a store read error.
+  // Keys the peer lacks whose updates it had all applied are retired (retire_dead), not sent;
+  // our keys whose states are fetched are listed in s.asked.
   bool compare_bucket(const std::map<std::string, uint64_t>& mine, const std::map<std::string, uint64_t>& theirs,
-                      state_push& out) const;
+                      recon_session& s, state_push& out);
   bool compare_hashed_bucket(const std::map<std::string, uint64_t>& mine,
-                             const std::map<uint64_t, uint64_t>& theirs, state_push& out) const;
+                             const std::map<uint64_t, uint64_t>& theirs, recon_session& s, state_push& out);
   // Our states of the keys `r` asks for (wanted, wanted_hashes); keys we no longer hold are left out.
   state_push answer_wanted(const state_push& r) const;
   void on_recon_buckets(node_id from, const recon_buckets& r, uint64_t now_ms);
@@ -282,11 +296,13 @@ class replica {
   version_vector vv_;         // applied, contiguous per origin
   version_vector truncated_;  // deltas with seq <= truncated_[origin] are gone from the log
   std::unordered_map<node_id, version_vector> peer_vv_;
+  version_vector reaped_;  // members reaped from the membership table (id -> 1)
   std::map<std::pair<node_id, uint64_t>, delta_record> reorder_;
   std::vector<std::pair<delta_entry, node_id>> to_push_;  // new deltas and who sent them to us
 
   // uncommitted state
   std::map<std::string, std::pair<std::string, uint64_t>> dirty_;  // skey -> (encoded, batch id)
+  std::map<std::string, uint64_t> erased_;  // collected keys whose erase is not committed -> batch id
   persistence::write_batch cur_;
   bool vv_dirty_ = false;
   outbox step_messages_;
@@ -299,7 +315,7 @@ class replica {
   std::vector<write_wait> write_waits_;
   std::vector<read_wait> read_waits_;
   std::map<uint64_t, recon_session> repairs_;
-  uint64_t next_session_ = 1;
+  uint64_t next_session_ = 1;  // set at random by the constructor: not reused after a restart
   uint64_t now_ms_ = 0;
   uint64_t last_gossip_ms_ = 0;
   bool failed_ = false;

@@ -262,6 +262,7 @@ class simulation {
     size_t from;
     size_t to;
     std::string bytes;
+    node_id sender = 0;  // the sender's id when it sent (a wiped node's later id is another node's)
     bool operator>(const flight& o) const { return std::tie(at, order) > std::tie(o.at, o.order); }
   };
 
@@ -370,7 +371,7 @@ class simulation {
     int copies = u(rng_) < cfg_.duplicate ? 2 : 1;
     for (int c = 0; c < copies; ++c) {
       uint64_t lat = cfg_.min_latency_ms + rng_() % (cfg_.max_latency_ms - cfg_.min_latency_ms + 1);
-      wire_.push(flight{now_ + lat, order_++, from, *to, bytes});
+      wire_.push(flight{now_ + lat, order_++, from, *to, bytes, nodes_[from].rep->id()});
     }
   }
 
@@ -380,7 +381,9 @@ class simulation {
     if (!group_.empty() && group_[f.from] != group_[f.to]) return;
     auto m = decode_message(f.bytes);
     if (!m) throw std::runtime_error("wire decode failed: " + m.err().describe());
-    n.rep->receive(nodes_[f.from].rep->id(), *m, now_);
+    // From the identity that sent it: a message still in flight when its sender's disk was wiped
+    // comes from the old node (as over its old connection), not from the new one at that address.
+    n.rep->receive(f.sender, *m, now_);
     process(f.to);
   }
 
