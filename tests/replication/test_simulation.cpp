@@ -376,32 +376,32 @@ TEST_CASE("simulation: collection leaves no tombstone or delta log entry after d
   MESSAGE("200 deleted keys collected on every node and every log truncated " << *took << " ms after the deletes");
 }
 
-// Seeds that once failed, kept as named regressions (replication_sim <seed> 1 replays one).
-TEST_CASE("simulation regression: seed 5299, a node re-created a collected key and reused its old dots") {
-  workload_options opt;
-  opt.collect_tombstones = true;
-  auto r = run_workload(5299, opt);
+// Seeds that once failed, kept as named regressions (replication_sim <seed> 1 replays one). Each
+// runs the workload with the replica defaults (tombstone collection on) and must converge with
+// every check passing.
+namespace {
+workload_result check_seed(uint64_t seed) {
+  INFO("replication_sim " << seed << " 1");
+  auto r = run_workload(seed);
   CHECK(r.converged);
   CHECK(r.failure == "");
+  return r;
+}
+}  // namespace
+
+TEST_CASE("simulation regression: seed 5299, a node re-created a collected key and reused its old dots") {
+  check_seed(5299);
 }
 
 TEST_CASE("simulation regression: seed 10113, a joining node applied an old add whose deletion was collected") {
-  workload_options opt;
-  opt.collect_tombstones = true;
-  auto r = run_workload(10113, opt);
-  CHECK(r.converged);
-  CHECK(r.failure == "");
+  check_seed(10113);
 }
 
 TEST_CASE("simulation regression: seed 16463226147652928438, a wiped node collected before it knew every member") {
   // The wiped node had heard from one peer only (no join_response yet), so the members it
   // waited for were that peer and itself; it collected a deleted key another member, down at the
   // time, still held with the removed element, which came back when that member returned.
-  workload_options opt;
-  opt.collect_tombstones = true;
-  auto r = run_workload(16463226147652928438ull, opt);
-  CHECK(r.converged);
-  CHECK(r.failure == "");
+  check_seed(16463226147652928438ull);
 }
 
 TEST_CASE("simulation regression: seed 12082, a member the collector never heard of came back with a collected element") {
@@ -412,12 +412,7 @@ TEST_CASE("simulation regression: seed 12082, a member the collector never heard
   // raised node 4's vector past the deletion, and its send-back put them back on node 0.
   // Now node 4 drops its dots that node 0 had applied and no longer holds (repair answers), and
   // node 0 drops incoming dots it had applied and no longer holds (every state join).
-  workload_options opt;
-  opt.collect_tombstones = true;
-  auto r = run_workload(12082, opt);
-  CHECK(r.converged);
-  CHECK(r.failure == "");
-  CHECK(r.tombstones_collected > 0);
+  CHECK(check_seed(12082).tombstones_collected > 0);
 }
 
 TEST_CASE("simulation regression: seeds that lost live data under an early version of the repair dead-dot rule") {
@@ -427,12 +422,8 @@ TEST_CASE("simulation regression: seeds that lost live data under an early versi
   // answer finished the session). Fixed by one comparison per session, random session ids, and
   // no session id on the requester's own push. (Session ids now draw from the replica's RNG, so
   // these seeds no longer replay that exact schedule; they stay as regressions.)
-  for (uint64_t seed : {1193825750591724225ull, 3250391206770271722ull, 4425018079505700860ull, 9254038604901727296ull}) {
-    INFO("replication_sim " << seed << " 1");
-    auto r = run_workload(seed);
-    CHECK(r.converged);
-    CHECK(r.failure == "");
-  }
+  for (uint64_t seed : {1193825750591724225ull, 3250391206770271722ull, 4425018079505700860ull, 9254038604901727296ull})
+    check_seed(seed);
 }
 
 TEST_CASE("simulation regression: seeds 3775, 10464 and 11833, a message from a wiped node's old identity") {
@@ -440,19 +431,12 @@ TEST_CASE("simulation regression: seeds 3775, 10464 and 11833, a message from a 
   // at that address. A sync_response of the old node thus gave a repair the old node's vector, the
   // new (empty) node answered it, and the requester retired every key as collected by the
   // responder: acknowledged writes were lost. Messages now come from the identity that sent them.
-  for (uint64_t seed : {3775ull, 10464ull, 11833ull}) {
-    INFO("replication_sim " << seed << " 1");
-    auto r = run_workload(seed);
-    CHECK(r.converged);
-    CHECK(r.failure == "");
-  }
+  for (uint64_t seed : {3775ull, 10464ull, 11833ull}) check_seed(seed);
 }
 
 TEST_CASE("simulation regression: seed 5519173702703902437, a write right after a collection read the uncommitted tombstone") {
   // A key collected in a batch not yet committed was read back from the store (the tombstone) by
   // the next write: it skipped the key's t/ marker and removed its hash from the digest twice, so
   // the tombstone that write left was never collected (the no-growth check caught it).
-  auto r = run_workload(5519173702703902437ull);
-  CHECK(r.converged);
-  CHECK(r.failure == "");
+  check_seed(5519173702703902437ull);
 }
