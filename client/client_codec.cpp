@@ -1,16 +1,9 @@
 #include "client/client_codec.hpp"
 
-#include <capnp/message.h>
-#include <capnp/serialize.h>
-#include <kj/array.h>
-#include <kj/exception.h>
-
-#include <cstring>
-#include <exception>
 #include <utility>
 
 #include "client/client.capnp.h"
-#include "replication/wire_codec.hpp"
+#include "replication/capnp_frame.hpp"
 
 namespace rumor::client {
 
@@ -156,29 +149,23 @@ void put(w::ClientMessage::Builder m, const event& x) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Decoding. A violation throws `invalid` (never escapes decode_client); capnp's kj::Exception for
-// malformed structure is caught at the same place.
+// Decoding. A violation throws (violation(), replication/capnp_frame.hpp) and never escapes
+// decode_client; capnp's kj::Exception for malformed structure is caught at the same place.
 
-struct invalid {
-  std::string what;
-};
-
-[[noreturn]] void fail(std::string what) { throw invalid{std::move(what)}; }
-
-std::string str(capnp::Text::Reader t) { return std::string(t.begin(), t.size()); }
-std::string str(capnp::Data::Reader d) { return std::string(reinterpret_cast<const char*>(d.begin()), d.size()); }
+using replication::str;
+using replication::violation;
 
 // Returns the raw number of enumerant `e`, refusing numbers above `max`.
 template <class E>
 uint16_t checked(E e, uint16_t max, const char* what) {
   auto n = static_cast<uint16_t>(e);
-  if (n > max) fail(std::string(what) + " " + std::to_string(n) + " out of range 0.." + std::to_string(max));
+  if (n > max) violation(std::string(what) + " " + std::to_string(n) + " out of range 0.." + std::to_string(max));
   return n;
 }
 
 crdt::type_tag type_of(w::CrdtType t) {
   auto n = static_cast<uint16_t>(t);
-  if (n < 1 || n > max_type_tag) fail("CRDT type tag " + std::to_string(n) + " out of range 1..7");
+  if (n < 1 || n > max_type_tag) violation("CRDT type tag " + std::to_string(n) + " out of range 1..7");
   return static_cast<crdt::type_tag>(n);
 }
 
@@ -192,13 +179,13 @@ class decoder {
       case w::ClientMessage::RESPONSE: return get(r.getResponse());
       case w::ClientMessage::EVENT: return get(r.getEvent());
     }
-    fail("unknown client message kind " + std::to_string(static_cast<unsigned>(r.which())));
+    violation("unknown client message kind " + std::to_string(static_cast<unsigned>(r.which())));
   }
 
  private:
   // Charges `n` decoded list elements against the budget (one per word of the frame).
   void take(size_t n) {
-    if (n > budget_) fail("lists hold more elements than the frame has words");
+    if (n > budget_) violation("lists hold more elements than the frame has words");
     budget_ -= n;
   }
 
@@ -254,7 +241,7 @@ class decoder {
       }
       case w::Request::Body::LGET: q.body = client::lget{str(body.getLget().getKey())}; return q;
     }
-    fail("unknown request kind " + std::to_string(static_cast<unsigned>(body.which())));
+    violation("unknown request kind " + std::to_string(static_cast<unsigned>(body.which())));
   }
 
   node_status get(w::NodeStatus::Reader r) {
@@ -307,50 +294,16 @@ class decoder {
   size_t budget_;
 };
 
-error bad_frame(std::string what) { return error{errc::decode_error, "invalid client frame: " + std::move(what)}; }
-
 }  // namespace
 
 std::string encode_client(const client_message& m) {
-  capnp::MallocMessageBuilder mb;
-  auto root = mb.initRoot<w::ClientMessage>();
-  std::visit([&](const auto& x) { put(root, x); }, m);
-  kj::Array<capnp::word> words = capnp::messageToFlatArray(mb);
-  auto bytes = words.asChars();
-  return std::string(bytes.begin(), bytes.size());
+  return replication::write_capnp_frame<w::ClientMessage>(
+      [&](w::ClientMessage::Builder root) { std::visit([&](const auto& x) { put(root, x); }, m); });
 }
 
 result<client_message> decode_client(std::string_view frame) {
-  using replication::max_frame_bytes;
-  if (frame.size() > max_frame_bytes)
-    return error{errc::too_large, "client frame of " + std::to_string(frame.size()) + " bytes (at most " +
-                                      std::to_string(max_frame_bytes) + ")"};
-  auto size = replication::frame_size_from_prefix(frame);
-  if (!size) return size.err();
-  if (*size == 0) return bad_frame("truncated in the segment table (" + std::to_string(frame.size()) + " bytes)");
-  if (*size > frame.size())
-    return bad_frame("truncated: " + std::to_string(frame.size()) + " of " + std::to_string(*size) + " bytes");
-  if (*size < frame.size())
-    return bad_frame(std::to_string(frame.size() - *size) + " bytes after the end of the message");
-
-  const size_t words = frame.size() / sizeof(capnp::word);
-  kj::Array<capnp::word> aligned = kj::heapArray<capnp::word>(words);
-  std::memcpy(aligned.begin(), frame.data(), frame.size());
-  try {
-    capnp::ReaderOptions options;
-    // Every word is read about once; the headroom covers small re-reads. Bounds what pointer
-    // aliasing (many pointers to one object) can make us copy.
-    options.traversalLimitInWords = 2 * words + 1024;
-    options.nestingLimit = 16;  // the schema nests 4 deep at most
-    capnp::FlatArrayMessageReader reader(aligned.asPtr(), options);
-    return decoder{words}.get(reader.getRoot<w::ClientMessage>());
-  } catch (const invalid& e) {
-    return bad_frame(e.what);
-  } catch (const kj::Exception& e) {
-    return bad_frame(e.getDescription().cStr());
-  } catch (const std::exception& e) {
-    return bad_frame(e.what());
-  }
+  return replication::read_capnp_frame<client_message, w::ClientMessage>(
+      frame, "client", [](w::ClientMessage::Reader r, size_t words) { return decoder{words}.get(r); });
 }
 
 }  // namespace rumor::client

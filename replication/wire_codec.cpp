@@ -1,15 +1,9 @@
 #include "replication/wire_codec.hpp"
 
-#include <capnp/message.h>
-#include <capnp/serialize.h>
-#include <kj/array.h>
-#include <kj/exception.h>
-
 #include <algorithm>
-#include <cstring>
-#include <exception>
 #include <utility>
 
+#include "replication/capnp_frame.hpp"
 #include "replication/wire.capnp.h"
 
 namespace rumor::replication {
@@ -314,17 +308,8 @@ void put_body(w::Message::Builder m, const cas_nack& x) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Decoding. A violation throws `invalid` (never escapes decode_message); capnp's kj::Exception
-// for malformed structure is caught at the same place.
-
-struct invalid {
-  std::string what;
-};
-
-[[noreturn]] void fail(std::string what) { throw invalid{std::move(what)}; }
-
-std::string str(capnp::Text::Reader t) { return std::string(t.begin(), t.size()); }
-std::string str(capnp::Data::Reader d) { return std::string(reinterpret_cast<const char*>(d.begin()), d.size()); }
+// Decoding. A violation throws (violation(), capnp_frame.hpp) and never escapes decode_message;
+// capnp's kj::Exception for malformed structure is caught at the same place.
 
 class decoder {
  public:
@@ -353,9 +338,9 @@ class decoder {
       case w::Message::CAS_PROMISE:
       case w::Message::CAS_ACCEPT:
       case w::Message::CAS_ACCEPTED:
-      case w::Message::CAS_NACK: fail("a compare-and-set lane message where a gossip message was expected");
+      case w::Message::CAS_NACK: violation("a compare-and-set lane message where a gossip message was expected");
     }
-    fail("unknown message kind " + std::to_string(static_cast<unsigned>(r.which())));
+    violation("unknown message kind " + std::to_string(static_cast<unsigned>(r.which())));
   }
 
   peer_frame get_any(w::Message::Reader r) {
@@ -389,30 +374,30 @@ class decoder {
  private:
   // Charges `n` decoded list elements against the budget (one per word of the frame).
   void take(size_t n) {
-    if (n > budget_) fail("lists hold more elements than the frame has words");
+    if (n > budget_) violation("lists hold more elements than the frame has words");
     budget_ -= n;
   }
 
   std::string key(capnp::Data::Reader k) {
-    if (k.size() == 0) fail("compare-and-set message with an empty key");
+    if (k.size() == 0) violation("compare-and-set message with an empty key");
     if (k.size() > max_cas_key_bytes)
-      fail("compare-and-set key of " + std::to_string(k.size()) + " bytes (at most " +
-           std::to_string(max_cas_key_bytes) + ")");
+      violation("compare-and-set key of " + std::to_string(k.size()) + " bytes (at most " +
+                std::to_string(max_cas_key_bytes) + ")");
     return str(k);
   }
 
   ballot get(w::Ballot::Reader r) {
     ballot b{r.getCounter(), r.getNode()};
     if (!b.is_zero() && (b.counter == 0 || b.node == 0))
-      fail("ballot {" + std::to_string(b.counter) + ", " + std::to_string(b.node) +
-           "}: a real ballot has counter >= 1 and node != 0");
+      violation("ballot {" + std::to_string(b.counter) + ", " + std::to_string(b.node) +
+                "}: a real ballot has counter >= 1 and node != 0");
     return b;
   }
 
   // The ballot a lane message is about: never zero.
   ballot proposal(w::Ballot::Reader r) {
     ballot b = get(r);
-    if (b.is_zero()) fail("compare-and-set message about the zero ballot");
+    if (b.is_zero()) violation("compare-and-set message about the zero ballot");
     return b;
   }
 
@@ -422,17 +407,17 @@ class decoder {
       case w::CasValue::BYTES: {
         auto d = r.getBytes();
         if (d.size() > max_cas_value_bytes)
-          fail("compare-and-set value of " + std::to_string(d.size()) + " bytes (at most " +
-               std::to_string(max_cas_value_bytes) + ")");
+          violation("compare-and-set value of " + std::to_string(d.size()) + " bytes (at most " +
+                    std::to_string(max_cas_value_bytes) + ")");
         return str(d);
       }
     }
-    fail("unknown compare-and-set value kind");
+    violation("unknown compare-and-set value kind");
   }
 
   std::vector<ballot> get(capnp::List<w::Ballot>::Reader l) {
     if (l.size() > cas_max_lineage)
-      fail("lineage of " + std::to_string(l.size()) + " ballots (at most " + std::to_string(cas_max_lineage) + ")");
+      violation("lineage of " + std::to_string(l.size()) + " ballots (at most " + std::to_string(cas_max_lineage) + ")");
     take(l.size());
     std::vector<ballot> out;
     out.reserve(l.size());
@@ -443,12 +428,12 @@ class decoder {
   member_update get(w::MemberUpdate::Reader r) {
     member_update m;
     m.id = r.getId();
-    if (m.id == 0) fail("member update with node id 0");
+    if (m.id == 0) violation("member update with node id 0");
     m.address = str(r.getAddress());
     m.incarnation = r.getIncarnation();
     auto status = static_cast<uint16_t>(r.getStatus());
     if (status > static_cast<uint16_t>(member_status::left))
-      fail("member status " + std::to_string(status) + " out of range");
+      violation("member status " + std::to_string(status) + " out of range");
     m.status = static_cast<member_status>(status);
     return m;
   }
@@ -468,9 +453,9 @@ class decoder {
     for (auto e : l) {
       node_id node = e.getNode();
       uint64_t counter = e.getCounter();
-      if (node == 0) fail("version vector entry for node id 0");
-      if (counter == 0) fail("version vector entry with counter 0");
-      if (node <= prev) fail("version vector node ids not strictly increasing");
+      if (node == 0) violation("version vector entry for node id 0");
+      if (counter == 0) violation("version vector entry with counter 0");
+      if (node <= prev) violation("version vector node ids not strictly increasing");
       prev = node;
       vv.set(node, counter);
     }
@@ -484,12 +469,12 @@ class decoder {
     for (auto r : l) {
       delta_entry d;
       d.origin = r.getOrigin();
-      if (d.origin == 0) fail("delta from origin node id 0");
+      if (d.origin == 0) violation("delta from origin node id 0");
       d.seq = r.getSeq();
-      if (d.seq == 0) fail("delta with seq 0");
+      if (d.seq == 0) violation("delta with seq 0");
       d.record.key = str(r.getKey());
       auto type = static_cast<uint16_t>(r.getType());
-      if (type < 1 || type > 7) fail("CRDT type tag " + std::to_string(type) + " out of range 1..7");
+      if (type < 1 || type > 7) violation("CRDT type tag " + std::to_string(type) + " out of range 1..7");
       d.record.type = static_cast<crdt::type_tag>(type);
       d.record.hlc = r.getHlc();
       d.record.delta = str(r.getDelta());
@@ -518,14 +503,14 @@ class decoder {
   message get(w::Hello::Reader r) {
     hello h;
     auto role = r.getRole();
-    if (role != w::Role::PEER && role != w::Role::CLIENT) fail("hello with an unknown role");
+    if (role != w::Role::PEER && role != w::Role::CLIENT) violation("hello with an unknown role");
     h.client = role == w::Role::CLIENT;
     h.cluster = str(r.getCluster());
-    if (h.cluster.empty() && !h.client) fail("hello with an empty cluster name");
+    if (h.cluster.empty() && !h.client) violation("hello with an empty cluster name");
     h.node = r.getNode();
-    if (h.node == 0 && !h.client) fail("hello from node id 0");
+    if (h.node == 0 && !h.client) violation("hello from node id 0");
     h.version = r.getVersion();
-    if (h.version == 0) fail("hello with protocol version 0");
+    if (h.version == 0) violation("hello with protocol version 0");
     h.address = str(r.getAddress());
     return h;
   }
@@ -538,7 +523,7 @@ class decoder {
     ping_req p;
     p.probe = r.getProbe();
     p.target = r.getTarget();
-    if (p.target == 0) fail("ping_req for node id 0");
+    if (p.target == 0) violation("ping_req for node id 0");
     p.target_address = str(r.getTargetAddress());
     p.gossip = get(r.getGossip());
     return p;
@@ -563,7 +548,7 @@ class decoder {
     take(t.size());
     s.truncated.reserve(t.size());
     for (uint64_t n : t) {
-      if (n == 0) fail("sync_response truncated origin node id 0");
+      if (n == 0) violation("sync_response truncated origin node id 0");
       s.truncated.push_back(n);
     }
     return s;
@@ -588,17 +573,17 @@ class decoder {
   static uint64_t varint(std::string_view in, size_t& at) {
     uint64_t v = 0;
     for (int shift = 0; shift < 64; shift += 7) {
-      if (at >= in.size()) fail("packed iblt cells end inside a varint");
+      if (at >= in.size()) violation("packed iblt cells end inside a varint");
       auto byte = static_cast<uint8_t>(in[at++]);
-      if (shift == 63 && byte > 1) fail("packed iblt cell varint exceeds 64 bits");
+      if (shift == 63 && byte > 1) violation("packed iblt cell varint exceeds 64 bits");
       v |= uint64_t{byte & 0x7fu} << shift;
       if (!(byte & 0x80)) return v;
     }
-    fail("packed iblt cell varint longer than 10 bytes");
+    violation("packed iblt cell varint longer than 10 bytes");
   }
 
   static uint64_t le64(std::string_view in, size_t& at) {
-    if (in.size() - at < 8) fail("packed iblt cells end inside a cell");
+    if (in.size() - at < 8) violation("packed iblt cells end inside a cell");
     uint64_t v = 0;
     for (int i = 0; i < 8; ++i) v |= uint64_t{static_cast<uint8_t>(in[at + i])} << (8 * i);
     at += 8;
@@ -626,7 +611,7 @@ class decoder {
     q.session = r.getSession();
     auto cells = r.getCells();
     auto packed = r.getPackedCells();
-    if (cells.size() > 0 && packed.size() > 0) fail("recon_request with both cells and packed cells");
+    if (cells.size() > 0 && packed.size() > 0) violation("recon_request with both cells and packed cells");
     if (packed.size() > 0) {
       q.cells = unpack_cells(std::string_view(reinterpret_cast<const char*>(packed.begin()), packed.size()));
       return q;
@@ -658,7 +643,7 @@ class decoder {
     rb.hashed_buckets.reserve(hb.size());
     for (uint32_t b : hb) {
       if (!rb.hashed_buckets.empty() && b <= rb.hashed_buckets.back())
-        fail("recon_buckets hashed buckets not strictly ascending");
+        violation("recon_buckets hashed buckets not strictly ascending");
       rb.hashed_buckets.push_back(b);
     }
     auto hk = r.getHashedKeys();
@@ -677,8 +662,6 @@ class decoder {
   size_t budget_;
 };
 
-error bad_frame(std::string what) { return error{errc::decode_error, "invalid wire frame: " + std::move(what)}; }
-
 uint32_t le32(const char* p) {
   const auto* b = reinterpret_cast<const unsigned char*>(p);
   return uint32_t{b[0]} | uint32_t{b[1]} << 8 | uint32_t{b[2]} << 16 | uint32_t{b[3]} << 24;
@@ -687,48 +670,7 @@ uint32_t le32(const char* p) {
 // One frame holding the alternative `m` holds (a message or a cas_message).
 template <class Variant>
 std::string encode_frame(const Variant& m) {
-  capnp::MallocMessageBuilder mb;
-  auto root = mb.initRoot<w::Message>();
-  std::visit([&](const auto& x) { put_body(root, x); }, m);
-  kj::Array<capnp::word> words = capnp::messageToFlatArray(mb);
-  auto bytes = words.asChars();
-  return std::string(bytes.begin(), bytes.size());
-}
-
-// Checks the framing of `frame`, then runs `get(decoder&, root)` with every decoding failure
-// (ours, capnp's) turned into an error value.
-template <class T, class Get>
-result<T> decode_frame(std::string_view frame, Get get) {
-  if (frame.size() > max_frame_bytes)
-    return error{errc::too_large, "wire frame of " + std::to_string(frame.size()) + " bytes (at most " +
-                                      std::to_string(max_frame_bytes) + ")"};
-  auto size = frame_size_from_prefix(frame);
-  if (!size) return size.err();
-  if (*size == 0) return bad_frame("truncated in the segment table (" + std::to_string(frame.size()) + " bytes)");
-  if (*size > frame.size())
-    return bad_frame("truncated: " + std::to_string(frame.size()) + " of " + std::to_string(*size) + " bytes");
-  if (*size < frame.size())
-    return bad_frame(std::to_string(frame.size() - *size) + " bytes after the end of the message");
-
-  const size_t words = frame.size() / sizeof(capnp::word);
-  kj::Array<capnp::word> aligned = kj::heapArray<capnp::word>(words);
-  std::memcpy(aligned.begin(), frame.data(), frame.size());
-  try {
-    capnp::ReaderOptions options;
-    // Every word is read about once; the headroom covers small re-reads. Bounds what pointer
-    // aliasing (many pointers to one object) can make us copy.
-    options.traversalLimitInWords = 2 * words + 1024;
-    options.nestingLimit = 16;  // the schema nests 5 deep at most
-    capnp::FlatArrayMessageReader reader(aligned.asPtr(), options);
-    decoder d{words};
-    return T(get(d, reader.getRoot<w::Message>()));
-  } catch (const invalid& e) {
-    return bad_frame(e.what);
-  } catch (const kj::Exception& e) {
-    return bad_frame(e.getDescription().cStr());
-  } catch (const std::exception& e) {
-    return bad_frame(e.what());
-  }
+  return write_capnp_frame<w::Message>([&](w::Message::Builder root) { std::visit([&](const auto& x) { put_body(root, x); }, m); });
 }
 
 }  // namespace
@@ -761,11 +703,13 @@ result<size_t> frame_size_from_prefix(std::string_view prefix, size_t limit) {
 }
 
 result<message> decode_message(std::string_view frame) {
-  return decode_frame<message>(frame, [](decoder& d, w::Message::Reader r) { return d.get(r); });
+  return read_capnp_frame<message, w::Message>(frame, "wire",
+                                               [](w::Message::Reader r, size_t words) { return decoder{words}.get(r); });
 }
 
 result<peer_frame> decode_peer_frame(std::string_view frame) {
-  return decode_frame<peer_frame>(frame, [](decoder& d, w::Message::Reader r) { return d.get_any(r); });
+  return read_capnp_frame<peer_frame, w::Message>(
+      frame, "wire", [](w::Message::Reader r, size_t words) { return decoder{words}.get_any(r); });
 }
 
 frame_reader::frame_reader(size_t max_frame) : max_frame_(max_frame) {}

@@ -1,0 +1,85 @@
+// capnp_frame: one Cap'n Proto message as one frame (the standard flat encoding: segment table,
+// then the segments), shared by the peer wire (wire_codec) and the client protocol (client_codec).
+// Writing fills a root builder; reading checks the framing, then runs the caller's decoder with
+// every failure — the decoder's own checks, capnp's structural errors — turned into an error value.
+// Internal to the codecs: include it from .cpp files only.
+#pragma once
+
+#include <capnp/message.h>
+#include <capnp/serialize.h>
+#include <kj/array.h>
+#include <kj/exception.h>
+
+#include <cstring>
+#include <exception>
+#include <string>
+#include <string_view>
+#include <utility>
+
+#include "base/result.hpp"
+#include "replication/wire_codec.hpp"
+
+namespace rumor::replication {
+
+// What a decoder throws when a field breaks the spec; read_capnp_frame catches it.
+struct frame_violation {
+  std::string what;
+};
+[[noreturn]] inline void violation(std::string what) { throw frame_violation{std::move(what)}; }
+
+inline std::string str(capnp::Text::Reader t) { return std::string(t.begin(), t.size()); }
+inline std::string str(capnp::Data::Reader d) {
+  return std::string(reinterpret_cast<const char*>(d.begin()), d.size());
+}
+
+// The frame of the message `fill(root)` builds under a root of type Root.
+template <class Root, class Fill>
+std::string write_capnp_frame(Fill fill) {
+  capnp::MallocMessageBuilder mb;
+  fill(mb.initRoot<Root>());
+  kj::Array<capnp::word> words = capnp::messageToFlatArray(mb);
+  auto bytes = words.asChars();
+  return std::string(bytes.begin(), bytes.size());
+}
+
+// Reads one whole frame whose root is a Root and returns read(root, words), `words` being the
+// frame's size in 8-byte words (for the decoder to bound what lists may claim). Checks first: at
+// most max_frame_bytes (else errc::too_large), a whole segment table, exactly the bytes the table
+// announces. A frame_violation thrown by `read`, a kj::Exception (malformed structure, traversal
+// or nesting limit) or a std::exception becomes errc::decode_error "invalid <kind> frame: ...".
+// The traversal limit (twice the frame, plus headroom) bounds what pointer aliasing can make a
+// decoder copy; nesting is limited to 16 (the schemas nest 5 deep at most).
+template <class T, class Root, class Read>
+result<T> read_capnp_frame(std::string_view frame, std::string_view kind, Read read) {
+  auto bad = [&](std::string what) {
+    return error{errc::decode_error, "invalid " + std::string(kind) + " frame: " + std::move(what)};
+  };
+  if (frame.size() > max_frame_bytes)
+    return error{errc::too_large, std::string(kind) + " frame of " + std::to_string(frame.size()) +
+                                      " bytes (at most " + std::to_string(max_frame_bytes) + ")"};
+  auto size = frame_size_from_prefix(frame);
+  if (!size) return size.err();
+  if (*size == 0) return bad("truncated in the segment table (" + std::to_string(frame.size()) + " bytes)");
+  if (*size > frame.size())
+    return bad("truncated: " + std::to_string(frame.size()) + " of " + std::to_string(*size) + " bytes");
+  if (*size < frame.size()) return bad(std::to_string(frame.size() - *size) + " bytes after the end of the message");
+
+  const size_t words = frame.size() / sizeof(capnp::word);
+  kj::Array<capnp::word> aligned = kj::heapArray<capnp::word>(words);
+  std::memcpy(aligned.begin(), frame.data(), frame.size());
+  try {
+    capnp::ReaderOptions options;
+    options.traversalLimitInWords = 2 * words + 1024;
+    options.nestingLimit = 16;
+    capnp::FlatArrayMessageReader reader(aligned.asPtr(), options);
+    return T(read(reader.getRoot<Root>(), words));
+  } catch (const frame_violation& e) {
+    return bad(e.what);
+  } catch (const kj::Exception& e) {
+    return bad(e.getDescription().cStr());
+  } catch (const std::exception& e) {
+    return bad(e.what());
+  }
+}
+
+}  // namespace rumor::replication
