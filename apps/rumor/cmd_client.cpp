@@ -216,7 +216,8 @@ int run_status(session& s, const client_command& c) {
   return exit_ok;
 }
 
-// Prints a compare-and-set key's value: the raw string, or JSON {"key","type":"cas","value"[,"applied"]}.
+// Prints a compare-and-set key's value: escaped for a terminal like a register's value (render.hpp),
+// or JSON {"key","type":"cas","value"[,"applied"]}.
 void print_lane_value(const client_options& o, const std::string& key, const std::optional<std::string>& v,
                       std::optional<bool> applied) {
   if (o.json) {
@@ -224,7 +225,7 @@ void print_lane_value(const client_options& o, const std::string& key, const std
     if (applied) std::cout << ",\"applied\":" << (*applied ? "true" : "false");
     std::cout << "}\n";
   } else {
-    std::cout << (v ? *v : "(none)") << "\n";
+    std::cout << (v ? client::text_escape(*v) : "(none)") << "\n";
   }
 }
 
@@ -246,8 +247,8 @@ int run_lane(session& s, const client_command& c, client::request req, const std
   std::optional<std::string> v;
   if (!r->values.empty()) v = r->values.front().value;
   if (r->code == errc::conflict) {
-    std::cerr << "rumor cas: conflict: " << key << " holds " << (v ? "'" + *v + "'" : std::string("no value"))
-              << "; nothing changed\n";
+    std::cerr << "rumor cas: conflict: " << client::text_escape(key) << " holds "
+              << (v ? client::text_escape(*v, true) : std::string("no value")) << "; nothing changed\n";
     print_lane_value(s.o, key, v, false);
     return exit_conflict;
   }

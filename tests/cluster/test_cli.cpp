@@ -324,6 +324,15 @@ TEST_CASE("cli: cas, cas --absent, cas --delete and lget — output, conflicts e
   r = c({"lget", "lock"});
   CHECK(r.code == 0);
   CHECK(r.out == "(none)\n");
+  // A value with terminal control bytes is printed escaped (as a register's is); JSON keeps it exact.
+  r = c({"cas", "esc", "--absent", "a\x1b[2J\nb"});
+  CHECK(r.code == 0);
+  CHECK(r.out == "a\\x1b[2J\\nb\n");
+  r = c({"cas", "esc", "--absent", "c"});
+  CHECK(r.code == 5);
+  CHECK(r.err.find("holds \"a\\x1b[2J\\nb\"") != std::string::npos);
+  r = c({"--json", "lget", "esc"});
+  CHECK(r.out == "{\"key\":\"esc\",\"type\":\"cas\",\"value\":\"a\\u001b[2J\\nb\"}\n");
   // Usage errors never reach the node.
   CHECK(c({"cas", "lock", "x"}).code == 2);
   CHECK(c({"cas", "lock", "--absent", "--delete", "x"}).code == 2);
