@@ -50,6 +50,7 @@ class cas_lane {
   // Reads the lane's durable state. Errors as cas_node::load().
   status load();
   bool enabled() const noexcept { return !addresses_.empty(); }
+  size_t voter_count() const noexcept { return addresses_.size(); }  // the configured voters
 
   // Re-maps the voter addresses to ids. Returns a description of the new voter set when it
   // changed (for the log), nullopt otherwise.

@@ -148,6 +148,9 @@ client::node_status make_status(replica_actor_state& st) {
   s.delta_log = st.rep->delta_log_size();
   s.local_updates = st.rep->stats().local_updates;
   s.remote_applied = st.rep->stats().remote_applied;
+  if (auto t = st.rep->stored_tombstones()) s.tombstones = *t;
+  s.tombstones_collected = st.rep->stats().tombstones_collected;
+  if (st.cas) s.cas_voters = static_cast<uint32_t>(st.cas->voter_count());
   for (const auto& m : st.rep->members().live_peers()) {
     client::peer_lag lag{m.id, 0};
     auto it = st.rep->peer_vvs().find(m.id);

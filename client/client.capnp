@@ -214,6 +214,9 @@ struct NodeStatus {
   localUpdates @6 :UInt64;        # updates made at this node since it started
   remoteApplied @7 :UInt64;       # deltas of other origins applied since it started
   peers @8 :List(PeerLag);
+  tombstones @9 :UInt64;          # deleted keys stored, waiting for collection (causal stability)
+  tombstonesCollected @10 :UInt64;  # tombstones collected since the node started
+  casVoters @11 :UInt32;          # voters of the compare-and-set lane; 0: the lane is disabled
 }
 
 # The answer to one request. `code` says what failed (ok = success); the other fields depend on

@@ -107,6 +107,9 @@ void put(w::NodeStatus::Builder b, const node_status& x) {
   b.setDeltaLog(x.delta_log);
   b.setLocalUpdates(x.local_updates);
   b.setRemoteApplied(x.remote_applied);
+  b.setTombstones(x.tombstones);
+  b.setTombstonesCollected(x.tombstones_collected);
+  b.setCasVoters(x.cas_voters);
   auto peers = b.initPeers(count(x.peers.size()));
   for (unsigned i = 0; i < peers.size(); ++i) {
     peers[i].setId(x.peers[i].id);
@@ -254,6 +257,9 @@ class decoder {
     s.delta_log = r.getDeltaLog();
     s.local_updates = r.getLocalUpdates();
     s.remote_applied = r.getRemoteApplied();
+    s.tombstones = r.getTombstones();
+    s.tombstones_collected = r.getTombstonesCollected();
+    s.cas_voters = r.getCasVoters();
     auto peers = r.getPeers();
     take(peers.size());
     s.peers.reserve(peers.size());

@@ -145,6 +145,9 @@ struct node_status {
   uint64_t local_updates = 0;
   uint64_t remote_applied = 0;
   std::vector<peer_lag> peers;
+  uint64_t tombstones = 0;            // deleted keys stored, waiting for collection
+  uint64_t tombstones_collected = 0;  // since the node started
+  uint32_t cas_voters = 0;            // compare-and-set lane voters; 0: the lane is disabled
   friend bool operator==(const node_status&, const node_status&) = default;
 };
 

@@ -861,6 +861,16 @@ void replica::collect_tombstones(const version_vector& stable_everywhere) {
   }
 }
 
+result<uint64_t> replica::stored_tombstones() const {
+  uint64_t n = 0;
+  auto st = store_.scan_meta(persistence::key_range::with_prefix(meta_tombstone), [&](std::string_view, std::string_view) {
+    ++n;
+    return true;
+  });
+  if (!st) return st.err();
+  return n;
+}
+
 uint64_t replica::delta_log_size() const noexcept {
   uint64_t n = 0;
   for (const auto& [origin, c] : vv_.entries()) n += c - std::min(c, truncated_.get(origin));

@@ -170,6 +170,9 @@ class replica {
   const std::unordered_map<node_id, version_vector>& peer_vvs() const noexcept { return peer_vv_; }
   // Deltas in the log that not every live member has acknowledged (an estimate of log size).
   uint64_t delta_log_size() const noexcept;
+  // Deleted keys whose tombstones are stored, waiting for collection (committed state; a scan of
+  // the tombstone markers, O(their count)). Errors: store read errors.
+  result<uint64_t> stored_tombstones() const;
 
  private:
   struct write_wait {

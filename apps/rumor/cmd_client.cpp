@@ -197,7 +197,9 @@ int run_status(session& s, const client_command& c) {
     std::cout << "{\"node\":\"" << id << "\",\"address\":" << json_string(n.address)
               << ",\"cluster\":" << json_string(n.cluster) << ",\"readiness\":" << json_string(n.readiness)
               << ",\"keys\":" << n.keys << ",\"delta_log\":" << n.delta_log << ",\"local_updates\":" << n.local_updates
-              << ",\"remote_applied\":" << n.remote_applied << ",\"peers\":[";
+              << ",\"remote_applied\":" << n.remote_applied << ",\"tombstones\":" << n.tombstones
+              << ",\"tombstones_collected\":" << n.tombstones_collected << ",\"cas_voters\":" << n.cas_voters
+              << ",\"peers\":[";
     for (size_t i = 0; i < n.peers.size(); ++i) {
       char pid[17];
       std::snprintf(pid, sizeof pid, "%016llx", static_cast<unsigned long long>(n.peers[i].id));
@@ -208,7 +210,11 @@ int run_status(session& s, const client_command& c) {
     std::cout << "node        " << id << "\naddress     " << n.address << "\ncluster     " << n.cluster
               << "\nreadiness   " << n.readiness << "\nkeys        " << n.keys << "\ndelta log   " << n.delta_log
               << " (not yet acknowledged by every member)\nupdates     " << n.local_updates << " local, "
-              << n.remote_applied << " from peers\n";
+              << n.remote_applied << " from peers\ntombstones  " << n.tombstones
+              << " deleted keys waiting until every member has seen the delete (" << n.tombstones_collected
+              << " collected since start)\ncas lane    ";
+    if (n.cas_voters == 0) std::cout << "disabled (rumor node --cas-voters)\n";
+    else std::cout << n.cas_voters << " voters, quorum " << n.cas_voters / 2 + 1 << "\n";
     for (const auto& p : n.peers)
       std::printf("peer        %016llx  behind by %llu updates\n", static_cast<unsigned long long>(p.id),
                   static_cast<unsigned long long>(p.behind));

@@ -105,6 +105,9 @@ class generator {
     if (coin()) {
       node_status s{number(), bytes(), bytes(), bytes(), number(), number(), number(), number(), {}};
       s.peers = list(3, [&] { return peer_lag{number(), number()}; });
+      s.tombstones = number();
+      s.tombstones_collected = number();
+      s.cas_voters = static_cast<uint32_t>(number());
       r.node = s;
     }
     return r;

@@ -144,6 +144,15 @@ TEST_CASE("cli: client commands against a node, human and JSON output, exit code
     CHECK(r.out.find("\"status\":\"alive\"") != std::string::npos);
     r = c({"--json", "status"});
     CHECK(r.out.find("\"readiness\":\"ready\"") != std::string::npos);
+    CHECK(r.out.find("\"cas_voters\":0") != std::string::npos);
+    CHECK(c({"status"}).out.find("cas lane    disabled") != std::string::npos);
+    // The node is the whole cluster: the deleted key's tombstone is collected within a few gossip
+    // rounds, and status says so.
+    CHECK(rumor::test::eventually_for(10s, [&] {
+      auto s = c({"--json", "status"}).out;
+      return s.find("\"tombstones\":0,") != std::string::npos &&
+             s.find("\"tombstones_collected\":0,") == std::string::npos;
+    }));
   }
   SUBCASE("watch streams the changes under its prefix, and only those") {
     std::thread writer([&] {
@@ -300,6 +309,8 @@ TEST_CASE("cli: cas, cas --absent, cas --delete and lget — output, conflicts e
     args.insert(args.begin(), {"--connect", addr});
     return rumor_cmd(args);
   };
+  CHECK(c({"--json", "status"}).out.find("\"cas_voters\":1,") != std::string::npos);
+  CHECK(c({"status"}).out.find("cas lane    1 voters, quorum 1\n") != std::string::npos);
   auto r = c({"cas", "lock", "--absent", "alice"});
   CHECK(r.code == 0);
   CHECK(r.out == "alice\n");
