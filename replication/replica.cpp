@@ -1248,28 +1248,45 @@ void replica::on_full_sync_chunk(node_id from, const full_sync_chunk& r, uint64_
   auto it = repairs_.find(r.session);
   if (it == repairs_.end() || it->second.peer != from) return;
   recon_session& session = it->second;
+  // Chunks carry the responder's keys in order, each one continuing after the last key of the one
+  // before (the request says where). One that does not is a duplicate of an earlier chunk.
+  if (!r.states.empty() && session.streamed_to && r.states.front().key <= *session.streamed_to) return;
   session.last_progress_ms = now_ms;
+  std::set<std::string> carried;
   for (const auto& s : r.states) {
     join_state(s, &session.peer_vv);
-    session.streamed.insert(s.key);
+    carried.insert(s.key);
   }
-  if (!r.done && !r.states.empty()) {
+  // The chunk covers the key space from after the previous chunk's last key to its own last key
+  // (to the end, for the last chunk), read after the repair began. Our keys there that it does not
+  // carry the responder did not hold: it collected those whose updates it had all applied
+  // (retire_dead); the rest it lacks, and pulls from us by its own anti-entropy.
+  bool last = r.done || r.states.empty();
+  persistence::key_range covered = session.streamed_to ? persistence::key_range::starting_at(*session.streamed_to + '\0')
+                                                       : persistence::key_range::all();
+  if (!last) covered.to = r.states.back().key + '\0';
+  retire_uncarried(covered, carried, session.peer_vv);
+  if (!last) {
+    session.streamed_to = r.states.back().key;
     send(from, full_sync_request{r.session, r.states.back().key});
     return;
   }
-  // Every part of the key space was streamed by some chunk read after the repair began. Our keys
-  // no chunk carried the responder did not hold: it collected those whose updates it had all
-  // applied (retire_dead); the rest it lacks, and pulls from us by its own anti-entropy.
+  finish_repair(session);
+  repairs_.erase(it);
+}
+
+void replica::retire_uncarried(const persistence::key_range& range, const std::set<std::string>& carried,
+                               const version_vector& peer_vv) {
   std::vector<std::string> absent;
-  (void)store_.scan_values(persistence::key_range::all(), [&](std::string_view k, std::string_view) {
-    if (!session.streamed.count(std::string(k))) absent.emplace_back(k);
+  (void)store_.scan_values(range, [&](std::string_view k, std::string_view) {
+    if (!carried.count(std::string(k))) absent.emplace_back(k);
     return true;
   });
-  for (const auto& [k, entry] : dirty_)
-    if (!session.streamed.count(k)) absent.push_back(k);
-  for (const auto& k : absent) (void)retire_dead(k, session.peer_vv);
-  finish_repair(it->second);
-  repairs_.erase(it);
+  for (auto d = dirty_.lower_bound(range.from); d != dirty_.end() && !range.past_end(d->first); ++d)
+    if (!carried.count(d->first)) absent.push_back(d->first);
+  std::sort(absent.begin(), absent.end());
+  absent.erase(std::unique(absent.begin(), absent.end()), absent.end());
+  for (const auto& k : absent) (void)retire_dead(k, peer_vv);
 }
 
 void replica::finish_repair(recon_session& s) {

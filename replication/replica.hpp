@@ -200,7 +200,7 @@ class replica {
     uint64_t last_progress_ms;
     bool compared = false;          // recon: the responder's buckets were compared, states asked
     std::set<std::string> asked;    // recon: our keys whose states we asked for
-    std::set<std::string> streamed;  // full transfer: the keys received so far
+    std::optional<std::string> streamed_to;  // full transfer: the last key of the last chunk joined
   };
   struct held {
     uint64_t batch_id;
@@ -238,6 +238,10 @@ class replica {
   // origins whose updates in the key vector it had all applied are dead; drops them. Returns
   // our record afterwards if the peer still needs it (it lacks some of the key's updates).
   std::optional<std::string> retire_dead(const std::string& skey, const version_vector& peer_vv);
+  // Full transfer: retires (retire_dead) our keys in `range`, stored or uncommitted, other than
+  // `carried` — the responder of a repair whose vector was `peer_vv` streamed that range without them.
+  void retire_uncarried(const persistence::key_range& range, const std::set<std::string>& carried,
+                        const version_vector& peer_vv);
 
   // deltas
   void offer(const delta_entry& e, node_id from, uint64_t now_ms);
