@@ -6,6 +6,9 @@
 #include <spdlog/sinks/null_sink.h>
 #include <spdlog/spdlog.h>
 
+#include <exception>
+#include <functional>
+
 #include <caf/all.hpp>
 #include <caf/scheduler/test_coordinator.hpp>
 
@@ -66,6 +69,9 @@ struct fixture {
   caf::actor transport;
   caf::actor storage;
   uint64_t committed = 0;
+  // False once a test body has ended by an exception (a failed REQUIRE): its locals, which the
+  // callbacks given to send_call refer to, are gone, so teardown must not call them.
+  std::shared_ptr<bool> body_alive = std::make_shared<bool>(true);
 
   uint64_t now_ms() const {
     return 1'700'000'000'000ull +
@@ -116,7 +122,17 @@ struct fixture {
     replica = nullptr;
   }
 
-  ~fixture() { stop(); }
+  ~fixture() {
+    if (std::uncaught_exceptions() > 0) {
+      *body_alive = false;
+      try {
+        stop();
+      } catch (...) {  // a failing check during unwinding: the test has failed already
+      }
+      return;
+    }
+    stop();
+  }
 
   template <class Body>
   void send_call(Body body, std::function<void(client::response)> reply,
@@ -124,7 +140,15 @@ struct fixture {
     client::request req;
     req.id = 1;
     req.body = std::move(body);
-    caf::anon_send(replica, call{1, std::move(req), std::move(reply), std::move(on_event)});
+    auto guarded_reply = [alive = body_alive, reply = std::move(reply)](client::response r) {
+      if (*alive) reply(std::move(r));
+    };
+    std::function<void(client::event)> guarded_event;
+    if (on_event)
+      guarded_event = [alive = body_alive, on_event = std::move(on_event)](client::event e) {
+        if (*alive) on_event(std::move(e));
+      };
+    caf::anon_send(replica, call{1, std::move(req), std::move(guarded_reply), std::move(guarded_event)});
     sched.run();
   }
 };
