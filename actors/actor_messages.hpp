@@ -34,6 +34,7 @@ using send_atom = caf::atom_constant<caf::atom("rsend")>;
 using tick_atom = caf::atom_constant<caf::atom("rtick")>;
 using stop_atom = caf::atom_constant<caf::atom("rstop")>;
 using flush_atom = caf::atom_constant<caf::atom("rflush")>;
+using drain_atom = caf::atom_constant<caf::atom("rdrain")>;
 using client_out_atom = caf::atom_constant<caf::atom("rcliout")>;
 using connect_atom = caf::atom_constant<caf::atom("rconnect")>;
 

@@ -50,6 +50,7 @@ struct replica_actor_state {
   std::unique_ptr<cas_lane> cas;     // the compare-and-set lane (disabled without voters)
   uint64_t tick_ms = 20;
   std::map<uint64_t, std::pair<replication::member_status, std::string>> known_members;  // for logs
+  bool drain_scheduled = false;      // a drain_atom to ourselves is in the mailbox
   bool started = false;
   bool stopping = false;
   bool stop_sent = false;
@@ -136,6 +137,15 @@ void drain(self_ptr self) {
   }
   notify_watchers(st, r.changes);
   update_readiness(st);
+}
+
+// Drains once the messages already in the mailbox are handled: a burst of client calls or peer
+// messages becomes one write batch (group commit) and one outbox, not one per input.
+void schedule_drain(self_ptr self) {
+  auto& st = self->state;
+  if (st.drain_scheduled) return;
+  st.drain_scheduled = true;
+  self->send(self, drain_atom::value);
 }
 
 client::node_status make_status(replica_actor_state& st) {
@@ -226,7 +236,7 @@ void handle_call(self_ptr self, call& c) {
     r.node = make_status(st);
     c.reply(std::move(r));
   }
-  drain(self);
+  schedule_drain(self);
 }
 
 // A commit failed: fail what waited on the lost state and rebuild the replica from the store.
@@ -304,7 +314,7 @@ caf::behavior replica_actor(self_ptr self, replica_actor_config cfg) {
         auto& st = self->state;
         if (!st.rep) return;
         st.rep->receive(m.from, m.msg, now_ms(st));
-        drain(self);
+        schedule_drain(self);
       },
       [=](cas_peer_message& m) {
         auto& st = self->state;
@@ -363,10 +373,8 @@ caf::behavior replica_actor(self_ptr self, replica_actor_config cfg) {
           return rp;
         }
         st.stop_promise = rp;
-        if (st.rep && st.started && leave) {
-          st.rep->leave(now_ms(st));
-          drain(self);
-        }
+        if (st.rep && st.started && leave) st.rep->leave(now_ms(st));
+        if (st.started) drain(self);  // also hands a batch still open (schedule_drain) to storage
         st.stopping = true;
         set_readiness(st, readiness::stopping);
         for (auto& [rid, w] : st.calls)
@@ -382,6 +390,10 @@ caf::behavior replica_actor(self_ptr self, replica_actor_config cfg) {
         return rp;
       },
       [=](flush_atom) { finish_stop(self); },
+      [=](drain_atom) {
+        self->state.drain_scheduled = false;
+        drain(self);
+      },
   };
 }
 

@@ -195,26 +195,17 @@ void replica::end_step() {
     for (node_id id : changes.removed) reaped_.set(id, 1);
     cur_.put_meta(meta_reaped, encode_vv(reaped_));
   }
-  if (vv_dirty_) {
-    cur_.put_meta(meta_vv, encode_vv(vv_));
-    cur_.put_meta(meta_hlc, le64(clock_.last().bits));
-    vv_dirty_ = false;
+  if ((!cur_.empty() || vv_dirty_) && !batch_open_) {
+    // This step writes: it joins the open batch (id next_batch_id_), which take_ready() closes.
+    in_flight_.push_back(held{next_batch_id_, {}, {}, {}});
+    batch_open_ = true;
   }
-  if (!cur_.empty()) {
-    uint64_t id = next_batch_id_++;
-    for (auto& [skey, entry] : dirty_)
-      if (entry.second == 0) entry.second = id;
-    for (auto& [skey, batch] : erased_)
-      if (batch == 0) batch = id;
-    ready_.batches.push_back(pending_batch{id, std::move(cur_)});
-    cur_ = persistence::write_batch{};
-    in_flight_.push_back(held{id, std::move(step_messages_), std::move(step_replies_),
-                              std::move(step_write_requests_)});
-  } else if (!in_flight_.empty()) {
-    // Keep order: nothing of this step overtakes an earlier step still waiting for its commit.
+  if (!in_flight_.empty()) {
+    // Held until the open batch (or, keeping order, the last batch in flight) is durable.
     auto& last = in_flight_.back();
     for (auto& m : step_messages_) last.messages.push_back(std::move(m));
     for (auto& r : step_replies_) last.replies.push_back(std::move(r));
+    for (uint64_t req : step_write_requests_) last.write_requests.push_back(req);
   } else {
     for (auto& m : step_messages_) ready_.messages.push_back(std::move(m));
     for (auto& r : step_replies_) ready_.replies.push_back(std::move(r));
@@ -222,6 +213,23 @@ void replica::end_step() {
   step_messages_.clear();
   step_replies_.clear();
   step_write_requests_.clear();
+}
+
+void replica::close_batch() {
+  if (!batch_open_) return;
+  batch_open_ = false;
+  if (vv_dirty_) {
+    // Once per batch, however many steps advanced the vector.
+    cur_.put_meta(meta_vv, encode_vv(vv_));
+    cur_.put_meta(meta_hlc, le64(clock_.last().bits));
+    vv_dirty_ = false;
+  }
+  uint64_t id = next_batch_id_++;
+  // write_value and collect_tombstones stamped this batch's keys with `id` already.
+  if (!batch_keys_.empty()) uncommitted_keys_.emplace_back(id, std::move(batch_keys_));
+  batch_keys_.clear();
+  ready_.batches.push_back(pending_batch{id, std::move(cur_)});
+  cur_ = persistence::write_batch{};
 }
 
 void replica::committed(uint64_t batch_id) {
@@ -234,13 +242,14 @@ void replica::committed(uint64_t batch_id) {
       for (auto& w : write_waits_)
         if (w.request == req) w.local_committed = true;
   }
-  for (auto it = dirty_.begin(); it != dirty_.end();) {
-    if (it->second.second != 0 && it->second.second <= batch_id) it = dirty_.erase(it);
-    else ++it;
-  }
-  for (auto it = erased_.begin(); it != erased_.end();) {
-    if (it->second != 0 && it->second <= batch_id) it = erased_.erase(it);
-    else ++it;
+  // Only the keys the committed batches wrote are looked at (not all of dirty_): a key written
+  // again by a later batch keeps that batch's stamp and stays.
+  while (!uncommitted_keys_.empty() && uncommitted_keys_.front().first <= batch_id) {
+    for (const std::string& skey : uncommitted_keys_.front().second) {
+      if (auto it = dirty_.find(skey); it != dirty_.end() && it->second.second <= batch_id) dirty_.erase(it);
+      if (auto it = erased_.find(skey); it != erased_.end() && it->second <= batch_id) erased_.erase(it);
+    }
+    uncommitted_keys_.pop_front();
   }
   check_write_waits();
   end_step();
@@ -256,6 +265,7 @@ void replica::commit_failed(uint64_t batch_id, const error& e) {
     }
   }
   in_flight_.clear();
+  batch_open_ = false;
   for (auto& w : write_waits_)
     ready_.replies.push_back(reply{w.request, error{e.code, "storage commit failed: " + e.message}, {}, {}});
   write_waits_.clear();
@@ -263,6 +273,7 @@ void replica::commit_failed(uint64_t batch_id, const error& e) {
 }
 
 ready replica::take_ready() {
+  close_batch();
   ready r = std::move(ready_);
   ready_ = {};
   return r;
@@ -361,7 +372,8 @@ void replica::write_value(const std::string& skey, const crdt::value& v, const v
   if (empty && !(old_record && old_held_nothing)) cur_.put_meta(std::string(meta_tombstone) + skey, "1");
   else if (!empty && old_record && old_held_nothing) cur_.erase_meta(std::string(meta_tombstone) + skey);
   erased_.erase(skey);
-  dirty_[skey] = {std::move(record), 0};
+  dirty_[skey] = {std::move(record), next_batch_id_};  // cur_ becomes batch next_batch_id_
+  batch_keys_.push_back(skey);
 }
 
 bool replica::join_state(const key_state& s, const version_vector* sender_vv) {
@@ -856,7 +868,8 @@ void replica::collect_tombstones(const version_vector& stable_everywhere) {
     cur_.erase_meta(std::string(meta_tombstone) + skey);
     // Until the erase commits, reads must not see the stored tombstone (a write based on it would
     // skip the t/ marker and remove its hash from the digest twice).
-    erased_[skey] = 0;
+    erased_[skey] = next_batch_id_;
+    batch_keys_.push_back(skey);
     ++stats_.tombstones_collected;
   }
 }

@@ -151,6 +151,10 @@ class replica {
   void commit_failed(uint64_t batch_id, const error& e);
   bool failed() const noexcept { return failed_; }
 
+  // Everything to carry out since the last call. The writes of all steps since then form at
+  // most one new batch (group commit: callers that take_ready() once per burst of inputs get
+  // one batch, one vector record, per burst); their messages and replies are held until it is
+  // committed().
   ready take_ready();
 
   // ---- queries (local state, synchronous) ----
@@ -212,6 +216,8 @@ class replica {
   // step plumbing
   std::vector<node_id> live_peer_ids() const;
   void end_step();
+  // Turns the open batch (if any) into ready_.batches' last entry.
+  void close_batch();
   void send(node_id to, message m);
   void reply_now(reply r);
 
@@ -310,8 +316,15 @@ class replica {
   // uncommitted state
   std::map<std::string, std::pair<std::string, uint64_t>> dirty_;  // skey -> (encoded, batch id)
   std::map<std::string, uint64_t> erased_;  // collected keys whose erase is not committed -> batch id
+  // The keys (of dirty_ or erased_) each uncommitted batch wrote, in batch order, so that
+  // committed() visits only those; batch_keys_: the open batch's (its id is next_batch_id_).
+  std::deque<std::pair<uint64_t, std::vector<std::string>>> uncommitted_keys_;
+  std::vector<std::string> batch_keys_;
+  // The open batch: the writes of every step since the last take_ready() (one batch, one
+  // vector record, however many steps); its held entry is in_flight_.back().
   persistence::write_batch cur_;
-  bool vv_dirty_ = false;
+  bool batch_open_ = false;
+  bool vv_dirty_ = false;  // vv_ / the clock advanced since the last batch closed
   outbox step_messages_;
   std::vector<reply> step_replies_;
   std::vector<uint64_t> step_write_requests_;
