@@ -999,7 +999,8 @@ void replica::start_repair(node_id peer, const version_vector& peer_vv, uint64_t
   ++stats_.repairs_started;
   // A key that differs changes one bucket digest on each side: two IBLT pairs per difference.
   uint64_t pairs = estimate > config_.full_sync_threshold ? config_.full_sync_threshold : estimate;
-  recon_session s{next_session_++, peer, peer_vv, iblt_cells_for(2 * std::max<uint64_t>(pairs, 1)), false, now_ms};
+  recon_session s{next_session_++, peer, peer_vv, iblt_cells_for(2 * std::max<uint64_t>(pairs, 1)),
+                  false, now_ms, false, {}, {}};
   if (!bootstrapped_ || vv_.empty() || estimate > config_.full_sync_threshold) {
     s.full = true;
     send(peer, full_sync_request{s.id, {}});
