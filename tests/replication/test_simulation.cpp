@@ -53,6 +53,18 @@ int64_t counter_at(simulation& s, size_t i, const std::string& key) {
   return v.empty() ? 0 : v[0].get_if<crdt::pn_counter>()->value();
 }
 
+// A local-consistency update of or-set key `key` at node i (no reply wanted).
+void set_update(simulation& s, size_t i, const std::string& key, mutator op) {
+  s.update(i, key, crdt::type_tag::or_set, std::move(op), consistency::local, 1'000, nullptr);
+}
+
+// The elements of or-set `key` at node i, which must hold exactly one value of it.
+std::vector<std::string> set_at(simulation& s, size_t i, const std::string& key) {
+  auto v = s.values(i, key);
+  REQUIRE(v.size() == 1);
+  return v[0].get_if<crdt::or_set>()->elements();
+}
+
 }  // namespace
 
 // 20 cases x 100 schedules = 2,000 seeded schedules per ctest run.
@@ -235,11 +247,11 @@ TEST_CASE("simulation: tombstone collection once stable, and re-creation reuses 
   simulation s(seed, cfg);
   s.start_all();
   s.run_for(2'000);
-  s.update(0, "k", crdt::type_tag::or_set, ops::set_add({"a", "b"}), consistency::local, 1'000, nullptr);
+  set_update(s, 0, "k", ops::set_add({"a", "b"}));
   REQUIRE(s.run_until([&] { return s.converged(); }, 10'000));
   auto before_delete = s.dump(s.at(0));  // the state a late message could still carry
   REQUIRE(before_delete.size() == 1);
-  s.update(1, "k", crdt::type_tag::or_set, ops::remove_key(), consistency::local, 1'000, nullptr);
+  set_update(s, 1, "k", ops::remove_key());
   REQUIRE(s.run_until([&] { return s.converged(); }, 10'000));
   for (size_t i = 0; i < 3; ++i) {
     auto v = s.values(i, "k");
@@ -262,15 +274,11 @@ TEST_CASE("simulation: tombstone collection once stable, and re-creation reuses 
   CHECK(s.at(0).rep->stats().stale_states == 1);
   // Re-create it while one node is cut off, then heal: no dot is reused, nothing is swallowed.
   s.partition({{2}});
-  s.update(0, "k", crdt::type_tag::or_set, ops::set_add({"c"}), consistency::local, 1'000, nullptr);
+  set_update(s, 0, "k", ops::set_add({"c"}));
   s.run_for(500);
   s.heal();
   REQUIRE(s.run_until([&] { return s.converged(); }, 20'000));
-  for (size_t i = 0; i < 3; ++i) {
-    auto v = s.values(i, "k");
-    REQUIRE(v.size() == 1);
-    CHECK(v[0].get_if<crdt::or_set>()->elements() == std::vector<std::string>{"c"});
-  }
+  for (size_t i = 0; i < 3; ++i) CHECK(set_at(s, i, "k") == std::vector<std::string>{"c"});
 }
 
 TEST_CASE("simulation: a late state mixing a collected element with a newer update brings back only the update") {
@@ -284,11 +292,11 @@ TEST_CASE("simulation: a late state mixing a collected element with a newer upda
   simulation s(seed, cfg);
   s.start_all();
   s.run_for(2'000);
-  s.update(0, "k", crdt::type_tag::or_set, ops::set_add({"a"}), consistency::local, 1'000, nullptr);
+  set_update(s, 0, "k", ops::set_add({"a"}));
   REQUIRE(s.run_until([&] { return s.converged(); }, 10'000));
   auto before_delete = s.dump(s.at(0));
   REQUIRE(before_delete.size() == 1);
-  s.update(1, "k", crdt::type_tag::or_set, ops::remove_key(), consistency::local, 1'000, nullptr);
+  set_update(s, 1, "k", ops::remove_key());
   REQUIRE(s.run_until([&] {
     for (size_t i = 0; i < 3; ++i)
       if (!s.dump(s.at(i)).empty()) return false;
@@ -296,7 +304,7 @@ TEST_CASE("simulation: a late state mixing a collected element with a newer upda
   }, 20'000));
   // Node 2, cut off, re-creates the key; node 0 has not applied that update.
   s.partition({{2}});
-  s.update(2, "k", crdt::type_tag::or_set, ops::set_add({"z"}), consistency::local, 1'000, nullptr);
+  set_update(s, 2, "k", ops::set_add({"z"}));
   s.run_for(200);
   auto recreated = s.dump(s.at(2));
   REQUIRE(recreated.size() == 1);
@@ -316,16 +324,10 @@ TEST_CASE("simulation: a late state mixing a collected element with a newer upda
   s.at(0).rep->receive(s.at(1).rep->id(), state_push{0, {key_state{skey, encode_stored(kv, crdt::encode(*mixed))}}, {}, {}},
                        s.now());
   s.run_for(100);
-  auto v = s.values(0, "k");
-  REQUIRE(v.size() == 1);
-  CHECK(v[0].get_if<crdt::or_set>()->elements() == std::vector<std::string>{"z"});
+  CHECK(set_at(s, 0, "k") == std::vector<std::string>{"z"});
   s.heal();
   REQUIRE(s.run_until([&] { return s.converged(); }, 20'000));
-  for (size_t i = 0; i < 3; ++i) {
-    auto w = s.values(i, "k");
-    REQUIRE(w.size() == 1);
-    CHECK(w[0].get_if<crdt::or_set>()->elements() == std::vector<std::string>{"z"});
-  }
+  for (size_t i = 0; i < 3; ++i) CHECK(set_at(s, i, "k") == std::vector<std::string>{"z"});
 }
 
 TEST_CASE("simulation: a delete concurrent with an add keeps the add (observed-remove)") {
@@ -336,17 +338,15 @@ TEST_CASE("simulation: a delete concurrent with an add keeps the add (observed-r
   simulation s(seed, cfg);
   s.start_all();
   s.run_for(2'000);
-  s.update(0, "k", crdt::type_tag::or_set, ops::set_add({"a"}), consistency::local, 1'000, nullptr);
+  set_update(s, 0, "k", ops::set_add({"a"}));
   REQUIRE(s.run_until([&] { return s.converged(); }, 10'000));
   s.partition({{0}, {1}});
-  s.update(0, "k", crdt::type_tag::or_set, ops::remove_key(), consistency::local, 1'000, nullptr);
-  s.update(1, "k", crdt::type_tag::or_set, ops::set_add({"b"}), consistency::local, 1'000, nullptr);
+  set_update(s, 0, "k", ops::remove_key());
+  set_update(s, 1, "k", ops::set_add({"b"}));
   s.run_for(500);
   s.heal();
   REQUIRE(s.run_until([&] { return s.converged(); }, 20'000));
-  auto v = s.values(0, "k");
-  REQUIRE(v.size() == 1);
-  CHECK(v[0].get_if<crdt::or_set>()->elements() == std::vector<std::string>{"b"});
+  CHECK(set_at(s, 0, "k") == std::vector<std::string>{"b"});
 }
 
 TEST_CASE("simulation: collection leaves no tombstone or delta log entry after deletes") {
