@@ -213,7 +213,7 @@ class replica {
     std::vector<uint64_t> write_requests;  // write waits whose local commit this is
   };
 
-  // step plumbing
+  // ---- step plumbing (replica.cpp) ----
   std::vector<node_id> live_peer_ids() const;
   void end_step();
   // Turns the open batch (if any) into ready_.batches' last entry.
@@ -221,7 +221,7 @@ class replica {
   void send(node_id to, message m);
   void reply_now(reply r);
 
-  // values
+  // ---- values (replica_values.cpp): reads see the uncommitted writes (dirty_, erased_) ----
   result<std::optional<std::string>> read_encoded(const std::string& skey) const;
   result<std::vector<key_state>> read_all_types(std::string_view user_key) const;
   struct loaded {
@@ -233,23 +233,14 @@ class replica {
   static result<loaded> decode_record(std::string_view record);
   void write_value(const std::string& skey, const crdt::value& v, const version_vector& kv,
                    const std::optional<std::string>& old_record, bool old_held_nothing);
-  void collect_tombstones(const version_vector& stable_everywhere);
   // Joins a peer's state of one key (returns true iff the local value changed). The dots of the
   // incoming state that this replica's vector shows it has seen, and no longer holds, are dead
   // and left out. `sender_vv` (repair answers only): a vector the sender had applied before it
   // read the state; our dots that it shows the sender has seen, and that the state lacks, are dead
   // too (PROTOCOL.md, "Key deletion").
   bool join_state(const key_state& s, const version_vector* sender_vv = nullptr);
-  // The responder of a repair whose vector was `peer_vv` no longer holds `skey`: our dots of
-  // origins whose updates in the key vector it had all applied are dead; drops them. Returns
-  // our record afterwards if the peer still needs it (it lacks some of the key's updates).
-  std::optional<std::string> retire_dead(const std::string& skey, const version_vector& peer_vv);
-  // Full transfer: retires (retire_dead) our keys in `range`, stored or uncommitted, other than
-  // `carried` — the responder of a repair whose vector was `peer_vv` streamed that range without them.
-  void retire_uncarried(const persistence::key_range& range, const std::set<std::string>& carried,
-                        const version_vector& peer_vv);
 
-  // deltas
+  // ---- deltas, push, anti-entropy, log truncation (replica_gossip.cpp) ----
   void offer(const delta_entry& e, node_id from, uint64_t now_ms);
   bool apply(const delta_entry& e, node_id from, uint64_t now_ms);
   void persist_vv();
@@ -262,15 +253,18 @@ class replica {
   // Pointwise minimum of this replica's vector and the last known vectors of `peers`; nullopt
   // when one of them is unknown.
   std::optional<version_vector> applied_by_all(const std::vector<node_id>& peers) const;
+  void on_sync_response(node_id from, const sync_response& r, uint64_t now_ms);
 
-  // consistency
+  // ---- tombstone collection (replica_tombstones.cpp) ----
+  void collect_tombstones(const version_vector& stable_everywhere);
+
+  // ---- consistency levels (replica_consistency.cpp) ----
   size_t quorum(consistency c) const;
   void check_write_waits();
   void finish_read(read_wait& w, bool timed_out);
   void expire(uint64_t now_ms);
 
-  // repair
-  void on_sync_response(node_id from, const sync_response& r, uint64_t now_ms);
+  // ---- repair (replica_repair.cpp) ----
   void start_repair(node_id peer, const version_vector& peer_vv, uint64_t estimate, uint64_t now_ms);
   void on_recon_request(node_id from, const recon_request& r);
   // The buckets whose digests differ between the peer's IBLT `cells` and ours; nullopt when the
@@ -296,6 +290,14 @@ class replica {
   void on_full_sync_chunk(node_id from, const full_sync_chunk& r, uint64_t now_ms);
   void finish_repair(recon_session& s);
   result<std::map<std::string, uint64_t>> bucket_contents(uint32_t bucket) const;
+  // The responder of a repair whose vector was `peer_vv` no longer holds `skey`: our dots of
+  // origins whose updates in the key vector it had all applied are dead; drops them. Returns
+  // our record afterwards if the peer still needs it (it lacks some of the key's updates).
+  std::optional<std::string> retire_dead(const std::string& skey, const version_vector& peer_vv);
+  // Full transfer: retires (retire_dead) our keys in `range`, stored or uncommitted, other than
+  // `carried` — the responder of a repair whose vector was `peer_vv` streamed that range without them.
+  void retire_uncarried(const persistence::key_range& range, const std::set<std::string>& carried,
+                        const version_vector& peer_vv);
 
   const persistence::store& store_;
   replica_config config_;

@@ -1,0 +1,260 @@
+// replica, deltas and their dissemination (PROTOCOL.md, "Dissemination" and "Delta log
+// truncation and repair").
+//
+// Contract of this part:
+// - offer() applies deltas in per-origin sequence order: one already applied is counted as a
+//   duplicate; one beyond a gap waits in reorder_ (at most reorder_limit; beyond, dropped and
+//   pulled again by anti-entropy), and applying the next one drains what the gap held back.
+//   Nothing is applied before the replica is bootstrapped (a full copy of a peer's state).
+// - apply() joins one delta into its key's value and puts the value, the delta-log record and the
+//   vector advance into the open batch; false (the gap stays) on a bad delta or a read error.
+// - flush_push() (each tick) sends the new deltas (to_push_) to `fanout` random live peers,
+//   never to the peer a delta came from nor to one known to have it. anti_entropy() (each
+//   gossip_interval_ms) sends one random live peer our vector; the sync_request is answered in
+//   receive() (replica.cpp) with log_entries_after(). on_sync_response() applies the answer,
+//   pushes back what the responder lacks, and starts a repair (replica_repair.cpp) when the deltas
+//   we lack are gone from its log, or, before bootstrap, a full transfer.
+// - log_entries_after() reads the delta log after a vector, bounded in count and bytes.
+// - maybe_truncate() drops the log prefix every live member has applied. Then, if
+//   config.collect_tombstones, once this node has joined and has applied everything the voters
+//   reported, it hands the vector every voting member has applied to collect_tombstones()
+//   (replica_tombstones.cpp).
+
+#include "replication/replica.hpp"
+
+#include <algorithm>
+#include <limits>
+
+#include "replication/log_record.hpp"
+#include "replication/replica_internal.hpp"
+#include "replication/storage_key.hpp"
+
+namespace rumor::replication {
+
+namespace {
+
+size_t entry_bytes(const delta_entry& e) { return e.record.key.size() + e.record.delta.size() + 32; }
+
+}  // namespace
+
+using namespace detail;
+
+void replica::offer(const delta_entry& e, node_id from, uint64_t now_ms) {
+  if (e.origin == 0 || e.seq == 0) return;
+  // A node joining with an empty store first copies a peer's whole state (and vector): applying
+  // old deltas before that could revive what a collected tombstone had removed.
+  if (!bootstrapped_) return;
+  uint64_t have = vv_.get(e.origin);
+  if (e.seq <= have) {
+    ++stats_.duplicates;
+    return;
+  }
+  if (e.seq > have + 1) {
+    if (reorder_.size() >= config_.reorder_limit) {
+      ++stats_.dropped;
+      return;
+    }
+    if (reorder_.emplace(std::make_pair(e.origin, e.seq), e.record).second) ++stats_.buffered;
+    return;
+  }
+  if (!apply(e, from, now_ms)) return;
+  // Drain what the gap was holding back.
+  for (auto it = reorder_.find({e.origin, e.seq + 1}); it != reorder_.end();
+       it = reorder_.find({e.origin, vv_.get(e.origin) + 1})) {
+    delta_entry next{e.origin, it->first.second, std::move(it->second)};
+    reorder_.erase(it);
+    if (!apply(next, from, now_ms)) break;
+  }
+  for (auto it = reorder_.lower_bound({e.origin, 0}); it != reorder_.end() && it->first.first == e.origin &&
+                                                      it->first.second <= vv_.get(e.origin);)
+    it = reorder_.erase(it);
+}
+
+bool replica::apply(const delta_entry& e, node_id from, uint64_t now_ms) {
+  const delta_record& r = e.record;
+  auto delta = crdt::decode(r.delta);
+  if (!delta || delta->type() != r.type || !validate_user_key(r.key)) {
+    ++stats_.bad_deltas;
+    return false;
+  }
+  std::string skey = storage_key(r.key, r.type);
+  auto old = load(skey);
+  if (!old) {
+    if (old.err().code == errc::corrupt) ++stats_.bad_deltas;
+    return false;  // store read error: leave the gap, anti-entropy retries
+  }
+  crdt::value v = crdt::value::empty_of(r.type);
+  version_vector kv;
+  if (*old) {
+    v = (*old)->value;
+    kv = (*old)->kv;
+  }
+  bool was_empty = !*old || v.holds_nothing();
+  (void)v.join(*delta);
+  kv.merge(r.deps);
+  kv.raise(e.origin, e.seq);
+  vv_.set(e.origin, e.seq);
+  vv_dirty_ = true;
+  write_value(skey, v, kv, *old ? std::optional<std::string>{(*old)->record} : std::nullopt, was_empty);
+  cur_.append_delta(e.origin, e.seq, encode_log_record(r));
+  if (auto ts = clock_.update(crdt::hlc_timestamp{r.hlc}, now_ms); !ts) ++stats_.clock_drift_refusals;
+  ++stats_.remote_applied;
+  uint64_t created = crdt::hlc_timestamp{r.hlc}.physical_ms();
+  uint64_t latency = now_ms > created ? now_ms - created : 0;
+  ++stats_.sync_latency_count;
+  stats_.sync_latency_sum_ms += latency;
+  stats_.sync_latency_max_ms = std::max(stats_.sync_latency_max_ms, latency);
+  ready_.changes.push_back(change{r.key, r.type, e.origin});
+  to_push_.emplace_back(e, from);
+  return true;
+}
+
+std::vector<delta_entry> replica::log_entries_after(const version_vector& have, size_t max_count,
+                                                    size_t max_bytes, bool& more,
+                                                    std::vector<node_id>* truncated_origins) const {
+  std::vector<delta_entry> out;
+  size_t bytes = 0;
+  more = false;
+  for (const auto& [origin, mine] : vv_.entries()) {
+    uint64_t theirs = have.get(origin);
+    if (theirs >= mine) continue;
+    if (theirs < truncated_.get(origin)) {
+      if (truncated_origins) truncated_origins->push_back(origin);
+      continue;
+    }
+    if (out.size() >= max_count || bytes >= max_bytes) {
+      more = true;
+      break;
+    }
+    auto st = store_.scan_deltas(origin, theirs + 1, [&](uint64_t seq, std::string_view data) {
+      if (seq > mine) return false;
+      if (out.size() >= max_count || bytes >= max_bytes) {
+        more = true;
+        return false;
+      }
+      auto rec = decode_log_record(data);
+      if (!rec) return false;  // corrupt log record: stop here, the gap stays visible
+      delta_entry e{origin, seq, std::move(*rec)};
+      bytes += entry_bytes(e);
+      out.push_back(std::move(e));
+      return true;
+    });
+    (void)st;
+  }
+  return out;
+}
+
+void replica::flush_push() {
+  if (to_push_.empty()) return;
+  auto peers = live_peer_ids();
+  std::shuffle(peers.begin(), peers.end(), rng_);
+  size_t n = std::min(config_.fanout, peers.size());
+  for (size_t i = 0; i < n; ++i) {
+    push p;
+    size_t bytes = 0;
+    auto known = peer_vv_.find(peers[i]);
+    for (auto& [e, source] : to_push_) {
+      if (source == peers[i]) continue;  // never echo a delta to the peer it came from
+      if (known != peer_vv_.end() && known->second.get(e.origin) >= e.seq) continue;  // it has it
+      if (p.deltas.size() >= config_.max_deltas_per_message || bytes >= config_.max_message_bytes) {
+        send(peers[i], std::move(p));
+        p = push{};
+        bytes = 0;
+      }
+      bytes += entry_bytes(e);
+      p.deltas.push_back(e);
+    }
+    if (!p.deltas.empty()) send(peers[i], std::move(p));
+  }
+  to_push_.clear();
+}
+
+void replica::anti_entropy(uint64_t now_ms) {
+  (void)now_ms;
+  auto peers = live_peer_ids();
+  if (peers.empty()) return;
+  node_id peer = peers[rng_() % peers.size()];
+  send(peer, sync_request{vv_});
+}
+
+std::optional<version_vector> replica::applied_by_all(const std::vector<node_id>& peers) const {
+  version_vector stable = vv_;
+  for (node_id p : peers) {
+    if (p == self_) continue;
+    auto it = peer_vv_.find(p);
+    if (it == peer_vv_.end()) return std::nullopt;  // someone's state unknown
+    version_vector next;
+    for (const auto& [origin, c] : stable.entries()) next.set(origin, std::min(c, it->second.get(origin)));
+    stable = std::move(next);
+  }
+  return stable;
+}
+
+void replica::maybe_truncate() {
+  // Causal stability: a delta every live member has applied is never needed again by them.
+  // (A dead member that returns is repaired by reconciliation.)
+  if (auto stable = applied_by_all(live_peer_ids())) {
+    bool changed = false;
+    for (const auto& [origin, c] : stable->entries()) {
+      if (c > truncated_.get(origin)) {
+        cur_.truncate_deltas(origin, c);
+        truncated_.set(origin, c);
+        changed = true;
+      }
+    }
+    if (changed) cur_.put_meta(meta_truncated, encode_vv(truncated_));
+  }
+  // Tombstones wait for every voting member, dead ones included: a member that comes back must
+  // not hold the deleted value in a state it could hand out again. Only a node that has joined
+  // (merged a seed's whole membership table) knows who the voting members are: before that, a
+  // node (e.g. one just wiped or restarted) may see only the peer that happened to contact it,
+  // and would collect a tombstone a member it has not heard of still needs (seed
+  // 16463226147652928438: the collected key came back from that member's old state).
+  if (!config_.collect_tombstones || !members_->joined()) return;
+  auto voters = members_->voting_members();
+  auto everywhere = applied_by_all(voters);
+  if (!everywhere) return;
+  // And only once this node has applied everything every voter had applied when it last told us
+  // its vector: an update a voter made to a key before it applied the key's deletion then reached
+  // this node (and the key's vector) before the key is collected (PROTOCOL.md, proof sketch).
+  for (node_id p : voters) {
+    auto it = peer_vv_.find(p);
+    if (p != self_ && (it == peer_vv_.end() || !it->second.leq(vv_))) return;
+  }
+  collect_tombstones(*everywhere);
+}
+
+uint64_t replica::delta_log_size() const noexcept {
+  uint64_t n = 0;
+  for (const auto& [origin, c] : vv_.entries()) n += c - std::min(c, truncated_.get(origin));
+  return n;
+}
+
+// ---------------------------------------------------------------------------------------------
+// sync responses
+
+void replica::on_sync_response(node_id from, const sync_response& r, uint64_t now_ms) {
+  peer_vv_[from] = r.vv;
+  if (!bootstrapped_) {
+    if (repairs_.empty()) start_repair(from, r.vv, std::numeric_limits<uint64_t>::max(), now_ms);
+    return;
+  }
+  for (const auto& e : r.deltas) offer(e, from, now_ms);
+  if (r.more) send(from, sync_request{vv_});
+  // Push-pull: send back what the responder lacks (bounded; the rest next round).
+  bool more = false;
+  auto back = log_entries_after(r.vv, config_.max_deltas_per_message, config_.max_message_bytes, more, nullptr);
+  if (!back.empty()) send(from, push{std::move(back), false});
+  if (!r.truncated.empty()) {
+    bool active = false;
+    for (auto& [id, s] : repairs_) active = active || s.peer == from;
+    if (!active) {
+      uint64_t estimate = 0;
+      for (node_id o : r.truncated) estimate += r.vv.get(o) - std::min(r.vv.get(o), vv_.get(o));
+      start_repair(from, r.vv, estimate, now_ms);
+    }
+  }
+  check_write_waits();
+}
+
+}  // namespace rumor::replication

@@ -1,0 +1,168 @@
+// replica, values: reading and writing stored values (records: stored_value.hpp).
+//
+// Contract of this part:
+// - Every read goes through the uncommitted overlay over the store: dirty_ (records written by
+//   batches not yet committed) and erased_ (keys collected by such batches). A step thus sees the
+//   writes of every earlier step before they are durable. read_all_types() returns every type
+//   stored under a user key; get() and keys() are the public queries.
+// - write_value() is the only writer of a value. Into the open batch (cur_) it puts the record,
+//   the key's bucket index entry and bucket digest (meta b/, d/), and the tombstone marker t/
+//   (put when the value comes to hold nothing, erased when it holds something again); it records
+//   the key in dirty_ and batch_keys_, stamped with the open batch's id (next_batch_id_).
+// - join_state() joins a peer's state of one key, leaving out dead dots (PROTOCOL.md, "Key
+//   deletion"): a state of a key collected here is dropped; a changed value (or a record in an
+//   older format) is written and, if the value changed, reported in ready_.changes.
+
+#include "replication/replica.hpp"
+
+#include "crdt/codec.hpp"
+#include "replication/replica_internal.hpp"
+#include "replication/storage_key.hpp"
+#include "replication/stored_value.hpp"
+
+namespace rumor::replication {
+
+using namespace detail;
+
+result<std::optional<std::string>> replica::read_encoded(const std::string& skey) const {
+  if (auto it = dirty_.find(skey); it != dirty_.end()) return std::optional<std::string>{it->second.first};
+  if (erased_.count(skey)) return std::optional<std::string>{};  // collected, not yet committed
+  return store_.get_value(skey);
+}
+
+result<std::optional<replica::loaded>> replica::load(const std::string& skey) const {
+  auto rec = read_encoded(skey);
+  if (!rec) return rec.err();
+  if (!*rec) return std::optional<loaded>{};
+  auto decoded = decode_record(**rec);
+  if (!decoded) return decoded.err();
+  decoded->record = std::move(**rec);
+  return std::optional<loaded>{std::move(*decoded)};
+}
+
+result<replica::loaded> replica::decode_record(std::string_view record) {
+  auto st = decode_stored(record);
+  if (!st) return st.err();
+  auto v = crdt::decode(st->crdt);
+  if (!v) return error{errc::corrupt, "stored value: " + v.err().message};
+  return loaded{std::move(*v), std::move(st->kv), {}};
+}
+
+result<std::vector<key_state>> replica::read_all_types(std::string_view user_key) const {
+  std::map<std::string, std::string> found;
+  std::string prefix = storage_prefix(user_key);
+  auto st = store_.scan_values(persistence::key_range::with_prefix(prefix),
+                               [&](std::string_view k, std::string_view v) {
+                                 found.emplace(std::string(k), std::string(v));
+                                 return true;
+                               });
+  if (!st) return st.err();
+  for (auto it = erased_.lower_bound(prefix); it != erased_.end() && it->first.starts_with(prefix); ++it)
+    found.erase(it->first);
+  for (auto it = dirty_.lower_bound(prefix); it != dirty_.end() && it->first.starts_with(prefix); ++it)
+    found[it->first] = it->second.first;
+  std::vector<key_state> out;
+  for (auto& [k, v] : found) out.push_back(key_state{k, v});
+  return out;
+}
+
+result<std::vector<crdt::value>> replica::get(std::string_view key) const {
+  if (auto ok = validate_user_key(key); !ok) return ok.err();
+  auto states = read_all_types(key);
+  if (!states) return states.err();
+  std::vector<crdt::value> out;
+  for (auto& s : *states) {
+    auto v = decode_record(s.value);
+    if (!v) return error{errc::corrupt, "stored value of '" + std::string(key) + "': " + v.err().message};
+    out.push_back(std::move(v->value));
+  }
+  return out;
+}
+
+result<std::vector<std::pair<std::string, crdt::type_tag>>> replica::keys(std::string_view prefix,
+                                                                          size_t limit) const {
+  std::map<std::string, crdt::type_tag> found;
+  auto collect = [&](std::string_view skey) {
+    if (auto p = parse_storage_key(skey)) found.emplace(std::string(p->user_key), p->type);
+  };
+  auto st = store_.scan_values(persistence::key_range::with_prefix(prefix),
+                               [&](std::string_view k, std::string_view) {
+                                 collect(k);
+                                 return found.size() < limit;
+                               });
+  if (!st) return st.err();
+  for (auto it = dirty_.lower_bound(std::string(prefix)); it != dirty_.end() && it->first.starts_with(prefix); ++it)
+    collect(it->first);
+  std::vector<std::pair<std::string, crdt::type_tag>> out(found.begin(), found.end());
+  if (out.size() > limit) out.resize(limit);
+  return out;
+}
+
+void replica::write_value(const std::string& skey, const crdt::value& v, const version_vector& kv,
+                          const std::optional<std::string>& old_record, bool old_held_nothing) {
+  std::string record = encode_stored(kv, crdt::encode(v));
+  cur_.put_value(skey, record);
+  std::optional<uint64_t> old_hash;
+  if (old_record) old_hash = bucket_digests::value_hash(*old_record);
+  uint64_t new_hash = bucket_digests::value_hash(record);
+  uint32_t bucket = digests_.apply(skey, old_hash, new_hash);
+  std::string b = be32(bucket);
+  cur_.put_meta(std::string(meta_index) + b + skey, le64(new_hash));
+  cur_.put_meta(std::string(meta_digest) + b, le64(digests_.digest(bucket)));
+  // Deleted keys are listed so that collection need not scan every value (maybe_truncate).
+  bool empty = v.holds_nothing();
+  if (empty && !(old_record && old_held_nothing)) cur_.put_meta(std::string(meta_tombstone) + skey, "1");
+  else if (!empty && old_record && old_held_nothing) cur_.erase_meta(std::string(meta_tombstone) + skey);
+  erased_.erase(skey);
+  dirty_[skey] = {std::move(record), next_batch_id_};  // cur_ becomes batch next_batch_id_
+  batch_keys_.push_back(skey);
+}
+
+bool replica::join_state(const key_state& s, const version_vector* sender_vv) {
+  auto parsed = parse_storage_key(s.key);
+  if (!parsed) return false;
+  auto incoming = decode_record(s.value);
+  if (!incoming || incoming->value.type() != parsed->type) {
+    ++stats_.bad_deltas;
+    return false;
+  }
+  auto old = load(s.key);
+  if (!old) return false;
+  if (!*old && incoming->kv.leq(vv_)) {
+    // Every update this state reflects was applied here, yet the key is absent: it was deleted
+    // and collected here, and the state is an older copy (e.g. one that was in flight).
+    // Everything it holds is dead.
+    ++stats_.stale_states;
+    return false;
+  }
+  crdt::value v = crdt::value::empty_of(parsed->type);
+  version_vector kv;
+  bool was_empty = true;
+  if (*old) {
+    v = (*old)->value;
+    kv = (*old)->kv;
+    was_empty = v.holds_nothing();
+  }
+  crdt::value before = v;
+  version_vector kv_before = kv;
+  // Dots of the incoming state made by updates applied here that are not held here are dead (the
+  // context that removed them may be gone: collected). Likewise, in a repair answer, our dots made
+  // by updates the sender had applied that its state does not hold.
+  crdt::value in = incoming->value;
+  auto dead_in = dead_dots(in, incoming->kv, vv_, *old ? &(*old)->value : nullptr);
+  if (sender_vv && *old) {
+    if (kill(v, dead_dots(v, kv, *sender_vv, &incoming->value))) ++stats_.stale_states;
+  }
+  if (kill(in, dead_in)) ++stats_.stale_states;
+  if (!v.join(in)) return false;
+  kv.merge(incoming->kv);
+  // An unchanged value is left alone, unless its record is in an older format: rewriting it keeps
+  // equal values byte-equal on every replica (digests compare records).
+  if (v == before && kv == kv_before && (!*old || is_current_format((*old)->record))) return false;
+  write_value(s.key, v, kv, *old ? std::optional<std::string>{(*old)->record} : std::nullopt, was_empty);
+  ++stats_.states_joined;
+  if (!(v == before)) ready_.changes.push_back(change{std::string(parsed->user_key), parsed->type, 0});
+  return true;
+}
+
+}  // namespace rumor::replication
