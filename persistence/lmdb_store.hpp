@@ -49,6 +49,11 @@ class lmdb_store final : public store {
 
   const options& opts() const;
 
+  // Waits until every group committed before the call is materialized into the B-trees (the
+  // write-ahead log is then empty up to there). Errors: the materializer's failure (map_full,
+  // io_error), which it retries in the background.
+  status flush();
+
   // TEST ONLY — never call in production. Stores `bytes` verbatim (no framing, no checksum) as
   // record `key` of `kind` in one committed transaction, bypassing all validation: for deltas
   // `key` is the 16-byte delta_key(); for meta any name, reserved ones included. Lets tests

@@ -35,6 +35,18 @@ struct options {
   // with errc::invalid_argument. Still takes the directory's LOCK (exclusive), because LMDB
   // must not open the same environment twice in one process.
   bool read_only = false;
+
+  // Write-behind (lmdb_store; FORMAT.md "Write-behind"). A commit is done once its group is
+  // appended to the write-ahead log (wal.mdb; fsynced in durable mode); the B-trees of data.mdb
+  // are updated from in-memory layers by a background thread in large key-sorted transactions.
+  // Reads see every commit at once. Memory for the layers is bounded by write_behind_bytes: a
+  // commit that would exceed it waits for the materializer (back-pressure), or fails with the
+  // materializer's error (map_full, io_error) while materialization is failing.
+  uint64_t write_behind_bytes = uint64_t{256} << 20;  // 256 MiB
+  // A materialization starts when the active layer holds this many bytes, ...
+  uint64_t materialize_bytes = uint64_t{32} << 20;  // 32 MiB
+  // ... or when it has held anything for this long (so an idle store drains its layers).
+  uint64_t materialize_interval_ms = 1000;
 };
 
 }  // namespace rumor::persistence

@@ -46,7 +46,7 @@ status check_meta_name(std::string_view name) {
 }
 
 bool is_reserved_meta_name(std::string_view name) noexcept {
-  return name == meta_format_version || name == meta_node_id;
+  return name == meta_format_version || name == meta_node_id || name == meta_log_applied;
 }
 
 uint64_t record_checksum(std::string_view key, std::string_view payload) noexcept {

@@ -16,7 +16,7 @@ namespace rumor::persistence {
 
 // Version of the whole store layout, kept in meta "format_version" (4 bytes, little-endian,
 // unframed so that any future layout can still be recognised). open() refuses other versions.
-inline constexpr uint32_t store_format_version = 1;
+inline constexpr uint32_t store_format_version = 2;
 
 // Every value, delta and (non-reserved) meta record is stored as
 //   [u8 record_version][u64 checksum, little-endian][payload]
@@ -28,6 +28,8 @@ inline constexpr std::size_t record_header_bytes = 9;
 // Meta names owned by the store itself; write_batch::put_meta/erase_meta and get_meta refuse them.
 inline constexpr std::string_view meta_format_version = "format_version";
 inline constexpr std::string_view meta_node_id = "node_id";
+// u64 LE, framed: every write-ahead log record up to this lsn is materialized (FORMAT.md).
+inline constexpr std::string_view meta_log_applied = "log_applied";
 
 // Returns true iff `name` is one of the reserved meta names above.
 bool is_reserved_meta_name(std::string_view name) noexcept;

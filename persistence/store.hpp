@@ -60,6 +60,15 @@ struct store_stats {
   uint64_t map_bytes = 0;      // current LMDB map size (0 for memory_store)
   uint64_t max_map_bytes = 0;  // the growth limit (options.max_map_bytes)
   uint64_t used_bytes = 0;     // bytes of the map in use (lmdb: pages up to the last used page)
+  // Write-behind (lmdb_store; 0 elsewhere): committed but not yet materialized into the B-trees.
+  uint64_t write_behind_bytes = 0;    // in-memory layers (estimate; bounded by options)
+  uint64_t write_behind_records = 0;  // records they hold
+  uint64_t log_lsn = 0;               // last log record appended (one per commit group)
+  uint64_t checkpoint_lsn = 0;        // last log record materialized (log_lsn - it = backlog)
+  uint64_t log_bytes = 0;             // bytes of wal.mdb in use
+  uint64_t materializations = 0;      // since open
+  uint64_t last_materialize_ms = 0;   // duration of the last one
+  std::string write_behind_error;     // the materializer's last failure, until one succeeds
 };
 
 // Return true to continue, false to stop the scan.

@@ -56,6 +56,10 @@ inline options small_options(const std::string& dir, durability mode = durabilit
   o.mode = mode;
   o.initial_map_bytes = uint64_t{1} << 20;
   o.max_map_bytes = uint64_t{1} << 30;
+  // Small write-behind layers: tests materialize often, mid-run.
+  o.write_behind_bytes = 256 * 1024;
+  o.materialize_bytes = 16 * 1024;
+  o.materialize_interval_ms = 5;
   return o;
 }
 

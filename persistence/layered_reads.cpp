@@ -1,0 +1,259 @@
+// lmdb_store's scans through the write-behind layers (FORMAT.md, "Write-behind"). A scan takes
+// its snapshot under ov_mu — the active layer's records in range copied (or, beyond copy_limit,
+// the active layer sealed), the sealed layers pinned, a data.mdb read transaction begun — and
+// then merges them without the lock, so a slow visitor never blocks a commit, and the scan sees
+// one point in time: the layers it pinned are dropped only after their records are in data.mdb
+// transactions newer than its own, which it does not read.
+#include "persistence/lmdb_store_impl.hpp"
+
+namespace rumor::persistence {
+
+bool lmdb_store::impl::snapshot_keyed(record_kind kind, const key_range& range, bool may_seal,
+                                      keyed_snapshot& out) const {
+  const overlay::keyed& am = kind == record_kind::meta ? active->o.metas() : active->o.values();
+  auto first = am.lower_bound(std::string_view{range.from});
+  std::size_t n = 0;
+  for (auto it = first; it != am.end() && !range.past_end(it->first); ++it) {
+    if (++n > copy_limit) {
+      if (!may_seal) return false;
+      seal_active();
+      n = 0;
+      break;
+    }
+  }
+  if (n > 0) {
+    out.copied.reserve(n);
+    for (auto it = first; n-- > 0; ++it) out.copied.emplace_back(it->first, it->second);
+  }
+  out.layers.assign(sealed.rbegin(), sealed.rend());
+  return true;
+}
+
+bool lmdb_store::impl::snapshot_deltas(uint64_t origin, uint64_t from_seq, bool may_seal,
+                                       delta_snapshot& out) const {
+  const auto& am = active->o.deltas();
+  auto first = am.lower_bound({origin, from_seq});
+  std::size_t n = 0;
+  for (auto it = first; it != am.end() && it->first.first == origin; ++it) {
+    if (++n > copy_limit) {
+      if (!may_seal) return false;
+      seal_active();
+      n = 0;
+      break;
+    }
+  }
+  out.copied_truncated = active->o.truncated(origin);
+  if (n > 0) {
+    out.copied.reserve(n);
+    for (auto it = first; n-- > 0; ++it) out.copied.emplace_back(it->first.second, it->second);
+  }
+  out.layers.assign(sealed.rbegin(), sealed.rend());
+  return true;
+}
+
+namespace {
+
+// Takes a snapshot with `take(may_seal)` under ov_mu (shared; exclusive when the active layer
+// must be sealed) and begins a read transaction of `env` before the lock is released.
+template <class Take>
+int begin_snapshot(std::shared_mutex& ov_mu, std::shared_mutex& remap_mu, MDB_env* env,
+                   std::shared_lock<std::shared_mutex>& remap, lmdb::txn_guard& txn, Take&& take) {
+  {
+    std::shared_lock ol(ov_mu);
+    if (take(false)) {
+      remap = std::shared_lock(remap_mu);
+      return mdb_txn_begin(env, nullptr, MDB_RDONLY, txn.out());
+    }
+  }
+  std::unique_lock xl(ov_mu);
+  take(true);
+  remap = std::shared_lock(remap_mu);
+  return mdb_txn_begin(env, nullptr, MDB_RDONLY, txn.out());
+}
+
+}  // namespace
+
+status lmdb_store::impl::scan_keyed(record_kind kind, const key_range& range, const record_visitor& visit) const {
+  keyed_snapshot snap;
+  std::shared_lock<std::shared_mutex> remap;
+  lmdb::txn_guard txn;
+  int rc = begin_snapshot(ov_mu, remap_mu, env, remap, txn, [&](bool may_seal) {
+    snap = {};
+    return snapshot_keyed(kind, range, may_seal, snap);
+  });
+  if (rc != 0) return lmdb_error(rc, "begin read transaction");
+
+  // Layer sources, newest first: the copied records of the active layer, then the sealed layers.
+  struct source {
+    overlay::keyed::const_iterator it, end;
+  };
+  std::size_t ci = 0;  // position in snap.copied
+  std::vector<source> layers;
+  for (const auto& l : snap.layers) {
+    const overlay::keyed& m = kind == record_kind::meta ? l->o.metas() : l->o.values();
+    auto b = m.lower_bound(std::string_view{range.from});
+    auto e = range.to ? m.lower_bound(std::string_view{*range.to}) : m.end();
+    layers.push_back(source{b, e});
+  }
+
+  lmdb::cursor_guard cur;
+  if ((rc = mdb_cursor_open(txn.get(), dbi_of(kind), cur.out())) != 0) return lmdb_error(rc, "open cursor");
+  MDB_val k{};
+  MDB_val v{};
+  if (range.from.empty()) {
+    rc = mdb_cursor_get(cur.get(), &k, &v, MDB_FIRST);
+  } else {
+    // LMDB rejects over-long search keys; a prefix of the bound finds the same position, and
+    // settle() skips keys still below `from`.
+    const std::string_view from = std::string_view{range.from}.substr(0, lmdb_max_key);
+    k = lmdb::to_val(from);
+    rc = mdb_cursor_get(cur.get(), &k, &v, MDB_SET_RANGE);
+  }
+  auto settle = [&] {
+    for (; rc == 0; rc = mdb_cursor_get(cur.get(), &k, &v, MDB_NEXT)) {
+      const std::string_view key = lmdb::to_view(k);
+      if (range.past_end(key)) {
+        rc = MDB_NOTFOUND;
+        return;
+      }
+      if (key < std::string_view{range.from}) continue;
+      if (kind == record_kind::meta && is_reserved_meta_name(key)) continue;
+      return;
+    }
+  };
+  settle();
+  for (;;) {
+    // The smallest key among the sources; the newest source holding it decides.
+    bool any = false;
+    std::string_view next;
+    auto consider = [&](std::string_view key) {
+      if (!any || key < next) next = key;
+      any = true;
+    };
+    if (ci < snap.copied.size()) consider(snap.copied[ci].first);
+    for (const auto& s : layers)
+      if (s.it != s.end) consider(s.it->first);
+    const bool disk_ok = rc == 0;
+    if (disk_ok) consider(lmdb::to_view(k));
+    if (!any) break;
+    const std::optional<std::string>* decided = nullptr;
+    std::string_view decided_key;
+    if (ci < snap.copied.size() && snap.copied[ci].first == next) {
+      decided = &snap.copied[ci].second;
+      decided_key = snap.copied[ci].first;
+      ++ci;
+    }
+    for (auto& s : layers) {
+      if (s.it != s.end && s.it->first == next) {
+        if (decided == nullptr) {
+          decided = &s.it->second;
+          decided_key = s.it->first;
+        }
+        ++s.it;
+      }
+    }
+    if (disk_ok && lmdb::to_view(k) == next) {
+      // Views into a read transaction's pages stay valid until it ends.
+      const std::string_view key = lmdb::to_view(k);
+      const std::string_view raw = lmdb::to_view(v);
+      rc = mdb_cursor_get(cur.get(), &k, &v, MDB_NEXT);
+      settle();
+      if (decided == nullptr) {
+        auto payload = unframe_record(key, raw);
+        if (!payload) {
+          note_corrupt(quarantine_entry{kind, std::string{key}, 0, 0, payload.err().message}, key);
+        } else if (!visit(key, *payload)) {
+          return {};
+        }
+        continue;
+      }
+    }
+    if (decided != nullptr && *decided && !visit(decided_key, **decided)) return {};
+  }
+  if (rc != MDB_NOTFOUND && rc != 0) return lmdb_error(rc, "scan");
+  return {};
+}
+
+status lmdb_store::impl::scan_delta_range(uint64_t origin, uint64_t from_seq, const delta_visitor& visit) const {
+  delta_snapshot snap;
+  std::shared_lock<std::shared_mutex> remap;
+  lmdb::txn_guard txn;
+  int rc = begin_snapshot(ov_mu, remap_mu, env, remap, txn, [&](bool may_seal) {
+    snap = {};
+    return snapshot_deltas(origin, from_seq, may_seal, snap);
+  });
+  if (rc != 0) return lmdb_error(rc, "begin read transaction");
+
+  // Sources newest first; each hides, in every older source, the seqs up to its truncation bound.
+  struct source {
+    overlay::delta_map::const_iterator it, end;
+    trunc_bound hidden;  // the newer sources' truncation bound
+  };
+  std::size_t ci = 0;
+  trunc_bound hidden = snap.copied_truncated;
+  std::vector<source> layers;
+  for (const auto& l : snap.layers) {
+    const auto& m = l->o.deltas();
+    layers.push_back(source{m.lower_bound({origin, from_seq}), m.upper_bound({origin, UINT64_MAX}), hidden});
+    hidden = max_bound(hidden, l->o.truncated(origin));
+  }
+  const trunc_bound disk_hidden = hidden;
+
+  lmdb::cursor_guard cur;
+  if ((rc = mdb_cursor_open(txn.get(), deltas, cur.out())) != 0) return lmdb_error(rc, "open cursor");
+  MDB_val k{}, v{};
+  const bool disk_done = disk_hidden && *disk_hidden == UINT64_MAX;
+  const auto start = delta_key(origin, disk_hidden && !disk_done ? std::max(*disk_hidden + 1, from_seq) : from_seq);
+  k = lmdb::to_val(as_view(start));
+  rc = disk_done ? MDB_NOTFOUND : mdb_cursor_get(cur.get(), &k, &v, MDB_SET_RANGE);
+  auto disk_seq = [&]() -> std::optional<uint64_t> {
+    if (rc != 0) return std::nullopt;
+    const std::string_view key = lmdb::to_view(k);
+    if (key.size() != delta_key_bytes || delta_key_origin(key) != origin) return std::nullopt;
+    return delta_key_seq(key);
+  };
+  for (;;) {
+    for (auto& s : layers)
+      while (s.it != s.end && hides(s.hidden, s.it->first.second)) ++s.it;  // truncated by a newer layer
+    bool any = false;
+    uint64_t next = 0;
+    auto consider = [&](uint64_t seq) {
+      if (!any || seq < next) next = seq;
+      any = true;
+    };
+    if (ci < snap.copied.size()) consider(snap.copied[ci].first);
+    for (const auto& s : layers)
+      if (s.it != s.end) consider(s.it->first.second);
+    const auto dseq = disk_seq();
+    if (dseq) consider(*dseq);
+    if (!any) break;
+    const std::string* decided = nullptr;
+    if (ci < snap.copied.size() && snap.copied[ci].first == next) decided = &snap.copied[ci++].second;
+    for (auto& s : layers) {
+      if (s.it != s.end && s.it->first.second == next) {
+        if (decided == nullptr) decided = &s.it->second;
+        ++s.it;
+      }
+    }
+    if (dseq && *dseq == next) {
+      const std::string_view key = lmdb::to_view(k);
+      const std::string_view raw = lmdb::to_view(v);
+      rc = mdb_cursor_get(cur.get(), &k, &v, MDB_NEXT);
+      if (rc != 0 && rc != MDB_NOTFOUND) return lmdb_error(rc, "scan deltas");
+      if (decided == nullptr) {
+        auto payload = unframe_record(key, raw);
+        if (!payload) {
+          note_corrupt(quarantine_entry{record_kind::delta, {}, origin, next, payload.err().message}, key);
+        } else if (!visit(next, *payload)) {
+          return {};
+        }
+        continue;
+      }
+    }
+    if (decided != nullptr && !visit(next, *decided)) return {};
+  }
+  if (rc != MDB_NOTFOUND && rc != 0) return lmdb_error(rc, "scan deltas");
+  return {};
+}
+
+}  // namespace rumor::persistence

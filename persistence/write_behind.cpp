@@ -1,0 +1,379 @@
+// lmdb_store's write path (FORMAT.md, "Write-ahead log" and "Write-behind"):
+//  - commit appends the group to the write-ahead log (one small sequential transaction in wal.mdb,
+//    fsynced in durable mode) and applies it to the active in-memory layer; it is then done.
+//  - the materializer thread freezes the active layer and writes it into data.mdb's B-trees in one
+//    key-sorted transaction together with the checkpoint (meta log_applied), then drops it; the
+//    next commit erases the log records up to the checkpoint.
+//  - open replays the log records past the checkpoint into the active layer.
+// Lock order: commit_mu → ov_mu → remap_mu; wb_mu → ov_mu; write_mu → remap_mu.
+#include <chrono>
+
+#include "persistence/lmdb_store_impl.hpp"
+#include "persistence/wal_record.hpp"
+
+namespace rumor::persistence {
+
+namespace {
+
+uint64_t steady_ms() {
+  return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                   std::chrono::steady_clock::now().time_since_epoch())
+                                   .count());
+}
+
+}  // namespace
+
+// ---- visibility and counts -----------------------------------------------------------------
+
+bool lmdb_store::impl::visible(MDB_txn* txn, record_kind kind, std::string_view key, uint64_t origin,
+                               uint64_t seq) const {
+  if (auto a = layered(kind, key, origin, seq); a.s != overlay::state::unknown) return a.s == overlay::state::present;
+  const auto dk = delta_key(origin, seq);
+  MDB_val k = lmdb::to_val(kind == record_kind::delta ? as_view(dk) : key);
+  MDB_val v{};
+  return mdb_get(txn, dbi_of(kind), &k, &v) == 0;
+}
+
+int64_t lmdb_store::impl::visible_deltas_upto(MDB_txn* txn, uint64_t origin, uint64_t up_to) const {
+  int64_t n = 0;
+  std::set<uint64_t> seen;  // seqs a newer layer decided
+  trunc_bound hidden;       // the newer layers' truncation bound
+  auto count_layer = [&](const overlay& o) {
+    const auto& m = o.deltas();
+    for (auto it = m.lower_bound({origin, 0}); it != m.end() && it->first.first == origin && it->first.second <= up_to; ++it) {
+      if (!hides(hidden, it->first.second) && seen.insert(it->first.second).second) ++n;
+    }
+    hidden = max_bound(hidden, o.truncated(origin));
+  };
+  count_layer(active->o);
+  for (auto it = sealed.rbegin(); it != sealed.rend(); ++it) count_layer((*it)->o);
+  if (hides(hidden, up_to)) return n;
+  lmdb::cursor_guard cur;
+  if (mdb_cursor_open(txn, deltas, cur.out()) != 0) return n;
+  const auto start = delta_key(origin, hidden ? *hidden + 1 : 0);
+  MDB_val k = lmdb::to_val(as_view(start));
+  MDB_val v{};
+  for (int rc = mdb_cursor_get(cur.get(), &k, &v, MDB_SET_RANGE); rc == 0;
+       rc = mdb_cursor_get(cur.get(), &k, &v, MDB_NEXT)) {
+    const std::string_view key = lmdb::to_view(k);
+    if (key.size() != delta_key_bytes || delta_key_origin(key) != origin || delta_key_seq(key) > up_to) break;
+    if (seen.count(delta_key_seq(key)) == 0) ++n;
+  }
+  return n;
+}
+
+void lmdb_store::impl::apply_to_active(MDB_txn* txn, const write_op& op) {
+  switch (op.kind) {
+    case op_kind::put_value:
+    case op_kind::erase_value: {
+      const bool was = visible(txn, record_kind::value, op.key);
+      active->c.values += (op.kind == op_kind::put_value ? 1 : 0) - (was ? 1 : 0);
+      break;
+    }
+    case op_kind::put_meta:
+    case op_kind::erase_meta: {
+      const bool was = visible(txn, record_kind::meta, op.key);
+      active->c.meta += (op.kind == op_kind::put_meta ? 1 : 0) - (was ? 1 : 0);
+      break;
+    }
+    case op_kind::append_delta:
+      if (!visible(txn, record_kind::delta, {}, op.origin, op.seq)) ++active->c.deltas;
+      break;
+    case op_kind::truncate_deltas:
+      active->c.deltas -= visible_deltas_upto(txn, op.origin, op.seq);
+      break;
+  }
+  active->o.apply(op);
+  if (q_size.load() == 0) return;
+  // A rewritten or erased record is no longer the corrupt one that was reported.
+  std::lock_guard lk(q_mu);
+  switch (op.kind) {
+    case op_kind::put_value:
+    case op_kind::erase_value:
+      q.erase(quarantine_key(record_kind::value, op.key));
+      break;
+    case op_kind::put_meta:
+    case op_kind::erase_meta:
+      q.erase(quarantine_key(record_kind::meta, op.key));
+      break;
+    case op_kind::append_delta:
+      q.erase(quarantine_key(record_kind::delta, as_view(delta_key(op.origin, op.seq))));
+      break;
+    case op_kind::truncate_deltas:
+      for (auto it = q.begin(); it != q.end();) {
+        const auto& e = it->second;
+        if (e.kind == record_kind::delta && e.origin == op.origin && e.seq <= op.seq) it = q.erase(it);
+        else ++it;
+      }
+      break;
+  }
+  q_size.store(q.size());
+}
+
+lmdb_store::impl::counts lmdb_store::impl::count_disk(MDB_txn* txn) const {
+  counts c;
+  MDB_stat st{};
+  if (mdb_stat(txn, values, &st) == 0) c.values = static_cast<int64_t>(st.ms_entries);
+  if (mdb_stat(txn, deltas, &st) == 0) c.deltas = static_cast<int64_t>(st.ms_entries);
+  if (mdb_stat(txn, meta, &st) == 0) c.meta = static_cast<int64_t>(st.ms_entries);
+  for (std::string_view reserved : {meta_format_version, meta_node_id, meta_log_applied}) {
+    MDB_val k = lmdb::to_val(reserved);
+    MDB_val v{};
+    if (mdb_get(txn, meta, &k, &v) == 0 && c.meta > 0) --c.meta;
+  }
+  return c;
+}
+
+// ---- commit --------------------------------------------------------------------------------
+
+status lmdb_store::commit(std::span<const write_batch> group) {
+  impl& d = *impl_;
+  if (d.opts.read_only) {
+    return error{errc::invalid_argument, "store '" + d.dir() + "' is open read-only"};
+  }
+  if (auto s = validate(group); !s) return s;
+  std::size_t ops = 0;
+  for (const write_batch& b : group) ops += b.size();
+  if (ops == 0) return {};
+  std::lock_guard cl(d.commit_mu);
+  if (d.layer_bytes.load() >= d.opts.write_behind_bytes) {
+    // Back-pressure: wait for the materializer to make room, or report why it cannot.
+    std::unique_lock wl(d.wb_mu);
+    while (d.layer_bytes.load() >= d.opts.write_behind_bytes) {
+      if (d.wb_error) {
+        return error{d.wb_error->code, "the write-behind backlog of '" + d.dir() + "' is full (" +
+                                           std::to_string(d.layer_bytes.load()) +
+                                           " bytes, options.write_behind_bytes) and materializing it fails: " +
+                                           d.wb_error->message + "; the store is unchanged"};
+      }
+      const uint64_t round = d.materializations;
+      d.flush_wanted = true;
+      d.wake.notify_one();
+      d.room.wait(wl, [&] { return d.materializations != round; });
+    }
+  }
+  encode_wal_record(group, d.log_buf);
+  uint64_t erase = 0;
+  uint64_t lsn = 0;
+  {
+    std::shared_lock ol(d.ov_mu);
+    lsn = d.last_lsn + 1;
+    if (d.checkpoint_lsn > d.log_erased) erase = d.checkpoint_lsn;
+  }
+  if (auto s = d.log->append(lsn, d.log_buf, erase); !s) return s;
+  if (erase != 0) d.log_erased = erase;
+  uint64_t active_bytes = 0;
+  {
+    std::unique_lock ol(d.ov_mu);
+    status st = d.read([&](MDB_txn* txn) -> status {
+      for (const write_batch& b : group)
+        for (std::size_t i = 0; i < b.size(); ++i) d.apply_to_active(txn, b.op(i));
+      return {};
+    });
+    if (!st) {
+      // The group is durable in the log but could not be checked against the B-trees (a read
+      // transaction failed): apply it anyway; only the record counts may be off until reopen.
+      for (const write_batch& b : group)
+        for (std::size_t i = 0; i < b.size(); ++i) d.active->o.apply(b.op(i));
+    }
+    d.last_lsn = lsn;
+    d.active->lsn = lsn;
+    d.update_layer_bytes();
+    active_bytes = d.active->o.bytes();
+  }
+  if (active_bytes >= d.opts.materialize_bytes) {
+    std::lock_guard wl(d.wb_mu);
+    d.wake.notify_one();
+  }
+  return {};
+}
+
+// ---- materializer --------------------------------------------------------------------------
+
+void lmdb_store::impl::seal_active() const {
+  auto next = std::make_shared<layer>();
+  next->lsn = active->lsn;
+  sealed.push_back(std::move(active));
+  active = std::move(next);
+}
+
+status lmdb_store::impl::materialize_once() {
+  std::vector<std::shared_ptr<const layer>> todo;
+  {
+    std::unique_lock ol(ov_mu);
+    if (!active->o.empty()) seal_active();
+    if (sealed.empty()) return {};
+    todo = sealed;
+    update_layer_bytes();
+  }
+  // Sealed layers never change, so they are read without the lock.
+  write_batch batch;
+  std::size_t records = 0;
+  if (todo.size() == 1) {
+    todo.front()->o.append_to(batch);
+    records = todo.front()->o.records();
+  } else {
+    overlay merged;
+    for (const auto& l : todo) {
+      write_batch b;
+      l->o.append_to(b);
+      for (std::size_t i = 0; i < b.size(); ++i) merged.apply(b.op(i));
+    }
+    merged.append_to(batch);
+    records = merged.records();
+  }
+  const uint64_t checkpoint = todo.back()->lsn;
+  const uint64_t start = steady_ms();
+  if (auto s = commit_main(batch, checkpoint); !s) return s;
+  if (opts.mode == durability::relaxed) {
+    // The log records up to the checkpoint are erased next: the B-trees must be on disk first.
+    std::shared_lock lk(remap_mu);
+    if (const int rc = mdb_env_sync(env, 1); rc != 0) return lmdb_error(rc, "sync the materialized state");
+  }
+  auto c = read([&](MDB_txn* txn) -> result<counts> { return count_disk(txn); });
+  if (!c) return c.err();
+  {
+    std::unique_lock ol(ov_mu);
+    // Scans may have sealed newer layers meanwhile; ours are the oldest.
+    sealed.erase(sealed.begin(), sealed.begin() + static_cast<std::ptrdiff_t>(todo.size()));
+    disk_counts = *c;
+    checkpoint_lsn = checkpoint;
+    update_layer_bytes();
+  }
+  std::lock_guard wl(wb_mu);
+  materialized_records += records;
+  last_materialize_ms = steady_ms() - start;
+  return {};
+}
+
+void lmdb_store::impl::run_materializer() {
+  std::unique_lock wl(wb_mu);
+  for (;;) {
+    const uint64_t wait_ms = wb_error ? std::max<uint64_t>(opts.materialize_interval_ms, 1000)
+                                      : std::max<uint64_t>(opts.materialize_interval_ms, 1);
+    wake.wait_for(wl, std::chrono::milliseconds(wait_ms), [&] {
+      return stopping || flush_wanted || (!wb_error && active_bytes.load() >= opts.materialize_bytes);
+    });
+    const bool stop_now = stopping;
+    flush_wanted = false;
+    if (layer_bytes.load() == 0 && active_bytes.load() == 0) {
+      bool empty = false;
+      {
+        std::shared_lock ol(ov_mu);
+        empty = active->o.empty() && sealed.empty();
+      }
+      if (empty) {
+        ++materializations;  // a round with nothing to do still answers flush() and waiting writers
+        room.notify_all();
+        if (stop_now) return;
+        continue;
+      }
+    }
+    wl.unlock();
+    status st = materialize_once();
+    wl.lock();
+    ++materializations;
+    if (st) wb_error.reset();
+    else wb_error = st.err();
+    room.notify_all();
+    if (stop_now && !st) return;  // what is left stays in the log, replayed at the next open
+  }
+}
+
+void lmdb_store::impl::start_materializer() {
+  if (opts.read_only || !log) return;
+  materializer = std::thread([this] { run_materializer(); });
+}
+
+void lmdb_store::impl::stop_materializer() {
+  if (!materializer.joinable()) return;
+  {
+    std::lock_guard wl(wb_mu);
+    stopping = true;
+  }
+  wake.notify_all();
+  materializer.join();
+}
+
+status lmdb_store::impl::flush() {
+  if (!materializer.joinable()) return {};
+  uint64_t target = 0;
+  {
+    std::shared_lock ol(ov_mu);
+    target = last_lsn;
+    if (checkpoint_lsn >= target) return {};
+  }
+  std::unique_lock wl(wb_mu);
+  for (;;) {
+    const uint64_t round = materializations;
+    flush_wanted = true;
+    wake.notify_one();
+    room.wait(wl, [&] { return materializations != round; });
+    {
+      std::shared_lock ol(ov_mu);
+      if (checkpoint_lsn >= target) return {};
+    }
+    if (wb_error) return *wb_error;
+  }
+}
+
+// ---- replay --------------------------------------------------------------------------------
+
+status lmdb_store::impl::replay() {
+  last_lsn = checkpoint_lsn;
+  active->lsn = checkpoint_lsn;
+  std::unique_lock ol(ov_mu);
+  auto c = read([&](MDB_txn* txn) -> result<counts> { return count_disk(txn); });
+  if (!c) return c.err();
+  disk_counts = *c;
+  if (!log) return {};
+  status inner;
+  status scanned = read([&](MDB_txn* txn) -> status {
+    return log->scan(checkpoint_lsn, [&](uint64_t lsn, std::string_view payload) {
+      write_batch b;
+      if (auto s = decode_wal_record(payload, b); !s) {
+        inner = error{errc::corrupt, "write-ahead log record " + std::to_string(lsn) + " of '" + dir() +
+                                         "' cannot be decoded (" + s.err().message +
+                                         "); the updates it holds cannot be replayed"};
+        return false;
+      }
+      for (std::size_t i = 0; i < b.size(); ++i) apply_to_active(txn, b.op(i));
+      last_lsn = lsn;
+      active->lsn = lsn;
+      return true;
+    });
+  });
+  if (!scanned) return scanned;
+  if (!inner) return inner;
+  if (auto l = log->last_lsn(); l && *l > last_lsn) last_lsn = *l;
+  active->lsn = last_lsn;
+  update_layer_bytes();
+  return {};
+}
+
+status lmdb_store::impl::commit_main(const write_batch& batch, uint64_t checkpoint) {
+  impl& d = *this;
+  const uint64_t hint = batch.bytes() + batch.size() * (record_header_bytes + 32);
+  std::lock_guard wl(d.write_mu);
+  for (;;) {
+    const auto snap = d.snapshot_quarantine();
+    std::set<std::string> healed;
+    const int rc = d.apply_group(std::span<const write_batch>{&batch, 1}, snap, healed, checkpoint);
+    if (rc == 0) {
+      d.finish_quarantine(snap, healed);
+      return {};
+    }
+    if (rc == MDB_MAP_FULL) {
+      if (auto g = d.grow(hint, batch.size(), batch.bytes()); !g) return g;
+      continue;  // retry the whole group in a new transaction
+    }
+    if (rc == MDB_TXN_FULL) {
+      return error{errc::too_large, "materializing " + std::to_string(batch.size()) + " records (" +
+                                        std::to_string(batch.bytes()) + " bytes) in '" + d.dir() +
+                                        "' exceeds one LMDB transaction (lower options.write_behind_bytes)"};
+    }
+    return d.lmdb_error(rc, "materialize " + std::to_string(batch.size()) + " records");
+  }
+}
+
+}  // namespace rumor::persistence
