@@ -154,7 +154,14 @@ client::node_status make_status(replica_actor_state& st) {
   s.address = st.cfg.address;
   s.cluster = st.cfg.replica.cluster;
   s.readiness = std::string(to_string(static_cast<readiness>(st.cfg.readiness->load())));
-  if (auto stats = st.cfg.store->stats()) s.keys = stats->values;
+  if (auto stats = st.cfg.store->stats()) {
+    s.keys = stats->values;
+    s.write_behind_bytes = stats->write_behind_bytes;
+    s.log_backlog = stats->log_lsn - std::min(stats->log_lsn, stats->checkpoint_lsn);
+    s.checkpoint = stats->checkpoint_lsn;
+    s.last_materialize_ms = stats->last_materialize_ms;
+    s.write_behind_error = stats->write_behind_error;
+  }
   s.delta_log = st.rep->delta_log_size();
   s.local_updates = st.rep->stats().local_updates;
   s.remote_applied = st.rep->stats().remote_applied;

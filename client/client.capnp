@@ -217,6 +217,13 @@ struct NodeStatus {
   tombstones @9 :UInt64;          # deleted keys stored, waiting for collection (causal stability)
   tombstonesCollected @10 :UInt64;  # tombstones collected since the node started
   casVoters @11 :UInt32;          # voters of the compare-and-set lane; 0: the lane is disabled
+  # The store's write-behind (persistence/FORMAT.md): updates acknowledged on the write-ahead log
+  # and held in memory until materialized into the B-trees.
+  writeBehindBytes @12 :UInt64;   # bytes held in memory, not yet materialized
+  logBacklog @13 :UInt64;         # write-ahead log records (commit groups) not yet materialized
+  checkpoint @14 :UInt64;         # the last log record materialized (its sequence number)
+  lastMaterializeMs @15 :UInt64;  # how long the last materialization took
+  writeBehindError @16 :Text;     # why materialization fails (e.g. map full); empty when it works
 }
 
 # The answer to one request. `code` says what failed (ok = success); the other fields depend on

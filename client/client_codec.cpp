@@ -110,6 +110,11 @@ void put(w::NodeStatus::Builder b, const node_status& x) {
   b.setTombstones(x.tombstones);
   b.setTombstonesCollected(x.tombstones_collected);
   b.setCasVoters(x.cas_voters);
+  b.setWriteBehindBytes(x.write_behind_bytes);
+  b.setLogBacklog(x.log_backlog);
+  b.setCheckpoint(x.checkpoint);
+  b.setLastMaterializeMs(x.last_materialize_ms);
+  b.setWriteBehindError(x.write_behind_error);
   auto peers = b.initPeers(count(x.peers.size()));
   for (unsigned i = 0; i < peers.size(); ++i) {
     peers[i].setId(x.peers[i].id);
@@ -260,6 +265,11 @@ class decoder {
     s.tombstones = r.getTombstones();
     s.tombstones_collected = r.getTombstonesCollected();
     s.cas_voters = r.getCasVoters();
+    s.write_behind_bytes = r.getWriteBehindBytes();
+    s.log_backlog = r.getLogBacklog();
+    s.checkpoint = r.getCheckpoint();
+    s.last_materialize_ms = r.getLastMaterializeMs();
+    s.write_behind_error = str(r.getWriteBehindError());
     auto peers = r.getPeers();
     take(peers.size());
     s.peers.reserve(peers.size());

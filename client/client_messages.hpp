@@ -148,6 +148,11 @@ struct node_status {
   uint64_t tombstones = 0;            // deleted keys stored, waiting for collection
   uint64_t tombstones_collected = 0;  // since the node started
   uint32_t cas_voters = 0;            // compare-and-set lane voters; 0: the lane is disabled
+  uint64_t write_behind_bytes = 0;    // store: bytes acknowledged but not yet materialized
+  uint64_t log_backlog = 0;           // store: log records (commit groups) not yet materialized
+  uint64_t checkpoint = 0;            // store: the last log record materialized
+  uint64_t last_materialize_ms = 0;   // store: how long the last materialization took
+  std::string write_behind_error;     // store: why materialization fails; empty when it works
   friend bool operator==(const node_status&, const node_status&) = default;
 };
 

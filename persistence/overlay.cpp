@@ -2,20 +2,25 @@
 
 namespace rumor::persistence {
 
-overlay::answer overlay::find(const keyed& m, std::string_view key) {
-  auto it = m.find(key);
-  if (it == m.end()) return {};
-  if (!it->second) return answer{state::absent, nullptr};
-  return answer{state::present, &*it->second};
+overlay::answer overlay::find(const indexed& m, std::string_view key) {
+  auto i = m.index.find(key);
+  if (i == m.index.end()) return {};
+  const auto& data = i->second->second;
+  if (!data) return answer{state::absent, nullptr};
+  return answer{state::present, &*data};
 }
 
-void overlay::put(keyed& m, std::string_view key, std::optional<std::string_view> data) {
-  auto it = m.find(key);
-  if (it == m.end()) {
-    it = m.emplace(std::string{key}, std::nullopt).first;
+void overlay::put(indexed& m, std::string_view key, std::optional<std::string_view> data) {
+  keyed::iterator it;
+  if (auto i = m.index.find(key); i != m.index.end()) {
+    it = i->second;
+  } else {
+    it = m.map.emplace(std::string{key}, std::nullopt).first;
+    m.index.emplace(std::string_view{it->first}, it);
     ++records_;
     bytes_ += key.size() + node_overhead;
-  } else if (it->second) {
+  }
+  if (it->second) {
     bytes_ -= it->second->size();
   }
   if (data) {
@@ -76,19 +81,19 @@ void overlay::apply(const write_op& op) {
 void overlay::append_to(write_batch& out) const {
   for (const auto& [origin, bound] : truncations_) out.truncate_deltas(origin, bound);
   for (const auto& [k, data] : deltas_) out.append_delta(k.first, k.second, data);
-  for (const auto& [k, data] : values_) {
+  for (const auto& [k, data] : values_.map) {
     if (data) out.put_value(k, *data);
     else out.erase_value(k);
   }
-  for (const auto& [k, data] : meta_) {
+  for (const auto& [k, data] : meta_.map) {
     if (data) out.put_meta(k, *data);
     else out.erase_meta(k);
   }
 }
 
 void overlay::clear() {
-  values_.clear();
-  meta_.clear();
+  values_ = {};
+  meta_ = {};
   deltas_.clear();
   truncations_.clear();
   records_ = 0;

@@ -27,6 +27,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <utility>
 
 #include "persistence/write_batch.hpp"
@@ -54,6 +55,12 @@ class overlay {
   using keyed = std::map<std::string, std::optional<std::string>, std::less<>>;  // nullopt = erased
   using delta_map = std::map<std::pair<uint64_t, uint64_t>, std::string>;      // (origin, seq)
 
+  overlay() = default;
+  overlay(const overlay&) = delete;  // the hash indexes point into the maps' nodes
+  overlay& operator=(const overlay&) = delete;
+  overlay(overlay&&) = default;
+  overlay& operator=(overlay&&) = default;
+
   // Applies one operation (as the store would). REQUIRES: op passed validate().
   void apply(const write_op& op);
 
@@ -64,8 +71,8 @@ class overlay {
   // layer does not hold is absent.
   std::optional<uint64_t> truncated(uint64_t origin) const;
 
-  const keyed& values() const noexcept { return values_; }
-  const keyed& metas() const noexcept { return meta_; }
+  const keyed& values() const noexcept { return values_.map; }
+  const keyed& metas() const noexcept { return meta_.map; }
   const delta_map& deltas() const noexcept { return deltas_; }
 
   // Appends the layer, as described above, to `out`.
@@ -77,13 +84,20 @@ class overlay {
   void clear();
 
   // Estimated bytes of one map node beyond its key and data (allocator and tree overhead).
-  static constexpr std::size_t node_overhead = 96;
+  static constexpr std::size_t node_overhead = 144;  // tree node + hash index entry
 
  private:
-  static answer find(const keyed& m, std::string_view key);
-  void put(keyed& m, std::string_view key, std::optional<std::string_view> data);
+  // A keyed map plus a hash index of it: point lookups (every read and every commit asks several)
+  // cost one hash probe instead of a walk down a tree of string compares; the map keeps the
+  // order scans and materialization need.
+  struct indexed {
+    keyed map;
+    std::unordered_map<std::string_view, keyed::iterator> index;  // views into map's keys
+  };
+  static answer find(const indexed& m, std::string_view key);
+  void put(indexed& m, std::string_view key, std::optional<std::string_view> data);
 
-  keyed values_, meta_;
+  indexed values_, meta_;
   delta_map deltas_;
   std::map<uint64_t, uint64_t> truncations_;  // origin -> erase every seq <= bound held below
   std::size_t records_ = 0;

@@ -199,7 +199,9 @@ int run_status(session& s, const client_command& c) {
               << ",\"keys\":" << n.keys << ",\"delta_log\":" << n.delta_log << ",\"local_updates\":" << n.local_updates
               << ",\"remote_applied\":" << n.remote_applied << ",\"tombstones\":" << n.tombstones
               << ",\"tombstones_collected\":" << n.tombstones_collected << ",\"cas_voters\":" << n.cas_voters
-              << ",\"peers\":[";
+              << ",\"write_behind\":{\"bytes\":" << n.write_behind_bytes << ",\"log_backlog\":" << n.log_backlog
+              << ",\"checkpoint\":" << n.checkpoint << ",\"last_materialize_ms\":" << n.last_materialize_ms
+              << ",\"error\":" << json_string(n.write_behind_error) << "},\"peers\":[";
     for (size_t i = 0; i < n.peers.size(); ++i) {
       char pid[17];
       std::snprintf(pid, sizeof pid, "%016llx", static_cast<unsigned long long>(n.peers[i].id));
@@ -215,6 +217,12 @@ int run_status(session& s, const client_command& c) {
               << " collected since start)\ncas lane    ";
     if (n.cas_voters == 0) std::cout << "disabled (rumor node --cas-voters)\n";
     else std::cout << n.cas_voters << " voters, quorum " << n.cas_voters / 2 + 1 << "\n";
+    std::cout << "write-behind " << n.write_behind_bytes << " bytes in memory, " << n.log_backlog
+              << " log records not yet materialized (checkpoint " << n.checkpoint << ", last took "
+              << n.last_materialize_ms << " ms)\n";
+    if (!n.write_behind_error.empty())
+      std::cout << "STORAGE     materialization fails: " << client::text_escape(n.write_behind_error)
+                << " (writes are refused once the backlog is full)\n";
     for (const auto& p : n.peers)
       std::printf("peer        %016llx  behind by %llu updates\n", static_cast<unsigned long long>(p.id),
                   static_cast<unsigned long long>(p.behind));

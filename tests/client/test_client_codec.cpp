@@ -103,11 +103,24 @@ class generator {
       return member_info{number(), bytes(), static_cast<uint8_t>(below(4)), number()};
     });
     if (coin()) {
-      node_status s{number(), bytes(), bytes(), bytes(), number(), number(), number(), number(), {}};
+      node_status s;
+      s.node = number();
+      s.address = bytes();
+      s.cluster = bytes();
+      s.readiness = bytes();
+      s.keys = number();
+      s.delta_log = number();
+      s.local_updates = number();
+      s.remote_applied = number();
       s.peers = list(3, [&] { return peer_lag{number(), number()}; });
       s.tombstones = number();
       s.tombstones_collected = number();
       s.cas_voters = static_cast<uint32_t>(number());
+      s.write_behind_bytes = number();
+      s.log_backlog = number();
+      s.checkpoint = number();
+      s.last_materialize_ms = number();
+      s.write_behind_error = bytes();
       r.node = s;
     }
     return r;

@@ -2,7 +2,9 @@
 // and reports every committed batch number on stdout, one line each, only after its commit
 // returned. It runs until killed.
 //
-// usage: persistence_crash_child <dir> <durable|relaxed> <first batch> <seed>
+// usage: persistence_crash_child <dir> <durable|relaxed> <first batch> <seed> [eager|hold]
+//   eager: materialize after every few KiB (kills land inside materializations)
+//   hold:  never materialize (the write-ahead log grows; the next child replays it at open)
 
 #include <unistd.h>
 
@@ -32,8 +34,8 @@ bool write_all(const std::string& s) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc != 5) {
-    std::fprintf(stderr, "usage: %s <dir> <durable|relaxed> <first batch> <seed>\n", argv[0]);
+  if (argc != 5 && argc != 6) {
+    std::fprintf(stderr, "usage: %s <dir> <durable|relaxed> <first batch> <seed> [eager|hold]\n", argv[0]);
     return 2;
   }
   options o;
@@ -41,6 +43,15 @@ int main(int argc, char** argv) {
   o.mode = std::string{argv[2]} == "relaxed" ? durability::relaxed : durability::durable;
   o.initial_map_bytes = 256 * 1024;  // small, so that children also grow the map
   o.max_map_bytes = uint64_t{1} << 30;
+  const std::string wb = argc == 6 ? argv[5] : "";
+  if (wb == "eager") {
+    o.materialize_bytes = 8 * 1024;
+    o.materialize_interval_ms = 1;
+  } else if (wb == "hold") {
+    o.materialize_bytes = uint64_t{1} << 40;
+    o.write_behind_bytes = uint64_t{1} << 40;
+    o.materialize_interval_ms = uint64_t{1} << 40;
+  }
   uint64_t next = std::strtoull(argv[3], nullptr, 10);
   const uint64_t seed = std::strtoull(argv[4], nullptr, 10);
 

@@ -3,6 +3,10 @@
 // always be equal. The seed is printed; RUMOR_SEED=<n> replays a run.
 
 #include <doctest/doctest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
 
 #include <map>
 #include <memory>
@@ -253,6 +257,80 @@ TEST_CASE("model: lmdb_store with random reopens equals a std::map model") {
   CHECK(reopens > 0);
   CHECK(rejected > 0);
   CHECK(s->stats()->map_bytes > initial_map);  // the map did grow
+}
+
+// Crash points in the write-behind path: a forked child commits the next groups of the same
+// random sequence with tiny write-behind layers (materializations start every few KiB, on a
+// thread of their own) and dies with _exit — no destructor, no final materialization — after a
+// random number of them, so it dies between commits, inside a materialization, or just after
+// one. The parent then opens the store (replaying the log) and compares it with the model of
+// every group the child reported committed.
+TEST_CASE("model: lmdb_store write-behind with crashes (fork + _exit) equals the model") {
+  const uint64_t seed = test::test_seed("model write-behind crash");
+  INFO("seed " << seed);
+  generator gen(seed);
+  test::temp_dir dir;
+  options o = test::small_options(dir.sub("db"));
+  o.materialize_bytes = 2 * 1024;
+  o.materialize_interval_ms = 1;
+  o.write_behind_bytes = 64 * 1024;
+  model m;
+  int crashes_with_backlog = 0;
+  for (int round = 0; round < 25; ++round) {
+    CAPTURE(round);
+    // The groups of this round, generated in the parent so both sides apply the same ones.
+    std::vector<std::vector<write_batch>> groups(1 + gen.below(40));
+    for (auto& g : groups) g = gen.group();
+    int fds[2];
+    REQUIRE(::pipe(fds) == 0);
+    const pid_t pid = ::fork();
+    REQUIRE(pid >= 0);
+    if (pid == 0) {
+      ::close(fds[0]);
+      auto s = lmdb_store::open(o);
+      if (!s) ::_exit(3);
+      for (const auto& g : groups) {
+        if (!(*s)->commit(g)) ::_exit(4);
+        const char one = '1';
+        if (::write(fds[1], &one, 1) != 1) ::_exit(5);
+      }
+      // Die now: perhaps while the materializer writes, perhaps before it starts.
+      if (groups.size() % 2 == 0) ::usleep(static_cast<useconds_t>(groups.size() * 50));
+      ::_exit(0);
+    }
+    ::close(fds[1]);
+    std::size_t committed = 0;
+    char buf[64];
+    for (ssize_t n; (n = ::read(fds[0], buf, sizeof buf)) != 0;) {
+      if (n < 0 && errno == EINTR) continue;
+      REQUIRE(n > 0);
+      committed += static_cast<std::size_t>(n);
+    }
+    ::close(fds[0]);
+    int ws = 0;
+    REQUIRE(::waitpid(pid, &ws, 0) == pid);
+    REQUIRE_MESSAGE((WIFEXITED(ws) && WEXITSTATUS(ws) == 0), "child failed, status " << ws);
+    REQUIRE(committed == groups.size());
+    for (const auto& g : groups)
+      for (const auto& b : g) m.apply(b);
+    auto opened = lmdb_store::open(o);
+    REQUIRE_MESSAGE(opened.has_value(), opened.err().describe());
+    auto st = (*opened)->stats();
+    REQUIRE(st.has_value());
+    if (st->log_lsn > st->checkpoint_lsn) ++crashes_with_backlog;
+    check_equal(**opened, m, gen);
+    if (gen.chance(0.3)) {
+      // Sometimes the parent writes too (and closes cleanly), so children start on both a
+      // trimmed log and a replayed backlog.
+      auto g = gen.group();
+      REQUIRE((*opened)->commit(g).has_value());
+      for (const auto& b : g) m.apply(b);
+    }
+  }
+  auto last = lmdb_store::open(o);
+  REQUIRE(last.has_value());
+  check_equal(**last, m, gen);
+  CHECK(crashes_with_backlog > 0);  // the log really was replayed
 }
 
 TEST_CASE("model: memory_store equals the model and faulty_store failures change nothing") {
