@@ -1,5 +1,5 @@
 @0x96b2b7105b60f6b7;
-# rumor client protocol — the client-to-node wire spec (protocol version 1, the version of the
+# rumor client protocol — the client-to-node wire spec (protocol version 2, the version of the
 # hello, replication/wire.capnp). A client opens a TCP connection to a node's listener and sends a
 # replication `Message` whose member is a `hello` with role = client (cluster may be empty, node 0,
 # address empty); the node answers with its own hello. From then on every frame, both ways, is one
@@ -22,7 +22,9 @@
 #   - Keys, field names, set members and register values are raw bytes (`Data`); the node checks
 #     the key rules (1..256 bytes, no NUL), the codec does not.
 #   - Values are crdt codec bytes (crdt/crdt.capnp `Value`, type tag included); causal contexts
-#     are crdt codec context bytes (crdt::encode_context). Both are opaque at this layer.
+#     are crdt codec context bytes (crdt::encode_context). Both are opaque at this layer. Since
+#     version 2 a node writes them in the packed form (crdt/codec.hpp); it still reads contexts in
+#     the unpacked form of version 1.
 #   - Lists are in no particular order unless a field says otherwise.
 
 using Cxx = import "/capnp/c++.capnp";

@@ -1,9 +1,13 @@
 #include "crdt/codec.hpp"
 
 #include <capnp/message.h>
+#include <capnp/serialize-packed.h>
 #include <capnp/serialize.h>
 #include <kj/exception.h>
+#include <kj/io.h>
 
+#include <bit>
+#include <cstdio>
 #include <cstring>
 #include <vector>
 
@@ -31,11 +35,14 @@ void put_dots(capnp::List<s::Dot>::Builder list, const std::vector<dot>& dots) {
   for (unsigned i = 0; i < dots.size(); ++i) put_dot(list[i], dots[i]);
 }
 
+// An empty list is left a null pointer (read as an empty list): a zero word packs to almost nothing.
 void put_context(s::DotContext::Builder b, const dot_context& c) {
   const auto& vv = c.compact_part().entries();
-  auto compact = b.initCompact(static_cast<unsigned>(vv.size()));
-  for (unsigned i = 0; i < vv.size(); ++i) put_dot(compact[i], dot{vv[i].first, vv[i].second});
-  put_dots(b.initCloud(static_cast<unsigned>(c.cloud().size())), c.cloud());
+  if (!vv.empty()) {
+    auto compact = b.initCompact(static_cast<unsigned>(vv.size()));
+    for (unsigned i = 0; i < vv.size(); ++i) put_dot(compact[i], dot{vv[i].first, vv[i].second});
+  }
+  if (!c.cloud().empty()) put_dots(b.initCloud(static_cast<unsigned>(c.cloud().size())), c.cloud());
 }
 
 void put_store(s::Store::Builder b, const dot_fun<uint64_t>& st) {
@@ -99,10 +106,23 @@ void put_store(s::Store::Builder b, const map_store& st) {
   }
 }
 
+// The packed form (codec.hpp), or the unpacked one for a message beyond codec_max_unpacked_bytes.
 std::string flatten(capnp::MallocMessageBuilder& mb) {
-  kj::Array<capnp::word> words = capnp::messageToFlatArray(mb);
-  auto bytes = words.asBytes();
-  return std::string(reinterpret_cast<const char*>(bytes.begin()), bytes.size());
+  size_t words = capnp::computeSerializedSizeInWords(mb);
+  if (words > codec_max_unpacked_bytes / sizeof(capnp::word)) {
+    kj::Array<capnp::word> flat = capnp::messageToFlatArray(mb);
+    auto bytes = flat.asBytes();
+    return std::string(reinterpret_cast<const char*>(bytes.begin()), bytes.size());
+  }
+  // Packed CRDT messages are usually under half their words' bytes (the stream grows if not).
+  kj::VectorOutputStream out(1 + words * sizeof(capnp::word) / 2 + 64);
+  capnp::writePackedMessage(out, mb);
+  auto packed = out.getArray();
+  std::string s;
+  s.reserve(1 + packed.size());
+  s.push_back(static_cast<char>(codec_packed_marker));
+  s.append(reinterpret_cast<const char*>(packed.begin()), packed.size());
+  return s;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -274,13 +294,109 @@ result<value> get_value_of(s::Value::Reader r, dot_context ctx) {
   return value{T{std::move(*st), std::move(ctx)}};
 }
 
-// Copies `bytes` into word-aligned memory (capnp refuses unaligned input).
-result<std::vector<capnp::word>> aligned_words(std::string_view bytes) {
-  if (bytes.empty()) return bad("empty input");
+// Number of words the segment table of a flat message with `segments` segments takes.
+size_t table_words(uint64_t segments) { return static_cast<size_t>(segments / 2 + 1); }
+
+// Segment count of the flat message starting at `words` (non-empty), if at most
+// codec_max_segments.
+result<uint32_t> segment_count(const std::vector<capnp::word>& words) {
+  uint32_t first = 0;
+  std::memcpy(&first, words.data(), sizeof first);  // u32 LE (capnp targets are little-endian)
+  uint64_t segments = uint64_t{first} + 1;
+  if (segments > codec_max_segments)
+    return bad("message of " + std::to_string(segments) + " segments (at most " + std::to_string(codec_max_segments) + ")");
+  return static_cast<uint32_t>(segments);
+}
+
+// The unpacked form: copies `bytes` into word-aligned memory (capnp refuses unaligned input).
+result<std::vector<capnp::word>> unpacked_words(std::string_view bytes) {
   if (bytes.size() % sizeof(capnp::word) != 0) return bad("length " + std::to_string(bytes.size()) + " is not a whole number of words (truncated?)");
   std::vector<capnp::word> words(bytes.size() / sizeof(capnp::word));
   std::memcpy(words.data(), bytes.data(), bytes.size());
+  if (auto n = segment_count(words); !n) return n.err();
   return words;
+}
+
+// Size in words of the packed stream `in`, or an error if it is cut off or unpacks to more than
+// codec_max_unpacked_bytes. Allocates nothing.
+//   tag byte: bit i set = byte i of the word is non-zero and follows (in order); unset = zero;
+//   tag 0x00: one more byte, the number of further zero words (0..255);
+//   tag 0xFF: after its 8 bytes, one more byte, the number of further words copied verbatim.
+result<size_t> packed_size(std::string_view in) {
+  constexpr size_t limit = codec_max_unpacked_bytes / sizeof(capnp::word);
+  size_t words = 0;
+  size_t at = 0;
+  while (at < in.size()) {
+    auto tag = static_cast<uint8_t>(in[at++]);
+    size_t present = static_cast<size_t>(std::popcount(tag));
+    if (in.size() - at < present) return bad("packed word cut off");
+    at += present;
+    words += 1;
+    if (tag == 0x00 || tag == 0xFF) {
+      if (at == in.size()) return bad("packed run length cut off");
+      size_t run = static_cast<uint8_t>(in[at++]);
+      if (tag == 0xFF) {
+        if ((in.size() - at) / sizeof(capnp::word) < run) return bad("packed verbatim run cut off");
+        at += run * sizeof(capnp::word);
+      }
+      words += run;
+    }
+    if (words > limit)
+      return bad("packed input unpacks to more than " + std::to_string(codec_max_unpacked_bytes) + " bytes");
+  }
+  return words;
+}
+
+// The packed form (after the marker): unpacks into word-aligned memory, within the bounds, and
+// checks that the segment table accounts for exactly the unpacked words.
+result<std::vector<capnp::word>> packed_words(std::string_view in) {
+  auto size = packed_size(in);
+  if (!size) return size.err();
+  if (*size == 0) return bad("packed form without a message");
+  std::vector<capnp::word> words(*size);
+  auto* out = reinterpret_cast<unsigned char*>(words.data());
+  size_t at = 0;
+  while (at < in.size()) {
+    auto tag = static_cast<uint8_t>(in[at++]);
+    for (int bit = 0; bit < 8; ++bit) *out++ = (tag >> bit) & 1 ? static_cast<unsigned char>(in[at++]) : 0;
+    if (tag == 0x00) {
+      size_t run = static_cast<uint8_t>(in[at++]) * sizeof(capnp::word);
+      std::memset(out, 0, run);
+      out += run;
+    } else if (tag == 0xFF) {
+      size_t run = static_cast<uint8_t>(in[at++]) * sizeof(capnp::word);
+      std::memcpy(out, in.data() + at, run);
+      out += run;
+      at += run;
+    }
+  }
+  auto segments = segment_count(words);
+  if (!segments) return segments.err();
+  size_t table = table_words(*segments);
+  if (words.size() < table) return bad("packed message ends inside its segment table");
+  const auto* sizes = reinterpret_cast<const unsigned char*>(words.data()) + 4;
+  uint64_t total = table;
+  for (uint32_t i = 0; i < *segments; ++i) {
+    uint32_t n = 0;
+    std::memcpy(&n, sizes + 4 * i, sizeof n);
+    total += n;
+  }
+  if (total != words.size()) return bad("packed message of " + std::to_string(words.size()) + " words, its segment table says " + std::to_string(total));
+  return words;
+}
+
+// The words of the flat message in `bytes`, either form (codec.hpp).
+result<std::vector<capnp::word>> message_words(std::string_view bytes) {
+  if (bytes.empty()) return bad("empty input");
+  auto first = static_cast<uint8_t>(bytes[0]);
+  if (first == codec_packed_marker) return packed_words(bytes.substr(1));
+  if (first >= codec_max_segments) {
+    char hex[8];
+    std::snprintf(hex, sizeof hex, "0x%02x", static_cast<unsigned>(first));
+    return bad(std::string("first byte ") + hex + " is neither the packed marker 0xff nor a segment count below " +
+               std::to_string(codec_max_segments) + " (unpacked form)");
+  }
+  return unpacked_words(bytes);
 }
 
 capnp::ReaderOptions reader_options(size_t words) {
@@ -317,7 +433,7 @@ std::string encode(const value& v) {
 }
 
 result<value> decode(std::string_view bytes) {
-  auto words = aligned_words(bytes);
+  auto words = message_words(bytes);
   if (!words) return words.err();
   return guarded([&]() -> result<value> {
     capnp::FlatArrayMessageReader reader({words->data(), words->size()}, reader_options(words->size()));
@@ -354,7 +470,7 @@ std::string encode_context(const dot_context& c) {
 }
 
 result<dot_context> decode_context(std::string_view bytes) {
-  auto words = aligned_words(bytes);
+  auto words = message_words(bytes);
   if (!words) return words.err();
   return guarded([&]() -> result<dot_context> {
     capnp::FlatArrayMessageReader reader({words->data(), words->size()}, reader_options(words->size()));

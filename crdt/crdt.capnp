@@ -1,6 +1,7 @@
 @0xabba68cecec5824c;
 # rumor CRDT encoding — the on-disk and on-wire spec of CRDT values and deltas (a delta is encoded
-# exactly like a value of its type). Format version 1.
+# exactly like a value of its type). Format version 1. The bytes are a packed message of this
+# schema behind a one-byte marker, or (older data) an unpacked one: crdt/codec.hpp.
 #
 # Evolution rules: append fields with the next ordinal only; never change an ordinal, type or
 # default; never delete a field (stop using it). A reader refuses formatVersion values it does not

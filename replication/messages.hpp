@@ -21,7 +21,11 @@ namespace rumor::replication {
 using crdt::node_id;
 using crdt::version_vector;
 
-inline constexpr uint32_t protocol_version = 1;
+// Protocol versions. Peers (and clients) of different versions refuse each other at the hello.
+//   1: the first.
+//   2: crdt codec bytes (deltas, stored records' values, contexts: Data fields) are in the packed
+//      form (crdt/codec.hpp), which version-1 builds cannot decode.
+inline constexpr uint32_t protocol_version = 2;
 
 // First message on every connection, both ways. A peer with another cluster name or protocol
 // version is refused. A client connection (client = true) may leave cluster empty and node 0;

@@ -1,6 +1,7 @@
 #include "replication/stored_value.hpp"
 
 #include "crdt/codec.hpp"
+#include "replication/vv_bytes.hpp"
 
 namespace rumor::replication {
 
@@ -8,26 +9,6 @@ namespace {
 
 constexpr uint8_t format_context = 1;  // key vector as a crdt context encoding (read only)
 constexpr uint8_t format_compact = 2;  // key vector as varints (written)
-
-void put_varint(std::string& out, uint64_t v) {
-  while (v >= 0x80) {
-    out.push_back(static_cast<char>((v & 0x7f) | 0x80));
-    v >>= 7;
-  }
-  out.push_back(static_cast<char>(v));
-}
-
-// Reads a varint at `at`, advancing it; nullopt if it is cut off or exceeds 64 bits.
-std::optional<uint64_t> get_varint(std::string_view in, size_t& at) {
-  uint64_t v = 0;
-  for (int shift = 0; shift < 64 && at < in.size(); shift += 7) {
-    auto byte = static_cast<uint8_t>(in[at++]);
-    if (shift == 63 && byte > 1) return std::nullopt;
-    v |= uint64_t{byte & 0x7fu} << shift;
-    if (!(byte & 0x80)) return v;
-  }
-  return std::nullopt;
-}
 
 result<stored_value> decode_context_format(std::string_view record) {
   if (record.size() < 5) return error{errc::corrupt, "stored value record shorter than its header"};
@@ -41,21 +22,11 @@ result<stored_value> decode_context_format(std::string_view record) {
 
 result<stored_value> decode_compact_format(std::string_view record) {
   size_t at = 1;
-  auto n = get_varint(record, at);
-  if (!n || *n > (record.size() - at) / 9) return error{errc::corrupt, "stored value key vector overruns the record"};
   stored_value out;
-  uint64_t prev = 0;
-  for (uint64_t i = 0; i < *n; ++i) {
-    if (record.size() - at < 8) return error{errc::corrupt, "stored value key vector overruns the record"};
-    uint64_t node = 0;
-    for (int b = 0; b < 8; ++b) node |= uint64_t{static_cast<uint8_t>(record[at + b])} << (8 * b);
-    at += 8;
-    auto seq = get_varint(record, at);
-    if (!seq) return error{errc::corrupt, "stored value key vector overruns the record"};
-    if (node == 0 || *seq == 0 || (i > 0 && node <= prev))
-      return error{errc::corrupt, "stored value with an invalid key vector"};
-    out.kv.set(node, *seq);
-    prev = node;
+  switch (vv_bytes::get_vv(record, at, out.kv)) {
+    case vv_bytes::vv_status::ok: break;
+    case vv_bytes::vv_status::overrun: return error{errc::corrupt, "stored value key vector overruns the record"};
+    case vv_bytes::vv_status::invalid: return error{errc::corrupt, "stored value with an invalid key vector"};
   }
   out.crdt.assign(record.substr(at));
   return out;
@@ -67,11 +38,7 @@ std::string encode_stored(const crdt::version_vector& kv, std::string_view crdt_
   std::string out;
   out.reserve(2 + 12 * kv.size() + crdt_bytes.size());
   out.push_back(static_cast<char>(format_compact));
-  put_varint(out, kv.size());
-  for (const auto& [node, seq] : kv.entries()) {
-    for (int b = 0; b < 8; ++b) out.push_back(static_cast<char>((node >> (8 * b)) & 0xff));
-    put_varint(out, seq);
-  }
+  vv_bytes::put_vv(out, kv);
   out.append(crdt_bytes);
   return out;
 }
@@ -86,7 +53,11 @@ result<stored_value> decode_stored(std::string_view record) {
 }
 
 bool is_current_format(std::string_view record) {
-  return !record.empty() && static_cast<uint8_t>(record[0]) == format_compact;
+  if (record.empty() || static_cast<uint8_t>(record[0]) != format_compact) return false;
+  size_t at = 1;
+  crdt::version_vector kv;
+  if (vv_bytes::get_vv(record, at, kv) != vv_bytes::vv_status::ok) return false;
+  return at < record.size() && static_cast<uint8_t>(record[at]) == crdt::codec_packed_marker;
 }
 
 }  // namespace rumor::replication

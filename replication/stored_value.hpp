@@ -1,9 +1,12 @@
 #pragma once
 // stored_value: the record a replica keeps in the store's value table for one storage key.
 //   format 2 (written): u8 2 | varint n | n × (u64 LE origin, varint seq), origins strictly
-//                       ascending, none 0, no seq 0 | crdt bytes
+//                       ascending, none 0, no seq 0 (vv_bytes.hpp) | crdt bytes
 //   format 1 (read):    u8 1 | u32 LE key-vector length | key vector (crdt context encoding) |
 //                       crdt bytes
+// The crdt bytes are crdt::encode's: the packed codec form (crdt/codec.hpp) since protocol
+// version 2; a record of an older build holds the unpacked form (still read). A one-origin
+// counter's record is about 75 bytes (with unpacked crdt bytes: about 165).
 // The key vector says, per origin, the highest update sequence that has touched this key as far as
 // this replica knows (its own updates, applied deltas and their deps, joined states). A deleted
 // key (a value that holds nothing) may be collected once every voting member has applied
@@ -31,8 +34,9 @@ struct stored_value {
 std::string encode_stored(const crdt::version_vector& kv, std::string_view crdt_bytes);
 // Either format. Errors: corrupt (malformed), unsupported_version (unknown format byte).
 result<stored_value> decode_stored(std::string_view record);
-// True iff `record` is in the format encode_stored writes (an older one is rewritten on the next
-// change or join of its key).
+// True iff `record` is in the format encode_stored writes, with crdt bytes in the packed codec
+// form (an older one — format 1, or crdt bytes in the unpacked form — is rewritten on the next
+// change or join of its key, so equal values become byte-equal on every replica).
 bool is_current_format(std::string_view record);
 
 }  // namespace rumor::replication

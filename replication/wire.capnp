@@ -1,5 +1,5 @@
 @0xbdfb2da15400f5cf;
-# rumor replication protocol — the peer-to-peer wire spec (protocol version 1). Every frame on a
+# rumor replication protocol — the peer-to-peer wire spec (protocol version 2). Every frame on a
 # peer connection is one standard, unpacked Cap'n Proto message (segment table + segments) whose
 # root is a `Message`. Frames are at most 64 MiB and 512 segments; a peer that sends a bad frame
 # is disconnected. The first frame on a connection, both ways, is a `hello`.
@@ -17,7 +17,8 @@
 #   - A (origin, seq) pair is an update's replication dot; seq counts 1, 2, ... per origin.
 #   - Keys are user keys as raw bytes (`Data`: 1..256 bytes, no NUL; checked by the replication
 #     layer, not by the codec). Values and deltas are crdt codec bytes (crdt/crdt.capnp `Value`,
-#     type tag included), opaque at this layer.
+#     type tag included, in the packed form of crdt/codec.hpp since version 2; version 1 sent the
+#     unpacked form, which is still read), opaque at this layer.
 #   - Lists are in no particular order unless a field says otherwise.
 
 using Cxx = import "/capnp/c++.capnp";
@@ -58,7 +59,7 @@ enum CrdtType {
 struct Hello {
   cluster @0 :Text;     # cluster name; non-empty for peers
   node @1 :UInt64;      # sender's node id; != 0 for peers, 0 for clients
-  version @2 :UInt32;   # sender's protocol version, >= 1 (this spec: 1)
+  version @2 :UInt32;   # sender's protocol version, >= 1 (this spec: 2)
   address @3 :Text;     # where the sender listens for peers, "host:port" (clients: empty)
   role @4 :Role;        # who opened the connection (absent in old senders = peer)
 }

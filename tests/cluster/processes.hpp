@@ -69,9 +69,15 @@ class node_process {
       ::execv(binary_.c_str(), argv.data());
       ::_exit(127);
     }
+    // The listener (and so the hello) is up before the replica is loaded; until then requests are
+    // refused with `unavailable`, so a connection alone is not enough.
     auto deadline = std::chrono::steady_clock::now() + timeout;
     while (std::chrono::steady_clock::now() < deadline) {
-      if (auto c = client::connection::connect(address_, 500)) return true;
+      if (auto c = client::connection::connect(address_, 500)) {
+        client::request req;
+        req.body = client::status{};
+        if (auto r = c->call(req, 2000); r && r->code == errc::ok) return true;
+      }
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
     return false;

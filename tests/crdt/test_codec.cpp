@@ -1,9 +1,18 @@
-// Codec: version and type checks, and garbage / truncated / mutated input never crashes.
+// Codec: the packed form and the old unpacked form, version and type checks, determinism, and
+// garbage / truncated / mutated / expanding input never crashes.
 #include <doctest/doctest.h>
 
+#include <capnp/message.h>
+#include <capnp/serialize-packed.h>
+#include <capnp/serialize.h>
+#include <kj/io.h>
+
+#include <cstring>
 #include <random>
 
 #include "crdt/codec.hpp"
+#include "crdt/crdt.capnp.h"
+#include "legacy_codec.hpp"
 #include "seed.hpp"
 
 using namespace rumor;
@@ -42,65 +51,268 @@ std::vector<value> samples() {
   return out;
 }
 
+// The two forms of a message built here: packed (marker + writePackedMessage), unpacked.
+std::string packed_of(capnp::MessageBuilder& mb) {
+  kj::VectorOutputStream out;
+  capnp::writePackedMessage(out, mb);
+  auto a = out.getArray();
+  return std::string(1, static_cast<char>(codec_packed_marker)) + std::string(reinterpret_cast<const char*>(a.begin()), a.size());
+}
+
+std::string unpacked_of(capnp::MessageBuilder& mb) {
+  auto flat = capnp::messageToFlatArray(mb);
+  auto b = flat.asBytes();
+  return std::string(reinterpret_cast<const char*>(b.begin()), b.size());
+}
+
+// A copy of the message in `packed` (this build's encoding) for editing.
+void load(capnp::MallocMessageBuilder& mb, std::string_view packed) {
+  std::string flat = test::unpacked_form(packed);
+  std::vector<capnp::word> words(flat.size() / sizeof(capnp::word));
+  std::memcpy(words.data(), flat.data(), flat.size());
+  capnp::FlatArrayMessageReader reader({words.data(), words.size()});
+  mb.setRoot(reader.getRoot<schema::Value>());
+}
+
+std::string le32(uint32_t v) {
+  std::string s;
+  for (int i = 0; i < 4; ++i) s.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
+  return s;
+}
+
 }  // namespace
 
-TEST_CASE("codec: every type round-trips with its tag — binary data survives") {
+TEST_CASE("codec: every type round-trips with its tag in the packed form — binary data survives") {
   for (const value& v : samples()) {
-    auto back = decode(encode(v));
+    std::string bytes = encode(v);
+    CHECK(static_cast<uint8_t>(bytes[0]) == codec_packed_marker);
+    auto back = decode(bytes);
     REQUIRE(back.has_value());
     CHECK(back->type() == v.type());
     CHECK(*back == v);
+    // Smaller than the unpacked form of the same message.
+    CHECK(bytes.size() < test::unpacked_form(bytes).size());
   }
   auto l = decode(encode(samples()[2]));
   CHECK(l->get_if<lww_register>()->read() == std::string("bin\0ary", 7));
+  for (const value& v : samples()) {
+    auto c = decode_context(encode_context(v.context()));
+    REQUIRE(c.has_value());
+    CHECK(*c == v.context());
+  }
 }
 
-TEST_CASE("codec: empty, misaligned and truncated input are decode errors") {
+TEST_CASE("codec: the old unpacked form of every type and of contexts still decodes") {
+  for (const value& v : samples()) {
+    std::string old = test::unpacked_form(encode(v));
+    CHECK(static_cast<uint8_t>(old[0]) == 0);  // one segment: (segment count - 1) = 0
+    auto back = decode(old);
+    REQUIRE(back.has_value());
+    CHECK(*back == v);
+    CHECK(encode(*back) == encode(v));  // re-encoding gives the packed form
+    auto c = decode_context(test::unpacked_form(encode_context(v.context())));
+    REQUIRE(c.has_value());
+    CHECK(*c == v.context());
+  }
+  // A message built here from the schema, written as older builds wrote it.
+  capnp::MallocMessageBuilder mb;
+  auto root = mb.initRoot<schema::Value>();
+  root.setFormatVersion(1);
+  root.setType(schema::TypeTag::PN_COUNTER);
+  auto compact = root.initContext().initCompact(1);
+  compact[0].setNode(0x8f3a5c7e9b1d2f46);
+  compact[0].setCounter(3);
+  root.getContext().initCloud(0);
+  auto e = root.initStore().initPnCounter(1);
+  e[0].initDot().setNode(0x8f3a5c7e9b1d2f46);
+  e[0].getDot().setCounter(3);
+  e[0].setP(10);
+  e[0].setN(4);
+  auto v = decode(unpacked_of(mb));
+  REQUIRE(v.has_value());
+  REQUIRE(v->get_if<pn_counter>() != nullptr);
+  CHECK(v->get_if<pn_counter>()->value() == 6);
+  CHECK(*decode(packed_of(mb)) == *v);
+  // A multi-segment unpacked message (older builds wrote one for values beyond 1024 words).
+  capnp::MallocMessageBuilder small(16, capnp::AllocationStrategy::FIXED_SIZE);
+  small.setRoot(mb.getRoot<schema::Value>().asReader());
+  REQUIRE(small.getSegmentsForOutput().size() > 1);
+  REQUIRE(decode(unpacked_of(small)).has_value());
+  CHECK(*decode(unpacked_of(small)) == *v);
+  REQUIRE(decode(packed_of(small)).has_value());
+  CHECK(*decode(packed_of(small)) == *v);
+}
+
+TEST_CASE("codec: equal values have equal bytes, whatever the order of the joins that made them") {
+  pn_counter a, b;
+  auto da = a.increment(1, 5);
+  auto db = b.add(2, -3);
+  pn_counter ab = a, ba = b;
+  ab.join(*db);
+  ba.join(*da);
+  REQUIRE(value{ab} == value{ba});
+  CHECK(encode(value{ab}) == encode(value{ba}));
+  for (const value& v : samples()) CHECK(encode(*decode(encode(v))) == encode(v));
+}
+
+TEST_CASE("codec: the packed form of a counter delta or a small register write is under 100 bytes") {
+  const node_id origin = 0x8f3a5c7e9b1d2f46;  // node ids are random: 8 non-zero bytes
+  pn_counter c;
+  for (int i = 0; i < 41; ++i) (void)c.increment(origin, 1);
+  auto d = c.increment(origin, 1);
+  std::string delta = encode(value{*d});
+  std::string state = encode(value{c});
+  lww_register l;
+  std::string set = encode(value{l.assign(origin, hlc_timestamp::make(1'700'000'000'000, 0), "value-0000000001")});
+  MESSAGE("packed: counter delta " << delta.size() << " B, counter state " << state.size() << " B, 16-byte lww set "
+                                   << set.size() << " B; unpacked: " << test::unpacked_form(delta).size() << ", "
+                                   << test::unpacked_form(state).size() << ", " << test::unpacked_form(set).size());
+  // Three (delta) or two (state, set) random 8-byte node ids are most of it.
+  CHECK(delta.size() <= 80);
+  CHECK(state.size() <= 70);
+  CHECK(set.size() <= 96);
+  CHECK(test::unpacked_form(delta).size() > 2 * delta.size());
+}
+
+TEST_CASE("codec: empty, misaligned and truncated input are decode errors (both forms)") {
   CHECK(decode("").err().code == errc::decode_error);
-  auto bytes = encode(samples()[4]);
-  for (size_t n = 0; n < bytes.size(); ++n) {
-    auto r = decode(std::string_view(bytes).substr(0, n));
-    REQUIRE_FALSE(r.has_value());
-    CHECK(r.err().code == errc::decode_error);
+  CHECK(decode(std::string(1, static_cast<char>(codec_packed_marker))).err().code == errc::decode_error);
+  for (const value& v : samples()) {
+    std::string packed = encode(v);
+    std::string old = test::unpacked_form(packed);
+    for (const std::string* bytes : {&packed, &old}) {
+      for (size_t n = 0; n < bytes->size(); ++n) {
+        auto r = decode(std::string_view(*bytes).substr(0, n));
+        REQUIRE_FALSE(r.has_value());
+        CHECK(r.err().code == errc::decode_error);
+      }
+    }
+    // A packed message followed by anything is not a message either.
+    CHECK(decode(packed + std::string(1, '\0')).err().code == errc::decode_error);
+    CHECK(decode(packed + std::string(2, '\0')).err().code == errc::decode_error);
   }
   CHECK(decode_context("1234567").err().code == errc::decode_error);
 }
 
-TEST_CASE("codec: an unknown format version is refused with unsupported_version") {
-  auto bytes = encode(samples()[0]);
-  // Root struct data section starts after the 8-byte segment table and the 8-byte root pointer;
-  // formatVersion is its first 16 bits.
-  bytes[16] = 0x07;
-  bytes[17] = 0x00;
-  auto r = decode(bytes);
+TEST_CASE("codec: an unknown format version is refused with unsupported_version (both forms)") {
+  capnp::MallocMessageBuilder mb;
+  load(mb, encode(samples()[0]));
+  mb.getRoot<schema::Value>().setFormatVersion(7);
+  for (const std::string& bytes : {packed_of(mb), unpacked_of(mb)}) {
+    auto r = decode(bytes);
+    REQUIRE_FALSE(r.has_value());
+    CHECK(r.err().code == errc::unsupported_version);
+    CHECK(r.err().message.find("version 7") != std::string::npos);
+  }
+}
+
+TEST_CASE("codec: first bytes 0x40 to 0xfe are refused, and the unpacked form has at most 64 segments") {
+  // 0x40..0xfe: neither form (free for later forms).
+  std::string bytes = encode(samples()[1]);
+  for (int first : {0x40, 0x80, 0xfe}) {
+    bytes[0] = static_cast<char>(first);
+    auto r = decode(bytes);
+    REQUIRE_FALSE(r.has_value());
+    CHECK(r.err().code == errc::decode_error);
+    CHECK(r.err().message.find("first byte 0x") != std::string::npos);
+  }
+  // 65 segments: the first byte is 0x40, so not the unpacked form.
+  std::string many = le32(64);
+  for (int i = 0; i < 65; ++i) many += le32(0);
+  while (many.size() % 8 != 0) many.push_back('\0');
+  CHECK(decode(many).err().code == errc::decode_error);
+  // 320 segments with a first byte of 0x3f: the unpacked form, refused by the segment bound.
+  many.replace(0, 4, le32(0x13f));
+  auto r = decode(many);
   REQUIRE_FALSE(r.has_value());
-  CHECK(r.err().code == errc::unsupported_version);
-  CHECK(r.err().message.find("version 7") != std::string::npos);
+  CHECK(r.err().code == errc::decode_error);
+  CHECK(r.err().message.find("320 segments") != std::string::npos);
+  // (segment count - 1) = 0xffffffff would wrap to 0 inside capnp: its first byte is the marker,
+  // so it is read as (invalid) packed input.
+  CHECK(decode(le32(0xffffffff) + le32(0)).err().code == errc::decode_error);
 }
 
 TEST_CASE("codec: a type tag that does not match the store is refused") {
-  auto bytes = encode(samples()[0]);
-  bytes[18] = static_cast<char>(static_cast<uint8_t>(type_tag::or_set));  // `type` follows formatVersion
-  auto r = decode(bytes);
-  REQUIRE_FALSE(r.has_value());
-  CHECK(r.err().code == errc::decode_error);
+  capnp::MallocMessageBuilder mb;
+  load(mb, encode(samples()[0]));
+  mb.getRoot<schema::Value>().setType(schema::TypeTag::OR_SET);
+  for (const std::string& bytes : {packed_of(mb), unpacked_of(mb)}) {
+    auto r = decode(bytes);
+    REQUIRE_FALSE(r.has_value());
+    CHECK(r.err().code == errc::decode_error);
+  }
 }
 
-TEST_CASE("codec: random bytes and random mutations of valid encodings never crash") {
+TEST_CASE("codec: a zero-run expansion bomb is refused before it is unpacked") {
+  // Packed: the segment table word (one segment of `words` words), then zero words, 256 per two
+  // input bytes (tag 0x00, run 255).
+  auto bomb = [](uint32_t words, size_t pairs) {
+    std::string b(1, static_cast<char>(codec_packed_marker));
+    b += '\xf0';  // tag: bytes 4..7 of the word present
+    b += le32(words);
+    for (size_t i = 0; i < pairs; ++i) b += std::string("\x00\xff", 2);
+    return b;
+  };
+  size_t limit_words = codec_max_unpacked_bytes / 8;
+  size_t pairs = limit_words / 256 + 1;  // just beyond the limit: 64 KiB of input
+  auto r = decode(bomb(static_cast<uint32_t>(pairs * 256), pairs));
+  REQUIRE_FALSE(r.has_value());
+  CHECK(r.err().code == errc::decode_error);
+  CHECK(r.err().message.find("unpacks to more than") != std::string::npos);
+  CHECK(decode_context(bomb(static_cast<uint32_t>(pairs * 256), pairs)).err().code == errc::decode_error);
+  // Far beyond it (4 MiB of input standing for 4 GiB): refused as quickly.
+  auto big = decode(bomb(0xffffffffu, size_t{2} << 20));
+  REQUIRE_FALSE(big.has_value());
+  CHECK(big.err().message.find("unpacks to more than") != std::string::npos);
+  // Within the limit a zero run is fine: it is a message of zeros (a null root: version 0).
+  auto small = decode(bomb(256 * 4, 4));
+  REQUIRE_FALSE(small.has_value());
+  CHECK(small.err().code == errc::unsupported_version);
+}
+
+TEST_CASE("codec: zero-heavy values within the limit round-trip (packing them is legitimate)") {
+  lww_register l;
+  std::string zeros(4 << 20, '\0');
+  value v{l.assign(1, hlc_timestamp::make(5, 0), zeros)};
+  std::string bytes = encode(v);
+  CHECK(bytes.size() < 64 * 1024);
+  auto back = decode(bytes);
+  REQUIRE(back.has_value());
+  CHECK(*back == v);
+}
+
+TEST_CASE("codec: random bytes and random mutations of valid encodings never crash (both forms)") {
   uint64_t seed = test::seed_for("codec garbage");
   INFO("RUMOR_SEED=" << seed);
   std::mt19937_64 rng(seed);
   auto good = samples();
+  std::vector<std::string> packed, old;
+  for (const value& v : good) {
+    packed.push_back(encode(v));
+    old.push_back(test::unpacked_form(packed.back()));
+  }
   int decoded_ok = 0;
-  for (int i = 0; i < 20'000; ++i) {
+  for (int i = 0; i < 40'000; ++i) {
     std::string bytes;
-    if (i % 2 == 0) {
-      bytes.resize(8 * (rng() % 40));
-      for (auto& b : bytes) b = static_cast<char>(rng());
-    } else {
-      bytes = encode(good[rng() % good.size()]);
-      for (int k = 0, flips = 1 + static_cast<int>(rng() % 4); k < flips; ++k)
-        bytes[rng() % bytes.size()] ^= static_cast<char>(1 + rng() % 255);
+    switch (i % 4) {
+      case 0:  // random bytes, any length, sometimes behind the packed marker
+        bytes.resize(rng() % 320);
+        for (auto& b : bytes) b = static_cast<char>(rng());
+        if (!bytes.empty() && rng() % 2) bytes[0] = static_cast<char>(codec_packed_marker);
+        break;
+      case 1:
+      case 2: {  // mutated packed / unpacked encodings
+        bytes = (i % 4 == 1 ? packed : old)[rng() % good.size()];
+        for (int k = 0, flips = 1 + static_cast<int>(rng() % 4); k < flips; ++k)
+          bytes[rng() % bytes.size()] ^= static_cast<char>(1 + rng() % 255);
+        break;
+      }
+      default: {  // packed encodings with bytes inserted or removed
+        bytes = packed[rng() % good.size()];
+        size_t at = 1 + rng() % (bytes.size() - 1);
+        if (rng() % 2) bytes.insert(at, 1, static_cast<char>(rng()));
+        else bytes.erase(at, 1);
+      }
     }
     auto r = decode(bytes);
     if (r.has_value()) {
@@ -112,9 +324,10 @@ TEST_CASE("codec: random bytes and random mutations of valid encodings never cra
     } else {
       CHECK((r.err().code == errc::decode_error || r.err().code == errc::unsupported_version));
     }
-    (void)decode_context(bytes);
+    auto c = decode_context(bytes);
+    if (!c) CHECK((c.err().code == errc::decode_error || c.err().code == errc::unsupported_version));
   }
-  MESSAGE("mutated encodings still valid: " << decoded_ok << " of 20000");
+  MESSAGE("mutated encodings still valid: " << decoded_ok << " of 40000");
 }
 
 TEST_CASE("codec: a store dot outside the context is refused (invariant check)") {

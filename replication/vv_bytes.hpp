@@ -1,0 +1,69 @@
+#pragma once
+// vv_bytes: the compact byte form of a version vector shared by stored_value and log_record
+// records:
+//   varint n | n × (u64 LE origin, varint seq), origins strictly ascending, none 0, no seq 0
+// Varints are LEB128 (7 bits a byte, low first, at most 10 bytes for 64 bits). Node ids are
+// random 64-bit values, so they are written whole; sequences are small, so they are varints:
+// about 10 bytes per origin.
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "crdt/version_vector.hpp"
+
+namespace rumor::replication::vv_bytes {
+
+inline void put_varint(std::string& out, uint64_t v) {
+  while (v >= 0x80) {
+    out.push_back(static_cast<char>((v & 0x7f) | 0x80));
+    v >>= 7;
+  }
+  out.push_back(static_cast<char>(v));
+}
+
+// Reads a varint at `at`, advancing it; nullopt if it is cut off or exceeds 64 bits.
+inline std::optional<uint64_t> get_varint(std::string_view in, size_t& at) {
+  uint64_t v = 0;
+  for (int shift = 0; shift < 64 && at < in.size(); shift += 7) {
+    auto byte = static_cast<uint8_t>(in[at++]);
+    if (shift == 63 && byte > 1) return std::nullopt;
+    v |= uint64_t{byte & 0x7fu} << shift;
+    if (!(byte & 0x80)) return v;
+  }
+  return std::nullopt;
+}
+
+inline void put_vv(std::string& out, const crdt::version_vector& vv) {
+  put_varint(out, vv.size());
+  for (const auto& [node, seq] : vv.entries()) {
+    for (int b = 0; b < 8; ++b) out.push_back(static_cast<char>((node >> (8 * b)) & 0xff));
+    put_varint(out, seq);
+  }
+}
+
+enum class vv_status { ok, overrun, invalid };
+
+// Reads a version vector at `at` into `out` (empty), advancing `at`. overrun: cut off (or a count
+// that cannot fit the rest of `in`); invalid: an origin 0, a seq 0 or origins not strictly
+// ascending.
+inline vv_status get_vv(std::string_view in, size_t& at, crdt::version_vector& out) {
+  auto n = get_varint(in, at);
+  if (!n || *n > (in.size() - at) / 9) return vv_status::overrun;
+  uint64_t prev = 0;
+  for (uint64_t i = 0; i < *n; ++i) {
+    if (in.size() - at < 8) return vv_status::overrun;
+    uint64_t node = 0;
+    for (int b = 0; b < 8; ++b) node |= uint64_t{static_cast<uint8_t>(in[at + b])} << (8 * b);
+    at += 8;
+    auto seq = get_varint(in, at);
+    if (!seq) return vv_status::overrun;
+    if (node == 0 || *seq == 0 || (i > 0 && node <= prev)) return vv_status::invalid;
+    out.set(node, *seq);
+    prev = node;
+  }
+  return vv_status::ok;
+}
+
+}  // namespace rumor::replication::vv_bytes
