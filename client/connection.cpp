@@ -255,6 +255,16 @@ rumor::status connection::send(const request& req) {
   return write_all(encode_client(req), deadline_after(write_timeout_ms_));
 }
 
+rumor::status connection::send_all(const std::vector<request>& reqs) {
+  if (fd_ < 0) return closed_error();
+  std::string bytes;
+  for (const request& r : reqs) {
+    last_id_ = std::max(last_id_, r.id);
+    bytes += encode_client(r);
+  }
+  return write_all(bytes, deadline_after(write_timeout_ms_));
+}
+
 result<response> connection::call(request req, uint64_t timeout_ms) {
   int64_t deadline = deadline_after(timeout_ms);
   if (req.id == 0) req.id = next_id();

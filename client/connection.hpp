@@ -69,6 +69,9 @@ class connection {
   // REQUIRES: req.id != 0 and unique among this connection's pending requests (next_id() gives
   // ids that call() will not reuse; explicitly chosen ids are remembered too).
   rumor::status send(const request& req);
+  // Sends every request of `reqs`, in order, in one write (pipelining in bursts: one system call
+  // for many requests on both ends). REQUIRES: as send() for each.
+  rumor::status send_all(const std::vector<request>& reqs);
 
   // A fresh request id (1, 2, ...), above every id sent so far.
   uint64_t next_id() noexcept { return ++last_id_; }

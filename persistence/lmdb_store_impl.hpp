@@ -168,8 +168,9 @@ struct lmdb_store::impl {
   status flush();
   // The B-trees' record counts (reserved meta excluded). REQUIRES: txn is a transaction of env.
   counts count_disk(MDB_txn* txn) const;
-  // Returns true iff the record is visible through the layers and B-trees. REQUIRES: ov_mu held.
-  bool visible(MDB_txn* txn, record_kind kind, std::string_view key, uint64_t origin = 0, uint64_t seq = 0) const;
+  // Returns true iff the record is visible through the sealed layers and B-trees (the active
+  // layer is not asked). REQUIRES: ov_mu held.
+  bool visible_below(MDB_txn* txn, record_kind kind, std::string_view key, uint64_t origin = 0, uint64_t seq = 0) const;
   // Deltas of `origin` with seq <= up_to visible through layers and B-trees. REQUIRES: ov_mu held.
   int64_t visible_deltas_upto(MDB_txn* txn, uint64_t origin, uint64_t up_to) const;
 

@@ -10,25 +10,26 @@ overlay::answer overlay::find(const indexed& m, std::string_view key) {
   return answer{state::present, &*data};
 }
 
-void overlay::put(indexed& m, std::string_view key, std::optional<std::string_view> data) {
+overlay::state overlay::put(indexed& m, std::string_view key, std::optional<std::string_view> data) {
   keyed::iterator it;
+  state prior = state::unknown;
   if (auto i = m.index.find(key); i != m.index.end()) {
     it = i->second;
+    prior = it->second ? state::present : state::absent;
   } else {
     it = m.map.emplace(std::string{key}, std::nullopt).first;
     m.index.emplace(std::string_view{it->first}, it);
     ++records_;
     bytes_ += key.size() + node_overhead;
   }
-  if (it->second) {
-    bytes_ -= it->second->size();
-  }
+  if (it->second) bytes_ -= it->second->size();
   if (data) {
     it->second.emplace(*data);
     bytes_ += data->size();
   } else {
     it->second.reset();
   }
+  return prior;
 }
 
 overlay::answer overlay::delta(uint64_t origin, uint64_t seq) const {
@@ -43,7 +44,7 @@ std::optional<uint64_t> overlay::truncated(uint64_t origin) const {
   return it->second;
 }
 
-void overlay::apply(const write_op& op) {
+overlay::state overlay::apply(const write_op& op) {
   switch (op.kind) {
     case op_kind::put_value:
       return put(values_, op.key, op.data);
@@ -54,6 +55,7 @@ void overlay::apply(const write_op& op) {
     case op_kind::erase_meta:
       return put(meta_, op.key, std::nullopt);
     case op_kind::append_delta: {
+      const state prior = delta(op.origin, op.seq).s;
       auto [it, fresh] = deltas_.try_emplace({op.origin, op.seq});
       if (fresh) {
         ++records_;
@@ -63,7 +65,7 @@ void overlay::apply(const write_op& op) {
       }
       it->second.assign(op.data);
       bytes_ += op.data.size();
-      return;
+      return prior;
     }
     case op_kind::truncate_deltas: {
       auto first = deltas_.lower_bound({op.origin, 0});
@@ -73,9 +75,10 @@ void overlay::apply(const write_op& op) {
       deltas_.erase(first, last);
       auto [t, fresh] = truncations_.try_emplace(op.origin, op.seq);
       if (!fresh && op.seq > t->second) t->second = op.seq;
-      return;
+      return state::unknown;
     }
   }
+  return state::unknown;
 }
 
 void overlay::append_to(write_batch& out) const {

@@ -61,8 +61,9 @@ class overlay {
   overlay(overlay&&) = default;
   overlay& operator=(overlay&&) = default;
 
-  // Applies one operation (as the store would). REQUIRES: op passed validate().
-  void apply(const write_op& op);
+  // Applies one operation (as the store would) and returns what this layer held for its record
+  // before (unknown for truncations). REQUIRES: op passed validate().
+  state apply(const write_op& op);
 
   answer value(std::string_view key) const { return find(values_, key); }
   answer meta(std::string_view name) const { return find(meta_, name); }
@@ -95,7 +96,7 @@ class overlay {
     std::unordered_map<std::string_view, keyed::iterator> index;  // views into map's keys
   };
   static answer find(const indexed& m, std::string_view key);
-  void put(indexed& m, std::string_view key, std::optional<std::string_view> data);
+  state put(indexed& m, std::string_view key, std::optional<std::string_view> data);
 
   indexed values_, meta_;
   delta_map deltas_;

@@ -6,6 +6,8 @@
 //    next commit erases the log records up to the checkpoint.
 //  - open replays the log records past the checkpoint into the active layer.
 // Lock order: commit_mu → ov_mu → remap_mu; wb_mu → ov_mu; write_mu → remap_mu.
+#include <malloc.h>
+
 #include <chrono>
 
 #include "persistence/lmdb_store_impl.hpp"
@@ -25,9 +27,15 @@ uint64_t steady_ms() {
 
 // ---- visibility and counts -----------------------------------------------------------------
 
-bool lmdb_store::impl::visible(MDB_txn* txn, record_kind kind, std::string_view key, uint64_t origin,
-                               uint64_t seq) const {
-  if (auto a = layered(kind, key, origin, seq); a.s != overlay::state::unknown) return a.s == overlay::state::present;
+bool lmdb_store::impl::visible_below(MDB_txn* txn, record_kind kind, std::string_view key, uint64_t origin,
+                                     uint64_t seq) const {
+  for (auto it = sealed.rbegin(); it != sealed.rend(); ++it) {
+    const overlay& o = (*it)->o;
+    overlay::answer a = kind == record_kind::delta ? o.delta(origin, seq)
+                        : kind == record_kind::meta ? o.meta(key)
+                                                    : o.value(key);
+    if (a.s != overlay::state::unknown) return a.s == overlay::state::present;
+  }
   const auto dk = delta_key(origin, seq);
   MDB_val k = lmdb::to_val(kind == record_kind::delta ? as_view(dk) : key);
   MDB_val v{};
@@ -40,7 +48,10 @@ int64_t lmdb_store::impl::visible_deltas_upto(MDB_txn* txn, uint64_t origin, uin
   trunc_bound hidden;       // the newer layers' truncation bound
   auto count_layer = [&](const overlay& o) {
     const auto& m = o.deltas();
-    for (auto it = m.lower_bound({origin, 0}); it != m.end() && it->first.first == origin && it->first.second <= up_to; ++it) {
+    // Entries at or below a newer layer's bound are hidden: start above it.
+    auto from = m.lower_bound({origin, hidden ? (*hidden == UINT64_MAX ? *hidden : *hidden + 1) : 0});
+    if (hidden && *hidden == UINT64_MAX) from = m.end();
+    for (auto it = from; it != m.end() && it->first.first == origin && it->first.second <= up_to; ++it) {
       if (!hides(hidden, it->first.second) && seen.insert(it->first.second).second) ++n;
     }
     hidden = max_bound(hidden, o.truncated(origin));
@@ -63,27 +74,24 @@ int64_t lmdb_store::impl::visible_deltas_upto(MDB_txn* txn, uint64_t origin, uin
 }
 
 void lmdb_store::impl::apply_to_active(MDB_txn* txn, const write_op& op) {
-  switch (op.kind) {
-    case op_kind::put_value:
-    case op_kind::erase_value: {
-      const bool was = visible(txn, record_kind::value, op.key);
-      active->c.values += (op.kind == op_kind::put_value ? 1 : 0) - (was ? 1 : 0);
-      break;
-    }
-    case op_kind::put_meta:
-    case op_kind::erase_meta: {
-      const bool was = visible(txn, record_kind::meta, op.key);
-      active->c.meta += (op.kind == op_kind::put_meta ? 1 : 0) - (was ? 1 : 0);
-      break;
-    }
-    case op_kind::append_delta:
-      if (!visible(txn, record_kind::delta, {}, op.origin, op.seq)) ++active->c.deltas;
-      break;
-    case op_kind::truncate_deltas:
-      active->c.deltas -= visible_deltas_upto(txn, op.origin, op.seq);
-      break;
+  if (op.kind == op_kind::truncate_deltas) {
+    active->c.deltas -= visible_deltas_upto(txn, op.origin, op.seq);
+    active->o.apply(op);
+  } else {
+    // What the record was before: the active layer's answer (from the same lookup that applies
+    // the operation), else the sealed layers' and the B-tree's.
+    const overlay::state prior = active->o.apply(op);
+    const record_kind kind = op.kind == op_kind::append_delta ? record_kind::delta
+                             : (op.kind == op_kind::put_meta || op.kind == op_kind::erase_meta) ? record_kind::meta
+                                                                                                : record_kind::value;
+    const bool was = prior == overlay::state::unknown ? visible_below(txn, kind, op.key, op.origin, op.seq)
+                                                      : prior == overlay::state::present;
+    const bool is = op.kind == op_kind::put_value || op.kind == op_kind::put_meta || op.kind == op_kind::append_delta;
+    const int64_t d = (is ? 1 : 0) - (was ? 1 : 0);
+    if (kind == record_kind::value) active->c.values += d;
+    else if (kind == record_kind::meta) active->c.meta += d;
+    else active->c.deltas += d;
   }
-  active->o.apply(op);
   if (q_size.load() == 0) return;
   // A rewritten or erased record is no longer the corrupt one that was reported.
   std::lock_guard lk(q_mu);
@@ -240,6 +248,11 @@ status lmdb_store::impl::materialize_once() {
     checkpoint_lsn = checkpoint;
     update_layer_bytes();
   }
+  // The layers written out die with `todo` (here, outside every lock); hand their pages back
+  // to the OS so that a node's resident memory follows its backlog down.
+  todo.clear();
+  batch.clear();
+  ::malloc_trim(0);
   std::lock_guard wl(wb_mu);
   materialized_records += records;
   last_materialize_ms = steady_ms() - start;

@@ -66,12 +66,18 @@ write_result pipelined_writes(const context& ctx, client::connection& c, uint64_
   const uint64_t window = std::max<uint64_t>(1, ctx.opt.window);
   double start = now_ms(), last_progress = start;
   while (done < count) {
-    while (sent < count && sent - done < window) {
-      client::request r;
-      r.id = c.next_id();
-      r.body = make(sent);
-      if (auto st = c.send(r); !st) throw std::runtime_error(label + ": send to " + c.address() + " failed: " + st.err().message);
-      ++sent;
+    // Refill the window in bursts, one write each (as Redis clients pipeline), once half of it
+    // has been answered.
+    if (sent < count && sent - done <= window / 2) {
+      std::vector<client::request> burst;
+      while (sent < count && sent - done < window) {
+        client::request r;
+        r.id = c.next_id();
+        r.body = make(sent);
+        burst.push_back(std::move(r));
+        ++sent;
+      }
+      if (auto st = c.send_all(burst); !st) throw std::runtime_error(label + ": send to " + c.address() + " failed: " + st.err().message);
     }
     auto m = c.next(1000);
     if (!m) throw std::runtime_error(label + ": " + c.address() + ": " + m.err().message);
