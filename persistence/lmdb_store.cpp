@@ -175,9 +175,14 @@ result<store_stats> lmdb_store::stats() const {
     if (d.wb_error) s.write_behind_error = d.wb_error->message;
   }
   MDB_envinfo info{};
-  mdb_env_info(d.env, &info);
   MDB_stat es{};
-  mdb_env_stat(d.env, &es);
+  {
+    // mdb_env_info reads the meta pages through the map: never while the materializer remaps it
+    // (grow). A segfault in a status call under a growing map (rumor bench catchup) came from here.
+    std::shared_lock lk(d.remap_mu);
+    mdb_env_info(d.env, &info);
+    mdb_env_stat(d.env, &es);
+  }
   s.map_bytes = info.me_mapsize;
   s.max_map_bytes = d.max_map;
   s.used_bytes = (static_cast<uint64_t>(info.me_last_pgno) + 1) * es.ms_psize;
