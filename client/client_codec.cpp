@@ -114,7 +114,7 @@ void put(w::NodeStatus::Builder b, const node_status& x) {
   b.setLogBacklog(x.log_backlog);
   b.setCheckpoint(x.checkpoint);
   b.setLastMaterializeMs(x.last_materialize_ms);
-  b.setWriteBehindError(x.write_behind_error);
+  b.setWriteBehindError(text_of(x.write_behind_error));
   auto peers = b.initPeers(count(x.peers.size()));
   for (unsigned i = 0; i < peers.size(); ++i) {
     peers[i].setId(x.peers[i].id);
