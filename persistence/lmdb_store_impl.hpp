@@ -160,9 +160,13 @@ struct lmdb_store::impl {
   // B-trees with the checkpoint in one transaction, then drops them. After a failure the layers
   // stay and the next round takes them again with whatever was sealed since.
   status materialize_once();
-  // Writes `batch` into data.mdb in one transaction with meta log_applied = checkpoint, growing
-  // the map as needed (the materializer's transaction).
+  // Writes `batch` into data.mdb with meta log_applied = checkpoint (in the last of its
+  // transactions), growing the map as needed.
   status commit_main(const write_batch& batch, uint64_t checkpoint);
+  // One data.mdb transaction of commit_main (with the checkpoint when given).
+  status commit_chunk(const write_batch& batch, std::optional<uint64_t> checkpoint);
+  // Operations per materialization transaction (see commit_main).
+  static constexpr std::size_t materialize_chunk = 4096;
   // Waits until every group committed before the call is materialized. Errors: the
   // materializer's failure.
   status flush();

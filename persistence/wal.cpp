@@ -56,6 +56,18 @@ struct wal::impl {
     return rc == MDB_NOTFOUND ? 0 : rc;
   }
 
+  // Runs f(cursor) on a cursor of a fresh read transaction of the log.
+  template <class F>
+  auto with_cursor(F&& f) const -> decltype(f(static_cast<MDB_cursor*>(nullptr))) {
+    std::shared_lock lk(remap_mu);
+    lmdb::txn_guard txn;
+    int rc = mdb_txn_begin(env, nullptr, MDB_RDONLY, txn.out());
+    if (rc != 0) return lmdb_error(rc, "begin log read");
+    lmdb::cursor_guard cur;
+    if ((rc = mdb_cursor_open(txn.get(), dbi, cur.out())) != 0) return lmdb_error(rc, "open log cursor");
+    return f(cur.get());
+  }
+
   template <class F>
   status write(F&& f, std::size_t hint) {
     for (;;) {
@@ -142,43 +154,35 @@ status wal::erase_through(uint64_t lsn) {
 
 status wal::scan(uint64_t after, const std::function<bool(uint64_t, std::string_view)>& visit) const {
   const impl& d = *impl_;
-  std::shared_lock lk(d.remap_mu);
-  lmdb::txn_guard txn;
-  int rc = mdb_txn_begin(d.env, nullptr, MDB_RDONLY, txn.out());
-  if (rc != 0) return d.lmdb_error(rc, "begin log read");
-  lmdb::cursor_guard cur;
-  if ((rc = mdb_cursor_open(txn.get(), d.dbi, cur.out())) != 0) return d.lmdb_error(rc, "open log cursor");
-  const auto start = lsn_key(after + 1);
-  MDB_val k = lmdb::to_val(view(start)), v{};
-  for (rc = mdb_cursor_get(cur.get(), &k, &v, MDB_SET_RANGE); rc == 0;
-       rc = mdb_cursor_get(cur.get(), &k, &v, MDB_NEXT)) {
-    const std::string_view key = lmdb::to_view(k);
-    const uint64_t lsn = lsn_of(key);
-    auto payload = unframe_record(key, lmdb::to_view(v));
-    if (!payload) {
-      return error{errc::corrupt, "write-ahead log record " + std::to_string(lsn) + " in '" + d.path +
-                                      "' is damaged (" + payload.err().message +
-                                      "); the updates it holds cannot be replayed"};
+  return d.with_cursor([&](MDB_cursor* cur) -> status {
+    const auto start = lsn_key(after + 1);
+    MDB_val k = lmdb::to_val(view(start)), v{};
+    int rc = 0;
+    for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+      const std::string_view key = lmdb::to_view(k);
+      const uint64_t lsn = lsn_of(key);
+      auto payload = unframe_record(key, lmdb::to_view(v));
+      if (!payload) {
+        return error{errc::corrupt, "write-ahead log record " + std::to_string(lsn) + " in '" + d.path +
+                                        "' is damaged (" + payload.err().message +
+                                        "); the updates it holds cannot be replayed"};
+      }
+      if (!visit(lsn, *payload)) return {};
     }
-    if (!visit(lsn, *payload)) return {};
-  }
-  if (rc != MDB_NOTFOUND) return d.lmdb_error(rc, "scan the write-ahead log");
-  return {};
+    if (rc != MDB_NOTFOUND) return d.lmdb_error(rc, "scan the write-ahead log");
+    return {};
+  });
 }
 
 result<uint64_t> wal::last_lsn() const {
   const impl& d = *impl_;
-  std::shared_lock lk(d.remap_mu);
-  lmdb::txn_guard txn;
-  int rc = mdb_txn_begin(d.env, nullptr, MDB_RDONLY, txn.out());
-  if (rc != 0) return d.lmdb_error(rc, "begin log read");
-  lmdb::cursor_guard cur;
-  if ((rc = mdb_cursor_open(txn.get(), d.dbi, cur.out())) != 0) return d.lmdb_error(rc, "open log cursor");
-  MDB_val k{}, v{};
-  rc = mdb_cursor_get(cur.get(), &k, &v, MDB_LAST);
-  if (rc == MDB_NOTFOUND) return uint64_t{0};
-  if (rc != 0) return d.lmdb_error(rc, "read the log's last record");
-  return lsn_of(lmdb::to_view(k));
+  return d.with_cursor([&](MDB_cursor* cur) -> result<uint64_t> {
+    MDB_val k{}, v{};
+    const int rc = mdb_cursor_get(cur, &k, &v, MDB_LAST);
+    if (rc == MDB_NOTFOUND) return uint64_t{0};
+    if (rc != 0) return d.lmdb_error(rc, "read the log's last record");
+    return lsn_of(lmdb::to_view(k));
+  });
 }
 
 result<std::pair<uint64_t, uint64_t>> wal::usage() const {

@@ -365,6 +365,34 @@ status lmdb_store::impl::replay() {
 }
 
 status lmdb_store::impl::commit_main(const write_batch& batch, uint64_t checkpoint) {
+  // In transactions of at most materialize_chunk operations, the checkpoint with the last: LMDB
+  // keeps every page a transaction dirtied in a malloc'd cache for reuse until the environment
+  // closes (its me_dpages list), so one transaction per layer would pin memory in proportion to
+  // the layer (~115 B per key after a million counters), and a big enough layer would not fit
+  // one transaction at all (MDB_TXN_FULL). A crash between chunks leaves the checkpoint where it
+  // was: the replay writes the layer again, which is idempotent.
+  for (std::size_t first = 0; first < batch.size() || first == 0; first += materialize_chunk) {
+    const std::size_t last = std::min(batch.size(), first + materialize_chunk);
+    write_batch chunk;
+    for (std::size_t i = first; i < last; ++i) {
+      const write_op op = batch.op(i);
+      switch (op.kind) {
+        case op_kind::put_value: chunk.put_value(op.key, op.data); break;
+        case op_kind::erase_value: chunk.erase_value(op.key); break;
+        case op_kind::append_delta: chunk.append_delta(op.origin, op.seq, op.data); break;
+        case op_kind::truncate_deltas: chunk.truncate_deltas(op.origin, op.seq); break;
+        case op_kind::put_meta: chunk.put_meta(op.key, op.data); break;
+        case op_kind::erase_meta: chunk.erase_meta(op.key); break;
+      }
+    }
+    const bool final_chunk = last >= batch.size();
+    if (auto s = commit_chunk(chunk, final_chunk ? std::optional<uint64_t>{checkpoint} : std::nullopt); !s) return s;
+    if (final_chunk) break;
+  }
+  return {};
+}
+
+status lmdb_store::impl::commit_chunk(const write_batch& batch, std::optional<uint64_t> checkpoint) {
   impl& d = *this;
   const uint64_t hint = batch.bytes() + batch.size() * (record_header_bytes + 32);
   std::lock_guard wl(d.write_mu);
@@ -378,12 +406,12 @@ status lmdb_store::impl::commit_main(const write_batch& batch, uint64_t checkpoi
     }
     if (rc == MDB_MAP_FULL) {
       if (auto g = d.grow(hint, batch.size(), batch.bytes()); !g) return g;
-      continue;  // retry the whole group in a new transaction
+      continue;  // retry the whole chunk in a new transaction
     }
     if (rc == MDB_TXN_FULL) {
       return error{errc::too_large, "materializing " + std::to_string(batch.size()) + " records (" +
                                         std::to_string(batch.bytes()) + " bytes) in '" + d.dir() +
-                                        "' exceeds one LMDB transaction (lower options.write_behind_bytes)"};
+                                        "' exceeds one LMDB transaction"};
     }
     return d.lmdb_error(rc, "materialize " + std::to_string(batch.size()) + " records");
   }
