@@ -219,6 +219,10 @@ result<std::unique_ptr<node>> node::start(node_config cfg) {
   persistence::options opts;
   opts.dir = cfg.data_dir;
   opts.mode = cfg.durability;
+  if (cfg.write_behind_bytes < (uint64_t{1} << 20))
+    return error{errc::invalid_argument, "the write-behind memory must be at least 1 MiB"};
+  opts.write_behind_bytes = cfg.write_behind_bytes;
+  opts.materialize_bytes = std::min(opts.materialize_bytes, cfg.write_behind_bytes / 4);
   auto opened = persistence::lmdb_store::open(opts);
   if (!opened) return opened.err();
   p->store = std::shared_ptr<persistence::store>(std::move(*opened));

@@ -54,6 +54,9 @@ struct node_config {
   std::vector<std::string> seeds;        // peers to join through ("host:port"); empty = new cluster
   std::string cluster = "rumor";         // peers of another cluster name are refused
   persistence::durability durability = persistence::durability::durable;
+  // Memory for updates acknowledged on the write-ahead log and not yet materialized into the
+  // B-trees (persistence/FORMAT.md, "Write-behind"); beyond it writers wait. At least 1 MiB.
+  uint64_t write_behind_bytes = uint64_t{256} << 20;
   uint64_t gossip_interval_ms = 200;
   size_t fanout = 3;
   size_t threads = 2;                    // CAF scheduler threads

@@ -43,6 +43,7 @@ int run_node(const node_options& o) {
     std::cerr << "rumor node: --durability must be durable or relaxed, not '" << o.durability << "'\n";
     return exit_usage;
   }
+  cfg.write_behind_bytes = o.write_behind_mb << 20;
   cfg.gossip_interval_ms = o.gossip_interval_ms;
   cfg.fanout = o.fanout;
   cfg.log = log;

@@ -17,6 +17,7 @@ struct node_options {
   std::vector<std::string> cas_voters;  // the compare-and-set lane's voter addresses
   std::string cluster = "rumor";
   std::string durability = "durable";
+  uint64_t write_behind_mb = 256;  // memory for acknowledged updates not yet materialized
   uint64_t gossip_interval_ms = 200;
   size_t fanout = 3;
   std::string log_level = "info";

@@ -53,6 +53,11 @@ int main(int argc, char** argv) {
   node->add_option("--durability", nopt.durability, "durable (fsync per commit group) | relaxed (no fsync)")
       ->check(CLI::IsMember({"durable", "relaxed"}))
       ->capture_default_str();
+  node->add_option("--write-behind-mb", nopt.write_behind_mb,
+                   "memory for updates acknowledged on the write-ahead log and not yet written into the "
+                   "B-trees; beyond it writers wait")
+      ->check(CLI::Range(uint64_t{1}, uint64_t{1} << 20))
+      ->capture_default_str();
   node->add_option("--gossip-interval-ms", nopt.gossip_interval_ms, "anti-entropy period")
       ->check(CLI::Range(uint64_t{1}, uint64_t{600'000}))
       ->capture_default_str();

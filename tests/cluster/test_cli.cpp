@@ -145,6 +145,8 @@ TEST_CASE("cli: client commands against a node, human and JSON output, exit code
     r = c({"--json", "status"});
     CHECK(r.out.find("\"readiness\":\"ready\"") != std::string::npos);
     CHECK(r.out.find("\"cas_voters\":0") != std::string::npos);
+    CHECK(r.out.find("\"write_behind\":{\"bytes\":") != std::string::npos);
+    CHECK(r.out.find("\"error\":\"\"}") != std::string::npos);  // materialization works
     CHECK(c({"status"}).out.find("cas lane    disabled") != std::string::npos);
     // The node is the whole cluster: the deleted key's tombstone is collected within a few gossip
     // rounds, and status says so.
@@ -173,6 +175,9 @@ TEST_CASE("cli: client commands against a node, human and JSON output, exit code
     CHECK(rumor_cmd({"flag", "k", "maybe"}).code == 2);
     CHECK(rumor_cmd({"frobnicate"}).code == 2);
     CHECK(rumor_cmd({"--consistency", "some", "get", "k"}).code == 2);
+    auto wb = rumor_cmd({"node", "--data", "/nonexistent/rumor-test", "--write-behind-mb", "0"});
+    CHECK(wb.code == 2);
+    CHECK(wb.err.find("--write-behind-mb") != std::string::npos);
   }
   SUBCASE("an unreachable node exits 3 with the address in the message") {
     std::string dead = "127.0.0.1:" + std::to_string(rumor::test::free_port());
