@@ -1,16 +1,20 @@
 #pragma once
 // rumor::persistence::lmdb_store — the on-disk store: one LMDB environment per data directory,
-// with sub-databases "values", "deltas", "meta" and "quarantine" (layout: persistence/FORMAT.md).
-// This header exposes no LMDB type; only persistence/*.cpp include lmdb.h.
+// with sub-databases "values", "deltas", "meta" and "quarantine" (layout: persistence/FORMAT.md),
+// plus a write-ahead log environment (wal.mdb). Commits are acknowledged once appended to the
+// log; a background thread of the store materializes them into the B-trees (FORMAT.md,
+// "Write-behind"). This header exposes no LMDB type; only persistence/*.cpp include lmdb.h.
 //
 // Semantics are those of store (store.hpp). Specifics:
 // - open() claims the directory with an flock on <dir>/LOCK before LMDB opens it: one open store
 //   per directory across all processes (a second open, in this process or another, fails with
 //   errc::busy).
-// - Reads use their own short LMDB read transactions (MDB_NOTLS, so callers may hop threads) and
-//   never block the writer. The one exception is map growth: when a commit hits MDB_MAP_FULL the
-//   writer waits for running reads to finish, grows the map (doubling, up to
-//   options.max_map_bytes) and retries the whole group in a new transaction.
+// - Reads use their own short LMDB read transactions (MDB_NOTLS, so callers may hop threads).
+//   Point reads and scans' snapshots hold the layers' lock shared for a moment; a commit holds
+//   it exclusively while it applies its group to the active layer (memory only), so they wait on
+//   each other only for that long. A scan's visitor runs without the lock: it never blocks a
+//   commit. Map growth (the materializer's transaction hit MDB_MAP_FULL) waits for running reads
+//   to finish, grows the map (doubling, up to options.max_map_bytes) and retries.
 // - MDB_NORDAHEAD: no read-ahead, since stores are meant to exceed RAM and reads are random.
 // - durability::relaxed sets MDB_NOSYNC (see options.hpp for what that can lose).
 

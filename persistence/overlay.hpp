@@ -1,9 +1,9 @@
 #pragma once
 // rumor::persistence::overlay — one in-memory layer of lmdb_store's write-behind state: the
 // effect of a run of committed write batches that is not yet materialized into the B-trees
-// (persistence/FORMAT.md, "Write-behind"). lmdb_store keeps two: the active layer, which commits
-// apply to, and the frozen layer, which the materializer is writing out. A read asks the active
-// layer, then the frozen one, then the B-trees.
+// (persistence/FORMAT.md, "Write-behind"). lmdb_store keeps an active layer, which commits apply
+// to, and sealed (immutable) layers, which the materializer writes out. A read asks the active
+// layer, then the sealed ones from newest to oldest, then the B-trees.
 //
 // A layer answers, per record, one of three things (lookup): "present with these bytes",
 // "absent" (erased, or a delta removed by a truncation held in this layer), or "not mine" (ask
