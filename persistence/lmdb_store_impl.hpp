@@ -144,7 +144,6 @@ struct lmdb_store::impl {
   bool flush_wanted = false;
   std::optional<error> wb_error;  // the last materialization's failure, until one succeeds
   uint64_t materializations = 0;
-  uint64_t materialized_records = 0;
   uint64_t last_materialize_ms = 0;   // duration of the last successful one
   std::thread materializer;
 
@@ -163,8 +162,10 @@ struct lmdb_store::impl {
   // Writes `batch` into data.mdb with meta log_applied = checkpoint (in the last of its
   // transactions), growing the map as needed.
   status commit_main(const write_batch& batch, uint64_t checkpoint);
-  // One data.mdb transaction of commit_main (with the checkpoint when given).
-  status commit_chunk(const write_batch& batch, std::optional<uint64_t> checkpoint);
+  // One data.mdb transaction of commit_main: operations [first, last) of `batch` (with the
+  // checkpoint when given).
+  status commit_chunk(const write_batch& batch, std::size_t first, std::size_t last,
+                      std::optional<uint64_t> checkpoint);
   // Operations per materialization transaction (see commit_main).
   static constexpr std::size_t materialize_chunk = 4096;
   // Waits until every group committed before the call is materialized. Errors: the
@@ -229,12 +230,15 @@ struct lmdb_store::impl {
     return f(txn.get());
   }
 
-  // What the layers (newest first) say about a record. REQUIRES: ov_mu held.
-  overlay::answer layered(record_kind kind, std::string_view key, uint64_t origin = 0, uint64_t seq = 0) const {
+  // What the layers (newest first; the sealed ones only unless `with_active`) say about a record.
+  // REQUIRES: ov_mu held.
+  overlay::answer layered(record_kind kind, std::string_view key, uint64_t origin = 0, uint64_t seq = 0,
+                          bool with_active = true) const {
     auto ask = [&](const overlay& o) {
       return kind == record_kind::delta ? o.delta(origin, seq) : kind == record_kind::meta ? o.meta(key) : o.value(key);
     };
-    if (auto a = ask(active->o); a.s != overlay::state::unknown) return a;
+    if (with_active)
+      if (auto a = ask(active->o); a.s != overlay::state::unknown) return a;
     for (auto it = sealed.rbegin(); it != sealed.rend(); ++it)
       if (auto a = ask((*it)->o); a.s != overlay::state::unknown) return a;
     return {};
@@ -413,8 +417,11 @@ struct lmdb_store::impl {
   // One attempt: the whole group in one write transaction. Returns 0 or the LMDB/OS code; on
   // failure nothing was committed.
   // With `checkpoint`, also records meta log_applied = *checkpoint in the same transaction.
+  // Only the operations with index in [ops.first, ops.second) of the group (counted across its
+  // batches) are applied: the materializer writes one long batch in several transactions.
   int apply_group(std::span<const write_batch> group, const quarantine_snapshot& snap,
-                  std::set<std::string>& healed, std::optional<uint64_t> checkpoint = std::nullopt) {
+                  std::set<std::string>& healed, std::optional<uint64_t> checkpoint = std::nullopt,
+                  std::pair<std::size_t, std::size_t> ops = {0, SIZE_MAX}) {
     lmdb::txn_guard txn;
     int rc = mdb_txn_begin(env, nullptr, 0, txn.out());
     if (rc != 0) return rc;
@@ -429,8 +436,10 @@ struct lmdb_store::impl {
       if (snap.current.count(qk) != 0) continue;
       if ((rc = del(txn.get(), quarantine, qk)) != 0) return rc;
     }
+    std::size_t index = 0;
     for (const write_batch& batch : group) {
-      for (std::size_t i = 0; i < batch.size(); ++i) {
+      for (std::size_t i = 0; i < batch.size(); ++i, ++index) {
+        if (index < ops.first || index >= ops.second) continue;
         if ((rc = apply_op(txn.get(), batch.op(i), snap, healed)) != 0) return rc;
       }
     }

@@ -29,13 +29,8 @@ uint64_t steady_ms() {
 
 bool lmdb_store::impl::visible_below(MDB_txn* txn, record_kind kind, std::string_view key, uint64_t origin,
                                      uint64_t seq) const {
-  for (auto it = sealed.rbegin(); it != sealed.rend(); ++it) {
-    const overlay& o = (*it)->o;
-    overlay::answer a = kind == record_kind::delta ? o.delta(origin, seq)
-                        : kind == record_kind::meta ? o.meta(key)
-                                                    : o.value(key);
-    if (a.s != overlay::state::unknown) return a.s == overlay::state::present;
-  }
+  if (auto a = layered(kind, key, origin, seq, false); a.s != overlay::state::unknown)
+    return a.s == overlay::state::present;
   const auto dk = delta_key(origin, seq);
   MDB_val k = lmdb::to_val(kind == record_kind::delta ? as_view(dk) : key);
   MDB_val v{};
@@ -216,10 +211,8 @@ status lmdb_store::impl::materialize_once() {
   }
   // Sealed layers never change, so they are read without the lock.
   write_batch batch;
-  std::size_t records = 0;
   if (todo.size() == 1) {
     todo.front()->o.append_to(batch);
-    records = todo.front()->o.records();
   } else {
     overlay merged;
     for (const auto& l : todo) {
@@ -228,7 +221,6 @@ status lmdb_store::impl::materialize_once() {
       for (std::size_t i = 0; i < b.size(); ++i) merged.apply(b.op(i));
     }
     merged.append_to(batch);
-    records = merged.records();
   }
   const uint64_t checkpoint = todo.back()->lsn;
   const uint64_t start = steady_ms();
@@ -254,7 +246,6 @@ status lmdb_store::impl::materialize_once() {
   batch.clear();
   ::malloc_trim(0);
   std::lock_guard wl(wb_mu);
-  materialized_records += records;
   last_materialize_ms = steady_ms() - start;
   return {};
 }
@@ -371,49 +362,39 @@ status lmdb_store::impl::commit_main(const write_batch& batch, uint64_t checkpoi
   // the layer (~115 B per key after a million counters), and a big enough layer would not fit
   // one transaction at all (MDB_TXN_FULL). A crash between chunks leaves the checkpoint where it
   // was: the replay writes the layer again, which is idempotent.
-  for (std::size_t first = 0; first < batch.size() || first == 0; first += materialize_chunk) {
+  for (std::size_t first = 0;; first += materialize_chunk) {
     const std::size_t last = std::min(batch.size(), first + materialize_chunk);
-    write_batch chunk;
-    for (std::size_t i = first; i < last; ++i) {
-      const write_op op = batch.op(i);
-      switch (op.kind) {
-        case op_kind::put_value: chunk.put_value(op.key, op.data); break;
-        case op_kind::erase_value: chunk.erase_value(op.key); break;
-        case op_kind::append_delta: chunk.append_delta(op.origin, op.seq, op.data); break;
-        case op_kind::truncate_deltas: chunk.truncate_deltas(op.origin, op.seq); break;
-        case op_kind::put_meta: chunk.put_meta(op.key, op.data); break;
-        case op_kind::erase_meta: chunk.erase_meta(op.key); break;
-      }
-    }
     const bool final_chunk = last >= batch.size();
-    if (auto s = commit_chunk(chunk, final_chunk ? std::optional<uint64_t>{checkpoint} : std::nullopt); !s) return s;
-    if (final_chunk) break;
+    if (auto s = commit_chunk(batch, first, last, final_chunk ? std::optional<uint64_t>{checkpoint} : std::nullopt); !s)
+      return s;
+    if (final_chunk) return {};
   }
-  return {};
 }
 
-status lmdb_store::impl::commit_chunk(const write_batch& batch, std::optional<uint64_t> checkpoint) {
+status lmdb_store::impl::commit_chunk(const write_batch& batch, std::size_t first, std::size_t last,
+                                      std::optional<uint64_t> checkpoint) {
   impl& d = *this;
-  const uint64_t hint = batch.bytes() + batch.size() * (record_header_bytes + 32);
+  const std::size_t ops = last - first;
+  // Growth hint: this chunk's share of the batch's bytes, plus per-record overhead.
+  const uint64_t hint = batch.bytes() / std::max<std::size_t>(1, batch.size()) * ops + ops * (record_header_bytes + 32);
   std::lock_guard wl(d.write_mu);
   for (;;) {
     const auto snap = d.snapshot_quarantine();
     std::set<std::string> healed;
-    const int rc = d.apply_group(std::span<const write_batch>{&batch, 1}, snap, healed, checkpoint);
+    const int rc = d.apply_group(std::span<const write_batch>{&batch, 1}, snap, healed, checkpoint, {first, last});
     if (rc == 0) {
       d.finish_quarantine(snap, healed);
       return {};
     }
     if (rc == MDB_MAP_FULL) {
-      if (auto g = d.grow(hint, batch.size(), batch.bytes()); !g) return g;
+      if (auto g = d.grow(hint, ops, static_cast<std::size_t>(hint)); !g) return g;
       continue;  // retry the whole chunk in a new transaction
     }
     if (rc == MDB_TXN_FULL) {
-      return error{errc::too_large, "materializing " + std::to_string(batch.size()) + " records (" +
-                                        std::to_string(batch.bytes()) + " bytes) in '" + d.dir() +
+      return error{errc::too_large, "materializing " + std::to_string(ops) + " records in '" + d.dir() +
                                         "' exceeds one LMDB transaction"};
     }
-    return d.lmdb_error(rc, "materialize " + std::to_string(batch.size()) + " records");
+    return d.lmdb_error(rc, "materialize " + std::to_string(ops) + " records");
   }
 }
 

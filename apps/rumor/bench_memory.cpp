@@ -26,11 +26,8 @@ void run_memory(context& ctx) {
   wait_until(ctx, "every key committed", [&] { return keys_of(c) >= keys; }, 20);
   // Steady state: the store's write-behind backlog materialized (its in-memory layers freed).
   double drain_ms = wait_until(ctx, "the write-behind backlog materialized", [&] {
-    client::request r;
-    r.body = client::status{};
-    auto resp = c.call(r, 10'000);
-    if (!resp || !resp->node) throw std::runtime_error("status request to " + c.address() + " failed");
-    return resp->node->log_backlog == 0 && resp->node->write_behind_bytes == 0;
+    auto s = status(c);
+    return s.log_backlog == 0 && s.write_behind_bytes == 0;
   }, 50);
   std::this_thread::sleep_for(std::chrono::seconds(2));
   auto full = n.rss();
