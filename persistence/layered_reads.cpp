@@ -10,10 +10,10 @@ namespace rumor::persistence {
 
 bool lmdb_store::impl::snapshot_keyed(record_kind kind, const key_range& range, bool may_seal,
                                       keyed_snapshot& out) const {
-  const overlay::keyed& am = kind == record_kind::meta ? active->o.metas() : active->o.values();
-  auto first = am.lower_bound(std::string_view{range.from});
+  const auto am = kind == record_kind::meta ? active->o.metas() : active->o.values();
+  const std::size_t first = am.lower_bound(range.from);
   std::size_t n = 0;
-  for (auto it = first; it != am.end() && !range.past_end(it->first); ++it) {
+  for (std::size_t i = first; i < am.size() && !range.past_end(am[i].key); ++i) {
     if (++n > copy_limit) {
       if (!may_seal) return false;
       seal_active();
@@ -23,7 +23,11 @@ bool lmdb_store::impl::snapshot_keyed(record_kind kind, const key_range& range, 
   }
   if (n > 0) {
     out.copied.reserve(n);
-    for (auto it = first; n-- > 0; ++it) out.copied.emplace_back(it->first, it->second);
+    for (std::size_t i = first; n-- > 0; ++i) {
+      const overlay::entry& e = am[i];
+      out.copied.emplace_back(std::string{e.key},
+                              e.present ? std::optional<std::string>{std::string{e.bytes()}} : std::nullopt);
+    }
   }
   out.layers.assign(sealed.rbegin(), sealed.rend());
   return true;
@@ -45,7 +49,7 @@ bool lmdb_store::impl::snapshot_deltas(uint64_t origin, uint64_t from_seq, bool 
   out.copied_truncated = active->o.truncated(origin);
   if (n > 0) {
     out.copied.reserve(n);
-    for (auto it = first; n-- > 0; ++it) out.copied.emplace_back(it->first.second, it->second);
+    for (auto it = first; n-- > 0; ++it) out.copied.emplace_back(it->first.second, std::string{it->second});
   }
   out.layers.assign(sealed.rbegin(), sealed.rend());
   return true;
@@ -85,15 +89,16 @@ status lmdb_store::impl::scan_keyed(record_kind kind, const key_range& range, co
 
   // Layer sources, newest first: the copied records of the active layer, then the sealed layers.
   struct source {
-    overlay::keyed::const_iterator it, end;
+    overlay::keyed::ordered records;
+    std::size_t at, end;
+    bool done() const { return at == end; }
+    const overlay::entry& cur() const { return records[at]; }
   };
   std::size_t ci = 0;  // position in snap.copied
   std::vector<source> layers;
   for (const auto& l : snap.layers) {
-    const overlay::keyed& m = kind == record_kind::meta ? l->o.metas() : l->o.values();
-    auto b = m.lower_bound(std::string_view{range.from});
-    auto e = range.to ? m.lower_bound(std::string_view{*range.to}) : m.end();
-    layers.push_back(source{b, e});
+    const auto m = kind == record_kind::meta ? l->o.metas() : l->o.values();
+    layers.push_back(source{m, m.lower_bound(range.from), range.to ? m.lower_bound(*range.to) : m.size()});
   }
 
   lmdb::cursor_guard cur;
@@ -132,24 +137,28 @@ status lmdb_store::impl::scan_keyed(record_kind kind, const key_range& range, co
     };
     if (ci < snap.copied.size()) consider(snap.copied[ci].first);
     for (const auto& s : layers)
-      if (s.it != s.end) consider(s.it->first);
+      if (!s.done()) consider(s.cur().key);
     const bool disk_ok = rc == 0;
     if (disk_ok) consider(lmdb::to_view(k));
     if (!any) break;
-    const std::optional<std::string>* decided = nullptr;
+    // The newest source holding `next` decides: present with these bytes, or erased.
+    bool decided = false;
+    std::optional<std::string_view> decided_bytes;
     std::string_view decided_key;
     if (ci < snap.copied.size() && snap.copied[ci].first == next) {
-      decided = &snap.copied[ci].second;
+      decided = true;
+      if (snap.copied[ci].second) decided_bytes = *snap.copied[ci].second;
       decided_key = snap.copied[ci].first;
       ++ci;
     }
     for (auto& s : layers) {
-      if (s.it != s.end && s.it->first == next) {
-        if (decided == nullptr) {
-          decided = &s.it->second;
-          decided_key = s.it->first;
+      if (!s.done() && s.cur().key == next) {
+        if (!decided) {
+          decided = true;
+          if (s.cur().present) decided_bytes = s.cur().bytes();
+          decided_key = s.cur().key;
         }
-        ++s.it;
+        ++s.at;
       }
     }
     if (disk_ok && lmdb::to_view(k) == next) {
@@ -158,7 +167,7 @@ status lmdb_store::impl::scan_keyed(record_kind kind, const key_range& range, co
       const std::string_view raw = lmdb::to_view(v);
       rc = mdb_cursor_get(cur.get(), &k, &v, MDB_NEXT);
       settle();
-      if (decided == nullptr) {
+      if (!decided) {
         auto payload = unframe_record(key, raw);
         if (!payload) {
           note_corrupt(quarantine_entry{kind, std::string{key}, 0, 0, payload.err().message}, key);
@@ -168,7 +177,7 @@ status lmdb_store::impl::scan_keyed(record_kind kind, const key_range& range, co
         continue;
       }
     }
-    if (decided != nullptr && *decided && !visit(decided_key, **decided)) return {};
+    if (decided_bytes && !visit(decided_key, *decided_bytes)) return {};
   }
   if (rc != MDB_NOTFOUND && rc != 0) return lmdb_error(rc, "scan");
   return {};
@@ -227,11 +236,11 @@ status lmdb_store::impl::scan_delta_range(uint64_t origin, uint64_t from_seq, co
     const auto dseq = disk_seq();
     if (dseq) consider(*dseq);
     if (!any) break;
-    const std::string* decided = nullptr;
-    if (ci < snap.copied.size() && snap.copied[ci].first == next) decided = &snap.copied[ci++].second;
+    std::optional<std::string_view> decided;
+    if (ci < snap.copied.size() && snap.copied[ci].first == next) decided = snap.copied[ci++].second;
     for (auto& s : layers) {
       if (s.it != s.end && s.it->first.second == next) {
-        if (decided == nullptr) decided = &s.it->second;
+        if (!decided) decided = s.it->second;
         ++s.it;
       }
     }
@@ -240,7 +249,7 @@ status lmdb_store::impl::scan_delta_range(uint64_t origin, uint64_t from_seq, co
       const std::string_view raw = lmdb::to_view(v);
       rc = mdb_cursor_get(cur.get(), &k, &v, MDB_NEXT);
       if (rc != 0 && rc != MDB_NOTFOUND) return lmdb_error(rc, "scan deltas");
-      if (decided == nullptr) {
+      if (!decided) {
         auto payload = unframe_record(key, raw);
         if (!payload) {
           note_corrupt(quarantine_entry{record_kind::delta, {}, origin, next, payload.err().message}, key);
@@ -250,7 +259,7 @@ status lmdb_store::impl::scan_delta_range(uint64_t origin, uint64_t from_seq, co
         continue;
       }
     }
-    if (decided != nullptr && !visit(next, *decided)) return {};
+    if (decided && !visit(next, *decided)) return {};
   }
   if (rc != MDB_NOTFOUND && rc != 0) return lmdb_error(rc, "scan deltas");
   return {};

@@ -146,19 +146,14 @@ status lmdb_store::flush() { return impl_->flush(); }
 result<store_stats> lmdb_store::stats() const {
   const impl& d = *impl_;
   store_stats s;
+  auto counted = d.current_counts();
+  if (!counted) return counted.err();
+  const impl::counts sum = *counted;
   {
     std::shared_lock ol(d.ov_mu);
-    impl::counts sum = d.disk_counts;
-    auto add = [&](const impl::counts& c) {
-      sum.values += c.values;
-      sum.deltas += c.deltas;
-      sum.meta += c.meta;
-    };
-    add(d.active->c);
     s.write_behind_bytes = d.active->o.bytes();
     s.write_behind_records = d.active->o.records();
     for (const auto& l : d.sealed) {
-      add(l->c);
       s.write_behind_bytes += l->o.bytes();
       s.write_behind_records += l->o.records();
     }

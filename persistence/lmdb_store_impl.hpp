@@ -13,6 +13,7 @@
 #include <optional>
 #include <set>
 #include <shared_mutex>
+#include <span>
 #include <thread>
 
 #include "persistence/data_dir.hpp"
@@ -106,19 +107,22 @@ struct lmdb_store::impl {
   mutable std::atomic<std::size_t> q_size{0};         // == q.size(), read without q_mu
 
   // ---- write-behind (write_behind.cpp; FORMAT.md "Write-behind") ---------------------------
-  // Record counts; a layer's counts are its effect on the state below it when it was applied.
+  // Record counts (values, deltas, meta).
   struct counts {
     int64_t values = 0, deltas = 0, meta = 0;
   };
   std::unique_ptr<wal> log;  // null for read-only opens of a directory without one
-  // One in-memory layer: the writes of a run of log records, and their effect on the record
-  // counts of the state below when they were applied.
+  // One in-memory layer: the writes of a run of log records.
   struct layer {
     overlay o;
-    counts c;
     uint64_t lsn = 0;  // the last log record applied to it
+    // Set (under ov_mu) once the materializer starts writing the layer into the B-trees.
+    mutable std::atomic<bool> in_flight{false};
+    // The layer's effect on the record counts of the state below it (current_counts), once
+    // known. Guarded by count_mu.
+    mutable std::optional<counts> effect;
   };
-  // Guards active, sealed, disk_counts, last_lsn and checkpoint_lsn. Point reads hold it shared
+  // Guards active, sealed, last_lsn and checkpoint_lsn. Point reads hold it shared
   // for the whole read; scans only while they take their snapshot (scan_snapshot), then read
   // without it, so a visitor never blocks a commit. Commits and the materializer hold it
   // exclusively (never during a data.mdb write transaction).
@@ -127,7 +131,7 @@ struct lmdb_store::impl {
   // Sealed layers, oldest first: immutable, shared with running scans. The materializer writes
   // them out and drops them; a scan over a large range seals the active layer to pin it.
   mutable std::vector<std::shared_ptr<const layer>> sealed;
-  counts disk_counts;
+  mutable std::mutex count_mu;  // one current_counts at a time (it fills layer::effect)
   uint64_t last_lsn = 0;        // highest lsn appended to the log
   uint64_t checkpoint_lsn = 0;  // the B-trees hold every record up to it (meta log_applied)
   std::atomic<uint64_t> layer_bytes{0};   // bytes of all layers
@@ -147,9 +151,8 @@ struct lmdb_store::impl {
   uint64_t last_materialize_ms = 0;   // duration of the last successful one
   std::thread materializer;
 
-  // Applies `op` to the active layer, counting its effect on the visible state.
-  // REQUIRES: ov_mu held exclusively; txn is a read transaction of env.
-  void apply_to_active(MDB_txn* txn, const write_op& op);
+  // Applies `op` to the active layer. REQUIRES: ov_mu held exclusively.
+  void apply_to_active(const write_op& op);
   // Reads the log past checkpoint_lsn into the active layer (open). Errors: the log's.
   status replay();
   void start_materializer();
@@ -173,11 +176,18 @@ struct lmdb_store::impl {
   status flush();
   // The B-trees' record counts (reserved meta excluded). REQUIRES: txn is a transaction of env.
   counts count_disk(MDB_txn* txn) const;
-  // Returns true iff the record is visible through the sealed layers and B-trees (the active
-  // layer is not asked). REQUIRES: ov_mu held.
-  bool visible_below(MDB_txn* txn, record_kind kind, std::string_view key, uint64_t origin = 0, uint64_t seq = 0) const;
-  // Deltas of `origin` with seq <= up_to visible through layers and B-trees. REQUIRES: ov_mu held.
-  int64_t visible_deltas_upto(MDB_txn* txn, uint64_t origin, uint64_t up_to) const;
+  // Layers to look through, newest first.
+  using layer_stack = std::span<const layer* const>;
+  // Returns true iff the record is visible through `below` and then the B-trees.
+  bool visible_in(MDB_txn* txn, layer_stack below, record_kind kind, std::string_view key, uint64_t origin = 0,
+                  uint64_t seq = 0) const;
+  // Deltas of `origin` with seq <= up_to visible through `below` and then the B-trees.
+  int64_t visible_deltas_in(MDB_txn* txn, layer_stack below, uint64_t origin, uint64_t up_to) const;
+  // What applying `o` on top of `below` and the B-trees changes in the record counts.
+  counts layer_effect(MDB_txn* txn, layer_stack below, const overlay& o) const;
+  // The record counts of the visible state (B-trees and layers). Seals the active layer, and
+  // costs a B-tree lookup per record of every layer not counted before. Errors: LMDB's.
+  result<counts> current_counts() const;
 
   ~impl() {
     stop_materializer();
@@ -295,7 +305,7 @@ struct lmdb_store::impl {
     std::shared_lock ol(ov_mu);
     if (auto a = layered(kind, key); a.s != overlay::state::unknown) {
       if (a.s == overlay::state::absent) return std::optional<std::string>{};
-      return std::optional<std::string>{*a.bytes};
+      return std::optional<std::string>{std::string{a.bytes}};
     }
     return read([&](MDB_txn* txn) { return get_disk(txn, kind, key); });
   }

@@ -1,40 +1,145 @@
 #include "persistence/overlay.hpp"
 
+#include <xxhash.h>
+
+#include <cstring>
+
 namespace rumor::persistence {
 
-overlay::answer overlay::find(const indexed& m, std::string_view key) {
-  auto i = m.index.find(key);
-  if (i == m.index.end()) return {};
-  const auto& data = i->second->second;
-  if (!data) return answer{state::absent, nullptr};
-  return answer{state::present, &*data};
+// ---- byte_arena ------------------------------------------------------------------------------
+
+char* byte_arena::allocate(std::size_t n) {
+  if (n > left_) {
+    // A large string gets a chunk of its own; the current chunk stays in use for small ones.
+    const std::size_t size = n > chunk / 4 ? n : chunk;
+    chunks_.push_back(std::make_unique<char[]>(size));
+    bytes_ += size;
+    if (size != chunk) return chunks_.back().get();
+    next_ = chunks_.back().get();
+    left_ = size;
+  }
+  char* p = next_;
+  next_ += n;
+  left_ -= n;
+  return p;
 }
 
-overlay::state overlay::put(indexed& m, std::string_view key, std::optional<std::string_view> data) {
-  keyed::iterator it;
-  state prior = state::unknown;
-  if (auto i = m.index.find(key); i != m.index.end()) {
-    it = i->second;
-    prior = it->second ? state::present : state::absent;
-  } else {
-    it = m.map.emplace(std::string{key}, std::nullopt).first;
-    m.index.emplace(std::string_view{it->first}, it);
-    ++records_;
-    bytes_ += key.size() + node_overhead;
+std::string_view byte_arena::copy(std::string_view s) {
+  if (s.empty()) return {};
+  char* p = allocate(s.size());
+  std::memcpy(p, s.data(), s.size());
+  return {p, s.size()};
+}
+
+void byte_arena::clear() {
+  chunks_.clear();
+  next_ = nullptr;
+  left_ = 0;
+  bytes_ = 0;
+}
+
+// ---- keyed -----------------------------------------------------------------------------------
+
+namespace {
+
+uint64_t hash_key(std::string_view k) { return XXH3_64bits(k.data(), k.size()); }
+
+}  // namespace
+
+const overlay::entry* overlay::keyed::find(std::string_view key) const {
+  if (slots_.empty()) return nullptr;
+  const uint64_t h = hash_key(key);
+  const std::size_t mask = slots_.size() - 1;
+  for (std::size_t i = h & mask;; i = (i + 1) & mask) {
+    const uint32_t s = slots_[i];
+    if (s == 0) return nullptr;
+    const entry& e = entries_[s - 1];
+    if (e.hash == h && e.key == key) return &e;
   }
-  if (it->second) bytes_ -= it->second->size();
+}
+
+overlay::state overlay::keyed::put(std::string_view key, std::optional<std::string_view> data, byte_arena& a,
+                                   bool& fresh) {
+  // Keep the load factor at most 1/2: probes stay short.
+  if ((entries_.size() + 1) * 2 > slots_.size()) {
+    std::vector<uint32_t> bigger(std::max<std::size_t>(64, slots_.size() * 2), 0);
+    const std::size_t mask = bigger.size() - 1;
+    for (uint32_t idx = 0; idx < entries_.size(); ++idx) {
+      std::size_t i = entries_[idx].hash & mask;
+      while (bigger[i] != 0) i = (i + 1) & mask;
+      bigger[i] = idx + 1;
+    }
+    slots_ = std::move(bigger);
+  }
+  const uint64_t h = hash_key(key);
+  const std::size_t mask = slots_.size() - 1;
+  std::size_t i = h & mask;
+  for (; slots_[i] != 0; i = (i + 1) & mask) {
+    entry& e = entries_[slots_[i] - 1];
+    if (e.hash != h || e.key != key) continue;
+    const state prior = e.present ? state::present : state::absent;
+    fresh = false;
+    if (data) {
+      if (data->size() > e.capacity) {
+        e.data = a.allocate(data->size());
+        e.capacity = static_cast<uint32_t>(data->size());
+      }
+      if (!data->empty()) std::memmove(const_cast<char*>(e.data), data->data(), data->size());
+      e.size = static_cast<uint32_t>(data->size());
+    } else {
+      e.size = 0;
+    }
+    e.present = data.has_value();
+    return prior;
+  }
+  entry e;
+  e.key = a.copy(key);
+  e.hash = h;
   if (data) {
-    it->second.emplace(*data);
-    bytes_ += data->size();
-  } else {
-    it->second.reset();
+    const std::string_view d = a.copy(*data);
+    e.data = d.data();
+    e.size = e.capacity = static_cast<uint32_t>(d.size());
   }
-  return prior;
+  e.present = data.has_value();
+  entries_.push_back(e);
+  slots_[i] = static_cast<uint32_t>(entries_.size());
+  fresh = true;
+  return state::unknown;
+}
+
+overlay::keyed::ordered overlay::keyed::in_order() const {
+  std::lock_guard lk(order_mu_);
+  if (order_.size() < entries_.size()) {
+    const std::size_t sorted = order_.size();
+    for (auto idx = static_cast<uint32_t>(sorted); idx < entries_.size(); ++idx) order_.push_back(idx);
+    auto less = [&](uint32_t x, uint32_t y) { return entries_[x].key < entries_[y].key; };
+    std::sort(order_.begin() + static_cast<std::ptrdiff_t>(sorted), order_.end(), less);
+    std::inplace_merge(order_.begin(), order_.begin() + static_cast<std::ptrdiff_t>(sorted), order_.end(), less);
+  }
+  ordered o;
+  o.entries_ = &entries_;
+  o.order_ = &order_;
+  return o;
+}
+
+std::size_t overlay::keyed::ordered::lower_bound(std::string_view k) const {
+  auto it = std::lower_bound(order_->begin(), order_->end(), k,
+                             [&](uint32_t idx, std::string_view key) { return (*entries_)[idx].key < key; });
+  return static_cast<std::size_t>(it - order_->begin());
+}
+
+// ---- overlay ---------------------------------------------------------------------------------
+
+overlay::answer overlay::find(const keyed& m, std::string_view key) {
+  const entry* e = m.find(key);
+  if (e == nullptr) return {};
+  if (!e->present) return answer{state::absent, {}};
+  return answer{state::present, e->bytes()};
 }
 
 overlay::answer overlay::delta(uint64_t origin, uint64_t seq) const {
-  if (auto it = deltas_.find({origin, seq}); it != deltas_.end()) return answer{state::present, &it->second};
-  if (hides(truncated(origin), seq)) return answer{state::absent, nullptr};
+  if (auto it = deltas_.find({origin, seq}); it != deltas_.end()) return answer{state::present, it->second};
+  if (hides(truncated(origin), seq)) return answer{state::absent, {}};
   return {};
 }
 
@@ -45,62 +150,63 @@ std::optional<uint64_t> overlay::truncated(uint64_t origin) const {
 }
 
 overlay::state overlay::apply(const write_op& op) {
+  bool fresh = false;
+  state prior = state::unknown;
   switch (op.kind) {
     case op_kind::put_value:
-      return put(values_, op.key, op.data);
+      prior = values_.put(op.key, op.data, arena_, fresh);
+      break;
     case op_kind::erase_value:
-      return put(values_, op.key, std::nullopt);
+      prior = values_.put(op.key, std::nullopt, arena_, fresh);
+      break;
     case op_kind::put_meta:
-      return put(meta_, op.key, op.data);
+      prior = meta_.put(op.key, op.data, arena_, fresh);
+      break;
     case op_kind::erase_meta:
-      return put(meta_, op.key, std::nullopt);
+      prior = meta_.put(op.key, std::nullopt, arena_, fresh);
+      break;
     case op_kind::append_delta: {
-      const state prior = delta(op.origin, op.seq).s;
-      auto [it, fresh] = deltas_.try_emplace({op.origin, op.seq});
-      if (fresh) {
-        ++records_;
-        bytes_ += 16 + node_overhead;
+      prior = delta(op.origin, op.seq).s;
+      const std::pair<uint64_t, uint64_t> k{op.origin, op.seq};
+      // A replica appends its deltas in seq order: the common case is a new last element.
+      auto hint = deltas_.end();
+      if (!deltas_.empty() && std::prev(hint)->first < k) {
+        deltas_.emplace_hint(hint, k, arena_.copy(op.data));
+        fresh = true;
       } else {
-        bytes_ -= it->second.size();
+        auto [it, inserted] = deltas_.try_emplace(k);
+        fresh = inserted;
+        it->second = arena_.copy(op.data);
       }
-      it->second.assign(op.data);
-      bytes_ += op.data.size();
-      return prior;
+      break;
     }
     case op_kind::truncate_deltas: {
       auto first = deltas_.lower_bound({op.origin, 0});
       auto last = deltas_.upper_bound({op.origin, op.seq});
-      for (auto it = first; it != last; ++it) bytes_ -= it->second.size() + 16 + node_overhead;
       records_ -= static_cast<std::size_t>(std::distance(first, last));
       deltas_.erase(first, last);
-      auto [t, fresh] = truncations_.try_emplace(op.origin, op.seq);
-      if (!fresh && op.seq > t->second) t->second = op.seq;
+      auto [t, inserted] = truncations_.try_emplace(op.origin, op.seq);
+      if (!inserted && op.seq > t->second) t->second = op.seq;
       return state::unknown;
     }
   }
-  return state::unknown;
+  if (fresh) ++records_;
+  return prior;
 }
 
 void overlay::append_to(write_batch& out) const {
   for (const auto& [origin, bound] : truncations_) out.truncate_deltas(origin, bound);
   for (const auto& [k, data] : deltas_) out.append_delta(k.first, k.second, data);
-  for (const auto& [k, data] : values_.map) {
-    if (data) out.put_value(k, *data);
-    else out.erase_value(k);
+  const auto vs = values();
+  for (std::size_t i = 0; i < vs.size(); ++i) {
+    if (vs[i].present) out.put_value(vs[i].key, vs[i].bytes());
+    else out.erase_value(vs[i].key);
   }
-  for (const auto& [k, data] : meta_.map) {
-    if (data) out.put_meta(k, *data);
-    else out.erase_meta(k);
+  const auto ms = metas();
+  for (std::size_t i = 0; i < ms.size(); ++i) {
+    if (ms[i].present) out.put_meta(ms[i].key, ms[i].bytes());
+    else out.erase_meta(ms[i].key);
   }
-}
-
-void overlay::clear() {
-  values_ = {};
-  meta_ = {};
-  deltas_.clear();
-  truncations_.clear();
-  records_ = 0;
-  bytes_ = 0;
 }
 
 }  // namespace rumor::persistence

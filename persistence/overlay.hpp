@@ -10,25 +10,34 @@
 // the layer below). Deltas erased by truncate_deltas are remembered as one bound per origin:
 // every delta of that origin at or below the bound that the layer does not itself hold is absent.
 //
+// Shape (chosen for the commit path, which applies every operation here): the bytes of keys and
+// data live in an arena of large chunks (no allocation per record; a rewrite reuses the record's
+// space when the new data fits); value and meta records are found through an open-addressing
+// hash index; key order — which scans and materialization need, commits do not — is built
+// lazily (sorting the records added since the last ordered view and merging them in).
+//
 // append_to(batch) writes the layer out as a batch that, applied to the state below, gives the
 // state the layer describes: truncations first, then delta appends, values and meta, each in key
 // order (so the B-tree pages are visited in order, each once).
 //
-// Memory: bytes() is the key and data bytes held plus a fixed per-record estimate of the map
-// nodes; lmdb_store bounds it (options.write_behind_bytes).
+// Memory: bytes() is the arena's bytes plus a fixed per-record estimate of the index and order
+// entries; lmdb_store bounds it (options.write_behind_bytes).
 //
-// Thread safety: none; lmdb_store guards its layers with a shared mutex.
+// Thread safety: mutations need exclusive access (lmdb_store holds its layers' lock
+// exclusively). Const calls may run concurrently with each other — the lazy ordering inside
+// values()/metas() takes an internal mutex.
 
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
-#include <functional>
 #include <map>
+#include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <utility>
+#include <vector>
 
 #include "persistence/write_batch.hpp"
 
@@ -43,23 +52,78 @@ inline trunc_bound max_bound(const trunc_bound& a, const trunc_bound& b) {
   return std::max(*a, *b);
 }
 
+// Bump allocation of byte strings in chunks that never move; freed all at once.
+class byte_arena {
+ public:
+  // A copy of `s` in the arena (empty view for empty input).
+  std::string_view copy(std::string_view s);
+  // Room for `n` bytes (uninitialized).
+  char* allocate(std::size_t n);
+  std::size_t bytes() const noexcept { return bytes_; }  // chunk bytes held
+  void clear();
+
+ private:
+  static constexpr std::size_t chunk = 256 * 1024;
+  std::vector<std::unique_ptr<char[]>> chunks_;
+  char* next_ = nullptr;
+  std::size_t left_ = 0;
+  std::size_t bytes_ = 0;
+};
+
 class overlay {
  public:
   // What a layer knows about one record.
   enum class state : uint8_t { unknown, present, absent };
   struct answer {
     state s = state::unknown;
-    const std::string* bytes = nullptr;  // when present; valid until the layer next changes
+    std::string_view bytes;  // when present; valid until the layer next changes
+  };
+  // One value or meta record of the layer.
+  struct entry {
+    std::string_view key;
+    const char* data = nullptr;
+    uint32_t size = 0;       // data bytes
+    uint32_t capacity = 0;   // arena bytes reserved for the data
+    uint64_t hash = 0;
+    bool present = false;    // false: erased
+    std::string_view bytes() const { return {data, size}; }
   };
 
-  using keyed = std::map<std::string, std::optional<std::string>, std::less<>>;  // nullopt = erased
-  using delta_map = std::map<std::pair<uint64_t, uint64_t>, std::string>;      // (origin, seq)
+  // One keyed family (values or meta): the records, a hash index, and a lazily built key order.
+  class keyed {
+   public:
+    // Records in key order. Valid until the layer next changes.
+    class ordered {
+     public:
+      std::size_t size() const noexcept { return order_->size(); }
+      const entry& operator[](std::size_t i) const { return (*entries_)[(*order_)[i]]; }
+      // Position of the first record with key >= k (size() if none).
+      std::size_t lower_bound(std::string_view k) const;
+
+     private:
+      friend class keyed;
+      const std::vector<entry>* entries_ = nullptr;
+      const std::vector<uint32_t>* order_ = nullptr;
+    };
+
+    const entry* find(std::string_view key) const;
+    // Sets the record (nullopt = erased); returns its state before. The data is copied into `a`.
+    state put(std::string_view key, std::optional<std::string_view> data, byte_arena& a, bool& fresh);
+    ordered in_order() const;
+    std::size_t size() const noexcept { return entries_.size(); }
+
+   private:
+    std::vector<entry> entries_;     // in insertion order
+    std::vector<uint32_t> slots_;    // open addressing: entry index + 1, 0 = empty
+    mutable std::mutex order_mu_;
+    mutable std::vector<uint32_t> order_;  // entry indexes; a sorted prefix of every entry
+  };
+
+  using delta_map = std::map<std::pair<uint64_t, uint64_t>, std::string_view>;  // (origin, seq)
 
   overlay() = default;
-  overlay(const overlay&) = delete;  // the hash indexes point into the maps' nodes
+  overlay(const overlay&) = delete;
   overlay& operator=(const overlay&) = delete;
-  overlay(overlay&&) = default;
-  overlay& operator=(overlay&&) = default;
 
   // Applies one operation (as the store would) and returns what this layer held for its record
   // before (unknown for truncations). REQUIRES: op passed validate().
@@ -71,9 +135,10 @@ class overlay {
   // The truncation bound this layer holds for `origin` (nullopt: none): every seq <= it that the
   // layer does not hold is absent.
   std::optional<uint64_t> truncated(uint64_t origin) const;
+  const std::map<uint64_t, uint64_t>& truncations() const noexcept { return truncations_; }
 
-  const keyed& values() const noexcept { return values_.map; }
-  const keyed& metas() const noexcept { return meta_.map; }
+  keyed::ordered values() const { return values_.in_order(); }
+  keyed::ordered metas() const { return meta_.in_order(); }
   const delta_map& deltas() const noexcept { return deltas_; }
 
   // Appends the layer, as described above, to `out`.
@@ -81,28 +146,20 @@ class overlay {
 
   bool empty() const noexcept { return records_ == 0 && truncations_.empty(); }
   std::size_t records() const noexcept { return records_; }
-  std::size_t bytes() const noexcept { return bytes_; }
-  void clear();
+  std::size_t bytes() const noexcept { return arena_.bytes() + records_ * record_overhead; }
 
-  // Estimated bytes of one map node beyond its key and data (allocator and tree overhead).
-  static constexpr std::size_t node_overhead = 144;  // tree node + hash index entry
+  // Estimated bytes per record beyond the arena: entry, index slots and order entry, or a delta
+  // map node.
+  static constexpr std::size_t record_overhead = 80;
 
  private:
-  // A keyed map plus a hash index of it: point lookups (every read and every commit asks several)
-  // cost one hash probe instead of a walk down a tree of string compares; the map keeps the
-  // order scans and materialization need.
-  struct indexed {
-    keyed map;
-    std::unordered_map<std::string_view, keyed::iterator> index;  // views into map's keys
-  };
-  static answer find(const indexed& m, std::string_view key);
-  state put(indexed& m, std::string_view key, std::optional<std::string_view> data);
+  static answer find(const keyed& m, std::string_view key);
 
-  indexed values_, meta_;
+  byte_arena arena_;
+  keyed values_, meta_;
   delta_map deltas_;
   std::map<uint64_t, uint64_t> truncations_;  // origin -> erase every seq <= bound held below
   std::size_t records_ = 0;
-  std::size_t bytes_ = 0;
 };
 
 }  // namespace rumor::persistence

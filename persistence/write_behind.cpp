@@ -26,33 +26,36 @@ uint64_t steady_ms() {
 }  // namespace
 
 // ---- visibility and counts -----------------------------------------------------------------
+// Commits do not count: a layer's effect on the record counts is worked out when stats() asks
+// (layer_effect), against the layers below it and the B-trees, once per sealed layer.
 
-bool lmdb_store::impl::visible_below(MDB_txn* txn, record_kind kind, std::string_view key, uint64_t origin,
-                                     uint64_t seq) const {
-  if (auto a = layered(kind, key, origin, seq, false); a.s != overlay::state::unknown)
-    return a.s == overlay::state::present;
+bool lmdb_store::impl::visible_in(MDB_txn* txn, layer_stack below, record_kind kind, std::string_view key,
+                                  uint64_t origin, uint64_t seq) const {
+  for (const layer* l : below) {
+    const overlay& o = l->o;
+    const auto a = kind == record_kind::delta ? o.delta(origin, seq) : kind == record_kind::meta ? o.meta(key) : o.value(key);
+    if (a.s != overlay::state::unknown) return a.s == overlay::state::present;
+  }
   const auto dk = delta_key(origin, seq);
   MDB_val k = lmdb::to_val(kind == record_kind::delta ? as_view(dk) : key);
   MDB_val v{};
   return mdb_get(txn, dbi_of(kind), &k, &v) == 0;
 }
 
-int64_t lmdb_store::impl::visible_deltas_upto(MDB_txn* txn, uint64_t origin, uint64_t up_to) const {
+int64_t lmdb_store::impl::visible_deltas_in(MDB_txn* txn, layer_stack below, uint64_t origin, uint64_t up_to) const {
   int64_t n = 0;
   std::set<uint64_t> seen;  // seqs a newer layer decided
   trunc_bound hidden;       // the newer layers' truncation bound
-  auto count_layer = [&](const overlay& o) {
-    const auto& m = o.deltas();
+  for (const layer* l : below) {
+    const auto& m = l->o.deltas();
     // Entries at or below a newer layer's bound are hidden: start above it.
     auto from = m.lower_bound({origin, hidden ? (*hidden == UINT64_MAX ? *hidden : *hidden + 1) : 0});
     if (hidden && *hidden == UINT64_MAX) from = m.end();
     for (auto it = from; it != m.end() && it->first.first == origin && it->first.second <= up_to; ++it) {
       if (!hides(hidden, it->first.second) && seen.insert(it->first.second).second) ++n;
     }
-    hidden = max_bound(hidden, o.truncated(origin));
-  };
-  count_layer(active->o);
-  for (auto it = sealed.rbegin(); it != sealed.rend(); ++it) count_layer((*it)->o);
+    hidden = max_bound(hidden, l->o.truncated(origin));
+  }
   if (hides(hidden, up_to)) return n;
   lmdb::cursor_guard cur;
   if (mdb_cursor_open(txn, deltas, cur.out()) != 0) return n;
@@ -68,25 +71,66 @@ int64_t lmdb_store::impl::visible_deltas_upto(MDB_txn* txn, uint64_t origin, uin
   return n;
 }
 
-void lmdb_store::impl::apply_to_active(MDB_txn* txn, const write_op& op) {
-  if (op.kind == op_kind::truncate_deltas) {
-    active->c.deltas -= visible_deltas_upto(txn, op.origin, op.seq);
-    active->o.apply(op);
-  } else {
-    // What the record was before: the active layer's answer (from the same lookup that applies
-    // the operation), else the sealed layers' and the B-tree's.
-    const overlay::state prior = active->o.apply(op);
-    const record_kind kind = op.kind == op_kind::append_delta ? record_kind::delta
-                             : (op.kind == op_kind::put_meta || op.kind == op_kind::erase_meta) ? record_kind::meta
-                                                                                                : record_kind::value;
-    const bool was = prior == overlay::state::unknown ? visible_below(txn, kind, op.key, op.origin, op.seq)
-                                                      : prior == overlay::state::present;
-    const bool is = op.kind == op_kind::put_value || op.kind == op_kind::put_meta || op.kind == op_kind::append_delta;
-    const int64_t d = (is ? 1 : 0) - (was ? 1 : 0);
-    if (kind == record_kind::value) active->c.values += d;
-    else if (kind == record_kind::meta) active->c.meta += d;
-    else active->c.deltas += d;
+lmdb_store::impl::counts lmdb_store::impl::layer_effect(MDB_txn* txn, layer_stack below, const overlay& o) const {
+  counts c;
+  const auto vs = o.values();
+  for (std::size_t i = 0; i < vs.size(); ++i)
+    c.values += (vs[i].present ? 1 : 0) - (visible_in(txn, below, record_kind::value, vs[i].key) ? 1 : 0);
+  const auto ms = o.metas();
+  for (std::size_t i = 0; i < ms.size(); ++i)
+    c.meta += (ms[i].present ? 1 : 0) - (visible_in(txn, below, record_kind::meta, ms[i].key) ? 1 : 0);
+  // A truncation erases what is visible below up to its bound; the layer's own deltas are the
+  // ones appended after it (or above the bound), each new unless visible below and not hidden.
+  for (const auto& [origin, bound] : o.truncations()) c.deltas -= visible_deltas_in(txn, below, origin, bound);
+  for (const auto& [k, data] : o.deltas()) {
+    const bool hidden = hides(o.truncated(k.first), k.second);
+    c.deltas += 1 - (!hidden && visible_in(txn, below, record_kind::delta, {}, k.first, k.second) ? 1 : 0);
   }
+  return c;
+}
+
+result<lmdb_store::impl::counts> lmdb_store::impl::current_counts() const {
+  std::lock_guard cl(count_mu);
+  std::vector<std::shared_ptr<const layer>> layers;  // oldest first
+  std::vector<bool> in_flight;
+  std::shared_lock<std::shared_mutex> remap;
+  lmdb::txn_guard txn;
+  {
+    // One point in time: the layers and a read transaction begun under ov_mu, which the
+    // materializer holds to drop the layers it wrote.
+    std::unique_lock ol(ov_mu);
+    if (!active->o.empty()) seal_active();
+    layers = sealed;
+    for (const auto& l : layers) in_flight.push_back(l->in_flight.load());
+    remap = std::shared_lock(remap_mu);
+    if (const int rc = mdb_txn_begin(env, nullptr, MDB_RDONLY, txn.out()); rc != 0)
+      return lmdb_error(rc, "begin read transaction");
+  }
+  // The counts telescope: the B-trees' counts, plus each layer's effect on the state below it.
+  // A layer that is not being written out has an effect that never changes (the B-trees below it
+  // change only by the layers under it being written, which it sees through them): computed once.
+  // One being written out is measured against this transaction's B-trees, like the rest of the sum.
+  counts sum = count_disk(txn.get());
+  for (std::size_t i = 0; i < layers.size(); ++i) {
+    const layer& l = *layers[i];
+    std::vector<const layer*> below;  // newest first
+    for (std::size_t j = i; j-- > 0;) below.push_back(layers[j].get());
+    counts e;
+    if (in_flight[i]) {
+      e = layer_effect(txn.get(), below, l.o);
+    } else {
+      if (!l.effect) l.effect = layer_effect(txn.get(), below, l.o);
+      e = *l.effect;
+    }
+    sum.values += e.values;
+    sum.deltas += e.deltas;
+    sum.meta += e.meta;
+  }
+  return sum;
+}
+
+void lmdb_store::impl::apply_to_active(const write_op& op) {
+  active->o.apply(op);
   if (q_size.load() == 0) return;
   // A rewritten or erased record is no longer the corrupt one that was reported.
   std::lock_guard lk(q_mu);
@@ -168,17 +212,8 @@ status lmdb_store::commit(std::span<const write_batch> group) {
   uint64_t active_bytes = 0;
   {
     std::unique_lock ol(d.ov_mu);
-    status st = d.read([&](MDB_txn* txn) -> status {
-      for (const write_batch& b : group)
-        for (std::size_t i = 0; i < b.size(); ++i) d.apply_to_active(txn, b.op(i));
-      return {};
-    });
-    if (!st) {
-      // The group is durable in the log but could not be checked against the B-trees (a read
-      // transaction failed): apply it anyway; only the record counts may be off until reopen.
-      for (const write_batch& b : group)
-        for (std::size_t i = 0; i < b.size(); ++i) d.active->o.apply(b.op(i));
-    }
+    for (const write_batch& b : group)
+      for (std::size_t i = 0; i < b.size(); ++i) d.apply_to_active(b.op(i));
     d.last_lsn = lsn;
     d.active->lsn = lsn;
     d.update_layer_bytes();
@@ -207,6 +242,9 @@ status lmdb_store::impl::materialize_once() {
     if (!active->o.empty()) seal_active();
     if (sealed.empty()) return {};
     todo = sealed;
+    // From here on the B-trees may hold part of these layers: their effect on the counts is
+    // worked out afresh by every count (current_counts), never cached.
+    for (const auto& l : todo) l->in_flight.store(true);
     update_layer_bytes();
   }
   // Sealed layers never change, so they are read without the lock.
@@ -230,13 +268,10 @@ status lmdb_store::impl::materialize_once() {
     std::shared_lock lk(remap_mu);
     if (const int rc = mdb_env_sync(env, 1); rc != 0) return lmdb_error(rc, "sync the materialized state");
   }
-  auto c = read([&](MDB_txn* txn) -> result<counts> { return count_disk(txn); });
-  if (!c) return c.err();
   {
     std::unique_lock ol(ov_mu);
     // Scans may have sealed newer layers meanwhile; ours are the oldest.
     sealed.erase(sealed.begin(), sealed.begin() + static_cast<std::ptrdiff_t>(todo.size()));
-    disk_counts = *c;
     checkpoint_lsn = checkpoint;
     update_layer_bytes();
   }
@@ -327,25 +362,20 @@ status lmdb_store::impl::replay() {
   last_lsn = checkpoint_lsn;
   active->lsn = checkpoint_lsn;
   std::unique_lock ol(ov_mu);
-  auto c = read([&](MDB_txn* txn) -> result<counts> { return count_disk(txn); });
-  if (!c) return c.err();
-  disk_counts = *c;
   if (!log) return {};
   status inner;
-  status scanned = read([&](MDB_txn* txn) -> status {
-    return log->scan(checkpoint_lsn, [&](uint64_t lsn, std::string_view payload) {
-      write_batch b;
-      if (auto s = decode_wal_record(payload, b); !s) {
-        inner = error{errc::corrupt, "write-ahead log record " + std::to_string(lsn) + " of '" + dir() +
-                                         "' cannot be decoded (" + s.err().message +
-                                         "); the updates it holds cannot be replayed"};
-        return false;
-      }
-      for (std::size_t i = 0; i < b.size(); ++i) apply_to_active(txn, b.op(i));
-      last_lsn = lsn;
-      active->lsn = lsn;
-      return true;
-    });
+  status scanned = log->scan(checkpoint_lsn, [&](uint64_t lsn, std::string_view payload) {
+    write_batch b;
+    if (auto s = decode_wal_record(payload, b); !s) {
+      inner = error{errc::corrupt, "write-ahead log record " + std::to_string(lsn) + " of '" + dir() +
+                                       "' cannot be decoded (" + s.err().message +
+                                       "); the updates it holds cannot be replayed"};
+      return false;
+    }
+    for (std::size_t i = 0; i < b.size(); ++i) apply_to_active(b.op(i));
+    last_lsn = lsn;
+    active->lsn = lsn;
+    return true;
   });
   if (!scanned) return scanned;
   if (!inner) return inner;
