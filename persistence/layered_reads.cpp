@@ -10,24 +10,12 @@ namespace rumor::persistence {
 
 bool lmdb_store::impl::snapshot_keyed(record_kind kind, const key_range& range, bool may_seal,
                                       keyed_snapshot& out) const {
-  const auto am = kind == record_kind::meta ? active->o.metas() : active->o.values();
-  const std::size_t first = am.lower_bound(range.from);
-  std::size_t n = 0;
-  for (std::size_t i = first; i < am.size() && !range.past_end(am[i].key); ++i) {
-    if (++n > copy_limit) {
-      if (!may_seal) return false;
-      seal_active();
-      n = 0;
-      break;
-    }
-  }
-  if (n > 0) {
-    out.copied.reserve(n);
-    for (std::size_t i = first; n-- > 0; ++i) {
-      const overlay::entry& e = am[i];
-      out.copied.emplace_back(std::string{e.key},
-                              e.present ? std::optional<std::string>{std::string{e.bytes()}} : std::nullopt);
-    }
+  const overlay::keyed& am = kind == record_kind::meta ? active->o.meta_records() : active->o.value_records();
+  auto past_end = [&](std::string_view key) { return range.past_end(key); };
+  if (!am.collect(range.from, past_end, copy_limit, out.copied)) {
+    if (!may_seal) return false;
+    out.copied.clear();
+    seal_active();
   }
   out.layers.assign(sealed.rbegin(), sealed.rend());
   return true;

@@ -3,6 +3,7 @@
 #include <xxhash.h>
 
 #include <cstring>
+#include <iterator>
 
 namespace rumor::persistence {
 
@@ -107,18 +108,41 @@ overlay::state overlay::keyed::put(std::string_view key, std::optional<std::stri
   return state::unknown;
 }
 
+void overlay::keyed::refresh() const {
+  if (covered_ == entries_.size()) return;
+  auto less = [&](uint32_t x, uint32_t y) { return entries_[x].key < entries_[y].key; };
+  std::vector<uint32_t> run;
+  run.reserve(entries_.size() - covered_);
+  for (std::size_t idx = covered_; idx < entries_.size(); ++idx) run.push_back(static_cast<uint32_t>(idx));
+  std::sort(run.begin(), run.end(), less);
+  covered_ = entries_.size();
+  runs_.push_back(std::move(run));
+  while (runs_.size() >= 2 && runs_[runs_.size() - 2].size() <= 2 * runs_.back().size()) {
+    std::vector<uint32_t> merged;
+    merged.reserve(runs_[runs_.size() - 2].size() + runs_.back().size());
+    std::merge(runs_[runs_.size() - 2].begin(), runs_[runs_.size() - 2].end(), runs_.back().begin(),
+               runs_.back().end(), std::back_inserter(merged), less);
+    runs_.pop_back();
+    runs_.back() = std::move(merged);
+  }
+}
+
 overlay::keyed::ordered overlay::keyed::in_order() const {
   std::lock_guard lk(order_mu_);
-  if (order_.size() < entries_.size()) {
-    const std::size_t sorted = order_.size();
-    for (auto idx = static_cast<uint32_t>(sorted); idx < entries_.size(); ++idx) order_.push_back(idx);
-    auto less = [&](uint32_t x, uint32_t y) { return entries_[x].key < entries_[y].key; };
-    std::sort(order_.begin() + static_cast<std::ptrdiff_t>(sorted), order_.end(), less);
-    std::inplace_merge(order_.begin(), order_.begin() + static_cast<std::ptrdiff_t>(sorted), order_.end(), less);
+  refresh();
+  auto less = [&](uint32_t x, uint32_t y) { return entries_[x].key < entries_[y].key; };
+  while (runs_.size() >= 2) {
+    std::vector<uint32_t> merged;
+    merged.reserve(runs_[runs_.size() - 2].size() + runs_.back().size());
+    std::merge(runs_[runs_.size() - 2].begin(), runs_[runs_.size() - 2].end(), runs_.back().begin(),
+               runs_.back().end(), std::back_inserter(merged), less);
+    runs_.pop_back();
+    runs_.back() = std::move(merged);
   }
+  if (runs_.empty()) runs_.emplace_back();
   ordered o;
   o.entries_ = &entries_;
-  o.order_ = &order_;
+  o.order_ = &runs_.front();
   return o;
 }
 

@@ -14,7 +14,9 @@
 // data live in an arena of large chunks (no allocation per record; a rewrite reuses the record's
 // space when the new data fits); value and meta records are found through an open-addressing
 // hash index; key order — which scans and materialization need, commits do not — is built
-// lazily (sorting the records added since the last ordered view and merging them in).
+// lazily: the records added since the last ordered read are sorted into a new run, and runs are
+// merged like a binary counter (a run is merged into the one before it once that one is at most
+// twice its size), so a read of a few records costs O(log² n), not a sort of the layer.
 //
 // append_to(batch) writes the layer out as a batch that, applied to the state below, gives the
 // state the layer describes: truncations first, then delta appends, values and meta, each in key
@@ -109,14 +111,23 @@ class overlay {
     const entry* find(std::string_view key) const;
     // Sets the record (nullopt = erased); returns its state before. The data is copied into `a`.
     state put(std::string_view key, std::optional<std::string_view> data, byte_arena& a, bool& fresh);
+    // Every record in key order (merges the runs into one).
     ordered in_order() const;
+    // Copies into `out`, in key order, the records with key >= from up to the first for which
+    // past_end(key) holds; returns false (out partial) if there are more than `limit`.
+    template <class PastEnd, class Out>
+    bool collect(std::string_view from, PastEnd&& past_end, std::size_t limit, Out& out) const;
     std::size_t size() const noexcept { return entries_.size(); }
 
    private:
+    // Sorts the records not yet in a run into a new run and merges runs (see above).
+    // REQUIRES: order_mu_ held.
+    void refresh() const;
     std::vector<entry> entries_;     // in insertion order
     std::vector<uint32_t> slots_;    // open addressing: entry index + 1, 0 = empty
     mutable std::mutex order_mu_;
-    mutable std::vector<uint32_t> order_;  // entry indexes; a sorted prefix of every entry
+    mutable std::vector<std::vector<uint32_t>> runs_;  // sorted entry indexes, largest first
+    mutable std::size_t covered_ = 0;                   // entries_[0, covered_) are in runs_
   };
 
   using delta_map = std::map<std::pair<uint64_t, uint64_t>, std::string_view>;  // (origin, seq)
@@ -139,6 +150,8 @@ class overlay {
 
   keyed::ordered values() const { return values_.in_order(); }
   keyed::ordered metas() const { return meta_.in_order(); }
+  const keyed& value_records() const noexcept { return values_; }
+  const keyed& meta_records() const noexcept { return meta_; }
   const delta_map& deltas() const noexcept { return deltas_; }
 
   // Appends the layer, as described above, to `out`.
@@ -161,5 +174,35 @@ class overlay {
   std::map<uint64_t, uint64_t> truncations_;  // origin -> erase every seq <= bound held below
   std::size_t records_ = 0;
 };
+
+template <class PastEnd, class Out>
+bool overlay::keyed::collect(std::string_view from, PastEnd&& past_end, std::size_t limit, Out& out) const {
+  std::lock_guard lk(order_mu_);
+  refresh();
+  auto key_less = [&](uint32_t idx, std::string_view k) { return entries_[idx].key < k; };
+  std::vector<std::pair<const std::vector<uint32_t>*, std::size_t>> heads;  // (run, position)
+  for (const auto& run : runs_) {
+    auto it = std::lower_bound(run.begin(), run.end(), from, key_less);
+    if (it != run.end()) heads.emplace_back(&run, static_cast<std::size_t>(it - run.begin()));
+  }
+  for (std::size_t n = 0;; ++n) {
+    const entry* best = nullptr;
+    std::size_t best_head = 0;
+    for (std::size_t h = 0; h < heads.size(); ++h) {
+      const auto& [run, at] = heads[h];
+      if (at == run->size()) continue;
+      const entry& e = entries_[(*run)[at]];
+      if (best == nullptr || e.key < best->key) {
+        best = &e;
+        best_head = h;
+      }
+    }
+    if (best == nullptr || past_end(best->key)) return true;
+    if (n == limit) return false;
+    out.emplace_back(std::string{best->key},
+                     best->present ? std::optional<std::string>{std::string{best->bytes()}} : std::nullopt);
+    ++heads[best_head].second;
+  }
+}
 
 }  // namespace rumor::persistence

@@ -244,19 +244,23 @@ void replica::update(uint64_t request, std::string_view key, crdt::type_tag type
   };
   if (failed_) return fail(error{errc::unavailable, "replica stopped after a storage failure"});
   if (auto ok = validate_user_key(key); !ok) return fail(ok.err());
-  auto existing = read_all_types(key);
-  if (!existing) return fail(existing.err());
   std::string skey = storage_key(key, type);
-  std::optional<std::string> old;
-  for (auto& s : *existing)
-    if (s.key == skey) old = s.value;
-  if (!old && !existing->empty()) {
-    auto other = parse_storage_key(existing->front().key);
-    return fail(error{errc::type_mismatch,
-                      "key '" + std::string(key) + "' holds a " +
-                          std::string(other ? crdt::to_string(other->type) : "value of another type") +
-                          ", not a " + std::string(crdt::to_string(type)) +
-                          "; use an operation of that type, or another key"});
+  // The key's value of this type: one point read. Only a key without one is searched for a
+  // value of another type (a prefix scan), which refuses the update.
+  auto stored = read_encoded(skey);
+  if (!stored) return fail(stored.err());
+  std::optional<std::string> old = std::move(*stored);
+  if (!old) {
+    auto existing = read_all_types(key);
+    if (!existing) return fail(existing.err());
+    if (!existing->empty()) {
+      auto other = parse_storage_key(existing->front().key);
+      return fail(error{errc::type_mismatch,
+                        "key '" + std::string(key) + "' holds a " +
+                            std::string(other ? crdt::to_string(other->type) : "value of another type") +
+                            ", not a " + std::string(crdt::to_string(type)) +
+                            "; use an operation of that type, or another key"});
+    }
   }
   auto ts = clock_.now(now_ms);
   crdt::value current = crdt::value::empty_of(type);
