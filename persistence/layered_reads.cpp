@@ -37,7 +37,7 @@ bool lmdb_store::impl::snapshot_deltas(uint64_t origin, uint64_t from_seq, bool 
   out.copied_truncated = active->o.truncated(origin);
   if (n > 0) {
     out.copied.reserve(n);
-    for (auto it = first; n-- > 0; ++it) out.copied.emplace_back(it->first.second, std::string{it->second});
+    for (auto it = first; n-- > 0; ++it) out.copied.emplace_back(it->first.second, std::string{it->second.data});
   }
   out.layers.assign(sealed.rbegin(), sealed.rend());
   return true;
@@ -228,7 +228,7 @@ status lmdb_store::impl::scan_delta_range(uint64_t origin, uint64_t from_seq, co
     if (ci < snap.copied.size() && snap.copied[ci].first == next) decided = snap.copied[ci++].second;
     for (auto& s : layers) {
       if (s.it != s.end && s.it->first.second == next) {
-        if (!decided) decided = s.it->second;
+        if (!decided) decided = s.it->second.data;
         ++s.it;
       }
     }

@@ -110,19 +110,15 @@ struct lmdb_store::impl {
   // Record counts (values, deltas, meta).
   struct counts {
     int64_t values = 0, deltas = 0, meta = 0;
+    void add(const overlay::effect& e);
   };
   std::unique_ptr<wal> log;  // null for read-only opens of a directory without one
   // One in-memory layer: the writes of a run of log records.
   struct layer {
     overlay o;
     uint64_t lsn = 0;  // the last log record applied to it
-    // Set (under ov_mu) once the materializer starts writing the layer into the B-trees.
-    mutable std::atomic<bool> in_flight{false};
-    // The layer's effect on the record counts of the state below it (current_counts), once
-    // known. Guarded by count_mu.
-    mutable std::optional<counts> effect;
   };
-  // Guards active, sealed, last_lsn and checkpoint_lsn. Point reads hold it shared
+  // Guards active, sealed, disk_counts, last_lsn and checkpoint_lsn. Point reads hold it shared
   // for the whole read; scans only while they take their snapshot (scan_snapshot), then read
   // without it, so a visitor never blocks a commit. Commits and the materializer hold it
   // exclusively (never during a data.mdb write transaction).
@@ -131,7 +127,11 @@ struct lmdb_store::impl {
   // Sealed layers, oldest first: immutable, shared with running scans. The materializer writes
   // them out and drops them; a scan over a large range seals the active layer to pin it.
   mutable std::vector<std::shared_ptr<const layer>> sealed;
-  mutable std::mutex count_mu;  // one current_counts at a time (it fills layer::effect)
+  // The B-trees' record counts as of the last materialization (they change only with one).
+  counts disk_counts;
+  // Held while a layer's counting state changes (overlay::count): by current_counts, and by the
+  // materializer while it counts the layers it is about to write.
+  mutable std::mutex count_mu;
   uint64_t last_lsn = 0;        // highest lsn appended to the log
   uint64_t checkpoint_lsn = 0;  // the B-trees hold every record up to it (meta log_applied)
   std::atomic<uint64_t> layer_bytes{0};   // bytes of all layers
@@ -183,11 +183,16 @@ struct lmdb_store::impl {
                   uint64_t seq = 0) const;
   // Deltas of `origin` with seq <= up_to visible through `below` and then the B-trees.
   int64_t visible_deltas_in(MDB_txn* txn, layer_stack below, uint64_t origin, uint64_t up_to) const;
-  // What applying `o` on top of `below` and the B-trees changes in the record counts.
-  counts layer_effect(MDB_txn* txn, layer_stack below, const overlay& o) const;
-  // The record counts of the visible state (B-trees and layers). Seals the active layer, and
-  // costs a B-tree lookup per record of every layer not counted before. Errors: LMDB's.
+  struct below_view;
+  // Counts (overlay::count) each of `layers` (oldest first) over the ones before it and the
+  // B-trees of `txn`, adding the effects to *sum if given. REQUIRES: count_mu held.
+  void count_layers(MDB_txn* txn, const std::vector<std::shared_ptr<const layer>>& layers, counts* sum) const;
+  // The record counts of the visible state: disk_counts plus every layer's effect (FORMAT.md,
+  // "Record counts"). Costs a B-tree lookup per record not counted before. Errors: LMDB's.
   result<counts> current_counts() const;
+  // Beyond this many records to ask about, current_counts seals the active layer rather than
+  // count it with commits held off.
+  static constexpr std::size_t count_under_lock = 4096;
 
   ~impl() {
     stop_materializer();

@@ -80,6 +80,7 @@ overlay::state overlay::keyed::put(std::string_view key, std::optional<std::stri
     if (e.hash != h || e.key != key) continue;
     const state prior = e.present ? state::present : state::absent;
     fresh = false;
+    present_ += (data.has_value() ? 1 : 0) - (e.present ? 1 : 0);
     if (data) {
       if (data->size() > e.capacity) {
         e.data = a.allocate(data->size());
@@ -102,6 +103,7 @@ overlay::state overlay::keyed::put(std::string_view key, std::optional<std::stri
     e.size = e.capacity = static_cast<uint32_t>(d.size());
   }
   e.present = data.has_value();
+  present_ += e.present ? 1 : 0;
   entries_.push_back(e);
   slots_[i] = static_cast<uint32_t>(entries_.size());
   fresh = true;
@@ -162,7 +164,7 @@ overlay::answer overlay::find(const keyed& m, std::string_view key) {
 }
 
 overlay::answer overlay::delta(uint64_t origin, uint64_t seq) const {
-  if (auto it = deltas_.find({origin, seq}); it != deltas_.end()) return answer{state::present, it->second};
+  if (auto it = deltas_.find({origin, seq}); it != deltas_.end()) return answer{state::present, it->second.data};
   if (hides(truncated(origin), seq)) return answer{state::absent, {}};
   return {};
 }
@@ -194,13 +196,25 @@ overlay::state overlay::apply(const write_op& op) {
       const std::pair<uint64_t, uint64_t> k{op.origin, op.seq};
       // A replica appends its deltas in seq order: the common case is a new last element.
       auto hint = deltas_.end();
+      delta_map::iterator it;
       if (!deltas_.empty() && std::prev(hint)->first < k) {
-        deltas_.emplace_hint(hint, k, arena_.copy(op.data));
+        it = deltas_.emplace_hint(hint, k, delta_rec{});
         fresh = true;
       } else {
-        auto [it, inserted] = deltas_.try_emplace(k);
+        auto [at, inserted] = deltas_.try_emplace(k);
+        it = at;
         fresh = inserted;
-        it->second = arena_.copy(op.data);
+      }
+      it->second.data = arena_.copy(op.data);
+      if (fresh) {
+        // Below this layer's truncation bound: erased below, so it adds a delta. Otherwise the
+        // next count asks.
+        if (hides(truncated(op.origin), op.seq)) {
+          it->second.adds = 1;
+          ++delta_adds_;
+        } else {
+          delta_unasked_.push_back(k);
+        }
       }
       break;
     }
@@ -208,6 +222,8 @@ overlay::state overlay::apply(const write_op& op) {
       auto first = deltas_.lower_bound({op.origin, 0});
       auto last = deltas_.upper_bound({op.origin, op.seq});
       records_ -= static_cast<std::size_t>(std::distance(first, last));
+      for (auto it = first; it != last; ++it)
+        if (it->second.adds > 0) delta_adds_ -= it->second.adds;
       deltas_.erase(first, last);
       auto [t, inserted] = truncations_.try_emplace(op.origin, op.seq);
       if (!inserted && op.seq > t->second) t->second = op.seq;
@@ -220,7 +236,7 @@ overlay::state overlay::apply(const write_op& op) {
 
 void overlay::append_to(write_batch& out) const {
   for (const auto& [origin, bound] : truncations_) out.truncate_deltas(origin, bound);
-  for (const auto& [k, data] : deltas_) out.append_delta(k.first, k.second, data);
+  for (const auto& [k, d] : deltas_) out.append_delta(k.first, k.second, d.data);
   const auto vs = values();
   for (std::size_t i = 0; i < vs.size(); ++i) {
     if (vs[i].present) out.put_value(vs[i].key, vs[i].bytes());

@@ -88,6 +88,7 @@ class overlay {
     uint32_t capacity = 0;   // arena bytes reserved for the data
     uint64_t hash = 0;
     bool present = false;    // false: erased
+    mutable int8_t below = -1;  // counting: visible below the layer? (-1: not yet asked)
     std::string_view bytes() const { return {data, size}; }
   };
 
@@ -118,6 +119,20 @@ class overlay {
     template <class PastEnd, class Out>
     bool collect(std::string_view from, PastEnd&& past_end, std::size_t limit, Out& out) const;
     std::size_t size() const noexcept { return entries_.size(); }
+    // Counting (see overlay::count): records present, and the sum of `below` over the records
+    // [0, below_known()) whose `below` is known.
+    int64_t present_count() const noexcept { return present_; }
+    std::size_t below_known() const noexcept { return below_upto_; }
+    int64_t below_count() const noexcept { return below_sum_; }
+    // Asks `visible(key)` for each record not asked yet. REQUIRES: no concurrent count or change.
+    template <class Visible>
+    void count_below(Visible&& visible) const {
+      for (; below_upto_ < entries_.size(); ++below_upto_) {
+        const entry& e = entries_[below_upto_];
+        e.below = visible(e.key) ? 1 : 0;
+        below_sum_ += e.below;
+      }
+    }
 
    private:
     // Sorts the records not yet in a run into a new run and merges runs (see above).
@@ -128,9 +143,17 @@ class overlay {
     mutable std::mutex order_mu_;
     mutable std::vector<std::vector<uint32_t>> runs_;  // sorted entry indexes, largest first
     mutable std::size_t covered_ = 0;                   // entries_[0, covered_) are in runs_
+    int64_t present_ = 0;
+    mutable std::size_t below_upto_ = 0;
+    mutable int64_t below_sum_ = 0;
   };
 
-  using delta_map = std::map<std::pair<uint64_t, uint64_t>, std::string_view>;  // (origin, seq)
+  struct delta_rec {
+    std::string_view data;
+    mutable int8_t adds = -1;  // counting: 1 if it adds a delta to the state below, 0 if it
+                               // rewrites one visible there; -1: not yet asked
+  };
+  using delta_map = std::map<std::pair<uint64_t, uint64_t>, delta_rec>;  // (origin, seq)
 
   overlay() = default;
   overlay(const overlay&) = delete;
@@ -157,6 +180,26 @@ class overlay {
   // Appends the layer, as described above, to `out`.
   void append_to(write_batch& out) const;
 
+  // Record counts: the layer's effect on the counts of the state below it.
+  struct effect {
+    int64_t values = 0, deltas = 0, meta = 0;
+  };
+  // Returns the layer's effect, asking `below` about the records it has not asked about before:
+  // below.visible(kind, key, origin, seq) — is the record visible below the layer? — and
+  // below.deltas_upto(origin, bound) — how many deltas of origin with seq <= bound are? Each
+  // record is asked about once in the layer's life; a truncation again only when its bound
+  // rises. The state below a layer never changes (the layers under it being written into the
+  // B-trees does not change what is visible), so neither do the answers.
+  // REQUIRES: no concurrent count or change of this layer.
+  template <class Below>
+  effect count(Below&& below) const;
+  // Records the next count() will ask `below` about (truncations aside).
+  std::size_t unasked() const noexcept {
+    return values_.size() - values_.below_known() + meta_.size() - meta_.below_known() + delta_unasked_.size();
+  }
+  // Record families, as count() names them to `below`.
+  enum class family : uint8_t { value, meta, delta };
+
   bool empty() const noexcept { return records_ == 0 && truncations_.empty(); }
   std::size_t records() const noexcept { return records_; }
   std::size_t bytes() const noexcept { return arena_.bytes() + records_ * record_overhead; }
@@ -173,7 +216,35 @@ class overlay {
   delta_map deltas_;
   std::map<uint64_t, uint64_t> truncations_;  // origin -> erase every seq <= bound held below
   std::size_t records_ = 0;
+  // Counting of deltas: appended ones whose `adds` is not known yet, the sum of the known ones,
+  // and per truncated origin the bound last counted with the deltas it erased below.
+  mutable std::vector<std::pair<uint64_t, uint64_t>> delta_unasked_;
+  mutable int64_t delta_adds_ = 0;
+  mutable std::map<uint64_t, std::pair<uint64_t, int64_t>> trunc_counted_;
 };
+
+template <class Below>
+overlay::effect overlay::count(Below&& below) const {
+  effect e;
+  values_.count_below([&](std::string_view k) { return below.visible(family::value, k, 0, 0); });
+  meta_.count_below([&](std::string_view k) { return below.visible(family::meta, k, 0, 0); });
+  e.values = values_.present_count() - values_.below_count();
+  e.meta = meta_.present_count() - meta_.below_count();
+  for (const auto& k : delta_unasked_) {
+    auto it = deltas_.find(k);
+    if (it == deltas_.end() || it->second.adds >= 0) continue;
+    it->second.adds = below.visible(family::delta, {}, k.first, k.second) ? 0 : 1;
+    delta_adds_ += it->second.adds;
+  }
+  delta_unasked_.clear();
+  e.deltas = delta_adds_;
+  for (const auto& [origin, bound] : truncations_) {
+    auto [t, fresh] = trunc_counted_.try_emplace(origin, bound, 0);
+    if (fresh || t->second.first != bound) t->second = {bound, below.deltas_upto(origin, bound)};
+    e.deltas -= t->second.second;
+  }
+  return e;
+}
 
 template <class PastEnd, class Out>
 bool overlay::keyed::collect(std::string_view from, PastEnd&& past_end, std::size_t limit, Out& out) const {

@@ -26,8 +26,8 @@ uint64_t steady_ms() {
 }  // namespace
 
 // ---- visibility and counts -----------------------------------------------------------------
-// Commits do not count: a layer's effect on the record counts is worked out when stats() asks
-// (layer_effect), against the layers below it and the B-trees, once per sealed layer.
+// Commits do not count: a layer's effect on the record counts is worked out by overlay::count
+// when stats() asks or the materializer is about to write the layer, each record once.
 
 bool lmdb_store::impl::visible_in(MDB_txn* txn, layer_stack below, record_kind kind, std::string_view key,
                                   uint64_t origin, uint64_t seq) const {
@@ -71,61 +71,67 @@ int64_t lmdb_store::impl::visible_deltas_in(MDB_txn* txn, layer_stack below, uin
   return n;
 }
 
-lmdb_store::impl::counts lmdb_store::impl::layer_effect(MDB_txn* txn, layer_stack below, const overlay& o) const {
-  counts c;
-  const auto vs = o.values();
-  for (std::size_t i = 0; i < vs.size(); ++i)
-    c.values += (vs[i].present ? 1 : 0) - (visible_in(txn, below, record_kind::value, vs[i].key) ? 1 : 0);
-  const auto ms = o.metas();
-  for (std::size_t i = 0; i < ms.size(); ++i)
-    c.meta += (ms[i].present ? 1 : 0) - (visible_in(txn, below, record_kind::meta, ms[i].key) ? 1 : 0);
-  // A truncation erases what is visible below up to its bound; the layer's own deltas are the
-  // ones appended after it (or above the bound), each new unless visible below and not hidden.
-  for (const auto& [origin, bound] : o.truncations()) c.deltas -= visible_deltas_in(txn, below, origin, bound);
-  for (const auto& [k, data] : o.deltas()) {
-    const bool hidden = hides(o.truncated(k.first), k.second);
-    c.deltas += 1 - (!hidden && visible_in(txn, below, record_kind::delta, {}, k.first, k.second) ? 1 : 0);
+// What count() asks about the state below a layer: `layers` (newest first), then the B-trees.
+struct lmdb_store::impl::below_view {
+  const impl& d;
+  MDB_txn* txn;
+  layer_stack layers;
+  bool visible(overlay::family f, std::string_view key, uint64_t origin, uint64_t seq) const {
+    const record_kind kind = f == overlay::family::value  ? record_kind::value
+                             : f == overlay::family::meta ? record_kind::meta
+                                                          : record_kind::delta;
+    return d.visible_in(txn, layers, kind, key, origin, seq);
   }
-  return c;
+  int64_t deltas_upto(uint64_t origin, uint64_t bound) const { return d.visible_deltas_in(txn, layers, origin, bound); }
+};
+
+void lmdb_store::impl::counts::add(const overlay::effect& e) {
+  values += e.values;
+  deltas += e.deltas;
+  meta += e.meta;
+}
+
+void lmdb_store::impl::count_layers(MDB_txn* txn, const std::vector<std::shared_ptr<const layer>>& layers,
+                                    counts* sum) const {
+  std::vector<const layer*> below;  // newest first
+  for (std::size_t i = 0; i < layers.size(); ++i) {
+    below.clear();
+    for (std::size_t j = i; j-- > 0;) below.push_back(layers[j].get());
+    const auto e = layers[i]->o.count(below_view{*this, txn, below});
+    if (sum != nullptr) sum->add(e);
+  }
 }
 
 result<lmdb_store::impl::counts> lmdb_store::impl::current_counts() const {
   std::lock_guard cl(count_mu);
+  if (std::shared_lock ol(ov_mu); active->o.unasked() > count_under_lock) {
+    // Too many records to count while commits wait: count them as a sealed layer, unlocked.
+    ol.unlock();
+    std::unique_lock xl(ov_mu);
+    if (active->o.unasked() > count_under_lock) seal_active();
+  }
   std::vector<std::shared_ptr<const layer>> layers;  // oldest first
-  std::vector<bool> in_flight;
+  counts sum;
   std::shared_lock<std::shared_mutex> remap;
   lmdb::txn_guard txn;
   {
-    // One point in time: the layers and a read transaction begun under ov_mu, which the
-    // materializer holds to drop the layers it wrote.
-    std::unique_lock ol(ov_mu);
-    if (!active->o.empty()) seal_active();
+    // One point in time — the layers, the B-trees' counts and a read transaction — taken under
+    // ov_mu, which the materializer holds to drop the layers it wrote and set disk_counts. The
+    // active layer is counted here, with commits held off.
+    std::shared_lock ol(ov_mu);
     layers = sealed;
-    for (const auto& l : layers) in_flight.push_back(l->in_flight.load());
+    sum = disk_counts;
     remap = std::shared_lock(remap_mu);
     if (const int rc = mdb_txn_begin(env, nullptr, MDB_RDONLY, txn.out()); rc != 0)
       return lmdb_error(rc, "begin read transaction");
+    std::vector<const layer*> below;
+    for (auto it = layers.rbegin(); it != layers.rend(); ++it) below.push_back(it->get());
+    sum.add(active->o.count(below_view{*this, txn.get(), below}));
   }
-  // The counts telescope: the B-trees' counts, plus each layer's effect on the state below it.
-  // A layer that is not being written out has an effect that never changes (the B-trees below it
-  // change only by the layers under it being written, which it sees through them): computed once.
-  // One being written out is measured against this transaction's B-trees, like the rest of the sum.
-  counts sum = count_disk(txn.get());
-  for (std::size_t i = 0; i < layers.size(); ++i) {
-    const layer& l = *layers[i];
-    std::vector<const layer*> below;  // newest first
-    for (std::size_t j = i; j-- > 0;) below.push_back(layers[j].get());
-    counts e;
-    if (in_flight[i]) {
-      e = layer_effect(txn.get(), below, l.o);
-    } else {
-      if (!l.effect) l.effect = layer_effect(txn.get(), below, l.o);
-      e = *l.effect;
-    }
-    sum.values += e.values;
-    sum.deltas += e.deltas;
-    sum.meta += e.meta;
-  }
+  // The sealed layers, unlocked. Those the materializer is writing were counted before it began
+  // (materialize_once), so this asks nothing of B-trees it changes: a record it writes is held
+  // by a layer at or below the one asking, which answers first.
+  count_layers(txn.get(), layers, &sum);
   return sum;
 }
 
@@ -242,10 +248,18 @@ status lmdb_store::impl::materialize_once() {
     if (!active->o.empty()) seal_active();
     if (sealed.empty()) return {};
     todo = sealed;
-    // From here on the B-trees may hold part of these layers: their effect on the counts is
-    // worked out afresh by every count (current_counts), never cached.
-    for (const auto& l : todo) l->in_flight.store(true);
     update_layer_bytes();
+  }
+  {
+    // Count the layers before any of them reaches the B-trees: the B-trees are still the state
+    // below the oldest (or differ from it only in records the layers hold, after a failed
+    // round), which current_counts relies on.
+    std::lock_guard cl(count_mu);
+    auto st = read([&](MDB_txn* txn) -> status {
+      count_layers(txn, todo, nullptr);
+      return {};
+    });
+    if (!st) return st;
   }
   // Sealed layers never change, so they are read without the lock.
   write_batch batch;
@@ -268,10 +282,13 @@ status lmdb_store::impl::materialize_once() {
     std::shared_lock lk(remap_mu);
     if (const int rc = mdb_env_sync(env, 1); rc != 0) return lmdb_error(rc, "sync the materialized state");
   }
+  auto c = read([&](MDB_txn* txn) -> result<counts> { return count_disk(txn); });
+  if (!c) return c.err();
   {
     std::unique_lock ol(ov_mu);
     // Scans may have sealed newer layers meanwhile; ours are the oldest.
     sealed.erase(sealed.begin(), sealed.begin() + static_cast<std::ptrdiff_t>(todo.size()));
+    disk_counts = *c;
     checkpoint_lsn = checkpoint;
     update_layer_bytes();
   }
@@ -362,6 +379,9 @@ status lmdb_store::impl::replay() {
   last_lsn = checkpoint_lsn;
   active->lsn = checkpoint_lsn;
   std::unique_lock ol(ov_mu);
+  auto c = read([&](MDB_txn* txn) -> result<counts> { return count_disk(txn); });
+  if (!c) return c.err();
+  disk_counts = *c;
   if (!log) return {};
   status inner;
   status scanned = log->scan(checkpoint_lsn, [&](uint64_t lsn, std::string_view payload) {

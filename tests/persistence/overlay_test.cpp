@@ -8,6 +8,7 @@
 #include <map>
 #include <optional>
 #include <random>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -42,6 +43,28 @@ void check_range(const overlay::keyed& k, const record_model& m, const std::stri
   CHECK(got == want);
 }
 
+// The state below a layer, for overlay::count.
+struct below_model {
+  std::set<std::string> values, meta;
+  std::set<std::pair<uint64_t, uint64_t>> deltas;
+  mutable int asked = 0;
+  bool visible(overlay::family f, std::string_view key, uint64_t origin, uint64_t seq) const {
+    ++asked;
+    switch (f) {
+      case overlay::family::value:
+        return values.count(std::string{key}) > 0;
+      case overlay::family::meta:
+        return meta.count(std::string{key}) > 0;
+      case overlay::family::delta:
+        return deltas.count({origin, seq}) > 0;
+    }
+    return false;
+  }
+  int64_t deltas_upto(uint64_t origin, uint64_t bound) const {
+    return std::distance(deltas.lower_bound({origin, 0}), deltas.upper_bound({origin, bound}));
+  }
+};
+
 }  // namespace
 
 TEST_CASE("overlay: lookups, ordered reads and deltas match a std::map model under random operations") {
@@ -54,8 +77,33 @@ TEST_CASE("overlay: lookups, ordered reads and deltas match a std::map model und
     std::map<uint64_t, uint64_t> bounds;
     const int keyspace = 1 + static_cast<int>(rng() % 400);
     const int steps = 50 + static_cast<int>(rng() % 3000);
+    below_model below;
+    for (int i = 0; i < keyspace; ++i) {
+      if (rng() % 2) below.values.insert("k" + std::to_string(i));
+      if (rng() % 3 == 0) below.meta.insert("k" + std::to_string(i));
+    }
+    for (uint64_t origin = 1; origin <= 3; ++origin)
+      for (uint64_t seq = 1; seq <= 200; ++seq)
+        if (rng() % 2) below.deltas.insert({origin, seq});
+    // The layer's effect on the counts, from the models: visible through it minus visible below.
+    auto check_count = [&] {
+      int64_t want_values = 0, want_meta = 0, want_deltas = 0;
+      for (const auto& [k, d] : values) want_values += (d ? 1 : 0) - static_cast<int64_t>(below.values.count(k));
+      for (const auto& [k, d] : meta) want_meta += (d ? 1 : 0) - static_cast<int64_t>(below.meta.count(k));
+      std::set<std::pair<uint64_t, uint64_t>> through;
+      for (const auto& k : below.deltas)
+        if (!(bounds.count(k.first) && k.second <= bounds[k.first])) through.insert(k);
+      for (const auto& [k, d] : deltas) through.insert(k);
+      want_deltas = static_cast<int64_t>(through.size()) - static_cast<int64_t>(below.deltas.size());
+      const auto e = o.count(below);
+      CHECK(e.values == want_values);
+      CHECK(e.meta == want_meta);
+      CHECK(e.deltas == want_deltas);
+      CHECK(o.unasked() == 0);
+    };
     for (int step = 0; step < steps; ++step) {
       const std::string key = "k" + std::to_string(rng() % static_cast<uint64_t>(keyspace));
+      if (rng() % 200 == 0) check_count();
       switch (rng() % 10) {
         case 0:
         case 1:
@@ -149,6 +197,11 @@ TEST_CASE("overlay: lookups, ordered reads and deltas match a std::map model und
         }
       }
     }
+    check_count();
+    // Counted once: a second count asks nothing.
+    const int asked = below.asked;
+    check_count();
+    CHECK(below.asked == asked);
     // The full ordered views and the layer written out as a batch.
     auto check_all = [](overlay::keyed::ordered v, const record_model& m) {
       REQUIRE(v.size() == m.size());
