@@ -162,13 +162,15 @@ struct lmdb_store::impl {
   // B-trees with the checkpoint in one transaction, then drops them. After a failure the layers
   // stay and the next round takes them again with whatever was sealed since.
   status materialize_once();
-  // Writes `batch` into data.mdb with meta log_applied = checkpoint (in the last of its
+  // What materializing `todo` (sealed layers, oldest first) writes: truncations, delta appends,
+  // values and meta, each in key order, the newest layer deciding each record. The operations
+  // view the layers' bytes: valid while `todo` lives.
+  static std::vector<write_op> plan_materialization(const std::vector<std::shared_ptr<const layer>>& todo);
+  // Writes `plan` into data.mdb with meta log_applied = checkpoint (in the last of its
   // transactions), growing the map as needed.
-  status commit_main(const write_batch& batch, uint64_t checkpoint);
-  // One data.mdb transaction of commit_main: operations [first, last) of `batch` (with the
-  // checkpoint when given).
-  status commit_chunk(const write_batch& batch, std::size_t first, std::size_t last,
-                      std::optional<uint64_t> checkpoint);
+  status commit_main(std::span<const write_op> plan, uint64_t checkpoint);
+  // One data.mdb transaction of commit_main (with the checkpoint when given).
+  status commit_chunk(std::span<const write_op> ops, std::optional<uint64_t> checkpoint);
   // Operations per materialization transaction (see commit_main).
   static constexpr std::size_t materialize_chunk = 4096;
   // Waits until every group committed before the call is materialized. Errors: the
@@ -435,31 +437,48 @@ struct lmdb_store::impl {
   // Only the operations with index in [ops.first, ops.second) of the group (counted across its
   // batches) are applied: the materializer writes one long batch in several transactions.
   int apply_group(std::span<const write_batch> group, const quarantine_snapshot& snap,
-                  std::set<std::string>& healed, std::optional<uint64_t> checkpoint = std::nullopt,
-                  std::pair<std::size_t, std::size_t> ops = {0, SIZE_MAX}) {
+                  std::set<std::string>& healed, std::optional<uint64_t> checkpoint = std::nullopt) {
     lmdb::txn_guard txn;
     int rc = mdb_txn_begin(env, nullptr, 0, txn.out());
     if (rc != 0) return rc;
-    // Mirror the in-memory quarantine first; rewrites below may delete entries again.
-    for (const auto& [qk, e] : snap.current) {
-      if (snap.persisted.count(qk) != 0) continue;
-      MDB_val k = lmdb::to_val(qk);
-      MDB_val v = lmdb::to_val(e.reason);
-      if ((rc = mdb_put(txn.get(), quarantine, &k, &v, 0)) != 0) return rc;
-    }
-    for (const auto& qk : snap.persisted) {
-      if (snap.current.count(qk) != 0) continue;
-      if ((rc = del(txn.get(), quarantine, qk)) != 0) return rc;
-    }
-    std::size_t index = 0;
+    if ((rc = mirror_quarantine(txn.get(), snap)) != 0) return rc;
     for (const write_batch& batch : group) {
-      for (std::size_t i = 0; i < batch.size(); ++i, ++index) {
-        if (index < ops.first || index >= ops.second) continue;
+      for (std::size_t i = 0; i < batch.size(); ++i) {
         if ((rc = apply_op(txn.get(), batch.op(i), snap, healed)) != 0) return rc;
       }
     }
     if (checkpoint && (rc = put_framed(txn.get(), meta, meta_log_applied, encode_u64_le(*checkpoint))) != 0) return rc;
     return txn.commit();
+  }
+
+  // apply_group for operations that are not in a write_batch (the materializer's plan).
+  int apply_ops(std::span<const write_op> ops, const quarantine_snapshot& snap, std::set<std::string>& healed,
+                std::optional<uint64_t> checkpoint) {
+    lmdb::txn_guard txn;
+    int rc = mdb_txn_begin(env, nullptr, 0, txn.out());
+    if (rc != 0) return rc;
+    if ((rc = mirror_quarantine(txn.get(), snap)) != 0) return rc;
+    for (const write_op& op : ops)
+      if ((rc = apply_op(txn.get(), op, snap, healed)) != 0) return rc;
+    if (checkpoint && (rc = put_framed(txn.get(), meta, meta_log_applied, encode_u64_le(*checkpoint))) != 0) return rc;
+    return txn.commit();
+  }
+
+  // Mirrors the in-memory quarantine into its sub-database (first in every write transaction;
+  // rewrites after it may delete entries again).
+  int mirror_quarantine(MDB_txn* txn, const quarantine_snapshot& snap) {
+    int rc = 0;
+    for (const auto& [qk, e] : snap.current) {
+      if (snap.persisted.count(qk) != 0) continue;
+      MDB_val k = lmdb::to_val(qk);
+      MDB_val v = lmdb::to_val(e.reason);
+      if ((rc = mdb_put(txn, quarantine, &k, &v, 0)) != 0) return rc;
+    }
+    for (const auto& qk : snap.persisted) {
+      if (snap.current.count(qk) != 0) continue;
+      if ((rc = del(txn, quarantine, qk)) != 0) return rc;
+    }
+    return 0;
   }
 
   // Grows the map towards max_map. REQUIRES: write_mu held, no write transaction active.

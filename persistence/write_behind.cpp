@@ -9,6 +9,7 @@
 #include <malloc.h>
 
 #include <chrono>
+#include <map>
 
 #include "persistence/lmdb_store_impl.hpp"
 #include "persistence/wal_record.hpp"
@@ -261,22 +262,12 @@ status lmdb_store::impl::materialize_once() {
     });
     if (!st) return st;
   }
-  // Sealed layers never change, so they are read without the lock.
-  write_batch batch;
-  if (todo.size() == 1) {
-    todo.front()->o.append_to(batch);
-  } else {
-    overlay merged;
-    for (const auto& l : todo) {
-      write_batch b;
-      l->o.append_to(b);
-      for (std::size_t i = 0; i < b.size(); ++i) merged.apply(b.op(i));
-    }
-    merged.append_to(batch);
-  }
+  // Sealed layers never change, so they are read without the lock; the plan's views into them
+  // live as long as `todo`.
+  const std::vector<write_op> plan = plan_materialization(todo);
   const uint64_t checkpoint = todo.back()->lsn;
   const uint64_t start = steady_ms();
-  if (auto s = commit_main(batch, checkpoint); !s) return s;
+  if (auto s = commit_main(plan, checkpoint); !s) return s;
   if (opts.mode == durability::relaxed) {
     // The log records up to the checkpoint are erased next: the B-trees must be on disk first.
     std::shared_lock lk(remap_mu);
@@ -295,7 +286,6 @@ status lmdb_store::impl::materialize_once() {
   // The layers written out die with `todo` (here, outside every lock); hand their pages back
   // to the OS so that a node's resident memory follows its backlog down.
   todo.clear();
-  batch.clear();
   ::malloc_trim(0);
   std::lock_guard wl(wb_mu);
   last_materialize_ms = steady_ms() - start;
@@ -405,7 +395,58 @@ status lmdb_store::impl::replay() {
   return {};
 }
 
-status lmdb_store::impl::commit_main(const write_batch& batch, uint64_t checkpoint) {
+std::vector<write_op> lmdb_store::impl::plan_materialization(const std::vector<std::shared_ptr<const layer>>& todo) {
+  std::vector<write_op> plan;
+  // Truncations: per origin the highest bound of any layer, applied first.
+  std::map<uint64_t, uint64_t> bounds;
+  for (const auto& l : todo)
+    for (const auto& [origin, bound] : l->o.truncations()) {
+      auto [it, fresh] = bounds.try_emplace(origin, bound);
+      if (!fresh) it->second = std::max(it->second, bound);
+    }
+  for (const auto& [origin, bound] : bounds) plan.push_back(write_op{op_kind::truncate_deltas, {}, {}, origin, bound});
+  // Deltas: as the layers say, oldest to newest (a layer's truncation hides the older layers'
+  // deltas at or below its bound; its own are appended after it).
+  if (todo.size() == 1) {
+    for (const auto& [k, d] : todo.front()->o.deltas()) plan.push_back(write_op{op_kind::append_delta, {}, d.data, k.first, k.second});
+  } else {
+    std::map<std::pair<uint64_t, uint64_t>, std::string_view> deltas;
+    for (const auto& l : todo) {
+      for (const auto& [origin, bound] : l->o.truncations())
+        deltas.erase(deltas.lower_bound({origin, 0}), deltas.upper_bound({origin, bound}));
+      for (const auto& [k, d] : l->o.deltas()) deltas[k] = d.data;
+    }
+    for (const auto& [k, data] : deltas) plan.push_back(write_op{op_kind::append_delta, {}, data, k.first, k.second});
+  }
+  // Values, then meta: the layers' key orders merged, the newest layer deciding each key.
+  auto merge = [&](bool is_meta) {
+    struct head {
+      overlay::keyed::ordered records;
+      std::size_t at = 0;
+    };
+    std::vector<head> heads;  // newest first
+    for (auto it = todo.rbegin(); it != todo.rend(); ++it)
+      heads.push_back(head{is_meta ? (*it)->o.metas() : (*it)->o.values()});
+    for (;;) {
+      const overlay::entry* best = nullptr;
+      for (const auto& h : heads)
+        if (h.at < h.records.size() && (best == nullptr || h.records[h.at].key < best->key)) best = &h.records[h.at];
+      if (best == nullptr) return;
+      const std::string_view key = best->key;
+      if (best->present)
+        plan.push_back(write_op{is_meta ? op_kind::put_meta : op_kind::put_value, key, best->bytes()});
+      else
+        plan.push_back(write_op{is_meta ? op_kind::erase_meta : op_kind::erase_value, key, {}});
+      for (auto& h : heads)
+        if (h.at < h.records.size() && h.records[h.at].key == key) ++h.at;
+    }
+  };
+  merge(false);
+  merge(true);
+  return plan;
+}
+
+status lmdb_store::impl::commit_main(std::span<const write_op> plan, uint64_t checkpoint) {
   // In transactions of at most materialize_chunk operations, the checkpoint with the last: LMDB
   // keeps every page a transaction dirtied in a malloc'd cache for reuse until the environment
   // closes (its me_dpages list), so one transaction per layer would pin memory in proportion to
@@ -413,38 +454,37 @@ status lmdb_store::impl::commit_main(const write_batch& batch, uint64_t checkpoi
   // one transaction at all (MDB_TXN_FULL). A crash between chunks leaves the checkpoint where it
   // was: the replay writes the layer again, which is idempotent.
   for (std::size_t first = 0;; first += materialize_chunk) {
-    const std::size_t last = std::min(batch.size(), first + materialize_chunk);
-    const bool final_chunk = last >= batch.size();
-    if (auto s = commit_chunk(batch, first, last, final_chunk ? std::optional<uint64_t>{checkpoint} : std::nullopt); !s)
+    const std::size_t last = std::min(plan.size(), first + materialize_chunk);
+    const bool final_chunk = last >= plan.size();
+    if (auto s = commit_chunk(plan.subspan(first, last - first), final_chunk ? std::optional<uint64_t>{checkpoint} : std::nullopt); !s)
       return s;
     if (final_chunk) return {};
   }
 }
 
-status lmdb_store::impl::commit_chunk(const write_batch& batch, std::size_t first, std::size_t last,
-                                      std::optional<uint64_t> checkpoint) {
+status lmdb_store::impl::commit_chunk(std::span<const write_op> ops, std::optional<uint64_t> checkpoint) {
   impl& d = *this;
-  const std::size_t ops = last - first;
-  // Growth hint: this chunk's share of the batch's bytes, plus per-record overhead.
-  const uint64_t hint = batch.bytes() / std::max<std::size_t>(1, batch.size()) * ops + ops * (record_header_bytes + 32);
+  // Growth hint: the chunk's bytes plus per-record overhead.
+  uint64_t hint = 0;
+  for (const write_op& op : ops) hint += op.key.size() + op.data.size() + record_header_bytes + 32;
   std::lock_guard wl(d.write_mu);
   for (;;) {
     const auto snap = d.snapshot_quarantine();
     std::set<std::string> healed;
-    const int rc = d.apply_group(std::span<const write_batch>{&batch, 1}, snap, healed, checkpoint, {first, last});
+    const int rc = d.apply_ops(ops, snap, healed, checkpoint);
     if (rc == 0) {
       d.finish_quarantine(snap, healed);
       return {};
     }
     if (rc == MDB_MAP_FULL) {
-      if (auto g = d.grow(hint, ops, static_cast<std::size_t>(hint)); !g) return g;
+      if (auto g = d.grow(hint, ops.size(), static_cast<std::size_t>(hint)); !g) return g;
       continue;  // retry the whole chunk in a new transaction
     }
     if (rc == MDB_TXN_FULL) {
-      return error{errc::too_large, "materializing " + std::to_string(ops) + " records in '" + d.dir() +
+      return error{errc::too_large, "materializing " + std::to_string(ops.size()) + " records in '" + d.dir() +
                                         "' exceeds one LMDB transaction"};
     }
-    return d.lmdb_error(rc, "materialize " + std::to_string(ops) + " records");
+    return d.lmdb_error(rc, "materialize " + std::to_string(ops.size()) + " records");
   }
 }
 

@@ -265,6 +265,47 @@ TEST_CASE("model: lmdb_store with random reopens equals a std::map model") {
 // random number of them, so it dies between commits, inside a materialization, or just after
 // one. The parent then opens the store (replaying the log) and compares it with the model of
 // every group the child reported committed.
+TEST_CASE("model: lmdb_store write-behind with many sealed layers written out at once equals the model") {
+  // Each round fills the active layer with more records than a scan copies, so the scans of
+  // check_equal seal it: the materializer (held off until flush) then merges many layers, with
+  // truncations in some of them hiding older layers' deltas, into one plan.
+  const uint64_t seed = test::test_seed("model sealed layers");
+  INFO("seed " << seed);
+  generator gen(seed);
+  test::temp_dir dir;
+  options o = test::small_options(dir.sub("db"));
+  o.materialize_interval_ms = 3'600'000;
+  o.materialize_bytes = uint64_t{1} << 30;
+  o.write_behind_bytes = uint64_t{1} << 30;
+  auto opened = lmdb_store::open(o);
+  REQUIRE_MESSAGE(opened.has_value(), opened.err().describe());
+  std::unique_ptr<lmdb_store> s = std::move(*opened);
+  model m;
+  for (int round = 0; round < 10; ++round) {
+    CAPTURE(round);
+    write_batch b;
+    for (int i = 0; i < 300; ++i) b.put_value("w/" + std::to_string(gen.below(600)), std::to_string(gen.below(1000)));
+    const uint64_t appends = 1 + gen.below(400);
+    for (uint64_t i = 0; i < appends; ++i) b.append_delta(origins[gen.below(2)], gen.below(500), std::to_string(i));
+    if (gen.chance(0.7)) b.truncate_deltas(origins[gen.below(2)], gen.below(500));
+    for (int i = 0; i < 20; ++i) gen.add_op(b);
+    REQUIRE(s->commit(b).has_value());
+    m.apply(b);
+    check_equal(*s, m, gen);
+  }
+  auto before = s->stats();
+  REQUIRE(before.has_value());
+  CHECK(before->write_behind_records > 0);
+  REQUIRE(s->flush().has_value());
+  check_equal(*s, m, gen);
+  CHECK(s->stats()->write_behind_records == 0);
+  s.reset();
+  opened = lmdb_store::open(o);
+  REQUIRE_MESSAGE(opened.has_value(), opened.err().describe());
+  s = std::move(*opened);
+  check_equal(*s, m, gen);
+}
+
 TEST_CASE("model: lmdb_store write-behind with crashes (fork + _exit) equals the model") {
   const uint64_t seed = test::test_seed("model write-behind crash");
   INFO("seed " << seed);
