@@ -47,14 +47,25 @@ uint64_t hash_key(std::string_view k) { return XXH3_64bits(k.data(), k.size()); 
 
 }  // namespace
 
+namespace {
+
+// A slot: the top 32 bits of the record's hash (compared before the record is touched) and its
+// entry index + 1; 0 = empty.
+uint64_t make_slot(uint64_t hash, uint32_t idx) { return (hash & 0xffff'ffff'0000'0000ull) | (uint64_t{idx} + 1); }
+uint32_t slot_index(uint64_t slot) { return static_cast<uint32_t>(slot) - 1; }
+bool slot_may_hold(uint64_t slot, uint64_t hash) { return (slot ^ hash) >> 32 == 0; }
+
+}  // namespace
+
 const overlay::entry* overlay::keyed::find(std::string_view key) const {
   if (slots_.empty()) return nullptr;
   const uint64_t h = hash_key(key);
   const std::size_t mask = slots_.size() - 1;
   for (std::size_t i = h & mask;; i = (i + 1) & mask) {
-    const uint32_t s = slots_[i];
+    const uint64_t s = slots_[i];
     if (s == 0) return nullptr;
-    const entry& e = entries_[s - 1];
+    if (!slot_may_hold(s, h)) continue;
+    const entry& e = entries_[slot_index(s)];
     if (e.hash == h && e.key == key) return &e;
   }
 }
@@ -63,12 +74,12 @@ overlay::state overlay::keyed::put(std::string_view key, std::optional<std::stri
                                    bool& fresh) {
   // Keep the load factor at most 1/2: probes stay short.
   if ((entries_.size() + 1) * 2 > slots_.size()) {
-    std::vector<uint32_t> bigger(std::max<std::size_t>(64, slots_.size() * 2), 0);
+    std::vector<uint64_t> bigger(std::max<std::size_t>(64, slots_.size() * 2), 0);
     const std::size_t mask = bigger.size() - 1;
     for (uint32_t idx = 0; idx < entries_.size(); ++idx) {
       std::size_t i = entries_[idx].hash & mask;
       while (bigger[i] != 0) i = (i + 1) & mask;
-      bigger[i] = idx + 1;
+      bigger[i] = make_slot(entries_[idx].hash, idx);
     }
     slots_ = std::move(bigger);
   }
@@ -76,7 +87,8 @@ overlay::state overlay::keyed::put(std::string_view key, std::optional<std::stri
   const std::size_t mask = slots_.size() - 1;
   std::size_t i = h & mask;
   for (; slots_[i] != 0; i = (i + 1) & mask) {
-    entry& e = entries_[slots_[i] - 1];
+    if (!slot_may_hold(slots_[i], h)) continue;
+    entry& e = entries_[slot_index(slots_[i])];
     if (e.hash != h || e.key != key) continue;
     const state prior = e.present ? state::present : state::absent;
     fresh = false;
@@ -105,7 +117,7 @@ overlay::state overlay::keyed::put(std::string_view key, std::optional<std::stri
   e.present = data.has_value();
   present_ += e.present ? 1 : 0;
   entries_.push_back(e);
-  slots_[i] = static_cast<uint32_t>(entries_.size());
+  slots_[i] = make_slot(h, static_cast<uint32_t>(entries_.size() - 1));
   fresh = true;
   return state::unknown;
 }

@@ -139,7 +139,7 @@ class overlay {
     // REQUIRES: order_mu_ held.
     void refresh() const;
     std::vector<entry> entries_;     // in insertion order
-    std::vector<uint32_t> slots_;    // open addressing: entry index + 1, 0 = empty
+    std::vector<uint64_t> slots_;    // open addressing: hash bits and entry index (overlay.cpp)
     mutable std::mutex order_mu_;
     mutable std::vector<std::vector<uint32_t>> runs_;  // sorted entry indexes, largest first
     mutable std::size_t covered_ = 0;                   // entries_[0, covered_) are in runs_
