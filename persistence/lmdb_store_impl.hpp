@@ -117,6 +117,9 @@ struct lmdb_store::impl {
   struct layer {
     overlay o;
     uint64_t lsn = 0;  // the last log record applied to it
+    // Set (under ov_mu) when the materializer starts on the layer: from then on the B-trees may
+    // hold part of it.
+    mutable std::atomic<bool> in_flight{false};
   };
   // Guards active, sealed, disk_counts, last_lsn and checkpoint_lsn. Point reads hold it shared
   // for the whole read; scans only while they take their snapshot (scan_snapshot), then read
@@ -132,6 +135,10 @@ struct lmdb_store::impl {
   // Held while a layer's counting state changes (overlay::count): by current_counts, and by the
   // materializer while it counts the layers it is about to write.
   mutable std::mutex count_mu;
+  // When current_counts last ran (steady ms; 0: never). The materializer counts its layers
+  // before writing them only while counts are asked for (count_demand_ms).
+  mutable std::atomic<uint64_t> last_count_ms{0};
+  static constexpr uint64_t count_demand_ms = 60'000;
   uint64_t last_lsn = 0;        // highest lsn appended to the log
   uint64_t checkpoint_lsn = 0;  // the B-trees hold every record up to it (meta log_applied)
   std::atomic<uint64_t> layer_bytes{0};   // bytes of all layers
@@ -186,9 +193,6 @@ struct lmdb_store::impl {
   // Deltas of `origin` with seq <= up_to visible through `below` and then the B-trees.
   int64_t visible_deltas_in(MDB_txn* txn, layer_stack below, uint64_t origin, uint64_t up_to) const;
   struct below_view;
-  // Counts (overlay::count) each of `layers` (oldest first) over the ones before it and the
-  // B-trees of `txn`, adding the effects to *sum if given. REQUIRES: count_mu held.
-  void count_layers(MDB_txn* txn, const std::vector<std::shared_ptr<const layer>>& layers, counts* sum) const;
   // The record counts of the visible state: disk_counts plus every layer's effect (FORMAT.md,
   // "Record counts"). Costs a B-tree lookup per record not counted before. Errors: LMDB's.
   result<counts> current_counts() const;

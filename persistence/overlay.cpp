@@ -188,6 +188,7 @@ std::optional<uint64_t> overlay::truncated(uint64_t origin) const {
 }
 
 overlay::state overlay::apply(const write_op& op) {
+  counted_ = false;
   bool fresh = false;
   state prior = state::unknown;
   switch (op.kind) {

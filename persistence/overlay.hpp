@@ -124,6 +124,11 @@ class overlay {
     int64_t present_count() const noexcept { return present_; }
     std::size_t below_known() const noexcept { return below_upto_; }
     int64_t below_count() const noexcept { return below_sum_; }
+    // Calls f(entry) for every record, in insertion order.
+    template <class F>
+    void for_each(F&& f) const {
+      for (const entry& e : entries_) f(e);
+    }
     // Asks `visible(key)` for each record not asked yet. REQUIRES: no concurrent count or change.
     template <class Visible>
     void count_below(Visible&& visible) const {
@@ -193,6 +198,12 @@ class overlay {
   // REQUIRES: no concurrent count or change of this layer.
   template <class Below>
   effect count(Below&& below) const;
+  // The same effect, worked out afresh without remembering anything (for a layer whose state
+  // below is no longer the one count() remembered answers for).
+  template <class Below>
+  effect recount(Below&& below) const;
+  // True iff count() has run since the layer last changed: its remembered answers are complete.
+  bool counted() const noexcept { return counted_; }
   // Records the next count() will ask `below` about (truncations aside).
   std::size_t unasked() const noexcept {
     return values_.size() - values_.below_known() + meta_.size() - meta_.below_known() + delta_unasked_.size();
@@ -221,6 +232,7 @@ class overlay {
   mutable std::vector<std::pair<uint64_t, uint64_t>> delta_unasked_;
   mutable int64_t delta_adds_ = 0;
   mutable std::map<uint64_t, std::pair<uint64_t, int64_t>> trunc_counted_;
+  mutable bool counted_ = false;
 };
 
 template <class Below>
@@ -242,6 +254,24 @@ overlay::effect overlay::count(Below&& below) const {
     auto [t, fresh] = trunc_counted_.try_emplace(origin, bound, 0);
     if (fresh || t->second.first != bound) t->second = {bound, below.deltas_upto(origin, bound)};
     e.deltas -= t->second.second;
+  }
+  counted_ = true;
+  return e;
+}
+
+template <class Below>
+overlay::effect overlay::recount(Below&& below) const {
+  effect e;
+  values_.for_each([&](const entry& r) {
+    e.values += (r.present ? 1 : 0) - (below.visible(family::value, r.key, 0, 0) ? 1 : 0);
+  });
+  meta_.for_each([&](const entry& r) {
+    e.meta += (r.present ? 1 : 0) - (below.visible(family::meta, r.key, 0, 0) ? 1 : 0);
+  });
+  for (const auto& [origin, bound] : truncations_) e.deltas -= below.deltas_upto(origin, bound);
+  for (const auto& [k, d] : deltas_) {
+    const bool hidden = hides(truncated(k.first), k.second);
+    e.deltas += 1 - (!hidden && below.visible(family::delta, {}, k.first, k.second) ? 1 : 0);
   }
   return e;
 }

@@ -92,19 +92,9 @@ void lmdb_store::impl::counts::add(const overlay::effect& e) {
   meta += e.meta;
 }
 
-void lmdb_store::impl::count_layers(MDB_txn* txn, const std::vector<std::shared_ptr<const layer>>& layers,
-                                    counts* sum) const {
-  std::vector<const layer*> below;  // newest first
-  for (std::size_t i = 0; i < layers.size(); ++i) {
-    below.clear();
-    for (std::size_t j = i; j-- > 0;) below.push_back(layers[j].get());
-    const auto e = layers[i]->o.count(below_view{*this, txn, below});
-    if (sum != nullptr) sum->add(e);
-  }
-}
-
 result<lmdb_store::impl::counts> lmdb_store::impl::current_counts() const {
   std::lock_guard cl(count_mu);
+  last_count_ms.store(std::max<uint64_t>(steady_ms(), 1));
   if (std::shared_lock ol(ov_mu); active->o.unasked() > count_under_lock) {
     // Too many records to count while commits wait: count them as a sealed layer, unlocked.
     ol.unlock();
@@ -112,6 +102,7 @@ result<lmdb_store::impl::counts> lmdb_store::impl::current_counts() const {
     if (active->o.unasked() > count_under_lock) seal_active();
   }
   std::vector<std::shared_ptr<const layer>> layers;  // oldest first
+  counts base;
   counts sum;
   std::shared_lock<std::shared_mutex> remap;
   lmdb::txn_guard txn;
@@ -121,7 +112,7 @@ result<lmdb_store::impl::counts> lmdb_store::impl::current_counts() const {
     // active layer is counted here, with commits held off.
     std::shared_lock ol(ov_mu);
     layers = sealed;
-    sum = disk_counts;
+    base = disk_counts;
     remap = std::shared_lock(remap_mu);
     if (const int rc = mdb_txn_begin(env, nullptr, MDB_RDONLY, txn.out()); rc != 0)
       return lmdb_error(rc, "begin read transaction");
@@ -129,10 +120,27 @@ result<lmdb_store::impl::counts> lmdb_store::impl::current_counts() const {
     for (auto it = layers.rbegin(); it != layers.rend(); ++it) below.push_back(it->get());
     sum.add(active->o.count(below_view{*this, txn.get(), below}));
   }
-  // The sealed layers, unlocked. Those the materializer is writing were counted before it began
-  // (materialize_once), so this asks nothing of B-trees it changes: a record it writes is held
-  // by a layer at or below the one asking, which answers first.
-  count_layers(txn.get(), layers, &sum);
+  // The sealed layers, unlocked. The counts telescope: disk_counts is the state below the
+  // oldest layer, each layer adds its effect on the state below it. A layer the materializer is
+  // writing was normally counted before it began (materialize_once); if it was not (nobody had
+  // asked for counts lately), the B-trees may hold part of it: then the base is this
+  // transaction's B-tree counts and the layers being written are counted afresh against it
+  // (never remembered). Either way a lookup made for a layer not being written is answered by
+  // a layer being written before it reaches the B-trees, so those answers stay true.
+  bool fresh = false;
+  for (const auto& l : layers) fresh = fresh || (l->in_flight.load() && !l->o.counted());
+  if (fresh) base = count_disk(txn.get());
+  sum.values += base.values;
+  sum.deltas += base.deltas;
+  sum.meta += base.meta;
+  std::vector<const layer*> below;  // newest first
+  for (std::size_t i = 0; i < layers.size(); ++i) {
+    below.clear();
+    for (std::size_t j = i; j-- > 0;) below.push_back(layers[j].get());
+    const below_view view{*this, txn.get(), below};
+    const overlay& o = layers[i]->o;
+    sum.add(fresh && layers[i]->in_flight.load() ? o.recount(view) : o.count(view));
+  }
   return sum;
 }
 
@@ -244,20 +252,34 @@ void lmdb_store::impl::seal_active() const {
 
 status lmdb_store::impl::materialize_once() {
   std::vector<std::shared_ptr<const layer>> todo;
+  std::vector<bool> retried;
   {
     std::unique_lock ol(ov_mu);
     if (!active->o.empty()) seal_active();
     if (sealed.empty()) return {};
     todo = sealed;
+    for (const auto& l : todo) {
+      // A layer already in flight was partly written by a failed round: never counted now.
+      retried.push_back(l->in_flight.load());
+      l->in_flight.store(true);
+    }
     update_layer_bytes();
   }
-  {
-    // Count the layers before any of them reaches the B-trees: the B-trees are still the state
-    // below the oldest (or differ from it only in records the layers hold, after a failed
-    // round), which current_counts relies on.
+  if (const uint64_t asked = last_count_ms.load(); asked != 0 && steady_ms() - asked < count_demand_ms) {
+    // Counts are being asked for: count the layers before any of them reaches the B-trees, so
+    // that current_counts can add their effects to disk_counts while they are written. Not the
+    // layers a failed round partly wrote (current_counts counts those afresh): for the others,
+    // the B-trees differ from the state below them only in records those layers hold, which
+    // answer first.
     std::lock_guard cl(count_mu);
     auto st = read([&](MDB_txn* txn) -> status {
-      count_layers(txn, todo, nullptr);
+      std::vector<const layer*> below;  // newest first
+      for (std::size_t i = 0; i < todo.size(); ++i) {
+        if (retried[i]) continue;
+        below.clear();
+        for (std::size_t j = i; j-- > 0;) below.push_back(todo[j].get());
+        (void)todo[i]->o.count(below_view{*this, txn, below});
+      }
       return {};
     });
     if (!st) return st;

@@ -423,6 +423,58 @@ TEST_CASE("map full without growth: clear error and the store stays unchanged an
   CHECK(s->stats()->values == 3);
 }
 
+TEST_CASE("record counts after a materialization failed halfway through, asked for the first time, are exact") {
+  // Nobody asked for counts, so the materializer did not count its layers before writing; the
+  // map fills after some of its transactions committed. stats() must count those layers against
+  // the B-trees as they are now (part of the layers in them), not as they were.
+  test::temp_dir tmp;
+  options o = test::small_options(tmp.sub("db"));
+  o.initial_map_bytes = uint64_t{1} << 20;
+  o.max_map_bytes = o.initial_map_bytes;  // growth disabled
+  o.materialize_interval_ms = 3'600'000;  // only flush() materializes
+  o.materialize_bytes = uint64_t{1} << 30;
+  o.write_behind_bytes = uint64_t{64} << 20;
+  auto s = open_ok(o);
+  auto key = [](const char* prefix, int i) {
+    char k[32];
+    std::snprintf(k, sizeof k, "%s/%06d", prefix, i);
+    return std::string{k};
+  };
+  write_batch first;
+  for (int i = 0; i < 6000; ++i) first.put_value(key("a", i), std::string(60, 'a'));
+  first.append_delta(7, 1, "d1");
+  REQUIRE(s->commit(first).has_value());
+  REQUIRE(s->flush().has_value());
+  int second = 0;
+  for (int g = 0; g < 12; ++g) {
+    write_batch b;
+    for (int i = 0; i < 1000; ++i, ++second) b.put_value(key("b", second), std::string(24, 'b'));
+    // Rewrites and erasures of records already in the B-trees, and new deltas.
+    b.put_value(key("a", g), "rewritten");
+    b.erase_value(key("a", 100 + g));
+    b.append_delta(7, 2 + static_cast<uint64_t>(g), "d");
+    REQUIRE(s->commit(b).has_value());
+  }
+  const status flushed = s->flush();
+  REQUIRE_FALSE(flushed.has_value());
+  CHECK(flushed.err().code == errc::map_full);
+  const uint64_t want_values = 6000 + static_cast<uint64_t>(second) - 12;
+  for (int i = 0; i < 3; ++i) {
+    auto st = s->stats();
+    REQUIRE(st.has_value());
+    CHECK(st->values == want_values);
+    CHECK(st->deltas == 13);
+  }
+  // Once space returns, the same counts come from the B-trees alone.
+  s.reset();
+  o.max_map_bytes = uint64_t{16} << 20;
+  s = open_ok(o);
+  REQUIRE(s->flush().has_value());
+  CHECK(s->stats()->values == want_values);
+  CHECK(s->stats()->deltas == 13);
+  CHECK(s->stats()->write_behind_records == 0);
+}
+
 TEST_CASE("map growth: commits grow the map up to the maximum and data survives reopen") {
   test::temp_dir tmp;
   options o = test::small_options(tmp.sub("db"));
