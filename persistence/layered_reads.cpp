@@ -3,7 +3,9 @@
 // the active layer sealed), the sealed layers pinned, a data.mdb read transaction begun — and
 // then merges them without the lock, so a slow visitor never blocks a commit, and the scan sees
 // one point in time: the layers it pinned are dropped only after their records are in data.mdb
-// transactions newer than its own, which it does not read.
+// transactions newer than its own, which it does not read. A delta scan goes in pages instead of
+// sealing: a page ends after copy_limit of the active layer's deltas, and the next page is a
+// new snapshot from the seq after it (so a long delta scan may see commits made meanwhile).
 #include "persistence/lmdb_store_impl.hpp"
 
 namespace rumor::persistence {
@@ -21,26 +23,18 @@ bool lmdb_store::impl::snapshot_keyed(record_kind kind, const key_range& range, 
   return true;
 }
 
-bool lmdb_store::impl::snapshot_deltas(uint64_t origin, uint64_t from_seq, bool may_seal,
-                                       delta_snapshot& out) const {
+void lmdb_store::impl::snapshot_deltas(uint64_t origin, uint64_t from_seq, delta_snapshot& out) const {
   const auto& am = active->o.deltas();
-  auto first = am.lower_bound({origin, from_seq});
-  std::size_t n = 0;
-  for (auto it = first; it != am.end() && it->first.first == origin; ++it) {
-    if (++n > copy_limit) {
-      if (!may_seal) return false;
-      seal_active();
-      n = 0;
+  out.copied_truncated = active->o.truncated(origin);
+  for (auto it = am.lower_bound({origin, from_seq}); it != am.end() && it->first.first == origin; ++it) {
+    if (out.copied.size() == copy_limit) {
+      // More than a page: this scan's page ends at the last delta copied.
+      out.page_end = out.copied.back().first;
       break;
     }
-  }
-  out.copied_truncated = active->o.truncated(origin);
-  if (n > 0) {
-    out.copied.reserve(n);
-    for (auto it = first; n-- > 0; ++it) out.copied.emplace_back(it->first.second, std::string{it->second.data});
+    out.copied.emplace_back(it->first.second, std::string{it->second.data});
   }
   out.layers.assign(sealed.rbegin(), sealed.rend());
-  return true;
 }
 
 namespace {
@@ -172,13 +166,28 @@ status lmdb_store::impl::scan_keyed(record_kind kind, const key_range& range, co
 }
 
 status lmdb_store::impl::scan_delta_range(uint64_t origin, uint64_t from_seq, const delta_visitor& visit) const {
+  // Page by page: each page is one point in time and ends where the active layer's copied
+  // deltas end (if it had more), so a scan never seals the active layer.
+  for (std::optional<uint64_t> next_page = from_seq; next_page;) {
+    const uint64_t page_from = *next_page;
+    next_page.reset();
+    if (auto st = scan_delta_page(origin, page_from, visit, next_page); !st) return st;
+  }
+  return {};
+}
+
+status lmdb_store::impl::scan_delta_page(uint64_t origin, uint64_t from_seq, const delta_visitor& visit,
+                                         std::optional<uint64_t>& next_page) const {
   delta_snapshot snap;
   std::shared_lock<std::shared_mutex> remap;
   lmdb::txn_guard txn;
-  int rc = begin_snapshot(ov_mu, remap_mu, env, remap, txn, [&](bool may_seal) {
-    snap = {};
-    return snapshot_deltas(origin, from_seq, may_seal, snap);
-  });
+  int rc = 0;
+  {
+    std::shared_lock ol(ov_mu);
+    snapshot_deltas(origin, from_seq, snap);
+    remap = std::shared_lock(remap_mu);
+    rc = mdb_txn_begin(env, nullptr, MDB_RDONLY, txn.out());
+  }
   if (rc != 0) return lmdb_error(rc, "begin read transaction");
 
   // Sources newest first; each hides, in every older source, the seqs up to its truncation bound.
@@ -223,7 +232,10 @@ status lmdb_store::impl::scan_delta_range(uint64_t origin, uint64_t from_seq, co
       if (s.it != s.end) consider(s.it->first.second);
     const auto dseq = disk_seq();
     if (dseq) consider(*dseq);
-    if (!any) break;
+    if (!any || (snap.page_end && next > *snap.page_end)) {
+      if (snap.page_end) next_page = *snap.page_end + 1;  // the rest in a new snapshot
+      break;
+    }
     std::optional<std::string_view> decided;
     if (ci < snap.copied.size() && snap.copied[ci].first == next) decided = snap.copied[ci++].second;
     for (auto& s : layers) {

@@ -284,13 +284,19 @@ struct lmdb_store::impl {
     std::vector<std::pair<uint64_t, std::string>> copied;  // the active layer's, by seq
     trunc_bound copied_truncated;                          // the active layer's bound
     std::vector<std::shared_ptr<const layer>> layers;      // newest first
+    std::optional<uint64_t> page_end;  // set when the active layer holds more after it
   };
-  bool snapshot_deltas(uint64_t origin, uint64_t from_seq, bool may_seal, delta_snapshot& out) const;
+  // Copies at most copy_limit of the active layer's deltas of `origin` from from_seq on (see
+  // scan_delta_range). REQUIRES: ov_mu held.
+  void snapshot_deltas(uint64_t origin, uint64_t from_seq, delta_snapshot& out) const;
   // Seals the active layer (it becomes the newest sealed one). REQUIRES: ov_mu held exclusively.
   void seal_active() const;
   static constexpr std::size_t copy_limit = 256;
   status scan_keyed(record_kind kind, const key_range& range, const record_visitor& visit) const;
   status scan_delta_range(uint64_t origin, uint64_t from_seq, const delta_visitor& visit) const;
+  // One page of scan_delta_range: sets next_page when the scan goes on in another.
+  status scan_delta_page(uint64_t origin, uint64_t from_seq, const delta_visitor& visit,
+                         std::optional<uint64_t>& next_page) const;
 
   // Reads a value or meta record from the B-trees. REQUIRES: txn is a read transaction of env.
   result<std::optional<std::string>> get_disk(MDB_txn* txn, record_kind kind, std::string_view key) const {

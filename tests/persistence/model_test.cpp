@@ -268,7 +268,8 @@ TEST_CASE("model: lmdb_store with random reopens equals a std::map model") {
 TEST_CASE("model: lmdb_store write-behind with many sealed layers written out at once equals the model") {
   // Each round fills the active layer with more records than a scan copies, so the scans of
   // check_equal seal it: the materializer (held off until flush) then merges many layers, with
-  // truncations in some of them hiding older layers' deltas, into one plan.
+  // truncations in some of them hiding older layers' deltas, into one plan. Delta scans over more
+  // deltas than a page read page by page.
   const uint64_t seed = test::test_seed("model sealed layers");
   INFO("seed " << seed);
   generator gen(seed);
@@ -284,13 +285,33 @@ TEST_CASE("model: lmdb_store write-behind with many sealed layers written out at
   for (int round = 0; round < 10; ++round) {
     CAPTURE(round);
     write_batch b;
-    for (int i = 0; i < 300; ++i) b.put_value("w/" + std::to_string(gen.below(600)), std::to_string(gen.below(1000)));
-    const uint64_t appends = 1 + gen.below(400);
-    for (uint64_t i = 0; i < appends; ++i) b.append_delta(origins[gen.below(2)], gen.below(500), std::to_string(i));
-    if (gen.chance(0.7)) b.truncate_deltas(origins[gen.below(2)], gen.below(500));
+    // ~390 distinct keys: more than a scan copies, so check_equal's value scan seals the layer.
+    for (int i = 0; i < 500; ++i) b.put_value("w/" + std::to_string(gen.below(1000)), std::to_string(gen.below(1000)));
+    // Often more deltas of an origin than a page of a delta scan.
+    const uint64_t appends = 600 + gen.below(900);
+    for (uint64_t i = 0; i < appends; ++i) b.append_delta(origins[gen.below(2)], gen.below(1000), std::to_string(i));
+    if (gen.chance(0.7)) b.truncate_deltas(origins[gen.below(2)], gen.below(1000));
     for (int i = 0; i < 20; ++i) gen.add_op(b);
     REQUIRE(s->commit(b).has_value());
     m.apply(b);
+    // The deltas first, while the active layer holds them (check_equal's value scan seals it).
+    for (uint64_t origin : {origins[0], origins[1]}) {
+      const uint64_t from = gen.below(2) == 0 ? 0 : gen.below(1000);
+      std::vector<std::pair<uint64_t, std::string>> got, want;
+      REQUIRE(s->scan_deltas(origin, from, [&](uint64_t seq, std::string_view d) {
+                 got.emplace_back(seq, std::string{d});
+                 return true;
+               }).has_value());
+      for (auto it = m.deltas.lower_bound({origin, from}); it != m.deltas.end() && it->first.first == origin; ++it)
+        want.emplace_back(it->first.second, it->second);
+      if (got != want) {
+        std::size_t i = 0;
+        while (i < got.size() && i < want.size() && got[i] == want[i]) ++i;
+        MESSAGE("origin " << origin << " from " << from << " got " << got.size() << " want " << want.size() << " first diff at " << i
+                << " got seq " << (i < got.size() ? got[i].first : 0) << " want seq " << (i < want.size() ? want[i].first : 0));
+      }
+      CHECK(got == want);
+    }
     check_equal(*s, m, gen);
   }
   auto before = s->stats();
