@@ -422,7 +422,10 @@ auto guarded(F&& f) -> decltype(f()) {
 }  // namespace
 
 std::string encode(const value& v) {
-  capnp::MallocMessageBuilder mb;
+  // A small value fits a first segment on the stack (capnp requires it zeroed); a larger one
+  // continues in malloc'd segments. Saves the default 8 KiB calloc per encode on the write path.
+  capnp::word scratch[128] = {};
+  capnp::MallocMessageBuilder mb(kj::arrayPtr(scratch, 128));
   auto root = mb.initRoot<s::Value>();
   root.setFormatVersion(codec_format_version);
   root.setType(static_cast<s::TypeTag>(static_cast<uint16_t>(v.type())));
