@@ -135,10 +135,9 @@ struct lmdb_store::impl {
   // Held while a layer's counting state changes (overlay::count): by current_counts, and by the
   // materializer while it counts the layers it is about to write.
   mutable std::mutex count_mu;
-  // When current_counts last ran (steady ms; 0: never). The materializer counts its layers
-  // before writing them only while counts are asked for (count_demand_ms).
-  mutable std::atomic<uint64_t> last_count_ms{0};
-  static constexpr uint64_t count_demand_ms = 60'000;
+  // The materializer finishes counting its layers before writing them only when at most this
+  // many records are left to count (see materialize_once).
+  static constexpr std::size_t precount_limit = 8192;
   uint64_t last_lsn = 0;        // highest lsn appended to the log
   uint64_t checkpoint_lsn = 0;  // the B-trees hold every record up to it (meta log_applied)
   std::atomic<uint64_t> layer_bytes{0};   // bytes of all layers

@@ -94,7 +94,6 @@ void lmdb_store::impl::counts::add(const overlay::effect& e) {
 
 result<lmdb_store::impl::counts> lmdb_store::impl::current_counts() const {
   std::lock_guard cl(count_mu);
-  last_count_ms.store(std::max<uint64_t>(steady_ms(), 1));
   if (std::shared_lock ol(ov_mu); active->o.unasked() > count_under_lock) {
     // Too many records to count while commits wait: count them as a sealed layer, unlocked.
     ol.unlock();
@@ -265,23 +264,31 @@ status lmdb_store::impl::materialize_once() {
     }
     update_layer_bytes();
   }
-  if (const uint64_t asked = last_count_ms.load(); asked != 0 && steady_ms() - asked < count_demand_ms) {
-    // Counts are being asked for: count the layers before any of them reaches the B-trees, so
-    // that current_counts can add their effects to disk_counts while they are written. Not the
-    // layers a failed round partly wrote (current_counts counts those afresh): for the others,
-    // the B-trees differ from the state below them only in records those layers hold, which
-    // answer first.
+  {
+    // Finish counting the layers before any of them reaches the B-trees, so that a stats()
+    // during the writing can add their effects to disk_counts — when little is left to count
+    // (stats() counts the active layer as it goes, so a node whose counts are read often has
+    // little left). Otherwise the work is skipped: counts nobody reads cost nothing, and a
+    // stats() that comes while the layers are written counts them afresh (current_counts).
+    // Never the layers a failed round partly wrote: for the others, the B-trees differ from the
+    // state below them only in records those layers hold, which answer first.
     std::lock_guard cl(count_mu);
-    auto st = read([&](MDB_txn* txn) -> status {
-      std::vector<const layer*> below;  // newest first
-      for (std::size_t i = 0; i < todo.size(); ++i) {
-        if (retried[i]) continue;
-        below.clear();
-        for (std::size_t j = i; j-- > 0;) below.push_back(todo[j].get());
-        (void)todo[i]->o.count(below_view{*this, txn, below});
-      }
-      return {};
-    });
+    std::size_t unasked = 0;
+    for (std::size_t i = 0; i < todo.size(); ++i)
+      if (!retried[i]) unasked += todo[i]->o.unasked();
+    status st;
+    if (unasked <= precount_limit) {
+      st = read([&](MDB_txn* txn) -> status {
+        std::vector<const layer*> below;  // newest first
+        for (std::size_t i = 0; i < todo.size(); ++i) {
+          if (retried[i]) continue;
+          below.clear();
+          for (std::size_t j = i; j-- > 0;) below.push_back(todo[j].get());
+          (void)todo[i]->o.count(below_view{*this, txn, below});
+        }
+        return {};
+      });
+    }
     if (!st) return st;
   }
   // Sealed layers never change, so they are read without the lock; the plan's views into them
