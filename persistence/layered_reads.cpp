@@ -181,13 +181,11 @@ status lmdb_store::impl::scan_delta_page(uint64_t origin, uint64_t from_seq, con
   delta_snapshot snap;
   std::shared_lock<std::shared_mutex> remap;
   lmdb::txn_guard txn;
-  int rc = 0;
-  {
-    std::shared_lock ol(ov_mu);
+  int rc = begin_snapshot(ov_mu, remap_mu, env, remap, txn, [&](bool) {
+    snap = {};
     snapshot_deltas(origin, from_seq, snap);
-    remap = std::shared_lock(remap_mu);
-    rc = mdb_txn_begin(env, nullptr, MDB_RDONLY, txn.out());
-  }
+    return true;  // never seals: a page ends where the copy does
+  });
   if (rc != 0) return lmdb_error(rc, "begin read transaction");
 
   // Sources newest first; each hides, in every older source, the seqs up to its truncation bound.

@@ -250,17 +250,15 @@ struct lmdb_store::impl {
     return f(txn.get());
   }
 
-  // What the layers (newest first; the sealed ones only unless `with_active`) say about a record.
-  // REQUIRES: ov_mu held.
-  overlay::answer layered(record_kind kind, std::string_view key, uint64_t origin = 0, uint64_t seq = 0,
-                          bool with_active = true) const {
-    auto ask = [&](const overlay& o) {
-      return kind == record_kind::delta ? o.delta(origin, seq) : kind == record_kind::meta ? o.meta(key) : o.value(key);
-    };
-    if (with_active)
-      if (auto a = ask(active->o); a.s != overlay::state::unknown) return a;
+  // What one layer says about a record.
+  static overlay::answer ask(const overlay& o, record_kind kind, std::string_view key, uint64_t origin, uint64_t seq) {
+    return kind == record_kind::delta ? o.delta(origin, seq) : kind == record_kind::meta ? o.meta(key) : o.value(key);
+  }
+  // What the layers (active, then sealed newest first) say about a record. REQUIRES: ov_mu held.
+  overlay::answer layered(record_kind kind, std::string_view key, uint64_t origin = 0, uint64_t seq = 0) const {
+    if (auto a = ask(active->o, kind, key, origin, seq); a.s != overlay::state::unknown) return a;
     for (auto it = sealed.rbegin(); it != sealed.rend(); ++it)
-      if (auto a = ask((*it)->o); a.s != overlay::state::unknown) return a;
+      if (auto a = ask((*it)->o, kind, key, origin, seq); a.s != overlay::state::unknown) return a;
     return {};
   }
   void update_layer_bytes() {
@@ -440,35 +438,37 @@ struct lmdb_store::impl {
     return EINVAL;
   }
 
-  // One attempt: the whole group in one write transaction. Returns 0 or the LMDB/OS code; on
-  // failure nothing was committed.
-  // With `checkpoint`, also records meta log_applied = *checkpoint in the same transaction.
-  // Only the operations with index in [ops.first, ops.second) of the group (counted across its
-  // batches) are applied: the materializer writes one long batch in several transactions.
+  // One attempt: the whole group in one write transaction (write_txn). With `checkpoint`, also
+  // records meta log_applied = *checkpoint in the same transaction.
   int apply_group(std::span<const write_batch> group, const quarantine_snapshot& snap,
                   std::set<std::string>& healed, std::optional<uint64_t> checkpoint = std::nullopt) {
-    lmdb::txn_guard txn;
-    int rc = mdb_txn_begin(env, nullptr, 0, txn.out());
-    if (rc != 0) return rc;
-    if ((rc = mirror_quarantine(txn.get(), snap)) != 0) return rc;
-    for (const write_batch& batch : group) {
-      for (std::size_t i = 0; i < batch.size(); ++i) {
-        if ((rc = apply_op(txn.get(), batch.op(i), snap, healed)) != 0) return rc;
-      }
-    }
-    if (checkpoint && (rc = put_framed(txn.get(), meta, meta_log_applied, encode_u64_le(*checkpoint))) != 0) return rc;
-    return txn.commit();
+    return write_txn(snap, checkpoint, [&](MDB_txn* txn) {
+      for (const write_batch& batch : group)
+        for (std::size_t i = 0; i < batch.size(); ++i)
+          if (const int rc = apply_op(txn, batch.op(i), snap, healed); rc != 0) return rc;
+      return 0;
+    });
   }
 
   // apply_group for operations that are not in a write_batch (the materializer's plan).
   int apply_ops(std::span<const write_op> ops, const quarantine_snapshot& snap, std::set<std::string>& healed,
                 std::optional<uint64_t> checkpoint) {
+    return write_txn(snap, checkpoint, [&](MDB_txn* txn) {
+      for (const write_op& op : ops)
+        if (const int rc = apply_op(txn, op, snap, healed); rc != 0) return rc;
+      return 0;
+    });
+  }
+
+  // One write transaction: the quarantine mirrored, apply(txn), then the checkpoint if given.
+  // Returns 0 or the LMDB/OS code; on failure nothing was committed.
+  template <class Apply>
+  int write_txn(const quarantine_snapshot& snap, std::optional<uint64_t> checkpoint, Apply&& apply) {
     lmdb::txn_guard txn;
     int rc = mdb_txn_begin(env, nullptr, 0, txn.out());
     if (rc != 0) return rc;
     if ((rc = mirror_quarantine(txn.get(), snap)) != 0) return rc;
-    for (const write_op& op : ops)
-      if ((rc = apply_op(txn.get(), op, snap, healed)) != 0) return rc;
+    if ((rc = apply(txn.get())) != 0) return rc;
     if (checkpoint && (rc = put_framed(txn.get(), meta, meta_log_applied, encode_u64_le(*checkpoint))) != 0) return rc;
     return txn.commit();
   }

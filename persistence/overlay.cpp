@@ -131,28 +131,24 @@ void overlay::keyed::refresh() const {
   std::sort(run.begin(), run.end(), less);
   covered_ = entries_.size();
   runs_.push_back(std::move(run));
-  while (runs_.size() >= 2 && runs_[runs_.size() - 2].size() <= 2 * runs_.back().size()) {
-    std::vector<uint32_t> merged;
-    merged.reserve(runs_[runs_.size() - 2].size() + runs_.back().size());
-    std::merge(runs_[runs_.size() - 2].begin(), runs_[runs_.size() - 2].end(), runs_.back().begin(),
-               runs_.back().end(), std::back_inserter(merged), less);
-    runs_.pop_back();
-    runs_.back() = std::move(merged);
-  }
+  while (runs_.size() >= 2 && runs_[runs_.size() - 2].size() <= 2 * runs_.back().size()) merge_last_runs();
+}
+
+void overlay::keyed::merge_last_runs() const {
+  auto less = [&](uint32_t x, uint32_t y) { return entries_[x].key < entries_[y].key; };
+  const std::vector<uint32_t>& a = runs_[runs_.size() - 2];
+  const std::vector<uint32_t>& b = runs_.back();
+  std::vector<uint32_t> merged;
+  merged.reserve(a.size() + b.size());
+  std::merge(a.begin(), a.end(), b.begin(), b.end(), std::back_inserter(merged), less);
+  runs_.pop_back();
+  runs_.back() = std::move(merged);
 }
 
 overlay::keyed::ordered overlay::keyed::in_order() const {
   std::lock_guard lk(order_mu_);
   refresh();
-  auto less = [&](uint32_t x, uint32_t y) { return entries_[x].key < entries_[y].key; };
-  while (runs_.size() >= 2) {
-    std::vector<uint32_t> merged;
-    merged.reserve(runs_[runs_.size() - 2].size() + runs_.back().size());
-    std::merge(runs_[runs_.size() - 2].begin(), runs_[runs_.size() - 2].end(), runs_.back().begin(),
-               runs_.back().end(), std::back_inserter(merged), less);
-    runs_.pop_back();
-    runs_.back() = std::move(merged);
-  }
+  while (runs_.size() >= 2) merge_last_runs();
   if (runs_.empty()) runs_.emplace_back();
   ordered o;
   o.entries_ = &entries_;

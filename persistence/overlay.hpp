@@ -143,6 +143,8 @@ class overlay {
     // Sorts the records not yet in a run into a new run and merges runs (see above).
     // REQUIRES: order_mu_ held.
     void refresh() const;
+    // Merges the last run into the one before it. REQUIRES: order_mu_ held, two runs or more.
+    void merge_last_runs() const;
     std::vector<entry> entries_;     // in insertion order
     std::vector<uint64_t> slots_;    // open addressing: hash bits and entry index (overlay.cpp)
     mutable std::mutex order_mu_;

@@ -32,11 +32,9 @@ uint64_t steady_ms() {
 
 bool lmdb_store::impl::visible_in(MDB_txn* txn, layer_stack below, record_kind kind, std::string_view key,
                                   uint64_t origin, uint64_t seq) const {
-  for (const layer* l : below) {
-    const overlay& o = l->o;
-    const auto a = kind == record_kind::delta ? o.delta(origin, seq) : kind == record_kind::meta ? o.meta(key) : o.value(key);
-    if (a.s != overlay::state::unknown) return a.s == overlay::state::present;
-  }
+  for (const layer* l : below)
+    if (const auto a = ask(l->o, kind, key, origin, seq); a.s != overlay::state::unknown)
+      return a.s == overlay::state::present;
   const auto dk = delta_key(origin, seq);
   MDB_val k = lmdb::to_val(kind == record_kind::delta ? as_view(dk) : key);
   MDB_val v{};
