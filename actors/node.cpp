@@ -18,7 +18,7 @@
 #include "crdt/codec.hpp"
 #include "persistence/lmdb_store.hpp"
 
-namespace rumor {
+namespace rumor::actors {
 
 std::string_view to_string(readiness r) noexcept {
   switch (r) {
@@ -427,4 +427,4 @@ void node::submit(client::request req, std::function<void(client::response)> rep
   impl_->send_call(std::move(req), std::move(reply));
 }
 
-}  // namespace rumor
+}  // namespace rumor::actors

@@ -1,15 +1,17 @@
 #pragma once
-// rumor::node — the embedding API: one rumor node inside your program.
+// rumor::actors::node — one rumor node inside a program: the runtime behind the public embedding
+// API (include/rumor/node.hpp, which wraps it in public types) and behind `rumor node`. Internal:
+// its types are the replication and client protocol's own.
 //
-//   rumor::node_config cfg;
+//   rumor::actors::node_config cfg;
 //   cfg.data_dir = "/var/lib/myapp/rumor";
 //   cfg.listen = "127.0.0.1:7401";
 //   cfg.seeds = {"127.0.0.1:7400"};
-//   auto n = rumor::node::start(cfg);              // result<std::unique_ptr<node>>
+//   auto n = rumor::actors::node::start(cfg);              // result<std::unique_ptr<node>>
 //   if (!n) { std::cerr << n.err().describe(); return 1; }
-//   (*n)->apply("visits", rumor::op::increment(1));            // blocking, local durability
+//   (*n)->apply("visits", rumor::actors::op::increment(1));            // blocking, local durability
 //   auto v = (*n)->get("visits");                               // result<std::optional<entry>>
-//   auto f = (*n)->apply_async("cart:42", rumor::op::add({"apple"}),
+//   auto f = (*n)->apply_async("cart:42", rumor::actors::op::add({"apple"}),
 //                              {rumor::consistency::majority, std::chrono::seconds(2)});
 //   f.get();                                                     // std::future<result<entry>>
 //   (*n)->stop();
@@ -43,7 +45,7 @@
 
 namespace spdlog { class logger; }
 
-namespace rumor {
+namespace rumor::actors {
 
 using consistency = client::consistency;
 
@@ -193,4 +195,4 @@ class node {
   std::unique_ptr<impl> impl_;
 };
 
-}  // namespace rumor
+}  // namespace rumor::actors

@@ -11,6 +11,9 @@
 
 namespace rumor::cli {
 
+using actors::node;
+using actors::node_config;
+
 void block_stop_signals() {
   sigset_t set;
   sigemptyset(&set);

@@ -21,6 +21,9 @@
 
 namespace rumor::test {
 
+using actors::node;
+using actors::node_config;
+
 // Polls `pred` every 10 ms until it holds or `timeout` passes. Returns whether it held.
 inline bool eventually(const std::function<bool()>& pred, std::chrono::milliseconds timeout) {
   auto deadline = std::chrono::steady_clock::now() + timeout;

@@ -1,4 +1,4 @@
-// In-process clusters of embedded rumor::node over real loopback TCP: convergence, consistency
+// In-process clusters of embedded rumor::actors::node over real loopback TCP: convergence, consistency
 // levels, subscriptions, restart and catch-up. Every wait is bounded (cluster_fixture.hpp).
 
 #include <doctest/doctest.h>
@@ -12,18 +12,18 @@
 using namespace std::chrono_literals;
 using rumor::test::cluster;
 using rumor::test::eventually;
-namespace op = rumor::op;
+namespace op = rumor::actors::op;
 
 namespace {
 
-int64_t counter_at(rumor::node& n, const std::string& key) {
+int64_t counter_at(rumor::actors::node& n, const std::string& key) {
   auto e = n.get(key);
   if (!e || !*e) return INT64_MIN;
   auto* c = (*e)->value.get_if<rumor::crdt::pn_counter>();
   return c ? c->value() : INT64_MIN;
 }
 
-std::set<std::string> set_at(rumor::node& n, const std::string& key) {
+std::set<std::string> set_at(rumor::actors::node& n, const std::string& key) {
   auto e = n.get(key);
   if (!e || !*e) return {};
   auto* s = (*e)->value.get_if<rumor::crdt::or_set>();
@@ -32,7 +32,7 @@ std::set<std::string> set_at(rumor::node& n, const std::string& key) {
   return {v.begin(), v.end()};
 }
 
-std::string register_at(rumor::node& n, const std::string& key) {
+std::string register_at(rumor::actors::node& n, const std::string& key) {
   auto e = n.get(key);
   if (!e || !*e) return "<none>";
   auto* r = (*e)->value.get_if<rumor::crdt::lww_register>();
@@ -80,12 +80,12 @@ TEST_CASE("majority writes succeed with one of three nodes down and time out whe
   cluster c;
   c.start_all(3);
   c.stop(2, false);  // as if crashed: still a voting member
-  rumor::op_options majority{rumor::consistency::majority, 3000ms};
+  rumor::actors::op_options majority{rumor::actors::consistency::majority, 3000ms};
   auto ok = c.nodes[0]->apply("m", op::increment(1), majority);
   CHECK_MESSAGE(ok.has_value(), (ok ? std::string() : ok.err().describe()));
   c.stop(1, false);
   auto t0 = std::chrono::steady_clock::now();
-  auto late = c.nodes[0]->apply("m", op::increment(1), {rumor::consistency::majority, 1000ms});
+  auto late = c.nodes[0]->apply("m", op::increment(1), {rumor::actors::consistency::majority, 1000ms});
   auto took = std::chrono::steady_clock::now() - t0;
   REQUIRE(!late);
   CHECK(late.err().code == rumor::errc::timeout);
@@ -98,8 +98,8 @@ TEST_CASE("a subscription fires for updates made on another node") {
   cluster c;
   c.start_all(2);
   std::mutex mu;
-  std::vector<rumor::change> seen;
-  c.nodes[1]->subscribe("user:", [&](const rumor::change& ch) {
+  std::vector<rumor::actors::change> seen;
+  c.nodes[1]->subscribe("user:", [&](const rumor::actors::change& ch) {
     std::lock_guard<std::mutex> lock(mu);
     seen.push_back(ch);
   });
@@ -165,7 +165,7 @@ TEST_CASE("deleting a key removes it everywhere — a second node start on a loc
     auto e = c.nodes[0]->get("gone");
     return e && !*e;
   }, 10s));
-  auto again = rumor::node::start(c.config(0, "127.0.0.1:0", {}));
+  auto again = rumor::actors::node::start(c.config(0, "127.0.0.1:0", {}));
   REQUIRE(!again);
   CHECK(again.err().code == rumor::errc::busy);
 }
@@ -175,7 +175,7 @@ TEST_CASE("cas lane: compare-and-set, conflicts with the current value, lineariz
   c.with_cas_lane(3);
   c.start_all(3);
   // The lane knows every voter once membership has gossiped their ids: the first cas may wait.
-  std::optional<rumor::node::cas_outcome> first;
+  std::optional<rumor::actors::node::cas_outcome> first;
   REQUIRE(eventually([&] {
     auto r = c.nodes[0]->cas("lock", std::nullopt, "alice", 2000ms);
     if (r) first = *r;

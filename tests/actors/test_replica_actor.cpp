@@ -177,7 +177,7 @@ TEST_CASE_FIXTURE(fixture, "replica actor: an update is acknowledged only after 
   auto v = crdt::decode(replies[0].values[0].value);
   REQUIRE(v);
   CHECK(v->get_if<crdt::pn_counter>()->value() == 3);
-  CHECK(static_cast<rumor::readiness>(ready_state->load()) == rumor::readiness::ready);
+  CHECK(static_cast<rumor::actors::readiness>(ready_state->load()) == rumor::actors::readiness::ready);
 }
 
 // Regression: the replica rebuilt after a failed commit numbers its batches from 1 again; their
@@ -218,7 +218,7 @@ TEST_CASE_FIXTURE(fixture, "replica actor: ticks on the virtual clock drive join
   };
   commit_all();  // the join is sent once the membership change it records is durable
   CHECK(joins() == 1);
-  CHECK(static_cast<rumor::readiness>(ready_state->load()) == rumor::readiness::joining);
+  CHECK(static_cast<rumor::actors::readiness>(ready_state->load()) == rumor::actors::readiness::joining);
   // No answer from the seed: the tick timer fires and membership re-sends after join_retry_ms.
   for (int i = 0; i < 400 && joins() < 3; ++i) {
     sched.advance_time(10ms);
@@ -260,7 +260,7 @@ TEST_CASE_FIXTURE(fixture, "replica actor: stop answers pending calls with unava
   REQUIRE(replies.size() == 1);
   CHECK(replies[0].code == errc::unavailable);
   CHECK(out->storage_stopped);
-  CHECK(static_cast<rumor::readiness>(ready_state->load()) == rumor::readiness::stopped);
+  CHECK(static_cast<rumor::actors::readiness>(ready_state->load()) == rumor::actors::readiness::stopped);
 }
 
 }  // namespace

@@ -1,0 +1,255 @@
+// The public embedding API (include/rumor/node.hpp): a thin adapter over the node runtime
+// (actors/node.hpp). It converts configuration, operations and values between the public plain
+// types and the runtime's own; it adds no behaviour of its own.
+
+#include <rumor/node.hpp>
+
+#include <mutex>
+
+#include <spdlog/sinks/base_sink.h>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include "actors/node.hpp"
+#include "api/operation_spec.hpp"
+#include "api/value_view.hpp"
+
+namespace rumor {
+
+std::string_view to_string(readiness r) noexcept { return actors::to_string(static_cast<actors::readiness>(r)); }
+
+// ---- operations ----
+
+namespace op {
+namespace {
+operation wrap(client::update u) { return operation{std::make_shared<const operation::spec>(operation::spec{std::move(u)})}; }
+}  // namespace
+
+operation increment(int64_t by) { return wrap(actors::op::increment(by)); }
+operation decrement(int64_t by) { return wrap(actors::op::decrement(by)); }
+operation grow(uint64_t by) { return wrap(actors::op::grow(by)); }
+operation set(std::string value) { return wrap(actors::op::set(std::move(value))); }
+operation mv_put(std::string value, std::optional<std::string> context, bool conditional) {
+  return wrap(actors::op::mv_put(std::move(value), std::move(context), conditional));
+}
+operation add(std::vector<std::string> members) { return wrap(actors::op::add(std::move(members))); }
+operation remove(std::vector<std::string> members) { return wrap(actors::op::remove(std::move(members))); }
+operation flag(bool on) { return wrap(actors::op::flag(on)); }
+operation del() { return wrap(actors::op::del()); }
+operation in_map(std::vector<std::string> path, operation inner) {
+  return wrap(actors::op::in_map(std::move(path), inner.get().update));
+}
+operation map_remove(std::vector<std::string> path, value_type field_type) {
+  return wrap(actors::op::map_remove(std::move(path), api::to_internal(field_type)));
+}
+}  // namespace op
+
+// ---- configuration and logging ----
+
+namespace {
+
+spdlog::level::level_enum to_spdlog(log_level l) {
+  switch (l) {
+    case log_level::trace: return spdlog::level::trace;
+    case log_level::debug: return spdlog::level::debug;
+    case log_level::info: return spdlog::level::info;
+    case log_level::warn: return spdlog::level::warn;
+    case log_level::error: return spdlog::level::err;
+    case log_level::off: return spdlog::level::off;
+  }
+  return spdlog::level::info;
+}
+
+log_level from_spdlog(spdlog::level::level_enum l) {
+  switch (l) {
+    case spdlog::level::trace: return log_level::trace;
+    case spdlog::level::debug: return log_level::debug;
+    case spdlog::level::info: return log_level::info;
+    case spdlog::level::warn: return log_level::warn;
+    case spdlog::level::err:
+    case spdlog::level::critical: return log_level::error;
+    default: return log_level::off;
+  }
+}
+
+// Hands each formatted message (without the trailing newline) to the application's function.
+class function_sink final : public spdlog::sinks::base_sink<std::mutex> {
+ public:
+  explicit function_sink(std::function<void(log_level, std::string_view)> fn) : fn_(std::move(fn)) {}
+
+ protected:
+  void sink_it_(const spdlog::details::log_msg& msg) override {
+    spdlog::memory_buf_t buf;
+    formatter_->format(msg, buf);
+    std::string_view text(buf.data(), buf.size());
+    while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.remove_suffix(1);
+    fn_(from_spdlog(msg.level), text);
+  }
+  void flush_() override {}
+
+ private:
+  std::function<void(log_level, std::string_view)> fn_;
+};
+
+actors::node_config to_runtime(node_config c) {
+  actors::node_config r;
+  r.data_dir = std::move(c.data_dir);
+  r.listen = std::move(c.listen);
+  r.advertise = std::move(c.advertise);
+  r.seeds = std::move(c.seeds);
+  r.cluster = std::move(c.cluster);
+  r.durability = c.durability == durability::durable ? persistence::durability::durable
+                                                     : persistence::durability::relaxed;
+  r.write_behind_bytes = c.write_behind_bytes;
+  r.gossip_interval_ms = c.gossip_interval_ms;
+  r.fanout = c.fanout;
+  r.threads = c.threads;
+  r.cas_voters = std::move(c.cas_voters);
+  r.cas.timeout_ms = c.cas_timeout_ms;
+  r.replica.collect_tombstones = c.collect_tombstones;
+  r.replica.max_drift_ms = c.max_clock_drift_ms;
+  std::shared_ptr<spdlog::logger> log;
+  if (c.log_sink) {
+    auto sink = std::make_shared<function_sink>(std::move(c.log_sink));
+    sink->set_pattern("%v");
+    log = std::make_shared<spdlog::logger>("rumor", std::move(sink));
+  } else {
+    log = std::make_shared<spdlog::logger>("rumor", std::make_shared<spdlog::sinks::stderr_color_sink_mt>());
+  }
+  log->set_level(to_spdlog(c.log_level));
+  r.log = std::move(log);
+  return r;
+}
+
+entry to_public(actors::entry e) { return entry{std::move(e.key), api::to_public(e.value), std::move(e.context)}; }
+
+result<entry> to_public(result<actors::entry> r) {
+  if (!r) return r.err();
+  return to_public(std::move(*r));
+}
+
+result<std::optional<entry>> to_public(result<std::optional<actors::entry>> r) {
+  if (!r) return r.err();
+  if (!*r) return std::optional<entry>{};
+  return std::optional<entry>{to_public(std::move(**r))};
+}
+
+// A future of the runtime's result turned into one of the public result, converted by the thread
+// that calls get() (std::async deferred: no thread of its own).
+template <class Public, class Internal>
+std::future<Public> converted(std::future<Internal> f) {
+  return std::async(std::launch::deferred, [f = std::move(f)]() mutable -> Public { return to_public(f.get()); });
+}
+
+}  // namespace
+
+// ---- the node ----
+
+struct node::impl {
+  std::unique_ptr<actors::node> runtime;
+};
+
+node::node(std::unique_ptr<impl> p) : impl_(std::move(p)) {}
+node::~node() = default;  // the runtime's destructor stops it
+
+result<std::unique_ptr<node>> node::start(node_config cfg) {
+  auto started = actors::node::start(to_runtime(std::move(cfg)));
+  if (!started) return started.err();
+  return std::unique_ptr<node>(new node(std::make_unique<impl>(impl{std::move(*started)})));
+}
+
+void node::stop() { impl_->runtime->stop(); }
+void node::stop_without_leaving() { impl_->runtime->stop_without_leaving(); }
+uint64_t node::id() const noexcept { return impl_->runtime->id(); }
+std::string node::address() const { return impl_->runtime->address(); }
+readiness node::state() const noexcept { return static_cast<readiness>(impl_->runtime->state()); }
+bool node::wait_ready(std::chrono::milliseconds timeout) const { return impl_->runtime->wait_ready(timeout); }
+
+namespace {
+actors::op_options to_runtime(op_options o) {
+  return actors::op_options{static_cast<client::consistency>(o.level), o.timeout};
+}
+}  // namespace
+
+std::future<result<entry>> node::apply_async(std::string key, operation op, op_options o) {
+  return converted<result<entry>>(impl_->runtime->apply_async(std::move(key), op.get().update, to_runtime(o)));
+}
+
+result<entry> node::apply(std::string key, operation op, op_options o) {
+  return to_public(impl_->runtime->apply(std::move(key), op.get().update, to_runtime(o)));
+}
+
+std::future<result<std::optional<entry>>> node::get_async(std::string key, op_options o) {
+  return converted<result<std::optional<entry>>>(impl_->runtime->get_async(std::move(key), to_runtime(o)));
+}
+
+result<std::optional<entry>> node::get(std::string key, op_options o) {
+  return to_public(impl_->runtime->get(std::move(key), to_runtime(o)));
+}
+
+result<std::vector<key_info>> node::keys(std::string prefix, uint32_t limit) {
+  auto r = impl_->runtime->keys(std::move(prefix), limit);
+  if (!r) return r.err();
+  std::vector<key_info> out;
+  out.reserve(r->size());
+  for (auto& [k, t] : *r) out.push_back(key_info{std::move(k), api::to_public(t)});
+  return out;
+}
+
+result<std::vector<member>> node::members() {
+  auto r = impl_->runtime->members();
+  if (!r) return r.err();
+  std::vector<member> out;
+  out.reserve(r->size());
+  for (auto& m : *r) out.push_back(member{m.id, std::move(m.address), std::move(m.status), m.incarnation});
+  return out;
+}
+
+result<node_status> node::status() {
+  auto r = impl_->runtime->status();
+  if (!r) return r.err();
+  node_status s;
+  s.id = r->node;
+  s.address = std::move(r->address);
+  s.cluster = std::move(r->cluster);
+  s.readiness = state();
+  for (uint8_t i = 0; i <= static_cast<uint8_t>(readiness::failed); ++i)
+    if (to_string(static_cast<readiness>(i)) == r->readiness) s.readiness = static_cast<readiness>(i);
+  s.keys = r->keys;
+  s.delta_log = r->delta_log;
+  s.local_updates = r->local_updates;
+  s.remote_applied = r->remote_applied;
+  for (const auto& p : r->peers) s.peers.push_back(node_status::peer_lag{p.id, p.behind});
+  s.tombstones = r->tombstones;
+  s.tombstones_collected = r->tombstones_collected;
+  s.cas_voters = r->cas_voters;
+  s.write_behind_bytes = r->write_behind_bytes;
+  s.log_backlog = r->log_backlog;
+  s.checkpoint = r->checkpoint;
+  s.last_materialize_ms = r->last_materialize_ms;
+  s.write_behind_error = std::move(r->write_behind_error);
+  return s;
+}
+
+uint64_t node::subscribe(std::string prefix, std::function<void(const change&)> fn) {
+  return impl_->runtime->subscribe(std::move(prefix), [fn = std::move(fn)](const actors::change& c) {
+    change out{c.key, std::nullopt, c.origin};
+    if (c.value && !c.value->holds_nothing()) out.value = api::to_public(*c.value);
+    fn(out);
+  });
+}
+
+void node::unsubscribe(uint64_t id) { impl_->runtime->unsubscribe(id); }
+
+result<node::cas_outcome> node::cas(std::string key, std::optional<std::string> expected,
+                                    std::optional<std::string> desired, std::chrono::milliseconds timeout) {
+  auto r = impl_->runtime->cas(std::move(key), std::move(expected), std::move(desired), timeout);
+  if (!r) return r.err();
+  return cas_outcome{r->applied, std::move(r->current)};
+}
+
+result<std::optional<std::string>> node::lget(std::string key, std::chrono::milliseconds timeout) {
+  return impl_->runtime->lget(std::move(key), timeout);
+}
+
+}  // namespace rumor

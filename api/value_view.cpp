@@ -1,0 +1,78 @@
+#include "api/value_view.hpp"
+
+#include <algorithm>
+#include <limits>
+#include <type_traits>
+
+namespace rumor {
+
+std::string_view to_string(value_type t) noexcept { return crdt::to_string(static_cast<crdt::type_tag>(t)); }
+
+const value* value::field(std::string_view name) const noexcept {
+  for (const auto& f : fields)
+    if (f.name == name) return &f.v;
+  return nullptr;
+}
+
+const value* value::field(std::string_view name, value_type t) const noexcept {
+  for (const auto& f : fields)
+    if (f.name == name && f.v.type == t) return &f.v;
+  return nullptr;
+}
+
+namespace api {
+namespace {
+
+template <class T>
+std::optional<crdt::value> get_field(const crdt::or_map& m, const std::string& name) {
+  if (auto v = m.get<T>(name)) return crdt::value{std::move(*v)};
+  return std::nullopt;
+}
+
+std::optional<crdt::value> field_value(const crdt::or_map& m, const crdt::field_key& f) {
+  switch (f.type) {
+    case crdt::type_tag::g_counter: return get_field<crdt::g_counter>(m, f.name);
+    case crdt::type_tag::pn_counter: return get_field<crdt::pn_counter>(m, f.name);
+    case crdt::type_tag::lww_register: return get_field<crdt::lww_register>(m, f.name);
+    case crdt::type_tag::mv_register: return get_field<crdt::mv_register>(m, f.name);
+    case crdt::type_tag::or_set: return get_field<crdt::or_set>(m, f.name);
+    case crdt::type_tag::or_map: return get_field<crdt::or_map>(m, f.name);
+    case crdt::type_tag::ew_flag: return get_field<crdt::ew_flag>(m, f.name);
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+value to_public(const crdt::value& v) {
+  value out;
+  out.type = to_public(v.type());
+  std::visit(
+      [&](const auto& x) {
+        using T = std::decay_t<decltype(x)>;
+        if constexpr (std::is_same_v<T, crdt::g_counter>) {
+          uint64_t n = x.value();
+          out.counter = n > uint64_t(std::numeric_limits<int64_t>::max()) ? std::numeric_limits<int64_t>::max()
+                                                                            : int64_t(n);
+        } else if constexpr (std::is_same_v<T, crdt::pn_counter>) {
+          out.counter = x.value();
+        } else if constexpr (std::is_same_v<T, crdt::lww_register>) {
+          out.text = x.read();
+        } else if constexpr (std::is_same_v<T, crdt::mv_register>) {
+          out.items = x.siblings();
+          std::sort(out.items.begin(), out.items.end());
+        } else if constexpr (std::is_same_v<T, crdt::or_set>) {
+          out.items = x.elements();
+        } else if constexpr (std::is_same_v<T, crdt::ew_flag>) {
+          out.flag = x.value();
+        } else if constexpr (std::is_same_v<T, crdt::or_map>) {
+          for (const auto& f : x.fields())
+            if (auto fv = field_value(x, f)) out.fields.push_back(map_field{f.name, to_public(*fv)});
+        }
+      },
+      v.variant());
+  return out;
+}
+
+}  // namespace api
+}  // namespace rumor
