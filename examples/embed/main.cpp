@@ -30,7 +30,9 @@ int main(int argc, char** argv) {
   node.subscribe("example:", [&](const rumor::change& c) {
     if (c.key == "example:runs" && c.value && std::exchange(first, false)) seen.set_value(c.value->counter);
   });
-  auto runs = node.apply("example:runs", rumor::op::increment(1));
+  // majority: acknowledged once most members hold it (with one seed: both nodes)
+  auto runs = node.apply("example:runs", rumor::op::increment(1),
+                         {rumor::consistency::majority, std::chrono::seconds(5)});
   auto nodes = node.apply("example:nodes", rumor::op::add({node.address()}));
   if (!runs || !nodes) {
     std::cerr << "update failed: " << (runs ? nodes.err() : runs.err()).describe() << "\n";
