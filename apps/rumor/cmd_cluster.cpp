@@ -79,6 +79,7 @@ int run_cluster(const cluster_options& o, const std::string& self) {
   sigemptyset(&set);
   sigaddset(&set, SIGINT);
   sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGHUP);  // a closed terminal stops the cluster, as it would without the mask
   sigaddset(&set, SIGCHLD);
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
 

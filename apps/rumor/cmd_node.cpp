@@ -3,7 +3,9 @@
 #include <csignal>
 #include <iostream>
 
+#include <CLI/CLI.hpp>
 #include <spdlog/sinks/stdout_color_sinks.h>
+#include <systemd/sd-daemon.h>
 #include <spdlog/spdlog.h>
 
 #include "actors/node.hpp"
@@ -19,8 +21,40 @@ void block_stop_signals() {
   sigemptyset(&set);
   sigaddset(&set, SIGINT);
   sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
 }
+
+namespace {
+
+// The [node] log-level of the config file `path`; an error message when it cannot be read or the
+// level is unknown; nullopt level when the file does not set it.
+struct reloaded {
+  std::optional<spdlog::level::level_enum> level;
+  std::string problem;
+};
+
+reloaded reread_log_level(const std::string& path) {
+  reloaded out;
+  try {
+    for (const auto& item : CLI::ConfigTOML().from_file(path)) {
+      if (item.parents != std::vector<std::string>{"node"} || (item.name != "log-level" && item.name != "log_level"))
+        continue;
+      std::string v = item.inputs.empty() ? "" : item.inputs.front();
+      auto level = spdlog::level::from_str(v);
+      if (level == spdlog::level::off && v != "off") {
+        out.problem = "unknown log-level '" + v + "'";
+        return out;
+      }
+      out.level = level;
+    }
+  } catch (const std::exception& e) {
+    out.problem = e.what();
+  }
+  return out;
+}
+
+}  // namespace
 
 int run_node(const node_options& o) {
   auto log = std::make_shared<spdlog::logger>("rumor", std::make_shared<spdlog::sinks::stderr_color_sink_mt>());
@@ -65,12 +99,34 @@ int run_node(const node_options& o) {
   auto& n = **started;
   log->info("node {:016x} serving on {}; data in {}; Ctrl-C or SIGTERM stops it", n.id(), n.address(), o.data);
 
+  sd_notifyf(0, "READY=1\nSTATUS=serving on %s", n.address().c_str());
+
   sigset_t set;
   sigemptyset(&set);
   sigaddset(&set, SIGINT);
   sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGHUP);
   int sig = 0;
-  sigwait(&set, &sig);
+  while (true) {
+    sigwait(&set, &sig);
+    if (sig != SIGHUP) break;
+    if (o.config_file.empty()) {
+      log->info("SIGHUP: nothing to reload (no --config file)");
+      continue;
+    }
+    sd_notify(0, "RELOADING=1");
+    auto r = reread_log_level(o.config_file);
+    if (!r.problem.empty())
+      log->warn("SIGHUP: cannot reload '{}': {}; settings unchanged", o.config_file, r.problem);
+    else if (!r.level)
+      log->info("SIGHUP: '{}' sets no log-level; settings unchanged", o.config_file);
+    else {
+      log->set_level(*r.level);
+      log->info("SIGHUP: log level {} (from '{}')", spdlog::level::to_string_view(*r.level), o.config_file);
+    }
+    sd_notify(0, "READY=1");
+  }
+  sd_notify(0, "STOPPING=1");
   log->info("{}: leaving the cluster and stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
   n.stop();
   log->info("stopped");

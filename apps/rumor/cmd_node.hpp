@@ -1,6 +1,8 @@
 #pragma once
 // `rumor node`: runs one node in the foreground until SIGINT/SIGTERM, then leaves the cluster,
-// commits what is queued and exits 0. Bad flags, a busy port or an unusable data directory: a
+// commits what is queued and exits 0. Under systemd (Type=notify) it reports READY=1 once it
+// listens and STOPPING=1 when it begins to stop. SIGHUP re-reads `log-level` from the --config
+// file's [node] section (the one setting that changes without a restart) and logs what it did. Bad flags, a busy port or an unusable data directory: a
 // message naming the problem on stderr and a non-zero exit (exit_codes.hpp).
 
 #include <cstdint>
@@ -21,13 +23,14 @@ struct node_options {
   uint64_t gossip_interval_ms = 200;
   size_t fanout = 3;
   std::string log_level = "info";
+  std::string config_file;  // the --config file, re-read on SIGHUP; empty: none
 };
 
-// REQUIRES: SIGINT and SIGTERM are blocked in every thread (block_stop_signals() before any
+// REQUIRES: SIGINT, SIGTERM and SIGHUP are blocked in every thread (block_stop_signals() before any
 // thread starts). Returns the process exit code.
 int run_node(const node_options& o);
 
-// Blocks SIGINT and SIGTERM in the calling thread (threads started later inherit the mask) so
+// Blocks SIGINT, SIGTERM and SIGHUP in the calling thread (threads started later inherit the mask) so
 // that run_node / run_cluster can wait for them with sigwait.
 void block_stop_signals();
 

@@ -126,6 +126,7 @@ int main(int argc, char** argv) {
   }
 
   if (node->parsed()) {
+    if (auto* config = app.get_config_ptr(); config && config->count() > 0) nopt.config_file = config->as<std::string>();
     block_stop_signals();
     return run_node(nopt);
   }
