@@ -15,6 +15,22 @@ enum exit_code : int {
   exit_type_mismatch = 6,  // operation of another type than the key holds
 };
 
+// What each exit code means, for the man page's EXIT STATUS (cmd_docs.cpp); one entry per
+// enumerator above, in the same order.
+struct exit_code_doc {
+  int code;
+  const char* meaning;
+};
+inline constexpr exit_code_doc exit_code_docs[] = {
+    {exit_ok, "success"},
+    {exit_error, "any other error (I/O, corrupt data, internal)"},
+    {exit_usage, "bad flags or arguments"},
+    {exit_unavailable, "cannot connect to the node, or the node is not serving"},
+    {exit_timeout, "the consistency level was not reached in time"},
+    {exit_conflict, "conditional write with a stale context"},
+    {exit_type_mismatch, "operation of another type than the key holds"},
+};
+
 inline int exit_code_of(errc c) {
   switch (c) {
     case errc::ok: return exit_ok;

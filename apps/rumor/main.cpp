@@ -1,6 +1,7 @@
 // rumor: one binary for the node daemon, the client commands and the local cluster launcher.
 // Global options (--connect, --json, --consistency, --timeout-ms) go before or after the
-// command. Exit codes: exit_codes.hpp.
+// command. Exit codes: exit_codes.hpp. `--version`, `completion bash|zsh` and `man` describe
+// this very definition (cmd_docs.hpp).
 
 #include <CLI/CLI.hpp>
 
@@ -11,6 +12,7 @@
 #include "cmd_bench.hpp"
 #include "cmd_client.hpp"
 #include "cmd_cluster.hpp"
+#include "cmd_docs.hpp"
 #include "cmd_node.hpp"
 #include "exit_codes.hpp"
 
@@ -41,6 +43,8 @@ int main(int argc, char** argv) {
   app.add_option("--consistency", copt.consistency, "local | majority | all")
       ->check(CLI::IsMember({"local", "majority", "all"}));
   app.add_option("--timeout-ms", copt.timeout_ms, "how long majority/all may take")->check(CLI::Range(1u, 3'600'000u));
+  // Handled while parsing, so it works without a command (require_subcommand) and exits 0.
+  app.set_version_flag("--version", version_line, "print the version, git commit, protocol and store format and exit");
 
   // ---- rumor node ----
   node_options nopt;
@@ -118,6 +122,10 @@ int main(int argc, char** argv) {
   (void)incr;
   (void)decr;
 
+  // ---- rumor completion / man: derived from everything above, so they come last ----
+  docs_commands docs;
+  add_docs_commands(app, docs);
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -135,6 +143,7 @@ int main(int argc, char** argv) {
     return run_cluster(clopt, self_path(argv[0]));
   }
   if (bench->parsed()) return run_bench(bopt, self_path(argv[0]));
+  if (run_docs(app, docs)) return exit_ok;
   for (auto* sc : app.get_subcommands()) {
     cmd.name = sc->get_name();
     return run_client(copt, cmd);

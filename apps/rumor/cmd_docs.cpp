@@ -1,0 +1,519 @@
+#include "cmd_docs.hpp"
+
+#include <cstdlib>
+#include <ctime>
+#include <iostream>
+#include <sstream>
+#include <string_view>
+#include <vector>
+
+#include "build_commit.hpp"
+#include "exit_codes.hpp"
+#include "persistence/record_format.hpp"
+#include "replication/messages.hpp"
+#include "rumor/version.hpp"
+
+namespace rumor::cli {
+
+namespace {
+
+// ---- the model: what the generators need from the CLI11 definition ----
+
+struct option_doc {
+  std::vector<std::string> names;  // "-h", "--help"; empty for a positional
+  std::string positional;          // a positional's name
+  std::string description;
+  std::string type;                // CLI11's type name: TEXT, UINT, ...
+  std::string default_value;
+  std::vector<std::string> choices;  // from an IsMember check
+  bool takes_value = false;
+  bool repeatable = false;  // takes several values (a vector)
+  bool required = false;
+  bool help = false;  // -h/--help, which every command has
+};
+
+struct command_doc {
+  std::string name;
+  std::string description;
+  std::vector<option_doc> options;      // named options and flags
+  std::vector<option_doc> positionals;
+};
+
+struct cli_doc {
+  command_doc global;  // the app itself: name, description, global options
+  std::vector<command_doc> commands;
+};
+
+// IsMember describes itself as "{a,b,c}" (CLI::detail::generate_set); other checks (Range:
+// "INT in [1 - 64]") never start with '{'.
+std::vector<std::string> choices_of(CLI::Option* opt) {
+  std::vector<std::string> out;
+  for (int i = 0;; ++i) {
+    CLI::Validator* v = nullptr;
+    try {
+      v = opt->get_validator(i);
+    } catch (const CLI::OptionNotFound&) {
+      break;
+    }
+    std::string d = v->get_description();
+    if (d.size() < 2 || d.front() != '{' || d.back() != '}') continue;
+    std::string_view rest(d.data() + 1, d.size() - 2);
+    while (!rest.empty()) {
+      size_t comma = rest.find(',');
+      out.emplace_back(rest.substr(0, comma));
+      if (comma == std::string_view::npos) break;
+      rest.remove_prefix(comma + 1);
+    }
+  }
+  return out;
+}
+
+command_doc describe(CLI::App& app) {
+  command_doc c;
+  c.name = app.get_name();
+  c.description = app.get_description();
+  for (CLI::Option* opt : app.get_options([](CLI::Option*) { return true; })) {
+    if (opt->get_group().empty()) continue;  // hidden
+    option_doc o;
+    for (const auto& s : opt->get_snames()) o.names.push_back("-" + s);
+    for (const auto& l : opt->get_lnames()) o.names.push_back("--" + l);
+    o.description = opt->get_description();
+    std::string type = opt->get_type_name();
+    o.type = type.substr(0, type.find(':'));
+    if (opt == app.get_config_ptr()) o.type = "FILE";
+    o.default_value = opt->get_default_str();
+    o.choices = choices_of(opt);
+    o.takes_value = opt->get_items_expected_max() > 0;  // flags expect 0 values
+    o.repeatable = o.takes_value && opt->get_items_expected_max() > 1;
+    o.required = opt->get_required();
+    o.help = opt == app.get_help_ptr() || opt == app.get_help_all_ptr();
+    if (o.names.empty()) {
+      o.positional = opt->get_name(true);
+      c.positionals.push_back(std::move(o));
+    } else {
+      c.options.push_back(std::move(o));
+    }
+  }
+  return c;
+}
+
+cli_doc describe_all(CLI::App& app) {
+  cli_doc d;
+  d.global = describe(app);
+  for (CLI::App* sc : app.get_subcommands([](CLI::App*) { return true; })) {
+    if (sc->get_group().empty() || sc->get_name().empty()) continue;  // hidden, or an option group
+    d.commands.push_back(describe(*sc));
+  }
+  return d;
+}
+
+// A command's options followed by the global ones it does not shadow (fallthrough).
+std::vector<const option_doc*> options_with_globals(const cli_doc& d, const command_doc& c) {
+  std::vector<const option_doc*> out;
+  for (const auto& o : c.options) out.push_back(&o);
+  for (const auto& g : d.global.options) {
+    bool shadowed = false;
+    for (const auto& o : c.options)
+      for (const auto& n : o.names)
+        for (const auto& gn : g.names) shadowed |= n == gn;
+    if (!shadowed) out.push_back(&g);
+  }
+  return out;
+}
+
+std::string join(const std::vector<std::string>& v, std::string_view sep) {
+  std::string out;
+  for (const auto& s : v) {
+    if (!out.empty()) out += sep;
+    out += s;
+  }
+  return out;
+}
+
+// One line of text: newlines and tabs become spaces.
+std::string one_line(std::string s) {
+  for (char& c : s)
+    if (c == '\n' || c == '\t') c = ' ';
+  return s;
+}
+
+// ---- bash ----
+
+// Single-quoted for the shell.
+std::string sh_quote(std::string_view s) {
+  std::string out = "'";
+  for (char c : s) {
+    if (c == '\'') out += "'\\''";
+    else out += c;
+  }
+  return out + "'";
+}
+
+}  // namespace
+
+std::string bash_completion(CLI::App& app) {
+  cli_doc d = describe_all(app);
+  std::vector<std::string> command_names;
+  for (const auto& c : d.commands) command_names.push_back(c.name);
+
+  std::ostringstream s;
+  s << "# bash completion for rumor(1). Generated by `rumor completion bash` from the command's own\n"
+       "# definition; regenerate it instead of editing.\n\n";
+
+  // _rumor_value COMMAND OPTION: succeeds if OPTION takes a value there, printing its choices.
+  s << "_rumor_value() {\n    case \"$1:$2\" in\n";
+  auto value_arm = [&](const std::string& scope, const option_doc& o) {
+    std::vector<std::string> pats;
+    for (const auto& n : o.names) pats.push_back(scope + ":" + n);
+    s << "        " << join(pats, "|") << ") ";
+    if (!o.takes_value) s << "return 1 ;;\n";
+    else if (o.choices.empty()) s << "return 0 ;;\n";
+    else s << "echo " << sh_quote(join(o.choices, " ")) << "; return 0 ;;\n";
+  };
+  for (const auto& c : d.commands)
+    for (const auto& o : c.options) value_arm(c.name, o);
+  for (const auto& o : d.global.options) value_arm("*", o);
+  s << "    esac\n    return 1\n}\n\n";
+
+  // _rumor_options COMMAND: the options accepted after COMMAND ('' before any command).
+  s << "_rumor_options() {\n    case \"$1\" in\n";
+  for (const auto& c : d.commands) {
+    std::vector<std::string> names;
+    for (const auto* o : options_with_globals(d, c)) names.insert(names.end(), o->names.begin(), o->names.end());
+    s << "        " << c.name << ") echo " << sh_quote(join(names, " ")) << " ;;\n";
+  }
+  std::vector<std::string> globals;
+  for (const auto& o : d.global.options) globals.insert(globals.end(), o.names.begin(), o.names.end());
+  s << "        *) echo " << sh_quote(join(globals, " ")) << " ;;\n    esac\n}\n\n";
+
+  // _rumor_arguments COMMAND: succeeds if COMMAND's positional has choices, printing them.
+  s << "_rumor_arguments() {\n    case \"$1\" in\n";
+  for (const auto& c : d.commands)
+    for (const auto& p : c.positionals)
+      if (!p.choices.empty()) s << "        " << c.name << ") echo " << sh_quote(join(p.choices, " ")) << "; return 0 ;;\n";
+  s << "    esac\n    return 1\n}\n\n";
+
+  s << "_rumor() {\n"
+       "    local commands=" << sh_quote(join(command_names, " ")) << "\n"
+       "    local cur=${COMP_WORDS[COMP_CWORD]} prev= opt cmd= i w choices\n"
+       "    (( COMP_CWORD > 0 )) && prev=${COMP_WORDS[COMP_CWORD-1]}\n"
+       "    COMPREPLY=()\n"
+       "    # The command is the first word naming one; the values of options are skipped.\n"
+       "    for (( i = 1; i < COMP_CWORD; i++ )); do\n"
+       "        w=${COMP_WORDS[i]}\n"
+       "        if [[ $w == -* ]]; then\n"
+       "            if _rumor_value \"$cmd\" \"$w\" >/dev/null; then\n"
+       "                [[ ${COMP_WORDS[i+1]} == = ]] && (( i++ ))\n"
+       "                (( i++ ))\n"
+       "            fi\n"
+       "        elif [[ -z $cmd && \" $commands \" == *\" $w \"* ]]; then\n"
+       "            cmd=$w\n"
+       "        fi\n"
+       "    done\n"
+       "    # The value of an option: `--opt V` or `--opt=V` ('=' is a word of its own).\n"
+       "    opt=$prev\n"
+       "    if [[ $cur == = ]]; then\n"
+       "        cur=\n"
+       "    elif [[ $prev == = ]] && (( COMP_CWORD > 1 )); then\n"
+       "        opt=${COMP_WORDS[COMP_CWORD-2]}\n"
+       "    fi\n"
+       "    if [[ $opt == -* ]] && choices=$(_rumor_value \"$cmd\" \"$opt\"); then\n"
+       "        [[ -n $choices ]] && COMPREPLY=($(compgen -W \"$choices\" -- \"$cur\"))\n"
+       "        return 0  # no choices: file names (complete -o default)\n"
+       "    fi\n"
+       "    if [[ $cur == -* ]]; then\n"
+       "        COMPREPLY=($(compgen -W \"$(_rumor_options \"$cmd\")\" -- \"$cur\"))\n"
+       "    elif [[ -z $cmd ]]; then\n"
+       "        COMPREPLY=($(compgen -W \"$commands\" -- \"$cur\"))\n"
+       "    elif choices=$(_rumor_arguments \"$cmd\"); then\n"
+       "        COMPREPLY=($(compgen -W \"$choices\" -- \"$cur\"))\n"
+       "    fi\n"
+       "    return 0\n"
+       "}\n\n"
+       "complete -o default -F _rumor rumor\n";
+  return s.str();
+}
+
+// ---- zsh ----
+
+namespace {
+
+// Text inside an _arguments "[explanation]".
+std::string zsh_explanation(std::string_view s) {
+  std::string out;
+  for (char c : one_line(std::string(s))) {
+    if (c == '\\' || c == '[' || c == ']') out += '\\';
+    out += c;
+  }
+  return out;
+}
+
+// A message or choice word in an _arguments spec (':' separates fields there).
+std::string zsh_field(std::string_view s) {
+  std::string out;
+  for (char c : s) {
+    if (c == '\\' || c == ':' || c == ' ' || c == '(' || c == ')') out += '\\';
+    out += c;
+  }
+  return out;
+}
+
+// The _arguments spec of one option or positional, single-quoted for the shell.
+std::string zsh_spec(const option_doc& o) {
+  std::string value;
+  if (o.takes_value) {
+    std::string action = "_default";
+    if (!o.choices.empty()) {
+      std::vector<std::string> words;
+      for (const auto& c : o.choices) words.push_back(zsh_field(c));
+      action = "(" + join(words, " ") + ")";
+    }
+    value = ":" + zsh_field(o.positional.empty() ? o.type : o.positional) + ":" + action;
+  }
+  if (!o.positional.empty()) return sh_quote((o.repeatable ? "*" : "") + value);
+  std::string repeat = o.repeatable ? "*" : "";
+  std::string tail = "[" + zsh_explanation(o.description) + "]" + value;
+  if (o.names.size() == 1) return sh_quote(repeat + o.names[0] + tail);
+  // '(-h --help)'{-h,--help}'[...]': either name, and not both.
+  return sh_quote("(" + join(o.names, " ") + ")" + repeat) + "{" + join(o.names, ",") + "}" + sh_quote(tail);
+}
+
+}  // namespace
+
+std::string zsh_completion(CLI::App& app) {
+  cli_doc d = describe_all(app);
+  std::ostringstream s;
+  s << "#compdef rumor\n"
+       "# zsh completion for rumor(1). Generated by `rumor completion zsh` from the command's own\n"
+       "# definition; regenerate it instead of editing.\n\n"
+       "_rumor() {\n"
+       "  local curcontext=$curcontext state state_descr line ret=1\n"
+       "  typeset -A opt_args\n"
+       "  local -a commands\n"
+       "  commands=(\n";
+  for (const auto& c : d.commands) s << "    " << sh_quote(c.name + ":" + one_line(c.description)) << "\n";
+  s << "  )\n"
+       "  _arguments -C \\\n";
+  for (const auto& o : d.global.options) s << "    " << zsh_spec(o) << " \\\n";
+  s << "    ': :->command' \\\n"
+       "    '*:: :->args' && ret=0\n"
+       "  case $state in\n"
+       "    command)\n"
+       "      _describe -t commands 'rumor command' commands && ret=0\n"
+       "      ;;\n"
+       "    args)\n"
+       "      curcontext=${curcontext%:*:*}:rumor-$line[1]:\n"
+       "      case $line[1] in\n";
+  for (const auto& c : d.commands) {
+    s << "        (" << c.name << ")\n          _arguments \\\n";
+    for (const auto* o : options_with_globals(d, c)) s << "            " << zsh_spec(*o) << " \\\n";
+    for (const auto& p : c.positionals) s << "            " << zsh_spec(p) << " \\\n";
+    s << "            && ret=0\n          ;;\n";
+  }
+  s << "      esac\n"
+       "      ;;\n"
+       "  esac\n"
+       "  return ret\n"
+       "}\n\n"
+       "_rumor \"$@\"\n";
+  return s.str();
+}
+
+// ---- man ----
+
+namespace {
+
+// Text for roff, on a text line or inside a quoted macro argument: backslashes and hyphens made
+// literal (\e, \-), double quotes as \(dq, and a leading control character ('.' or '\'')
+// neutralised with \&.
+std::string roff(std::string_view s) {
+  std::string out;
+  for (char c : s) {
+    switch (c) {
+      case '\\': out += "\\e"; break;
+      case '-': out += "\\-"; break;
+      case '"': out += "\\(dq"; break;
+      case '\n':
+      case '\t': out += ' '; break;
+      default: out += c;
+    }
+  }
+  if (!out.empty() && (out[0] == '.' || out[0] == '\'')) out.insert(0, "\\&");
+  return out;
+}
+
+// Paragraph text: one roff text line per source line, blank lines and leading spaces dropped
+// (both mean something else to roff).
+std::string roff_text(std::string_view s) {
+  std::string out;
+  while (!s.empty()) {
+    size_t nl = s.find('\n');
+    std::string_view line = s.substr(0, nl);
+    while (!line.empty() && line.front() == ' ') line.remove_prefix(1);
+    while (!line.empty() && line.back() == ' ') line.remove_suffix(1);
+    if (!line.empty()) out += roff(line) + "\n";
+    if (nl == std::string_view::npos) break;
+    s.remove_prefix(nl + 1);
+  }
+  return out;
+}
+
+// The value part of an option: \fITEXT\fR, or its choices.
+std::string roff_value(const option_doc& o) {
+  std::string v;
+  if (o.choices.empty()) {
+    v = "\\fI" + roff(o.type.empty() ? "VALUE" : o.type) + "\\fR";
+  } else {
+    std::vector<std::string> words;
+    for (const auto& c : o.choices) words.push_back("\\fB" + roff(c) + "\\fR");
+    v = join(words, "|");
+  }
+  return o.repeatable ? v + " ..." : v;
+}
+
+std::string roff_options(const std::vector<option_doc>& opts, bool with_help) {
+  std::string out;
+  for (const auto& o : opts) {
+    if (o.help && !with_help) continue;
+    std::vector<std::string> names;
+    for (const auto& n : o.names) names.push_back("\\fB" + roff(n) + "\\fR");
+    out += ".TP\n" + join(names, ", ");
+    if (o.takes_value) out += " " + roff_value(o);
+    out += "\n";
+    std::string text = one_line(o.description);
+    if (!o.default_value.empty()) text += " (default: " + o.default_value + ")";
+    if (o.required) text += " (required)";
+    out += roff_text(text.empty() ? std::string("(no description)") : text);
+  }
+  return out;
+}
+
+std::string upper(std::string s) {
+  for (char& c : s)
+    if (c >= 'a' && c <= 'z') c = static_cast<char>(c - 'a' + 'A');
+  return s;
+}
+
+// "rumor get [OPTIONS] ARGS..." as one quoted .SS argument.
+std::string command_synopsis(const command_doc& c) {
+  std::string s = "rumor " + c.name;
+  for (const auto& o : c.options)
+    if (!o.help) {
+      s += " [OPTIONS]";
+      break;
+    }
+  for (const auto& p : c.positionals) {
+    std::string arg = upper(p.positional) + (p.repeatable ? "..." : "");
+    s += " " + (p.required ? arg : "[" + arg + "]");
+  }
+  return s;
+}
+
+// .TH's date: SOURCE_DATE_EPOCH when set (reproducible builds), else none.
+std::string page_date() {
+  const char* epoch = std::getenv("SOURCE_DATE_EPOCH");
+  if (!epoch || !*epoch) return "";
+  std::time_t t = static_cast<std::time_t>(std::strtoll(epoch, nullptr, 10));
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[16];
+  std::strftime(buf, sizeof buf, "%Y-%m-%d", &tm);
+  return buf;
+}
+
+}  // namespace
+
+std::string man_page(CLI::App& app) {
+  cli_doc d = describe_all(app);
+  // The app description starts "rumor: what it is.\n...": NAME takes that first line.
+  const std::string& desc = d.global.description;
+  std::string first = desc.substr(0, desc.find('\n'));
+  if (first.rfind("rumor: ", 0) == 0) first = first.substr(7);
+  while (!first.empty() && first.back() == '.') first.pop_back();
+
+  std::ostringstream s;
+  s << ".\\\" rumor(1). Generated by `rumor man` from the command's own definition; do not edit.\n"
+    << ".TH RUMOR 1 \"" << page_date() << "\" \"rumor " << roff(version_string) << "\" \"User Commands\"\n"
+    << ".SH NAME\n"
+    << "rumor \\- " << roff(first) << "\n"
+    << ".SH SYNOPSIS\n"
+    << ".B rumor\n"
+    << "[\\fIGLOBAL OPTIONS\\fR] \\fICOMMAND\\fR [\\fIOPTIONS\\fR] [\\fIARGUMENTS\\fR]\n"
+    << ".br\n"
+    << ".B rumor \\-\\-version\n"
+    << ".br\n"
+    << "\\fBrumor completion bash\\fR|\\fBzsh\\fR\n"
+    << ".SH DESCRIPTION\n"
+    << roff_text(desc)
+    << ".PP\n"
+    << "Global options may be given before or after the command; the commands and their options\n"
+    << "are under COMMANDS.\n"
+    << ".SH \"GLOBAL OPTIONS\"\n"
+    << roff_options(d.global.options, true)
+    << ".SH COMMANDS\n"
+    << "Every command also takes \\fB\\-h\\fR, \\fB\\-\\-help\\fR and the global options.\n";
+  for (const auto& c : d.commands) {
+    s << ".SS \"" << roff(command_synopsis(c)) << "\"\n" << roff_text(c.description);
+    for (const auto& p : c.positionals) {
+      std::string text = one_line(p.description);
+      if (!p.default_value.empty()) text += " (default: " + p.default_value + ")";
+      s << ".TP\n\\fI" << roff(upper(p.positional)) << "\\fR";
+      if (!p.choices.empty()) s << " " << roff_value(p);
+      s << "\n" << roff_text(text.empty() ? std::string("(no description)") : text);
+    }
+    s << roff_options(c.options, false);
+  }
+  s << ".SH \"EXIT STATUS\"\n";
+  for (const auto& e : exit_code_docs) s << ".TP\n.B " << e.code << "\n" << roff_text(e.meaning);
+  s << ".SH ENVIRONMENT\n"
+       ".TP\n"
+       ".B RUMOR_CONNECT\n"
+       "The node the client commands talk to, HOST:PORT, when \\fB\\-\\-connect\\fR is not given\n"
+       "(default: 127.0.0.1:7400).\n"
+       ".TP\n"
+       ".B SOURCE_DATE_EPOCH\n"
+       "Read by \\fBrumor man\\fR only: the date printed in this page's footer.\n"
+       ".SH FILES\n"
+       ".TP\n"
+       ".I FILE\n"
+       "given to \\fB\\-\\-config\\fR: a TOML/INI file of options; its [node] section holds\n"
+       "\\fBrumor node\\fR's options by their long names (listen, data, join = [...], cluster, ...).\n"
+       ".TP\n"
+       ".I DIR\n"
+       "given to \\fBrumor node \\-\\-data\\fR: the node's store, created if missing; one node process\n"
+       "at a time.\n"
+       ".SH \"SEE ALSO\"\n"
+       ".BR bash (1),\n"
+       ".BR zsh (1);\n"
+       "README.md and PROTOCOL.md in the rumor sources.\n";
+  return s.str();
+}
+
+// ---- version and the commands ----
+
+std::string version_line() {
+  std::ostringstream s;
+  s << "rumor " << version_string << " (commit " << build_commit() << ", protocol "
+    << replication::protocol_version << ", store format " << persistence::store_format_version << ")";
+  return s.str();
+}
+
+void add_docs_commands(CLI::App& app, docs_commands& d) {
+  d.completion = app.add_subcommand("completion", "print a shell completion script: completion bash|zsh");
+  d.completion->add_option("shell", d.shell, "the shell")->required()->check(CLI::IsMember({"bash", "zsh"}));
+  d.man = app.add_subcommand("man", "print this manual page, rumor(1), in roff");
+}
+
+bool run_docs(CLI::App& app, const docs_commands& d) {
+  if (d.completion->parsed()) {
+    std::cout << (d.shell == "zsh" ? zsh_completion(app) : bash_completion(app));
+    return true;
+  }
+  if (d.man->parsed()) {
+    std::cout << man_page(app);
+    return true;
+  }
+  return false;
+}
+
+}  // namespace rumor::cli
