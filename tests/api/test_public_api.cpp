@@ -1,0 +1,265 @@
+// The public API (include/rumor/node.hpp, value.hpp): every CRDT type read as a plain value,
+// operations inside maps, subscriptions, status, errors, logging and a two-node cluster, through
+// the shared library only. Nodes listen on 127.0.0.1 with OS-chosen ports; every wait is bounded.
+#include <doctest/doctest.h>
+
+#include <rumor/node.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <mutex>
+#include <thread>
+
+using namespace std::chrono_literals;
+
+namespace {
+
+struct temp_dir {
+  std::string path;
+  temp_dir() {
+    std::string tmpl = (std::filesystem::temp_directory_path() / "rumor-api-XXXXXX").string();
+    REQUIRE(::mkdtemp(tmpl.data()) != nullptr);
+    path = tmpl;
+  }
+  ~temp_dir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path, ec);
+  }
+};
+
+rumor::node_config quiet(std::string dir) {
+  rumor::node_config c;
+  c.data_dir = std::move(dir);
+  c.gossip_interval_ms = 50;
+  c.log_level = rumor::log_level::warn;
+  return c;
+}
+
+std::unique_ptr<rumor::node> start(rumor::node_config c) {
+  auto n = rumor::node::start(std::move(c));
+  REQUIRE_MESSAGE(n, (n ? "" : n.err().describe()));
+  REQUIRE((*n)->wait_ready(10s));
+  return std::move(*n);
+}
+
+bool eventually(const std::function<bool()>& pred, std::chrono::milliseconds timeout = 10s) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (!pred()) {
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(10ms);
+  }
+  return true;
+}
+
+}  // namespace
+
+TEST_CASE("public api: each type reads as its plain value") {
+  temp_dir d;
+  auto n = start(quiet(d.path + "/n"));
+
+  auto c = n->apply("c", rumor::op::increment(5));
+  REQUIRE(c);
+  CHECK(c->value.type == rumor::value_type::pn_counter);
+  CHECK(n->apply("c", rumor::op::decrement(7))->value.counter == -2);
+  CHECK(n->apply("g", rumor::op::grow(3))->value.type == rumor::value_type::g_counter);
+  CHECK(n->apply("g", rumor::op::grow(4))->value.counter == 7);
+
+  auto r = n->apply("r", rumor::op::set("hello"));
+  REQUIRE(r);
+  CHECK(r->value.type == rumor::value_type::lww_register);
+  CHECK(r->value.text == std::optional<std::string>{"hello"});
+
+  auto s = n->apply("s", rumor::op::add({"pear", "apple", "fig"}));
+  REQUIRE(s);
+  CHECK(s->value.items == std::vector<std::string>{"apple", "fig", "pear"});
+  CHECK(n->apply("s", rumor::op::remove({"fig"}))->value.items == std::vector<std::string>{"apple", "pear"});
+
+  CHECK(n->apply("f", rumor::op::flag(true))->value.flag);
+  CHECK_FALSE(n->apply("f", rumor::op::flag(false))->value.flag);
+  CHECK(n->get("f").value()->value.type == rumor::value_type::ew_flag);
+
+  // mv-register: a conditional put with the context of the last read succeeds, a stale one fails
+  // with conflict.
+  auto m1 = n->apply("mv", rumor::op::mv_put("a"));
+  REQUIRE(m1);
+  CHECK(m1->value.items == std::vector<std::string>{"a"});
+  auto m2 = n->apply("mv", rumor::op::mv_put("b", m1->context, true));
+  REQUIRE(m2);
+  CHECK(m2->value.items == std::vector<std::string>{"b"});
+  auto stale = n->apply("mv", rumor::op::mv_put("c", m1->context, true));
+  REQUIRE_FALSE(stale);
+  CHECK(stale.err().code == rumor::errc::conflict);
+
+  // or-map: nested fields through in_map, removal with map_remove
+  REQUIRE(n->apply("doc", rumor::op::in_map({"title"}, rumor::op::set("draft"))));
+  REQUIRE(n->apply("doc", rumor::op::in_map({"meta", "views"}, rumor::op::increment(2))));
+  auto doc = n->apply("doc", rumor::op::in_map({"tags"}, rumor::op::add({"x"})));
+  REQUIRE(doc);
+  CHECK(doc->value.type == rumor::value_type::or_map);
+  REQUIRE(doc->value.fields.size() == 3);
+  CHECK(doc->value.fields[0].name == "meta");  // ordered by name
+  const rumor::value* views = doc->value.field("meta") ? doc->value.field("meta")->field("views") : nullptr;
+  REQUIRE(views);
+  CHECK(views->counter == 2);
+  CHECK(doc->value.field("title", rumor::value_type::lww_register)->text == std::optional<std::string>{"draft"});
+  CHECK(doc->value.field("title", rumor::value_type::or_set) == nullptr);
+  auto removed = n->apply("doc", rumor::op::map_remove({"tags"}, rumor::value_type::or_set));
+  REQUIRE(removed);
+  CHECK(removed->value.field("tags") == nullptr);
+  CHECK(removed->value.fields.size() == 2);
+
+  auto keys = n->keys();
+  REQUIRE(keys);
+  std::vector<std::string> names;
+  for (const auto& k : *keys) names.push_back(k.key);
+  CHECK(names == std::vector<std::string>{"c", "doc", "f", "g", "mv", "r", "s"});
+  CHECK((*keys)[1].type == rumor::value_type::or_map);
+  CHECK(rumor::to_string(rumor::value_type::or_set) == "or_set");
+}
+
+TEST_CASE("public api: absent and deleted keys, errors as values") {
+  temp_dir d;
+  auto n = start(quiet(d.path + "/n"));
+  auto none = n->get("missing");
+  REQUIRE(none);
+  CHECK_FALSE(*none);
+
+  REQUIRE(n->apply("k", rumor::op::increment()));
+  auto wrong = n->apply("k", rumor::op::add({"x"}));
+  REQUIRE_FALSE(wrong);
+  CHECK(wrong.err().code == rumor::errc::type_mismatch);
+  CHECK(n->get("k").value()->value.counter == 1);  // unchanged
+
+  REQUIRE(n->apply("k", rumor::op::del()));
+  auto gone = n->get("k");
+  REQUIRE(gone);
+  CHECK_FALSE(*gone);
+
+  auto empty_key = n->apply("", rumor::op::increment());
+  REQUIRE_FALSE(empty_key);
+  CHECK(empty_key.err().code == rumor::errc::invalid_argument);
+
+  n->stop();
+  auto after = n->apply("k", rumor::op::increment());
+  REQUIRE_FALSE(after);
+  CHECK(after.err().code == rumor::errc::unavailable);
+  CHECK(n->state() == rumor::readiness::stopped);
+}
+
+TEST_CASE("public api: subscriptions, status and the log sink") {
+  temp_dir d;
+  std::mutex mu;
+  std::vector<std::string> lines;
+  auto cfg = quiet(d.path + "/n");
+  cfg.log_level = rumor::log_level::info;
+  cfg.log_sink = [&](rumor::log_level level, std::string_view msg) {
+    std::lock_guard<std::mutex> lock(mu);
+    if (level >= rumor::log_level::info) lines.emplace_back(msg);
+  };
+  auto n = start(cfg);
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    bool listening = false;
+    for (const auto& l : lines) listening |= l.find("listening on " + n->address()) != std::string::npos;
+    CHECK_MESSAGE(listening, "the sink did not get the 'listening on' line");
+  }
+
+  std::mutex cmu;
+  std::vector<rumor::change> changes;
+  auto id = n->subscribe("user:", [&](const rumor::change& c) {
+    std::lock_guard<std::mutex> lock(cmu);
+    changes.push_back(c);
+  });
+  REQUIRE(n->apply("user:1", rumor::op::set("ann")));
+  REQUIRE(n->apply("other", rumor::op::increment()));
+  REQUIRE(n->apply("user:1", rumor::op::del()));
+  REQUIRE(eventually([&] {
+    std::lock_guard<std::mutex> lock(cmu);
+    return changes.size() >= 2;
+  }));
+  {
+    std::lock_guard<std::mutex> lock(cmu);
+    REQUIRE(changes.size() == 2);
+    CHECK(changes[0].key == "user:1");
+    REQUIRE(changes[0].value);
+    CHECK(changes[0].value->text == std::optional<std::string>{"ann"});
+    CHECK(changes[0].origin == n->id());
+    CHECK_FALSE(changes[1].value);  // deleted
+  }
+  n->unsubscribe(id);
+  REQUIRE(n->apply("user:2", rumor::op::set("bob")));
+  REQUIRE(n->get("user:2"));  // processed after the write; the unsubscribed callback saw nothing
+  {
+    std::lock_guard<std::mutex> lock(cmu);
+    CHECK(changes.size() == 2);
+  }
+
+  auto st = n->status();
+  REQUIRE(st);
+  CHECK(st->id == n->id());
+  CHECK(st->address == n->address());
+  CHECK(st->cluster == "rumor");
+  CHECK(st->readiness == rumor::readiness::ready);
+  CHECK(st->local_updates == 4);  // set, increment, delete, set
+  CHECK(st->keys >= 2);
+}
+
+TEST_CASE("public api: two embedded nodes converge, majority writes, async calls, a disabled cas lane") {
+  temp_dir d;
+  auto a = start(quiet(d.path + "/a"));
+  auto cfg = quiet(d.path + "/b");
+  cfg.seeds = {a->address()};
+  auto b = start(cfg);
+  REQUIRE(eventually([&] { return a->members()->size() == 2 && b->members()->size() == 2; }));
+
+  auto w = b->apply("visits", rumor::op::increment(3), {rumor::consistency::majority, 5s});
+  REQUIRE_MESSAGE(w, (w ? "" : w.err().describe()));
+  auto on_a = a->get("visits");  // a majority of 2 is both: a has it already
+  REQUIRE(on_a);
+  REQUIRE(*on_a);
+  CHECK((*on_a)->value.counter == 3);
+
+  auto f1 = a->apply_async("cart", rumor::op::add({"apple"}));
+  auto f2 = b->apply_async("cart", rumor::op::add({"pear"}));
+  REQUIRE(f1.get());
+  REQUIRE(f2.get());
+  auto both = std::vector<std::string>{"apple", "pear"};
+  CHECK(eventually([&] {
+    auto x = a->get_async("cart").get();
+    auto y = b->get("cart");
+    return x && *x && y && *y && (*x)->value.items == both && (*y)->value.items == both;
+  }));
+
+  // The cas lane is disabled without voters: certainly not applied.
+  auto cas = a->cas("lock", std::nullopt, "me", 1s);
+  REQUIRE_FALSE(cas);
+  CHECK(cas.err().code == rumor::errc::unavailable);
+  b->stop();
+  a->stop();
+}
+
+TEST_CASE("public api: the compare-and-set lane on one voter") {
+  temp_dir d;
+  // The voter list names the node's own advertised address, so the address must be known before
+  // start: take a port the OS gives, then let the node bind it.
+  rumor::node_config cfg = quiet(d.path + "/n");
+  auto probe = start(quiet(d.path + "/probe"));
+  std::string addr = probe->address();
+  probe->stop();
+  probe.reset();
+  cfg.listen = addr;
+  cfg.cas_voters = {addr};
+  auto n = start(cfg);
+  auto first = n->cas("lock", std::nullopt, "owner-1");
+  REQUIRE_MESSAGE(first, (first ? "" : first.err().describe()));
+  CHECK(first->applied);
+  auto second = n->cas("lock", std::nullopt, "owner-2");
+  REQUIRE(second);
+  CHECK_FALSE(second->applied);
+  CHECK(second->current == std::optional<std::string>{"owner-1"});
+  CHECK(n->lget("lock").value() == std::optional<std::string>{"owner-1"});
+  REQUIRE(n->cas("lock", std::string("owner-1"), std::nullopt)->applied);
+  CHECK(n->lget("lock").value() == std::nullopt);
+}
