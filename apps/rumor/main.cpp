@@ -48,7 +48,7 @@ int main(int argc, char** argv) {
 
   // ---- rumor node ----
   node_options nopt;
-  auto* node = app.add_subcommand("node", "run a node in the foreground (stops on Ctrl-C / SIGTERM)");
+  auto* node = app.add_subcommand("node", "run a node in the foreground (stops on Ctrl-C / SIGTERM; SIGHUP re-reads log-level from --config)");
   node->add_option("--listen", nopt.listen, "HOST:PORT for peers and clients")->capture_default_str();
   node->add_option("--data", nopt.data, "data directory (created if missing)")->required();
   node->add_option("--join", nopt.join, "a peer to join through, HOST:PORT (repeatable)");
