@@ -249,6 +249,7 @@ result<std::unique_ptr<node>> node::start(node_config cfg) {
   ac.cas_voters = cfg.cas_voters;
   ac.cas = cfg.cas;
   ac.rng_seed = seed;
+  ac.leave_handoff_ms = cfg.leave_handoff_ms;
   ac.log = p->log;
   ac.readiness = p->readiness;
   p->replica = actors::spawn_replica_actor(*p->sys, ac);

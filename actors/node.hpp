@@ -62,6 +62,8 @@ struct node_config {
   uint64_t gossip_interval_ms = 200;
   size_t fanout = 3;
   size_t threads = 2;                    // CAF scheduler threads
+  // stop() first hands this node's own updates to the live peers, for at most this long.
+  uint64_t leave_handoff_ms = 5000;
   replication::replica_config replica;   // advanced protocol settings (cluster, gossip interval
                                          // and fanout above override the ones in here)
   // The linearizable compare-and-set lane (replication/CAS.md): the voters' advertised addresses,
@@ -135,8 +137,9 @@ class node {
   node(const node&) = delete;
   node& operator=(const node&) = delete;
 
-  // Leaves the cluster gracefully (the others stop counting this node in majority/all quorums),
-  // commits what is queued and stops every actor. Idempotent. Pending operations complete with
+  // Leaves the cluster gracefully: refuses new operations, waits (at most leave_handoff_ms) until
+  // every live peer holds this node's own updates, leaves (the others stop counting this node in
+  // majority/all quorums), commits what is queued and stops every actor. Idempotent. Pending operations complete with
   // errc::unavailable.
   void stop();
   // Stops like stop() but stays a member, as a crashed node would: peers keep counting it in

@@ -53,6 +53,9 @@ struct replica_actor_state {
   bool drain_scheduled = false;      // a drain_atom to ourselves is in the mailbox
   bool started = false;
   bool stopping = false;
+  bool handing_off = false;          // a graceful stop waits for peers to hold our updates
+  uint64_t handoff_started_ms = 0;
+  uint64_t handoff_asked_ms = 0;
   bool stop_sent = false;
   caf::response_promise stop_promise;
   static inline const char* name = "rumor.replica";
@@ -65,7 +68,7 @@ uint64_t now_ms(const replica_actor_state& st) { return st.cfg.clock ? st.cfg.cl
 void set_readiness(replica_actor_state& st, readiness r) { st.cfg.readiness->store(static_cast<uint8_t>(r)); }
 
 void update_readiness(replica_actor_state& st) {
-  if (st.stopping || !st.rep) return;
+  if (st.stopping || st.handing_off || !st.rep) return;
   if (st.rep->failed()) return set_readiness(st, readiness::failed);
   set_readiness(st, st.rep->bootstrapped() ? readiness::ready : readiness::joining);
 }
@@ -200,7 +203,7 @@ void handle_update(self_ptr self, call& c, const client::update& u) {
 void handle_call(self_ptr self, call& c) {
   auto& st = self->state;
   if (!c.reply) c.reply = [](client::response) {};
-  if (!st.rep || st.stopping)
+  if (!st.rep || st.stopping || st.handing_off)
     return c.reply(error_response(c.req.id, error{errc::unavailable, "the node is stopping"}));
   auto& body = c.req.body;
   if (auto* u = std::get_if<client::update>(&body)) {
@@ -292,6 +295,47 @@ void finish_stop(self_ptr self) {
             });
 }
 
+// Stops after the hand-off (or at once): leaves the membership when `leave`, hands the open batch
+// to storage, fails the calls still waiting, and finishes once storage has reported every batch.
+void complete_stop(self_ptr self, bool leave) {
+  auto& st = self->state;
+  st.handing_off = false;
+  if (st.rep && st.started && leave) st.rep->leave(now_ms(st));
+  if (st.started) drain(self);  // also hands a batch still open (schedule_drain) to storage
+  st.stopping = true;
+  set_readiness(st, readiness::stopping);
+  for (auto& [rid, w] : st.calls)
+    w.reply(error_response(w.client_id, error{errc::unavailable, "the node stopped before the request completed (an update may still have been applied)"}));
+  st.calls.clear();
+  if (st.cas) st.cas->stop();
+  if (!st.started || st.last_batch_reported >= st.last_batch_sent) {
+    finish_stop(self);
+  } else {
+    // Bounded: stop anyway if the storage actor does not report in time.
+    self->delayed_send(self, std::chrono::seconds(10), flush_atom::value);
+  }
+}
+
+// One step of a graceful stop's hand-off (on the stop request, then each tick): asks the peers
+// that lack our updates for their vectors at most every 100 ms; completes the stop once none
+// lacks them, or when the hand-off time is up.
+void continue_handoff(self_ptr self) {
+  auto& st = self->state;
+  uint64_t now = now_ms(st);
+  bool ask = st.handoff_asked_ms == 0 || now - st.handoff_asked_ms >= 100;
+  if (ask) st.handoff_asked_ms = now;
+  size_t lacking = st.rep->hand_off(now, ask);
+  drain(self);
+  uint64_t spent = now - std::min(now, st.handoff_started_ms);
+  if (lacking > 0 && spent < st.cfg.leave_handoff_ms) return;
+  if (lacking > 0)
+    st.cfg.log->warn("leaving although {} live peer(s) are not known to hold all of this node's updates "
+                     "after {} ms; they reach the cluster when this node returns", lacking, spent);
+  else if (spent > 0)
+    st.cfg.log->info("hand-off: every live peer holds this node's updates ({} ms)", spent);
+  complete_stop(self, true);
+}
+
 caf::behavior replica_actor(self_ptr self, replica_actor_config cfg) {
   self->state.cfg = std::move(cfg);
   auto gossip = self->state.cfg.replica.gossip_interval_ms;
@@ -369,31 +413,28 @@ caf::behavior replica_actor(self_ptr self, replica_actor_config cfg) {
             st.cas->tick(now_ms(st));
             drain_cas(self);
           }
+          if (st.handing_off) continue_handoff(self);
         }
-        self->delayed_send(self, std::chrono::milliseconds(st.tick_ms), tick_atom::value);
+        if (!st.stopping) self->delayed_send(self, std::chrono::milliseconds(st.tick_ms), tick_atom::value);
       },
       [=](stop_atom, bool leave) -> caf::response_promise {
         auto& st = self->state;
         auto rp = self->make_response_promise();
-        if (st.stopping) {
+        if (st.stopping || st.handing_off) {
           rp.deliver(caf::ok_atom::value);
           return rp;
         }
         st.stop_promise = rp;
-        if (st.rep && st.started && leave) st.rep->leave(now_ms(st));
-        if (st.started) drain(self);  // also hands a batch still open (schedule_drain) to storage
-        st.stopping = true;
-        set_readiness(st, readiness::stopping);
-        for (auto& [rid, w] : st.calls)
-          w.reply(error_response(w.client_id, error{errc::unavailable, "the node stopped before the request completed (an update may still have been applied)"}));
-        st.calls.clear();
-        if (st.cas) st.cas->stop();
-        if (!st.started || st.last_batch_reported >= st.last_batch_sent) {
-          finish_stop(self);
-        } else {
-          // Bounded: stop anyway if the storage actor does not report in time.
-          self->delayed_send(self, std::chrono::seconds(10), flush_atom::value);
+        if (st.rep && st.started && leave) {
+          // Hand our own updates to the live peers first (ticks go on; clients are refused).
+          st.handing_off = true;
+          st.handoff_started_ms = now_ms(st);
+          set_readiness(st, readiness::stopping);
+          drain(self);  // the open batch goes to storage now: it can be handed off once committed
+          continue_handoff(self);
+          return rp;
         }
+        complete_stop(self, false);
         return rp;
       },
       [=](flush_atom) { finish_stop(self); },

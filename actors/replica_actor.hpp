@@ -37,6 +37,9 @@ struct replica_actor_config {
   std::vector<std::string> cas_voters;
   replication::cas_config cas;
   uint64_t rng_seed = 0;
+  // A graceful stop first hands this node's own updates to its live peers (replica::hand_off),
+  // for at most this long, then leaves.
+  uint64_t leave_handoff_ms = 5000;
   std::shared_ptr<spdlog::logger> log;        // REQUIRED
   std::shared_ptr<std::atomic<uint8_t>> readiness;  // REQUIRED; rumor::readiness values
   // Milliseconds since the Unix epoch; empty = wall_clock_ms. Tests inject the test

@@ -104,6 +104,7 @@ actors::node_config to_runtime(node_config c) {
   r.gossip_interval_ms = c.gossip_interval_ms;
   r.fanout = c.fanout;
   r.threads = c.threads;
+  r.leave_handoff_ms = c.leave_handoff_ms;
   r.cas_voters = std::move(c.cas_voters);
   r.cas.timeout_ms = c.cas_timeout_ms;
   r.replica.collect_tombstones = c.collect_tombstones;

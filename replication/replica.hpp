@@ -135,6 +135,11 @@ class replica {
 
   // Starts membership: joins through `seeds` (addresses; empty = first node of a new cluster).
   void start(const std::vector<std::string>& seeds, uint64_t now_ms);
+  // Graceful leave, first half (PROTOCOL.md, "Leaving"): the number of live peers not known to
+  // hold every update this node originated (0: the hand-off is done). With `ask`, each of them is
+  // sent a sync_request; its answer tells its vector and makes this node push what it lacks
+  // (on_sync_response). The owner calls it until it returns 0 or a deadline passes, then leave().
+  size_t hand_off(uint64_t now_ms, bool ask);
   // Graceful leave: tells the members this node is leaving.
   void leave(uint64_t now_ms);
 

@@ -15,6 +15,8 @@
 //   pushes back what the responder lacks, and starts a repair (replica_repair.cpp) when the deltas
 //   we lack are gone from its log, or, before bootstrap, a full transfer.
 // - log_entries_after() reads the delta log after a vector, bounded in count and bytes.
+// - hand_off() (a graceful leave, before leave()) counts the live peers not known to hold this
+//   node's own updates and asks them for their vectors; their answers make it push the rest.
 // - maybe_truncate() drops the log prefix every live member has applied. Then, if
 //   config.collect_tombstones, once this node has joined and has applied everything the voters
 //   reported, it hands the vector every voting member has applied to collect_tombstones()
@@ -175,6 +177,21 @@ void replica::anti_entropy(uint64_t now_ms) {
   if (peers.empty()) return;
   node_id peer = peers[rng_() % peers.size()];
   send(peer, sync_request{vv_});
+}
+
+size_t replica::hand_off(uint64_t now_ms, bool ask) {
+  now_ms_ = now_ms;
+  if (failed_ || !bootstrapped_) return 0;
+  uint64_t own = vv_.get(self_);
+  size_t lacking = 0;
+  for (node_id p : live_peer_ids()) {
+    auto known = peer_vv_.find(p);
+    if (known != peer_vv_.end() && known->second.get(self_) >= own) continue;
+    ++lacking;
+    if (ask) send(p, sync_request{vv_});
+  }
+  end_step();
+  return lacking;
 }
 
 std::optional<version_vector> replica::applied_by_all(const std::vector<node_id>& peers) const {

@@ -80,6 +80,8 @@ struct node_config {
   uint64_t gossip_interval_ms = 200;     // one anti-entropy exchange with one peer per interval
   size_t fanout = 3;                     // peers each new update is pushed to
   size_t threads = 2;                    // worker threads of the node
+  // stop() first hands this node's own updates to the live peers, waiting at most this long.
+  uint64_t leave_handoff_ms = 5000;
   // The linearizable compare-and-set lane: the voters' advertised addresses, the same list on
   // every node (empty: the lane is disabled). Quorum = a majority of the list. Change it one
   // address at a time, on every node.
@@ -204,8 +206,10 @@ class node {
   node(const node&) = delete;
   node& operator=(const node&) = delete;
 
-  // Leaves the cluster gracefully (the others stop counting this node in majority/all quorums),
-  // commits what is queued and stops. Idempotent. Pending operations complete with unavailable.
+  // Leaves the cluster gracefully: refuses new operations, waits (at most leave_handoff_ms) until
+  // every live peer holds the updates this node made, so that none is stranded here; then leaves
+  // (the others stop counting this node in majority/all quorums), commits what is queued and
+  // stops. Idempotent. Pending operations complete with unavailable.
   void stop();
   // Stops like stop() but stays a member, as a crashed node would: peers keep counting it in
   // quorums until it returns on the same directory (restarts that should not shrink the quorum).
