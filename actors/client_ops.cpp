@@ -11,10 +11,28 @@ namespace ops = replication::ops;
 
 error bad(std::string m) { return error{errc::invalid_argument, std::move(m)}; }
 
+// An operation that implies one type must name that type: a request that says otherwise is
+// malformed (before, registerSet with type gCounter silently stored an lwwRegister).
+std::optional<error> type_refused(const client::update& u, crdt::type_tag want, std::string_view op) {
+  if (u.type == want) return std::nullopt;
+  return bad(std::string(op) + " needs type " + std::string(crdt::to_string(want)) + ", not " +
+             std::string(crdt::to_string(u.type)));
+}
+
 // The mutator of the leaf operation (the key itself, or the last field of the path).
 result<replication::mutator> leaf(const client::update& u) {
   using client::op_kind;
   using crdt::type_tag;
+  std::optional<error> refused;
+  switch (u.op) {
+    case op_kind::register_set: refused = type_refused(u, type_tag::lww_register, "registerSet"); break;
+    case op_kind::mv_put: refused = type_refused(u, type_tag::mv_register, "mvPut"); break;
+    case op_kind::set_add: refused = type_refused(u, type_tag::or_set, "setAdd"); break;
+    case op_kind::set_remove: refused = type_refused(u, type_tag::or_set, "setRemove"); break;
+    case op_kind::flag_set: refused = type_refused(u, type_tag::ew_flag, "flagSet"); break;
+    default: break;
+  }
+  if (refused) return *refused;
   switch (u.op) {
     case op_kind::counter_add:
       if (u.type == type_tag::pn_counter) return ops::counter_add(u.amount);
@@ -22,7 +40,7 @@ result<replication::mutator> leaf(const client::update& u) {
         if (u.amount < 0) return bad("a grow-only counter cannot be decremented; use a pn-counter key");
         return ops::grow_counter(static_cast<uint64_t>(u.amount));
       }
-      return bad("counter_add needs type g_counter or pn_counter");
+      return bad("counterAdd needs type g_counter or pn_counter, not " + std::string(crdt::to_string(u.type)));
     case op_kind::register_set:
       return ops::register_set(u.value);
     case op_kind::mv_put: {

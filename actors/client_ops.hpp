@@ -19,8 +19,10 @@ struct planned_update {
 
 // Builds the mutator of `u`. For op remove_key with an empty path, `key_type` names the type to
 // delete (the caller looks up what the key holds). Errors: invalid_argument (empty key, a
-// decrement of a g_counter, conditional put without context, unknown type for the op, undecodable
-// context, empty member list), each with a message naming the problem.
+// decrement of a g_counter, conditional put without context, a `type` other than the one the
+// operation implies (counterAdd: g_counter or pn_counter; registerSet: lww_register; mvPut:
+// mv_register; setAdd/setRemove: or_set; flagSet: ew_flag; removeKey with a path: the field's
+// type), undecodable context, empty member list), each with a message naming the problem.
 result<planned_update> plan_update(const client::update& u, crdt::type_tag key_type_for_delete);
 
 client::consistency to_client(replication::consistency c);

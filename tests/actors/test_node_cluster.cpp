@@ -77,6 +77,44 @@ TEST_CASE("an update of another type on a key is refused with type_mismatch, and
   CHECK(counter_at(*c.nodes[0], "k") == 2);
 }
 
+TEST_CASE("an update whose declared type is not the one its operation implies is refused, nothing stored") {
+  // Regression (issue 20, item 2): registerSet with type gCounter stored an lwwRegister, setAdd
+  // with gCounter an orSet, flagSet with orSet an ewFlag; only counterAdd checked its type.
+  cluster c;
+  c.start_all(1);
+  using rumor::client::op_kind;
+  using rumor::crdt::type_tag;
+  struct bad_case {
+    op_kind op;
+    type_tag type;
+  };
+  const bad_case cases[] = {
+      {op_kind::register_set, type_tag::g_counter}, {op_kind::set_add, type_tag::g_counter},
+      {op_kind::set_remove, type_tag::lww_register}, {op_kind::flag_set, type_tag::or_set},
+      {op_kind::mv_put, type_tag::lww_register},     {op_kind::counter_add, type_tag::or_set},
+  };
+  for (const auto& bc : cases) {
+    CAPTURE(static_cast<int>(bc.op));
+    rumor::client::request req;
+    rumor::client::update u;
+    u.key = "typed";
+    u.op = bc.op;
+    u.type = bc.type;
+    u.value = "v";
+    u.members = {"m"};
+    u.amount = 1;
+    req.body = u;
+    std::promise<rumor::client::response> p;
+    c.nodes[0]->submit(req, [&](rumor::client::response r) { p.set_value(std::move(r)); });
+    auto r = p.get_future().get();
+    CHECK(r.code == rumor::errc::invalid_argument);
+    CHECK_MESSAGE(r.message.find(std::string(rumor::crdt::to_string(bc.type))) != std::string::npos, r.message);
+  }
+  auto stored = c.nodes[0]->get("typed");
+  REQUIRE(stored);
+  CHECK_FALSE(*stored);
+}
+
 TEST_CASE("majority writes succeed with one of three nodes down and time out when two are down") {
   cluster c;
   c.start_all(3);
