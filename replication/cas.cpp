@@ -176,7 +176,18 @@ void cas_node::tick(uint64_t now_ms) {
 void cas_node::set_voters(std::vector<node_id> voters) {
   std::sort(voters.begin(), voters.end());
   voters.erase(std::unique(voters.begin(), voters.end()), voters.end());
+  if (voters == config_.voters) return;
   config_.voters = std::move(voters);
+  // A running attempt waits for the old list's ids, some of which may never answer (an address no
+  // member advertised yet: right after a cluster starts, an operation failed with "no quorum"
+  // while its voters were still being resolved). Start it again toward the new list at the next
+  // tick, with a new ballot: a new attempt is always safe, it learns what a quorum accepted.
+  for (auto& [key, q] : ops_) {
+    op& o = q.front();
+    if (o.ph == phase::idle || o.voters == config_.voters) continue;
+    o.ph = phase::idle;
+    o.retry_at = now_ms_;
+  }
 }
 
 size_t cas_node::pending() const noexcept {

@@ -161,7 +161,11 @@ class cas_node {
 
   cas_ready take_ready();
 
-  // Replaces the voter set for attempts started from now on (running attempts keep theirs).
+  // Replaces the voter set. Attempts running with another list are abandoned and start again
+  // toward the new one at the next tick, with a new ballot (late answers to the old ballot are
+  // ignored). A placeholder id that never answers (an address not yet resolved to a member) can
+  // be replaced by the member's id this way: no majority of the old set is ever reached without
+  // the other voters, so it intersects every majority of the new one.
   // SAFE ONLY under this rule (CAS.md, "Membership"): the new set differs from the current one
   // by exactly one node added or removed, every node of the lane makes the same change, and the
   // next change waits until every node has applied this one and every attempt started under the

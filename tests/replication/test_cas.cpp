@@ -228,6 +228,44 @@ TEST_CASE("cas: no quorum ends as unavailable (not applied) or timeout (unknown)
   CHECK(n.pending() == 0);
 }
 
+TEST_CASE("cas: an operation waiting for a voter id that never answers restarts when the voters change") {
+  // Regression (issue 20, item 10): right after a cluster starts, a voter address whose member was
+  // not known yet has a placeholder id; an operation that began then waited for it until its
+  // deadline and failed with "no quorum" although the real voter was reachable.
+  auto store = make_store(11);
+  const node_id placeholder = uint64_t{0xCA5} << 52;
+  cas_config cfg;
+  cfg.voters = {11, placeholder, 33};  // 33 is down
+  cfg.timeout_ms = 1000;
+  cas_node n(*store, cfg, 5);
+  REQUIRE(n.load());
+  n.cas(1, "k", std::nullopt, std::string("v"), 0);
+  commit_all(n, *store, n.take_ready());
+  n.tick(100);  // retransmits to the placeholder and 33: no answer
+  commit_all(n, *store, n.take_ready());
+  n.set_voters({11, 22, 33});  // the placeholder's address is now known as 22
+  n.tick(120);
+  cas_ready r = commit_all(n, *store, n.take_ready());
+  ballot b;
+  bool to_22 = false;
+  for (auto& m : r.messages)
+    if (auto* p = std::get_if<cas_prepare>(&m.msg)) {
+      b = p->b;
+      to_22 |= m.to == 22;
+    }
+  REQUIRE(to_22);
+  n.receive(22, cas_promise{"k", b, ballot{}, std::nullopt, {}}, 130);
+  r = commit_all(n, *store, n.take_ready());
+  bool accepted_to_22 = false;
+  for (auto& m : r.messages) accepted_to_22 |= m.to == 22 && std::holds_alternative<cas_accept>(m.msg);
+  REQUIRE(accepted_to_22);
+  n.receive(22, cas_accepted{"k", b}, 140);
+  r = commit_all(n, *store, n.take_ready());
+  REQUIRE(r.replies.size() == 1);
+  CHECK(r.replies[0].result.has_value());
+  CHECK(n.pending() == 0);
+}
+
 TEST_CASE("cas: a nack makes the proposer retry above the promised ballot") {
   auto store = make_store(11);
   cas_config cfg;
