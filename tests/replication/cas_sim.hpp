@@ -13,6 +13,7 @@
 //
 // Used by test_cas.cpp and the seed-range runner cas_sim_main.cpp.
 
+#include <algorithm>
 #include <deque>
 #include <functional>
 #include <limits>
@@ -44,6 +45,13 @@ struct sim_config {
   uint64_t tick_ms = 5;
   uint64_t max_commit_delay_ms = 3;  // each batch commits 0..this ms after it was produced
   cas_config cas;                    // voters: filled in with every node
+  // 0: every node knows every voter's id from its boot. Otherwise each boot starts with each other
+  // voter's id unknown (a placeholder that never answers, as the node runtime has for a voter
+  // address no member advertised yet) with probability 1/2, and learns the real ids (set_voters)
+  // at a random moment within this many ms. Drawn from resolve_seed, so that schedules without
+  // it are unchanged.
+  uint64_t resolve_within_ms = 0;
+  uint64_t resolve_seed = 0;
 };
 
 class simulation {
@@ -62,7 +70,7 @@ class simulation {
     std::map<uint64_t, reply_fn> callbacks;
   };
 
-  simulation(uint64_t seed, sim_config cfg) : rng_(seed), cfg_(std::move(cfg)) {
+  simulation(uint64_t seed, sim_config cfg) : rng_(seed), cfg_(std::move(cfg)), resolve_rng_(cfg_.resolve_seed) {
     for (size_t i = 0; i < cfg_.nodes; ++i) {
       persistence::memory_store::config c;
       c.node_id = (rng_() | 1) ^ (i << 1);
@@ -198,10 +206,28 @@ class simulation {
 
   void boot(size_t i) {
     node& n = nodes_[i];
-    n.cas = std::make_unique<cas_node>(*n.store, cfg_.cas, rng_());
+    cas_config c = cfg_.cas;
+    bool unresolved = false;
+    if (cfg_.resolve_within_ms > 0) {
+      for (size_t j = 0; j < c.voters.size(); ++j) {
+        if (j == i || resolve_rng_() % 2 == 0) continue;
+        c.voters[j] = (uint64_t{0xCA5} << 52) | j;  // never a node's id (ids are odd)
+        unresolved = true;
+      }
+    }
+    n.cas = std::make_unique<cas_node>(*n.store, c, rng_());
     auto st = n.cas->load();
     if (!st) throw std::runtime_error("cas load failed: " + st.err().describe());
     n.up = true;
+    if (unresolved) {
+      const cas_node* booted = n.cas.get();
+      after(1 + resolve_rng_() % cfg_.resolve_within_ms, [this, i, booted] {
+        node& m = nodes_[i];
+        if (!m.up || m.cas.get() != booted) return;
+        m.cas->set_voters(ids_);
+        drain(i);
+      });
+    }
   }
 
   template <class F>
@@ -252,6 +278,7 @@ class simulation {
   }
 
   void send(size_t from, cas_outgoing o) {
+    if (std::find(ids_.begin(), ids_.end(), o.to) == ids_.end()) return;  // a placeholder: nobody
     size_t to = index_of(o.to);
     if (!group_.empty() && group_[from] != group_[to]) return;
     std::uniform_real_distribution<double> u(0, 1);
@@ -279,6 +306,7 @@ class simulation {
 
   std::mt19937_64 rng_;
   sim_config cfg_;
+  std::mt19937_64 resolve_rng_;
   std::vector<node> nodes_;
   std::vector<node_id> ids_;
   std::vector<size_t> group_;
@@ -328,6 +356,13 @@ class schedule {
     cfg.cas.backoff_max_ms = 40;
     cfg.cas.max_attempts = 6 + static_cast<uint32_t>(rng_() % 10);
     cfg.cas.ballot_block = 1 + rng_() % 8;  // small: restarts must skip used counters
+    // A third of the schedules start (and restart) nodes with voter ids still unresolved; drawn
+    // from the seed apart from rng_, so that the other schedules stay as they were.
+    uint64_t mix = (seed + 1) * 0x9E3779B97F4A7C15ull;
+    if ((mix >> 58) % 3 == 0) {
+      cfg.resolve_within_ms = 20 + (mix >> 20) % 400;
+      cfg.resolve_seed = mix;
+    }
     sim_ = std::make_unique<simulation>(rng_(), cfg);
     result_.nodes = cfg.nodes;
     clients_ = 2 + rng_() % 8;
