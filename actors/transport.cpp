@@ -537,7 +537,20 @@ void on_client_request(broker_ptr self, connection& c, client::request req) {
 
 void on_client_frame(broker_ptr self, connection& c, std::string_view frame) {
   auto m = decode_client_frame(frame);
-  if (!m) return refuse(self, c, "bad client frame: " + m.err().describe());
+  if (!m) {
+    // A well-formed request the node cannot read costs that request only: it is answered with
+    // decode_error, and the connection and the other requests on it go on. Any other bad frame
+    // closes the connection (client.capnp, "Errors").
+    if (auto id = client::request_id_of(frame)) {
+      client::response r;
+      r.id = *id;
+      r.code = errc::decode_error;
+      r.message = "request " + std::to_string(*id) + " refused: " + m.err().message;
+      write_frame(self, c, client::encode_client(client::client_message{std::move(r)}));
+      return;
+    }
+    return refuse(self, c, "bad client frame: " + m.err().describe());
+  }
   auto* req = std::get_if<client::request>(&*m);
   if (req == nullptr) return refuse(self, c, "a client sent a response or an event, not a request");
   on_client_request(self, c, std::move(*req));

@@ -2,9 +2,19 @@
 # rumor client protocol — the client-to-node wire spec (protocol version 2, the version of the
 # hello, replication/wire.capnp). A client opens a TCP connection to a node's listener and sends a
 # replication `Message` whose member is a `hello` with role = client (cluster may be empty, node 0,
-# address empty); the node answers with its own hello. From then on every frame, both ways, is one
-# standard, unpacked Cap'n Proto message (segment table + segments) whose root is a
-# `ClientMessage`. Frames are at most 64 MiB and 512 segments; a bad frame closes the connection.
+# address empty; a client's `node` is ignored); the node answers with its own hello. From then on
+# every frame, both ways, is one standard, unpacked Cap'n Proto message (segment table + segments)
+# whose root is a `ClientMessage`. Frames are at most 64 MiB including their segment table (the
+# 8-byte header of a one-segment frame counts) and at most 512 segments.
+#
+# Errors. A request the node can read but not carry out gets a `response` with an error code
+# (invalidArgument: empty key, an operation whose `type` is not the one it implies, ...). A
+# request the node cannot read (a well-formed ClientMessage holding a request with an enumerant,
+# request kind or field value it does not know or accept, e.g. type = unknown) gets a `response`
+# with decodeError and its message. Either way the connection and the other requests on it go
+# on. The node closes the connection, losing what is pipelined on it, only for frames that are not
+# a well-formed ClientMessage (bad framing, bad pointers, over the limits) and for a client that
+# sends a `response` or an `event`.
 #
 # The client sends `request`s; the node sends one `response` per request (matched by id, possibly
 # out of order: a majority write may finish after a later local read) and, for an active watch,
@@ -21,8 +31,10 @@
 # Conventions:
 #   - Keys, field names, set members and register values are raw bytes (`Data`); the node checks
 #     the key rules (1..256 bytes, no NUL), the codec does not.
-#   - Values are crdt codec bytes (crdt/crdt.capnp `Value`, type tag included); causal contexts
-#     are crdt codec context bytes (crdt::encode_context). Both are opaque at this layer. Since
+#   - Values are crdt codec bytes: one standard framed Cap'n Proto message (segment table +
+#     segments, unpacked or packed as below) whose root is crdt/crdt.capnp `Value`; the type is
+#     the `Value` union's member, not a prefix byte. Causal contexts are crdt codec context bytes
+#     (crdt::encode_context). Both are opaque at this layer. Since
 #     version 2 a node writes them in the packed form (crdt/codec.hpp); it still reads contexts in
 #     the unpacked form of version 1.
 #   - Lists are in no particular order unless a field says otherwise.
@@ -67,8 +79,8 @@ enum OpKind {
                     # last field of the path (type = that field's type)
 }
 
-# Outcome of a request. Same numbers as rumor::errc (base/error.hpp); values this build does not
-# know are refused.
+# Outcome of a request. Same numbers as rumor::errc (include/rumor/error.hpp); values this build
+# does not know are refused.
 enum ErrorCode {
   ok @0;
   invalidArgument @1;     # malformed request (empty key, bad path, negative g-counter amount)
@@ -106,7 +118,10 @@ struct UpdateRequest {
                              # With path = [a, b] the key holds an orMap whose field (a, orMap)
                              # holds an orMap whose field (b, `type`) gets the operation.
   op @2 :OpKind;
-  type @3 :CrdtType;         # type of the value the operation applies to (must be known: 1..7)
+  type @3 :CrdtType;         # type of the value the operation applies to (must be known: 1..7,
+                             # and the one the op implies: registerSet lwwRegister, mvPut
+                             # mvRegister, setAdd/setRemove orSet, flagSet ewFlag, counterAdd
+                             # gCounter or pnCounter; else invalidArgument)
   amount @4 :Int64;          # counterAdd: the amount (may be negative for pnCounter)
   value @5 :Data;            # registerSet, mvPut: the new value
   members @6 :List(Data);    # setAdd, setRemove: the members

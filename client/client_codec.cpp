@@ -322,4 +322,13 @@ result<client_message> decode_client(std::string_view frame) {
       frame, "client", [](w::ClientMessage::Reader r, size_t words) { return decoder{words}.get(r); });
 }
 
+std::optional<uint64_t> request_id_of(std::string_view frame) {
+  auto id = replication::read_capnp_frame<std::optional<uint64_t>, w::ClientMessage>(
+      frame, "client", [](w::ClientMessage::Reader r, size_t) -> std::optional<uint64_t> {
+        if (r.which() != w::ClientMessage::REQUEST) return std::nullopt;
+        return r.getRequest().getId();
+      });
+  return id ? *id : std::nullopt;
+}
+
 }  // namespace rumor::client

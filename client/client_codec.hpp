@@ -19,6 +19,7 @@
 //
 // Thread safety: free functions, reentrant.
 
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -35,5 +36,11 @@ std::string encode_client(const client_message& m);
 // Decodes one whole frame (as cut by replication::frame_reader). See the checks above. `frame`
 // needs no particular alignment (it is copied).
 result<client_message> decode_client(std::string_view frame);
+
+// The id of the request in `frame` when the frame is a well-formed ClientMessage holding a
+// request, whether or not decode_client accepts its fields; nullopt for anything else. A node
+// answers a request it cannot read (an enumerant, request kind or field it does not know or
+// accept) with an error response to this id, and keeps the connection (client.capnp, "Errors").
+std::optional<uint64_t> request_id_of(std::string_view frame);
 
 }  // namespace rumor::client

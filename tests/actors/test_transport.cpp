@@ -587,6 +587,45 @@ TEST_CASE_FIXTURE(fixture, "transport: a client request becomes a call — the r
   CHECK(closed_by_broker(c));
 }
 
+TEST_CASE_FIXTURE(fixture, "transport: a request the node cannot read is answered with decode_error, the connection goes on") {
+  // Issue 20, item 3: a request with `type = unknown` used to close the connection, losing every
+  // other pipelined request on it. Errors in one request must not cost the others.
+  start();
+  auto c = client_conn();
+  client::request bad;
+  bad.id = 7;
+  client::update u;
+  u.key = "k";
+  u.op = client::op_kind::counter_add;
+  u.type = static_cast<crdt::type_tag>(0);  // CrdtType.unknown
+  u.amount = 1;
+  bad.body = u;
+  client::request odd_op = bad;
+  odd_op.id = 8;
+  u.type = crdt::type_tag::pn_counter;
+  u.op = static_cast<client::op_kind>(99);  // an op kind this build does not know
+  odd_op.body = u;
+  // Pipelined: the bad requests and a good one in one write.
+  send(c, client_frame(bad) + client_frame(odd_op) + client_frame(get_request(9, "k")));
+  CHECK_FALSE(closed_by_broker(c));
+  auto out = written_client(c);
+  REQUIRE(out.size() == 2);
+  auto& r7 = std::get<client::response>(out[0]);
+  CHECK(r7.id == 7);
+  CHECK(r7.code == errc::decode_error);
+  CHECK_MESSAGE(r7.message.find("CRDT type tag 0") != std::string::npos, r7.message);
+  auto& r8 = std::get<client::response>(out[1]);
+  CHECK(r8.id == 8);
+  CHECK(r8.code == errc::decode_error);
+  CHECK_MESSAGE(r8.message.find("op kind") != std::string::npos, r8.message);
+  REQUIRE(rec->calls.size() == 1);  // only the good request reached the replica
+  CHECK(rec->calls[0].req == get_request(9, "k"));
+
+  // A frame that is not a well-formed message at all still closes the connection.
+  send(c, std::string(16, '\xff'));
+  CHECK(closed_by_broker(c));
+}
+
 TEST_CASE_FIXTURE(fixture, "transport: sessions of two clients differ — a late reply to a closed client is dropped") {
   start();
   auto a = client_conn();
