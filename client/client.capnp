@@ -31,10 +31,12 @@
 # Conventions:
 #   - Keys, field names, set members and register values are raw bytes (`Data`); the node checks
 #     the key rules (1..256 bytes, no NUL), the codec does not.
-#   - Values are crdt codec bytes: one standard framed Cap'n Proto message (segment table +
-#     segments, unpacked or packed as below) whose root is crdt/crdt.capnp `Value`; the type is
-#     the `Value` union's member, not a prefix byte. Causal contexts are crdt codec context bytes
-#     (crdt::encode_context). Both are opaque at this layer. Since
+#   - Values are crdt codec bytes: the byte 0xFF followed by one standard packed Cap'n Proto
+#     message (packed segment table + segments) whose root is crdt/crdt.capnp `Value`; the type
+#     is the `Value` union's member, not a prefix byte (`tail -c +2 | capnp decode --packed
+#     crdt.capnp Value` reads it). Causal contexts are the same with root `Context`; an empty
+#     byte string is the empty context. Nodes also read the older unpacked form (a standard
+#     framed message, first byte 0x00..0x3F) and never write it. Both are opaque at this layer. Since
 #     version 2 a node writes them in the packed form (crdt/codec.hpp); it still reads contexts in
 #     the unpacked form of version 1.
 #   - Lists are in no particular order unless a field says otherwise.
@@ -200,7 +202,12 @@ struct LgetRequest {
 
 struct KeyValue {
   key @0 :Data;                   # user key
-  value @1 :Data;                 # crdt codec bytes (type tag inside)
+  value @1 :Data;                 # crdt codec bytes of the value (see Conventions)
+  context @2 :Data;               # get and update responses (since protocol version 2): the causal
+                                  # context a later write supersedes, as crdt codec context bytes.
+                                  # For an mvRegister exactly its siblings' dots (what a
+                                  # conditional mvPut checks); otherwise the value's whole context.
+                                  # Pass it unchanged as UpdateRequest.context. cas/lget: absent.
 }
 
 struct KeyType {

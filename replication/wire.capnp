@@ -49,19 +49,26 @@ enum CrdtType {
 
 # ---- handshake ----
 
-# First frame on every connection, both ways. The receiver refuses (closes the connection) when
-# the cluster name or protocol version differs from its own.
+# First frame on every connection, both ways. The side that opened the connection sends its
+# hello at once. The side that accepted it reads that hello first and checks it: it answers with
+# its own hello when it accepts the connection, or with a hello whose `refusal` says why (and
+# `refusalCode` which rumor::errc applies) and then closes the connection. Refused: another
+# protocol version (unsupportedVersion), another cluster name, a first frame that is no hello,
+# the node's own id (invalidArgument). An opener that receives a refusal must not retry at once.
 #
 # A connection opened by a client (the `rumor` CLI, an application) says role = client. For a
-# client, `cluster` may be empty (= "whichever cluster this node is in") and `node` is 0; after
-# the node's answering hello, every further frame on that connection, both ways, is a
-# client/client.capnp `ClientMessage` instead of a `Message`.
+# client, `cluster` may be empty (= "whichever cluster this node is in") and `node` is ignored;
+# the node's accepting hello says role = client too (what it accepted the connection as). After
+# it, every further frame on that connection, both ways, is a client/client.capnp
+# `ClientMessage` instead of a `Message`.
 struct Hello {
   cluster @0 :Text;     # cluster name; non-empty for peers
   node @1 :UInt64;      # sender's node id; != 0 for peers, 0 for clients
   version @2 :UInt32;   # sender's protocol version, >= 1 (this spec: 2)
   address @3 :Text;     # where the sender listens for peers, "host:port" (clients: empty)
-  role @4 :Role;        # who opened the connection (absent in old senders = peer)
+  role @4 :Role;        # the role of the connection (absent in old senders = peer)
+  refusal @5 :Text;     # non-empty: the connection is refused, and why (the sender closes it)
+  refusalCode @6 :UInt16;  # with a refusal: the rumor::errc number (ErrorCode in client.capnp)
 }
 
 enum Role {
