@@ -5,9 +5,11 @@
 // client connection can never reach a newer connection on the same socket. All handlers run on
 // CAF's network thread: they only cut frames, decode, and hand work to the replica actor.
 //
-// Connection life: opened (accepted, or dialed) -> we write our hello at once -> the first frame
-// from the other side must be a hello (else: closed) -> role peer or client -> frames flow ->
-// closed by either side, by a bad frame, by the handshake timer, or by stop.
+// Connection life: opened -> a dialed connection writes our hello at once; an accepted one waits
+// for the other side's hello, checks it, and answers with our hello (role = the connection's) or
+// with a refusal hello saying why, then closes (replication/wire.capnp, "handshake") -> role peer
+// or client -> frames flow -> closed by either side, by a bad frame, by the handshake timer, or
+// by stop.
 
 #include "actors/transport.hpp"
 
@@ -289,7 +291,8 @@ void refuse(broker_ptr self, connection& c, std::string_view problem) {
   close_connection(self, c, problem);
 }
 
-// Registers a new connection, writes our hello and arms the handshake timer.
+// Registers a new connection, writes our hello when we dialed it (an accepted one is answered
+// after its hello) and arms the handshake timer.
 connection& open_connection(broker_ptr self, caf::io::connection_handle hdl, std::string dialed) {
   auto& st = self->state;
   uint64_t serial = st.next_serial++;
@@ -300,7 +303,7 @@ connection& open_connection(broker_ptr self, caf::io::connection_handle hdl, std
   st.serial_of[hdl.id()] = serial;
   self->configure_read(hdl, caf::io::receive_policy::at_most(read_chunk_bytes));
   self->ack_writes(hdl, true);
-  write_frame(self, c, st.hello_frame);
+  if (!c.dialed.empty()) write_frame(self, c, st.hello_frame);
   self->delayed_send(self, std::chrono::milliseconds(st.cfg.handshake_timeout_ms), hs_timeout_atom::value, serial);
   return c;
 }
@@ -459,30 +462,65 @@ void accept_peer(broker_ptr self, connection& c, const replication::hello& h) {
   if (!c.dialed.empty()) flush_dial_queue(self, c);
 }
 
+// This node's hello on a connection of role `client` (or peer).
+replication::hello our_hello(const transport_state& st, bool client) {
+  replication::hello h;
+  h.cluster = st.cfg.cluster;
+  h.node = st.cfg.self;
+  h.version = replication::protocol_version;
+  h.address = st.address;
+  h.client = client;
+  return h;
+}
+
+// Refuses a connection during the handshake: an accepted connection is first told why (a hello
+// with the refusal, wire.capnp), then closed; a dialed one is closed.
+void refuse_hello(broker_ptr self, connection& c, errc code, const std::string& problem) {
+  auto& st = self->state;
+  if (c.dialed.empty()) {
+    replication::hello no = our_hello(st, false);
+    no.refusal = problem;
+    no.refusal_code = code;
+    write_frame(self, c, replication::encode_message(no));
+  }
+  refuse(self, c, problem);
+}
+
 // Handles the first frame of a connection, which must be an acceptable hello.
 void on_first_frame(broker_ptr self, connection& c, std::string_view frame) {
   auto& st = self->state;
   auto m = decode_peer(frame);
-  if (!m) return refuse(self, c, "bad first frame (expected a hello): " + m.err().describe());
+  if (!m)
+    return refuse_hello(self, c, errc::invalid_argument, "bad first frame (expected a hello): " + m.err().describe());
   const auto* h = std::get_if<replication::hello>(&*m);
-  if (h == nullptr) return refuse(self, c, std::string("the first frame is a ") + kind_name(*m) + ", not a hello");
+  if (h == nullptr)
+    return refuse_hello(self, c, errc::invalid_argument,
+                        std::string("the first frame is a ") + kind_name(*m) + ", not a hello");
+  if (!h->refusal.empty())  // the node we dialed refused us
+    return refuse(self, c, fmt::format("it refused this node ({}): {}", to_string(h->refusal_code), h->refusal));
   if (h->version != replication::protocol_version)
-    return refuse(self, c,
-                  fmt::format("it speaks protocol version {}, this node speaks version {}", h->version,
-                              replication::protocol_version));
+    return refuse_hello(self, c, errc::unsupported_version,
+                        fmt::format("it speaks protocol version {}, this node speaks version {}", h->version,
+                                    replication::protocol_version));
   if (h->client) {
     if (!c.dialed.empty()) return refuse(self, c, "the node we dialed answered as a client");
     if (!h->cluster.empty() && h->cluster != st.cfg.cluster)
-      return refuse(self, c, fmt::format("client for cluster '{}', this node is in cluster '{}'", h->cluster,
-                                         st.cfg.cluster));
+      return refuse_hello(self, c, errc::invalid_argument,
+                          fmt::format("client for cluster '{}', this node is in cluster '{}'", h->cluster,
+                                      st.cfg.cluster));
     c.kind = role::client;
+    // Accepted: our hello says role = client, what the connection was accepted as.
+    write_frame(self, c, replication::encode_message(our_hello(st, true)));
     st.cfg.log->debug("transport: {} connected", describe(c));
     return;
   }
   if (h->cluster != st.cfg.cluster)
-    return refuse(self, c, fmt::format("node {} is in cluster '{}', this node is in cluster '{}'", node_name(h->node),
-                                       h->cluster, st.cfg.cluster));
-  if (h->node == st.cfg.self) return refuse(self, c, "it is this node itself (same node id)");
+    return refuse_hello(self, c, errc::invalid_argument,
+                        fmt::format("node {} is in cluster '{}', this node is in cluster '{}'", node_name(h->node),
+                                    h->cluster, st.cfg.cluster));
+  if (h->node == st.cfg.self)
+    return refuse_hello(self, c, errc::invalid_argument, "it is this node itself (same node id)");
+  if (c.dialed.empty()) write_frame(self, c, st.hello_frame);
   accept_peer(self, c, *h);
 }
 
@@ -667,8 +705,7 @@ caf::behavior transport_broker(broker_ptr self, caf::io::doorman_ptr listener, t
   st.replica = std::move(replica);
   st.address = std::move(address);
   st.max_frame = std::clamp<size_t>(st.cfg.max_frame_bytes, 64, replication::max_frame_bytes);
-  st.hello_frame = replication::encode_message(
-      replication::hello{st.cfg.cluster, st.cfg.self, replication::protocol_version, st.address, false});
+  st.hello_frame = replication::encode_message(our_hello(st, false));
   self->add_doorman(std::move(listener));
   self->monitor(st.replica);
   self->set_down_handler([=](caf::down_msg& dm) {

@@ -181,6 +181,8 @@ result<connection> connection::connect(std::string host_port, uint64_t timeout_m
     return error{errc::decode_error, "invalid hello from " + c.address_ + ": " + msg.err().message};
   const auto* h = std::get_if<replication::hello>(&msg.value());
   if (!h) return error{errc::decode_error, "the first frame from " + c.address_ + " is not a hello"};
+  if (!h->refusal.empty())
+    return error{h->refusal_code, "node " + c.address_ + " refused the connection: " + h->refusal};
   if (h->version != replication::protocol_version)
     return error{errc::unsupported_version, "node " + c.address_ + " speaks protocol version " +
                                                 std::to_string(h->version) + ", this client version " +

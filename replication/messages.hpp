@@ -12,6 +12,7 @@
 #include <variant>
 #include <vector>
 
+#include "base/error.hpp"
 #include "crdt/dot.hpp"
 #include "crdt/type_tag.hpp"
 #include "crdt/version_vector.hpp"
@@ -36,6 +37,9 @@ struct hello {
   uint32_t version = protocol_version;
   std::string address;  // where the sender listens ("host:port")
   bool client = false;
+  // Non-empty: the sender refuses the connection (and closes it); refusal_code says which error.
+  std::string refusal;
+  errc refusal_code = errc::ok;
   friend bool operator==(const hello&, const hello&) = default;
 };
 

@@ -105,6 +105,10 @@ void put_body(w::Message::Builder m, const hello& x) {
   b.setVersion(x.version);
   b.setAddress(text_of(x.address));
   b.setRole(x.client ? w::Role::CLIENT : w::Role::PEER);
+  if (!x.refusal.empty()) {
+    b.setRefusal(text_of(x.refusal));
+    b.setRefusalCode(static_cast<uint16_t>(x.refusal_code));
+  }
 }
 
 void put_body(w::Message::Builder m, const ping& x) {
@@ -512,6 +516,13 @@ class decoder {
     h.version = r.getVersion();
     if (h.version == 0) violation("hello with protocol version 0");
     h.address = str(r.getAddress());
+    h.refusal = str(r.getRefusal());
+    if (!h.refusal.empty()) {
+      uint16_t code = r.getRefusalCode();
+      // An unknown code (a newer sender) still refuses: it reads as unavailable.
+      h.refusal_code = code >= 1 && code <= static_cast<uint16_t>(errc::too_large) ? static_cast<errc>(code)
+                                                                                  : errc::unavailable;
+    }
     return h;
   }
 

@@ -100,7 +100,13 @@ std::string le32(uint32_t v) {
 
 std::string hello_frame(const std::string& cluster, uint64_t node, bool client = false,
                         uint32_t version = replication::protocol_version, std::string address = {}) {
-  return replication::encode_message(replication::hello{cluster, node, version, std::move(address), client});
+  replication::hello h;
+  h.cluster = cluster;
+  h.node = node;
+  h.version = version;
+  h.address = std::move(address);
+  h.client = client;
+  return replication::encode_message(h);
 }
 
 std::string ping_frame(uint64_t probe) { return replication::encode_message(replication::ping{probe, {}}); }
@@ -236,20 +242,30 @@ struct fixture {
     return out;
   }
 
-  // A handshaken peer connection from node `node`; its hello from us is consumed.
+  // A handshaken peer connection from node `node`; our answering hello is consumed.
   connection_handle peer(uint64_t node, std::string address = {}) {
     auto c = connect();
+    send(c, hello_frame("test", node, false, replication::protocol_version, std::move(address)));
     auto hello = written_peer(c);
     REQUIRE(hello.size() == 1);
-    send(c, hello_frame("test", node, false, replication::protocol_version, std::move(address)));
+    REQUIRE(std::holds_alternative<replication::hello>(hello[0]));
     return c;
   }
 
   connection_handle client_conn() {
     auto c = connect();
-    REQUIRE(written_peer(c).size() == 1);  // the node's hello
     send(c, hello_frame("", 0, true));
+    REQUIRE(written_peer(c).size() == 1);  // the node's accepting hello
     return c;
+  }
+
+  // The refusal hello the broker wrote to `c` before closing it.
+  replication::hello refusal(connection_handle c) {
+    auto out = written_peer(c);
+    REQUIRE(out.size() == 1);
+    auto* h = std::get_if<replication::hello>(&out[0]);
+    REQUIRE(h != nullptr);
+    return *h;
   }
 
   void outbox(std::vector<replication::outgoing> msgs) {
@@ -313,6 +329,9 @@ TEST_CASE("transport: split_host_port and join_host_port") {
 TEST_CASE_FIXTURE(fixture, "transport: hello exchange, then peer messages reach the replica") {
   start();
   auto c = connect();
+  // An accepted connection hears nothing until it has said hello (wire.capnp, "handshake").
+  CHECK(written_peer(c).empty());
+  send(c, hello_frame("test", 0x22, false, replication::protocol_version, "10.0.0.2:7000"));
   auto hello = written_peer(c);
   REQUIRE(hello.size() == 1);
   auto* h = std::get_if<replication::hello>(&hello[0]);
@@ -321,8 +340,7 @@ TEST_CASE_FIXTURE(fixture, "transport: hello exchange, then peer messages reach 
   CHECK(h->node == self_id);
   CHECK(h->address == "127.0.0.1:4242");
   CHECK_FALSE(h->client);
-
-  send(c, hello_frame("test", 0x22, false, replication::protocol_version, "10.0.0.2:7000"));
+  CHECK(h->refusal.empty());
   CHECK(stats().peer_connections == 1);
   CHECK(rec->peers.empty());  // the hello is the transport's business
 
@@ -349,6 +367,9 @@ TEST_CASE_FIXTURE(fixture, "transport: a wrong cluster name closes that connecti
   auto bad = connect();
   send(bad, hello_frame("other", 0x33));
   CHECK(closed_by_broker(bad));
+  auto no = refusal(bad);  // told why before the close
+  CHECK(no.refusal_code == errc::invalid_argument);
+  CHECK(no.refusal.find("cluster 'other'") != std::string::npos);
   CHECK(logs.contains("cluster 'other'"));
   CHECK(logs.contains("cluster 'test'"));
 
@@ -367,15 +388,18 @@ TEST_CASE_FIXTURE(fixture, "transport: a wrong protocol version, a non-hello fir
   send(v2, hello_frame("test", 0x22, false, replication::protocol_version + 1));
   CHECK(closed_by_broker(v2));
   CHECK(logs.contains("protocol version"));
+  CHECK(refusal(v2).refusal_code == errc::unsupported_version);
 
   auto no_hello = connect();
   send(no_hello, ping_frame(1));
   CHECK(closed_by_broker(no_hello));
   CHECK(logs.contains("not a hello"));
+  CHECK(refusal(no_hello).refusal.find("not a hello") != std::string::npos);
 
   auto itself = connect();
   send(itself, hello_frame("test", self_id));
   CHECK(closed_by_broker(itself));
+  CHECK(refusal(itself).refusal_code == errc::invalid_argument);
 
   CHECK(rec->peers.empty());
   CHECK(stats().refused == 3);
@@ -559,6 +583,35 @@ TEST_CASE_FIXTURE(fixture, "transport: messages to a peer beyond its backlog are
   auto later = written_peer(c);
   REQUIRE(later.size() == 1);
   CHECK(std::get<replication::ping>(later[0]).probe == 1000);
+}
+
+TEST_CASE_FIXTURE(fixture, "transport: a client is accepted with a role = client hello, or refused with the reason") {
+  // Issue 20, item 1: the node used to send its hello (role = peer) before reading the client's,
+  // so a client could not tell acceptance from refusal.
+  start();
+  auto c = connect();
+  CHECK(written_peer(c).empty());
+  send(c, hello_frame("", 0, true));
+  auto out = written_peer(c);
+  REQUIRE(out.size() == 1);
+  auto& yes = std::get<replication::hello>(out[0]);
+  CHECK(yes.client);  // accepted as a client
+  CHECK(yes.refusal.empty());
+  CHECK(yes.cluster == "test");
+  CHECK(yes.node == self_id);
+  CHECK_FALSE(closed_by_broker(c));
+
+  auto other = connect();
+  send(other, hello_frame("prod", 0, true));
+  CHECK(closed_by_broker(other));
+  auto no = refusal(other);
+  CHECK(no.refusal_code == errc::invalid_argument);
+  CHECK(no.refusal.find("cluster 'prod'") != std::string::npos);
+
+  auto old = connect();
+  send(old, hello_frame("", 0, true, replication::protocol_version + 1));
+  CHECK(closed_by_broker(old));
+  CHECK(refusal(old).refusal_code == errc::unsupported_version);
 }
 
 TEST_CASE_FIXTURE(fixture, "transport: a client request becomes a call — the reply is written back") {

@@ -75,7 +75,12 @@ class peer {
     return true;
   }
   void send_hello(uint32_t version = replication::protocol_version) {
-    write(replication::encode_message(replication::hello{"test-cluster", 42, version, "127.0.0.1:1", false}));
+    replication::hello h;
+    h.cluster = "test-cluster";
+    h.node = 42;
+    h.version = version;
+    h.address = "127.0.0.1:1";
+    write(replication::encode_message(h));
   }
   std::optional<request> read_request(std::string& problems) {
     auto m = decode_client(read_frame());
@@ -334,6 +339,24 @@ TEST_CASE("connection: protocol version mismatch") {
   auto c = connection::connect(server.address(), 5000);
   REQUIRE(!c);
   CHECK(c.err().code == errc::unsupported_version);
+  CHECK(server.finish() == "");
+}
+
+TEST_CASE("connection: a refusal hello gives its code and the node's reason") {
+  test_server server([](peer& p, std::string& problems) {
+    if (!p.expect_client_hello(problems)) return;
+    replication::hello no;
+    no.cluster = "test-cluster";
+    no.node = 42;
+    no.refusal = "client for cluster 'prod', this node is in cluster 'test-cluster'";
+    no.refusal_code = errc::invalid_argument;
+    p.write(replication::encode_message(no));
+    p.wait_closed();
+  });
+  auto c = connection::connect(server.address(), 5000);
+  REQUIRE(!c);
+  CHECK(c.err().code == errc::invalid_argument);
+  CHECK(c.err().message.find("refused the connection: client for cluster 'prod'") != std::string::npos);
   CHECK(server.finish() == "");
 }
 

@@ -92,7 +92,14 @@ class generator {
 
   message make(size_t kind) {
     switch (kind) {
-      case 0: return hello{nonempty_bytes(), node(), static_cast<uint32_t>(positive()) | 1, bytes(), coin()};
+      case 0: {
+        hello h{nonempty_bytes(), node(), static_cast<uint32_t>(positive()) | 1, bytes(), coin(), {}, errc::ok};
+        if (coin()) {  // a refusal (wire.capnp, "handshake")
+          h.refusal = nonempty_bytes();
+          h.refusal_code = static_cast<errc>(1 + number() % static_cast<uint64_t>(errc::too_large));
+        }
+        return h;
+      }
       case 1: return ping{number(), members()};
       case 2: return ack{number(), number(), members()};
       case 3: return ping_req{number(), node(), bytes(), members()};
