@@ -169,7 +169,7 @@ cas_lane::effects cas_lane::take_effects(const replication::membership& members)
       resp.code = rp.result.err().code;
       resp.message = rp.result.err().message;
     }
-    if (rp.value) resp.values.push_back(client::key_value{it->second.key, *rp.value});
+    if (rp.value) resp.values.push_back(client::key_value{it->second.key, *rp.value, {}});
     auto fn = std::move(it->second.reply);
     calls_.erase(it);
     fn(std::move(resp));

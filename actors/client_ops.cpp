@@ -121,6 +121,21 @@ replication::consistency to_replication(client::consistency c) {
   return replication::consistency::local;
 }
 
+std::string context_bytes(const crdt::value& v) {
+  if (const auto* mv = v.get_if<crdt::mv_register>()) return crdt::encode_context(mv->read_context());
+  return crdt::encode_context(v.context());
+}
+
+namespace {
+// What a response carries for `v`: its bytes, and for an mv_register its context (the only type
+// whose operation takes one; the other types' responses stay as small as before).
+client::key_value response_value(const crdt::value& v) {
+  client::key_value kv{{}, crdt::encode(v), {}};
+  if (v.get_if<crdt::mv_register>()) kv.context = context_bytes(v);
+  return kv;
+}
+}  // namespace
+
 client::response to_response(uint64_t id, const replication::reply& r) {
   client::response out;
   out.id = id;
@@ -129,9 +144,9 @@ client::response to_response(uint64_t id, const replication::reply& r) {
     out.message = r.result.err().message;
   }
   if (r.update) {
-    out.values.push_back(client::key_value{{}, crdt::encode(r.update->value)});
+    out.values.push_back(response_value(r.update->value));
   } else {
-    for (const auto& v : r.values) out.values.push_back(client::key_value{{}, crdt::encode(v)});
+    for (const auto& v : r.values) out.values.push_back(response_value(v));
   }
   return out;
 }

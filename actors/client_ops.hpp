@@ -28,7 +28,12 @@ result<planned_update> plan_update(const client::update& u, crdt::type_tag key_t
 client::consistency to_client(replication::consistency c);
 replication::consistency to_replication(client::consistency c);
 
-// The response to request `id` from a replica reply (values encoded with crdt::encode).
+// The context a later write of `v` supersedes, as crdt::encode_context bytes: for an mv_register
+// exactly its siblings' dots (what a conditional put checks), otherwise the value's whole context.
+std::string context_bytes(const crdt::value& v);
+
+// The response to request `id` from a replica reply (values encoded with crdt::encode; an
+// mv_register's with its context_bytes).
 client::response to_response(uint64_t id, const replication::reply& r);
 
 // An error response.

@@ -203,11 +203,11 @@ struct LgetRequest {
 struct KeyValue {
   key @0 :Data;                   # user key
   value @1 :Data;                 # crdt codec bytes of the value (see Conventions)
-  context @2 :Data;               # get and update responses (since protocol version 2): the causal
-                                  # context a later write supersedes, as crdt codec context bytes.
-                                  # For an mvRegister exactly its siblings' dots (what a
-                                  # conditional mvPut checks); otherwise the value's whole context.
-                                  # Pass it unchanged as UpdateRequest.context. cas/lget: absent.
+  context @2 :Data;               # an mvRegister value in a get, update or conflict response: its
+                                  # siblings' dots as crdt codec context bytes, what a later mvPut
+                                  # supersedes (and a conditional one checks). Pass it unchanged as
+                                  # UpdateRequest.context. Absent for the other types (no operation
+                                  # takes their context), for cas/lget, and from older nodes.
 }
 
 struct KeyType {

@@ -131,6 +131,7 @@ void put(w::ClientMessage::Builder m, const response& x) {
   for (unsigned i = 0; i < values.size(); ++i) {
     values[i].setKey(data_of(x.values[i].key));
     values[i].setValue(data_of(x.values[i].value));
+    if (!x.values[i].context.empty()) values[i].setContext(data_of(x.values[i].context));
   }
   auto key_list = r.initKeyList(count(x.key_list.size()));
   for (unsigned i = 0; i < key_list.size(); ++i) {
@@ -285,7 +286,7 @@ class decoder {
     auto values = r.getValues();
     take(values.size());
     s.values.reserve(values.size());
-    for (auto v : values) s.values.push_back(key_value{str(v.getKey()), str(v.getValue())});
+    for (auto v : values) s.values.push_back(key_value{str(v.getKey()), str(v.getValue()), str(v.getContext())});
     auto key_list = r.getKeyList();
     take(key_list.size());
     s.key_list.reserve(key_list.size());

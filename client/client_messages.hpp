@@ -112,6 +112,9 @@ struct request {
 struct key_value {
   std::string key;
   std::string value;  // crdt codec bytes (type tag inside)
+  // An mv_register's siblings' dots (crdt::encode_context bytes): what a later mv_put supersedes.
+  // Empty for other types, cas / lget, and older nodes.
+  std::string context;
   friend bool operator==(const key_value&, const key_value&) = default;
 };
 

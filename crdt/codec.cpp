@@ -473,6 +473,7 @@ std::string encode_context(const dot_context& c) {
 }
 
 result<dot_context> decode_context(std::string_view bytes) {
+  if (bytes.empty()) return dot_context{};  // the empty context (client.capnp, "Conventions")
   auto words = message_words(bytes);
   if (!words) return words.err();
   return guarded([&]() -> result<dot_context> {

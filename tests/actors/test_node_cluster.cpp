@@ -115,6 +115,61 @@ TEST_CASE("an update whose declared type is not the one its operation implies is
   CHECK_FALSE(*stored);
 }
 
+TEST_CASE("client protocol: mv-register responses carry the context a conditional put needs") {
+  // Issue 20, item 5: no request returned a context, and an empty context was refused byte-wise.
+  cluster c;
+  c.start_all(1);
+  auto call = [&](rumor::client::request req) {
+    std::promise<rumor::client::response> p;
+    c.nodes[0]->submit(std::move(req), [&](rumor::client::response r) { p.set_value(std::move(r)); });
+    return p.get_future().get();
+  };
+  auto mv = [](std::string key, std::string value, std::optional<std::string> ctx, bool conditional) {
+    rumor::client::request req;
+    rumor::client::update u;
+    u.key = std::move(key);
+    u.op = rumor::client::op_kind::mv_put;
+    u.type = rumor::crdt::type_tag::mv_register;
+    u.value = std::move(value);
+    u.context = std::move(ctx);
+    u.conditional = conditional;
+    req.body = u;
+    return req;
+  };
+  auto get = [](std::string key) {
+    rumor::client::request req;
+    req.body = rumor::client::get{std::move(key)};
+    return req;
+  };
+  // The empty context is a context: "nothing seen"; on a fresh key nothing was written since.
+  auto first = call(mv("doc", "v1", std::string(), true));
+  REQUIRE(first.code == rumor::errc::ok);
+  REQUIRE(first.values.size() == 1);
+  CHECK_FALSE(first.values[0].context.empty());
+
+  auto read = call(get("doc"));
+  REQUIRE(read.code == rumor::errc::ok);
+  REQUIRE(read.values.size() == 1);
+  std::string ctx = read.values[0].context;
+  CHECK(ctx == first.values[0].context);  // nothing written in between
+
+  auto second = call(mv("doc", "v2", ctx, true));
+  CHECK(second.code == rumor::errc::ok);
+  auto stale = call(mv("doc", "v3", ctx, true));  // v2 was written since that read
+  CHECK(stale.code == rumor::errc::conflict);
+  REQUIRE(stale.values.size() == 1);
+  auto again = call(mv("doc", "v3", stale.values[0].context, true));  // the conflict's context is current
+  CHECK(again.code == rumor::errc::ok);
+  auto empty_again = call(mv("doc", "v4", std::string(), true));  // nothing seen: stale now
+  CHECK(empty_again.code == rumor::errc::conflict);
+
+  // Other types carry no context (no operation takes one).
+  REQUIRE(c.nodes[0]->apply("n", op::increment(1)));
+  auto counter = call(get("n"));
+  REQUIRE(counter.values.size() == 1);
+  CHECK(counter.values[0].context.empty());
+}
+
 TEST_CASE("majority writes succeed with one of three nodes down and time out when two are down") {
   cluster c;
   c.start_all(3);

@@ -97,7 +97,7 @@ class generator {
     r.id = number();
     r.code = static_cast<errc>(below(16));
     r.message = bytes();
-    r.values = list(3, [&] { return key_value{bytes(), bytes()}; });
+    r.values = list(3, [&] { return key_value{bytes(), bytes(), bytes()}; });
     r.key_list = list(4, [&] { return key_type{bytes(), type()}; });
     r.member_list = list(3, [&] {
       return member_info{number(), bytes(), static_cast<uint8_t>(below(4)), number()};

@@ -162,7 +162,7 @@ TEST_CASE("connection: handshake, one call, an event queued meanwhile") {
     p.write(encode_client(event{77, "user:2", "v2", 5}));  // arrives before the response
     response r;
     r.id = req->id;
-    r.values = {key_value{"user:1", "bytes"}};
+    r.values = {key_value{"user:1", "bytes", {}}};
     p.write(encode_client(r));
     p.wait_closed();
   });
