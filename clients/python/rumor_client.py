@@ -530,7 +530,6 @@ class Client:
         `timeout` seconds without one (the connection stays usable)."""
         if timeout is not None:
             self.sock.settimeout(timeout)
-        self.frames = FrameReader(self.sock)
         try:
             while not self._events:
                 self._read_one()
