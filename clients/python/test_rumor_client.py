@@ -231,6 +231,76 @@ class ClientTest(unittest.TestCase):
         self.fail("a client naming another cluster was accepted")
 
 
+class OfflineTest(unittest.TestCase):
+    """The client's own parts, without a node: values, framing, a refusing hello."""
+
+    def setUp(self):
+        self.capnp = rumor_client.Capnp()
+
+    def value_bytes(self, value, packed=True):
+        binary = self.capnp.encode(self.capnp.crdt, "Value", value)
+        if not packed:
+            return binary
+        return b"\xff" + subprocess.run(["capnp", "convert", "binary:packed"], input=binary,
+                                        stdout=subprocess.PIPE, check=True, timeout=30).stdout
+
+    def test_values_packed_and_unpacked(self):
+        dot = lambda n, c: {"node": str(n), "counter": str(c)}  # noqa: E731
+        pn = {"formatVersion": 1, "type": "pnCounter", "store": {"pnCounter": [
+            {"dot": dot(1, 1), "p": "5", "n": "0"}, {"dot": dot(1, 2), "p": "5", "n": "1"},
+            {"dot": dot(2, 1), "p": "10", "n": "3"}]}}
+        lww = {"formatVersion": 1, "type": "lwwRegister", "store": {"lwwRegister": [
+            {"dot": dot(1, 1), "timestamp": "7", "value": list(b"a")},
+            {"dot": dot(2, 1), "timestamp": "7", "value": list(b"b")},
+            {"dot": dot(3, 1), "timestamp": "6", "value": list(b"c")}]}}
+        for packed in (True, False):
+            self.assertEqual(rumor_client.decode_value(self.capnp, self.value_bytes(pn, packed)),
+                             ("pnCounter", 11))
+            self.assertEqual(rumor_client.decode_value(self.capnp, self.value_bytes(lww, packed)),
+                             ("lwwRegister", b"b"))
+        with self.assertRaises(rumor_client.ProtocolError):
+            rumor_client.decode_value(self.capnp, b"\x80junk")
+
+    def test_frames_cut_from_a_trickling_stream(self):
+        frames = [self.capnp.encode(self.capnp.wire, "Message", {"hello": {"version": v}})
+                  for v in (1, 2)]
+        a, b = socket.socketpair()
+        with a, b:
+            b.settimeout(5)
+            reader = rumor_client.FrameReader(b)
+            for byte in b"".join(frames):
+                a.sendall(bytes([byte]))
+            self.assertEqual([reader.read(), reader.read()], frames)
+
+    def test_refusal(self):
+        listener = socket.socket()
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(1)
+        listener.settimeout(10)
+        refusal = self.capnp.encode(self.capnp.wire, "Message", {"hello": {
+            "version": 3, "role": "client", "refusal": "protocol version 2 is too old",
+            "refusalCode": 11}})
+
+        def fake_node():
+            conn, _ = listener.accept()
+            with conn:
+                conn.settimeout(10)
+                rumor_client.FrameReader(conn).read()   # the client's hello
+                conn.sendall(refusal)
+
+        import threading
+        t = threading.Thread(target=fake_node)
+        t.start()
+        try:
+            with self.assertRaises(RefusedError) as cm:
+                Client("127.0.0.1:%d" % listener.getsockname()[1], timeout=10)
+            self.assertEqual(cm.exception.code, "unsupportedVersion")
+            self.assertIn("too old", cm.exception.message)
+        finally:
+            t.join(timeout=10)
+            listener.close()
+
+
 def main():
     global RUMOR
     if len(sys.argv) != 2:
@@ -244,7 +314,9 @@ def main():
         start_node()
         print("node at %s (schemas in %s)" % (ADDRESS, rumor_client.DEFAULT_SCHEMA_DIR),
               file=sys.stderr)
-        suite = unittest.defaultTestLoader.loadTestsFromTestCase(ClientTest)
+        loader = unittest.defaultTestLoader
+        suite = unittest.TestSuite([loader.loadTestsFromTestCase(OfflineTest),
+                                    loader.loadTestsFromTestCase(ClientTest)])
         result = unittest.TextTestRunner(verbosity=2).run(suite)
         return 0 if result.wasSuccessful() else 1
     finally:
