@@ -146,7 +146,10 @@ client::response to_response(uint64_t id, const replication::reply& r) {
   if (r.update) {
     out.values.push_back(response_value(r.update->value));
   } else {
-    for (const auto& v : r.values) out.values.push_back(response_value(v));
+    // A deleted key is absent, like one never written: its value (kept until the tombstone is
+    // collected) is not sent (client.capnp, GetRequest).
+    for (const auto& v : r.values)
+      if (!v.holds_nothing()) out.values.push_back(response_value(v));
   }
   return out;
 }

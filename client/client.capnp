@@ -91,7 +91,8 @@ enum ErrorCode {
   decodeError @4;         # bytes that are not a valid encoding
   overflow @5;            # a counter or clock would overflow
   clockDrift @6;          # a timestamp too far ahead of the node's clock
-  notFound @7;            # no such key / record
+  notFound @7;            # not sent by nodes of this version (an absent key answers ok with no
+                          # values)
   ioError @8;             # the node's storage reported an I/O failure
   mapFull @9;             # the node's storage is full
   corrupt @10;            # a stored record failed its checksum or decoding
@@ -123,7 +124,9 @@ struct UpdateRequest {
   type @3 :CrdtType;         # type of the value the operation applies to (must be known: 1..7,
                              # and the one the op implies: registerSet lwwRegister, mvPut
                              # mvRegister, setAdd/setRemove orSet, flagSet ewFlag, counterAdd
-                             # gCounter or pnCounter; else invalidArgument)
+                             # gCounter or pnCounter; else invalidArgument). removeKey with an
+                             # empty path: any known type, ignored (every type under the key
+                             # goes); with a path: the type of the field it removes.
   amount @4 :Int64;          # counterAdd: the amount (may be negative for pnCounter)
   value @5 :Data;            # registerSet, mvPut: the new value
   members @6 :List(Data);    # setAdd, setRemove: the members
@@ -135,7 +138,9 @@ struct UpdateRequest {
                              # refuses it without a context (invalidArgument)
 }
 
-# Read one key: the response's `values` hold every value stored under it (normally one).
+# Read one key: the response's `values` hold every value stored under it (normally one). A key
+# that is absent, never written or deleted alike, answers ok with no values (never notFound);
+# `keys` does not list it either.
 struct GetRequest {
   key @0 :Data;
 }

@@ -173,7 +173,8 @@ class replica {
   bool bootstrapped() const noexcept { return bootstrapped_; }
   // Every value stored under `key` (normally one type). Errors: store read errors.
   result<std::vector<crdt::value>> get(std::string_view key) const;
-  // Keys (with their types) starting with `prefix`, in order, at most `limit`.
+  // Keys (with their types) starting with `prefix`, in order, at most `limit`. Deleted keys (whose
+  // value holds nothing until the tombstone is collected) are not listed.
   result<std::vector<std::pair<std::string, crdt::type_tag>>> keys(std::string_view prefix, size_t limit) const;
   // Peers' last known version vectors.
   const std::unordered_map<node_id, version_vector>& peer_vvs() const noexcept { return peer_vv_; }

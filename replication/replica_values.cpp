@@ -81,18 +81,26 @@ result<std::vector<crdt::value>> replica::get(std::string_view key) const {
 
 result<std::vector<std::pair<std::string, crdt::type_tag>>> replica::keys(std::string_view prefix,
                                                                           size_t limit) const {
+  // Deleted keys (values that hold nothing, kept until collection) are absent, as for get: the
+  // newest record of each storage key decides (uncommitted ones in dirty_ first).
   std::map<std::string, crdt::type_tag> found;
-  auto collect = [&](std::string_view skey) {
-    if (auto p = parse_storage_key(skey)) found.emplace(std::string(p->user_key), p->type);
+  auto collect = [&](const std::string& skey, std::string_view record) {
+    if (erased_.count(skey)) return;
+    auto p = parse_storage_key(skey);
+    if (!p) return;
+    auto d = decode_record(record);
+    if (!d || d->value.holds_nothing()) return;
+    found.emplace(std::string(p->user_key), p->type);
   };
   auto st = store_.scan_values(persistence::key_range::with_prefix(prefix),
-                               [&](std::string_view k, std::string_view) {
-                                 collect(k);
+                               [&](std::string_view k, std::string_view v) {
+                                 std::string skey(k);
+                                 if (!dirty_.count(skey)) collect(skey, v);  // dirty ones below
                                  return found.size() < limit;
                                });
   if (!st) return st.err();
   for (auto it = dirty_.lower_bound(std::string(prefix)); it != dirty_.end() && it->first.starts_with(prefix); ++it)
-    collect(it->first);
+    collect(it->first, it->second.first);
   std::vector<std::pair<std::string, crdt::type_tag>> out(found.begin(), found.end());
   if (out.size() > limit) out.resize(limit);
   return out;

@@ -52,9 +52,10 @@ enum CrdtType {
 # First frame on every connection, both ways. The side that opened the connection sends its
 # hello at once. The side that accepted it reads that hello first and checks it: it answers with
 # its own hello when it accepts the connection, or with a hello whose `refusal` says why (and
-# `refusalCode` which rumor::errc applies) and then closes the connection. Refused: another
-# protocol version (unsupportedVersion), another cluster name, a first frame that is no hello,
-# the node's own id (invalidArgument). An opener that receives a refusal must not retry at once.
+# `refusalCode` which rumor::errc applies) and then closes the connection. Refused, with
+# refusalCode: another protocol version: unsupportedVersion (11); another cluster name:
+# invalidArgument (1); a first frame that is no hello: invalidArgument (1); a peer hello with the
+# node's own id: invalidArgument (1). An opener that receives a refusal must not retry at once.
 #
 # A connection opened by a client (the `rumor` CLI, an application) says role = client. For a
 # client, `cluster` may be empty (= "whichever cluster this node is in") and `node` is ignored;

@@ -18,6 +18,11 @@
 //
 // The fields that do not belong to `type` are empty. Values are snapshots: they do not change when
 // the key does (subscribe in rumor/node.hpp to follow changes).
+//
+// Absent. A value whose state holds nothing reads as absent (node::get returns nullopt, keys()
+// does not list it): a key never written, a deleted key, an or_set whose members were all
+// removed, an ew_flag that is off. Read absent as the type's empty reading (0, no text, no items,
+// off, no fields) where the type is known. An update's own result still carries the value.
 
 #include <cstdint>
 #include <optional>

@@ -78,7 +78,16 @@ TEST_CASE("public api: each type reads as its plain value") {
 
   CHECK(n->apply("f", rumor::op::flag(true))->value.flag);
   CHECK_FALSE(n->apply("f", rumor::op::flag(false))->value.flag);
-  CHECK(n->get("f").value()->value.type == rumor::value_type::ew_flag);
+  // A flag that is off holds nothing, like a deleted key: it reads as absent (rumor/value.hpp).
+  auto off = n->get("f");
+  REQUIRE(off);
+  CHECK_FALSE(*off);
+  REQUIRE(n->apply("f", rumor::op::flag(true)));
+  auto on = n->get("f");
+  REQUIRE(on);
+  REQUIRE(*on);
+  CHECK((*on)->value.type == rumor::value_type::ew_flag);
+  CHECK((*on)->value.flag);
 
   // mv-register: a conditional put with the context of the last read succeeds, a stale one fails
   // with conflict.
