@@ -1,6 +1,7 @@
 @0x96b2b7105b60f6b7;
 # rumor client protocol — the client-to-node wire spec (protocol version 2, the version of the
-# hello, replication/wire.capnp). A client opens a TCP connection to a node's listener and sends a
+# hello, replication/wire.capnp). docs/protocol.md is the guide: handshake, errors, ordering,
+# absent keys, reading values, contexts. A client opens a TCP connection to a node's listener and sends a
 # replication `Message` whose member is a `hello` with role = client (cluster may be empty, node 0,
 # address empty; a client's `node` is ignored); the node answers with its own hello. From then on
 # every frame, both ways, is one standard, unpacked Cap'n Proto message (segment table + segments)

@@ -14,7 +14,10 @@
 using Cxx = import "/capnp/c++.capnp";
 $Cxx.namespace("rumor::crdt::schema");
 
-# One event: (node id, per-node counter >= 1).
+# One event: (node id, per-node counter >= 1). The counter is not 1, 2, 3 ...: a node's first event
+# in a key starts at its hybrid-logical-clock time (so that a key re-created after its tombstone
+# was collected never reuses a dot), and later ones count up from there. Compare counters of one
+# node only; their size means nothing else.
 struct Dot {
   node @0 :UInt64;
   counter @1 :UInt64;
@@ -37,33 +40,39 @@ enum TypeTag {
   ewFlag @7;
 }
 
-# Counter dot: the node's running total at that dot.
+# Counter dot: the node's running total at that dot. A node has at most one entry (each increment
+# replaces its previous one); the counter's value is the sum of every entry's total.
 struct CounterEntry {
   dot @0 :Dot;
   total @1 :UInt64;
 }
 
-# PN-counter dot: the node's running increment (p) and decrement (n) totals.
+# PN-counter dot: the node's running increment (p) and decrement (n) totals, at most one entry per
+# node; the value is the sum over entries of p - n.
 struct PnEntry {
   dot @0 :Dot;
   p @1 :UInt64;
   n @2 :UInt64;
 }
 
-# LWW write: HLC timestamp (48-bit ms << 16 | 16-bit logical) and the bytes written.
+# LWW write: HLC timestamp (48-bit ms << 16 | 16-bit logical) and the bytes written. Concurrent
+# writes all stay until a later write sees them; the register reads as the entry with the
+# greatest (timestamp, dot.node, dot.counter), compared in that order as unsigned numbers.
 struct LwwEntry {
   dot @0 :Dot;
   timestamp @1 :UInt64;
   value @2 :Data;
 }
 
-# MV-register write.
+# MV-register write. The register reads as every entry's value (the siblings: writes none of
+# which saw the others), in no significant order; one entry when there is no conflict.
 struct MvEntry {
   dot @0 :Dot;
   value @1 :Data;
 }
 
-# OR-set element and the dots of the adds that keep it present (non-empty).
+# OR-set element and the dots of the adds that keep it present (non-empty). The set reads as the
+# elements of its entries, which are in ascending byte order.
 struct SetEntry {
   element @0 :Data;
   dots @1 :List(Dot);
@@ -84,7 +93,7 @@ struct Store {
     mvRegister @3 :List(MvEntry);
     orSet @4 :List(SetEntry);
     orMap @5 :List(MapField);
-    ewFlag @6 :List(Dot);
+    ewFlag @6 :List(Dot);       # the flag is on iff this list is non-empty (enable wins)
   }
 }
 
