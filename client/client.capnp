@@ -1,12 +1,14 @@
 @0x96b2b7105b60f6b7;
 # rumor client protocol — the client-to-node wire spec (protocol version 2, the version of the
 # hello, replication/wire.capnp). docs/protocol.md is the guide: handshake, errors, ordering,
-# absent keys, reading values, contexts. A client opens a TCP connection to a node's listener and sends a
-# replication `Message` whose member is a `hello` with role = client (cluster may be empty, node 0,
-# address empty; a client's `node` is ignored); the node answers with its own hello. From then on
-# every frame, both ways, is one standard, unpacked Cap'n Proto message (segment table + segments)
-# whose root is a `ClientMessage`. Frames are at most 64 MiB including their segment table (the
-# 8-byte header of a one-segment frame counts) and at most 512 segments.
+# absent keys, reading values, contexts. A client opens a TCP connection to a node's listener and
+# sends a replication `Message` whose member is a `hello` with role = client (cluster may be
+# empty, node 0, address empty; a client's `node` is ignored). The node checks it and answers
+# with its own hello (role = client: accepted) or a refusal hello saying why, then closes
+# (wire.capnp, "handshake"). From then on every frame, both ways, is one standard, unpacked Cap'n
+# Proto message (segment table + segments) whose root is a `ClientMessage`. Frames are at most
+# 64 MiB including their segment table (the 8-byte header of a one-segment frame counts) and at
+# most 512 segments.
 #
 # Errors. A request the node can read but not carry out gets a `response` with an error code
 # (invalidArgument: empty key, an operation whose `type` is not the one it implies, ...). A
