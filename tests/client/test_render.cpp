@@ -180,7 +180,8 @@ TEST_CASE("render: context text round trip and errors") {
   auto garbage = parse_context("00112233");
   REQUIRE(!garbage);
   CHECK(garbage.err().code == errc::decode_error);
-  CHECK(!parse_context(""));
+  // Empty bytes are the empty context ("saw nothing"; docs/protocol.md, section 7).
+  CHECK(parse_context("").value() == crdt::dot_context{});
 }
 
 TEST_CASE("host_port parsing") {
