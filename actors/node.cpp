@@ -306,11 +306,15 @@ client::request make_request(const op_options& o) {
 std::future<result<entry>> node::apply_async(std::string key, operation op, op_options o) {
   auto p = std::make_shared<std::promise<result<entry>>>();
   auto f = p->get_future();
+  apply_then(std::move(key), std::move(op), o, [p](result<entry> r) { p->set_value(std::move(r)); });
+  return f;
+}
+
+void node::apply_then(std::string key, operation op, op_options o, std::function<void(result<entry>)> done) {
   op.key = key;
   auto req = make_request(o);
   req.body = std::move(op);
-  impl_->send_call(std::move(req), [p, key](client::response r) { p->set_value(entry_of(key, r)); });
-  return f;
+  impl_->send_call(std::move(req), [done = std::move(done), key](client::response r) { done(entry_of(key, r)); });
 }
 
 result<entry> node::apply(std::string key, operation op, op_options o) {
@@ -337,10 +341,14 @@ result<std::optional<entry>> read_result(const std::string& key, const client::r
 std::future<result<std::optional<entry>>> node::get_async(std::string key, op_options o) {
   auto p = std::make_shared<std::promise<result<std::optional<entry>>>>();
   auto f = p->get_future();
+  get_then(std::move(key), o, [p](result<std::optional<entry>> r) { p->set_value(std::move(r)); });
+  return f;
+}
+
+void node::get_then(std::string key, op_options o, std::function<void(result<std::optional<entry>>)> done) {
   auto req = make_request(o);
   req.body = client::get{key};
-  impl_->send_call(std::move(req), [p, key](client::response r) { p->set_value(read_result(key, r)); });
-  return f;
+  impl_->send_call(std::move(req), [done = std::move(done), key](client::response r) { done(read_result(key, r)); });
 }
 
 result<node::cas_outcome> node::cas(std::string key, std::optional<std::string> expected,

@@ -156,10 +156,15 @@ class node {
   // ---- operations (async: the future's value arrives when the consistency level is reached) ----
   std::future<result<entry>> apply_async(std::string key, operation op, op_options o = {});
   result<entry> apply(std::string key, operation op, op_options o = {});
+  // As apply_async, but `done` is called with the result (from the node's replica actor: keep it
+  // quick, do not block on this node inside it) instead of fulfilling a future.
+  void apply_then(std::string key, operation op, op_options o, std::function<void(result<entry>)> done);
   // Reads: local = this node's value; majority/all = joined with that many members' values
   // (and written back where stale). nullopt: no such key.
   std::future<result<std::optional<entry>>> get_async(std::string key, op_options o = {});
   result<std::optional<entry>> get(std::string key, op_options o = {});
+  // As get_async, with a callback (as apply_then).
+  void get_then(std::string key, op_options o, std::function<void(result<std::optional<entry>>)> done);
   // Keys starting with `prefix`, in order, at most `limit`.
   result<std::vector<std::pair<std::string, crdt::type_tag>>> keys(std::string prefix = {}, uint32_t limit = 1000);
   result<std::vector<member>> members();

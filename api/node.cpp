@@ -135,12 +135,16 @@ result<std::optional<entry>> to_public(result<std::optional<actors::entry>> r) {
   return std::optional<entry>{to_public(std::move(**r))};
 }
 
-// A future of the runtime's result turned into one of the public result, converted by the thread
-// that calls get() (std::async deferred: no thread of its own).
-template <class Public, class Internal>
-std::future<Public> converted(std::future<Internal> f) {
-  return std::async(std::launch::deferred, [f = std::move(f)]() mutable -> Public { return to_public(f.get()); });
-}
+// A promise of the public result, fulfilled with the runtime's result converted (on the node's
+// replica actor). A real promise, not std::async(deferred): wait_for() on its future waits.
+template <class Public>
+struct converting {
+  std::shared_ptr<std::promise<Public>> p = std::make_shared<std::promise<Public>>();
+  template <class Internal>
+  void operator()(Internal r) const {
+    p->set_value(to_public(std::move(r)));
+  }
+};
 
 }  // namespace
 
@@ -173,7 +177,10 @@ actors::op_options to_runtime(op_options o) {
 }  // namespace
 
 std::future<result<entry>> node::apply_async(std::string key, operation op, op_options o) {
-  return converted<result<entry>>(impl_->runtime->apply_async(std::move(key), op.get().update, to_runtime(o)));
+  converting<result<entry>> done;
+  auto f = done.p->get_future();
+  impl_->runtime->apply_then(std::move(key), op.get().update, to_runtime(o), done);
+  return f;
 }
 
 result<entry> node::apply(std::string key, operation op, op_options o) {
@@ -181,7 +188,10 @@ result<entry> node::apply(std::string key, operation op, op_options o) {
 }
 
 std::future<result<std::optional<entry>>> node::get_async(std::string key, op_options o) {
-  return converted<result<std::optional<entry>>>(impl_->runtime->get_async(std::move(key), to_runtime(o)));
+  converting<result<std::optional<entry>>> done;
+  auto f = done.p->get_future();
+  impl_->runtime->get_then(std::move(key), to_runtime(o), done);
+  return f;
 }
 
 result<std::optional<entry>> node::get(std::string key, op_options o) {

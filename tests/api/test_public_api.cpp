@@ -232,6 +232,9 @@ TEST_CASE("public api: two embedded nodes converge, majority writes, async calls
 
   auto f1 = a->apply_async("cart", rumor::op::add({"apple"}));
   auto f2 = b->apply_async("cart", rumor::op::add({"pear"}));
+  // Real futures: wait_for waits (a std::async-deferred future would say `deferred` at once).
+  CHECK(f1.wait_for(5s) == std::future_status::ready);
+  CHECK(a->get_async("cart").wait_for(5s) == std::future_status::ready);
   REQUIRE(f1.get());
   REQUIRE(f2.get());
   auto both = std::vector<std::string>{"apple", "pear"};
