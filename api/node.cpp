@@ -16,6 +16,18 @@
 
 namespace rumor {
 
+// The public enums repeat the runtime's (the public headers may not include them); the casts in
+// this file rely on equal numbers, which these checks keep true.
+static_assert(static_cast<int>(readiness::loading) == static_cast<int>(actors::readiness::loading) &&
+              static_cast<int>(readiness::joining) == static_cast<int>(actors::readiness::joining) &&
+              static_cast<int>(readiness::ready) == static_cast<int>(actors::readiness::ready) &&
+              static_cast<int>(readiness::stopping) == static_cast<int>(actors::readiness::stopping) &&
+              static_cast<int>(readiness::stopped) == static_cast<int>(actors::readiness::stopped) &&
+              static_cast<int>(readiness::failed) == static_cast<int>(actors::readiness::failed));
+static_assert(static_cast<int>(consistency::local) == static_cast<int>(client::consistency::local) &&
+              static_cast<int>(consistency::majority) == static_cast<int>(client::consistency::majority) &&
+              static_cast<int>(consistency::all) == static_cast<int>(client::consistency::all));
+
 std::string_view to_string(readiness r) noexcept { return actors::to_string(static_cast<actors::readiness>(r)); }
 
 // ---- operations ----
@@ -223,9 +235,7 @@ result<node_status> node::status() {
   s.id = r->node;
   s.address = std::move(r->address);
   s.cluster = std::move(r->cluster);
-  s.readiness = state();
-  for (uint8_t i = 0; i <= static_cast<uint8_t>(readiness::failed); ++i)
-    if (to_string(static_cast<readiness>(i)) == r->readiness) s.readiness = static_cast<readiness>(i);
+  s.readiness = state();  // the status' readiness text is read from the same place
   s.keys = r->keys;
   s.delta_log = r->delta_log;
   s.local_updates = r->local_updates;
