@@ -115,6 +115,8 @@ struct lmdb_store::impl {
   std::unique_ptr<wal> log;  // null for read-only opens of a directory without one
   // One in-memory layer: the writes of a run of log records.
   struct layer {
+    layer() = default;
+    layer(const overlay& previous, std::size_t limit) : o(previous, limit) {}
     overlay o;
     uint64_t lsn = 0;  // the last log record applied to it
     // Set (under ov_mu) when the materializer starts on the layer: from then on the B-trees may
@@ -142,6 +144,7 @@ struct lmdb_store::impl {
   uint64_t checkpoint_lsn = 0;  // the B-trees hold every record up to it (meta log_applied)
   std::atomic<uint64_t> layer_bytes{0};   // bytes of all layers
   std::atomic<uint64_t> active_bytes{0};  // bytes of the active layer
+  std::atomic<bool> trim_pending{false};   // a round kept freed pages for reuse (materialize_once)
   uint64_t log_erased = 0;  // the log holds no record <= it (commit thread only)
   std::string log_buf;      // the commit thread's encoding buffer
 

@@ -13,7 +13,7 @@ char* byte_arena::allocate(std::size_t n) {
   if (n > left_) {
     // A large string gets a chunk of its own; the current chunk stays in use for small ones.
     const std::size_t size = n > chunk / 4 ? n : chunk;
-    chunks_.push_back(std::make_unique<char[]>(size));
+    chunks_.push_back(std::make_unique_for_overwrite<char[]>(size));  // no zeroing: every byte is written before it is read
     bytes_ += size;
     if (size != chunk) return chunks_.back().get();
     next_ = chunks_.back().get();
@@ -43,19 +43,44 @@ void byte_arena::clear() {
 
 namespace {
 
-uint64_t hash_key(std::string_view k) { return XXH3_64bits(k.data(), k.size()); }
-
-}  // namespace
-
-namespace {
-
 // A slot: the top 32 bits of the record's hash (compared before the record is touched) and its
 // entry index + 1; 0 = empty.
 uint64_t make_slot(uint64_t hash, uint32_t idx) { return (hash & 0xffff'ffff'0000'0000ull) | (uint64_t{idx} + 1); }
 uint32_t slot_index(uint64_t slot) { return static_cast<uint32_t>(slot) - 1; }
 bool slot_may_hold(uint64_t slot, uint64_t hash) { return (slot ^ hash) >> 32 == 0; }
 
+uint64_t hash_key(std::string_view k) { return XXH3_64bits(k.data(), k.size()); }
+
 }  // namespace
+
+uint64_t overlay::key_prefix(std::string_view key) {
+  // Byte i of the key is bits 63-8i: comparing prefixes as integers compares the first 8 bytes
+  // as strings (a key shorter than 8 bytes is padded with zero bytes, so equal prefixes of
+  // different keys fall through to the full comparison).
+  uint64_t p = 0;
+  const std::size_t n = std::min<std::size_t>(key.size(), 8);
+  for (std::size_t i = 0; i < n; ++i) p |= uint64_t{static_cast<uint8_t>(key[i])} << (56 - 8 * i);
+  return p;
+}
+
+void overlay::keyed::rehash(std::size_t slots) {
+  std::vector<uint64_t> bigger(slots, 0);
+  const std::size_t mask = slots - 1;
+  for (uint32_t idx = 0; idx < entries_.size(); ++idx) {
+    std::size_t i = entries_[idx].hash & mask;
+    while (bigger[i] != 0) i = (i + 1) & mask;
+    bigger[i] = make_slot(entries_[idx].hash, idx);
+  }
+  slots_ = std::move(bigger);
+}
+
+void overlay::keyed::reserve(std::size_t n) {
+  if (n == 0) return;
+  entries_.reserve(n);
+  std::size_t slots = 64;
+  while (slots < 2 * n) slots *= 2;
+  if (slots > slots_.size()) rehash(slots);
+}
 
 const overlay::entry* overlay::keyed::find(std::string_view key) const {
   if (slots_.empty()) return nullptr;
@@ -73,16 +98,7 @@ const overlay::entry* overlay::keyed::find(std::string_view key) const {
 overlay::state overlay::keyed::put(std::string_view key, std::optional<std::string_view> data, byte_arena& a,
                                    bool& fresh) {
   // Keep the load factor at most 1/2: probes stay short.
-  if ((entries_.size() + 1) * 2 > slots_.size()) {
-    std::vector<uint64_t> bigger(std::max<std::size_t>(64, slots_.size() * 2), 0);
-    const std::size_t mask = bigger.size() - 1;
-    for (uint32_t idx = 0; idx < entries_.size(); ++idx) {
-      std::size_t i = entries_[idx].hash & mask;
-      while (bigger[i] != 0) i = (i + 1) & mask;
-      bigger[i] = make_slot(entries_[idx].hash, idx);
-    }
-    slots_ = std::move(bigger);
-  }
+  if ((entries_.size() + 1) * 2 > slots_.size()) rehash(std::max<std::size_t>(64, slots_.size() * 2));
   const uint64_t h = hash_key(key);
   const std::size_t mask = slots_.size() - 1;
   std::size_t i = h & mask;
@@ -109,6 +125,7 @@ overlay::state overlay::keyed::put(std::string_view key, std::optional<std::stri
   entry e;
   e.key = a.copy(key);
   e.hash = h;
+  e.prefix = key_prefix(key);
   if (data) {
     const std::string_view d = a.copy(*data);
     e.data = d.data();
@@ -124,7 +141,7 @@ overlay::state overlay::keyed::put(std::string_view key, std::optional<std::stri
 
 void overlay::keyed::refresh() const {
   if (covered_ == entries_.size()) return;
-  auto less = [&](uint32_t x, uint32_t y) { return entries_[x].key < entries_[y].key; };
+  auto less = [&](uint32_t x, uint32_t y) { return key_less(entries_[x], entries_[y]); };
   std::vector<uint32_t> run;
   run.reserve(entries_.size() - covered_);
   for (std::size_t idx = covered_; idx < entries_.size(); ++idx) run.push_back(static_cast<uint32_t>(idx));
@@ -135,7 +152,7 @@ void overlay::keyed::refresh() const {
 }
 
 void overlay::keyed::merge_last_runs() const {
-  auto less = [&](uint32_t x, uint32_t y) { return entries_[x].key < entries_[y].key; };
+  auto less = [&](uint32_t x, uint32_t y) { return key_less(entries_[x], entries_[y]); };
   const std::vector<uint32_t>& a = runs_[runs_.size() - 2];
   const std::vector<uint32_t>& b = runs_.back();
   std::vector<uint32_t> merged;
@@ -157,12 +174,21 @@ overlay::keyed::ordered overlay::keyed::in_order() const {
 }
 
 std::size_t overlay::keyed::ordered::lower_bound(std::string_view k) const {
-  auto it = std::lower_bound(order_->begin(), order_->end(), k,
-                             [&](uint32_t idx, std::string_view key) { return (*entries_)[idx].key < key; });
+  const uint64_t kp = key_prefix(k);
+  auto it = std::lower_bound(order_->begin(), order_->end(), k, [&](uint32_t idx, std::string_view key) {
+    const entry& e = (*entries_)[idx];
+    if (e.prefix != kp) return e.prefix < kp;
+    return e.key < key;
+  });
   return static_cast<std::size_t>(it - order_->begin());
 }
 
 // ---- overlay ---------------------------------------------------------------------------------
+
+overlay::overlay(const overlay& previous, std::size_t limit) {
+  values_.reserve(std::min(previous.values_.size(), limit));
+  meta_.reserve(std::min(previous.meta_.size(), limit));
+}
 
 overlay::answer overlay::find(const keyed& m, std::string_view key) {
   const entry* e = m.find(key);

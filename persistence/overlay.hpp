@@ -87,10 +87,20 @@ class overlay {
     uint32_t size = 0;       // data bytes
     uint32_t capacity = 0;   // arena bytes reserved for the data
     uint64_t hash = 0;
+    uint64_t prefix = 0;     // the key's first 8 bytes, big-endian, zero-padded (key_less)
     bool present = false;    // false: erased
     mutable int8_t below = -1;  // counting: visible below the layer? (-1: not yet asked)
     std::string_view bytes() const { return {data, size}; }
   };
+
+  // Key order of two records: their cached prefixes decide unless equal, then the whole keys
+  // (a byte-wise comparison, as std::string_view's and LMDB's). Most comparisons of a sort or
+  // merge are settled by the prefixes without touching the keys' bytes.
+  static bool key_less(const entry& a, const entry& b) {
+    if (a.prefix != b.prefix) return a.prefix < b.prefix;
+    return a.key < b.key;
+  }
+  static uint64_t key_prefix(std::string_view key);
 
   // One keyed family (values or meta): the records, a hash index, and a lazily built key order.
   class keyed {
@@ -119,6 +129,8 @@ class overlay {
     template <class PastEnd, class Out>
     bool collect(std::string_view from, PastEnd&& past_end, std::size_t limit, Out& out) const;
     std::size_t size() const noexcept { return entries_.size(); }
+    // Makes room for `n` records without growing the index or the record list.
+    void reserve(std::size_t n);
     // Counting (see overlay::count): records present, and the sum of `below` over the records
     // [0, below_known()) whose `below` is known.
     int64_t present_count() const noexcept { return present_; }
@@ -145,6 +157,8 @@ class overlay {
     void refresh() const;
     // Merges the last run into the one before it. REQUIRES: order_mu_ held, two runs or more.
     void merge_last_runs() const;
+    // Rebuilds the index with `slots` slots (a power of two, more than twice the records).
+    void rehash(std::size_t slots);
     std::vector<entry> entries_;     // in insertion order
     std::vector<uint64_t> slots_;    // open addressing: hash bits and entry index (overlay.cpp)
     mutable std::mutex order_mu_;
@@ -163,6 +177,9 @@ class overlay {
   using delta_map = std::map<std::pair<uint64_t, uint64_t>, delta_rec>;  // (origin, seq)
 
   overlay() = default;
+  // A layer sized like `previous` (a busy node's next layer holds about as many records as the
+  // last one did): its index and record lists start at that capacity instead of growing to it.
+  explicit overlay(const overlay& previous, std::size_t limit);
   overlay(const overlay&) = delete;
   overlay& operator=(const overlay&) = delete;
 

@@ -241,7 +241,9 @@ status lmdb_store::commit(std::span<const write_batch> group) {
 // ---- materializer --------------------------------------------------------------------------
 
 void lmdb_store::impl::seal_active() const {
-  auto next = std::make_shared<layer>();
+  // The next layer starts at the size of this one (bounded, so that one burst does not pin a
+  // big index for good).
+  auto next = std::make_shared<layer>(active->o, std::size_t{1} << 18);
   next->lsn = active->lsn;
   sealed.push_back(std::move(active));
   active = std::move(next);
@@ -310,10 +312,17 @@ status lmdb_store::impl::materialize_once() {
     checkpoint_lsn = checkpoint;
     update_layer_bytes();
   }
-  // The layers written out die with `todo` (here, outside every lock); hand their pages back
-  // to the OS so that a node's resident memory follows its backlog down.
+  // The layers written out die with `todo` (here, outside every lock). Once the backlog is
+  // small, hand their pages back to the OS so that a node's resident memory follows its backlog
+  // down; while writes keep coming, keep them: the next layers reuse them instead of faulting
+  // fresh pages in (and zeroing them) at every round.
   todo.clear();
-  ::malloc_trim(0);
+  if (active_bytes.load() < opts.materialize_bytes / 4) {
+    ::malloc_trim(0);
+    trim_pending.store(false);
+  } else {
+    trim_pending.store(true);
+  }
   std::lock_guard wl(wb_mu);
   last_materialize_ms = steady_ms() - start;
   return {};
@@ -336,6 +345,7 @@ void lmdb_store::impl::run_materializer() {
         empty = active->o.empty() && sealed.empty();
       }
       if (empty) {
+        if (trim_pending.exchange(false)) ::malloc_trim(0);  // idle now: see materialize_once
         ++materializations;  // a round with nothing to do still answers flush() and waiting writers
         room.notify_all();
         if (stop_now) return;
@@ -424,6 +434,9 @@ status lmdb_store::impl::replay() {
 
 std::vector<write_op> lmdb_store::impl::plan_materialization(const std::vector<std::shared_ptr<const layer>>& todo) {
   std::vector<write_op> plan;
+  std::size_t upper = 0;  // every record of every layer: the plan holds at most that many
+  for (const auto& l : todo) upper += l->o.records() + l->o.truncations().size();
+  plan.reserve(upper);
   // Truncations: per origin the highest bound of any layer, applied first.
   std::map<uint64_t, uint64_t> bounds;
   for (const auto& l : todo)
@@ -457,7 +470,7 @@ std::vector<write_op> lmdb_store::impl::plan_materialization(const std::vector<s
     for (;;) {
       const overlay::entry* best = nullptr;
       for (const auto& h : heads)
-        if (h.at < h.records.size() && (best == nullptr || h.records[h.at].key < best->key)) best = &h.records[h.at];
+        if (h.at < h.records.size() && (best == nullptr || overlay::key_less(h.records[h.at], *best))) best = &h.records[h.at];
       if (best == nullptr) return;
       const std::string_view key = best->key;
       if (best->present)
@@ -465,7 +478,7 @@ std::vector<write_op> lmdb_store::impl::plan_materialization(const std::vector<s
       else
         plan.push_back(write_op{is_meta ? op_kind::erase_meta : op_kind::erase_value, key, {}});
       for (auto& h : heads)
-        if (h.at < h.records.size() && h.records[h.at].key == key) ++h.at;
+        if (h.at < h.records.size() && h.records[h.at].prefix == best->prefix && h.records[h.at].key == key) ++h.at;
     }
   };
   merge(false);

@@ -186,6 +186,7 @@ void replica::close_batch() {
 }
 
 void replica::committed(uint64_t batch_id) {
+  committed_through_ = std::max(committed_through_, batch_id);
   while (!in_flight_.empty() && in_flight_.front().batch_id <= batch_id) {
     held h = std::move(in_flight_.front());
     in_flight_.pop_front();

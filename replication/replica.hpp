@@ -338,6 +338,12 @@ class replica {
   std::vector<uint64_t> step_write_requests_;
   std::deque<held> in_flight_;
   uint64_t next_batch_id_ = 1;
+  uint64_t committed_through_ = 0;  // the highest batch id committed()
+  // Tombstone markers may be stored (collect_tombstones scans for them only then): true at load
+  // and whenever write_value lists a deleted key; false once a scan of the committed state
+  // found none and no batch that lists one is uncommitted (marker_batch_ <= committed_through_).
+  bool tombstones_maybe_ = true;
+  uint64_t marker_batch_ = 0;
 
   ready ready_;
   std::vector<write_wait> write_waits_;

@@ -56,6 +56,9 @@ bool kill(crdt::value& v, const std::vector<crdt::dot>& dead) {
 using namespace detail;
 
 void replica::collect_tombstones(const version_vector& stable_everywhere) {
+  // Most rounds of a node without deletions find nothing: the scan (which orders the newest
+  // write-behind layer's meta records) is skipped until a marker may exist.
+  if (!tombstones_maybe_) return;
   std::vector<std::string> listed;
   auto st = store_.scan_meta(persistence::key_range::with_prefix(meta_tombstone),
                              [&](std::string_view name, std::string_view) {
@@ -63,6 +66,7 @@ void replica::collect_tombstones(const version_vector& stable_everywhere) {
                                return listed.size() < 4096;
                              });
   if (!st) return;
+  if (listed.empty() && marker_batch_ <= committed_through_) tombstones_maybe_ = false;
   for (const std::string& skey : listed) {
     if (dirty_.count(skey) || erased_.count(skey)) continue;  // changed since; look again next round
     auto old = load(skey);

@@ -119,7 +119,11 @@ void replica::write_value(const std::string& skey, const crdt::value& v, const v
   cur_.put_meta(std::string(meta_digest) + b, le64(digests_.digest(bucket)));
   // Deleted keys are listed so that collection need not scan every value (maybe_truncate).
   bool empty = v.holds_nothing();
-  if (empty && !(old_record && old_held_nothing)) cur_.put_meta(std::string(meta_tombstone) + skey, "1");
+  if (empty && !(old_record && old_held_nothing)) {
+    cur_.put_meta(std::string(meta_tombstone) + skey, "1");
+    tombstones_maybe_ = true;
+    marker_batch_ = next_batch_id_;
+  }
   else if (!empty && old_record && old_held_nothing) cur_.erase_meta(std::string(meta_tombstone) + skey);
   erased_.erase(skey);
   dirty_[skey] = {std::move(record), next_batch_id_};  // cur_ becomes batch next_batch_id_
