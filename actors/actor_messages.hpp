@@ -48,6 +48,16 @@ struct call {
   std::function<void(client::event)> on_event;  // watches only; may be empty otherwise
 };
 
+// The requests the transport read from one client connection at once, in arrival order: one
+// message per burst, not one per request. The replica actor handles them in order and answers
+// with (client_out_atom, session, frames) messages to `transport`, each holding every response
+// and event of one of its steps for that connection.
+struct client_burst {
+  uint64_t session = 0;
+  caf::actor transport;
+  std::vector<client::request> requests;
+};
+
 struct peer_message {
   replication::node_id from = 0;
   replication::message msg;
@@ -89,6 +99,7 @@ struct storage_result {
 }  // namespace rumor::actors
 
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(rumor::actors::call)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(rumor::actors::client_burst)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(rumor::actors::peer_message)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(rumor::actors::outbox_msg)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(rumor::actors::cas_peer_message)

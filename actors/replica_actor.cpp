@@ -9,6 +9,7 @@
 #include "actors/cas_lane.hpp"
 #include "actors/client_ops.hpp"
 #include "actors/node.hpp"
+#include "client/client_codec.hpp"
 #include "client/render.hpp"
 #include "crdt/codec.hpp"
 
@@ -23,11 +24,26 @@ namespace {
 
 using replication::replica;
 
+// Where a response goes: a callback (embedded callers, the transport's internal requests), or,
+// for a request of a client_burst, the output of the current step for its connection (sent as
+// one client_out message per connection per step: flush_outs).
+struct reply_to {
+  std::function<void(client::response)> fn;
+  uint64_t session = 0;
+  caf::actor transport;  // set (and fn empty): the connection `session` of this transport
+};
+
 // A call waiting for the replica's reply (keyed by the replica request id the actor assigned).
 struct waiting_call {
   uint64_t client_id;
   std::string key;
-  std::function<void(client::response)> reply;
+  reply_to to;
+};
+
+// The frames of one step for one client connection.
+struct client_out {
+  caf::actor transport;
+  std::string frames;
 };
 
 struct watch_entry {
@@ -41,6 +57,7 @@ struct replica_actor_state {
   caf::actor transport;
   caf::actor storage;
   std::unordered_map<uint64_t, waiting_call> calls;
+  std::unordered_map<uint64_t, client_out> outs;  // session -> this step's frames (flush_outs)
   std::map<std::pair<uint64_t, uint64_t>, watch_entry> watches;  // (session, request id)
   uint64_t next_request = 1;
   uint64_t last_batch_sent = 0;      // highest batch id handed to the storage actor
@@ -66,6 +83,34 @@ using self_ptr = caf::stateful_actor<replica_actor_state>*;
 uint64_t now_ms(const replica_actor_state& st) { return st.cfg.clock ? st.cfg.clock() : wall_clock_ms(); }
 
 void set_readiness(replica_actor_state& st, readiness r) { st.cfg.readiness->store(static_cast<uint8_t>(r)); }
+
+// Appends a client frame to the step's output for connection `session` of `transport`.
+void post_frame(replica_actor_state& st, uint64_t session, const caf::actor& transport, const client::client_message& m) {
+  std::string frame;
+  try {
+    frame = client::encode_client(m);
+  } catch (const std::exception& e) {
+    st.cfg.log->error("cannot encode a client frame: {}", e.what());
+    return;
+  }
+  auto& o = st.outs[session];
+  if (!o.transport) o.transport = transport;
+  if (o.frames.empty()) o.frames = std::move(frame);
+  else o.frames += frame;
+}
+
+void respond(replica_actor_state& st, reply_to& to, client::response r) {
+  if (to.fn) return to.fn(std::move(r));
+  if (to.transport) post_frame(st, to.session, to.transport, client::client_message{std::move(r)});
+}
+
+// Sends every connection's frames of this step to the transport: one message per connection.
+void flush_outs(self_ptr self) {
+  auto& st = self->state;
+  for (auto& [session, o] : st.outs)
+    if (!o.frames.empty()) self->send(o.transport, client_out_atom::value, session, std::move(o.frames));
+  st.outs.clear();
+}
 
 void update_readiness(replica_actor_state& st) {
   if (st.stopping || st.handing_off || !st.rep) return;
@@ -112,6 +157,7 @@ void drain_cas(self_ptr self) {
   auto fx = st.cas->take_effects(st.rep->members());
   if (!fx.batches.empty()) self->send(st.storage, storage_batches{std::move(fx.batches), 1});
   if (!fx.messages.empty()) self->send(st.transport, send_atom::value, cas_outbox_msg{std::move(fx.messages)});
+  flush_outs(self);
 }
 
 // Carries out everything the replica asked for in its last steps.
@@ -134,12 +180,13 @@ void drain(self_ptr self) {
     if (it == st.calls.end()) continue;
     auto resp = to_response(it->second.client_id, rp);
     for (auto& kv : resp.values) kv.key = it->second.key;
-    auto fn = std::move(it->second.reply);
+    auto to = std::move(it->second.to);
     st.calls.erase(it);
-    fn(std::move(resp));
+    respond(st, to, std::move(resp));
   }
   notify_watchers(st, r.changes);
   update_readiness(st);
+  flush_outs(self);
 }
 
 // Drains once the messages already in the mailbox are handled: a burst of client calls or peer
@@ -183,70 +230,94 @@ client::node_status make_status(replica_actor_state& st) {
   return s;
 }
 
-void handle_update(self_ptr self, call& c, const client::update& u) {
+void handle_update(self_ptr self, const client::request& req, reply_to& to, const client::update& u) {
   auto& st = self->state;
   crdt::type_tag delete_type = u.type;
   if (u.op == client::op_kind::remove_key && u.path.empty()) {
     auto existing = st.rep->get(u.key);
-    if (!existing) return c.reply(error_response(c.req.id, existing.err()));
-    if (existing->empty()) return c.reply(error_response(c.req.id, error{errc::ok, ""}));
+    if (!existing) return respond(st, to, error_response(req.id, existing.err()));
+    if (existing->empty()) return respond(st, to, error_response(req.id, error{errc::ok, ""}));
     delete_type = existing->front().type();
   }
   auto plan = plan_update(u, delete_type);
-  if (!plan) return c.reply(error_response(c.req.id, plan.err()));
+  if (!plan) return respond(st, to, error_response(req.id, plan.err()));
   uint64_t rid = st.next_request++;
-  st.calls.emplace(rid, waiting_call{c.req.id, u.key, std::move(c.reply)});
-  st.rep->update(rid, u.key, plan->key_type, plan->mutate, to_replication(c.req.level), c.req.timeout_ms,
-                 now_ms(st));
+  st.calls.emplace(rid, waiting_call{req.id, u.key, std::move(to)});
+  st.rep->update(rid, u.key, plan->key_type, plan->mutate, to_replication(req.level), req.timeout_ms, now_ms(st));
+}
+
+// Handles one request of `session`; its response goes to `to`, a watch's events to `on_event`.
+void handle_request(self_ptr self, uint64_t session, client::request& req, reply_to to,
+                    std::function<void(client::event)> on_event) {
+  auto& st = self->state;
+  auto ok_response = [&] {
+    client::response r;
+    r.id = req.id;
+    return r;
+  };
+  if (!st.rep || st.stopping || st.handing_off)
+    return respond(st, to, error_response(req.id, error{errc::unavailable, "the node is stopping"}));
+  auto& body = req.body;
+  if (auto* u = std::get_if<client::update>(&body)) {
+    handle_update(self, req, to, *u);
+  } else if (auto* g = std::get_if<client::get>(&body)) {
+    uint64_t rid = st.next_request++;
+    st.calls.emplace(rid, waiting_call{req.id, g->key, std::move(to)});
+    st.rep->read(rid, g->key, to_replication(req.level), req.timeout_ms, now_ms(st));
+  } else if (auto* k = std::get_if<client::keys>(&body)) {
+    auto found = st.rep->keys(k->prefix, k->limit);
+    if (!found) return respond(st, to, error_response(req.id, found.err()));
+    client::response r = ok_response();
+    for (auto& [key, type] : *found) r.key_list.push_back(client::key_type{std::move(key), type});
+    respond(st, to, std::move(r));
+  } else if (auto* w = std::get_if<client::watch>(&body)) {
+    if (!on_event) return respond(st, to, error_response(req.id, error{errc::invalid_argument, "watch without a receiver"}));
+    st.watches[{session, req.id}] = watch_entry{w->prefix, std::move(on_event)};
+    respond(st, to, ok_response());
+  } else if (auto* uw = std::get_if<client::unwatch>(&body)) {
+    st.watches.erase({session, uw->watch_id});
+    respond(st, to, ok_response());
+  } else if (std::holds_alternative<client::members>(body)) {
+    client::response r = ok_response();
+    for (const auto& m : st.rep->members().snapshot())
+      r.member_list.push_back(client::member_info{m.id, m.address, static_cast<uint8_t>(m.status), m.incarnation});
+    respond(st, to, std::move(r));
+  } else if (std::holds_alternative<client::cas>(body) || std::holds_alternative<client::lget>(body)) {
+    if (!st.cas) return respond(st, to, error_response(req.id, error{errc::unavailable, "the node is starting"}));
+    std::function<void(client::response)> fn = std::move(to.fn);
+    if (!fn) fn = [self, to](client::response r) mutable { respond(self->state, to, std::move(r)); };
+    st.cas->submit(req, std::move(fn), now_ms(st));
+    drain_cas(self);
+  } else if (std::holds_alternative<client::status>(body)) {
+    client::response r = ok_response();
+    r.node = make_status(st);
+    respond(st, to, std::move(r));
+  }
+  schedule_drain(self);
 }
 
 void handle_call(self_ptr self, call& c) {
-  auto& st = self->state;
-  if (!c.reply) c.reply = [](client::response) {};
-  if (!st.rep || st.stopping || st.handing_off)
-    return c.reply(error_response(c.req.id, error{errc::unavailable, "the node is stopping"}));
-  auto& body = c.req.body;
-  if (auto* u = std::get_if<client::update>(&body)) {
-    handle_update(self, c, *u);
-  } else if (auto* g = std::get_if<client::get>(&body)) {
-    uint64_t rid = st.next_request++;
-    st.calls.emplace(rid, waiting_call{c.req.id, g->key, std::move(c.reply)});
-    st.rep->read(rid, g->key, to_replication(c.req.level), c.req.timeout_ms, now_ms(st));
-  } else if (auto* k = std::get_if<client::keys>(&body)) {
-    auto found = st.rep->keys(k->prefix, k->limit);
-    if (!found) return c.reply(error_response(c.req.id, found.err()));
-    client::response r;
-    r.id = c.req.id;
-    for (auto& [key, type] : *found) r.key_list.push_back(client::key_type{std::move(key), type});
-    c.reply(std::move(r));
-  } else if (auto* w = std::get_if<client::watch>(&body)) {
-    if (!c.on_event) return c.reply(error_response(c.req.id, error{errc::invalid_argument, "watch without a receiver"}));
-    st.watches[{c.session, c.req.id}] = watch_entry{w->prefix, std::move(c.on_event)};
-    client::response r;
-    r.id = c.req.id;
-    c.reply(std::move(r));
-  } else if (auto* uw = std::get_if<client::unwatch>(&body)) {
-    st.watches.erase({c.session, uw->watch_id});
-    client::response r;
-    r.id = c.req.id;
-    c.reply(std::move(r));
-  } else if (std::holds_alternative<client::members>(body)) {
-    client::response r;
-    r.id = c.req.id;
-    for (const auto& m : st.rep->members().snapshot())
-      r.member_list.push_back(client::member_info{m.id, m.address, static_cast<uint8_t>(m.status), m.incarnation});
-    c.reply(std::move(r));
-  } else if (std::holds_alternative<client::cas>(body) || std::holds_alternative<client::lget>(body)) {
-    if (!st.cas) return c.reply(error_response(c.req.id, error{errc::unavailable, "the node is starting"}));
-    st.cas->submit(c.req, std::move(c.reply), now_ms(st));
-    drain_cas(self);
-  } else if (std::holds_alternative<client::status>(body)) {
-    client::response r;
-    r.id = c.req.id;
-    r.node = make_status(st);
-    c.reply(std::move(r));
+  reply_to to;
+  to.fn = c.reply ? std::move(c.reply) : [](client::response) {};
+  handle_request(self, c.session, c.req, std::move(to), std::move(c.on_event));
+}
+
+// A client connection's burst: each request in order; the answers of this step leave together.
+void handle_burst(self_ptr self, client_burst& b) {
+  for (auto& req : b.requests) {
+    reply_to to;
+    to.session = b.session;
+    to.transport = b.transport;
+    std::function<void(client::event)> on_event;
+    if (std::holds_alternative<client::watch>(req.body)) {
+      // Events are produced inside the actor's steps (notify_watchers), flushed with their step.
+      on_event = [self, session = b.session, transport = b.transport](client::event e) {
+        post_frame(self->state, session, transport, client::client_message{std::move(e)});
+      };
+    }
+    handle_request(self, b.session, req, std::move(to), std::move(on_event));
   }
-  schedule_drain(self);
+  flush_outs(self);
 }
 
 // A commit failed: fail what waited on the lost state and rebuild the replica from the store.
@@ -254,7 +325,7 @@ void recover(self_ptr self, const error& e) {
   auto& st = self->state;
   st.cfg.log->error("storage commit failed: {}; rebuilding the replica from the store", e.describe());
   for (auto& [rid, w] : st.calls)
-    w.reply(error_response(w.client_id, error{errc::unavailable, "storage failure, not acknowledged: " + e.message}));
+    respond(st, w.to, error_response(w.client_id, error{errc::unavailable, "storage failure, not acknowledged: " + e.message}));
   st.calls.clear();
   auto fresh = std::make_shared<replica>(*st.cfg.store, st.cfg.address, st.cfg.replica, st.cfg.rng_seed + 1);
   if (auto ok = fresh->load(now_ms(st)); !ok) {
@@ -305,8 +376,9 @@ void complete_stop(self_ptr self, bool leave) {
   st.stopping = true;
   set_readiness(st, readiness::stopping);
   for (auto& [rid, w] : st.calls)
-    w.reply(error_response(w.client_id, error{errc::unavailable, "the node stopped before the request completed (an update may still have been applied)"}));
+    respond(st, w.to, error_response(w.client_id, error{errc::unavailable, "the node stopped before the request completed (an update may still have been applied)"}));
   st.calls.clear();
+  flush_outs(self);
   if (st.cas) st.cas->stop();
   if (!st.started || st.last_batch_reported >= st.last_batch_sent) {
     finish_stop(self);
@@ -361,6 +433,7 @@ caf::behavior replica_actor(self_ptr self, replica_actor_config cfg) {
         self->delayed_send(self, std::chrono::milliseconds(st.tick_ms), tick_atom::value);
       },
       [=](call& c) { handle_call(self, c); },
+      [=](client_burst& b) { handle_burst(self, b); },
       [=](peer_message& m) {
         auto& st = self->state;
         if (!st.rep) return;

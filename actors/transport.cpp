@@ -68,6 +68,7 @@ struct connection {
   bool paused = false;      // client: reading halted until the backlog drains
   bool dropping = false;    // peer: in a streak of dropped messages (logged once)
   std::set<uint64_t> watches;  // client: ids of watch requests (unwatched when it goes away)
+  std::vector<client::request> burst;  // client: requests read from the data in hand (on_new_data)
 };
 
 // Per dialed address: backoff and the messages waiting for its handshake.
@@ -284,8 +285,11 @@ void close_connection(broker_ptr self, connection& c, std::string_view reason) {
 }
 
 // Closes a connection that broke the protocol, logging who and why.
+void send_burst(broker_ptr self, connection& c);
+
 void refuse(broker_ptr self, connection& c, std::string_view problem) {
   auto& st = self->state;
+  send_burst(self, c);  // the requests read before the problem are handled, as if sent one by one
   ++st.stats.refused;
   st.cfg.log->warn("transport: closing {}: {}", describe(c), problem);
   close_connection(self, c, problem);
@@ -538,39 +542,23 @@ void on_peer_frame(broker_ptr self, connection& c, std::string_view frame) {
   self->send(self->state.replica, peer_message{c.node, std::move(m)});
 }
 
-// Posts a client frame to the broker (from the replica actor's thread): encodes `m` and sends it
-// as (client_out_atom, serial, frame).
-void post_client(const caf::actor& broker, uint64_t serial, const client::client_message& m,
-                 const std::shared_ptr<spdlog::logger>& log) {
-  std::string frame;
-  try {
-    frame = client::encode_client(m);
-  } catch (const std::exception& e) {
-    log->error("transport: cannot encode a client frame: {}", e.what());
-    return;
-  }
-  caf::anon_send(broker, client_out_atom::value, serial, std::move(frame));
+// Queues a client request for the burst this read is building (sent by on_new_data).
+void on_client_request(connection& c, client::request req) {
+  if (std::holds_alternative<client::watch>(req.body)) c.watches.insert(req.id);
+  if (auto* u = std::get_if<client::unwatch>(&req.body)) c.watches.erase(u->watch_id);
+  c.burst.push_back(std::move(req));
 }
 
-void on_client_request(broker_ptr self, connection& c, client::request req) {
-  auto& st = self->state;
-  bool is_watch = std::holds_alternative<client::watch>(req.body);
-  if (is_watch) c.watches.insert(req.id);
-  if (auto* u = std::get_if<client::unwatch>(&req.body)) c.watches.erase(u->watch_id);
-  auto me = caf::actor_cast<caf::actor>(self);
-  uint64_t serial = c.serial;
-  auto log = st.cfg.log;
-  call out;
-  out.session = serial;
-  out.req = std::move(req);
-  out.reply = [me, serial, log](client::response r) {
-    post_client(me, serial, client::client_message{std::move(r)}, log);
-  };
-  if (is_watch)
-    out.on_event = [me, serial, log](client::event e) {
-      post_client(me, serial, client::client_message{std::move(e)}, log);
-    };
-  self->send(st.replica, std::move(out));
+// Hands the requests read so far from a client connection to the replica actor: one message for
+// the whole burst, in arrival order (the replica actor answers with client_out frames).
+void send_burst(broker_ptr self, connection& c) {
+  if (c.burst.empty()) return;
+  client_burst b;
+  b.session = c.serial;
+  b.transport = caf::actor_cast<caf::actor>(self);
+  b.requests = std::move(c.burst);
+  c.burst.clear();
+  self->send(self->state.replica, std::move(b));
 }
 
 void on_client_frame(broker_ptr self, connection& c, std::string_view frame) {
@@ -591,7 +579,7 @@ void on_client_frame(broker_ptr self, connection& c, std::string_view frame) {
   }
   auto* req = std::get_if<client::request>(&*m);
   if (req == nullptr) return refuse(self, c, "a client sent a response or an event, not a request");
-  on_client_request(self, c, std::move(*req));
+  on_client_request(c, std::move(*req));
 }
 
 void on_frame(broker_ptr self, connection& c, std::string_view frame) {
@@ -625,6 +613,7 @@ void on_new_data(broker_ptr self, caf::io::new_data_msg& msg) {
     c->reader.feed(std::string_view(msg.buf.data(), msg.buf.size()));
     drain_frames(self, serial);
     c = find(st, serial);
+    if (c != nullptr) send_burst(self, *c);
     if (c != nullptr && c->kind == role::pending && c->reader.buffered() > max_hello_bytes)
       refuse(self, *c, fmt::format("more than {} bytes before a complete hello", max_hello_bytes));
   } catch (const std::exception& e) {  // never let one connection take the broker down
@@ -632,6 +621,7 @@ void on_new_data(broker_ptr self, caf::io::new_data_msg& msg) {
   }
 }
 
+// `frames`: one or more whole client frames (the replica actor's answers of one step).
 void on_client_out(broker_ptr self, uint64_t serial, const std::string& frame) {
   auto& st = self->state;
   connection* c = find(st, serial);

@@ -43,6 +43,7 @@ struct recorder {
   std::mutex mu;
   std::vector<peer_message> peers;
   std::vector<call> calls;
+  size_t bursts = 0;  // client_burst messages received
 
   size_t peer_count() {
     std::lock_guard<std::mutex> lock(mu);
@@ -50,8 +51,30 @@ struct recorder {
   }
 };
 
+// A burst's request as the call a replica would see: its reply and events go back to the
+// transport as client_out frames, as the replica actor sends them.
+call as_call(const client_burst& b, client::request req) {
+  call c;
+  c.session = b.session;
+  bool watch = std::holds_alternative<client::watch>(req.body);
+  c.req = std::move(req);
+  c.reply = [t = b.transport, s = b.session](client::response r) {
+    caf::anon_send(t, client_out_atom::value, s, client::encode_client(client::client_message{std::move(r)}));
+  };
+  if (watch)
+    c.on_event = [t = b.transport, s = b.session](client::event e) {
+      caf::anon_send(t, client_out_atom::value, s, client::encode_client(client::client_message{std::move(e)}));
+    };
+  return c;
+}
+
 caf::behavior fake_replica(caf::event_based_actor*, std::shared_ptr<recorder> rec) {
   return {
+      [rec](client_burst& b) {
+        std::lock_guard<std::mutex> lock(rec->mu);
+        ++rec->bursts;
+        for (auto& req : b.requests) rec->calls.push_back(as_call(b, std::move(req)));
+      },
       [rec](peer_message& m) {
         std::lock_guard<std::mutex> lock(rec->mu);
         rec->peers.push_back(std::move(m));
@@ -640,6 +663,37 @@ TEST_CASE_FIXTURE(fixture, "transport: a client request becomes a call — the r
   CHECK(closed_by_broker(c));
 }
 
+TEST_CASE_FIXTURE(fixture, "transport: pipelined requests read at once reach the replica as one burst, in order, and one client_out may carry many frames") {
+  start();
+  auto c = client_conn();
+  send(c, client_frame(get_request(1, "a")) + client_frame(watch_request(2, "p")) + client_frame(get_request(3, "b")));
+  REQUIRE(rec->calls.size() == 3);
+  CHECK(rec->bursts == 1);
+  CHECK(rec->calls[0].req == get_request(1, "a"));
+  CHECK(rec->calls[1].req == watch_request(2, "p"));
+  CHECK(rec->calls[2].req == get_request(3, "b"));
+  const uint64_t session = rec->calls[0].session;
+  CHECK(rec->calls[2].session == session);
+  // The next read is the next burst.
+  send(c, client_frame(get_request(4, "c")));
+  REQUIRE(rec->calls.size() == 4);
+  CHECK(rec->bursts == 2);
+
+  // Answers of one step travel together: every frame is written, in the order given.
+  client::response r3{3, errc::ok, "", {}, {}, {}, {}};
+  client::response r1{1, errc::not_found, "none", {}, {}, {}, {}};
+  client::event e{2, "p1", "v", 7};
+  caf::anon_send(broker, client_out_atom::value, session,
+                 client::encode_client(client::client_message{r3}) + client::encode_client(client::client_message{e}) +
+                     client::encode_client(client::client_message{r1}));
+  run();
+  auto out = written_client(c);
+  REQUIRE(out.size() == 3);
+  CHECK(std::get<client::response>(out[0]) == r3);
+  CHECK(std::get<client::event>(out[1]) == e);
+  CHECK(std::get<client::response>(out[2]) == r1);
+}
+
 TEST_CASE_FIXTURE(fixture, "transport: a request the node cannot read is answered with decode_error, the connection goes on") {
   // Issue 20, item 3: a request with `type = unknown` used to close the connection, losing every
   // other pipelined request on it. Errors in one request must not cost the others.
@@ -881,6 +935,12 @@ namespace {
 caf::behavior echo_replica(caf::event_based_actor*) {
   return {
       [](call& c) { c.reply(client::response{c.req.id, errc::ok, "echo", {}, {}, {}, {}}); },
+      [](client_burst& b) {
+        std::string frames;  // every answer of the burst in one client_out, as the replica actor does
+        for (const auto& req : b.requests)
+          frames += client::encode_client(client::client_message{client::response{req.id, errc::ok, "echo", {}, {}, {}, {}}});
+        caf::anon_send(b.transport, client_out_atom::value, b.session, std::move(frames));
+      },
       [](peer_message&) {},
   };
 }
