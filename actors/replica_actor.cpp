@@ -204,8 +204,8 @@ client::node_status make_status(replica_actor_state& st) {
   s.address = st.cfg.address;
   s.cluster = st.cfg.replica.cluster;
   s.readiness = std::string(to_string(static_cast<readiness>(st.cfg.readiness->load())));
-  if (auto stats = st.cfg.store->stats()) {
-    s.keys = stats->values;
+  s.keys = st.rep->value_records();
+  if (auto stats = st.cfg.store->stats_uncounted()) {
     s.write_behind_bytes = stats->write_behind_bytes;
     s.log_backlog = stats->log_lsn - std::min(stats->log_lsn, stats->checkpoint_lsn);
     s.checkpoint = stats->checkpoint_lsn;

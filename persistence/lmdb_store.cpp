@@ -144,11 +144,19 @@ status lmdb_store::sync() {
 status lmdb_store::flush() { return impl_->flush(); }
 
 result<store_stats> lmdb_store::stats() const {
+  auto counted = impl_->current_counts();
+  if (!counted) return counted.err();
+  auto s = stats_uncounted();
+  if (!s) return s;
+  s->values = static_cast<uint64_t>(std::max<int64_t>(0, counted->values));
+  s->deltas = static_cast<uint64_t>(std::max<int64_t>(0, counted->deltas));
+  s->meta_records = static_cast<uint64_t>(std::max<int64_t>(0, counted->meta));
+  return s;
+}
+
+result<store_stats> lmdb_store::stats_uncounted() const {
   const impl& d = *impl_;
   store_stats s;
-  auto counted = d.current_counts();
-  if (!counted) return counted.err();
-  const impl::counts sum = *counted;
   {
     std::shared_lock ol(d.ov_mu);
     s.write_behind_bytes = d.active->o.bytes();
@@ -157,9 +165,6 @@ result<store_stats> lmdb_store::stats() const {
       s.write_behind_bytes += l->o.bytes();
       s.write_behind_records += l->o.records();
     }
-    s.values = static_cast<uint64_t>(std::max<int64_t>(0, sum.values));
-    s.deltas = static_cast<uint64_t>(std::max<int64_t>(0, sum.deltas));
-    s.meta_records = static_cast<uint64_t>(std::max<int64_t>(0, sum.meta));
     s.log_lsn = d.last_lsn;
     s.checkpoint_lsn = d.checkpoint_lsn;
   }

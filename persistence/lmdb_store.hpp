@@ -50,6 +50,7 @@ class lmdb_store final : public store {
   std::vector<quarantine_entry> quarantined() const override;
   status sync() override;
   result<store_stats> stats() const override;
+  result<store_stats> stats_uncounted() const override;
 
   const options& opts() const;
 

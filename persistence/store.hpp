@@ -132,6 +132,10 @@ class store {
   virtual status sync() = 0;
 
   virtual result<store_stats> stats() const = 0;
+  // stats() without the record counts (values, deltas and meta_records are 0): what a frequent
+  // status asks for. Counting is exact and incremental, but costs a look-up per record written
+  // since the last count (lmdb_store); the rest is a few reads of state kept anyway.
+  virtual result<store_stats> stats_uncounted() const { return stats(); }
 };
 
 }  // namespace rumor::persistence

@@ -477,8 +477,11 @@ std::vector<write_op> lmdb_store::impl::plan_materialization(const std::vector<s
         plan.push_back(write_op{is_meta ? op_kind::put_meta : op_kind::put_value, key, best->bytes()});
       else
         plan.push_back(write_op{is_meta ? op_kind::erase_meta : op_kind::erase_value, key, {}});
-      for (auto& h : heads)
-        if (h.at < h.records.size() && h.records[h.at].prefix == best->prefix && h.records[h.at].key == key) ++h.at;
+      for (auto& h : heads) {
+        if (h.at >= h.records.size()) continue;
+        const overlay::entry& e = h.records[h.at];
+        if (&e == best || (e.prefix == best->prefix && e.key == key)) ++h.at;
+      }
     }
   };
   merge(false);

@@ -96,6 +96,8 @@ status replica::load(uint64_t now_ms) {
       if (auto st = members_->restore(std::get<join_response>(*m).members); !st) return st.err();
     }
   }
+  if (auto stats = store_.stats(); !stats) return stats.err();
+  else value_records_ = stats->values;
   status st;
   auto scanned = store_.scan_meta(persistence::key_range::with_prefix(meta_digest),
                                   [&](std::string_view name, std::string_view bytes) {

@@ -183,6 +183,9 @@ class replica {
   // Deleted keys whose tombstones are stored, waiting for collection (committed state; a scan of
   // the tombstone markers, O(their count)). Errors: store read errors.
   result<uint64_t> stored_tombstones() const;
+  // Value records (keys and tombstones), counting this replica's uncommitted writes: the store's
+  // count at load, kept up by every write and collection since (no store look-up).
+  uint64_t value_records() const noexcept { return value_records_; }
 
  private:
   struct write_wait {
@@ -339,6 +342,7 @@ class replica {
   std::deque<held> in_flight_;
   uint64_t next_batch_id_ = 1;
   uint64_t committed_through_ = 0;  // the highest batch id committed()
+  uint64_t value_records_ = 0;      // see value_records()
   // Tombstone markers may be stored (collect_tombstones scans for them only then): true at load
   // and whenever write_value lists a deleted key; false once a scan of the committed state
   // found none and no batch that lists one is uncommitted (marker_batch_ <= committed_through_).

@@ -83,6 +83,7 @@ void replica::collect_tombstones(const version_vector& stable_everywhere) {
     uint32_t bucket = digests_.apply(skey, bucket_digests::value_hash((*old)->record), std::nullopt);
     std::string b = be32(bucket);
     cur_.erase_value(skey);
+    if (value_records_ > 0) --value_records_;
     cur_.erase_meta(std::string(meta_index) + b + skey);
     cur_.put_meta(std::string(meta_digest) + b, le64(digests_.digest(bucket)));
     cur_.erase_meta(std::string(meta_tombstone) + skey);
@@ -95,6 +96,7 @@ void replica::collect_tombstones(const version_vector& stable_everywhere) {
 }
 
 result<uint64_t> replica::stored_tombstones() const {
+  if (!tombstones_maybe_) return uint64_t{0};  // none stored, none in an uncommitted batch
   uint64_t n = 0;
   auto st = store_.scan_meta(persistence::key_range::with_prefix(meta_tombstone), [&](std::string_view, std::string_view) {
     ++n;

@@ -110,6 +110,7 @@ void replica::write_value(const std::string& skey, const crdt::value& v, const v
                           const std::optional<std::string>& old_record, bool old_held_nothing) {
   std::string record = encode_stored(kv, crdt::encode(v));
   cur_.put_value(skey, record);
+  if (!old_record) ++value_records_;
   std::optional<uint64_t> old_hash;
   if (old_record) old_hash = bucket_digests::value_hash(*old_record);
   uint64_t new_hash = bucket_digests::value_hash(record);

@@ -363,6 +363,17 @@ TEST_CASE("simulation: collection leaves no tombstone or delta log entry after d
     s.update(static_cast<size_t>(k) % 4, "g" + std::to_string(k), crdt::type_tag::or_set, ops::set_add({"x"}),
              consistency::local, 5'000, nullptr);
   REQUIRE(s.run_until([&] { return s.converged(); }, 60'000));
+  // The replica's own count of value records (status `keys`) agrees with the store's exact count
+  // once every batch is committed: 200 keys, then none after the collection.
+  auto counts_agree = [&](uint64_t expected) {
+    for (size_t i = 0; i < 4; ++i) {
+      auto st = s.at(i).store->stats();
+      if (!s.at(i).uncommitted.empty() || !st || st->values != expected || s.at(i).rep->value_records() != expected)
+        return false;
+    }
+    return true;
+  };
+  REQUIRE(s.run_until([&] { return counts_agree(200); }, 10'000));
   for (int k = 0; k < 200; ++k)
     s.update(static_cast<size_t>(k + 1) % 4, "g" + std::to_string(k), crdt::type_tag::or_set, ops::remove_key(),
              consistency::local, 5'000, nullptr);
@@ -374,6 +385,12 @@ TEST_CASE("simulation: collection leaves no tombstone or delta log entry after d
   auto took = s.run_until(empty_everywhere, 60'000);
   REQUIRE(took.has_value());
   MESSAGE("200 deleted keys collected on every node and every log truncated " << *took << " ms after the deletes");
+  CHECK(s.run_until([&] { return counts_agree(0); }, 10'000).has_value());
+  for (size_t i = 0; i < 4; ++i) {
+    auto t = s.at(i).rep->stored_tombstones();
+    REQUIRE(t);
+    CHECK(*t == 0);
+  }
 }
 
 // Seeds that once failed, kept as named regressions (replication_sim <seed> 1 replays one). Each
