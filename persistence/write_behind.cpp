@@ -313,11 +313,11 @@ status lmdb_store::impl::materialize_once() {
     update_layer_bytes();
   }
   // The layers written out die with `todo` (here, outside every lock). Once the backlog is
-  // small, hand their pages back to the OS so that a node's resident memory follows its backlog
+  // nearly empty (under a sustained load a round ends with megabytes of new commits), hand their pages back to the OS so that a node's resident memory follows its backlog
   // down; while writes keep coming, keep them: the next layers reuse them instead of faulting
   // fresh pages in (and zeroing them) at every round.
   todo.clear();
-  if (active_bytes.load() < opts.materialize_bytes / 4) {
+  if (active_bytes.load() < opts.materialize_bytes / 64) {
     ::malloc_trim(0);
     trim_pending.store(false);
   } else {
