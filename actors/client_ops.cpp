@@ -129,8 +129,8 @@ std::string context_bytes(const crdt::value& v) {
 namespace {
 // What a response carries for `v`: its bytes, and for an mv_register its context (the only type
 // whose operation takes one; the other types' responses stay as small as before).
-client::key_value response_value(const crdt::value& v) {
-  client::key_value kv{{}, crdt::encode(v), {}};
+client::key_value response_value(const crdt::value& v, std::string encoded = {}) {
+  client::key_value kv{{}, encoded.empty() ? crdt::encode(v) : std::move(encoded), {}};
   if (v.get_if<crdt::mv_register>()) kv.context = context_bytes(v);
   return kv;
 }
@@ -144,7 +144,7 @@ client::response to_response(uint64_t id, const replication::reply& r) {
     out.message = r.result.err().message;
   }
   if (r.update) {
-    out.values.push_back(response_value(r.update->value));
+    out.values.push_back(response_value(r.update->value, r.update->encoded));
   } else {
     // A deleted key is absent, like one never written: its value (kept until the tombstone is
     // collected) is not sent (client.capnp, GetRequest).

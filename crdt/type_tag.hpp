@@ -18,6 +18,10 @@ enum class type_tag : uint8_t {
   ew_flag = 7,
 };
 
+// Every tag is in [first_type_tag, last_type_tag] (a new type extends the range).
+inline constexpr uint8_t first_type_tag = 1;
+inline constexpr uint8_t last_type_tag = 7;
+
 constexpr std::string_view to_string(type_tag t) noexcept {
   switch (t) {
     case type_tag::g_counter: return "g_counter";
@@ -33,7 +37,7 @@ constexpr std::string_view to_string(type_tag t) noexcept {
 
 // Parses the names returned by to_string; nullopt for anything else.
 constexpr std::optional<type_tag> parse_type_tag(std::string_view s) noexcept {
-  for (uint8_t i = 1; i <= 7; ++i)
+  for (uint8_t i = first_type_tag; i <= last_type_tag; ++i)
     if (to_string(static_cast<type_tag>(i)) == s) return static_cast<type_tag>(i);
   return std::nullopt;
 }

@@ -101,6 +101,30 @@ result<std::optional<std::string>> lmdb_store::get_value(std::string_view key) c
   return impl_->get_record(record_kind::value, key);
 }
 
+std::vector<result<std::optional<std::string>>> lmdb_store::get_values(std::span<const std::string> keys) const {
+  const impl& d = *impl_;
+  std::vector<result<std::optional<std::string>>> out(keys.size(), std::optional<std::string>{});
+  std::vector<std::size_t> below;  // keys no layer knows: read from the B-trees
+  std::shared_lock ol(d.ov_mu);
+  for (std::size_t i = 0; i < keys.size(); ++i) {
+    if (auto s = check_key(keys[i], "key"); !s) {
+      out[i] = s.err();
+      continue;
+    }
+    const auto a = d.layered(record_kind::value, keys[i]);
+    if (a.s == overlay::state::present) out[i] = std::optional<std::string>{std::string{a.bytes}};
+    else if (a.s == overlay::state::unknown) below.push_back(i);
+  }
+  if (below.empty()) return out;
+  const status st = d.read([&](MDB_txn* txn) -> status {
+    for (std::size_t i : below) out[i] = d.get_disk(txn, record_kind::value, keys[i]);
+    return {};
+  });
+  if (!st)
+    for (std::size_t i : below) out[i] = st.err();
+  return out;
+}
+
 status lmdb_store::scan_values(const key_range& range, const record_visitor& visit) const {
   return impl_->scan_range(record_kind::value, range, visit);
 }

@@ -42,6 +42,7 @@ class lmdb_store final : public store {
   using store::commit;
   status commit(std::span<const write_batch> group) override;
   result<std::optional<std::string>> get_value(std::string_view key) const override;
+  std::vector<result<std::optional<std::string>>> get_values(std::span<const std::string> keys) const override;
   status scan_values(const key_range& range, const record_visitor& visit) const override;
   status scan_deltas(uint64_t origin, uint64_t from_seq, const delta_visitor& visit) const override;
   result<std::optional<std::string>> get_meta(std::string_view name) const override;

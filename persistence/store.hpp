@@ -105,6 +105,17 @@ class store {
   // corrupt (the record failed verification; it is quarantined), io_error.
   virtual result<std::optional<std::string>> get_value(std::string_view key) const = 0;
 
+  // get_value of each of `keys`, answered in order, each as get_value answers it (a corrupt or
+  // unreadable record fails its own answer only). For a few related keys (a user key's types):
+  // lmdb_store reads them at one moment, under one lock and one read transaction, by point
+  // look-ups (no ordering of the write-behind layers, as a scan needs).
+  virtual std::vector<result<std::optional<std::string>>> get_values(std::span<const std::string> keys) const {
+    std::vector<result<std::optional<std::string>>> out;
+    out.reserve(keys.size());
+    for (const auto& k : keys) out.push_back(get_value(k));
+    return out;
+  }
+
   // Calls visit(key, encoded) for every value whose key lies in `range`, in key order, until
   // visit returns false. Corrupt records are skipped and quarantined (see quarantined()).
   virtual status scan_values(const key_range& range, const record_visitor& visit) const = 0;

@@ -295,13 +295,13 @@ void replica::update(uint64_t request, std::string_view key, crdt::type_tag type
   vv_dirty_ = true;
   delta_record rec{std::string(key), type, ts.bits, crdt::encode(*delta), kv};
   kv.raise(self_, seq);
-  write_value(skey, current, kv, old, was_empty);
+  std::string encoded = write_value(skey, current, kv, old, was_empty);
   cur_.append_delta(self_, seq, encode_log_record(rec));
   delta_entry entry{self_, seq, std::move(rec)};
   ++stats_.local_updates;
   ready_.changes.push_back(change{std::string(key), type, self_});
 
-  update_ok ok{self_, seq, std::move(current)};
+  update_ok ok{self_, seq, std::move(current), std::move(encoded)};
   size_t needed = quorum(c);
   if (needed <= 1) {
     reply_now(reply{request, {}, std::move(ok), {}});

@@ -72,7 +72,8 @@ struct replica_config {
 struct update_ok {
   node_id origin = 0;
   uint64_t seq = 0;
-  crdt::value value;  // the key's state after the update, at this replica
+  crdt::value value;    // the key's state after the update, at this replica
+  std::string encoded;  // crdt::encode(value), as stored (a response need not encode it again)
 };
 
 struct reply {
@@ -240,7 +241,8 @@ class replica {
   };
   result<std::optional<loaded>> load(const std::string& skey) const;
   static result<loaded> decode_record(std::string_view record);
-  void write_value(const std::string& skey, const crdt::value& v, const version_vector& kv,
+  // Returns crdt::encode(v), as written.
+  std::string write_value(const std::string& skey, const crdt::value& v, const version_vector& kv,
                    const std::optional<std::string>& old_record, bool old_held_nothing);
   // Joins a peer's state of one key (returns true iff the local value changed). The dots of the
   // incoming state that this replica's vector shows it has seen, and no longer holds, are dead

@@ -49,20 +49,28 @@ result<replica::loaded> replica::decode_record(std::string_view record) {
 }
 
 result<std::vector<key_state>> replica::read_all_types(std::string_view user_key) const {
-  std::map<std::string, std::string> found;
-  std::string prefix = storage_prefix(user_key);
-  auto st = store_.scan_values(persistence::key_range::with_prefix(prefix),
-                               [&](std::string_view k, std::string_view v) {
-                                 found.emplace(std::string(k), std::string(v));
-                                 return true;
-                               });
-  if (!st) return st.err();
-  for (auto it = erased_.lower_bound(prefix); it != erased_.end() && it->first.starts_with(prefix); ++it)
-    found.erase(it->first);
-  for (auto it = dirty_.lower_bound(prefix); it != dirty_.end() && it->first.starts_with(prefix); ++it)
-    found[it->first] = it->second.first;
+  // One point read per type (store_.get_values: one moment, no ordered scan of the write-behind
+  // layers), then this replica's uncommitted writes and collections on top. A record that fails
+  // verification is left out, as a scan leaves it out (it is quarantined).
+  std::vector<std::string> skeys;
+  skeys.reserve(crdt::last_type_tag - crdt::first_type_tag + 1);
+  for (uint8_t t = crdt::first_type_tag; t <= crdt::last_type_tag; ++t) skeys.push_back(storage_key(user_key, static_cast<crdt::type_tag>(t)));
+  auto answers = store_.get_values(skeys);
   std::vector<key_state> out;
-  for (auto& [k, v] : found) out.push_back(key_state{k, v});
+  for (std::size_t i = 0; i < skeys.size(); ++i) {
+    const std::string& skey = skeys[i];
+    if (auto it = dirty_.find(skey); it != dirty_.end()) {
+      out.push_back(key_state{skey, it->second.first});
+      continue;
+    }
+    if (erased_.count(skey)) continue;
+    auto& a = answers[i];
+    if (!a) {
+      if (a.err().code == errc::corrupt) continue;
+      return a.err();
+    }
+    if (*a) out.push_back(key_state{skey, std::move(**a)});
+  }
   return out;
 }
 
@@ -106,9 +114,10 @@ result<std::vector<std::pair<std::string, crdt::type_tag>>> replica::keys(std::s
   return out;
 }
 
-void replica::write_value(const std::string& skey, const crdt::value& v, const version_vector& kv,
-                          const std::optional<std::string>& old_record, bool old_held_nothing) {
-  std::string record = encode_stored(kv, crdt::encode(v));
+std::string replica::write_value(const std::string& skey, const crdt::value& v, const version_vector& kv,
+                                 const std::optional<std::string>& old_record, bool old_held_nothing) {
+  std::string encoded = crdt::encode(v);
+  std::string record = encode_stored(kv, encoded);
   cur_.put_value(skey, record);
   if (!old_record) ++value_records_;
   std::optional<uint64_t> old_hash;
@@ -129,6 +138,7 @@ void replica::write_value(const std::string& skey, const crdt::value& v, const v
   erased_.erase(skey);
   dirty_[skey] = {std::move(record), next_batch_id_};  // cur_ becomes batch next_batch_id_
   batch_keys_.push_back(skey);
+  return encoded;
 }
 
 bool replica::join_state(const key_state& s, const version_vector* sender_vv) {

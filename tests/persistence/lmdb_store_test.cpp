@@ -302,6 +302,26 @@ TEST_CASE("corrupt records are quarantined while the rest keeps working") {
   CHECK(contains(rb.err().message, "checksum"));
   CHECK(*s->get_value("a") == std::optional<std::string>{"value of a"});
   CHECK(*s->get_value("c") == std::optional<std::string>{"value of c"});
+  {
+    // A multi-get: the corrupt record fails its own answer only.
+    const std::vector<std::string> keys{"a", "b", "c"};
+    auto got = s->get_values(keys);
+    REQUIRE(got.size() == 3);
+    CHECK(*got[0] == std::optional<std::string>{"value of a"});
+    REQUIRE_FALSE(got[1].has_value());
+    CHECK(got[1].err().code == errc::corrupt);
+    CHECK(*got[2] == std::optional<std::string>{"value of c"});
+    // An erasure in the write-behind layer hides the record below it; "c" still comes from disk.
+    write_batch e;
+    e.erase_value("a");
+    REQUIRE(s->commit(e).has_value());
+    auto after = s->get_values(std::vector<std::string>{"a", "c"});
+    CHECK(*after[0] == std::nullopt);
+    CHECK(*after[1] == std::optional<std::string>{"value of c"});
+    write_batch back;  // the rest of this test expects "a"
+    back.put_value("a", "value of a");
+    REQUIRE(s->commit(back).has_value());
+  }
 
   std::vector<std::string> keys;
   REQUIRE(s->scan_values(key_range::all(), [&](std::string_view k, std::string_view) {

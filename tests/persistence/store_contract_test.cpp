@@ -64,6 +64,30 @@ void check_contract(store& s) {
     REQUIRE(st.has_value());
     CHECK(st->values == 1);
   }
+  SUBCASE("get_values answers each key as get_value does, in order") {
+    write_batch b;
+    b.put_value("a", "1");
+    b.put_value("b", "2");
+    REQUIRE(s.commit(b).has_value());
+    write_batch c;
+    c.erase_value("b");
+    c.put_value("c", "3");
+    REQUIRE(s.commit(c).has_value());
+    const std::vector<std::string> keys{"c", "b", "a", "d", "", "a"};
+    auto got = s.get_values(keys);
+    REQUIRE(got.size() == keys.size());
+    for (std::size_t i = 0; i < keys.size(); ++i) {
+      auto one = s.get_value(keys[i]);
+      REQUIRE(got[i].has_value() == one.has_value());
+      if (one) CHECK(*got[i] == *one);
+      else CHECK(got[i].err().code == one.err().code);
+    }
+    CHECK(*got[0] == std::optional<std::string>{"3"});
+    CHECK(*got[1] == std::nullopt);
+    CHECK(*got[2] == std::optional<std::string>{"1"});
+    CHECK(*got[3] == std::nullopt);
+    CHECK(got[4].err().code == errc::invalid_argument);
+  }
   SUBCASE("group commit applies batches in order") {
     write_batch group[3];
     group[0].put_value("x", "first");
