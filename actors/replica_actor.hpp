@@ -1,9 +1,11 @@
 #pragma once
 // replica actor: drives one replication::replica (the pure protocol state machine) with real
 // time, the transport and the storage actor. Thin by design: every decision is the replica's;
-// this actor feeds it inputs (client calls, peer messages, ticks, commit results) and carries
-// out its outputs (batches to the storage actor, messages to the transport, replies to callers,
-// changes to watchers) after every input.
+// this actor feeds it inputs (client bursts and calls, peer messages, ticks, commit results) and
+// carries out its outputs (batches to the storage actor, messages to the transport, replies to
+// callers, changes to watchers) after every input. The responses and events of one step for a
+// client connection leave as one message to the transport (not one per request); embedded
+// callers' `call`s are answered through their callbacks.
 //
 // Lifecycle: spawn_replica_actor() → (init) from the node once transport and storage exist →
 // running → (stop_atom, bool leave): leaves the cluster if `leave`, waits (bounded) for queued

@@ -6,8 +6,10 @@
 //
 // Handshake: both sides send `hello` first. A peer whose cluster name or protocol version differs
 // is refused (logged, connection closed). A hello with role = client makes the connection a client
-// connection: its later frames are client/client.capnp messages, requests go to the replica actor
-// as `call`s, and responses / watch events are written back on that connection.
+// connection: its later frames are client/client.capnp messages. The requests decoded from one
+// read of a connection go to the replica actor as one `client_burst`, in arrival order; the
+// replica actor sends back (client_out_atom, connection, frames), each message every response and
+// event of one of its steps for that connection, written as they come.
 //
 // Failure containment: a malformed, oversized or unexpected frame closes that one connection (with
 // a log line naming the peer and the problem); decoding never throws out of a handler, so the
@@ -76,7 +78,7 @@ struct transport_handle {
   std::string address;      // host:port announced to peers
 };
 
-// Spawns the broker listening on listen_host:listen_port; it sends peer_message and call to
+// Spawns the broker listening on listen_host:listen_port; it sends peer_message and client_burst to
 // `replica` and accepts (send_atom, outbox_msg), stop_atom (close everything and quit), and
 // caf::get_atom (replies with transport_stats).
 // Errors: errc::busy (port in use), errc::invalid_argument (bad host).
