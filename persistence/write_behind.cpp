@@ -317,12 +317,10 @@ status lmdb_store::impl::materialize_once() {
   // down; while writes keep coming, keep them: the next layers reuse them instead of faulting
   // fresh pages in (and zeroing them) at every round.
   todo.clear();
-  if (active_bytes.load() < opts.materialize_bytes / 64) {
-    ::malloc_trim(0);
-    trim_pending.store(false);
-  } else {
-    trim_pending.store(true);
-  }
+  if (active_bytes.load() < opts.materialize_bytes / 64) ::malloc_trim(0);
+  // Either way, the first idle round trims again: what the other threads freed after this one
+  // (commits finishing, replies sent) goes back too.
+  trim_pending.store(true);
   std::lock_guard wl(wb_mu);
   last_materialize_ms = steady_ms() - start;
   return {};
@@ -345,7 +343,19 @@ void lmdb_store::impl::run_materializer() {
         empty = active->o.empty() && sealed.empty();
       }
       if (empty) {
-        if (trim_pending.exchange(false)) ::malloc_trim(0);  // idle now: see materialize_once
+        if (trim_pending.exchange(false)) {
+          // Idle now (see materialize_once): an empty active layer gives up the capacity it was
+          // given for a busy store's next layer, and the freed memory goes back to the OS.
+          {
+            std::unique_lock ol(ov_mu);
+            if (active->o.empty()) {
+              auto fresh = std::make_shared<layer>();
+              fresh->lsn = active->lsn;
+              active = std::move(fresh);
+            }
+          }
+          ::malloc_trim(0);
+        }
         ++materializations;  // a round with nothing to do still answers flush() and waiting writers
         room.notify_all();
         if (stop_now) return;

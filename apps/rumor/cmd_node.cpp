@@ -1,7 +1,5 @@
 #include "cmd_node.hpp"
 
-#include <malloc.h>
-
 #include <csignal>
 #include <iostream>
 
@@ -56,21 +54,9 @@ reloaded reread_log_level(const std::string& path) {
   return out;
 }
 
-// The node process keeps the memory it frees: each materialization round frees a write-behind
-// layer of up to materialize_bytes (32 MiB) that the next layer needs again, and memory handed
-// back to the kernel comes back as page faults and zeroed pages (a quarter of the commit
-// thread's time in a profile of `rumor bench replicate`). The store gives memory back itself
-// (malloc_trim) once its backlog is small, so an idle node's resident memory still follows its
-// backlog down. Process-wide, so set here and not by the library an embedding program links.
-void keep_freed_memory() {
-  ::mallopt(M_MMAP_THRESHOLD, 64 << 20);
-  ::mallopt(M_TRIM_THRESHOLD, 512 << 20);
-}
-
 }  // namespace
 
 int run_node(const node_options& o) {
-  keep_freed_memory();
   auto log = std::make_shared<spdlog::logger>("rumor", std::make_shared<spdlog::sinks::stderr_color_sink_mt>());
   auto level = spdlog::level::from_str(o.log_level);
   if (level == spdlog::level::off && o.log_level != "off") {
