@@ -284,12 +284,13 @@ void close_connection(broker_ptr self, connection& c, std::string_view reason) {
   forget(self, serial, reason);
 }
 
-// Closes a connection that broke the protocol, logging who and why.
 void send_burst(broker_ptr self, connection& c);
 
+// Closes a connection that broke the protocol, logging who and why. The requests read before the
+// bad frame still reach the replica actor (as they did when each went on its own).
 void refuse(broker_ptr self, connection& c, std::string_view problem) {
   auto& st = self->state;
-  send_burst(self, c);  // the requests read before the problem are handled, as if sent one by one
+  send_burst(self, c);
   ++st.stats.refused;
   st.cfg.log->warn("transport: closing {}: {}", describe(c), problem);
   close_connection(self, c, problem);

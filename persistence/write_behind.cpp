@@ -313,9 +313,9 @@ status lmdb_store::impl::materialize_once() {
     update_layer_bytes();
   }
   // The layers written out die with `todo` (here, outside every lock). Once the backlog is
-  // nearly empty (under a sustained load a round ends with megabytes of new commits), hand their pages back to the OS so that a node's resident memory follows its backlog
-  // down; while writes keep coming, keep them: the next layers reuse them instead of faulting
-  // fresh pages in (and zeroing them) at every round.
+  // nearly empty, hand their pages back to the OS so that a node's resident memory follows its
+  // backlog down. While writes keep coming (a round then ends with megabytes of new commits),
+  // keep them: the next layers reuse them instead of faulting fresh pages in at every round.
   todo.clear();
   if (active_bytes.load() < opts.materialize_bytes / 64) ::malloc_trim(0);
   // Either way, the first idle round trims again: what the other threads freed after this one
