@@ -284,7 +284,17 @@ void close_connection(broker_ptr self, connection& c, std::string_view reason) {
   forget(self, serial, reason);
 }
 
-void send_burst(broker_ptr self, connection& c);
+// Hands the requests read so far from a client connection to the replica actor: one message for
+// the whole burst, in arrival order (the replica actor answers with client_out frames).
+void send_burst(broker_ptr self, connection& c) {
+  if (c.burst.empty()) return;
+  client_burst b;
+  b.session = c.serial;
+  b.transport = caf::actor_cast<caf::actor>(self);
+  b.requests = std::move(c.burst);
+  c.burst.clear();
+  self->send(self->state.replica, std::move(b));
+}
 
 // Closes a connection that broke the protocol, logging who and why. The requests read before the
 // bad frame still reach the replica actor (as they did when each went on its own).
@@ -548,18 +558,6 @@ void on_client_request(connection& c, client::request req) {
   if (std::holds_alternative<client::watch>(req.body)) c.watches.insert(req.id);
   if (auto* u = std::get_if<client::unwatch>(&req.body)) c.watches.erase(u->watch_id);
   c.burst.push_back(std::move(req));
-}
-
-// Hands the requests read so far from a client connection to the replica actor: one message for
-// the whole burst, in arrival order (the replica actor answers with client_out frames).
-void send_burst(broker_ptr self, connection& c) {
-  if (c.burst.empty()) return;
-  client_burst b;
-  b.session = c.serial;
-  b.transport = caf::actor_cast<caf::actor>(self);
-  b.requests = std::move(c.burst);
-  c.burst.clear();
-  self->send(self->state.replica, std::move(b));
 }
 
 void on_client_frame(broker_ptr self, connection& c, std::string_view frame) {

@@ -24,9 +24,6 @@ status validate_user_key(std::string_view key);
 
 std::string storage_key(std::string_view user_key, crdt::type_tag type);
 
-// The prefix under which every type of `user_key` is stored.
-std::string storage_prefix(std::string_view user_key);
-
 struct parsed_storage_key {
   std::string_view user_key;
   crdt::type_tag type;
