@@ -2,7 +2,10 @@
 // codec: encodes CRDT values/deltas and causal contexts to bytes and back (crdt.capnp). The only
 // code that touches the generated schema types.
 //
-// Byte forms. encode*() writes the packed form; decode*() reads both.
+// Byte forms. encode() writes the compact counter form for counters and the packed form for
+// every other type (encode_context: packed); decode*() reads all three.
+//   compact:  u8 0x40 | the counters' own varint form (codec_counter.hpp). Written since protocol
+//             version 3: a one-origin counter is ~26 bytes instead of ~70.
 //   packed:   u8 codec_packed_marker (0xFF) | a standard packed Cap'n Proto message of the schema
 //             (capnp::writePackedMessage: the packed segment table and segments). Skipping the
 //             first byte, `capnp decode --packed crdt.capnp Value` (or `Context`) reads it.
@@ -15,8 +18,8 @@
 // - 1), and decode reads the unpacked form only with at most codec_max_segments (64) segments —
 // older builds never wrote more than a handful (the first segment holds 1024 words, each further
 // one at least as much as all before, and a record is at most 64 MiB) — so the first byte of an
-// accepted unpacked message is 0x00..0x3F. 0xFF means packed; 0x40..0xFE are no encoding
-// (errc::decode_error), free for later forms.
+// accepted unpacked message is 0x00..0x3F. 0x40 means compact, 0xFF packed; 0x41..0xFE are no
+// encoding (errc::decode_error), free for later forms.
 //
 // Bounds: a packed input unpacks to at most codec_max_unpacked_bytes (64 MiB, the bound of a
 // stored record and of a wire frame), checked by a scan before anything is allocated: packing
@@ -55,7 +58,13 @@ inline constexpr uint32_t codec_max_segments = 64;
 // Most bytes a packed input may unpack to; larger messages are encoded unpacked.
 inline constexpr size_t codec_max_unpacked_bytes = size_t{64} << 20;
 
+// The compact counter form (codec_counter.hpp) for g_counter and pn_counter, the packed form
+// for every other type.
 std::string encode(const value& v);
+// The first byte encode() writes for a value of type `t`: 0x40 for counters, 0xFF otherwise.
+uint8_t current_form_marker(type_tag t);
+// The packed form, whatever the type (tools and tests; encode() is what rumor writes).
+std::string encode_packed(const value& v);
 result<value> decode(std::string_view bytes);
 
 std::string encode_context(const dot_context& c);

@@ -1,19 +1,10 @@
 #include "persistence/wal_record.hpp"
 
+#include "base/varint.hpp"
+
 namespace rumor::persistence {
 
 namespace {
-
-void put_varint(std::string& out, uint64_t v) {
-  char buf[10];
-  std::size_t n = 0;
-  while (v >= 0x80) {
-    buf[n++] = static_cast<char>((v & 0x7f) | 0x80);
-    v >>= 7;
-  }
-  buf[n++] = static_cast<char>(v);
-  out.append(buf, n);
-}
 
 struct reader {
   std::string_view in;

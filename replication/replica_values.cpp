@@ -181,7 +181,7 @@ bool replica::join_state(const key_state& s, const version_vector* sender_vv) {
   kv.merge(incoming->kv);
   // An unchanged value is left alone, unless its record is in an older format: rewriting it keeps
   // equal values byte-equal on every replica (digests compare records).
-  if (v == before && kv == kv_before && (!*old || is_current_format((*old)->record))) return false;
+  if (v == before && kv == kv_before && (!*old || is_current_format((*old)->record, parsed->type))) return false;
   write_value(s.key, v, kv, *old ? std::optional<std::string>{(*old)->record} : std::nullopt, was_empty);
   ++stats_.states_joined;
   if (!(v == before)) ready_.changes.push_back(change{std::string(parsed->user_key), parsed->type, 0});

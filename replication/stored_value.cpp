@@ -52,12 +52,12 @@ result<stored_value> decode_stored(std::string_view record) {
   return error{errc::unsupported_version, "stored value record format " + std::to_string(static_cast<uint8_t>(record[0]))};
 }
 
-bool is_current_format(std::string_view record) {
+bool is_current_format(std::string_view record, crdt::type_tag type) {
   if (record.empty() || static_cast<uint8_t>(record[0]) != format_compact) return false;
   size_t at = 1;
   crdt::version_vector kv;
   if (vv_bytes::get_vv(record, at, kv) != vv_bytes::vv_status::ok) return false;
-  return at < record.size() && static_cast<uint8_t>(record[at]) == crdt::codec_packed_marker;
+  return at < record.size() && static_cast<uint8_t>(record[at]) == crdt::current_form_marker(type);
 }
 
 }  // namespace rumor::replication

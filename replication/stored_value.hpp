@@ -21,6 +21,7 @@
 #include <string_view>
 
 #include "base/result.hpp"
+#include "crdt/type_tag.hpp"
 #include "crdt/version_vector.hpp"
 
 namespace rumor::replication {
@@ -34,9 +35,10 @@ struct stored_value {
 std::string encode_stored(const crdt::version_vector& kv, std::string_view crdt_bytes);
 // Either format. Errors: corrupt (malformed), unsupported_version (unknown format byte).
 result<stored_value> decode_stored(std::string_view record);
-// True iff `record` is in the format encode_stored writes, with crdt bytes in the packed codec
-// form (an older one — format 1, or crdt bytes in the unpacked form — is rewritten on the next
-// change or join of its key, so equal values become byte-equal on every replica).
-bool is_current_format(std::string_view record);
+// True iff `record`, holding a value of type `type`, is in the format encode_stored writes, with
+// crdt bytes in the form crdt::encode writes for that type (an older one — format 1, crdt bytes
+// in the unpacked form, a counter in the packed form — is rewritten on the next change or join
+// of its key, so equal values become byte-equal on every replica).
+bool is_current_format(std::string_view record, crdt::type_tag type);
 
 }  // namespace rumor::replication

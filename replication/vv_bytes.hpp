@@ -11,29 +11,13 @@
 #include <string>
 #include <string_view>
 
+#include "base/varint.hpp"
 #include "crdt/version_vector.hpp"
 
 namespace rumor::replication::vv_bytes {
 
-inline void put_varint(std::string& out, uint64_t v) {
-  while (v >= 0x80) {
-    out.push_back(static_cast<char>((v & 0x7f) | 0x80));
-    v >>= 7;
-  }
-  out.push_back(static_cast<char>(v));
-}
-
-// Reads a varint at `at`, advancing it; nullopt if it is cut off or exceeds 64 bits.
-inline std::optional<uint64_t> get_varint(std::string_view in, size_t& at) {
-  uint64_t v = 0;
-  for (int shift = 0; shift < 64 && at < in.size(); shift += 7) {
-    auto byte = static_cast<uint8_t>(in[at++]);
-    if (shift == 63 && byte > 1) return std::nullopt;
-    v |= uint64_t{byte & 0x7fu} << shift;
-    if (!(byte & 0x80)) return v;
-  }
-  return std::nullopt;
-}
+using rumor::get_varint;
+using rumor::put_varint;
 
 inline void put_vv(std::string& out, const crdt::version_vector& vv) {
   put_varint(out, vv.size());

@@ -40,7 +40,7 @@ __all__ = [
     "decode_value", "decode_context", "Capnp",
 ]
 
-PROTOCOL_VERSION = 2                  # the version this client speaks (wire.capnp hello)
+PROTOCOL_VERSION = 3                  # the version this client speaks (wire.capnp hello)
 MAX_FRAME_BYTES = 64 * 1024 * 1024    # client.capnp: frames are at most 64 MiB ...
 MAX_SEGMENTS = 512                    # ... and at most 512 segments
 
@@ -150,6 +150,65 @@ def data_in(x):
 
 # ---------------------------------------------------------------- CRDT values
 
+def _varint(data, at):
+    """LEB128 varint at data[at:] -> (value, next position)."""
+    v, shift = 0, 0
+    while True:
+        if at >= len(data) or shift > 63:
+            raise ProtocolError("compact counter: varint cut off")
+        b = data[at]
+        at += 1
+        v |= (b & 0x7F) << shift
+        shift += 7
+        if not b & 0x80:
+            return v, at
+
+
+def _u64(data, at):
+    if at + 8 > len(data):
+        raise ProtocolError("compact counter: node id cut off")
+    return int.from_bytes(data[at:at + 8], "little"), at + 8
+
+
+def decode_compact_counter(data):
+    """The compact counter form (0x40, docs/protocol.md §7) -> (type name, int)."""
+    if len(data) < 2 or data[1] not in (1, 2):
+        raise ProtocolError("compact counter: bad type byte")
+    kind = "gCounter" if data[1] == 1 else "pnCounter"
+    at = 2
+    n, at = _varint(data, at)
+    vv = []
+    for _ in range(n):
+        node, at = _u64(data, at)
+        counter, at = _varint(data, at)
+        vv.append(node)
+    groups, at = _varint(data, at)
+    for _ in range(groups):               # the context's other dots: not needed for the value
+        _, at = _u64(data, at)
+        k, at = _varint(data, at)
+        for _ in range(k):
+            _, at = _varint(data, at)
+    entries, at = _varint(data, at)
+    total = 0
+    for _ in range(entries):
+        ref, at = _varint(data, at)
+        if ref < len(vv):
+            _, at = _varint(data, at)     # back: the dot's counter below the vector entry's
+        else:
+            _, at = _u64(data, at)
+            _, at = _varint(data, at)
+        if kind == "gCounter":
+            t, at = _varint(data, at)
+            total += t
+        else:
+            p, at = _varint(data, at)
+            m, at = _varint(data, at)
+            total += p - m
+    if at != len(data):
+        raise ProtocolError("compact counter: bytes after the value")
+    return kind, total
+
+
 def _codec_message(capnp, data, root):
     """crdt codec bytes -> the dict of their `root` message (crdt.capnp)."""
     if data[0] == 0xFF:                       # current form: 0xFF + packed message
@@ -209,6 +268,8 @@ def decode_value(capnp, data):
     Empty bytes (an Event of a deleted key) -> (None, None)."""
     if not data:
         return None, None
+    if data[0] == 0x40:                       # counters: the compact counter form
+        return decode_compact_counter(data)
     value = _codec_message(capnp, data, "Value")
     if value.get("formatVersion") != 1:
         raise ProtocolError("crdt value of format version %r" % value.get("formatVersion"))

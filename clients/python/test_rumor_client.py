@@ -84,7 +84,7 @@ class ClientTest(unittest.TestCase):
 
     def test_handshake(self):
         self.assertIn("hello", {"hello": self.c.server_hello})
-        self.assertEqual(self.c.server_hello["version"], 2)
+        self.assertEqual(self.c.server_hello["version"], 3)
         self.assertFalse(self.c.server_hello.get("refusal"))
 
     def test_pn_counter(self):
@@ -271,7 +271,7 @@ class OfflineTest(unittest.TestCase):
         listener.listen(1)
         listener.settimeout(10)
         refusal = self.capnp.encode(self.capnp.wire, "Message", {"hello": {
-            "version": 3, "role": "client", "refusal": "protocol version 2 is too old",
+            "version": 4, "role": "client", "refusal": "protocol version 3 is too old",
             "refusalCode": 11}})
 
         def fake_node():

@@ -82,10 +82,17 @@ std::string le32(uint32_t v) {
 
 }  // namespace
 
-TEST_CASE("codec: every type round-trips with its tag in the packed form — binary data survives") {
+static bool is_counter(const value& v) { return v.type() == type_tag::g_counter || v.type() == type_tag::pn_counter; }
+
+TEST_CASE("codec: every type round-trips with its tag (compact counters, packed others) — binary data survives") {
   for (const value& v : samples()) {
     std::string bytes = encode(v);
-    CHECK(static_cast<uint8_t>(bytes[0]) == codec_packed_marker);
+    CHECK(static_cast<uint8_t>(bytes[0]) == (is_counter(v) ? 0x40 : codec_packed_marker));
+    CHECK(static_cast<uint8_t>(bytes[0]) == current_form_marker(v.type()));
+    // The packed form of every type (counters too: what protocol version 2 wrote) decodes.
+    auto packed = decode(encode_packed(v));
+    REQUIRE(packed.has_value());
+    CHECK(*packed == v);
     auto back = decode(bytes);
     REQUIRE(back.has_value());
     CHECK(back->type() == v.type());
@@ -155,7 +162,7 @@ TEST_CASE("codec: equal values have equal bytes, whatever the order of the joins
   for (const value& v : samples()) CHECK(encode(*decode(encode(v))) == encode(v));
 }
 
-TEST_CASE("codec: the packed form of a counter delta or a small register write is under 100 bytes") {
+TEST_CASE("codec: a counter delta or state is under 32 bytes (compact), a small register write under 100 (packed)") {
   const node_id origin = 0x8f3a5c7e9b1d2f46;  // node ids are random: 8 non-zero bytes
   pn_counter c;
   for (int i = 0; i < 41; ++i) (void)c.increment(origin, 1);
@@ -164,14 +171,81 @@ TEST_CASE("codec: the packed form of a counter delta or a small register write i
   std::string state = encode(value{c});
   lww_register l;
   std::string set = encode(value{l.assign(origin, hlc_timestamp::make(1'700'000'000'000, 0), "value-0000000001")});
-  MESSAGE("packed: counter delta " << delta.size() << " B, counter state " << state.size() << " B, 16-byte lww set "
-                                   << set.size() << " B; unpacked: " << test::unpacked_form(delta).size() << ", "
-                                   << test::unpacked_form(state).size() << ", " << test::unpacked_form(set).size());
-  // Three (delta) or two (state, set) random 8-byte node ids are most of it.
-  CHECK(delta.size() <= 80);
-  CHECK(state.size() <= 70);
+  MESSAGE("compact: counter delta " << delta.size() << " B, counter state " << state.size() << " B; packed: counter delta "
+                                    << encode_packed(value{*d}).size() << " B, counter state " << encode_packed(value{c}).size()
+                                    << " B, 16-byte lww set " << set.size() << " B");
+  // The node id is written once; the rest is varints.
+  CHECK(delta.size() <= 32);
+  CHECK(state.size() <= 32);
+  CHECK(2 * delta.size() < encode_packed(value{*d}).size());
   CHECK(set.size() <= 96);
-  CHECK(test::unpacked_form(delta).size() > 2 * delta.size());
+}
+
+namespace {
+
+// Hand-built compact counter bytes (codec_counter.hpp), for inputs encode never writes.
+std::string u64le(uint64_t v) {
+  std::string s;
+  for (int i = 0; i < 8; ++i) s.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
+  return s;
+}
+std::string compact(uint8_t tag, std::string body) { return std::string{'\x40', static_cast<char>(tag)} + body; }
+
+}  // namespace
+
+TEST_CASE("codec: compact counters — several origins, cloud dots and store dots off the version vector round-trip") {
+  pn_counter a, b, c;
+  (void)a.add(11, 5);
+  (void)b.add(22, -3);
+  (void)c.add(33, 9);
+  auto da = a.add(11, 2);  // a delta: its context holds the dot it replaces and its own
+  pn_counter mixed = b;
+  mixed.join(c);
+  // Node 44's live dot is only in the cloud (dots 5 and 7 seen, 1..4 and 6 not).
+  mixed.join(pn_counter{dot_fun<pn_entry>{{{dot{44, 7}, pn_entry{4, 1}}}}, dot_context::of(std::vector<dot>{{44, 5}, {44, 7}})});
+  REQUIRE_FALSE(mixed.context().cloud().empty());
+  g_counter g;
+  for (node_id n : {7u, 3u, 9u}) (void)g.increment(n, n);
+  for (const value& v : {value{mixed}, value{*da}, value{g}, value{pn_counter{}}, value{g_counter{}}}) {
+    std::string bytes = encode(v);
+    CHECK(static_cast<uint8_t>(bytes[0]) == 0x40);
+    auto back = decode(bytes);
+    REQUIRE(back.has_value());
+    CHECK(*back == v);
+    CHECK(encode(*back) == bytes);
+    CHECK(bytes.size() < encode_packed(v).size());
+  }
+}
+
+TEST_CASE("codec: hostile compact counters are decode errors, never crashes or huge allocations") {
+  using namespace std::string_literals;
+  auto refused = [](const std::string& bytes, std::string_view why) {
+    auto r = decode(bytes);
+    REQUIRE_FALSE(r.has_value());
+    CHECK(r.err().code == errc::decode_error);
+    INFO(r.err().message);
+    CHECK(r.err().message.find(why) != std::string::npos);
+  };
+  // g_counter, vv {5: 10}, no cloud, store {(5, 10): 3} — valid, as a baseline.
+  std::string vv = std::string{'\x01'} + u64le(5) + '\x0a';
+  CHECK(decode(compact(1, vv + '\x00' + "\x01\x00\x00\x03"s)).has_value());
+  refused(compact(3, vv + '\x00' + '\x00'), "not a counter");
+  refused(compact(1, std::string{'\x7f'} + u64le(5)), "exceeds the input");              // 127 vv entries in 9 bytes
+  refused(compact(1, vv + "\xff\xff\xff\xff\x0f"s + '\x00'), "exceeds the input");     // 2^32 cloud groups
+  refused(compact(1, vv + '\x00' + "\xff\xff\xff\xff\x0f"s), "exceeds the input");     // 2^32 store entries
+  refused(compact(1, std::string{'\x01'} + u64le(5) + '\x00' + '\x00' + '\x00'), "counter 0");
+  refused(compact(1, std::string{'\x02'} + u64le(5) + '\x01' + u64le(4) + '\x01' + '\x00' + '\x00'), "out of order");
+  refused(compact(1, vv + '\x00' + "\x01\x00\x0a\x03"s), "beyond its version vector entry");  // counter 10 − 10 = 0
+  refused(compact(1, vv + '\x00' + "\x01\x02\x00\x03"s), "refers to version vector entry 2");
+  refused(compact(1, vv + '\x00' + "\x01\x01"s + u64le(6) + "\x01\x03"s), "outside its context");
+  refused(compact(1, vv + '\x00' + "\x02\x00\x00\x03\x00\x00\x04"s), "out of order");      // the same dot twice
+  refused(compact(1, vv + '\x00' + "\x01\x00\x00\x03"s + '\x00'), "1 bytes after the value");
+  refused(compact(1, vv + '\x01' + u64le(5) + "\x02\x0c\x00"s + '\x00'), "cloud gap");
+  // A cloud dot next to the version vector is accepted and made canonical (it joins the vector).
+  auto canon = decode(compact(1, vv + '\x01' + u64le(5) + "\x01\x0b"s + '\x00'));
+  REQUIRE(canon.has_value());
+  CHECK(canon->context().compact_part().get(5) == 11);
+  CHECK(canon->context().cloud().empty());
 }
 
 TEST_CASE("codec: empty, misaligned and truncated input are decode errors (both forms)") {
@@ -206,17 +280,17 @@ TEST_CASE("codec: an unknown format version is refused with unsupported_version 
   }
 }
 
-TEST_CASE("codec: first bytes 0x40 to 0xfe are refused, and the unpacked form has at most 64 segments") {
-  // 0x40..0xfe: neither form (free for later forms).
+TEST_CASE("codec: first bytes 0x41 to 0xfe are refused, and the unpacked form has at most 64 segments") {
+  // 0x41..0xfe: no form (free for later forms).
   std::string bytes = encode(samples()[1]);
-  for (int first : {0x40, 0x80, 0xfe}) {
+  for (int first : {0x41, 0x80, 0xfe}) {
     bytes[0] = static_cast<char>(first);
     auto r = decode(bytes);
     REQUIRE_FALSE(r.has_value());
     CHECK(r.err().code == errc::decode_error);
     CHECK(r.err().message.find("first byte 0x") != std::string::npos);
   }
-  // 65 segments: the first byte is 0x40, so not the unpacked form.
+  // 65 segments: the first byte is 0x40, so not the unpacked form (and not a compact counter).
   std::string many = le32(64);
   for (int i = 0; i < 65; ++i) many += le32(0);
   while (many.size() % 8 != 0) many.push_back('\0');
