@@ -17,6 +17,7 @@
 #include "actors/transport.hpp"
 #include "crdt/codec.hpp"
 #include "persistence/lmdb_store.hpp"
+#include "replication/value_layout.hpp"
 
 namespace rumor::actors {
 
@@ -269,6 +270,15 @@ result<std::unique_ptr<node>> node::start(node_config cfg) {
   p->transport = t->broker;
   p->address = t->address;
 
+  // A data directory of an older build moves its values to layout 2 once (value_layout.hpp).
+  if (auto has = replication::has_value_layout_2(*p->store); has && !*has) p->log->info("upgrading the value layout of {}", cfg.data_dir);
+  auto upgraded = replication::upgrade_value_layout(*p->store, [&](uint64_t moved, uint64_t total) {
+    p->log->info("value layout upgrade: {} of {} keys moved", moved, total);
+  });
+  if (!upgraded) {
+    p->shutdown();
+    return error{upgraded.err().code, "upgrading the value layout of " + cfg.data_dir + ": " + upgraded.err().message};
+  }
   auto rep = std::make_shared<replication::replica>(*p->store, p->address, rcfg, seed);
   if (auto ok = rep->load(actors::wall_clock_ms()); !ok) {
     p->shutdown();

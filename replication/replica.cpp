@@ -10,7 +10,9 @@
 //
 // Contract of this part:
 // - load() restores the vector, truncation vector, clock, bootstrap flag, reaped members,
-//   membership and bucket digests from the meta records; it writes nothing.
+//   membership and bucket digests from the meta records; it writes nothing. A store whose values
+//   are still in layout 1 is refused (unsupported_version): the runtime calls
+//   upgrade_value_layout (value_layout.hpp) before it loads a replica.
 // - Every input (start, leave, update, read, receive, tick, committed) is one step and ends with
 //   end_step(): membership changes join the open batch, and the step's messages and replies are
 //   held by the open batch (or, keeping order, the last batch in flight), or go straight to
@@ -65,6 +67,16 @@ replica::~replica() = default;
 
 status replica::load(uint64_t now_ms) {
   now_ms_ = now_ms;
+  // Values of layout 1 would all read as absent: the runtime upgrades first (value_layout.hpp).
+  bool layout_1 = false;
+  if (auto st = store_.scan_meta(persistence::key_range::with_prefix("b/"), [&](std::string_view, std::string_view) {
+        layout_1 = true;
+        return false;
+      });
+      !st)
+    return st.err();
+  if (layout_1)
+    return error{errc::unsupported_version, "the store holds values in layout 1 (a bucket index b/); upgrade_value_layout first"};
   if (auto v = store_.get_meta(meta_vv); !v) return v.err();
   else if (*v) {
     auto vv = decode_vv(**v);

@@ -24,7 +24,6 @@ constexpr std::string_view meta_members = "r/members";  // membership snapshot (
 constexpr std::string_view meta_bootstrapped = "r/boot";  // present once the first full sync is done
 constexpr std::string_view meta_reaped = "r/reaped";    // members reaped from the table (ids -> 1)
 constexpr std::string_view meta_digest = "d/";          // + bucket (u32 BE) -> digest (u64 LE)
-constexpr std::string_view meta_index = "b/";           // + bucket (u32 BE) + storage key -> value hash
 constexpr std::string_view meta_tombstone = "t/";       // + storage key: the value holds nothing (deleted)
 
 // Big-endian u32 (bucket numbers in meta record names sort in bucket order).

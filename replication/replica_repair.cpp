@@ -12,7 +12,8 @@
 //   (a state_push asking for keys or key hashes, answered by answer_wanted); on_state_push
 //   joins the answer and sends back what the responder still lacks. Full transfer (not
 //   bootstrapped, empty vector, or too many differences): the responder streams its keyspace
-//   in key order, in bounded chunks (on_full_sync_request, on_full_sync_chunk).
+//   in value-key order (value_layout.hpp), in bounded chunks (on_full_sync_request,
+//   on_full_sync_chunk).
 // - Retirement: a key the responder does not hold although it had applied every update of it
 //   was collected there; our dots of it are dead and dropped (retire_dead, retire_uncarried).
 //   A key it lacks otherwise is sent to it.
@@ -20,7 +21,8 @@
 //   raises our vector to the peer's vector at the start (the missing log entries recorded as
 //   truncated), marks the replica bootstrapped after a full transfer and drops reorder_ entries
 //   now covered.
-// - bucket_contents() lists a bucket's keys and value hashes, committed index plus overlay.
+// - bucket_contents() lists a bucket's keys and value hashes: one range scan of the value table
+//   (value_layout.hpp), plus this replica's uncommitted writes.
 
 #include "replication/replica.hpp"
 
@@ -28,6 +30,7 @@
 
 #include "replication/replica_internal.hpp"
 #include "replication/storage_key.hpp"
+#include "replication/value_layout.hpp"
 
 namespace rumor::replication {
 
@@ -52,13 +55,13 @@ void replica::start_repair(node_id peer, const version_vector& peer_vv, uint64_t
 }
 
 result<std::map<std::string, uint64_t>> replica::bucket_contents(uint32_t bucket) const {
+  // One range of the value table (value_layout.hpp). A record that fails verification is left out,
+  // as every scan leaves it out (it is quarantined).
   std::map<std::string, uint64_t> out;
-  std::string prefix = std::string(meta_index) + be32(bucket);
-  auto st = store_.scan_meta(persistence::key_range::with_prefix(prefix),
-                             [&](std::string_view name, std::string_view bytes) {
-                               if (auto h = read_le64(bytes)) out[std::string(name.substr(prefix.size()))] = *h;
-                               return true;
-                             });
+  auto st = store_.scan_values(bucket_range(bucket, config_.bucket_bits), [&](std::string_view k, std::string_view v) {
+    out[std::string(storage_key_of(k))] = bucket_digests::value_hash(v);
+    return true;
+  });
   if (!st) return st.err();
   // Uncommitted collections and writes of this replica.
   for (auto& [skey, batch] : erased_)
@@ -284,15 +287,16 @@ state_push replica::answer_wanted(const state_push& r) const {
 void replica::on_full_sync_request(node_id from, const full_sync_request& r) {
   full_sync_chunk out{r.session, {}, true};
   size_t bytes = 0;
+  // In value-key order (value_layout.hpp); the request names the last storage key it has.
   auto range = r.after_key.empty() ? persistence::key_range::all()
-                                   : persistence::key_range::starting_at(r.after_key + std::string(1, '\0'));
+                                   : persistence::key_range::starting_at(value_key(r.after_key) + std::string(1, '\0'));
   auto st = store_.scan_values(range, [&](std::string_view k, std::string_view v) {
     if (bytes >= config_.max_message_bytes) {
       out.done = false;
       return false;
     }
     bytes += k.size() + v.size();
-    out.states.push_back(key_state{std::string(k), std::string(v)});
+    out.states.push_back(key_state{std::string(storage_key_of(k)), std::string(v)});
     return true;
   });
   if (!st) return;
@@ -303,9 +307,9 @@ void replica::on_full_sync_chunk(node_id from, const full_sync_chunk& r, uint64_
   auto it = repairs_.find(r.session);
   if (it == repairs_.end() || it->second.peer != from) return;
   recon_session& session = it->second;
-  // Chunks carry the responder's keys in order, each one continuing after the last key of the one
-  // before (the request says where). One that does not is a duplicate of an earlier chunk.
-  if (!r.states.empty() && session.streamed_to && r.states.front().key <= *session.streamed_to) return;
+  // Chunks carry the responder's keys in value-key order, each one continuing after the last key of
+  // the one before (the request says where). One that does not is a duplicate of an earlier chunk.
+  if (!r.states.empty() && session.streamed_to && value_key(r.states.front().key) <= value_key(*session.streamed_to)) return;
   session.last_progress_ms = now_ms;
   std::set<std::string> carried;
   for (const auto& s : r.states) {
@@ -317,9 +321,10 @@ void replica::on_full_sync_chunk(node_id from, const full_sync_chunk& r, uint64_
   // carry the responder did not hold: it collected those whose updates it had all applied
   // (retire_dead); the rest it lacks, and pulls from us by its own anti-entropy.
   bool last = r.done || r.states.empty();
-  persistence::key_range covered = session.streamed_to ? persistence::key_range::starting_at(*session.streamed_to + '\0')
-                                                       : persistence::key_range::all();
-  if (!last) covered.to = r.states.back().key + '\0';
+  persistence::key_range covered = session.streamed_to
+                                       ? persistence::key_range::starting_at(value_key(*session.streamed_to) + '\0')
+                                       : persistence::key_range::all();
+  if (!last) covered.to = value_key(r.states.back().key) + '\0';
   retire_uncarried(covered, carried, session.peer_vv);
   if (!last) {
     session.streamed_to = r.states.back().key;
@@ -332,13 +337,15 @@ void replica::on_full_sync_chunk(node_id from, const full_sync_chunk& r, uint64_
 
 void replica::retire_uncarried(const persistence::key_range& range, const std::set<std::string>& carried,
                                const version_vector& peer_vv) {
+  // `range` is of value keys; everything else here names storage keys.
   std::vector<std::string> absent;
   (void)store_.scan_values(range, [&](std::string_view k, std::string_view) {
-    if (!carried.count(std::string(k))) absent.emplace_back(k);
+    std::string skey(storage_key_of(k));
+    if (!carried.count(skey)) absent.push_back(std::move(skey));
     return true;
   });
-  for (auto d = dirty_.lower_bound(range.from); d != dirty_.end() && !range.past_end(d->first); ++d)
-    if (!carried.count(d->first)) absent.push_back(d->first);
+  for (const auto& [skey, entry] : dirty_)
+    if (range.contains(value_key(skey)) && !carried.count(skey)) absent.push_back(skey);
   std::sort(absent.begin(), absent.end());
   absent.erase(std::unique(absent.begin(), absent.end()), absent.end());
   for (const auto& k : absent) (void)retire_dead(k, peer_vv);

@@ -17,6 +17,7 @@
 #include "replication/replica.hpp"
 
 #include "replication/replica_internal.hpp"
+#include "replication/value_layout.hpp"
 
 namespace rumor::replication {
 
@@ -81,11 +82,9 @@ void replica::collect_tombstones(const version_vector& stable_everywhere) {
       origins_known = origins_known && (origin == self_ || members_->find(origin) || reaped_.get(origin) != 0);
     if (!origins_known) continue;
     uint32_t bucket = digests_.apply(skey, bucket_digests::value_hash((*old)->record), std::nullopt);
-    std::string b = be32(bucket);
-    cur_.erase_value(skey);
+    cur_.erase_value(value_key(skey));
     if (value_records_ > 0) --value_records_;
-    cur_.erase_meta(std::string(meta_index) + b + skey);
-    cur_.put_meta(std::string(meta_digest) + b, le64(digests_.digest(bucket)));
+    cur_.put_meta(std::string(meta_digest) + be32(bucket), le64(digests_.digest(bucket)));
     cur_.erase_meta(std::string(meta_tombstone) + skey);
     // Until the erase commits, reads must not see the stored tombstone (a write based on it would
     // skip the t/ marker and remove its hash from the digest twice).

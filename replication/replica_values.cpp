@@ -5,8 +5,10 @@
 //   batches not yet committed) and erased_ (keys collected by such batches). A step thus sees the
 //   writes of every earlier step before they are durable. read_all_types() returns every type
 //   stored under a user key; get() and keys() are the public queries.
+// - Values are stored under their value key (value_layout.hpp: hash prefix ‖ storage key); every
+//   other name here is a storage key.
 // - write_value() is the only writer of a value. Into the open batch (cur_) it puts the record,
-//   the key's bucket index entry and bucket digest (meta b/, d/), and the tombstone marker t/
+//   the key's bucket digest (meta d/), and the tombstone marker t/
 //   (put when the value comes to hold nothing, erased when it holds something again); it records
 //   the key in dirty_ and batch_keys_, stamped with the open batch's id (next_batch_id_).
 // - join_state() joins a peer's state of one key, leaving out dead dots (PROTOCOL.md, "Key
@@ -19,6 +21,7 @@
 #include "replication/replica_internal.hpp"
 #include "replication/storage_key.hpp"
 #include "replication/stored_value.hpp"
+#include "replication/value_layout.hpp"
 
 namespace rumor::replication {
 
@@ -27,7 +30,7 @@ using namespace detail;
 result<std::optional<std::string>> replica::read_encoded(const std::string& skey) const {
   if (auto it = dirty_.find(skey); it != dirty_.end()) return std::optional<std::string>{it->second.first};
   if (erased_.count(skey)) return std::optional<std::string>{};  // collected, not yet committed
-  return store_.get_value(skey);
+  return store_.get_value(value_key(skey));
 }
 
 result<std::optional<replica::loaded>> replica::load(const std::string& skey) const {
@@ -54,8 +57,13 @@ result<std::vector<key_state>> replica::read_all_types(std::string_view user_key
   // verification is left out, as a scan leaves it out (it is quarantined).
   std::vector<std::string> skeys;
   skeys.reserve(crdt::last_type_tag - crdt::first_type_tag + 1);
-  for (uint8_t t = crdt::first_type_tag; t <= crdt::last_type_tag; ++t) skeys.push_back(storage_key(user_key, static_cast<crdt::type_tag>(t)));
-  auto answers = store_.get_values(skeys);
+  std::vector<std::string> vkeys;
+  vkeys.reserve(skeys.capacity());
+  for (uint8_t t = crdt::first_type_tag; t <= crdt::last_type_tag; ++t) {
+    skeys.push_back(storage_key(user_key, static_cast<crdt::type_tag>(t)));
+    vkeys.push_back(value_key(skeys.back()));
+  }
+  auto answers = store_.get_values(vkeys);
   std::vector<key_state> out;
   for (std::size_t i = 0; i < skeys.size(); ++i) {
     const std::string& skey = skeys[i];
@@ -90,22 +98,25 @@ result<std::vector<crdt::value>> replica::get(std::string_view key) const {
 result<std::vector<std::pair<std::string, crdt::type_tag>>> replica::keys(std::string_view prefix,
                                                                           size_t limit) const {
   // Deleted keys (values that hold nothing, kept until collection) are absent, as for get: the
-  // newest record of each storage key decides (uncommitted ones in dirty_ first).
+  // newest record of each storage key decides (uncommitted ones in dirty_ first). Values are in
+  // hash order (value_layout.hpp), so this reads every one, keeping the `limit` smallest keys.
   std::map<std::string, crdt::type_tag> found;
-  auto collect = [&](const std::string& skey, std::string_view record) {
-    if (erased_.count(skey)) return;
+  auto collect = [&](std::string_view skey, std::string_view record) {
+    if (!skey.starts_with(prefix)) return;
     auto p = parse_storage_key(skey);
     if (!p) return;
+    if (found.size() >= limit && !found.empty() && std::prev(found.end())->first < p->user_key) return;
+    if (erased_.count(std::string(skey))) return;
     auto d = decode_record(record);
     if (!d || d->value.holds_nothing()) return;
     found.emplace(std::string(p->user_key), p->type);
+    if (found.size() > limit) found.erase(std::prev(found.end()));
   };
-  auto st = store_.scan_values(persistence::key_range::with_prefix(prefix),
-                               [&](std::string_view k, std::string_view v) {
-                                 std::string skey(k);
-                                 if (!dirty_.count(skey)) collect(skey, v);  // dirty ones below
-                                 return found.size() < limit;
-                               });
+  auto st = store_.scan_values(persistence::key_range::all(), [&](std::string_view k, std::string_view v) {
+    std::string_view skey = storage_key_of(k);
+    if (!dirty_.count(std::string(skey))) collect(skey, v);  // dirty ones below
+    return true;
+  });
   if (!st) return st.err();
   for (auto it = dirty_.lower_bound(std::string(prefix)); it != dirty_.end() && it->first.starts_with(prefix); ++it)
     collect(it->first, it->second.first);
@@ -118,15 +129,13 @@ std::string replica::write_value(const std::string& skey, const crdt::value& v, 
                                  const std::optional<std::string>& old_record, bool old_held_nothing) {
   std::string encoded = crdt::encode(v);
   std::string record = encode_stored(kv, encoded);
-  cur_.put_value(skey, record);
+  cur_.put_value(value_key(skey), record);
   if (!old_record) ++value_records_;
   std::optional<uint64_t> old_hash;
   if (old_record) old_hash = bucket_digests::value_hash(*old_record);
   uint64_t new_hash = bucket_digests::value_hash(record);
   uint32_t bucket = digests_.apply(skey, old_hash, new_hash);
-  std::string b = be32(bucket);
-  cur_.put_meta(std::string(meta_index) + b + skey, le64(new_hash));
-  cur_.put_meta(std::string(meta_digest) + b, le64(digests_.digest(bucket)));
+  cur_.put_meta(std::string(meta_digest) + be32(bucket), le64(digests_.digest(bucket)));
   // Deleted keys are listed so that collection need not scan every value (maybe_truncate).
   bool empty = v.holds_nothing();
   if (empty && !(old_record && old_held_nothing)) {

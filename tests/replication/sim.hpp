@@ -21,6 +21,7 @@
 #include "persistence/memory_store.hpp"
 #include "replication/replica.hpp"
 #include "replication/stored_value.hpp"
+#include "replication/value_layout.hpp"
 #include "replication/wire_codec.hpp"
 
 namespace rumor::sim {
@@ -202,11 +203,12 @@ class simulation {
     return out;
   }
 
-  // Every stored (storage key -> stored record) of node `n`.
+  // Every stored (storage key -> stored record) of node `n` (the store holds them under value
+  // keys: value_layout.hpp).
   std::map<std::string, std::string> dump(const node& n) const {
     std::map<std::string, std::string> out;
     (void)n.store->scan_values(persistence::key_range::all(), [&](std::string_view k, std::string_view v) {
-      out.emplace(std::string(k), std::string(v));
+      out.emplace(std::string(storage_key_of(k)), std::string(v));
       return true;
     });
     return out;
