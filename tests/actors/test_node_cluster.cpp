@@ -9,6 +9,10 @@
 #include <set>
 
 #include "cluster_fixture.hpp"
+#include "persistence/lmdb_store.hpp"
+#include "persistence/write_batch.hpp"
+#include "replication/bucket_digests.hpp"
+#include "replication/value_layout.hpp"
 
 using namespace std::chrono_literals;
 using rumor::test::cluster;
@@ -388,4 +392,42 @@ TEST_CASE("cas lane: disabled without voters — a clear error") {
   REQUIRE(!r);
   CHECK(r.err().code == rumor::errc::unavailable);
   CHECK(r.err().message.find("--cas-voters") != std::string::npos);
+}
+
+TEST_CASE("a data directory of value layout 1 (values under storage keys, a b/ bucket index) is upgraded when its node starts") {
+  cluster c;
+  c.start_all(1);
+  REQUIRE(c.nodes[0]->apply("hits", op::increment(5)));
+  REQUIRE(c.nodes[0]->apply("fruit", op::add({"apple", "pear"})));
+  c.nodes[0].reset();
+  {
+    // Rewrite the directory as an older build left it.
+    rumor::persistence::options o;
+    o.dir = c.dir(0);
+    auto s = rumor::persistence::lmdb_store::open(o);
+    REQUIRE(s.has_value());
+    rumor::persistence::write_batch b;
+    int moved = 0;
+    REQUIRE((*s)->scan_values(rumor::persistence::key_range::all(), [&](std::string_view vk, std::string_view rec) {
+      std::string skey(rumor::replication::storage_key_of(vk));
+      std::string bucket(4, '\0');
+      uint32_t n = rumor::replication::bucket_digests::bucket_of(skey, 16);
+      for (int i = 0; i < 4; ++i) bucket[i] = static_cast<char>((n >> (8 * (3 - i))) & 0xff);
+      b.put_value(skey, rec);
+      b.erase_value(vk);
+      b.put_meta("b/" + bucket + skey, std::string(8, '\1'));
+      ++moved;
+      return true;
+    }).has_value());
+    CHECK(moved == 2);
+    b.erase_meta("r/layout");
+    REQUIRE((*s)->commit({&b, 1}).has_value());
+    REQUIRE_FALSE(*rumor::replication::has_value_layout_2(**s));
+  }
+  c.start(0);
+  REQUIRE(c.nodes[0]->wait_ready(std::chrono::seconds(10)));
+  CHECK(counter_at(*c.nodes[0], "hits") == 5);
+  CHECK(set_at(*c.nodes[0], "fruit") == std::set<std::string>{"apple", "pear"});
+  REQUIRE(c.nodes[0]->apply("hits", op::increment(1)));
+  CHECK(counter_at(*c.nodes[0], "hits") == 6);
 }

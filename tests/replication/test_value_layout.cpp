@@ -116,7 +116,7 @@ void write_layout_1(const persistence::store& from, persistence::store& to) {
 
 }  // namespace
 
-TEST_CASE("value layout: a value key is a 3-byte hash prefix and the storage key; a bucket is one range of them") {
+TEST_CASE("value layout: a value key is a 3-byte hash prefix and the storage key, and a bucket is one range of them") {
   for (unsigned bits : {0u, 1u, 8u, 16u, 20u, 24u}) {
     for (int i = 0; i < 2000; ++i) {
       std::string skey = storage_key("key-" + std::to_string(i), crdt::type_tag::or_set);
@@ -132,7 +132,7 @@ TEST_CASE("value layout: a value key is a 3-byte hash prefix and the storage key
   CHECK(storage_key_of("abc").empty());
 }
 
-TEST_CASE("value layout: a new store is marked layout 2 at once; the replica refuses a layout-1 store") {
+TEST_CASE("value layout: a new store is marked layout 2 at once, and the replica refuses a layout-1 store") {
   persistence::memory_store fresh;
   CHECK_FALSE(*has_value_layout_2(fresh));
   REQUIRE(upgrade_value_layout(fresh).has_value());
