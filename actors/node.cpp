@@ -272,7 +272,7 @@ result<std::unique_ptr<node>> node::start(node_config cfg) {
 
   // A data directory of an older build moves its values to layout 2 once (value_layout.hpp).
   if (auto has = replication::has_value_layout_2(*p->store); has && !*has) p->log->info("upgrading the value layout of {}", cfg.data_dir);
-  auto upgraded = replication::upgrade_value_layout(*p->store, [&](uint64_t moved, uint64_t total) {
+  auto upgraded = replication::upgrade_value_layout(*p->store, rcfg.bucket_bits, [&](uint64_t moved, uint64_t total) {
     p->log->info("value layout upgrade: {} of {} keys moved", moved, total);
   });
   if (!upgraded) {

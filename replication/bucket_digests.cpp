@@ -29,7 +29,14 @@ uint32_t bucket_digests::bucket_of(std::string_view storage_key, unsigned bits) 
 }
 
 uint64_t bucket_digests::key_hash(std::string_view storage_key) {
-  return XXH3_64bits_withSeed(storage_key.data(), storage_key.size(), bucket_seed);
+  // High half: the user key's hash (a storage key is user key ‖ NUL ‖ type tag: storage_key.hpp),
+  // so every type of one user key falls in one bucket and, in the value table, on one page; low
+  // half: the whole storage key's, so the types still have different key hashes.
+  std::string_view user = storage_key;
+  if (user.size() >= 3 && user[user.size() - 2] == '\0') user.remove_suffix(2);
+  const uint64_t high = XXH3_64bits_withSeed(user.data(), user.size(), bucket_seed);
+  const uint64_t low = XXH3_64bits_withSeed(storage_key.data(), storage_key.size(), bucket_seed);
+  return (high & 0xffff'ffff'0000'0000ull) | (low & 0xffff'ffffull);
 }
 
 uint64_t bucket_digests::value_hash(std::string_view encoded_value) {

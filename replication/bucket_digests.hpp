@@ -32,7 +32,10 @@ class bucket_digests {
 
   // The bucket of `storage_key`: the top `bits` bits of its key_hash. REQUIRES: bits ≤ 32.
   static uint32_t bucket_of(std::string_view storage_key, unsigned bits);
-  // The 64-bit hash of a storage key (names keys on the wire in reconciliation: hashed_key).
+  // The 64-bit hash of a storage key (names keys on the wire in reconciliation: hashed_key). Its
+  // high 32 bits depend only on the user key (the storage key without its NUL ‖ type suffix),
+  // so all types of a user key share a bucket and a value-key prefix (value_layout.hpp); its low
+  // 32 bits on the whole storage key.
   static uint64_t key_hash(std::string_view storage_key);
   // The bucket of a key with key_hash `h`: bucket_of(k, bits) == bucket_of_hash(key_hash(k), bits).
   // REQUIRES: bits ≤ 32.

@@ -13,6 +13,41 @@ constexpr std::string_view meta_layout = "r/layout";
 constexpr std::string_view layout_2 = "2";
 constexpr std::string_view layout_1_index = "b/";  // + bucket (u32 BE) + storage key -> value hash
 
+constexpr std::string_view meta_digest = "d/";     // + bucket (u32 BE) -> digest (u64 LE): PROTOCOL.md
+
+std::string be32(uint32_t v) {
+  return std::string{static_cast<char>(v >> 24), static_cast<char>((v >> 16) & 0xff), static_cast<char>((v >> 8) & 0xff),
+                     static_cast<char>(v & 0xff)};
+}
+
+std::string le64(uint64_t v) {
+  std::string s(8, '\0');
+  for (int i = 0; i < 8; ++i) s[i] = static_cast<char>((v >> (8 * i)) & 0xff);
+  return s;
+}
+
+// The last step: every bucket digest recomputed from the values (layout 1 bucketed by another
+// hash), written with r/layout in one commit.
+status finish(persistence::store& s, unsigned bucket_bits) {
+  bucket_digests digests(bucket_bits);
+  if (auto st = s.scan_values(persistence::key_range::all(), [&](std::string_view vk, std::string_view record) {
+        digests.apply(storage_key_of(vk), std::nullopt, bucket_digests::value_hash(record));
+        return true;
+      });
+      !st)
+    return st.err();
+  persistence::write_batch b;
+  if (auto st = s.scan_meta(persistence::key_range::with_prefix(meta_digest), [&](std::string_view name, std::string_view) {
+        b.erase_meta(name);
+        return true;
+      });
+      !st)
+    return st.err();
+  for (uint32_t bucket : digests.nonzero_buckets()) b.put_meta(std::string(meta_digest) + be32(bucket), le64(digests.digest(bucket)));
+  b.put_meta(meta_layout, layout_2);
+  return s.commit({&b, 1});
+}
+
 std::string be24(uint32_t v) {
   return std::string{static_cast<char>((v >> 16) & 0xff), static_cast<char>((v >> 8) & 0xff), static_cast<char>(v & 0xff)};
 }
@@ -48,7 +83,7 @@ result<bool> has_value_layout_2(const persistence::store& s) {
   return *v && **v == layout_2;
 }
 
-status upgrade_value_layout(persistence::store& s, const std::function<void(uint64_t, uint64_t)>& progress) {
+status upgrade_value_layout(persistence::store& s, unsigned bucket_bits, const std::function<void(uint64_t, uint64_t)>& progress) {
   auto done = has_value_layout_2(s);
   if (!done) return done.err();
   if (*done) return {};
@@ -69,11 +104,8 @@ status upgrade_value_layout(persistence::store& s, const std::function<void(uint
         });
         !st)
       return st.err();
+    if (names.empty()) return finish(s, bucket_bits);
     persistence::write_batch b;
-    if (names.empty()) {
-      b.put_meta(meta_layout, layout_2);
-      return s.commit({&b, 1});
-    }
     std::vector<std::string> skeys;
     for (const auto& n : names) skeys.push_back(n.substr(layout_1_index.size() + 4));
     auto values = s.get_values(skeys);

@@ -7,6 +7,8 @@
 // table is thus in hash order, and for any bucket_bits ≤ 24 every reconciliation bucket is one
 // contiguous range of it (bucket_range): a bucket's contents are a range scan, so the replica
 // keeps no separate bucket → key index, and the records of a bucket sit on the same B-tree pages.
+// Those 24 bits depend on the user key only, so the records of all types of one user key are
+// adjacent: reading a key's types (replica::read_all_types) touches one leaf page.
 // Wire messages carry storage keys, never value keys; full transfers stream in value-key order.
 // Listing keys by prefix (replica::keys) scans the whole table, as Redis's SCAN and Cassandra's
 // token order do.
@@ -16,7 +18,9 @@
 // moves them in batches of upgrade_batch_keys keys, each one commit: for every index entry, the
 // value moves from its storage key to its value key and the entry is erased. The index is thus
 // exactly the part not yet moved: a crash between batches resumes where it stopped. When it is
-// empty, meta `r/layout` = "2" is written (on a new data directory, at once).
+// empty, the bucket digests are recomputed from the values (layout 1 bucketed storage keys by
+// another hash: bucket_digests::key_hash) and written with meta `r/layout` = "2" in one commit
+// (on a new data directory, at once).
 
 #include <cstdint>
 #include <functional>
@@ -44,7 +48,9 @@ persistence::key_range bucket_range(uint32_t bucket, unsigned bits);
 // each batch; a layout-2 directory is left alone. Errors: the store's (nothing acknowledged is
 // at stake: the values move within committed state, and a failed batch is retried by the next
 // call).
-status upgrade_value_layout(persistence::store& s, const std::function<void(uint64_t, uint64_t)>& progress = {});
+// `bucket_bits`: the replica's (replica_config::bucket_bits).
+status upgrade_value_layout(persistence::store& s, unsigned bucket_bits,
+                            const std::function<void(uint64_t, uint64_t)>& progress = {});
 
 // True iff the store is in layout 2 (r/layout = "2").
 result<bool> has_value_layout_2(const persistence::store& s);

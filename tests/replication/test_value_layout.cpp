@@ -5,6 +5,7 @@
 
 #include <map>
 #include <random>
+#include <set>
 #include <string>
 
 #include "persistence/faulty_store.hpp"
@@ -100,12 +101,22 @@ void write_keys(persistence::store& store, int n) {
   drain();
 }
 
-// The layout-1 form of a layout-2 store: the same meta records (without r/layout), every value
-// under its bare storage key, and the bucket index an older build kept beside it.
+// The layout-1 form of a layout-2 store: the same meta records (without r/layout; bucket digests
+// of other buckets), every value under its bare storage key, and the bucket index an older build
+// kept beside it.
 void write_layout_1(const persistence::store& from, persistence::store& to) {
   persistence::write_batch b;
-  for (auto& [name, bytes] : meta_of(from))
-    if (name != "r/layout") b.put_meta(name, bytes);
+  for (auto& [name, bytes] : meta_of(from)) {
+    if (name == "r/layout") continue;
+    if (name.starts_with("d/")) {
+      // Layout 1 bucketed keys by another hash: its digests are not layout 2's.
+      std::string other = name;
+      other.back() = static_cast<char>(other.back() ^ 1);
+      b.put_meta(other, le64(0x1234));
+      continue;
+    }
+    b.put_meta(name, bytes);
+  }
   for (auto& [vkey, record] : values_of(from)) {
     std::string skey(storage_key_of(vkey));
     b.put_value(skey, record);
@@ -130,12 +141,24 @@ TEST_CASE("value layout: a value key is a 3-byte hash prefix and the storage key
     }
   }
   CHECK(storage_key_of("abc").empty());
+  // Every type of one user key shares the prefix (its records are adjacent), with its own key hash.
+  for (int i = 0; i < 100; ++i) {
+    std::string user = "user-" + std::to_string(i);
+    std::string first = value_key(storage_key(user, crdt::type_tag::g_counter));
+    std::set<uint64_t> hashes;
+    for (uint8_t t = crdt::first_type_tag; t <= crdt::last_type_tag; ++t) {
+      std::string skey = storage_key(user, static_cast<crdt::type_tag>(t));
+      CHECK(value_key(skey).substr(0, value_key_prefix_bytes) == first.substr(0, value_key_prefix_bytes));
+      hashes.insert(bucket_digests::key_hash(skey));
+    }
+    CHECK(hashes.size() == crdt::last_type_tag - crdt::first_type_tag + 1u);
+  }
 }
 
 TEST_CASE("value layout: a new store is marked layout 2 at once, and the replica refuses a layout-1 store") {
   persistence::memory_store fresh;
   CHECK_FALSE(*has_value_layout_2(fresh));
-  REQUIRE(upgrade_value_layout(fresh).has_value());
+  REQUIRE(upgrade_value_layout(fresh, 16).has_value());
   CHECK(*has_value_layout_2(fresh));
   CHECK(values_of(fresh).empty());
 
@@ -160,7 +183,7 @@ TEST_CASE("value layout: upgrading a layout-1 store moves every value in batches
   // The second batch fails: the first stays moved, the rest is still indexed, and reads of the
   // half-moved store by a replica are refused rather than wrong.
   int batches = 0;
-  auto first = upgrade_value_layout(old, [&](uint64_t moved, uint64_t total) {
+  auto first = upgrade_value_layout(old, 16, [&](uint64_t moved, uint64_t total) {
     ++batches;
     CHECK(total == static_cast<uint64_t>(keys));
     CHECK(moved == upgrade_batch_keys);
@@ -173,13 +196,13 @@ TEST_CASE("value layout: upgrading a layout-1 store moves every value in batches
   CHECK(half.load(1).err().code == errc::unsupported_version);
 
   // Resumed: it ends where a current replica's store is — the same values under the same keys,
-  // the same meta (digests included) and no index.
+  // the same meta (digests recomputed: what the replica kept incrementally) and no index.
   std::vector<std::pair<uint64_t, uint64_t>> seen;
-  REQUIRE(upgrade_value_layout(old, [&](uint64_t m, uint64_t t) { seen.emplace_back(m, t); }).has_value());
+  REQUIRE(upgrade_value_layout(old, 16, [&](uint64_t m, uint64_t t) { seen.emplace_back(m, t); }).has_value());
   CHECK(seen.size() == 2);
   CHECK(seen.back().first == seen.back().second);
   CHECK(*has_value_layout_2(old));
-  REQUIRE(upgrade_value_layout(now).has_value());  // r/layout on both sides
+  REQUIRE(upgrade_value_layout(now, 16).has_value());  // r/layout on both sides
   CHECK(values_of(old) == values_of(now));
   CHECK(meta_of(old) == meta_of(now));
   CHECK(meta_of(old).count("r/layout") == 1);
@@ -193,6 +216,6 @@ TEST_CASE("value layout: upgrading a layout-1 store moves every value in batches
     if (!(i % 3 == 1 && i % 2)) CHECK(v->size() == 1);  // (an emptied set may read as nothing)
   }
   auto before = values_of(old);
-  REQUIRE(upgrade_value_layout(old).has_value());
+  REQUIRE(upgrade_value_layout(old, 16).has_value());
   CHECK(values_of(old) == before);
 }
