@@ -46,6 +46,21 @@ struct client_out {
   std::string frames;
 };
 
+// A key listing done off the actor's thread (list_keys_elsewhere), back for its answer.
+struct keys_listed {
+  uint64_t client_id = 0;
+  reply_to to;
+  result<std::vector<std::pair<std::string, crdt::type_tag>>> found;
+};
+
+}  // namespace
+}  // namespace rumor::actors
+
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(rumor::actors::keys_listed)
+
+namespace rumor::actors {
+namespace {
+
 struct watch_entry {
   std::string prefix;
   std::function<void(client::event)> on_event;
@@ -230,6 +245,38 @@ client::node_status make_status(replica_actor_state& st) {
   return s;
 }
 
+// A key listing reads every stored value (they are in hash order: value_layout.hpp), which takes
+// about a second per million keys: it runs in a thread of its own over the store (whose reads are
+// thread-safe) and a copy of the replica's uncommitted keys, so the replica goes on meanwhile.
+// Like Redis's SCAN, a key written or deleted while it runs may or may not be listed; every key
+// present throughout is.
+void list_keys_elsewhere(self_ptr self, uint64_t client_id, const client::keys& k, reply_to to) {
+  auto& st = self->state;
+  auto mine = st.rep->uncommitted_under(k.prefix);
+  auto store = st.cfg.store;
+  auto back = caf::actor_cast<caf::actor>(self);
+  self->home_system().spawn<caf::detached>(
+      [store, back, client_id, to, mine = std::move(mine), prefix = k.prefix, limit = k.limit](caf::event_based_actor* w) {
+        auto found = replica::list_keys(*store, prefix, limit, mine);
+        w->send(back, keys_listed{client_id, to, std::move(found)});
+        w->quit();
+        return caf::behavior{};
+      });
+}
+
+void on_keys_listed(self_ptr self, keys_listed& l) {
+  auto& st = self->state;
+  if (!l.found) {
+    respond(st, l.to, error_response(l.client_id, l.found.err()));
+  } else {
+    client::response r;
+    r.id = l.client_id;
+    for (auto& [key, type] : *l.found) r.key_list.push_back(client::key_type{std::move(key), type});
+    respond(st, l.to, std::move(r));
+  }
+  flush_outs(self);
+}
+
 void handle_update(self_ptr self, const client::request& req, reply_to& to, const client::update& u) {
   auto& st = self->state;
   crdt::type_tag delete_type = u.type;
@@ -265,11 +312,7 @@ void handle_request(self_ptr self, uint64_t session, client::request& req, reply
     st.calls.emplace(rid, waiting_call{req.id, g->key, std::move(to)});
     st.rep->read(rid, g->key, to_replication(req.level), req.timeout_ms, now_ms(st));
   } else if (auto* k = std::get_if<client::keys>(&body)) {
-    auto found = st.rep->keys(k->prefix, k->limit);
-    if (!found) return respond(st, to, error_response(req.id, found.err()));
-    client::response r = ok_response();
-    for (auto& [key, type] : *found) r.key_list.push_back(client::key_type{std::move(key), type});
-    respond(st, to, std::move(r));
+    list_keys_elsewhere(self, req.id, *k, std::move(to));
   } else if (auto* w = std::get_if<client::watch>(&body)) {
     if (!on_event) return respond(st, to, error_response(req.id, error{errc::invalid_argument, "watch without a receiver"}));
     st.watches[{session, req.id}] = watch_entry{w->prefix, std::move(on_event)};
@@ -413,6 +456,7 @@ caf::behavior replica_actor(self_ptr self, replica_actor_config cfg) {
   auto gossip = self->state.cfg.replica.gossip_interval_ms;
   self->state.tick_ms = std::clamp<uint64_t>(gossip / 4, 5, 50);
   return {
+      [=](keys_listed& l) { on_keys_listed(self, l); },
       [=](replica_init& init) {
         auto& st = self->state;
         st.rep = std::move(init.rep);

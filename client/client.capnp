@@ -148,7 +148,8 @@ struct GetRequest {
   key @0 :Data;
 }
 
-# List keys starting with `prefix` (bytewise order), at most `limit` of them.
+# List keys starting with `prefix` (bytewise order), at most `limit` of them. The node reads every
+# key it stores to answer (values are kept in hash order): an administrative listing.
 struct KeysRequest {
   prefix @0 :Data;           # empty: every key
   limit @1 :UInt32 = 1000;

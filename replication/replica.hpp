@@ -175,8 +175,20 @@ class replica {
   // Every value stored under `key` (normally one type). Errors: store read errors.
   result<std::vector<crdt::value>> get(std::string_view key) const;
   // Keys (with their types) starting with `prefix`, in order, at most `limit`. Deleted keys (whose
-  // value holds nothing until the tombstone is collected) are not listed.
+  // value holds nothing until the tombstone is collected) are not listed. Reads every stored value
+  // (they are in hash order): = list_keys(store, prefix, limit, uncommitted_under(prefix)).
   result<std::vector<std::pair<std::string, crdt::type_tag>>> keys(std::string_view prefix, size_t limit) const;
+  // This replica's writes and collections under `prefix` that the store may not hold yet: what
+  // list_keys needs besides the store. A copy: list_keys may run on another thread (the store's
+  // reads are thread-safe) while the replica goes on.
+  struct uncommitted_keys {
+    std::vector<std::pair<std::string, std::string>> written;  // storage key -> record
+    std::vector<std::string> erased;                           // storage keys
+  };
+  uncommitted_keys uncommitted_under(std::string_view prefix) const;
+  static result<std::vector<std::pair<std::string, crdt::type_tag>>> list_keys(const persistence::store& store,
+                                                                              std::string_view prefix, size_t limit,
+                                                                              const uncommitted_keys& mine);
   // Peers' last known version vectors.
   const std::unordered_map<node_id, version_vector>& peer_vvs() const noexcept { return peer_vv_; }
   // Deltas in the log that not every live member has acknowledged (an estimate of log size).

@@ -17,6 +17,8 @@
 
 #include "replication/replica.hpp"
 
+#include <set>
+
 #include "crdt/codec.hpp"
 #include "replication/replica_internal.hpp"
 #include "replication/storage_key.hpp"
@@ -97,32 +99,46 @@ result<std::vector<crdt::value>> replica::get(std::string_view key) const {
 
 result<std::vector<std::pair<std::string, crdt::type_tag>>> replica::keys(std::string_view prefix,
                                                                           size_t limit) const {
+  return list_keys(store_, prefix, limit, uncommitted_under(prefix));
+}
+
+replica::uncommitted_keys replica::uncommitted_under(std::string_view prefix) const {
+  uncommitted_keys out;
+  for (auto it = dirty_.lower_bound(std::string(prefix)); it != dirty_.end() && it->first.starts_with(prefix); ++it)
+    out.written.emplace_back(it->first, it->second.first);
+  for (const auto& [skey, batch] : erased_)
+    if (skey.starts_with(prefix)) out.erased.push_back(skey);
+  return out;
+}
+
+result<std::vector<std::pair<std::string, crdt::type_tag>>> replica::list_keys(const persistence::store& store,
+                                                                               std::string_view prefix, size_t limit,
+                                                                               const uncommitted_keys& mine) {
   // Deleted keys (values that hold nothing, kept until collection) are absent, as for get: the
-  // newest record of each storage key decides (uncommitted ones in dirty_ first). Values are in
+  // newest record of each storage key decides (uncommitted ones in `mine` first). Values are in
   // hash order (value_layout.hpp), so this reads every one, keeping the `limit` smallest keys.
+  std::set<std::string_view> written, erased(mine.erased.begin(), mine.erased.end());
+  for (const auto& [skey, record] : mine.written) written.insert(skey);
   std::map<std::string, crdt::type_tag> found;
   auto collect = [&](std::string_view skey, std::string_view record) {
     if (!skey.starts_with(prefix)) return;
     auto p = parse_storage_key(skey);
     if (!p) return;
     if (found.size() >= limit && !found.empty() && std::prev(found.end())->first < p->user_key) return;
-    if (erased_.count(std::string(skey))) return;
+    if (erased.count(skey)) return;
     auto d = decode_record(record);
     if (!d || d->value.holds_nothing()) return;
     found.emplace(std::string(p->user_key), p->type);
     if (found.size() > limit) found.erase(std::prev(found.end()));
   };
-  auto st = store_.scan_values(persistence::key_range::all(), [&](std::string_view k, std::string_view v) {
+  auto st = store.scan_values(persistence::key_range::all(), [&](std::string_view k, std::string_view v) {
     std::string_view skey = storage_key_of(k);
-    if (!dirty_.count(std::string(skey))) collect(skey, v);  // dirty ones below
+    if (!written.count(skey)) collect(skey, v);  // the uncommitted ones below
     return true;
   });
   if (!st) return st.err();
-  for (auto it = dirty_.lower_bound(std::string(prefix)); it != dirty_.end() && it->first.starts_with(prefix); ++it)
-    collect(it->first, it->second.first);
-  std::vector<std::pair<std::string, crdt::type_tag>> out(found.begin(), found.end());
-  if (out.size() > limit) out.resize(limit);
-  return out;
+  for (const auto& [skey, record] : mine.written) collect(skey, record);
+  return std::vector<std::pair<std::string, crdt::type_tag>>(found.begin(), found.end());
 }
 
 std::string replica::write_value(const std::string& skey, const crdt::value& v, const version_vector& kv,

@@ -228,7 +228,8 @@ class node {
   // written back where stale). nullopt: no such key (never written, or deleted).
   std::future<result<std::optional<entry>>> get_async(std::string key, op_options o = {});
   result<std::optional<entry>> get(std::string key, op_options o = {});
-  // Keys starting with `prefix`, in order, at most `limit`.
+  // Keys starting with `prefix`, in order, at most `limit`. Reads every stored key (values are
+  // kept in hash order): an administrative listing, like Redis's SCAN, not a hot-path query.
   result<std::vector<key_info>> keys(std::string prefix = {}, uint32_t limit = 1000);
   result<std::vector<member>> members();
   result<node_status> status();
