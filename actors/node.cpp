@@ -271,9 +271,8 @@ result<std::unique_ptr<node>> node::start(node_config cfg) {
   p->address = t->address;
 
   // A data directory of an older build moves its values to layout 2 once (value_layout.hpp).
-  if (auto has = replication::has_value_layout_2(*p->store); has && !*has) p->log->info("upgrading the value layout of {}", cfg.data_dir);
   auto upgraded = replication::upgrade_value_layout(*p->store, rcfg.bucket_bits, [&](uint64_t moved, uint64_t total) {
-    p->log->info("value layout upgrade: {} of {} keys moved", moved, total);
+    p->log->info("upgrading the value layout of {}: {} of {} keys moved", cfg.data_dir, moved, total);
   });
   if (!upgraded) {
     p->shutdown();
