@@ -11,7 +11,7 @@
 #include <cstring>
 #include <vector>
 
-#include "crdt/codec_counter.hpp"
+#include "crdt/codec_compact.hpp"
 #include "crdt/crdt.capnp.h"
 
 namespace rumor::crdt {
@@ -394,7 +394,7 @@ result<std::vector<capnp::word>> message_words(std::string_view bytes) {
   if (first >= codec_max_segments) {
     char hex[8];
     std::snprintf(hex, sizeof hex, "0x%02x", static_cast<unsigned>(first));
-    return bad(std::string("first byte ") + hex + " is neither the compact counter marker 0x40, the packed marker 0xff nor a segment count below " +
+    return bad(std::string("first byte ") + hex + " is neither the compact marker 0x40, the packed marker 0xff nor a segment count below " +
                std::to_string(codec_max_segments) + " (unpacked form)");
   }
   return unpacked_words(bytes);
@@ -423,12 +423,12 @@ auto guarded(F&& f) -> decltype(f()) {
 }  // namespace
 
 std::string encode(const value& v) {
-  if (auto compact = detail::encode_counter(v)) return std::move(*compact);
+  if (auto compact = detail::encode_compact(v)) return std::move(*compact);
   return encode_packed(v);
 }
 
 uint8_t current_form_marker(type_tag t) {
-  return t == type_tag::g_counter || t == type_tag::pn_counter ? detail::codec_counter_marker : codec_packed_marker;
+  return detail::has_compact_form(t) ? detail::codec_compact_marker : codec_packed_marker;
 }
 
 std::string encode_packed(const value& v) {
@@ -446,8 +446,8 @@ std::string encode_packed(const value& v) {
 }
 
 result<value> decode(std::string_view bytes) {
-  if (!bytes.empty() && static_cast<uint8_t>(bytes[0]) == detail::codec_counter_marker) {
-    auto v = detail::decode_counter(bytes);
+  if (!bytes.empty() && static_cast<uint8_t>(bytes[0]) == detail::codec_compact_marker) {
+    auto v = detail::decode_compact(bytes);
     if (!v) return v.err();
     bool covered = true;
     std::visit([&](const auto& x) { x.store().for_each_dot([&](const dot& d) { covered = covered && x.context().contains(d); }); },

@@ -2,10 +2,11 @@
 // codec: encodes CRDT values/deltas and causal contexts to bytes and back (crdt.capnp). The only
 // code that touches the generated schema types.
 //
-// Byte forms. encode() writes the compact counter form for counters and the packed form for
-// every other type (encode_context: packed); decode*() reads all three.
-//   compact:  u8 0x40 | the counters' own varint form (codec_counter.hpp). Written since protocol
-//             version 3: a one-origin counter is ~26 bytes instead of ~70.
+// Byte forms. encode() writes the compact form for counters and registers and the packed form for
+// sets, maps and flags (encode_context: packed); decode*() reads all three.
+//   compact:  u8 0x40 | a varint form of the four types whose store is a dot function
+//             (codec_compact.hpp). Written since protocol version 3: a one-origin counter is ~20
+//             bytes instead of ~63.
 //   packed:   u8 codec_packed_marker (0xFF) | a standard packed Cap'n Proto message of the schema
 //             (capnp::writePackedMessage: the packed segment table and segments). Skipping the
 //             first byte, `capnp decode --packed crdt.capnp Value` (or `Context`) reads it.
@@ -58,10 +59,11 @@ inline constexpr uint32_t codec_max_segments = 64;
 // Most bytes a packed input may unpack to; larger messages are encoded unpacked.
 inline constexpr size_t codec_max_unpacked_bytes = size_t{64} << 20;
 
-// The compact counter form (codec_counter.hpp) for g_counter and pn_counter, the packed form
-// for every other type.
+// The compact form (codec_compact.hpp) for g_counter, pn_counter, lww_register and mv_register,
+// the packed form for every other type.
 std::string encode(const value& v);
-// The first byte encode() writes for a value of type `t`: 0x40 for counters, 0xFF otherwise.
+// The first byte encode() writes for a value of type `t`: 0x40 for counters and registers, 0xFF
+// otherwise.
 uint8_t current_form_marker(type_tag t);
 // The packed form, whatever the type (tools and tests; encode() is what rumor writes).
 std::string encode_packed(const value& v);

@@ -26,8 +26,8 @@ using crdt::version_vector;
 //   1: the first.
 //   2: crdt codec bytes (deltas, stored records' values, contexts: Data fields) are in the packed
 //      form (crdt/codec.hpp), which version-1 builds cannot decode.
-//   3: counters' crdt codec bytes are in the compact counter form (crdt/codec_counter.hpp), which
-//      version-2 builds cannot decode.
+//   3: counters' and registers' crdt codec bytes are in the compact form (crdt/codec_compact.hpp),
+//      which version-2 builds cannot decode.
 inline constexpr uint32_t protocol_version = 3;
 
 // First message on every connection, both ways. A peer with another cluster name or protocol

@@ -4,10 +4,10 @@
 //                       ascending, none 0, no seq 0 (vv_bytes.hpp) | crdt bytes
 //   format 1 (read):    u8 1 | u32 LE key-vector length | key vector (crdt context encoding) |
 //                       crdt bytes
-// The crdt bytes are crdt::encode's: since protocol version 3 the compact counter form for
-// counters and the packed form for the rest (crdt/codec.hpp); a record of an older build holds a
-// packed counter or the unpacked form (still read). A one-origin counter's record is about 30-40
-// bytes (packed: about 75; unpacked: about 165).
+// The crdt bytes are crdt::encode's: since protocol version 3 the compact form for
+// counters and registers, the packed form for the rest (crdt/codec.hpp); a record of an older
+// build holds a packed counter or register, or the unpacked form (still read). A one-origin
+// counter's record is about 30-40 bytes (packed: about 75; unpacked: about 165).
 // The key vector says, per origin, the highest update sequence that has touched this key as far as
 // this replica knows (its own updates, applied deltas and their deps, joined states). A deleted
 // key (a value that holds nothing) may be collected once every voting member has applied

@@ -155,7 +155,7 @@ def _varint(data, at):
     v, shift = 0, 0
     while True:
         if at >= len(data) or shift > 63:
-            raise ProtocolError("compact counter: varint cut off")
+            raise ProtocolError("compact form: varint cut off")
         b = data[at]
         at += 1
         v |= (b & 0x7F) << shift
@@ -166,22 +166,33 @@ def _varint(data, at):
 
 def _u64(data, at):
     if at + 8 > len(data):
-        raise ProtocolError("compact counter: node id cut off")
+        raise ProtocolError("compact form: u64 cut off")
     return int.from_bytes(data[at:at + 8], "little"), at + 8
 
 
-def decode_compact_counter(data):
-    """The compact counter form (0x40, docs/protocol.md §7) -> (type name, int)."""
-    if len(data) < 2 or data[1] not in (1, 2):
-        raise ProtocolError("compact counter: bad type byte")
-    kind = "gCounter" if data[1] == 1 else "pnCounter"
+def _bytes(data, at):
+    n, at = _varint(data, at)
+    if at + n > len(data):
+        raise ProtocolError("compact form: value cut off")
+    return bytes(data[at:at + n]), at + n
+
+
+_COMPACT_KINDS = {1: "gCounter", 2: "pnCounter", 3: "lwwRegister", 4: "mvRegister"}
+
+
+def decode_compact(data):
+    """The compact form (0x40, docs/protocol.md §7) of a counter or register -> (type name,
+    plain Python value, as store_to_python reads it)."""
+    if len(data) < 2 or data[1] not in _COMPACT_KINDS:
+        raise ProtocolError("compact form: bad type byte")
+    kind = _COMPACT_KINDS[data[1]]
     at = 2
     n, at = _varint(data, at)
     vv = []
     for _ in range(n):
         node, at = _u64(data, at)
         counter, at = _varint(data, at)
-        vv.append(node)
+        vv.append((node, counter))
     groups, at = _varint(data, at)
     for _ in range(groups):               # the context's other dots: not needed for the value
         _, at = _u64(data, at)
@@ -189,23 +200,35 @@ def decode_compact_counter(data):
         for _ in range(k):
             _, at = _varint(data, at)
     entries, at = _varint(data, at)
-    total = 0
+    total, regs = 0, []
     for _ in range(entries):
         ref, at = _varint(data, at)
         if ref < len(vv):
-            _, at = _varint(data, at)     # back: the dot's counter below the vector entry's
+            back, at = _varint(data, at)  # the dot's counter below the vector entry's
+            node, counter = vv[ref][0], vv[ref][1] - back
         else:
-            _, at = _u64(data, at)
-            _, at = _varint(data, at)
+            node, at = _u64(data, at)
+            counter, at = _varint(data, at)
         if kind == "gCounter":
             t, at = _varint(data, at)
             total += t
-        else:
+        elif kind == "pnCounter":
             p, at = _varint(data, at)
             m, at = _varint(data, at)
             total += p - m
+        elif kind == "lwwRegister":
+            ts, at = _u64(data, at)
+            value, at = _bytes(data, at)
+            regs.append(((ts, node, counter), value))
+        else:
+            value, at = _bytes(data, at)
+            regs.append(((node, counter), value))
     if at != len(data):
-        raise ProtocolError("compact counter: bytes after the value")
+        raise ProtocolError("compact form: bytes after the value")
+    if kind == "lwwRegister":
+        return kind, (max(regs)[1] if regs else None)
+    if kind == "mvRegister":
+        return kind, sorted(v for _, v in regs)
     return kind, total
 
 
@@ -268,8 +291,8 @@ def decode_value(capnp, data):
     Empty bytes (an Event of a deleted key) -> (None, None)."""
     if not data:
         return None, None
-    if data[0] == 0x40:                       # counters: the compact counter form
-        return decode_compact_counter(data)
+    if data[0] == 0x40:                       # counters and registers: the compact form
+        return decode_compact(data)
     value = _codec_message(capnp, data, "Value")
     if value.get("formatVersion") != 1:
         raise ProtocolError("crdt value of format version %r" % value.get("formatVersion"))

@@ -82,12 +82,15 @@ std::string le32(uint32_t v) {
 
 }  // namespace
 
-static bool is_counter(const value& v) { return v.type() == type_tag::g_counter || v.type() == type_tag::pn_counter; }
+static bool has_compact(const value& v) {
+  return v.type() == type_tag::g_counter || v.type() == type_tag::pn_counter || v.type() == type_tag::lww_register ||
+         v.type() == type_tag::mv_register;
+}
 
-TEST_CASE("codec: every type round-trips with its tag (compact counters, packed others) — binary data survives") {
+TEST_CASE("codec: every type round-trips with its tag (compact counters and registers, packed others) — binary data survives") {
   for (const value& v : samples()) {
     std::string bytes = encode(v);
-    CHECK(static_cast<uint8_t>(bytes[0]) == (is_counter(v) ? 0x40 : codec_packed_marker));
+    CHECK(static_cast<uint8_t>(bytes[0]) == (has_compact(v) ? 0x40 : codec_packed_marker));
     CHECK(static_cast<uint8_t>(bytes[0]) == current_form_marker(v.type()));
     // The packed form of every type (counters too: what protocol version 2 wrote) decodes.
     auto packed = decode(encode_packed(v));
@@ -162,7 +165,7 @@ TEST_CASE("codec: equal values have equal bytes, whatever the order of the joins
   for (const value& v : samples()) CHECK(encode(*decode(encode(v))) == encode(v));
 }
 
-TEST_CASE("codec: a counter delta or state is under 32 bytes (compact), a small register write under 100 (packed)") {
+TEST_CASE("codec: a counter delta or state is under 32 bytes, a 16-byte register write under 48 (compact)") {
   const node_id origin = 0x8f3a5c7e9b1d2f46;  // node ids are random: 8 non-zero bytes
   pn_counter c;
   for (int i = 0; i < 41; ++i) (void)c.increment(origin, 1);
@@ -170,20 +173,22 @@ TEST_CASE("codec: a counter delta or state is under 32 bytes (compact), a small 
   std::string delta = encode(value{*d});
   std::string state = encode(value{c});
   lww_register l;
-  std::string set = encode(value{l.assign(origin, hlc_timestamp::make(1'700'000'000'000, 0), "value-0000000001")});
+  value set_v{l.assign(origin, hlc_timestamp::make(1'700'000'000'000, 0), "value-0000000001")};
+  std::string set = encode(set_v);
   MESSAGE("compact: counter delta " << delta.size() << " B, counter state " << state.size() << " B; packed: counter delta "
                                     << encode_packed(value{*d}).size() << " B, counter state " << encode_packed(value{c}).size()
-                                    << " B, 16-byte lww set " << set.size() << " B");
+                                    << " B; 16-byte lww set " << set.size() << " B compact, " << encode_packed(set_v).size()
+                                    << " B packed");
   // The node id is written once; the rest is varints.
   CHECK(delta.size() <= 32);
   CHECK(state.size() <= 32);
   CHECK(2 * delta.size() < encode_packed(value{*d}).size());
-  CHECK(set.size() <= 96);
+  CHECK(set.size() <= 48);
 }
 
 namespace {
 
-// Hand-built compact counter bytes (codec_counter.hpp), for inputs encode never writes.
+// Hand-built compact bytes (codec_compact.hpp), for inputs encode never writes.
 std::string u64le(uint64_t v) {
   std::string s;
   for (int i = 0; i < 8; ++i) s.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
@@ -193,7 +198,7 @@ std::string compact(uint8_t tag, std::string body) { return std::string{'\x40', 
 
 }  // namespace
 
-TEST_CASE("codec: compact counters — several origins, cloud dots and store dots off the version vector round-trip") {
+TEST_CASE("codec: compact counters and registers — several origins, cloud dots and store dots off the version vector round-trip") {
   pn_counter a, b, c;
   (void)a.add(11, 5);
   (void)b.add(22, -3);
@@ -206,7 +211,18 @@ TEST_CASE("codec: compact counters — several origins, cloud dots and store dot
   REQUIRE_FALSE(mixed.context().cloud().empty());
   g_counter g;
   for (node_id n : {7u, 3u, 9u}) (void)g.increment(n, n);
-  for (const value& v : {value{mixed}, value{*da}, value{g}, value{pn_counter{}}, value{g_counter{}}}) {
+  // Registers: concurrent writes of two nodes (two siblings), binary values, an empty value.
+  mv_register m1, m2;
+  m1.assign(5, std::string("a\0b", 3));
+  m2.assign(6, "");
+  m1.join(m2);
+  REQUIRE(m1.store().size() == 2);
+  lww_register l1, l2;
+  l1.assign(5, hlc_timestamp::make(100, 1), "first");
+  l2.assign(6, hlc_timestamp::make(100, 2), std::string(300, 'x'));  // a length over one varint byte
+  l1.join(l2);
+  for (const value& v : {value{mixed}, value{*da}, value{g}, value{pn_counter{}}, value{g_counter{}}, value{m1}, value{l1},
+                         value{mv_register{}}, value{lww_register{}}}) {
     std::string bytes = encode(v);
     CHECK(static_cast<uint8_t>(bytes[0]) == 0x40);
     auto back = decode(bytes);
@@ -229,7 +245,7 @@ TEST_CASE("codec: hostile compact counters are decode errors, never crashes or h
   // g_counter, vv {5: 10}, no cloud, store {(5, 10): 3} — valid, as a baseline.
   std::string vv = std::string{'\x01'} + u64le(5) + '\x0a';
   CHECK(decode(compact(1, vv + '\x00' + "\x01\x00\x00\x03"s)).has_value());
-  refused(compact(3, vv + '\x00' + '\x00'), "not a counter");
+  refused(compact(5, vv + '\x00' + '\x00'), "has no compact form");
   refused(compact(1, std::string{'\x7f'} + u64le(5)), "exceeds the input");              // 127 vv entries in 9 bytes
   refused(compact(1, vv + "\xff\xff\xff\xff\x0f"s + '\x00'), "exceeds the input");     // 2^32 cloud groups
   refused(compact(1, vv + '\x00' + "\xff\xff\xff\xff\x0f"s), "exceeds the input");     // 2^32 store entries
@@ -290,7 +306,7 @@ TEST_CASE("codec: first bytes 0x41 to 0xfe are refused, and the unpacked form ha
     CHECK(r.err().code == errc::decode_error);
     CHECK(r.err().message.find("first byte 0x") != std::string::npos);
   }
-  // 65 segments: the first byte is 0x40, so not the unpacked form (and not a compact counter).
+  // 65 segments: the first byte is 0x40, so not the unpacked form (and not a compact value).
   std::string many = le32(64);
   for (int i = 0; i < 65; ++i) many += le32(0);
   while (many.size() % 8 != 0) many.push_back('\0');
@@ -348,11 +364,16 @@ TEST_CASE("codec: zero-heavy values within the limit round-trip (packing them is
   lww_register l;
   std::string zeros(4 << 20, '\0');
   value v{l.assign(1, hlc_timestamp::make(5, 0), zeros)};
-  std::string bytes = encode(v);
+  std::string bytes = encode_packed(v);
   CHECK(bytes.size() < 64 * 1024);
   auto back = decode(bytes);
   REQUIRE(back.has_value());
   CHECK(*back == v);
+  // The compact form (what encode writes for a register) keeps the bytes as they are.
+  std::string compact = encode(v);
+  CHECK(compact.size() < zeros.size() + 64);
+  REQUIRE(decode(compact).has_value());
+  CHECK(*decode(compact) == v);
 }
 
 TEST_CASE("codec: random bytes and random mutations of valid encodings never crash (both forms)") {

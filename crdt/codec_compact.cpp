@@ -1,4 +1,4 @@
-#include "crdt/codec_counter.hpp"
+#include "crdt/codec_compact.hpp"
 
 #include "base/varint.hpp"
 
@@ -43,28 +43,38 @@ void put_dot(std::string& out, const version_vector& vv, const dot& d) {
   put_varint(out, d.counter);
 }
 
-template <class Counter>
-std::string encode_as(const Counter& c) {
+void put_bytes(std::string& out, std::string_view b) {
+  put_varint(out, b.size());
+  out.append(b);
+}
+
+template <class T>
+std::string encode_as(const T& c) {
   std::string out;
   out.reserve(32 + 24 * c.store().size());
-  out.push_back(static_cast<char>(codec_counter_marker));
-  out.push_back(static_cast<char>(Counter::tag));
+  out.push_back(static_cast<char>(codec_compact_marker));
+  out.push_back(static_cast<char>(T::tag));
   put_context(out, c.context());
   const version_vector& vv = c.context().compact_part();
   put_varint(out, c.store().size());
   for (const auto& [d, payload] : c.store().entries()) {
     put_dot(out, vv, d);
-    if constexpr (std::is_same_v<Counter, g_counter>) {
+    if constexpr (std::is_same_v<T, g_counter>) {
       put_varint(out, payload);
-    } else {
+    } else if constexpr (std::is_same_v<T, pn_counter>) {
       put_varint(out, payload.p);
       put_varint(out, payload.n);
+    } else if constexpr (std::is_same_v<T, lww_register>) {
+      put_u64le(out, payload.timestamp.bits);
+      put_bytes(out, payload.value);
+    } else {
+      put_bytes(out, payload);
     }
   }
   return out;
 }
 
-error bad(std::string what) { return error{errc::decode_error, "invalid compact counter encoding: " + std::move(what)}; }
+error bad(std::string what) { return error{errc::decode_error, "invalid compact encoding: " + std::move(what)}; }
 
 // Reads the parts of the compact form one by one; the first failure is kept in `failure`.
 struct reader {
@@ -86,6 +96,14 @@ struct reader {
     auto r = get_u64le(in, at);
     if (!r) return fail(std::string(what) + " cut off");
     v = *r;
+    return true;
+  }
+  bool bytes(std::string& v, const char* what) {
+    uint64_t n = 0;
+    if (!varint(n, what)) return false;
+    if (n > in.size() - at) return fail(std::string(what) + " of " + std::to_string(n) + " bytes exceeds the input");
+    v.assign(in.substr(at, n));
+    at += n;
     return true;
   }
   // A count of items of at least `min_bytes` bytes each: bounded by what is left.
@@ -153,53 +171,70 @@ std::optional<dot> get_dot(reader& r, const std::vector<version_vector::entry>& 
   return dot{node, counter};
 }
 
-template <class Counter>
+template <class T>
 result<value> decode_as(reader& r) {
   auto parts = get_context(r);
   if (!parts) return *r.failure;
   const auto& vv = parts->vv;  // store dots refer to the entries as written
   uint64_t n = 0;
   if (!r.count(n, 3, "store size")) return *r.failure;
-  using store_type = typename Counter::store_type;
+  using store_type = typename T::store_type;
   std::vector<typename store_type::entry> entries;
   entries.reserve(n);
   for (uint64_t i = 0; i < n; ++i) {
     auto d = get_dot(r, vv);
     if (!d) return *r.failure;
     if (i > 0 && !(entries.back().first < *d)) return bad("store dots out of order");
-    if constexpr (std::is_same_v<Counter, g_counter>) {
+    if constexpr (std::is_same_v<T, g_counter>) {
       uint64_t total = 0;
       if (!r.varint(total, "counter total")) return *r.failure;
       entries.emplace_back(*d, total);
-    } else {
+    } else if constexpr (std::is_same_v<T, pn_counter>) {
       uint64_t p = 0, neg = 0;
       if (!r.varint(p, "increments") || !r.varint(neg, "decrements")) return *r.failure;
       entries.emplace_back(*d, pn_entry{p, neg});
+    } else if constexpr (std::is_same_v<T, lww_register>) {
+      uint64_t ts = 0;
+      std::string v;
+      if (!r.u64(ts, "timestamp") || !r.bytes(v, "register value")) return *r.failure;
+      entries.emplace_back(*d, lww_entry{hlc_timestamp{ts}, std::move(v)});
+    } else {
+      std::string v;
+      if (!r.bytes(v, "register value")) return *r.failure;
+      entries.emplace_back(*d, std::move(v));
     }
   }
   if (r.at != r.in.size()) return bad(std::to_string(r.in.size() - r.at) + " bytes after the value");
   version_vector built;
   for (const auto& [node, counter] : vv) built.set(node, counter);
   auto ctx = dot_context::from_parts(std::move(built), std::move(parts->cloud));
-  return value{Counter{store_type{std::move(entries)}, std::move(ctx)}};
+  return value{T{store_type{std::move(entries)}, std::move(ctx)}};
 }
 
 }  // namespace
 
-std::optional<std::string> encode_counter(const value& v) {
+bool has_compact_form(type_tag t) {
+  return t == type_tag::g_counter || t == type_tag::pn_counter || t == type_tag::lww_register || t == type_tag::mv_register;
+}
+
+std::optional<std::string> encode_compact(const value& v) {
   if (const auto* g = v.get_if<g_counter>()) return encode_as(*g);
   if (const auto* p = v.get_if<pn_counter>()) return encode_as(*p);
+  if (const auto* l = v.get_if<lww_register>()) return encode_as(*l);
+  if (const auto* m = v.get_if<mv_register>()) return encode_as(*m);
   return std::nullopt;
 }
 
-result<value> decode_counter(std::string_view bytes) {
+result<value> decode_compact(std::string_view bytes) {
   reader r{bytes, 2, std::nullopt};
-  if (bytes.size() < 2 || static_cast<uint8_t>(bytes[0]) != codec_counter_marker) return bad("too short");
+  if (bytes.size() < 2 || static_cast<uint8_t>(bytes[0]) != codec_compact_marker) return bad("too short");
   switch (static_cast<uint8_t>(bytes[1])) {
     case static_cast<uint8_t>(type_tag::g_counter): return decode_as<g_counter>(r);
     case static_cast<uint8_t>(type_tag::pn_counter): return decode_as<pn_counter>(r);
+    case static_cast<uint8_t>(type_tag::lww_register): return decode_as<lww_register>(r);
+    case static_cast<uint8_t>(type_tag::mv_register): return decode_as<mv_register>(r);
   }
-  return bad("type tag " + std::to_string(static_cast<uint8_t>(bytes[1])) + " is not a counter");
+  return bad("type tag " + std::to_string(static_cast<uint8_t>(bytes[1])) + " has no compact form");
 }
 
 }  // namespace rumor::crdt::detail
