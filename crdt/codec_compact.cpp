@@ -1,6 +1,9 @@
 #include "crdt/codec_compact.hpp"
 
+#include <algorithm>
+
 #include "base/varint.hpp"
+#include "crdt/codec.hpp"
 
 namespace rumor::crdt::detail {
 
@@ -81,6 +84,15 @@ struct reader {
   std::string_view in;
   std::size_t at = 0;
   std::optional<error> failure;
+  uint64_t items = 0;  // version vector entries, cloud dots and store entries decoded so far
+
+  // As the packed form unpacks to at most codec_max_unpacked_bytes, a compact input decodes to at
+  // most that many 16-byte items: a byte of input never stands for more than ~16 bytes of memory.
+  static constexpr uint64_t max_items = codec_max_unpacked_bytes / 16;
+  bool item() {
+    if (++items > max_items) return fail("more than " + std::to_string(max_items) + " dots and entries");
+    return true;
+  }
 
   bool fail(std::string what) {
     if (!failure) failure = bad(std::move(what));
@@ -127,7 +139,7 @@ std::optional<context_parts> get_context(reader& r) {
   std::vector<version_vector::entry> entries;
   for (uint64_t i = 0; i < n; ++i) {
     uint64_t node = 0, counter = 0;
-    if (!r.u64(node, "version vector node") || !r.varint(counter, "version vector counter")) return std::nullopt;
+    if (!r.item() || !r.u64(node, "version vector node") || !r.varint(counter, "version vector counter")) return std::nullopt;
     if (counter == 0) return r.fail("version vector entry with counter 0"), std::nullopt;
     if (i > 0 && node <= entries.back().first) return r.fail("version vector nodes out of order"), std::nullopt;
     entries.emplace_back(node, counter);
@@ -143,11 +155,13 @@ std::optional<context_parts> get_context(reader& r) {
     if (k == 0) return r.fail("empty cloud group"), std::nullopt;
     if (c == 0) return r.fail("cloud dot with counter 0"), std::nullopt;
     prev_node = node;
+    if (!r.item()) return std::nullopt;
     cloud.push_back(dot{node, c});
     for (uint64_t i = 1; i < k; ++i) {
       uint64_t gap = 0;
       if (!r.varint(gap, "cloud gap")) return std::nullopt;
       if (gap == 0 || gap > UINT64_MAX - c) return r.fail("cloud gap out of range"), std::nullopt;
+      if (!r.item()) return std::nullopt;
       c += gap;
       cloud.push_back(dot{node, c});
     }
@@ -180,8 +194,9 @@ result<value> decode_as(reader& r) {
   if (!r.count(n, 3, "store size")) return *r.failure;
   using store_type = typename T::store_type;
   std::vector<typename store_type::entry> entries;
-  entries.reserve(n);
+  entries.reserve(std::min<uint64_t>(n, 1024));  // grows only as entries actually decode
   for (uint64_t i = 0; i < n; ++i) {
+    if (!r.item()) return *r.failure;
     auto d = get_dot(r, vv);
     if (!d) return *r.failure;
     if (i > 0 && !(entries.back().first < *d)) return bad("store dots out of order");

@@ -10,6 +10,7 @@
 #include <cstring>
 #include <random>
 
+#include "base/varint.hpp"
 #include "crdt/codec.hpp"
 #include "crdt/crdt.capnp.h"
 #include "legacy_codec.hpp"
@@ -257,6 +258,17 @@ TEST_CASE("codec: hostile compact counters are decode errors, never crashes or h
   refused(compact(1, vv + '\x00' + "\x02\x00\x00\x03\x00\x00\x04"s), "out of order");      // the same dot twice
   refused(compact(1, vv + '\x00' + "\x01\x00\x00\x03"s + '\x00'), "1 bytes after the value");
   refused(compact(1, vv + '\x01' + u64le(5) + "\x02\x0c\x00"s + '\x00'), "cloud gap");
+  // Memory is bounded like the packed form's: at most codec_max_unpacked_bytes / 16 dots and
+  // entries, however dense the input (here 4 MiB of one-byte cloud gaps).
+  {
+    const uint64_t k = codec_max_unpacked_bytes / 16 + 1;
+    std::string body = "\x00\x01"s + u64le(9);
+    put_varint(body, k);
+    body += '\x01';
+    body.append(k - 1, '\x01');
+    body += '\x00';
+    refused(compact(1, body), "more than");
+  }
   // A cloud dot next to the version vector is accepted and made canonical (it joins the vector).
   auto canon = decode(compact(1, vv + '\x01' + u64le(5) + "\x01\x0b"s + '\x00'));
   REQUIRE(canon.has_value());
