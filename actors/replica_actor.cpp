@@ -75,6 +75,7 @@ struct replica_actor_state {
   std::unordered_map<uint64_t, client_out> outs;  // session -> this step's frames (flush_outs)
   std::map<std::pair<uint64_t, uint64_t>, watch_entry> watches;  // (session, request id)
   uint64_t next_request = 1;
+  size_t listings = 0;               // key listings running in threads of their own
   uint64_t last_batch_sent = 0;      // highest batch id handed to the storage actor
   uint64_t last_batch_reported = 0;  // highest batch id reported to the replica (or skipped)
   uint64_t batch_base = 0;           // storage batch id = replica batch id + batch_base (a rebuilt
@@ -249,9 +250,15 @@ client::node_status make_status(replica_actor_state& st) {
 // about a second per million keys: it runs in a thread of its own over the store (whose reads are
 // thread-safe) and a copy of the replica's uncommitted keys, so the replica goes on meanwhile.
 // Like Redis's SCAN, a key written or deleted while it runs may or may not be listed; every key
-// present throughout is.
+// present throughout is. At most max_listings run at once (each is a thread); more are refused
+// with `unavailable`.
+constexpr size_t max_listings = 4;
+
 void list_keys_elsewhere(self_ptr self, uint64_t client_id, const client::keys& k, reply_to to) {
   auto& st = self->state;
+  if (st.listings >= max_listings)
+    return respond(st, to, error_response(client_id, error{errc::unavailable, "too many key listings running; try again"}));
+  ++st.listings;
   auto mine = st.rep->uncommitted_under(k.prefix);
   auto store = st.cfg.store;
   auto back = caf::actor_cast<caf::actor>(self);
@@ -266,6 +273,7 @@ void list_keys_elsewhere(self_ptr self, uint64_t client_id, const client::keys& 
 
 void on_keys_listed(self_ptr self, keys_listed& l) {
   auto& st = self->state;
+  --st.listings;
   if (!l.found) {
     respond(st, l.to, error_response(l.client_id, l.found.err()));
   } else {

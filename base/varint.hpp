@@ -1,7 +1,7 @@
 #pragma once
-// varint: LEB128 unsigned integers (7 bits a byte, low group first, high bit = more follow; at
-// most 10 bytes for 64 bits), the integer form of rumor's hand-written byte formats (stored
-// values, log records, the write-ahead log, the compact counter codec).
+// varint: the integers of rumor's hand-written byte formats (stored values, log records, the
+// write-ahead log, the compact codec, meta record names): LEB128 varints (7 bits a byte, low group
+// first, high bit = more follow; at most 10 bytes for 64 bits) and fixed-width u64 LE / u32 BE.
 
 #include <cstddef>
 #include <cstdint>
@@ -38,6 +38,13 @@ inline void put_u64le(std::string& out, uint64_t v) {
   char buf[8];
   for (int b = 0; b < 8; ++b) buf[b] = static_cast<char>((v >> (8 * b)) & 0xff);
   out.append(buf, 8);
+}
+
+// Big-endian u32: numbers in record names that must sort in numeric order.
+inline void put_u32be(std::string& out, uint32_t v) {
+  const char buf[4] = {static_cast<char>(v >> 24), static_cast<char>((v >> 16) & 0xff), static_cast<char>((v >> 8) & 0xff),
+                       static_cast<char>(v & 0xff)};
+  out.append(buf, 4);
 }
 
 // Reads a u64 little-endian at `at`, advancing it; nullopt if fewer than 8 bytes are left.

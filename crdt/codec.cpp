@@ -446,15 +446,7 @@ std::string encode_packed(const value& v) {
 }
 
 result<value> decode(std::string_view bytes) {
-  if (!bytes.empty() && static_cast<uint8_t>(bytes[0]) == detail::codec_compact_marker) {
-    auto v = detail::decode_compact(bytes);
-    if (!v) return v.err();
-    bool covered = true;
-    std::visit([&](const auto& x) { x.store().for_each_dot([&](const dot& d) { covered = covered && x.context().contains(d); }); },
-               v->variant());
-    if (!covered) return bad("store holds a dot outside its context");
-    return v;
-  }
+  if (!bytes.empty() && static_cast<uint8_t>(bytes[0]) == detail::codec_compact_marker) return detail::decode_compact(bytes);
   auto words = message_words(bytes);
   if (!words) return words.err();
   return guarded([&]() -> result<value> {

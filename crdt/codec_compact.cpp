@@ -223,6 +223,8 @@ result<value> decode_as(reader& r) {
   version_vector built;
   for (const auto& [node, counter] : vv) built.set(node, counter);
   auto ctx = dot_context::from_parts(std::move(built), std::move(parts->cloud));
+  for (const auto& e : entries)
+    if (!ctx.contains(e.first)) return bad("store holds a dot outside its context");
   return value{T{store_type{std::move(entries)}, std::move(ctx)}};
 }
 

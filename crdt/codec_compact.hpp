@@ -27,9 +27,8 @@
 // The encoder writes a store dot by reference (r < V) exactly when the version vector covers it,
 // so equal values have equal bytes. A one-origin counter state is about 20 bytes (packed: ~63),
 // an increment delta about 28 (packed: ~75). The decoder refuses (errc::decode_error) anything
-// cut off, out of order, zero where ≥ 1 is required, or followed by more bytes, bounds every count
-// and length by the bytes left before it allocates, and the caller (codec.cpp) checks that the
-// context covers the store.
+// cut off, out of order, zero where ≥ 1 is required, followed by more bytes, or whose context does
+// not cover its store, and bounds every count and length by the bytes left before it allocates.
 
 #include <optional>
 #include <string>
@@ -48,8 +47,8 @@ bool has_compact_form(type_tag t);
 // The compact form of `v` if its type has one, else nullopt.
 std::optional<std::string> encode_compact(const value& v);
 
-// Decodes a compact form (first byte codec_compact_marker). Does not check that the context
-// covers the store (decode does, for every form).
+// Decodes a compact form (first byte codec_compact_marker) into a value satisfying every invariant
+// of its type (store ⊆ context included).
 result<value> decode_compact(std::string_view bytes);
 
 }  // namespace rumor::crdt::detail

@@ -38,6 +38,7 @@
 #include "replication/log_record.hpp"
 #include "replication/replica_internal.hpp"
 #include "replication/storage_key.hpp"
+#include "replication/value_layout.hpp"
 #include "replication/wire_codec.hpp"
 
 namespace rumor::replication {
@@ -68,14 +69,9 @@ replica::~replica() = default;
 status replica::load(uint64_t now_ms) {
   now_ms_ = now_ms;
   // Values of layout 1 would all read as absent: the runtime upgrades first (value_layout.hpp).
-  bool layout_1 = false;
-  if (auto st = store_.scan_meta(persistence::key_range::with_prefix("b/"), [&](std::string_view, std::string_view) {
-        layout_1 = true;
-        return false;
-      });
-      !st)
-    return st.err();
-  if (layout_1)
+  auto layout_1 = holds_layout_1(store_);
+  if (!layout_1) return layout_1.err();
+  if (*layout_1)
     return error{errc::unsupported_version, "the store holds values in layout 1 (a bucket index b/); upgrade_value_layout first"};
   if (auto v = store_.get_meta(meta_vv); !v) return v.err();
   else if (*v) {

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "base/result.hpp"
+#include "base/varint.hpp"
 #include "crdt/codec.hpp"
 #include "crdt/value.hpp"
 #include "replication/messages.hpp"
@@ -28,23 +29,21 @@ constexpr std::string_view meta_tombstone = "t/";       // + storage key: the va
 
 // Big-endian u32 (bucket numbers in meta record names sort in bucket order).
 inline std::string be32(uint32_t v) {
-  std::string s(4, '\0');
-  for (int i = 0; i < 4; ++i) s[i] = static_cast<char>((v >> (8 * (3 - i))) & 0xff);
+  std::string s;
+  put_u32be(s, v);
   return s;
 }
 
 // Little-endian u64 (hashes, digests, the HLC time), and back: nullopt unless exactly 8 bytes.
 inline std::string le64(uint64_t v) {
-  std::string s(8, '\0');
-  for (int i = 0; i < 8; ++i) s[i] = static_cast<char>((v >> (8 * i)) & 0xff);
+  std::string s;
+  put_u64le(s, v);
   return s;
 }
 
 inline std::optional<uint64_t> read_le64(std::string_view s) {
-  if (s.size() != 8) return std::nullopt;
-  uint64_t v = 0;
-  for (int i = 0; i < 8; ++i) v |= uint64_t{static_cast<uint8_t>(s[i])} << (8 * i);
-  return v;
+  std::size_t at = 0;
+  return s.size() == 8 ? get_u64le(s, at) : std::nullopt;
 }
 
 // A version vector as a dot context without loose dots (crdt codec), and back.

@@ -2,6 +2,7 @@
 
 #include <vector>
 
+#include "base/varint.hpp"
 #include "persistence/write_batch.hpp"
 #include "replication/bucket_digests.hpp"
 
@@ -14,17 +15,6 @@ constexpr std::string_view layout_2 = "2";
 constexpr std::string_view layout_1_index = "b/";  // + bucket (u32 BE) + storage key -> value hash
 
 constexpr std::string_view meta_digest = "d/";     // + bucket (u32 BE) -> digest (u64 LE): PROTOCOL.md
-
-std::string be32(uint32_t v) {
-  return std::string{static_cast<char>(v >> 24), static_cast<char>((v >> 16) & 0xff), static_cast<char>((v >> 8) & 0xff),
-                     static_cast<char>(v & 0xff)};
-}
-
-std::string le64(uint64_t v) {
-  std::string s(8, '\0');
-  for (int i = 0; i < 8; ++i) s[i] = static_cast<char>((v >> (8 * i)) & 0xff);
-  return s;
-}
 
 // The last step: every bucket digest recomputed from the values (layout 1 bucketed by another
 // hash), written with r/layout in one commit.
@@ -43,7 +33,12 @@ status finish(persistence::store& s, unsigned bucket_bits) {
       });
       !st)
     return st.err();
-  for (uint32_t bucket : digests.nonzero_buckets()) b.put_meta(std::string(meta_digest) + be32(bucket), le64(digests.digest(bucket)));
+  for (uint32_t bucket : digests.nonzero_buckets()) {
+    std::string name(meta_digest), digest;
+    put_u32be(name, bucket);
+    put_u64le(digest, digests.digest(bucket));
+    b.put_meta(name, digest);
+  }
   b.put_meta(meta_layout, layout_2);
   return s.commit({&b, 1});
 }
@@ -75,6 +70,16 @@ persistence::key_range bucket_range(uint32_t bucket, unsigned bits) {
   const uint64_t to = uint64_t{bucket + 1ull} << shift;
   if (to >= (uint64_t{1} << value_key_prefix_bits)) return persistence::key_range::starting_at(be24(static_cast<uint32_t>(from)));
   return persistence::key_range::between(be24(static_cast<uint32_t>(from)), be24(static_cast<uint32_t>(to)));
+}
+
+result<bool> holds_layout_1(const persistence::store& s) {
+  bool found = false;
+  auto st = s.scan_meta(persistence::key_range::with_prefix(layout_1_index), [&](std::string_view, std::string_view) {
+    found = true;
+    return false;
+  });
+  if (!st) return st.err();
+  return found;
 }
 
 result<bool> has_value_layout_2(const persistence::store& s) {

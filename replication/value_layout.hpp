@@ -52,6 +52,10 @@ persistence::key_range bucket_range(uint32_t bucket, unsigned bits);
 status upgrade_value_layout(persistence::store& s, unsigned bucket_bits,
                             const std::function<void(uint64_t, uint64_t)>& progress = {});
 
+// True iff the store still holds layout-1 values (any b/ index entry left): a replica must not
+// load it before upgrade_value_layout.
+result<bool> holds_layout_1(const persistence::store& s);
+
 // True iff the store is in layout 2 (r/layout = "2").
 result<bool> has_value_layout_2(const persistence::store& s);
 

@@ -16,13 +16,15 @@
 
 namespace rumor::replication::vv_bytes {
 
+using rumor::get_u64le;
 using rumor::get_varint;
+using rumor::put_u64le;
 using rumor::put_varint;
 
 inline void put_vv(std::string& out, const crdt::version_vector& vv) {
   put_varint(out, vv.size());
   for (const auto& [node, seq] : vv.entries()) {
-    for (int b = 0; b < 8; ++b) out.push_back(static_cast<char>((node >> (8 * b)) & 0xff));
+    put_u64le(out, node);
     put_varint(out, seq);
   }
 }
@@ -37,15 +39,13 @@ inline vv_status get_vv(std::string_view in, size_t& at, crdt::version_vector& o
   if (!n || *n > (in.size() - at) / 9) return vv_status::overrun;
   uint64_t prev = 0;
   for (uint64_t i = 0; i < *n; ++i) {
-    if (in.size() - at < 8) return vv_status::overrun;
-    uint64_t node = 0;
-    for (int b = 0; b < 8; ++b) node |= uint64_t{static_cast<uint8_t>(in[at + b])} << (8 * b);
-    at += 8;
+    auto node = get_u64le(in, at);
+    if (!node) return vv_status::overrun;
     auto seq = get_varint(in, at);
     if (!seq) return vv_status::overrun;
-    if (node == 0 || *seq == 0 || (i > 0 && node <= prev)) return vv_status::invalid;
-    out.set(node, *seq);
-    prev = node;
+    if (*node == 0 || *seq == 0 || (i > 0 && *node <= prev)) return vv_status::invalid;
+    out.set(*node, *seq);
+    prev = *node;
   }
   return vv_status::ok;
 }

@@ -25,23 +25,18 @@ namespace {
 
 using record_map = std::map<std::string, std::string>;
 
-record_map values_of(const persistence::store& s) {
+// Every record of one table of `s`: scan is &store::scan_values or &store::scan_meta.
+using scan_fn = status (persistence::store::*)(const persistence::key_range&, const persistence::record_visitor&) const;
+record_map records(const persistence::store& s, scan_fn scan) {
   record_map out;
-  (void)s.scan_values(persistence::key_range::all(), [&](std::string_view k, std::string_view v) {
+  (void)(s.*scan)(persistence::key_range::all(), [&](std::string_view k, std::string_view v) {
     out.emplace(k, v);
     return true;
   });
   return out;
 }
-
-record_map meta_of(const persistence::store& s) {
-  record_map out;
-  (void)s.scan_meta(persistence::key_range::all(), [&](std::string_view k, std::string_view v) {
-    out.emplace(k, v);
-    return true;
-  });
-  return out;
-}
+record_map values_of(const persistence::store& s) { return records(s, &persistence::store::scan_values); }
+record_map meta_of(const persistence::store& s) { return records(s, &persistence::store::scan_meta); }
 
 std::string be32(uint32_t v) {
   std::string s(4, '\0');
