@@ -25,6 +25,7 @@
 #include "client/host_port.hpp"
 #include "client/render.hpp"
 #include "crdt/codec.hpp"
+#include "netns_enter.hpp"
 
 namespace rumor::test {
 
@@ -44,14 +45,28 @@ bool eventually_for(std::chrono::milliseconds timeout, Pred pred) {
 
 class node_process {
  public:
-  node_process(std::string binary, std::string address, std::string dir, std::string log)
-      : binary_(std::move(binary)), address_(std::move(address)), dir_(std::move(dir)), log_(std::move(log)) {}
+  // `netns`: a network namespace (netns_enter.hpp) the node runs in and is reached through; empty:
+  // the test's own.
+  node_process(std::string binary, std::string address, std::string dir, std::string log, std::string netns = {})
+      : binary_(std::move(binary)),
+        address_(std::move(address)),
+        dir_(std::move(dir)),
+        log_(std::move(log)),
+        netns_(std::move(netns)) {}
   node_process(const node_process&) = delete;
   node_process& operator=(const node_process&) = delete;
   ~node_process() { kill_hard(); }
 
   const std::string& address() const { return address_; }
+  const std::string& netns() const { return netns_; }
   pid_t pid() const { return pid_; }
+
+  // A client connection to this node, made inside its network namespace.
+  rumor::result<client::connection> connect(uint64_t timeout_ms) const {
+    return in_netns(netns_, [&] { return client::connection::connect(address_, timeout_ms); },
+                    rumor::result<client::connection>{
+                        rumor::error{rumor::errc::unavailable, "cannot enter network namespace " + netns_}});
+  }
   bool running() const { return pid_ > 0; }
 
   // Starts `rumor node` with `extra` arguments; returns once it answers a status request
@@ -59,10 +74,15 @@ class node_process {
   bool start(const std::vector<std::string>& extra, std::chrono::milliseconds timeout = std::chrono::seconds(20)) {
     std::vector<std::string> args = {binary_, "node", "--listen", address_, "--data", dir_, "--log-level", "info"};
     args.insert(args.end(), extra.begin(), extra.end());
+    const std::string ns_path = "/var/run/netns/" + netns_;
     pid_ = ::fork();
     if (pid_ == 0) {
       FILE* f = std::freopen(log_.c_str(), "a", stderr);
       (void)f;
+      if (!netns_.empty()) {  // raw system calls only between fork and exec
+        int ns = ::open(ns_path.c_str(), O_RDONLY);
+        if (ns < 0 || ::setns(ns, CLONE_NEWNET) != 0) ::_exit(126);
+      }
       std::vector<char*> argv;
       for (auto& a : args) argv.push_back(a.data());
       argv.push_back(nullptr);
@@ -73,7 +93,7 @@ class node_process {
     // refused with `unavailable`, so a connection alone is not enough.
     auto deadline = std::chrono::steady_clock::now() + timeout;
     while (std::chrono::steady_clock::now() < deadline) {
-      if (auto c = client::connection::connect(address_, 500)) {
+      if (auto c = connect(500)) {
         client::request req;
         req.body = client::status{};
         if (auto r = c->call(req, 2000); r && r->code == errc::ok) return true;
@@ -114,7 +134,7 @@ class node_process {
   }
 
  private:
-  std::string binary_, address_, dir_, log_;
+  std::string binary_, address_, dir_, log_, netns_;
   pid_t pid_ = 0;
 };
 
@@ -181,7 +201,7 @@ struct cluster_processes {
   rumor::client::connection* conn(size_t i) {
     if (conns[i] && conns[i]->is_open()) return &*conns[i];
     conns[i].reset();
-    auto c = rumor::client::connection::connect(nodes[i]->address(), 500);
+    auto c = nodes[i]->connect(500);
     if (!c) return nullptr;
     conns[i] = std::move(*c);
     return &*conns[i];
