@@ -137,6 +137,48 @@ inline std::vector<bool> minority_nodes(const net_lab& lab) {
   return out;
 }
 
+// Which nodes are cut off from a majority, per stable period of the topology. A fault change is
+// made through change(): the period before it ends first (while the rules change, nobody counts
+// as cut off), the new one starts once the rules are in place. An operation is judged only if it
+// was sent and answered within one period (stamp at sending, same_period at the answer).
+class cut_off_tracker {
+ public:
+  explicit cut_off_tracker(const net_lab& lab) : lab_(lab), cut_(lab.size(), false) {}
+
+  template <class Fn>
+  bool change(Fn fn) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      ++epoch_;
+      cut_.assign(cut_.size(), false);
+    }
+    bool ok = fn();
+    std::lock_guard<std::mutex> lock(mu_);
+    cut_ = minority_nodes(lab_);
+    ++epoch_;
+    return ok;
+  }
+
+  struct stamp {
+    uint64_t epoch = 0;
+    bool cut_off = false;
+  };
+  stamp at(size_t i) const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return stamp{epoch_, cut_[i]};
+  }
+  bool same_period(const stamp& s) const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return s.epoch == epoch_;
+  }
+
+ private:
+  const net_lab& lab_;
+  mutable std::mutex mu_;
+  std::vector<bool> cut_;
+  uint64_t epoch_ = 0;
+};
+
 class workload {
  public:
   struct record {
@@ -148,18 +190,17 @@ class workload {
     uint64_t ops = 0, failed = 0;
   };
 
-  workload(lab_cluster& c, uint64_t seed) : c_(c), records_(c.size()), minority_(c.size(), false), seed_(seed) {}
+  workload(lab_cluster& c, uint64_t seed) : c_(c), records_(c.size()), cut_(c.lab), seed_(seed) {}
   ~workload() { stop(); }
 
-  // Tells the clients the topology changed (call after every fault change, with the lab's state).
-  void topology_changed() {
-    std::lock_guard<std::mutex> lock(mu_);
-    minority_ = minority_nodes(c_.lab);
-    ++epoch_;
+  // Makes a fault change (fn: a net_lab call returning whether it worked), so that the clients
+  // know which nodes are cut off (cut_off_tracker).
+  template <class Fn>
+  bool change(Fn fn) {
+    return cut_.change(fn);
   }
 
   void start() {
-    topology_changed();
     for (size_t i = 0; i < c_.size(); ++i) threads_.emplace_back([this, i] { run(i); });
   }
   void stop() {
@@ -285,16 +326,10 @@ class workload {
         u.members = {e};
         rec.removed_attempted.insert(e);
       }
-      bool was_minority;
-      uint64_t epoch;
-      {
-        std::lock_guard<std::mutex> lock(mu_);
-        was_minority = minority_[i];
-        epoch = epoch_;
-      }
+      auto sent = cut_.at(i);
       if (what == c_incr) ++rec.c_attempted;
       if (what == m_incr) ++rec.m_attempted;
-      if (what == m_incr && was_minority) ++rec.minority_majority_attempts;
+      if (what == m_incr && sent.cut_off) ++rec.minority_majority_attempts;
       req.body = u;
       ++rec.ops;
       auto r = conn->call(req, 3000);
@@ -308,8 +343,7 @@ class workload {
         case c_incr: ++rec.c_acked; break;
         case m_incr: {
           ++rec.m_acked;
-          std::lock_guard<std::mutex> lock(mu_);
-          if (was_minority && epoch == epoch_)
+          if (sent.cut_off && cut_.same_period(sent))
             rec.minority_majority_acks.push_back("node " + std::to_string(i) +
                                                  " acknowledged a majority write while cut off from a majority");
           break;
@@ -326,9 +360,7 @@ class workload {
 
   lab_cluster& c_;
   std::vector<record> records_;
-  std::mutex mu_;
-  std::vector<bool> minority_;
-  uint64_t epoch_ = 0;
+  cut_off_tracker cut_;
   uint64_t seed_;
   std::atomic<bool> stop_{false};
   std::vector<std::thread> threads_;

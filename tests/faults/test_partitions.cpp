@@ -24,7 +24,7 @@ namespace {
 const std::vector<std::string> workload_keys = {"c", "m", "s"};
 
 // Starts 5 nodes, runs the workload for 1.5 s healthy, then `faults` (which injects and ends its
-// faults, calling w.topology_changed() after each change), heals, stops the workload and checks.
+// faults, each through w.change()), heals, stops the workload and checks.
 void run_scenario(const char* name, const std::function<void(lab_cluster&, workload&, std::mt19937_64&)>& faults) {
   uint64_t seed = rumor::test::seed_for(name);
   INFO("seed " << seed);
@@ -39,9 +39,8 @@ void run_scenario(const char* name, const std::function<void(lab_cluster&, workl
   w.start();
   std::this_thread::sleep_for(1500ms);
   faults(c, w, rng);
-  REQUIRE_MESSAGE(c.lab.heal(), c.lab.why());
+  REQUIRE_MESSAGE(w.change([&] { return c.lab.heal(); }), c.lab.why());
   auto healed = std::chrono::steady_clock::now();
-  w.topology_changed();
   w.stop();
   for (size_t i = 0; i < c.size(); ++i)
     if (!c.nodes[i]->running()) REQUIRE(c.start(i));
@@ -63,8 +62,7 @@ void hold(std::chrono::milliseconds d) { std::this_thread::sleep_for(d); }
 
 TEST_CASE("partition: majority/minority split of 5 nodes for 12 s, then heal") {
   run_scenario("partition split", [](lab_cluster& c, workload& w, std::mt19937_64&) {
-    REQUIRE_MESSAGE(c.lab.partition({{0, 1, 2}, {3, 4}}), c.lab.why());
-    w.topology_changed();
+    REQUIRE_MESSAGE(w.change([&] { return c.lab.partition({{0, 1, 2}, {3, 4}}); }), c.lab.why());
     hold(6s);
     // The split is real: each side has set members the other lacks.
     auto a = c.read_all(0, {"s"}), b = c.read_all(4, {"s"});
@@ -78,16 +76,15 @@ TEST_CASE("partition: majority/minority split of 5 nodes for 12 s, then heal") {
 
 TEST_CASE("partition: one-way, a node hears nobody but can send, for 6 s") {
   run_scenario("partition one-way", [](lab_cluster& c, workload& w, std::mt19937_64&) {
-    REQUIRE_MESSAGE(c.lab.deafen(4), c.lab.why());
-    w.topology_changed();
+    REQUIRE_MESSAGE(w.change([&] { return c.lab.deafen(4); }), c.lab.why());
     hold(6s);
   });
 }
 
 TEST_CASE("partition: a bridge node sees both sides of a split for 6 s") {
   run_scenario("partition bridge", [](lab_cluster& c, workload& w, std::mt19937_64&) {
-    REQUIRE_MESSAGE(c.lab.partition({{0, 1}, {3, 4}}), c.lab.why());  // node 2 talks to both
-    w.topology_changed();
+    // Node 2 is on neither side: it talks to both.
+    REQUIRE_MESSAGE(w.change([&] { return c.lab.partition({{0, 1}, {3, 4}}); }), c.lab.why());
     hold(6s);
   });
 }
@@ -100,14 +97,12 @@ TEST_CASE("partition: flapping links, toggled every 0.2-1 s for 8 s") {
       size_t a = rng() % c.size(), b = rng() % c.size();
       if (a == b) continue;
       bool both = rng() % 2 == 0;  // a two-way or a one-way link fault
-      if (c.lab.is_blocked(a, b)) {
-        REQUIRE_MESSAGE(c.lab.unblock(a, b), c.lab.why());
-        if (both) REQUIRE_MESSAGE(c.lab.unblock(b, a), c.lab.why());
-      } else {
-        REQUIRE_MESSAGE(c.lab.block(a, b), c.lab.why());
-        if (both) REQUIRE_MESSAGE(c.lab.block(b, a), c.lab.why());
-      }
-      w.topology_changed();
+      bool blocked = c.lab.is_blocked(a, b);
+      REQUIRE_MESSAGE(w.change([&] {
+                        if (blocked) return c.lab.unblock(a, b) && (!both || c.lab.unblock(b, a));
+                        return c.lab.block(a, b) && (!both || c.lab.block(b, a));
+                      }),
+                      c.lab.why());
       ++toggles;
       hold(std::chrono::milliseconds(200 + rng() % 800));
     }
@@ -118,8 +113,7 @@ TEST_CASE("partition: flapping links, toggled every 0.2-1 s for 8 s") {
 
 TEST_CASE("partition: split with kill -9 and restart on both sides") {
   run_scenario("partition kill", [](lab_cluster& c, workload& w, std::mt19937_64& rng) {
-    REQUIRE_MESSAGE(c.lab.partition({{0, 1, 2}, {3, 4}}), c.lab.why());
-    w.topology_changed();
+    REQUIRE_MESSAGE(w.change([&] { return c.lab.partition({{0, 1, 2}, {3, 4}}); }), c.lab.why());
     hold(std::chrono::milliseconds(1500 + rng() % 1000));
     size_t minority = 3 + rng() % 2, majority = rng() % 3;
     c.nodes[minority]->kill_hard();
