@@ -37,6 +37,10 @@ using flush_atom = caf::atom_constant<caf::atom("rflush")>;
 using drain_atom = caf::atom_constant<caf::atom("rdrain")>;
 using client_out_atom = caf::atom_constant<caf::atom("rcliout")>;
 using connect_atom = caf::atom_constant<caf::atom("rconnect")>;
+// replica actor -> storage actor, a request: does the store take writes again (after a commit
+// failed because it was full)? The storage actor commits a small meta record and answers
+// ok_atom, or the error (as a string: caf::error cannot carry ours).
+using probe_atom = caf::atom_constant<caf::atom("rprobe")>;
 
 struct call {
   // Who asks: the transport's connection id for a client connection, a node-API-unique id for
@@ -84,9 +88,14 @@ struct cas_outbox_msg {
 
 // Batch ids are numbered per lane: 0 = the replica (CRDT keys), 1 = the compare-and-set lane.
 // The storage actor commits batches of both lanes together and reports each lane separately.
+// `generation`: the incarnation of the lane's state machine that made the batches. Once a batch
+// of a lane fails, the storage actor commits no other batch of that generation or an older one:
+// they were built on top of the failed one (the lane rebuilds its state machine from the store
+// and moves to the next generation).
 struct storage_batches {
   std::vector<replication::pending_batch> batches;
   uint8_t lane = 0;
+  uint64_t generation = 0;
 };
 
 struct storage_result {

@@ -144,6 +144,7 @@ status cas_lane::commit_failed(uint64_t batch, const error& e, uint64_t now_ms) 
   // not reach the new state machine.
   batch_base_ = last_sent_;
   last_reported_ = last_sent_;
+  ++generation_;
   node_ = std::make_unique<replication::cas_node>(store_, cfg_, ++seed_);
   return node_->load();
 }

@@ -67,6 +67,9 @@ class cas_lane {
   // Batch `batch` failed: answers every pending request (outcome unknown) and rebuilds the
   // state machine from the store. Returns an error when the store cannot be read back.
   status commit_failed(uint64_t batch, const error& e, uint64_t now_ms);
+  // The incarnation of the state machine (1, then one more per commit_failed): the batches of
+  // take_effects belong to it (storage_batches::generation).
+  uint64_t generation() const noexcept { return generation_; }
   // The node stops: answers every pending request (outcome unknown).
   void stop();
 
@@ -96,6 +99,7 @@ class cas_lane {
   uint64_t last_reported_ = 0;  // lane batch ids reported to node_
   uint64_t batch_base_ = 0;     // lane batch id = node_'s batch id + batch_base_ (node_ restarts at 1)
   uint64_t last_sent_ = 0;      // highest lane batch id handed out
+  uint64_t generation_ = 1;
 };
 
 }  // namespace rumor::actors

@@ -80,6 +80,16 @@ struct replica_actor_state {
   uint64_t last_batch_reported = 0;  // highest batch id reported to the replica (or skipped)
   uint64_t batch_base = 0;           // storage batch id = replica batch id + batch_base (a rebuilt
                                      // replica numbers its batches from 1 again)
+  uint64_t generation = 1;           // of the replica: storage_batches::generation (recover)
+  // The store is full (a commit failed with map_full): client writes are refused at once, data
+  // from peers is dropped (anti-entropy brings it again), the replica's own batches (membership)
+  // are parked here, and every second a probe asks whether the store takes writes again.
+  std::optional<error> full;
+  bool clock_refused = false;        // the replica refuses local writes for a clock ahead (logged)
+  uint64_t full_since_ms = 0;
+  uint64_t next_probe_ms = 0;
+  bool probing = false;
+  std::vector<replication::pending_batch> parked;
   std::unique_ptr<cas_lane> cas;     // the compare-and-set lane (disabled without voters)
   uint64_t tick_ms = 20;
   std::map<uint64_t, std::pair<replication::member_status, std::string>> known_members;  // for logs
@@ -171,7 +181,7 @@ void drain_cas(self_ptr self) {
   auto& st = self->state;
   if (!st.cas || !st.rep) return;
   auto fx = st.cas->take_effects(st.rep->members());
-  if (!fx.batches.empty()) self->send(st.storage, storage_batches{std::move(fx.batches), 1});
+  if (!fx.batches.empty()) self->send(st.storage, storage_batches{std::move(fx.batches), 1, st.cas->generation()});
   if (!fx.messages.empty()) self->send(st.transport, send_atom::value, cas_outbox_msg{std::move(fx.messages)});
   flush_outs(self);
 }
@@ -184,7 +194,11 @@ void drain(self_ptr self) {
   if (!r.batches.empty()) {
     for (auto& b : r.batches) b.id += st.batch_base;
     st.last_batch_sent = r.batches.back().id;
-    self->send(st.storage, storage_batches{std::move(r.batches)});
+    if (st.full && !st.stopping) {
+      for (auto& b : r.batches) st.parked.push_back(std::move(b));
+    } else {
+      self->send(st.storage, storage_batches{std::move(r.batches), 0, st.generation});
+    }
   }
   if (!r.messages.empty()) {
     for (auto& m : r.messages)
@@ -228,11 +242,14 @@ client::node_status make_status(replica_actor_state& st) {
     s.last_materialize_ms = stats->last_materialize_ms;
     s.write_behind_error = stats->write_behind_error;
   }
+  if (st.full) s.storage_error = "writes refused since the store is full: " + st.full->message;
   s.delta_log = st.rep->delta_log_size();
   s.local_updates = st.rep->stats().local_updates;
   s.remote_applied = st.rep->stats().remote_applied;
   if (auto t = st.rep->stored_tombstones()) s.tombstones = *t;
   s.tombstones_collected = st.rep->stats().tombstones_collected;
+  s.clock_drift_refusals = st.rep->stats().clock_drift_refusals;
+  if (auto c = st.rep->clock_problem(now_ms(st))) s.clock_error = *c;
   if (st.cas) s.cas_voters = static_cast<uint32_t>(st.cas->voter_count());
   for (const auto& m : st.rep->members().live_peers()) {
     client::peer_lag lag{m.id, 0};
@@ -287,6 +304,9 @@ void on_keys_listed(self_ptr self, keys_listed& l) {
 
 void handle_update(self_ptr self, const client::request& req, reply_to& to, const client::update& u) {
   auto& st = self->state;
+  if (st.full)
+    return respond(st, to, error_response(req.id, error{errc::map_full, "the store is full (" + st.full->message +
+                                                                             "); writes are refused until space returns"}));
   crdt::type_tag delete_type = u.type;
   if (u.op == client::op_kind::remove_key && u.path.empty()) {
     auto existing = st.rep->get(u.key);
@@ -376,8 +396,19 @@ void recover(self_ptr self, const error& e) {
   auto& st = self->state;
   st.cfg.log->error("storage commit failed: {}; rebuilding the replica from the store", e.describe());
   for (auto& [rid, w] : st.calls)
-    respond(st, w.to, error_response(w.client_id, error{errc::unavailable, "storage failure, not acknowledged: " + e.message}));
+    respond(st, w.to, error_response(w.client_id, error{e.code == errc::map_full ? errc::map_full : errc::unavailable,
+                                                        "storage failure, not acknowledged: " + e.message}));
   st.calls.clear();
+  ++st.generation;    // batches of the old replica still on their way are never committed
+  st.parked.clear();  // ... nor those parked while the store was full
+  if (e.code == errc::map_full) {
+    if (!st.full) {
+      st.cfg.log->error("the store is full: writes are refused until space returns (probing every second)");
+      st.full_since_ms = now_ms(st);
+    }
+    st.full = e;
+    st.next_probe_ms = now_ms(st) + 1000;
+  }
   auto fresh = std::make_shared<replica>(*st.cfg.store, st.cfg.address, st.cfg.replica, st.cfg.rng_seed + 1);
   if (auto ok = fresh->load(now_ms(st)); !ok) {
     st.cfg.log->critical("cannot reload the replica: {}", ok.err().describe());
@@ -419,12 +450,45 @@ void finish_stop(self_ptr self) {
 
 // Stops after the hand-off (or at once): leaves the membership when `leave`, hands the open batch
 // to storage, fails the calls still waiting, and finishes once storage has reported every batch.
+// Hands the batches parked while the store was full to the storage actor (in order).
+void send_parked(self_ptr self) {
+  auto& st = self->state;
+  if (st.parked.empty()) return;
+  self->send(st.storage, storage_batches{std::move(st.parked), 0, st.generation});
+  st.parked.clear();
+}
+
+// While the store is full: once a second, asks the storage actor whether it takes writes again;
+// when it does, writes are accepted again and the parked batches go to storage.
+void probe_space(self_ptr self) {
+  auto& st = self->state;
+  if (!st.full || st.probing || now_ms(st) < st.next_probe_ms) return;
+  st.probing = true;
+  self->request(st.storage, std::chrono::seconds(30), probe_atom::value)
+      .then(
+          [=](caf::atom_value) {
+            auto& s = self->state;
+            s.probing = false;
+            if (!s.full) return;
+            s.cfg.log->info("the store takes writes again after {} ms; writes are accepted", now_ms(s) - s.full_since_ms);
+            s.full.reset();
+            send_parked(self);
+          },
+          [=](caf::error& e) {
+            auto& s = self->state;
+            s.probing = false;
+            s.next_probe_ms = now_ms(s) + 1000;
+            s.cfg.log->debug("the store is still full: {}", self->system().render(e));
+          });
+}
+
 void complete_stop(self_ptr self, bool leave) {
   auto& st = self->state;
   st.handing_off = false;
   if (st.rep && st.started && leave) st.rep->leave(now_ms(st));
   if (st.started) drain(self);  // also hands a batch still open (schedule_drain) to storage
   st.stopping = true;
+  send_parked(self);
   set_readiness(st, readiness::stopping);
   for (auto& [rid, w] : st.calls)
     respond(st, w.to, error_response(w.client_id, error{errc::unavailable, "the node stopped before the request completed (an update may still have been applied)"}));
@@ -489,6 +553,7 @@ caf::behavior replica_actor(self_ptr self, replica_actor_config cfg) {
       [=](peer_message& m) {
         auto& st = self->state;
         if (!st.rep) return;
+        if (st.full && !replication::is_membership_message(m.msg)) return;  // nowhere to store it
         st.rep->receive(m.from, m.msg, now_ms(st));
         schedule_drain(self);
       },
@@ -531,6 +596,11 @@ caf::behavior replica_actor(self_ptr self, replica_actor_config cfg) {
         if (st.rep) {
           st.rep->tick(now_ms(st));
           drain(self);
+          probe_space(self);
+          auto clock = st.rep->clock_problem(now_ms(st));
+          if (clock && !st.clock_refused) st.cfg.log->error("{}", *clock);
+          if (!clock && st.clock_refused) st.cfg.log->info("this node's clock agrees with its peers again; local writes are accepted");
+          st.clock_refused = clock.has_value();
           log_membership(st);
           if (st.cas) {
             if (auto v = st.cas->resolve(st.rep->members(), st.rep->id(), st.cfg.address))

@@ -1,5 +1,7 @@
 #include "actors/storage_actor.hpp"
 
+#include <algorithm>
+#include <chrono>
 #include <map>
 #include <vector>
 
@@ -9,10 +11,19 @@ namespace rumor::actors {
 
 namespace {
 
+struct queued {
+  uint8_t lane;
+  uint64_t generation;
+  replication::pending_batch batch;
+};
+
 struct storage_state {
   std::shared_ptr<persistence::store> store;
   caf::actor replica;
-  std::vector<std::pair<uint8_t, replication::pending_batch>> queue;  // (lane, batch)
+  std::vector<queued> queue;
+  // Per lane, the newest generation of which a batch failed: batches of it or an older one are
+  // dropped, never committed (storage_batches).
+  std::map<uint8_t, uint64_t> failed_generation;
   bool flush_scheduled = false;
   static inline const char* name = "rumor.storage";
 };
@@ -23,20 +34,24 @@ void commit_queue(caf::stateful_actor<storage_state>* self) {
   if (st.queue.empty()) return;
   std::vector<persistence::write_batch> group;
   group.reserve(st.queue.size());
-  for (auto& [lane, b] : st.queue) group.push_back(std::move(b.batch));
+  for (auto& q : st.queue) group.push_back(std::move(q.batch.batch));
   auto ok = st.store->commit(group);
   // One result per lane present in the group: its last (or first failed) batch id.
   std::map<uint8_t, storage_result> results;
-  for (const auto& [lane, b] : st.queue) {
-    auto [it, fresh] = results.try_emplace(lane);
+  for (const auto& q : st.queue) {
+    auto [it, fresh] = results.try_emplace(q.lane);
     storage_result& r = it->second;
-    r.lane = lane;
+    r.lane = q.lane;
     if (ok) {
-      r.last_committed = b.id;
-    } else if (fresh) {
-      r.last_committed = b.id - 1;
-      r.failure = ok.err();
-      r.failed_batch = b.id;
+      r.last_committed = q.batch.id;
+    } else {
+      auto& failed = st.failed_generation[q.lane];
+      failed = std::max(failed, q.generation);
+      if (fresh) {
+        r.last_committed = q.batch.id - 1;
+        r.failure = ok.err();
+        r.failed_batch = q.batch.id;
+      }
     }
   }
   st.queue.clear();
@@ -50,7 +65,9 @@ caf::behavior storage(caf::stateful_actor<storage_state>* self, std::shared_ptr<
   return {
       [=](storage_batches& b) {
         auto& st = self->state;
-        for (auto& x : b.batches) st.queue.emplace_back(b.lane, std::move(x));
+        if (auto f = st.failed_generation.find(b.lane); f != st.failed_generation.end() && b.generation <= f->second)
+          return;  // built on a batch that failed: its lane ignores the results of that generation
+        for (auto& x : b.batches) st.queue.push_back(queued{b.lane, b.generation, std::move(x)});
         if (!st.flush_scheduled) {
           // Everything already in the mailbox is handled before this flush: one group.
           st.flush_scheduled = true;
@@ -58,6 +75,14 @@ caf::behavior storage(caf::stateful_actor<storage_state>* self, std::shared_ptr<
         }
       },
       [=](flush_atom) { commit_queue(self); },
+      [=](probe_atom) -> caf::result<caf::atom_value> {
+        commit_queue(self);  // what is queued first: the probe must not overtake it
+        persistence::write_batch b;
+        b.put_meta("probe/space", std::to_string(std::chrono::system_clock::now().time_since_epoch().count()));
+        auto ok = self->state.store->commit(std::vector<persistence::write_batch>{std::move(b)});
+        if (!ok) return caf::make_error(caf::sec::runtime_error, ok.err().describe());
+        return caf::atom_value{caf::ok_atom::value};
+      },
       [=](stop_atom) -> caf::result<caf::atom_value> {
         commit_queue(self);
         (void)self->state.store->sync();

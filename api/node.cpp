@@ -249,6 +249,9 @@ result<node_status> node::status() {
   s.checkpoint = r->checkpoint;
   s.last_materialize_ms = r->last_materialize_ms;
   s.write_behind_error = std::move(r->write_behind_error);
+  s.storage_error = std::move(r->storage_error);
+  s.clock_drift_refusals = r->clock_drift_refusals;
+  s.clock_error = std::move(r->clock_error);
   return s;
 }
 

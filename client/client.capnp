@@ -257,6 +257,9 @@ struct NodeStatus {
   checkpoint @14 :UInt64;         # the last log record materialized (its sequence number)
   lastMaterializeMs @15 :UInt64;  # how long the last materialization took
   writeBehindError @16 :Text;     # why materialization fails (e.g. map full); empty when it works
+  storageError @17 :Text;         # why writes are refused (the store or disk is full); empty: accepted
+  clockDriftRefusals @18 :UInt64; # peer clock readings refused as too far ahead of ours, since start
+  clockError @19 :Text;           # why local writes are refused (this node's clock is ahead); empty: not
 }
 
 # The answer to one request. `code` says what failed (ok = success); the other fields depend on

@@ -115,6 +115,9 @@ void put(w::NodeStatus::Builder b, const node_status& x) {
   b.setCheckpoint(x.checkpoint);
   b.setLastMaterializeMs(x.last_materialize_ms);
   b.setWriteBehindError(text_of(x.write_behind_error));
+  b.setStorageError(text_of(x.storage_error));
+  b.setClockDriftRefusals(x.clock_drift_refusals);
+  b.setClockError(text_of(x.clock_error));
   auto peers = b.initPeers(count(x.peers.size()));
   for (unsigned i = 0; i < peers.size(); ++i) {
     peers[i].setId(x.peers[i].id);
@@ -271,6 +274,9 @@ class decoder {
     s.checkpoint = r.getCheckpoint();
     s.last_materialize_ms = r.getLastMaterializeMs();
     s.write_behind_error = str(r.getWriteBehindError());
+    s.storage_error = str(r.getStorageError());
+    s.clock_drift_refusals = r.getClockDriftRefusals();
+    s.clock_error = str(r.getClockError());
     auto peers = r.getPeers();
     take(peers.size());
     s.peers.reserve(peers.size());

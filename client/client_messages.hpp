@@ -156,6 +156,9 @@ struct node_status {
   uint64_t checkpoint = 0;            // store: the last log record materialized
   uint64_t last_materialize_ms = 0;   // store: how long the last materialization took
   std::string write_behind_error;     // store: why materialization fails; empty when it works
+  std::string storage_error;          // why writes are refused (the store is full); empty: accepted
+  uint64_t clock_drift_refusals = 0;  // peer timestamps refused for being too far ahead (since start)
+  std::string clock_error;            // why local writes are refused (this clock is ahead); empty: not
   friend bool operator==(const node_status&, const node_status&) = default;
 };
 

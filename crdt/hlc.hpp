@@ -52,6 +52,17 @@ class hlc_clock {
   hlc_timestamp last() const noexcept { return last_; }
   // Restores a persisted clock position (e.g. after restart): later timestamps exceed `ts`.
   void restore(hlc_timestamp ts) noexcept { if (ts > last_) last_ = ts; }
+  // Forgets a position more than max_drift_ms ahead of `physical_ms` (returns whether it did):
+  // update() never follows a remote clock that far, so only this node's own physical clock can
+  // have put it there, while it was wrong (ahead). Later timestamps follow the physical clock
+  // again — they may be below earlier ones of this clock. Callers that need numbers above every
+  // earlier timestamp (rumor seeds a key's dots with the clock: replica.cpp) keep that floor
+  // themselves.
+  bool rewind_if_ahead(uint64_t physical_ms) noexcept {
+    if (last_.physical_ms() <= physical_ms || last_.physical_ms() - physical_ms <= max_drift_ms_) return false;
+    last_ = hlc_timestamp::make(std::min(physical_ms, hlc_timestamp::max_physical_ms), 0);
+    return true;
+  }
 
   uint64_t max_drift_ms() const noexcept { return max_drift_ms_; }
 

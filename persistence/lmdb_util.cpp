@@ -1,11 +1,15 @@
 #include "persistence/lmdb_util.hpp"
 
+#include <cerrno>
+
 namespace rumor::persistence::lmdb {
 
 error to_error(int rc, std::string_view what, std::string_view dir) {
   errc code = errc::io_error;
   switch (rc) {
     case MDB_MAP_FULL:
+    case ENOSPC:  // the file system is full: as full as a map that cannot grow
+    case EDQUOT:
       code = errc::map_full;
       break;
     case MDB_TXN_FULL:

@@ -166,7 +166,7 @@ bool membership::step(node_id from, const message& msg, uint64_t now, outbox& ou
 void membership::handle(node_id from, const message& msg, uint64_t now, outbox& out) {
   if (const auto* p = std::get_if<ping>(&msg)) {
     apply_all(p->gossip, from, false, now);
-    if (p->probe != 0) send(from, ack{p->probe, self_id_, take_gossip(from)}, out);
+    if (p->probe != 0) send(from, ack{p->probe, self_id_, take_gossip(from), p->sent_ms, now}, out);
     return;
   }
   if (const auto* a = std::get_if<ack>(&msg)) {
@@ -470,7 +470,7 @@ void membership::start_probe(uint64_t now, outbox& out) {
   p.end_at = now + scaled(cfg_.probe_interval_ms);
   next_probe_at_ = p.end_at;
   probe_ = p;
-  send(*target, ping{p.id, take_gossip(*target)}, out);
+  send(*target, ping{p.id, take_gossip(*target), now}, out);
 }
 
 void membership::send_indirect(uint64_t /*now*/, outbox& out) {

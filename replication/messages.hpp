@@ -62,6 +62,7 @@ struct member_update {
 struct ping {
   uint64_t probe = 0;  // probe number, echoed by the ack
   std::vector<member_update> gossip;
+  uint64_t sent_ms = 0;  // the sender's physical clock when it sent the probe (0: not measured)
   friend bool operator==(const ping&, const ping&) = default;
 };
 
@@ -69,6 +70,10 @@ struct ack {
   uint64_t probe = 0;
   node_id target = 0;  // the node that was probed (differs from the sender for relayed acks)
   std::vector<member_update> gossip;
+  // A direct answer to a ping with sent_ms: that sent_ms, and the answering node's physical clock
+  // when it answered (clock_monitor.hpp: the prober estimates the offset between the clocks).
+  uint64_t echo_ms = 0;
+  uint64_t now_ms = 0;
   friend bool operator==(const ack&, const ack&) = default;
 };
 
@@ -247,5 +252,12 @@ struct full_sync_chunk {
 using message = std::variant<hello, ping, ack, ping_req, join_request, join_response, push, push_ack,
                              sync_request, sync_response, read_request, read_response, state_push,
                              recon_request, recon_buckets, full_sync_request, full_sync_chunk>;
+
+// True for the messages of membership (and the hello): those that carry no data to store.
+inline bool is_membership_message(const message& m) {
+  return std::holds_alternative<hello>(m) || std::holds_alternative<ping>(m) || std::holds_alternative<ack>(m) ||
+         std::holds_alternative<ping_req>(m) || std::holds_alternative<join_request>(m) ||
+         std::holds_alternative<join_response>(m);
+}
 
 }  // namespace rumor::replication

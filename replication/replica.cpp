@@ -87,7 +87,13 @@ status replica::load(uint64_t now_ms) {
   }
   if (auto v = store_.get_meta(meta_hlc); !v) return v.err();
   else if (*v) {
-    if (auto ts = read_le64(**v)) clock_.restore(crdt::hlc_timestamp{*ts});
+    if (auto ts = read_le64(**v)) {
+      // The floor of new dots is every timestamp ever issued; the clock itself forgets a position
+      // that only a wrong (ahead) physical clock of this node can have made (hlc.hpp).
+      dot_floor_ = *ts;
+      clock_.restore(crdt::hlc_timestamp{*ts});
+      if (clock_.rewind_if_ahead(now_ms)) ++stats_.clock_rewinds;
+    }
   }
   if (auto v = store_.get_meta(meta_bootstrapped); !v) return v.err();
   else bootstrapped_ = v->has_value();
@@ -184,7 +190,7 @@ void replica::close_batch() {
   if (vv_dirty_) {
     // Once per batch, however many steps advanced the vector.
     cur_.put_meta(meta_vv, encode_vv(vv_));
-    cur_.put_meta(meta_hlc, le64(clock_.last().bits));
+    cur_.put_meta(meta_hlc, le64(std::max(clock_.last().bits, dot_floor_)));
     vv_dirty_ = false;
   }
   uint64_t id = next_batch_id_++;
@@ -273,6 +279,10 @@ void replica::update(uint64_t request, std::string_view key, crdt::type_tag type
                             "; use an operation of that type, or another key"});
     }
   }
+  // A clock far ahead of the peers' would stamp writes that win last-writer-wins ties for as long
+  // as it is ahead: refused before the clock is read (so the HLC does not move into the future).
+  if (auto problem = clock_problem(now_ms)) return fail(error{errc::clock_drift, *problem});
+  if (clock_.rewind_if_ahead(now_ms)) ++stats_.clock_rewinds;
   auto ts = clock_.now(now_ms);
   crdt::value current = crdt::value::empty_of(type);
   version_vector kv;
@@ -290,14 +300,16 @@ void replica::update(uint64_t request, std::string_view key, crdt::type_tag type
     // tombstone still held elsewhere cannot swallow a new write; every dot of this node below the
     // HLC time in this key is dead (the key was deleted everywhere before it was collected).
     version_vector below;
-    below.set(self_, ts.bits - 1);
+    below.set(self_, std::max(ts.bits, dot_floor_ + 1) - 1);
     seed = crdt::dot_context::from_parts(std::move(below), {});
     (void)current.join(crdt::value::empty_of(type, *seed));
   }
+  dot_floor_ = std::max(dot_floor_, ts.bits);
   bool was_empty = !old || current.holds_nothing();
   auto delta = fn(current, self_, ts);
   if (!delta) return fail(delta.err(), {current});
   if (seed) (void)delta->join(crdt::value::empty_of(type, *seed));
+  dot_floor_ = std::max(dot_floor_, current.context().max_counter(self_));
   uint64_t seq = vv_.get(self_) + 1;
   vv_.set(self_, seq);
   vv_dirty_ = true;
@@ -333,8 +345,12 @@ void replica::read(uint64_t request, std::string_view key, consistency c, uint64
   size_t needed = quorum(c);
   if (needed <= 1) {
     auto v = get(key);
-    if (!v) reply_now(reply{request, v.err(), {}, {}});
-    else reply_now(reply{request, {}, {}, std::move(*v)});
+    reply r = v ? reply{request, {}, {}, std::move(*v)} : reply{request, v.err(), {}, {}};
+    // A key none of whose types has an uncommitted write or collection reads committed state: its
+    // answer need not wait for the batches in flight (so reads go on while commits are slow or
+    // fail, e.g. on a full disk). Otherwise it waits, as every reply does, for what it read.
+    if (touches_uncommitted(key)) reply_now(std::move(r));
+    else ready_.replies.push_back(std::move(r));
     return end_step();
   }
   uint64_t id = request;
@@ -345,6 +361,15 @@ void replica::read(uint64_t request, std::string_view key, consistency c, uint64
 
 // ---------------------------------------------------------------------------------------------
 // ticks and messages
+
+std::optional<std::string> replica::clock_problem(uint64_t now_ms) const {
+  // The stamp the next write would get: the clock, unless it is so far ahead that it rewinds.
+  uint64_t last = clock_.last().physical_ms();
+  uint64_t stamp = last > now_ms && last - now_ms > config_.max_drift_ms ? now_ms : std::max(now_ms, last);
+  auto v = clocks_.judge(live_peer_ids(), stamp, now_ms, config_.max_drift_ms);
+  if (!v.refuse()) return std::nullopt;
+  return clock_monitor::describe(v, config_.max_drift_ms);
+}
 
 void replica::tick(uint64_t now_ms) {
   now_ms_ = now_ms;
@@ -369,6 +394,9 @@ void replica::receive(node_id from, const message& m, uint64_t now_ms) {
         if constexpr (std::is_same_v<M, ping> || std::is_same_v<M, ack> || std::is_same_v<M, ping_req> ||
                       std::is_same_v<M, join_request> || std::is_same_v<M, join_response>) {
           members_->step(from, m, now_ms, step_messages_);
+          if constexpr (std::is_same_v<M, ack>) {
+            if (msg.target == from && msg.echo_ms != 0) clocks_.record(from, msg.echo_ms, msg.now_ms, now_ms);
+          }
         } else if constexpr (std::is_same_v<M, push>) {
           auto& known = peer_vv_[from];
           for (const auto& e : msg.deltas) {

@@ -30,6 +30,7 @@
 #include "crdt/value.hpp"
 #include "persistence/store.hpp"
 #include "replication/bucket_digests.hpp"
+#include "replication/clock_monitor.hpp"
 #include "replication/membership.hpp"
 #include "replication/messages.hpp"
 #include "replication/outgoing.hpp"
@@ -113,6 +114,7 @@ struct replica_stats {
   uint64_t dropped = 0;        // out-of-order deltas dropped (buffer full)
   uint64_t bad_deltas = 0;     // undecodable deltas received
   uint64_t clock_drift_refusals = 0;
+  uint64_t clock_rewinds = 0;  // the HLC forgot a position far ahead of the physical clock (hlc.hpp)
   uint64_t states_joined = 0;  // repair / read-repair / full-sync state joins
   uint64_t repairs_started = 0;
   uint64_t repairs_finished = 0;
@@ -189,6 +191,10 @@ class replica {
   static result<std::vector<std::pair<std::string, crdt::type_tag>>> list_keys(const persistence::store& store,
                                                                               std::string_view prefix, size_t limit,
                                                                               const uncommitted_keys& mine);
+  // Why local writes are refused because this node's clock is too far ahead of its peers'
+  // (clock_monitor.hpp: more than config.max_drift_ms ahead of more than half of the live peers
+  // measured through membership probes); nullopt when it is not.
+  std::optional<std::string> clock_problem(uint64_t now_ms) const;
   // Peers' last known version vectors.
   const std::unordered_map<node_id, version_vector>& peer_vvs() const noexcept { return peer_vv_; }
   // Deltas in the log that not every live member has acknowledged (an estimate of log size).
@@ -245,6 +251,8 @@ class replica {
 
   // ---- values (replica_values.cpp): reads see the uncommitted writes (dirty_, erased_) ----
   result<std::optional<std::string>> read_encoded(const std::string& skey) const;
+  // True iff an uncommitted batch writes or collects a value of `user_key` (any type).
+  bool touches_uncommitted(std::string_view user_key) const;
   result<std::vector<key_state>> read_all_types(std::string_view user_key) const;
   struct loaded {
     crdt::value value;
@@ -328,8 +336,12 @@ class replica {
   std::string address_;
   std::mt19937_64 rng_;
   crdt::hlc_clock clock_;
+  // Above every timestamp this clock ever issued or observed (also before a rewind): a key's
+  // first dot of this node in a new life is above it, so dots are never reused (replica.cpp).
+  uint64_t dot_floor_ = 0;
   std::unique_ptr<membership> members_;
   bucket_digests digests_;
+  clock_monitor clocks_;
 
   version_vector vv_;         // applied, contiguous per origin
   version_vector truncated_;  // deltas with seq <= truncated_[origin] are gone from the log

@@ -35,6 +35,16 @@ result<std::optional<std::string>> replica::read_encoded(const std::string& skey
   return store_.get_value(value_key(skey));
 }
 
+bool replica::touches_uncommitted(std::string_view user_key) const {
+  // Storage keys of `user_key` are user_key + '\0' + type tag: one contiguous range of each map.
+  std::string prefix(user_key);
+  prefix.push_back('\0');
+  auto d = dirty_.lower_bound(prefix);
+  if (d != dirty_.end() && d->first.starts_with(prefix)) return true;
+  auto e = erased_.lower_bound(prefix);
+  return e != erased_.end() && e->first.starts_with(prefix);
+}
+
 result<std::optional<replica::loaded>> replica::load(const std::string& skey) const {
   auto rec = read_encoded(skey);
   if (!rec) return rec.err();

@@ -99,6 +99,7 @@ struct MemberUpdate {
 struct Ping {
   probe @0 :UInt64;                 # probe number chosen by the sender
   gossip @1 :List(MemberUpdate);    # piggybacked membership updates (bounded by the sender)
+  sentMs @2 :UInt64;                # the sender's physical clock (Unix ms) at sending; 0: none
 }
 
 # Answer to a `ping`, or relayed answer to a `pingReq`.
@@ -106,6 +107,8 @@ struct Ack {
   probe @0 :UInt64;                 # the probe number being answered
   target @1 :UInt64;                # node that was probed (differs from the sender when relayed)
   gossip @2 :List(MemberUpdate);    # piggybacked membership updates
+  echoMs @3 :UInt64;                # direct answers: the ping's sentMs (0: none)
+  nowMs @4 :UInt64;                 # direct answers: the answering node's physical clock (Unix ms)
 }
 
 # Indirect probe: asks the receiver to ping `target` on the sender's behalf and relay the ack.

@@ -115,6 +115,7 @@ void put_body(w::Message::Builder m, const ping& x) {
   auto b = m.initPing();
   b.setProbe(x.probe);
   put(b.initGossip(count(x.gossip.size())), x.gossip);
+  b.setSentMs(x.sent_ms);
 }
 
 void put_body(w::Message::Builder m, const ack& x) {
@@ -122,6 +123,8 @@ void put_body(w::Message::Builder m, const ack& x) {
   b.setProbe(x.probe);
   b.setTarget(x.target);
   put(b.initGossip(count(x.gossip.size())), x.gossip);
+  b.setEchoMs(x.echo_ms);
+  b.setNowMs(x.now_ms);
 }
 
 void put_body(w::Message::Builder m, const ping_req& x) {
@@ -526,9 +529,11 @@ class decoder {
     return h;
   }
 
-  message get(w::Ping::Reader r) { return ping{r.getProbe(), get(r.getGossip())}; }
+  message get(w::Ping::Reader r) { return ping{r.getProbe(), get(r.getGossip()), r.getSentMs()}; }
 
-  message get(w::Ack::Reader r) { return ack{r.getProbe(), r.getTarget(), get(r.getGossip())}; }
+  message get(w::Ack::Reader r) {
+    return ack{r.getProbe(), r.getTarget(), get(r.getGossip()), r.getEchoMs(), r.getNowMs()};
+  }
 
   message get(w::PingReq::Reader r) {
     ping_req p;

@@ -201,7 +201,10 @@ int run_status(session& s, const client_command& c) {
               << ",\"tombstones_collected\":" << n.tombstones_collected << ",\"cas_voters\":" << n.cas_voters
               << ",\"write_behind\":{\"bytes\":" << n.write_behind_bytes << ",\"log_backlog\":" << n.log_backlog
               << ",\"checkpoint\":" << n.checkpoint << ",\"last_materialize_ms\":" << n.last_materialize_ms
-              << ",\"error\":" << json_string(n.write_behind_error) << "},\"peers\":[";
+              << ",\"error\":" << json_string(n.write_behind_error)
+              << "},\"storage_error\":" << json_string(n.storage_error)
+              << ",\"clock_drift_refusals\":" << n.clock_drift_refusals
+              << ",\"clock_error\":" << json_string(n.clock_error) << ",\"peers\":[";
     for (size_t i = 0; i < n.peers.size(); ++i) {
       char pid[17];
       std::snprintf(pid, sizeof pid, "%016llx", static_cast<unsigned long long>(n.peers[i].id));
@@ -223,6 +226,11 @@ int run_status(session& s, const client_command& c) {
     if (!n.write_behind_error.empty())
       std::cout << "STORAGE     materialization fails: " << client::text_escape(n.write_behind_error)
                 << " (writes are refused once the backlog is full)\n";
+    if (!n.storage_error.empty()) std::cout << "STORAGE     " << client::text_escape(n.storage_error) << "\n";
+    if (!n.clock_error.empty()) std::cout << "CLOCK       " << client::text_escape(n.clock_error) << "\n";
+    if (n.clock_drift_refusals > 0)
+      std::cout << "CLOCK       " << n.clock_drift_refusals
+                << " peer clock readings refused: more than the drift bound ahead of this node's clock (check the clocks)\n";
     for (const auto& p : n.peers)
       std::printf("peer        %016llx  behind by %llu updates\n", static_cast<unsigned long long>(p.id),
                   static_cast<unsigned long long>(p.behind));

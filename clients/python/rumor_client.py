@@ -574,7 +574,9 @@ class Client:
                 v = [{"id": int(p["id"]), "behind": int(p["behind"])} for p in v]
             elif isinstance(v, str) and v.isdigit() and name not in ("address", "cluster",
                                                                      "readiness",
-                                                                     "writeBehindError"):
+                                                                     "writeBehindError",
+                                                                     "storageError",
+                                                                     "clockError"):
                 v = int(v)
             out[name] = v
         return out

@@ -17,7 +17,8 @@ enum class errc : uint8_t {
   conflict = 3,          // conditional write whose causal context is stale
   decode_error = 4,      // bytes that are not a valid encoding (garbage, truncated, wrong version)
   overflow = 5,          // a counter or clock would overflow
-  clock_drift = 6,       // a remote HLC timestamp is too far ahead of the local physical clock
+  clock_drift = 6,       // a remote HLC timestamp is too far ahead of the local physical clock, or this
+                         // node's clock too far ahead of its peers' (its writes are refused)
   not_found = 7,         // no such key / record
   io_error = 8,          // the OS or storage engine reported an I/O failure
   map_full = 9,          // storage is full and could not grow

@@ -68,6 +68,9 @@ class node_process {
                         rumor::error{rumor::errc::unavailable, "cannot enter network namespace " + netns_}});
   }
   bool running() const { return pid_ > 0; }
+  // Environment variables ("NAME=value") the next start() adds to the test's own (e.g. to run the
+  // node under libfaketime); an empty list: the test's environment as it is.
+  void set_env(std::vector<std::string> env) { env_ = std::move(env); }
 
   // Starts `rumor node` with `extra` arguments; returns once it answers a status request
   // (bounded by `timeout`), false if it did not.
@@ -75,6 +78,11 @@ class node_process {
     std::vector<std::string> args = {binary_, "node", "--listen", address_, "--data", dir_, "--log-level", "info"};
     args.insert(args.end(), extra.begin(), extra.end());
     const std::string ns_path = "/var/run/netns/" + netns_;
+    std::vector<std::string> env_strings = env_;
+    for (char** e = environ; *e; ++e) env_strings.emplace_back(*e);  // env_ first: it wins
+    std::vector<char*> envp;
+    for (auto& e : env_strings) envp.push_back(e.data());
+    envp.push_back(nullptr);
     pid_ = ::fork();
     if (pid_ == 0) {
       FILE* f = std::freopen(log_.c_str(), "a", stderr);
@@ -86,7 +94,7 @@ class node_process {
       std::vector<char*> argv;
       for (auto& a : args) argv.push_back(a.data());
       argv.push_back(nullptr);
-      ::execv(binary_.c_str(), argv.data());
+      ::execve(binary_.c_str(), argv.data(), envp.data());
       ::_exit(127);
     }
     // The listener (and so the hello) is up before the replica is loaded; until then requests are
@@ -135,6 +143,7 @@ class node_process {
 
  private:
   std::string binary_, address_, dir_, log_, netns_;
+  std::vector<std::string> env_;
   pid_t pid_ = 0;
 };
 

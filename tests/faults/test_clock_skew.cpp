@@ -1,0 +1,156 @@
+// A node whose clock is an hour ahead (libfaketime, Debian `faketime`) in a 3-node cluster on
+// loopback. Once membership probes have measured its clock against its peers' (clock_monitor.hpp),
+// it refuses local writes with errc::clock_drift, says why in `status` and its log, and the
+// others go on; so last-writer-wins cannot be hijacked by its clock (a register written elsewhere
+// keeps that value on every node, the skewed one included). Then its clock returns (a restart
+// without faketime): it forgets the future position of its HLC (hlc.hpp, rewind_if_ahead),
+// accepts writes again, and the cluster converges with every acknowledged update. Skips with a
+// message where libfaketime is not installed.
+
+#include <doctest/doctest.h>
+
+#include <fstream>
+
+#include "processes.hpp"
+
+using namespace std::chrono_literals;
+using rumor::test::cluster_processes;
+
+namespace {
+
+const char* faketime_lib() {
+  for (const char* p : {"/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1",
+                        "/usr/lib/aarch64-linux-gnu/faketime/libfaketimeMT.so.1",
+                        "/usr/lib/faketime/libfaketimeMT.so.1"})
+    if (::access(p, R_OK) == 0) return p;
+  return nullptr;
+}
+
+rumor::client::request set_register(const std::string& key, const std::string& value) {
+  rumor::client::update u;
+  u.key = key;
+  u.op = rumor::client::op_kind::register_set;
+  u.type = rumor::crdt::type_tag::lww_register;
+  u.value = value;
+  rumor::client::request r;
+  r.body = u;
+  return r;
+}
+
+rumor::client::request increment(const std::string& key) {
+  rumor::client::update u;
+  u.key = key;
+  u.op = rumor::client::op_kind::counter_add;
+  u.type = rumor::crdt::type_tag::pn_counter;
+  u.amount = 1;
+  rumor::client::request r;
+  r.body = u;
+  return r;
+}
+
+std::optional<rumor::client::node_status> status_of(cluster_processes& c, size_t i) {
+  auto* conn = c.conn(i);
+  if (!conn) return std::nullopt;
+  rumor::client::request req;
+  req.body = rumor::client::status{};
+  auto r = conn->call(req, 3000);
+  if (!r || r->code != rumor::errc::ok || !r->node) return std::nullopt;
+  return r->node;
+}
+
+std::optional<rumor::client::response> call(cluster_processes& c, size_t i, const rumor::client::request& req) {
+  auto* conn = c.conn(i);
+  if (!conn) return std::nullopt;
+  auto r = conn->call(req, 3000);
+  if (!r) return std::nullopt;
+  return *r;
+}
+
+}  // namespace
+
+TEST_CASE("clock skew: a node an hour ahead refuses writes, cannot hijack last-writer-wins, recovers") {
+  const char* lib = faketime_lib();
+  if (!lib) {
+    MESSAGE("skipped: libfaketime is not installed (scripts/setup installs faketime)");
+    return;
+  }
+  cluster_processes c(3);
+  c.nodes[2]->set_env({std::string("LD_PRELOAD=") + lib, "FAKETIME=+1h", "FAKETIME_DONT_FAKE_MONOTONIC=1"});
+  for (size_t i = 0; i < 3; ++i) c.start(i);
+
+  int64_t acked = 0;
+  auto r0 = call(c, 0, set_register("r", "from-0"));
+  REQUIRE(r0);
+  REQUIRE(r0->code == rumor::errc::ok);
+
+  // Membership probes measure the skewed clock within a few probe intervals.
+  std::optional<rumor::client::node_status> skewed;
+  bool detected = rumor::test::eventually_for(30s, [&] {
+    skewed = status_of(c, 2);
+    return skewed && !skewed->clock_error.empty();
+  });
+  if (!detected) c.dump_log(2);
+  REQUIRE_MESSAGE(detected, "the node an hour ahead never noticed");
+  MESSAGE("skewed node's status: " << skewed->clock_error);
+  CHECK(skewed->clock_error.find("ahead") != std::string::npos);
+
+  // Its writes are refused, with the reason; the others' are accepted.
+  auto refused = call(c, 2, set_register("r", "from-the-future"));
+  REQUIRE(refused);
+  CHECK(refused->code == rumor::errc::clock_drift);
+  CHECK(refused->message.find("ahead") != std::string::npos);
+  auto inc_refused = call(c, 2, increment("n"));
+  REQUIRE(inc_refused);
+  CHECK(inc_refused->code == rumor::errc::clock_drift);
+  for (size_t i = 0; i < 2; ++i) {
+    auto s = status_of(c, i);
+    REQUIRE(s);
+    CHECK_MESSAGE(s->clock_error.empty(), "node " << i << ": " << s->clock_error);
+    auto r = call(c, i, increment("n"));
+    REQUIRE(r);
+    REQUIRE(r->code == rumor::errc::ok);
+    ++acked;
+  }
+  auto later = call(c, 1, set_register("r", "from-1"));
+  REQUIRE(later);
+  REQUIRE(later->code == rumor::errc::ok);
+
+  // Every node, the skewed one included, holds node 1's write: its clock hijacked nothing.
+  bool agreed = rumor::test::eventually_for(20s, [&] {
+    for (size_t i = 0; i < 3; ++i)
+      if (c.read(i, "r") != std::optional<std::string>("\"from-1\"")) return false;
+    return true;
+  });
+  CHECK_MESSAGE(agreed, "r: " << c.read(0, "r").value_or("?") << " / " << c.read(1, "r").value_or("?") << " / "
+                              << c.read(2, "r").value_or("?"));
+  {
+    std::ifstream log(c.dir.path + "/n2.log");
+    std::string text((std::istreambuf_iterator<char>(log)), std::istreambuf_iterator<char>());
+    CHECK_MESSAGE(text.find("local writes are refused") != std::string::npos, "the skewed node did not log it");
+  }
+
+  // The clock returns: restart without faketime. Writes are accepted again and everything converges.
+  c.conns[2].reset();
+  CHECK(c.nodes[2]->stop() == 0);
+  c.nodes[2]->set_env({});
+  c.start(2);
+  bool accepted = rumor::test::eventually_for(20s, [&] {
+    auto r = call(c, 2, increment("n"));
+    return r && r->code == rumor::errc::ok;
+  });
+  REQUIRE_MESSAGE(accepted, "the node with a correct clock still refuses writes");
+  ++acked;
+  auto fixed = call(c, 2, set_register("r", "from-2"));
+  REQUIRE(fixed);
+  REQUIRE(fixed->code == rumor::errc::ok);
+  bool converged = rumor::test::eventually_for(20s, [&] {
+    for (size_t i = 0; i < 3; ++i)
+      if (c.read(i, "r") != std::optional<std::string>("\"from-2\"") ||
+          c.read(i, "n") != std::optional<std::string>(std::to_string(acked)))
+        return false;
+    return true;
+  });
+  CHECK_MESSAGE(converged, "n: " << c.read(0, "n").value_or("?") << " / " << c.read(1, "n").value_or("?") << " / "
+                                 << c.read(2, "n").value_or("?") << ", r: " << c.read(2, "r").value_or("?"));
+  for (auto& n : c.nodes) n->stop();
+}
