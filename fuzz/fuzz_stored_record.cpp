@@ -1,16 +1,17 @@
 // fuzz_stored_record: libFuzzer target for the hand-written record formats a node reads back from
 // disk or receives inside frames: stored values (replication/stored_value.hpp, both formats), delta
 // log records (replication/log_record.hpp, both formats), write-ahead log records
-// (persistence/wal_record.hpp), the checksummed record framing (persistence/record_format.hpp) and
-// the version-vector bytes they share (replication/vv_bytes.hpp). Every decoder reads the whole
-// input (so one corpus serves all of them); the framing reads it as u8 n | n bytes of key | stored
-// record.
+// (persistence/wal_record.hpp), the checksummed record framing (persistence/record_format.hpp), the
+// version-vector bytes they share (replication/vv_bytes.hpp) and storage keys
+// (replication/storage_key.hpp). Every decoder reads the whole input (so one corpus serves all of
+// them); the framing reads it as u8 n | n bytes of key | stored record.
 //
 // Properties (a violation aborts, FUZZ_CHECK):
 //   - no decoder throws or crashes;
 //   - an accepted stored value, log record, wal record or version vector re-encodes to bytes that
 //     decode to the same thing; a re-encoded stored value is in the current format when its crdt
-//     bytes are in the current form of their type;
+//     bytes are in the current form of their type; an accepted storage key is exactly
+//     storage_key(its parts);
 //   - an accepted framed record is exactly frame_record(key, payload); any payload framed under a
 //     key unframes to itself under that key, and under another key it is refused.
 // Defines only LLVMFuzzerTestOneInput: linked with libFuzzer (RUMOR_FUZZ=ON) or with
@@ -27,6 +28,7 @@
 #include "persistence/record_format.hpp"
 #include "persistence/wal_record.hpp"
 #include "replication/log_record.hpp"
+#include "replication/storage_key.hpp"
 #include "replication/stored_value.hpp"
 #include "replication/vv_bytes.hpp"
 
@@ -104,6 +106,12 @@ void check_vv(std::string_view in) {
              "a decoded version vector does not survive re-encoding");
 }
 
+void check_storage_key(std::string_view in) {
+  auto k = replication::parse_storage_key(in);
+  if (!k) return;
+  FUZZ_CHECK(replication::storage_key(k->user_key, k->type) == in, "a parsed storage key is not its parts");
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -113,5 +121,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   check_wal(in);
   check_framing(in);
   check_vv(in);
+  check_storage_key(in);
   return 0;
 }

@@ -1,7 +1,7 @@
 // record_samples: records of every stored format for the seed corpus (samples.hpp): stored values,
-// delta log records, write-ahead log records, framed records and version vectors. The older formats
-// (stored value format 1, log record format 2) are written here by hand as their headers document
-// them (no encoder writes them any more; decoders still read them).
+// delta log records, write-ahead log records, framed records, version vectors and storage keys.
+// The older formats (stored value format 1, log record format 2) are written here by hand as their
+// headers document them (no encoder writes them any more; decoders still read them).
 
 #include <cstdint>
 #include <span>
@@ -14,6 +14,7 @@
 #include "persistence/record_format.hpp"
 #include "persistence/wal_record.hpp"
 #include "replication/log_record.hpp"
+#include "replication/storage_key.hpp"
 #include "replication/stored_value.hpp"
 #include "replication/vv_bytes.hpp"
 
@@ -83,6 +84,7 @@ inputs stored_record_inputs() {
     replication::delta_record r{"key/" + n, values[i].type(), 1000 + i, crdt_bytes, vv(i % 3)};
     out.emplace_back("log-" + n, replication::encode_log_record(r));
     out.emplace_back("log-v2-" + n, log_format_2(r));
+    out.emplace_back("storage-key-" + n, replication::storage_key(r.key, r.type));
     // Framing input: u8 key length | key | framed record (fuzz_stored_record.cpp).
     std::string key = "v/" + n;
     out.emplace_back("framed-" + n, std::string(1, static_cast<char>(key.size())) + key + persistence::frame_record(key, stored));

@@ -12,7 +12,8 @@
 //   client_frame_inputs    every request body kind, responses (values, keys, members, status,
 //                          errors) and events
 //   stored_record_inputs   stored values (format 2 and 1), log records (format 3 and 2), wal
-//                          records of every operation kind, framed records, version vectors
+//                          records of every operation kind, framed records, version vectors,
+//                          storage keys
 
 #include <string>
 #include <utility>
