@@ -36,7 +36,8 @@
 //
 // decode*() never throws and never crashes on any input: malformed, truncated or hostile bytes
 // give errc::decode_error, an unknown format version errc::unsupported_version. A decoded value
-// satisfies every invariant the CRDT types rely on (sorted, unique, store ⊆ context).
+// satisfies every invariant the CRDT types rely on (sorted, unique, each dot under one element or
+// field, store ⊆ context).
 
 #include <cstddef>
 #include <cstdint>

@@ -34,7 +34,8 @@ result<delta_record> decode_framed(std::string_view bytes, delta_record r) {
   at += 4;
   if (deps_len > bytes.size() - at) return error{errc::decode_error, "delta log record deps overrun the record"};
   auto deps = crdt::decode_context(bytes.substr(at, deps_len));
-  if (!deps || !deps->cloud().empty()) return error{errc::decode_error, "delta log record with invalid deps"};
+  if (!deps || !deps->cloud().empty() || !vv_bytes::writable(deps->compact_part()))
+    return error{errc::decode_error, "delta log record with invalid deps"};
   r.deps = deps->compact_part();
   r.delta.assign(bytes.substr(at + deps_len));
   return r;

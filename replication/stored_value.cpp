@@ -16,7 +16,8 @@ result<stored_value> decode_context_format(std::string_view record) {
   for (int i = 0; i < 4; ++i) len |= uint64_t{static_cast<uint8_t>(record[1 + i])} << (8 * i);
   if (len > record.size() - 5) return error{errc::corrupt, "stored value key vector overruns the record"};
   auto kv = crdt::decode_context(record.substr(5, len));
-  if (!kv || !kv->cloud().empty()) return error{errc::corrupt, "stored value with an invalid key vector"};
+  if (!kv || !kv->cloud().empty() || !vv_bytes::writable(kv->compact_part()))
+    return error{errc::corrupt, "stored value with an invalid key vector"};
   return stored_value{kv->compact_part(), std::string(record.substr(5 + len))};
 }
 

@@ -2,8 +2,8 @@
 // stored_value: the record a replica keeps in the store's value table for one storage key.
 //   format 2 (written): u8 2 | varint n | n × (u64 LE origin, varint seq), origins strictly
 //                       ascending, none 0, no seq 0 (vv_bytes.hpp) | crdt bytes
-//   format 1 (read):    u8 1 | u32 LE key-vector length | key vector (crdt context encoding) |
-//                       crdt bytes
+//   format 1 (read):    u8 1 | u32 LE key-vector length | key vector (crdt context encoding:
+//                       no cloud, no origin 0) | crdt bytes
 // The crdt bytes are crdt::encode's: since protocol version 3 the compact form for
 // counters and registers, the packed form for the rest (crdt/codec.hpp); a record of an older
 // build holds a packed counter or register, or the unpacked form (still read). A one-origin

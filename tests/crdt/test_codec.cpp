@@ -446,3 +446,39 @@ TEST_CASE("codec: a store dot outside the context is refused (invariant check)")
   REQUIRE_FALSE(r.has_value());
   CHECK(r.err().message.find("outside its context") != std::string::npos);
 }
+
+TEST_CASE("codec: a dot under two set elements or map fields is refused (fuzz_crdt_value finding)") {
+  // Before the check such a set decoded, and removing everything it held left one element (the
+  // dot -> element index keeps one element per dot): fuzz/regressions/fuzz_crdt_value/
+  // or-set-dot-under-two-elements is the input libFuzzer found.
+  dot_context ctx = dot_context::of(std::vector<dot>{{1, 1}, {1, 2}});
+  auto refused = [](const value& v) {
+    auto r = decode(encode(v));
+    REQUIRE_FALSE(r.has_value());
+    CHECK(r.err().code == errc::decode_error);
+    CHECK(r.err().message.find("a dot under two keys") != std::string::npos);
+  };
+
+  dot_map<std::string, dot_set> set_store;
+  set_store.set("x", dot_set{{dot{1, 1}}});
+  set_store.set("y", dot_set{{dot{1, 1}, dot{1, 2}}});
+  refused(or_set{set_store, ctx});
+
+  map_store fields;
+  fields.set(field_key{"a", type_tag::ew_flag}, nested_store{dot_set{{dot{1, 1}}}});
+  fields.set(field_key{"b", type_tag::ew_flag}, nested_store{dot_set{{dot{1, 1}}}});
+  refused(or_map{fields, ctx});
+
+  // Two fields of a nested map: the outer map sees one field holding the dot twice.
+  map_store outer;
+  outer.set(field_key{"m", type_tag::or_map}, nested_store{fields});
+  refused(or_map{outer, ctx});
+
+  // The same dots, each under one key, decode.
+  dot_map<std::string, dot_set> fine;
+  fine.set("x", dot_set{{dot{1, 1}}});
+  fine.set("y", dot_set{{dot{1, 2}}});
+  auto ok = decode(encode(value{or_set{fine, ctx}}));
+  REQUIRE(ok.has_value());
+  CHECK(ok->get_if<or_set>()->elements() == std::vector<std::string>{"x", "y"});
+}

@@ -1,0 +1,74 @@
+// client_samples: frames of every client message kind for the seed corpus (samples.hpp).
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "client/client_codec.hpp"
+#include "fuzz/corpus_gen/samples.hpp"
+#include "crdt/codec.hpp"
+
+namespace rumor::fuzz {
+
+using namespace rumor::client;
+
+namespace {
+
+std::vector<client_message> requests(const std::string& context) {
+  auto req = [](uint64_t id, auto body, consistency c = consistency::local) {
+    return client_message{request{id, c, 5000, std::move(body)}};
+  };
+  update counter{"hits", {}, op_kind::counter_add, crdt::type_tag::pn_counter, -5};
+  update reg{"name", {}, op_kind::register_set, crdt::type_tag::lww_register, 0, "value"};
+  update mv{"doc", {}, op_kind::mv_put, crdt::type_tag::mv_register, 0, "text", {}, false, context, true};
+  update add{"tags", {"outer", "inner"}, op_kind::set_add, crdt::type_tag::or_set, 0, "", {"a", "b"}};
+  update rem{"tags", {}, op_kind::set_remove, crdt::type_tag::or_set, 0, "", {"a"}};
+  update flag{"on", {}, op_kind::flag_set, crdt::type_tag::ew_flag, 0, "", {}, true};
+  update del{"gone", {"field"}, op_kind::remove_key, crdt::type_tag::g_counter};
+  return {
+      req(1, counter, consistency::majority), req(2, reg, consistency::all), req(3, mv), req(4, add),
+      req(5, rem), req(6, flag), req(7, del),
+      req(8, get{"hits"}), req(9, keys{"pre", 10}), req(10, watch{"w/"}), req(11, unwatch{10}),
+      req(12, client::members{}), req(13, client::status{}),
+      req(14, cas{"lock", std::nullopt, std::string("me")}), req(15, cas{"lock", std::string("me"), std::nullopt}),
+      req(16, lget{"lock"}),
+  };
+}
+
+std::vector<client_message> responses(const std::vector<crdt::value>& values, const std::string& context) {
+  // Small values only: big inputs slow every execution and reach no more of the client codec (the
+  // crdt and peer targets carry the multi-segment ones).
+  response with_values{1, errc::ok};
+  for (size_t i = 0; i < values.size(); ++i) {
+    std::string bytes = crdt::encode(values[i]);
+    if (bytes.size() > 1024) continue;
+    with_values.values.push_back({"k" + std::to_string(i), bytes,
+                                  values[i].type() == crdt::type_tag::mv_register ? context : ""});
+  }
+  response key_list{2, errc::ok};
+  key_list.key_list = {{"a", crdt::type_tag::g_counter}, {"b", crdt::type_tag::or_map}};
+  response member_list{3, errc::ok};
+  member_list.member_list = {{1, "10.0.0.1:7000", 0, 2}, {2, "10.0.0.2:7000", 3, 5}};
+  response status_response{4, errc::ok};
+  status_response.node = node_status{7, "10.0.0.1:7000", "cluster", "ready", 100, 3, 50, 49, {{2, 1}, {3, 0}}};
+  response failed{5, errc::conflict, "conflict: current siblings attached"};
+  failed.values.push_back({"doc", crdt::encode(values.back()), context});
+  return {with_values, key_list, member_list, status_response, failed, response{6, errc::timeout, "timeout"},
+          event{10, "w/x", crdt::encode(values.front()), 3}, event{10, "w/y", "", 0}};
+}
+
+}  // namespace
+
+inputs client_frame_inputs() {
+  std::vector<crdt::value> values = sample_values();
+  std::string context;
+  for (const auto& v : values)
+    if (v.type() == crdt::type_tag::mv_register) context = crdt::encode_context(v.context());
+  inputs out;
+  int i = 0;
+  for (const auto& m : requests(context)) out.emplace_back("request-" + std::to_string(i++), encode_client(m));
+  for (const auto& m : responses(values, context)) out.emplace_back("response-" + std::to_string(i++), encode_client(m));
+  return out;
+}
+
+}  // namespace rumor::fuzz
