@@ -190,7 +190,12 @@ class workload {
     uint64_t ops = 0, failed = 0;
   };
 
-  workload(lab_cluster& c, uint64_t seed) : c_(c), records_(c.size()), cut_(c.lab), seed_(seed) {}
+  // `suffix` is appended to the key names (a fresh set of keys per workload: soak.cpp).
+  workload(lab_cluster& c, uint64_t seed, std::string suffix = {})
+      : c_(c), records_(c.size()), cut_(c.lab), seed_(seed), c_key_("c" + suffix), m_key_("m" + suffix),
+        s_key_("s" + suffix) {}
+  // The keys it writes: the counters c and m, the set s (with the suffix).
+  std::vector<std::string> keys() const { return {c_key_, m_key_, s_key_}; }
   ~workload() { stop(); }
 
   // Makes a fault change (fn: a net_lab call returning whether it worked), so that the clients
@@ -210,7 +215,7 @@ class workload {
   }
 
   // After stop(): the records of every client, and the checks against the final values (crdt
-  // codec bytes of "c", "m", "s" as read from any node after convergence).
+  // codec bytes of keys(), as read from any node after convergence).
   const std::vector<record>& records() const { return records_; }
   // Majority writes sent by nodes while they were cut off from a majority (none acknowledged).
   uint64_t minority_majority_attempts() const {
@@ -297,13 +302,13 @@ class workload {
       enum { c_incr, m_incr, s_add, s_rem } what;
       if (kind < 4) {
         what = c_incr;
-        u.key = "c";
+        u.key = c_key_;
         u.op = client::op_kind::counter_add;
         u.type = crdt::type_tag::pn_counter;
         u.amount = 1;
       } else if (kind < 6) {
         what = m_incr;
-        u.key = "m";
+        u.key = m_key_;
         u.op = client::op_kind::counter_add;
         u.type = crdt::type_tag::pn_counter;
         u.amount = 1;
@@ -311,7 +316,7 @@ class workload {
         req.timeout_ms = 400;
       } else if (kind < 9 || removable.empty()) {
         what = s_add;
-        u.key = "s";
+        u.key = s_key_;
         u.op = client::op_kind::set_add;
         u.type = crdt::type_tag::or_set;
         u.members = {"w" + std::to_string(i) + "-" + std::to_string(next++)};
@@ -320,7 +325,7 @@ class workload {
         size_t k = rng() % removable.size();
         std::string e = removable[k];
         removable.erase(removable.begin() + static_cast<long>(k));
-        u.key = "s";
+        u.key = s_key_;
         u.op = client::op_kind::set_remove;
         u.type = crdt::type_tag::or_set;
         u.members = {e};
@@ -362,6 +367,7 @@ class workload {
   std::vector<record> records_;
   cut_off_tracker cut_;
   uint64_t seed_;
+  std::string c_key_, m_key_, s_key_;
   std::atomic<bool> stop_{false};
   std::vector<std::thread> threads_;
 };

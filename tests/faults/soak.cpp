@@ -71,7 +71,7 @@ TEST_CASE("soak: randomized faults against 5 nodes (scripts/soak)") {
     ++rounds;
     std::string kind = kinds[rng() % kinds.size()];
     if (kind == "clock" && !faketime_lib()) kind = "kill";
-    workload w(c, rng());
+    workload w(c, rng(), "-" + std::to_string(rounds));
     w.start();
     std::this_thread::sleep_for(std::chrono::milliseconds(2000 + rng() % 3000));
     auto fault_for = std::chrono::milliseconds(8000 + rng() % 20000);
@@ -127,11 +127,11 @@ TEST_CASE("soak: randomized faults against 5 nodes (scripts/soak)") {
     w.stop();
     for (size_t i = 0; i < c.size(); ++i)
       if (!c.nodes[i]->running()) c.start(i);
-    auto took = c.converge({"c", "m", "s"}, 120s);
+    auto took = c.converge(w.keys(), 120s);
     bool ok = took.has_value();
     if (ok) {
       worst_converge = std::max(worst_converge, *took);
-      auto finals = c.read_all(0, {"c", "m", "s"});
+      auto finals = c.read_all(0, w.keys());
       ok = finals.has_value();
       if (ok) w.check(*finals);
     }

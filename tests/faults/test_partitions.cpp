@@ -21,8 +21,6 @@ using rumor::test::workload;
 
 namespace {
 
-const std::vector<std::string> workload_keys = {"c", "m", "s"};
-
 // Starts 5 nodes, runs the workload for 1.5 s healthy, then `faults` (which injects and ends its
 // faults, each through w.change()), heals, stops the workload and checks.
 void run_scenario(const char* name, const std::function<void(lab_cluster&, workload&, std::mt19937_64&)>& faults) {
@@ -44,13 +42,13 @@ void run_scenario(const char* name, const std::function<void(lab_cluster&, workl
   w.stop();
   for (size_t i = 0; i < c.size(); ++i)
     if (!c.nodes[i]->running()) REQUIRE(c.start(i));
-  auto took = c.converge(workload_keys, 90s);
+  auto took = c.converge(w.keys(), 90s);
   if (!took)
     for (size_t i = 0; i < c.size(); ++i) c.dump_log(i, 30);
   REQUIRE_MESSAGE(took, "the nodes did not converge within 90 s of the heal");
   double heal_to_converged = std::chrono::duration<double>(std::chrono::steady_clock::now() - healed).count();
   MESSAGE(std::string(name) << ": converged " << heal_to_converged << " s after the heal");
-  auto finals = c.read_all(0, workload_keys);
+  auto finals = c.read_all(0, w.keys());
   REQUIRE(finals);
   w.check(*finals);
   for (auto& n : c.nodes) n->stop();
