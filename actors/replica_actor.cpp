@@ -271,21 +271,36 @@ client::node_status make_status(replica_actor_state& st) {
 // with `unavailable`.
 constexpr size_t max_listings = 4;
 
+// What a listing thread needs: the store, a copy of the replica's uncommitted keys, and where the
+// answer goes.
+struct listing_job {
+  std::shared_ptr<persistence::store> store;
+  caf::actor back;  // the replica actor
+  uint64_t client_id = 0;
+  reply_to to;
+  replica::uncommitted_keys mine;
+  std::string prefix;
+  uint32_t limit = 0;
+};
+
+// The listing thread: lists, sends the answer back, quits. The job is a spawn argument, not a
+// lambda capture: CAF 0.17 dereferences a null argument tuple when a function actor is spawned
+// with no arguments (caf/detail/init_fun_factory.hpp; UBSan: reference binding to null pointer).
+caf::behavior key_lister(caf::event_based_actor* w, listing_job job) {
+  auto found = replica::list_keys(*job.store, job.prefix, job.limit, job.mine);
+  w->send(job.back, keys_listed{job.client_id, std::move(job.to), std::move(found)});
+  w->quit();
+  return caf::behavior{};
+}
+
 void list_keys_elsewhere(self_ptr self, uint64_t client_id, const client::keys& k, reply_to to) {
   auto& st = self->state;
   if (st.listings >= max_listings)
     return respond(st, to, error_response(client_id, error{errc::unavailable, "too many key listings running; try again"}));
   ++st.listings;
-  auto mine = st.rep->uncommitted_under(k.prefix);
-  auto store = st.cfg.store;
-  auto back = caf::actor_cast<caf::actor>(self);
-  self->home_system().spawn<caf::detached>(
-      [store, back, client_id, to, mine = std::move(mine), prefix = k.prefix, limit = k.limit](caf::event_based_actor* w) {
-        auto found = replica::list_keys(*store, prefix, limit, mine);
-        w->send(back, keys_listed{client_id, to, std::move(found)});
-        w->quit();
-        return caf::behavior{};
-      });
+  listing_job job{st.cfg.store, caf::actor_cast<caf::actor>(self), client_id, std::move(to),
+                  st.rep->uncommitted_under(k.prefix), k.prefix, k.limit};
+  self->home_system().spawn<caf::detached>(key_lister, std::move(job));
 }
 
 void on_keys_listed(self_ptr self, keys_listed& l) {

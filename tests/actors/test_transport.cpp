@@ -931,14 +931,15 @@ TEST_CASE("transport: two transports on loopback dial, handshake and exchange me
 
 namespace {
 
-// Answers every call at once with {id, ok, "echo"}.
-caf::behavior echo_replica(caf::event_based_actor*) {
+// Answers every call at once with {id, ok, message}. (Spawned with an argument: CAF 0.17 dereferences a null
+// argument tuple when a function actor is spawned without any, which UBSan reports.)
+caf::behavior echo_replica(caf::event_based_actor*, std::string message) {
   return {
-      [](call& c) { c.reply(client::response{c.req.id, errc::ok, "echo", {}, {}, {}, {}}); },
-      [](client_burst& b) {
+      [message](call& c) { c.reply(client::response{c.req.id, errc::ok, message, {}, {}, {}, {}}); },
+      [message](client_burst& b) {
         std::string frames;  // every answer of the burst in one client_out, as the replica actor does
         for (const auto& req : b.requests)
-          frames += client::encode_client(client::client_message{client::response{req.id, errc::ok, "echo", {}, {}, {}, {}}});
+          frames += client::encode_client(client::client_message{client::response{req.id, errc::ok, message, {}, {}, {}, {}}});
         caf::anon_send(b.transport, client_out_atom::value, b.session, std::move(frames));
       },
       [](peer_message&) {},
@@ -951,7 +952,7 @@ TEST_CASE("transport: a client::connection talks to the transport (real sockets)
   threaded_config cfg;
   caf::actor_system sys{cfg};
   log_capture logs;
-  auto replica = sys.spawn(echo_replica);
+  auto replica = sys.spawn(echo_replica, std::string("echo"));
   transport_config tc;
   tc.cluster = "test";
   tc.self = 0xa;

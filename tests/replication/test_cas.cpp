@@ -415,7 +415,8 @@ void run_block(int block) {
   uint64_t base = test::seed_for("cas schedules");
   auto start = std::chrono::steady_clock::now();
   uint64_t ops = 0, ok = 0, unknown = 0, increments = 0, explored = 0;
-  for (int i = 0; i < schedules_per_case; ++i) {
+  const int count = test::scaled_count(schedules_per_case);   // RUMOR_SIM_PERCENT (seed.hpp)
+  for (int i = 0; i < count; ++i) {
     uint64_t seed = base + static_cast<uint64_t>(block) * schedules_per_case + static_cast<uint64_t>(i);
     auto r = cas_sim::run_cas_schedule(seed);
     INFO("failing schedule: cas_sim " << seed << " 1  (nodes " << r.nodes << ")");
@@ -430,7 +431,7 @@ void run_block(int block) {
   auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start).count();
   std::fprintf(stderr, "[cas block %d] %d schedules from seed %llu: %llu ops, %llu ok, %llu unknown, %llu increments, "
                "%llu checker states, %lld ms\n",
-               block, schedules_per_case, static_cast<unsigned long long>(base + static_cast<uint64_t>(block) * schedules_per_case),
+               block, count, static_cast<unsigned long long>(base + static_cast<uint64_t>(block) * schedules_per_case),
                static_cast<unsigned long long>(ops), static_cast<unsigned long long>(ok),
                static_cast<unsigned long long>(unknown), static_cast<unsigned long long>(increments),
                static_cast<unsigned long long>(explored), static_cast<long long>(ms));

@@ -22,7 +22,8 @@ constexpr int schedules_per_case = 100;
 void run_schedules(int block) {
   uint64_t base = test::seed_for("simulation schedules");
   uint64_t collected = 0, stability_checked = 0;
-  for (int i = 0; i < schedules_per_case; ++i) {
+  const int count = test::scaled_count(schedules_per_case);   // RUMOR_SIM_PERCENT (seed.hpp)
+  for (int i = 0; i < count; ++i) {
     uint64_t seed = base + static_cast<uint64_t>(block) * schedules_per_case + static_cast<uint64_t>(i);
     auto r = run_workload(seed);
     INFO("failing schedule: RUMOR_SEED=" << seed << " replication_sim " << seed << " 1");
