@@ -85,11 +85,11 @@ struct replica_actor_state {
   // from peers is dropped (anti-entropy brings it again), the replica's own batches (membership)
   // are parked here, and every second a probe asks whether the store takes writes again.
   std::optional<error> full;
-  bool clock_refused = false;        // the replica refuses local writes for a clock ahead (logged)
   uint64_t full_since_ms = 0;
   uint64_t next_probe_ms = 0;
   bool probing = false;
   std::vector<replication::pending_batch> parked;
+  bool clock_refused = false;        // the replica refuses local writes for a clock ahead (logged)
   std::unique_ptr<cas_lane> cas;     // the compare-and-set lane (disabled without voters)
   uint64_t tick_ms = 20;
   std::map<uint64_t, std::pair<replication::member_status, std::string>> known_members;  // for logs
@@ -463,8 +463,6 @@ void finish_stop(self_ptr self) {
             });
 }
 
-// Stops after the hand-off (or at once): leaves the membership when `leave`, hands the open batch
-// to storage, fails the calls still waiting, and finishes once storage has reported every batch.
 // Hands the batches parked while the store was full to the storage actor (in order).
 void send_parked(self_ptr self) {
   auto& st = self->state;
@@ -497,6 +495,9 @@ void probe_space(self_ptr self) {
           });
 }
 
+// Stops after the hand-off (or at once): leaves the membership when `leave`, hands the open batch
+// (and any parked ones) to storage, fails the calls still waiting, and finishes once storage has
+// reported every batch.
 void complete_stop(self_ptr self, bool leave) {
   auto& st = self->state;
   st.handing_off = false;
