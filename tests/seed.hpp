@@ -27,6 +27,7 @@ inline uint64_t seed_for(const char* test_name) {
 // How many of a case's `full` seeded schedules to run: all of them, or RUMOR_SIM_PERCENT percent
 // (an integer 1..100; anything else means 100), at least 1. The schedules run are the first ones
 // of the full run, so their seeds (and the `replication_sim`/`cas_sim` replay lines) are the same.
+// Checks over a whole block that hold by the law of large numbers belong to full blocks only.
 inline int scaled_count(int full) {
   long percent = 100;
   if (const char* env = std::getenv("RUMOR_SIM_PERCENT"); env && *env) {

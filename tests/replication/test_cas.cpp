@@ -435,7 +435,7 @@ void run_block(int block) {
                static_cast<unsigned long long>(ops), static_cast<unsigned long long>(ok),
                static_cast<unsigned long long>(unknown), static_cast<unsigned long long>(increments),
                static_cast<unsigned long long>(explored), static_cast<long long>(ms));
-  CHECK(increments > 0);
+  if (count == schedules_per_case) CHECK(increments > 0);  // chance for a few schedules (RUMOR_SIM_PERCENT)
 }
 
 }  // namespace

@@ -33,7 +33,9 @@ void run_schedules(int block) {
     collected += r.tombstones_collected;
     stability_checked += r.stability_checked;
   }
-  if (replica_config{}.collect_tombstones) {
+  // Whether some schedule collected, or ended with every member up, is a matter of chance for a
+  // few schedules: checked on full blocks only (not under RUMOR_SIM_PERCENT).
+  if (count == schedules_per_case && replica_config{}.collect_tombstones) {
     CHECK(collected > 0);
     CHECK(stability_checked > 0);
   }
