@@ -139,10 +139,7 @@ void membership::tick(uint64_t now, outbox& out) {
 }
 
 bool membership::step(node_id from, const message& msg, uint64_t now, outbox& out) {
-  const bool is_membership = std::holds_alternative<ping>(msg) || std::holds_alternative<ack>(msg) ||
-                    std::holds_alternative<ping_req>(msg) || std::holds_alternative<join_request>(msg) ||
-                    std::holds_alternative<join_response>(msg);
-  if (from == 0 || !is_membership) return false;
+  if (from == 0 || !is_membership_message(msg)) return false;
   now = advance(now);
   correct_sender_ = false;
   handle(from, msg, now, out);

@@ -253,11 +253,10 @@ using message = std::variant<hello, ping, ack, ping_req, join_request, join_resp
                              sync_request, sync_response, read_request, read_response, state_push,
                              recon_request, recon_buckets, full_sync_request, full_sync_chunk>;
 
-// True for the messages of membership (and the hello): those that carry no data to store.
+// True for the messages of membership (SWIM probes, joins): those that carry no data to store.
 inline bool is_membership_message(const message& m) {
-  return std::holds_alternative<hello>(m) || std::holds_alternative<ping>(m) || std::holds_alternative<ack>(m) ||
-         std::holds_alternative<ping_req>(m) || std::holds_alternative<join_request>(m) ||
-         std::holds_alternative<join_response>(m);
+  return std::holds_alternative<ping>(m) || std::holds_alternative<ack>(m) || std::holds_alternative<ping_req>(m) ||
+         std::holds_alternative<join_request>(m) || std::holds_alternative<join_response>(m);
 }
 
 }  // namespace rumor::replication

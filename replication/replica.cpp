@@ -281,7 +281,9 @@ void replica::update(uint64_t request, std::string_view key, crdt::type_tag type
   }
   // A clock far ahead of the peers' would stamp writes that win last-writer-wins ties for as long
   // as it is ahead: refused before the clock is read (so the HLC does not move into the future).
-  if (auto problem = clock_problem(now_ms)) return fail(error{errc::clock_drift, *problem});
+  if (clock_ahead_) {
+    if (auto problem = clock_problem(now_ms)) return fail(error{errc::clock_drift, *problem});
+  }
   if (clock_.rewind_if_ahead(now_ms)) ++stats_.clock_rewinds;
   auto ts = clock_.now(now_ms);
   crdt::value current = crdt::value::empty_of(type);
@@ -374,6 +376,7 @@ std::optional<std::string> replica::clock_problem(uint64_t now_ms) const {
 void replica::tick(uint64_t now_ms) {
   now_ms_ = now_ms;
   if (failed_) return;
+  clock_ahead_ = clock_problem(now_ms).has_value();
   members_->tick(now_ms, step_messages_);
   flush_push();
   if (now_ms - last_gossip_ms_ >= config_.gossip_interval_ms) {
@@ -395,7 +398,10 @@ void replica::receive(node_id from, const message& m, uint64_t now_ms) {
                       std::is_same_v<M, join_request> || std::is_same_v<M, join_response>) {
           members_->step(from, m, now_ms, step_messages_);
           if constexpr (std::is_same_v<M, ack>) {
-            if (msg.target == from && msg.echo_ms != 0) clocks_.record(from, msg.echo_ms, msg.now_ms, now_ms);
+            if (msg.target == from && msg.echo_ms != 0) {
+              clocks_.record(from, msg.echo_ms, msg.now_ms, now_ms);
+              clock_ahead_ = clock_problem(now_ms).has_value();
+            }
           }
         } else if constexpr (std::is_same_v<M, push>) {
           auto& known = peer_vv_[from];

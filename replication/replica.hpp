@@ -342,6 +342,9 @@ class replica {
   std::unique_ptr<membership> members_;
   bucket_digests digests_;
   clock_monitor clocks_;
+  // clock_problem() held at the last tick or clock measurement: update() looks at this flag only
+  // (no peer list on the write path), and asks clock_problem() for the reason when it is set.
+  bool clock_ahead_ = false;
 
   version_vector vv_;         // applied, contiguous per origin
   version_vector truncated_;  // deltas with seq <= truncated_[origin] are gone from the log

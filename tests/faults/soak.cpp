@@ -10,37 +10,14 @@
 
 #include <doctest/doctest.h>
 
-#include <sys/mount.h>
-
-#include <cerrno>
-#include <cstring>
-
+#include "fault_tools.hpp"
 #include "lab_cluster.hpp"
 #include "seed.hpp"
 
 using namespace std::chrono_literals;
 using rumor::test::lab_cluster;
 using rumor::test::workload;
-
-namespace {
-
-const char* faketime_lib() {
-  for (const char* p : {"/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1",
-                        "/usr/lib/aarch64-linux-gnu/faketime/libfaketimeMT.so.1"})
-    if (::access(p, R_OK) == 0) return p;
-  return nullptr;
-}
-
-void fill(const std::string& path, size_t max_mib) {
-  FILE* f = std::fopen(path.c_str(), "wb");
-  if (!f) return;
-  std::string block(1 << 20, 'x');
-  for (size_t n = 0; n < max_mib; ++n)
-    if (std::fwrite(block.data(), 1, block.size(), f) != block.size() || std::fflush(f) != 0) break;
-  std::fclose(f);
-}
-
-}  // namespace
+using rumor::test::faketime_lib;
 
 TEST_CASE("soak: randomized faults against 5 nodes (scripts/soak)") {
   double minutes = 10;
@@ -52,13 +29,8 @@ TEST_CASE("soak: randomized faults against 5 nodes (scripts/soak)") {
   REQUIRE_MESSAGE(c.lab.ok(), "soak needs root: " << c.lab.why());
   // Node 4's data directory on a 256 MiB tmpfs of its own, for the full-disk fault.
   const std::string small = c.dir.path + "/n4";
-  std::filesystem::create_directories(small);
-  REQUIRE_MESSAGE(::mount("tmpfs", small.c_str(), "tmpfs", MS_NOSUID | MS_NODEV, "size=256m,mode=0700") == 0,
-                  "mount tmpfs: " << std::strerror(errno));
-  struct unmount {
-    std::string dir;
-    ~unmount() { ::umount2(dir.c_str(), MNT_DETACH); }
-  } unmount_small{small};
+  rumor::test::small_fs small_fs(small, 256);
+  REQUIRE_MESSAGE(small_fs.mounted, small_fs.why);
   for (size_t i = 0; i < c.size(); ++i) REQUIRE(c.start(i));
 
   const std::vector<std::string> kinds = {"split", "one-way", "bridge", "flapping", "kill", "freeze", "clock", "disk"};
@@ -111,15 +83,14 @@ TEST_CASE("soak: randomized faults against 5 nodes (scripts/soak)") {
       c.nodes[victim]->thaw();
     } else if (kind == "clock") {
       c.nodes[victim]->stop();
-      c.nodes[victim]->set_env({std::string("LD_PRELOAD=") + faketime_lib(), "FAKETIME=+1h",
-                                "FAKETIME_DONT_FAKE_MONOTONIC=1"});
+      c.nodes[victim]->set_env(rumor::test::skewed_clock_env("+1h"));
       c.start(victim);
       std::this_thread::sleep_for(fault_for);
       c.nodes[victim]->stop();
       c.nodes[victim]->set_env({});
       c.start(victim);
     } else if (kind == "disk") {
-      fill(small + "/ballast", 512);
+      rumor::test::fill_ballast(small + "/ballast", 512);
       std::this_thread::sleep_for(fault_for);
       std::filesystem::remove(small + "/ballast");
     }

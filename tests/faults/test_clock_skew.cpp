@@ -11,51 +11,20 @@
 
 #include <fstream>
 
+#include "fault_tools.hpp"
 #include "processes.hpp"
 
 using namespace std::chrono_literals;
 using rumor::test::cluster_processes;
+using rumor::test::faketime_lib;
+using rumor::test::register_set;
 
 namespace {
-
-const char* faketime_lib() {
-  for (const char* p : {"/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1",
-                        "/usr/lib/aarch64-linux-gnu/faketime/libfaketimeMT.so.1",
-                        "/usr/lib/faketime/libfaketimeMT.so.1"})
-    if (::access(p, R_OK) == 0) return p;
-  return nullptr;
-}
-
-rumor::client::request set_register(const std::string& key, const std::string& value) {
-  rumor::client::update u;
-  u.key = key;
-  u.op = rumor::client::op_kind::register_set;
-  u.type = rumor::crdt::type_tag::lww_register;
-  u.value = value;
-  rumor::client::request r;
-  r.body = u;
-  return r;
-}
-
-rumor::client::request increment(const std::string& key) {
-  rumor::client::update u;
-  u.key = key;
-  u.op = rumor::client::op_kind::counter_add;
-  u.type = rumor::crdt::type_tag::pn_counter;
-  u.amount = 1;
-  rumor::client::request r;
-  r.body = u;
-  return r;
-}
 
 std::optional<rumor::client::node_status> status_of(cluster_processes& c, size_t i) {
   auto* conn = c.conn(i);
   if (!conn) return std::nullopt;
-  rumor::client::request req;
-  req.body = rumor::client::status{};
-  auto r = conn->call(req, 3000);
-  if (!r || r->code != rumor::errc::ok || !r->node) return std::nullopt;
-  return r->node;
+  return rumor::test::status_of(*conn, 3000);
 }
 
 std::optional<rumor::client::response> call(cluster_processes& c, size_t i, const rumor::client::request& req) {
@@ -75,11 +44,11 @@ TEST_CASE("clock skew: a node an hour ahead refuses writes, cannot hijack last-w
     return;
   }
   cluster_processes c(3);
-  c.nodes[2]->set_env({std::string("LD_PRELOAD=") + lib, "FAKETIME=+1h", "FAKETIME_DONT_FAKE_MONOTONIC=1"});
+  c.nodes[2]->set_env(rumor::test::skewed_clock_env("+1h"));
   for (size_t i = 0; i < 3; ++i) c.start(i);
 
   int64_t acked = 0;
-  auto r0 = call(c, 0, set_register("r", "from-0"));
+  auto r0 = call(c, 0, register_set("r", "from-0"));
   REQUIRE(r0);
   REQUIRE(r0->code == rumor::errc::ok);
 
@@ -95,23 +64,23 @@ TEST_CASE("clock skew: a node an hour ahead refuses writes, cannot hijack last-w
   CHECK(skewed->clock_error.find("ahead") != std::string::npos);
 
   // Its writes are refused, with the reason; the others' are accepted.
-  auto refused = call(c, 2, set_register("r", "from-the-future"));
+  auto refused = call(c, 2, register_set("r", "from-the-future"));
   REQUIRE(refused);
   CHECK(refused->code == rumor::errc::clock_drift);
   CHECK(refused->message.find("ahead") != std::string::npos);
-  auto inc_refused = call(c, 2, increment("n"));
+  auto inc_refused = call(c, 2, rumor::test::counter_add("n", 1));
   REQUIRE(inc_refused);
   CHECK(inc_refused->code == rumor::errc::clock_drift);
   for (size_t i = 0; i < 2; ++i) {
     auto s = status_of(c, i);
     REQUIRE(s);
     CHECK_MESSAGE(s->clock_error.empty(), "node " << i << ": " << s->clock_error);
-    auto r = call(c, i, increment("n"));
+    auto r = call(c, i, rumor::test::counter_add("n", 1));
     REQUIRE(r);
     REQUIRE(r->code == rumor::errc::ok);
     ++acked;
   }
-  auto later = call(c, 1, set_register("r", "from-1"));
+  auto later = call(c, 1, register_set("r", "from-1"));
   REQUIRE(later);
   REQUIRE(later->code == rumor::errc::ok);
 
@@ -135,12 +104,12 @@ TEST_CASE("clock skew: a node an hour ahead refuses writes, cannot hijack last-w
   c.nodes[2]->set_env({});
   c.start(2);
   bool accepted = rumor::test::eventually_for(20s, [&] {
-    auto r = call(c, 2, increment("n"));
+    auto r = call(c, 2, rumor::test::counter_add("n", 1));
     return r && r->code == rumor::errc::ok;
   });
   REQUIRE_MESSAGE(accepted, "the node with a correct clock still refuses writes");
   ++acked;
-  auto fixed = call(c, 2, set_register("r", "from-2"));
+  auto fixed = call(c, 2, register_set("r", "from-2"));
   REQUIRE(fixed);
   REQUIRE(fixed->code == rumor::errc::ok);
   bool converged = rumor::test::eventually_for(20s, [&] {

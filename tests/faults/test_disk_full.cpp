@@ -7,67 +7,22 @@
 
 #include <doctest/doctest.h>
 
-#include <sys/mount.h>
-
 #include <cerrno>
 #include <cstring>
 #include <fstream>
 #include <map>
 
+#include "fault_tools.hpp"
 #include "processes.hpp"
 
 using namespace std::chrono_literals;
 using rumor::test::node_process;
 using rumor::test::temp_dir;
+using rumor::test::register_set;
+using rumor::test::small_fs;
+using rumor::test::status_of;
 
 namespace {
-
-// A tmpfs of `mib` MiB mounted at `dir` for the life of this object.
-struct small_fs {
-  std::string dir;
-  bool mounted = false;
-  std::string why;
-  small_fs(std::string d, unsigned mib) : dir(std::move(d)) {
-    std::filesystem::create_directories(dir);
-    if (::geteuid() != 0) {
-      why = "needs root (mounts a tmpfs)";
-      return;
-    }
-    std::string opts = "size=" + std::to_string(mib) + "m,mode=0700";
-    if (::mount("tmpfs", dir.c_str(), "tmpfs", MS_NOSUID | MS_NODEV, opts.c_str()) != 0) {
-      why = std::string("mount tmpfs: ") + std::strerror(errno);
-      return;
-    }
-    mounted = true;
-  }
-  ~small_fs() {
-    if (mounted) ::umount2(dir.c_str(), MNT_DETACH);
-  }
-};
-
-// Writes 1 MiB blocks to `path` until the file system refuses (bounded by `max_mib`); returns MiB
-// written.
-size_t fill(const std::string& path, size_t max_mib) {
-  FILE* f = std::fopen(path.c_str(), "wb");
-  REQUIRE(f);
-  std::string block(1 << 20, 'x');
-  size_t n = 0;
-  for (; n < max_mib; ++n)
-    if (std::fwrite(block.data(), 1, block.size(), f) != block.size() || std::fflush(f) != 0) break;
-  std::fclose(f);
-  return n;
-}
-
-rumor::client::request set_request(const std::string& key, const std::string& value) {
-  rumor::client::update u;
-  u.key = key;
-  u.op = rumor::client::op_kind::register_set;
-  u.type = rumor::crdt::type_tag::lww_register;
-  u.value = value;
-  rumor::client::request r;
-  r.body = u;
-  return r;
-}
 
 std::optional<std::string> read_register(rumor::client::connection& c, const std::string& key) {
   rumor::client::request req;
@@ -82,14 +37,6 @@ std::optional<std::string> read_register(rumor::client::connection& c, const std
   auto* reg = v->get_if<rumor::crdt::lww_register>();
   if (!reg) return std::nullopt;
   return reg->read();
-}
-
-std::optional<rumor::client::node_status> status_of(rumor::client::connection& c) {
-  rumor::client::request req;
-  req.body = rumor::client::status{};
-  auto r = c.call(req, 5000);
-  if (!r || r->code != rumor::errc::ok || !r->node) return std::nullopt;
-  return r->node;
 }
 
 }  // namespace
@@ -111,14 +58,15 @@ TEST_CASE("disk full: writes refused with a clear error, reads work, status says
   std::string pad(2048, 'v');
   for (int i = 0; i < 50; ++i) {
     std::string key = "before-" + std::to_string(i), value = pad + std::to_string(i);
-    auto r = conn->call(set_request(key, value), 5000);
+    auto r = conn->call(register_set(key, value), 5000);
     REQUIRE(r);
     REQUIRE(r->code == rumor::errc::ok);
     acked[key] = value;
   }
 
-  size_t ballast_mib = fill(fs.dir + "/ballast", 64);
+  size_t ballast_mib = rumor::test::fill_ballast(fs.dir + "/ballast", 64);
   MESSAGE("ballast: " << ballast_mib << " MiB");
+  REQUIRE(ballast_mib > 0);
 
   // Write until the node refuses a run of writes (bounded in count and time).
   size_t refused = 0, run = 0, written = 0;
@@ -126,7 +74,7 @@ TEST_CASE("disk full: writes refused with a clear error, reads work, status says
   auto until = std::chrono::steady_clock::now() + 60s;
   for (int i = 0; i < 20000 && run < 20 && std::chrono::steady_clock::now() < until; ++i) {
     std::string key = "during-" + std::to_string(i), value = pad + std::to_string(i);
-    auto r = conn->call(set_request(key, value), 10000);
+    auto r = conn->call(register_set(key, value), 10000);
     if (!r) {  // the connection is gone: the node must still be up
       REQUIRE_MESSAGE(node.running(), "the node died");
       auto c = node.connect(2000);
@@ -164,7 +112,7 @@ TEST_CASE("disk full: writes refused with a clear error, reads work, status says
   // Space returns: writes resume, no restart.
   std::filesystem::remove(fs.dir + "/ballast");
   bool resumed = rumor::test::eventually_for(30s, [&] {
-    auto r = conn->call(set_request("after", "space is back"), 5000);
+    auto r = conn->call(register_set("after", "space is back"), 5000);
     if (!r) {
       auto c = node.connect(1000);
       if (c) conn = std::move(*c);
