@@ -346,11 +346,12 @@ TEST_CASE("cas lane: compare-and-set, conflicts with the current value, lineariz
   auto long_key = c.nodes[0]->cas(std::string(70'000, 'k'), std::nullopt, "v");
   REQUIRE(!long_key);
   CHECK((long_key.err().code == rumor::errc::too_large || long_key.err().code == rumor::errc::invalid_argument));
-  auto max = c.nodes[1]->cas("big", std::nullopt, std::string(1 << 20, 'x'));
+  // Generous timeouts: a 1 MiB round through three voters is slow under the sanitizers.
+  auto max = c.nodes[1]->cas("big", std::nullopt, std::string(1 << 20, 'x'), 30s);
   REQUIRE_MESSAGE(max.has_value(), (max ? std::string() : max.err().describe()));
   CHECK(max->applied);
-  auto read_max = c.nodes[2]->lget("big");
-  REQUIRE(read_max.has_value());
+  auto read_max = c.nodes[2]->lget("big", 30s);
+  REQUIRE_MESSAGE(read_max.has_value(), (read_max ? std::string() : read_max.err().describe()));
   CHECK((*read_max && (*read_max)->size() == (1u << 20)));
 }
 
