@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <map>
 #include <mutex>
@@ -116,8 +117,45 @@ std::vector<result<std::optional<std::string>>> lmdb_store::get_values(std::span
     else if (a.s == overlay::state::unknown) below.push_back(i);
   }
   if (below.empty()) return out;
+  // In key order through one cursor: keys that are neighbours in the B-tree (a user key's types
+  // are, replication/value_layout.hpp) cost one descent from the root, not one each. The cursor
+  // sits on the first record >= the key asked; only a key past it needs a new descent.
+  std::sort(below.begin(), below.end(), [&](std::size_t x, std::size_t y) { return keys[x] < keys[y]; });
   const status st = d.read([&](MDB_txn* txn) -> status {
-    for (std::size_t i : below) out[i] = d.get_disk(txn, record_kind::value, keys[i]);
+    lmdb::cursor_guard cur;
+    if (const int rc = mdb_cursor_open(txn, d.values, cur.out()); rc != 0) return d.lmdb_error(rc, "open cursor");
+    MDB_val k{}, v{};
+    bool positioned = false, at_end = false;
+    const std::size_t none = keys.size();
+    std::size_t prev = none;
+    for (std::size_t i : below) {
+      const std::string& key = keys[i];
+      if (prev != none && keys[prev] == key) {  // asked twice: the same answer
+        out[i] = out[prev];
+        continue;
+      }
+      prev = i;
+      if (at_end) continue;  // every later key is past the last record: absent (as initialized)
+      if (!positioned || lmdb::to_view(k) < std::string_view{key}) {
+        k = lmdb::to_val(key);
+        const int rc = mdb_cursor_get(cur.get(), &k, &v, MDB_SET_RANGE);
+        if (rc == MDB_NOTFOUND) {
+          at_end = true;
+          continue;
+        }
+        if (rc != 0) {
+          out[i] = d.lmdb_error(rc, "read");
+          positioned = false;
+          continue;
+        }
+        positioned = true;
+      }
+      if (lmdb::to_view(k) != std::string_view{key}) continue;  // the cursor is past it: absent
+      out[i] = d.unframe_disk(record_kind::value, key, v);
+      const int rc = mdb_cursor_get(cur.get(), &k, &v, MDB_NEXT);
+      if (rc == MDB_NOTFOUND) at_end = true;
+      else if (rc != 0) positioned = false;
+    }
     return {};
   });
   if (!st)

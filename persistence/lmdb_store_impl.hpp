@@ -98,6 +98,12 @@ struct lmdb_store::impl {
   // Shared by every read transaction; exclusive only while mdb_env_set_mapsize runs, which LMDB
   // allows only when no transaction of this process is active.
   mutable std::shared_mutex remap_mu;
+  // Read transactions kept for reuse (reset, renewed by the next read): a point read then costs
+  // no allocation and no search of LMDB's reader table. At most read_pool_max are kept; ~impl
+  // aborts them before the environment closes.
+  mutable std::mutex read_pool_mu;
+  mutable std::vector<MDB_txn*> read_pool;
+  static constexpr std::size_t read_pool_max = 8;
 
   // Quarantine: the truth in memory, mirrored into the "quarantine" sub-database by the next
   // commit (reads cannot write).
@@ -204,6 +210,8 @@ struct lmdb_store::impl {
 
   ~impl() {
     stop_materializer();
+    for (MDB_txn* t : read_pool) mdb_txn_abort(t);
+    read_pool.clear();
     if (env != nullptr) mdb_env_close(env);
   }
 
@@ -243,14 +251,51 @@ struct lmdb_store::impl {
 
   // ---- reads ------------------------------------------------------------------------------
 
-  // Runs f(txn) inside a fresh read transaction.
+  // A read transaction of the current state: a pooled one renewed, or a new one.
+  // REQUIRES: remap_mu held (shared).
+  int begin_read(MDB_txn** out) const {
+    MDB_txn* t = nullptr;
+    {
+      std::lock_guard lk(read_pool_mu);
+      if (!read_pool.empty()) {
+        t = read_pool.back();
+        read_pool.pop_back();
+      }
+    }
+    if (t != nullptr) {
+      if (mdb_txn_renew(t) == 0) {
+        *out = t;
+        return 0;
+      }
+      mdb_txn_abort(t);
+    }
+    return mdb_txn_begin(env, nullptr, MDB_RDONLY, out);
+  }
+  // Ends a read transaction of begin_read: reset and kept for reuse, or aborted.
+  void end_read(MDB_txn* t) const {
+    mdb_txn_reset(t);
+    {
+      std::lock_guard lk(read_pool_mu);
+      if (read_pool.size() < read_pool_max) {
+        read_pool.push_back(t);
+        return;
+      }
+    }
+    mdb_txn_abort(t);
+  }
+  // Runs f(txn) inside a read transaction of the current state.
   template <class F>
   auto read(F&& f) const -> decltype(f(static_cast<MDB_txn*>(nullptr))) {
     std::shared_lock lk(remap_mu);
-    lmdb::txn_guard txn;
-    const int rc = mdb_txn_begin(env, nullptr, MDB_RDONLY, txn.out());
+    MDB_txn* t = nullptr;
+    const int rc = begin_read(&t);
     if (rc != 0) return lmdb_error(rc, "begin read transaction");
-    return f(txn.get());
+    struct ender {
+      const impl& d;
+      MDB_txn* t;
+      ~ender() { d.end_read(t); }
+    } end{*this, t};
+    return f(t);
   }
 
   // What one layer says about a record.
@@ -305,6 +350,10 @@ struct lmdb_store::impl {
     const int rc = mdb_get(txn, dbi_of(kind), &k, &v);
     if (rc == MDB_NOTFOUND) return std::optional<std::string>{};
     if (rc != 0) return lmdb_error(rc, "read");
+    return unframe_disk(kind, key, v);
+  }
+  // The payload of the record `v` stored under `key`, or corrupt (quarantined).
+  result<std::optional<std::string>> unframe_disk(record_kind kind, std::string_view key, const MDB_val& v) const {
     auto payload = unframe_record(key, lmdb::to_view(v));
     if (!payload) {
       quarantine_entry e{kind, std::string{key}, 0, 0, payload.err().message};

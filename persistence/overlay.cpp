@@ -95,6 +95,11 @@ const overlay::entry* overlay::keyed::find(std::string_view key) const {
   }
 }
 
+void overlay::keyed::prefetch(std::string_view key) const {
+  if (slots_.empty()) return;
+  __builtin_prefetch(&slots_[hash_key(key) & (slots_.size() - 1)]);
+}
+
 overlay::state overlay::keyed::put(std::string_view key, std::optional<std::string_view> data, byte_arena& a,
                                    bool& fresh) {
   // Keep the load factor at most 1/2: probes stay short.
@@ -207,6 +212,19 @@ std::optional<uint64_t> overlay::truncated(uint64_t origin) const {
   auto it = truncations_.find(origin);
   if (it == truncations_.end()) return std::nullopt;
   return it->second;
+}
+
+void overlay::prefetch(const write_op& op) const {
+  switch (op.kind) {
+    case op_kind::put_value:
+    case op_kind::erase_value:
+      return values_.prefetch(op.key);
+    case op_kind::put_meta:
+    case op_kind::erase_meta:
+      return meta_.prefetch(op.key);
+    default:
+      return;
+  }
 }
 
 overlay::state overlay::apply(const write_op& op) {

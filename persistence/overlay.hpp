@@ -120,6 +120,9 @@ class overlay {
     };
 
     const entry* find(std::string_view key) const;
+    // A hint: loads the index slot where `key` would be found into the cache (a put or find of it
+    // soon after then waits for no memory). No effect on the contents.
+    void prefetch(std::string_view key) const;
     // Sets the record (nullopt = erased); returns its state before. The data is copied into `a`.
     state put(std::string_view key, std::optional<std::string_view> data, byte_arena& a, bool& fresh);
     // Every record in key order (merges the runs into one).
@@ -186,6 +189,10 @@ class overlay {
   // Applies one operation (as the store would) and returns what this layer held for its record
   // before (unknown for truncations). REQUIRES: op passed validate().
   state apply(const write_op& op);
+  // A hint ahead of apply(op): prefetches the index slot op's record hashes to (value and meta
+  // operations). Applying a group with a lookahead of a few operations overlaps their cache
+  // misses instead of waiting for each in turn.
+  void prefetch(const write_op& op) const;
 
   answer value(std::string_view key) const { return find(values_, key); }
   answer meta(std::string_view name) const { return find(meta_, name); }

@@ -87,9 +87,11 @@ bool replica::apply(const delta_entry& e, node_id from, uint64_t now_ms) {
   }
   crdt::value v = crdt::value::empty_of(r.type);
   version_vector kv;
+  std::optional<std::string> old_record;
   if (*old) {
-    v = (*old)->value;
-    kv = (*old)->kv;
+    v = std::move((*old)->value);
+    kv = std::move((*old)->kv);
+    old_record = std::move((*old)->record);
   }
   bool was_empty = !*old || v.holds_nothing();
   (void)v.join(*delta);
@@ -97,7 +99,7 @@ bool replica::apply(const delta_entry& e, node_id from, uint64_t now_ms) {
   kv.raise(e.origin, e.seq);
   vv_.set(e.origin, e.seq);
   vv_dirty_ = true;
-  write_value(skey, v, kv, *old ? std::optional<std::string>{(*old)->record} : std::nullopt, was_empty);
+  write_value(skey, v, kv, std::move(old_record), was_empty);
   cur_.append_delta(e.origin, e.seq, encode_log_record(r));
   if (auto ts = clock_.update(crdt::hlc_timestamp{r.hlc}, now_ms); !ts) ++stats_.clock_drift_refusals;
   ++stats_.remote_applied;

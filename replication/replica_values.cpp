@@ -36,9 +36,8 @@ result<std::optional<std::string>> replica::read_encoded(const std::string& skey
 }
 
 bool replica::touches_uncommitted(std::string_view user_key) const {
-  // Storage keys of `user_key` are user_key + '\0' + type tag: one contiguous range of each map.
-  std::string prefix(user_key);
-  prefix.push_back('\0');
+  // Storage keys of `user_key` are one contiguous range of each map.
+  const std::string prefix = storage_key_prefix(user_key);
   auto d = dirty_.lower_bound(prefix);
   if (d != dirty_.end() && d->first.starts_with(prefix)) return true;
   auto e = erased_.lower_bound(prefix);
@@ -76,14 +75,22 @@ result<std::vector<key_state>> replica::read_all_types(std::string_view user_key
     vkeys.push_back(value_key(skeys.back()));
   }
   auto answers = store_.get_values(vkeys);
+  // This replica's uncommitted writes and collections of the key: the storage keys of its types
+  // are one contiguous range of dirty_ and of erased_ (user key ‖ '\0' ‖ type), found by one
+  // search each rather than one per type.
+  const std::string prefix = storage_key_prefix(user_key);
+  auto d = dirty_.lower_bound(prefix);
+  auto x = erased_.lower_bound(prefix);
   std::vector<key_state> out;
   for (std::size_t i = 0; i < skeys.size(); ++i) {
     const std::string& skey = skeys[i];
-    if (auto it = dirty_.find(skey); it != dirty_.end()) {
-      out.push_back(key_state{skey, it->second.first});
+    while (d != dirty_.end() && d->first < skey && d->first.starts_with(prefix)) ++d;
+    while (x != erased_.end() && x->first < skey && x->first.starts_with(prefix)) ++x;
+    if (d != dirty_.end() && d->first == skey) {
+      out.push_back(key_state{skey, d->second.first});
       continue;
     }
-    if (erased_.count(skey)) continue;
+    if (x != erased_.end() && x->first == skey) continue;
     auto& a = answers[i];
     if (!a) {
       if (a.err().code == errc::corrupt) continue;

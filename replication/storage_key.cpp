@@ -21,6 +21,14 @@ std::string storage_key(std::string_view user_key, crdt::type_tag type) {
   return k;
 }
 
+std::string storage_key_prefix(std::string_view user_key) {
+  std::string k;
+  k.reserve(user_key.size() + 2);
+  k.append(user_key);
+  k.push_back('\0');
+  return k;
+}
+
 std::optional<parsed_storage_key> parse_storage_key(std::string_view stored) {
   if (stored.size() < 3 || stored[stored.size() - 2] != '\0') return std::nullopt;
   auto tag = static_cast<uint8_t>(stored.back());

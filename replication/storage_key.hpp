@@ -23,6 +23,8 @@ inline constexpr std::size_t max_user_key_bytes = 256;
 status validate_user_key(std::string_view key);
 
 std::string storage_key(std::string_view user_key, crdt::type_tag type);
+// user_key + '\0': the prefix every storage key of `user_key` starts with (one contiguous range).
+std::string storage_key_prefix(std::string_view user_key);
 
 struct parsed_storage_key {
   std::string_view user_key;
