@@ -2,6 +2,7 @@
 
 #include <xxhash.h>
 
+#include <bit>
 #include <cstring>
 #include <iterator>
 
@@ -63,6 +64,19 @@ uint64_t overlay::key_prefix(std::string_view key) {
   return p;
 }
 
+std::size_t overlay::keyed::group_bit(uint64_t key_prefix) const noexcept {
+  // The group's bytes, multiplied by an odd constant (Fibonacci hashing): the top bits index the
+  // filter, whose size is a power of two (4 * slots, at least 256 bits).
+  const uint64_t group = key_prefix >> (64 - 8 * filter_group_bytes);
+  const std::size_t bits = filter_.size() * 64;
+  return static_cast<std::size_t>((group * 0x9E37'79B9'7F4A'7C15ull) >> (64 - std::countr_zero(bits)));
+}
+
+bool overlay::keyed::group_may_hold(uint64_t key_prefix) const noexcept {
+  const std::size_t b = group_bit(key_prefix);
+  return (filter_[b / 64] >> (b % 64)) & 1;
+}
+
 void overlay::keyed::rehash(std::size_t slots) {
   std::vector<uint64_t> bigger(slots, 0);
   const std::size_t mask = slots - 1;
@@ -72,6 +86,11 @@ void overlay::keyed::rehash(std::size_t slots) {
     bigger[i] = make_slot(entries_[idx].hash, idx);
   }
   slots_ = std::move(bigger);
+  filter_.assign(std::max<std::size_t>(4, slots / 16), 0);  // 4 bits per slot
+  for (const entry& e : entries_) {
+    const std::size_t b = group_bit(e.prefix);
+    filter_[b / 64] |= uint64_t{1} << (b % 64);
+  }
 }
 
 void overlay::keyed::reserve(std::size_t n) {
@@ -83,7 +102,7 @@ void overlay::keyed::reserve(std::size_t n) {
 }
 
 const overlay::entry* overlay::keyed::find(std::string_view key) const {
-  if (slots_.empty()) return nullptr;
+  if (slots_.empty() || !group_may_hold(key_prefix(key))) return nullptr;
   const uint64_t h = hash_key(key);
   const std::size_t mask = slots_.size() - 1;
   for (std::size_t i = h & mask;; i = (i + 1) & mask) {
@@ -140,6 +159,8 @@ overlay::state overlay::keyed::put(std::string_view key, std::optional<std::stri
   present_ += e.present ? 1 : 0;
   entries_.push_back(e);
   slots_[i] = make_slot(h, static_cast<uint32_t>(entries_.size() - 1));
+  const std::size_t b = group_bit(e.prefix);
+  filter_[b / 64] |= uint64_t{1} << (b % 64);
   fresh = true;
   return state::unknown;
 }

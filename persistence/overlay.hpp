@@ -162,8 +162,19 @@ class overlay {
     void merge_last_runs() const;
     // Rebuilds the index with `slots` slots (a power of two, more than twice the records).
     void rehash(std::size_t slots);
+    // The filter bit of a key's group: keys that share their first filter_group_bytes bytes.
+    std::size_t group_bit(uint64_t key_prefix) const noexcept;
+    bool group_may_hold(uint64_t key_prefix) const noexcept;
     std::vector<entry> entries_;     // in insertion order
     std::vector<uint64_t> slots_;    // open addressing: hash bits and entry index (overlay.cpp)
+    // A filter in front of the index: one bit per group of keys that share their first
+    // filter_group_bytes bytes, set for every group a record of the layer belongs to (4 bits per
+    // slot). A find whose group bit is clear answers "not here" after one load. rumor's value
+    // keys begin with 3 bytes of their user key's hash, so a user key's seven storage keys share a
+    // group: reading all types of a key absent from a layer costs one filter load, not seven
+    // index probes (each a cache miss in a large layer).
+    std::vector<uint64_t> filter_;
+    static constexpr unsigned filter_group_bytes = 3;
     mutable std::mutex order_mu_;
     mutable std::vector<std::vector<uint32_t>> runs_;  // sorted entry indexes, largest first
     mutable std::size_t covered_ = 0;                   // entries_[0, covered_) are in runs_

@@ -229,3 +229,33 @@ TEST_CASE("overlay: lookups, ordered reads and deltas match a std::map model und
     CHECK(appended == deltas.size());
   }
 }
+
+TEST_CASE("overlay: the group filter never hides a record (keys sharing their first bytes, short keys, growth)") {
+  // The index's filter has one bit per group of keys with the same first 3 bytes, rebuilt as the
+  // index grows: every record put must still be found, and a key of a group no record belongs to
+  // is answered "not mine".
+  overlay o;
+  std::vector<std::string> keys;
+  for (uint32_t g = 0; g < 3000; ++g) {
+    std::string prefix{static_cast<char>(g >> 16), static_cast<char>(g >> 8), static_cast<char>(g)};  // binary, like a hash
+    for (char t = 1; t <= 3; ++t) keys.push_back(prefix + "user" + std::to_string(g) + '\0' + t);
+  }
+  keys.push_back("a");
+  keys.push_back("ab");
+  for (std::size_t i = 0; i < keys.size(); ++i) {
+    write_batch b;
+    b.put_value(keys[i], "v" + std::to_string(i));
+    o.apply(b.op(0));
+    if (i % 997 == 0)  // along the way, across rehashes: everything put so far is found
+      for (std::size_t j = 0; j <= i; ++j) REQUIRE(o.value(keys[j]).s == overlay::state::present);
+  }
+  for (std::size_t i = 0; i < keys.size(); ++i) {
+    const auto a = o.value(keys[i]);
+    REQUIRE(a.s == overlay::state::present);
+    CHECK(a.bytes == "v" + std::to_string(i));
+  }
+  CHECK(o.value("b").s == overlay::state::unknown);
+  CHECK(o.value(std::string("a\0", 2)).s == overlay::state::unknown);
+  std::string other{'\xff', '\xff', '\xff'};
+  CHECK(o.value(other + "user").s == overlay::state::unknown);
+}
