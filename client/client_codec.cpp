@@ -320,8 +320,10 @@ class decoder {
 }  // namespace
 
 std::string encode_client(const client_message& m) {
+  // Most client messages are a few hundred bytes: a first segment of 64 words (512 B) holds them;
+  // a big value or listing grows the message into further segments.
   return replication::write_capnp_frame<w::ClientMessage>(
-      [&](w::ClientMessage::Builder root) { std::visit([&](const auto& x) { put(root, x); }, m); });
+      [&](w::ClientMessage::Builder root) { std::visit([&](const auto& x) { put(root, x); }, m); }, 64);
 }
 
 result<client_message> decode_client(std::string_view frame) {

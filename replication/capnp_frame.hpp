@@ -32,10 +32,14 @@ inline std::string str(capnp::Data::Reader d) {
   return std::string(reinterpret_cast<const char*>(d.begin()), d.size());
 }
 
-// The frame of the message `fill(root)` builds under a root of type Root.
+// The frame of the message `fill(root)` builds under a root of type Root. The builder's first
+// segment (zeroed by calloc) holds `first_segment_words` words; a bigger message grows into more
+// segments (the frame then has a longer segment table). Small messages (client requests and
+// responses) should ask for a small first segment: capnp's default of 1024 words zeroes 8 KiB for
+// each, whatever its size.
 template <class Root, class Fill>
-std::string write_capnp_frame(Fill fill) {
-  capnp::MallocMessageBuilder mb;
+std::string write_capnp_frame(Fill fill, unsigned first_segment_words = capnp::SUGGESTED_FIRST_SEGMENT_WORDS) {
+  capnp::MallocMessageBuilder mb(first_segment_words);
   fill(mb.initRoot<Root>());
   kj::Array<capnp::word> words = capnp::messageToFlatArray(mb);
   auto bytes = words.asChars();
