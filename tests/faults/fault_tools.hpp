@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <functional>
 #include <optional>
 #include <string>
 
@@ -70,26 +71,28 @@ inline std::vector<std::string> skewed_clock_env(const std::string& offset) {
   return {std::string("LD_PRELOAD=") + faketime_lib(), "FAKETIME=" + offset, "FAKETIME_DONT_FAKE_MONOTONIC=1"};
 }
 
-inline client::request register_set(const std::string& key, const std::string& value) {
+// An update of `key` by `op` on a value of `type`, as a request (local consistency); the caller
+// fills the operation's argument.
+inline client::request update_request(const std::string& key, client::op_kind op, crdt::type_tag type,
+                                      const std::function<void(client::update&)>& argument) {
   client::update u;
   u.key = key;
-  u.op = client::op_kind::register_set;
-  u.type = crdt::type_tag::lww_register;
-  u.value = value;
+  u.op = op;
+  u.type = type;
+  argument(u);
   client::request r;
-  r.body = u;
+  r.body = std::move(u);
   return r;
 }
 
+inline client::request register_set(const std::string& key, const std::string& value) {
+  return update_request(key, client::op_kind::register_set, crdt::type_tag::lww_register,
+                        [&](client::update& u) { u.value = value; });
+}
+
 inline client::request counter_add(const std::string& key, int64_t amount) {
-  client::update u;
-  u.key = key;
-  u.op = client::op_kind::counter_add;
-  u.type = crdt::type_tag::pn_counter;
-  u.amount = amount;
-  client::request r;
-  r.body = u;
-  return r;
+  return update_request(key, client::op_kind::counter_add, crdt::type_tag::pn_counter,
+                        [&](client::update& u) { u.amount = amount; });
 }
 
 // The node's status, or nullopt when it does not answer within `timeout_ms`.

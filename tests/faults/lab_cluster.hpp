@@ -300,20 +300,16 @@ class workload {
       client::update u;
       int kind = static_cast<int>(rng() % 10);
       enum { c_incr, m_incr, s_add, s_rem } what;
-      if (kind < 4) {
-        what = c_incr;
-        u.key = c_key_;
+      if (kind < 6) {  // an increment: of c (local) or of m (majority)
+        what = kind < 4 ? c_incr : m_incr;
+        u.key = what == c_incr ? c_key_ : m_key_;
         u.op = client::op_kind::counter_add;
         u.type = crdt::type_tag::pn_counter;
         u.amount = 1;
-      } else if (kind < 6) {
-        what = m_incr;
-        u.key = m_key_;
-        u.op = client::op_kind::counter_add;
-        u.type = crdt::type_tag::pn_counter;
-        u.amount = 1;
-        req.level = client::consistency::majority;
-        req.timeout_ms = 400;
+        if (what == m_incr) {
+          req.level = client::consistency::majority;
+          req.timeout_ms = 400;
+        }
       } else if (kind < 9 || removable.empty()) {
         what = s_add;
         u.key = s_key_;

@@ -664,10 +664,7 @@ TEST_CASE("busy then idle: layers sized like the last, the idle round's fresh ac
 TEST_CASE("get_values from the B-trees (one cursor in key order) answers each key as get_value does") {
   // Materialized records are read by a sorted walk of one cursor; neighbours, gaps, keys before
   // the first and past the last record, and keys asked twice must all answer as point reads do.
-  // RUMOR_SEED=<n> reproduces a run (as tests/seed.hpp, whose namespace clashes with test_util's).
-  uint64_t seed = std::random_device{}();
-  if (const char* env = std::getenv("RUMOR_SEED")) seed = std::strtoull(env, nullptr, 10);
-  std::fprintf(stderr, "[seed] get_values from the B-trees: RUMOR_SEED=%llu\n", static_cast<unsigned long long>(seed));
+  const uint64_t seed = test::test_seed("get_values from the B-trees");
   INFO("RUMOR_SEED=" << seed);
   std::mt19937_64 rng(seed);
   test::temp_dir tmp;
