@@ -1,5 +1,5 @@
 // cas_sim: runs any number of seeded CAS-lane simulation schedules (cas_sim.hpp).
-//   cas_sim <first-seed> <count> [duration-ms] [--nodes N] [--no-faults] [-v]
+//   cas_sim <first-seed> <count> [duration-ms] [--nodes N] [--budget STATES] [--no-faults] [-v]
 // Prints each failing seed (it reproduces exactly) and exits 1 if any failed.
 #include <chrono>
 #include <cstdio>
@@ -16,10 +16,11 @@ int main(int argc, char** argv) {
     if (!std::strcmp(argv[i], "--no-faults")) opt.faults = false;
     else if (!std::strcmp(argv[i], "-v")) verbose = true;
     else if (!std::strcmp(argv[i], "--nodes") && i + 1 < argc) opt.nodes = std::strtoull(argv[++i], nullptr, 10);
+    else if (!std::strcmp(argv[i], "--budget") && i + 1 < argc) opt.checker_budget = std::strtoull(argv[++i], nullptr, 10);
     else pos.push_back(argv[i]);
   }
   if (pos.size() < 2) {
-    std::fprintf(stderr, "usage: %s <first-seed> <count> [duration-ms] [--nodes N] [--no-faults] [-v]\n", argv[0]);
+    std::fprintf(stderr, "usage: %s <first-seed> <count> [duration-ms] [--nodes N] [--budget STATES] [--no-faults] [-v]\n", argv[0]);
     return 2;
   }
   uint64_t first = std::strtoull(pos[0], nullptr, 10);

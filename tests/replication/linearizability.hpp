@@ -18,6 +18,14 @@
 //   cas(e, d) conflict c the value was c, and c != e (unchanged)
 //   write / cas unknown  as ok, if linearized at all
 // Pure, single-threaded; the search is bounded by `budget` explored states.
+//
+// Unknown operations are what make the search large (each may be in or out), so they are pruned
+// three ways, each keeping the answer exact: definite operations are tried before unknown ones; an
+// unknown operation that would leave the value unchanged is not tried; of unused unknown
+// operations alike in kind and values and all open at a point, only the first is tried. And a
+// state is skipped when one with the same definite operations and value, having used a subset of
+// its unknown operations, was explored already. (Schedule 3861531100214001600 of cas_sim, 61
+// unknown of 176 operations on one key, took 3.76 million states before, 120 after.)
 
 #include <algorithm>
 #include <cstdint>
@@ -25,7 +33,7 @@
 #include <optional>
 #include <sstream>
 #include <string>
-#include <unordered_set>
+#include <unordered_map>
 #include <vector>
 
 namespace rumor::test {
@@ -87,7 +95,11 @@ class register_checker {
       if (!(o.out == lin_op::outcome::unknown && o.k == lin_op::kind::read)) ops_.push_back(std::move(o));
     std::stable_sort(ops_.begin(), ops_.end(), [](const lin_op& a, const lin_op& b) { return a.invoke < b.invoke; });
     words_ = (ops_.size() + 63) / 64;
-    for (const auto& o : ops_) definite_ += o.out != lin_op::outcome::unknown;
+    unknown_mask_.assign(words_, 0);
+    for (size_t i = 0; i < ops_.size(); ++i) {
+      if (ops_[i].out == lin_op::outcome::unknown) unknown_mask_[i / 64] |= uint64_t{1} << (i % 64);
+      else ++definite_;
+    }
   }
 
   lin_result run() {
@@ -110,8 +122,15 @@ class register_checker {
   static bool has(const std::vector<uint64_t>& b, size_t i) { return (b[i / 64] >> (i % 64)) & 1; }
   static void flip(std::vector<uint64_t>& b, size_t i) { b[i / 64] ^= uint64_t{1} << (i % 64); }
 
+  // The memo key of a state: the definite operations linearized so far and the value. Which
+  // unknown operations were used is kept beside it, as a list of sets per key.
   std::string memo_key(const std::vector<uint64_t>& bits, const reg_value& state) const {
-    std::string k(reinterpret_cast<const char*>(bits.data()), bits.size() * 8);
+    std::string k;
+    k.reserve(words_ * 8 + 1 + (state ? state->size() : 0));
+    for (size_t w = 0; w < words_; ++w) {
+      uint64_t d = bits[w] & ~unknown_mask_[w];
+      k.append(reinterpret_cast<const char*>(&d), 8);
+    }
     if (state) {
       k.push_back('\1');
       k += *state;
@@ -119,6 +138,22 @@ class register_checker {
       k.push_back('\0');
     }
     return k;
+  }
+
+  // Records the state; false if it, or a state it is dominated by, was explored before. A state
+  // that has used a superset of the unknown operations of an explored state with the same definite
+  // operations and value has fewer choices left, so it cannot succeed where that one failed.
+  bool first_visit(const std::vector<uint64_t>& bits, const reg_value& state) {
+    std::vector<uint64_t> used(words_);
+    for (size_t w = 0; w < words_; ++w) used[w] = bits[w] & unknown_mask_[w];
+    auto& seen = memo_[memo_key(bits, state)];
+    for (const auto& s : seen) {
+      bool subset = true;
+      for (size_t w = 0; w < words_ && subset; ++w) subset = (s[w] & ~used[w]) == 0;
+      if (subset) return false;
+    }
+    seen.push_back(std::move(used));
+    return true;
   }
 
   // Applies op `o` to `state`; returns false iff `o` cannot take effect in `state` (for unknown
@@ -139,6 +174,19 @@ class register_checker {
     return false;
   }
 
+  // Whether an unused unknown operation before `i`, also open before `min_complete`, has the same
+  // kind, expected and desired values as ops_[i] (it was tried first, with the same effect).
+  bool tried_alike(const std::vector<uint64_t>& bits, size_t i, uint64_t min_complete) const {
+    const lin_op& o = ops_[i];
+    for (size_t j = 0; j < i && ops_[j].invoke < min_complete; ++j) {
+      const lin_op& p = ops_[j];
+      if (!has(bits, j) && p.out == lin_op::outcome::unknown && p.k == o.k && p.expected == o.expected &&
+          p.desired == o.desired)
+        return true;
+    }
+    return false;
+  }
+
   bool search(std::vector<uint64_t>& bits, size_t done, const reg_value& state) {
     if (done == definite_) return true;
     if (gave_up_) return false;
@@ -146,22 +194,32 @@ class register_checker {
       gave_up_ = true;
       return false;
     }
-    if (!memo_.insert(memo_key(bits, state)).second) return false;
+    if (!first_visit(bits, state)) return false;
     deepest_ = std::max(deepest_, done);
     // Every definite operation left must come after the earliest completion among them.
     uint64_t min_complete = std::numeric_limits<uint64_t>::max();
     for (size_t i = 0; i < ops_.size(); ++i)
       if (!has(bits, i) && ops_[i].out != lin_op::outcome::unknown)
         min_complete = std::min(min_complete, ops_[i].complete);
-    for (size_t i = 0; i < ops_.size() && ops_[i].invoke < min_complete; ++i) {
-      if (has(bits, i)) continue;
-      reg_value next = state;
-      if (!step(ops_[i], next)) continue;
-      flip(bits, i);
-      bool found = search(bits, done + (ops_[i].out != lin_op::outcome::unknown), next);
-      flip(bits, i);
-      if (found) return true;
-      if (gave_up_) return false;
+    // Definite operations are tried before unknown ones: an unknown operation is only ever needed
+    // to explain a later definite one, so a linearizable history is usually found without them.
+    for (int pass = 0; pass < 2; ++pass) {
+      const bool unknown_pass = pass == 1;
+      for (size_t i = 0; i < ops_.size() && ops_[i].invoke < min_complete; ++i) {
+        if (has(bits, i) || (ops_[i].out == lin_op::outcome::unknown) != unknown_pass) continue;
+        reg_value next = state;
+        if (!step(ops_[i], next)) continue;
+        // An unknown operation that leaves the value as it was only uses itself up.
+        if (unknown_pass && next == state) continue;
+        // Unused unknown operations alike in kind and values that are all open here are
+        // interchangeable from here on: trying the first of them is enough.
+        if (unknown_pass && tried_alike(bits, i, min_complete)) continue;
+        flip(bits, i);
+        bool found = search(bits, done + !unknown_pass, next);
+        flip(bits, i);
+        if (found) return true;
+        if (gave_up_) return false;
+      }
     }
     return false;
   }
@@ -174,7 +232,8 @@ class register_checker {
   size_t deepest_ = 0;
   uint64_t explored_ = 0;
   bool gave_up_ = false;
-  std::unordered_set<std::string> memo_;
+  std::vector<uint64_t> unknown_mask_;  // bit i: ops_[i] is unknown
+  std::unordered_map<std::string, std::vector<std::vector<uint64_t>>> memo_;
 };
 
 inline lin_result check_register(std::vector<lin_op> ops, reg_value initial = std::nullopt,
