@@ -416,11 +416,7 @@ void replica::receive(node_id from, const message& m, uint64_t now_ms) {
           check_write_waits();
         } else if constexpr (std::is_same_v<M, sync_request>) {
           peer_vv_[from] = msg.vv;
-          sync_response r;
-          r.vv = vv_;
-          r.deltas = log_entries_after(msg.vv, config_.max_deltas_per_message, config_.max_message_bytes,
-                                       r.more, &r.truncated);
-          send(from, std::move(r));
+          on_sync_request(from, msg, now_ms);
           check_write_waits();
         } else if constexpr (std::is_same_v<M, sync_response>) {
           on_sync_response(from, msg, now_ms);

@@ -55,6 +55,10 @@ struct replica_config {
   uint64_t gossip_interval_ms = 200;      // one anti-entropy exchange per interval
   size_t max_deltas_per_message = 1024;   // bound on deltas in one push / sync_response
   size_t max_message_bytes = 1 << 20;     // bound on delta / state bytes in one message
+  // A requester that lacks many deltas is answered with up to this many sync_response chunks
+  // in flight (PROTOCOL.md, "Streamed pull"), so that its decode, apply and commit of one chunk
+  // overlap with the next one's transfer. 1: one chunk per round trip.
+  size_t sync_window = 4;
   size_t reorder_limit = 65536;           // out-of-order deltas buffered (beyond: dropped, re-pulled)
   unsigned bucket_bits = 16;              // reconciliation buckets = 2^bucket_bits
   size_t full_sync_threshold = 50'000;    // expected differences beyond which repair streams all
@@ -284,6 +288,7 @@ class replica {
   // Pointwise minimum of this replica's vector and the last known vectors of `peers`; nullopt
   // when one of them is unknown.
   std::optional<version_vector> applied_by_all(const std::vector<node_id>& peers) const;
+  void on_sync_request(node_id from, const sync_request& q, uint64_t now_ms);
   void on_sync_response(node_id from, const sync_response& r, uint64_t now_ms);
 
   // ---- tombstone collection (replica_tombstones.cpp) ----
@@ -349,6 +354,14 @@ class replica {
   version_vector vv_;         // applied, contiguous per origin
   version_vector truncated_;  // deltas with seq <= truncated_[origin] are gone from the log
   std::unordered_map<node_id, version_vector> peer_vv_;
+  // Streamed pull, per requester: how far the chunks sent to it reach, the vector of its last
+  // sync_request, and when a request last showed progress (on_sync_request).
+  struct pull_stream {
+    version_vector sent;
+    version_vector last_request;
+    uint64_t progress_ms = 0;
+  };
+  std::unordered_map<node_id, pull_stream> pull_streams_;
   version_vector reaped_;  // members reaped from the membership table (id -> 1)
   std::map<std::pair<node_id, uint64_t>, delta_record> reorder_;
   std::vector<std::pair<delta_entry, node_id>> to_push_;  // new deltas and who sent them to us

@@ -10,8 +10,11 @@
 //   vector advance into the open batch; false (the gap stays) on a bad delta or a read error.
 // - flush_push() (each tick) sends the new deltas (to_push_) to `fanout` random live peers,
 //   never to the peer a delta came from nor to one known to have it. anti_entropy() (each
-//   gossip_interval_ms) sends one random live peer our vector; the sync_request is answered in
-//   receive() (replica.cpp) with log_entries_after(). on_sync_response() applies the answer,
+//   gossip_interval_ms) sends one random live peer our vector; on_sync_request() answers it with
+//   log_entries_after(), streamed: up to config.sync_window chunks in flight to one requester,
+//   each chunk that says `more` bringing a request that tops the window up; without progress for
+//   a gossip interval (or after a restart of the requester) it starts again from the requester's
+//   vector. on_sync_response() applies the answer,
 //   pushes back what the responder lacks, and starts a repair (replica_repair.cpp) when the deltas
 //   we lack are gone from its log, or, before bootstrap, a full transfer.
 // - log_entries_after() reads the delta log after a vector, bounded in count and bytes.
@@ -247,6 +250,46 @@ uint64_t replica::delta_log_size() const noexcept {
   uint64_t n = 0;
   for (const auto& [origin, c] : vv_.entries()) n += c - std::min(c, truncated_.get(origin));
   return n;
+}
+
+// ---------------------------------------------------------------------------------------------
+// sync requests: the streamed pull
+
+void replica::on_sync_request(node_id from, const sync_request& q, uint64_t now_ms) {
+  pull_stream& st = pull_streams_[from];
+  // The chunks sent before are taken to be on their way while the requester's requests show
+  // progress (each covers more than the newest before it). A request that does not — a duplicate
+  // chunk's, the periodic one, one overtaken on the way — only tops the window up, never resends
+  // it. The stream starts again from the requester's vector when no request has shown progress
+  // for a gossip interval (a chunk was lost, or the requester restarted and lost what was in
+  // flight), or when the requester got past what was sent (from elsewhere).
+  if (st.last_request.leq(q.vv) && st.last_request != q.vv) {
+    st.last_request = q.vv;
+    st.progress_ms = now_ms;
+  }
+  bool stalled = now_ms > st.progress_ms + config_.gossip_interval_ms;
+  if (stalled || !q.vv.leq(st.sent)) {
+    st.sent = q.vv;
+    st.last_request = q.vv;
+    st.progress_ms = now_ms;
+  }
+  uint64_t in_flight = 0;
+  for (const auto& [origin, c] : st.sent.entries()) in_flight += c - std::min(c, q.vv.get(origin));
+  const uint64_t window = std::max<size_t>(config_.sync_window, 1) * config_.max_deltas_per_message;
+  // A full window: each chunk in flight with `more` set brings another request, which tops it up.
+  if (in_flight >= window) return;
+  for (size_t chunks = 1;; ++chunks) {
+    sync_response r;
+    r.vv = vv_;
+    r.deltas = log_entries_after(st.sent, config_.max_deltas_per_message, config_.max_message_bytes, r.more,
+                                 &r.truncated);
+    for (const auto& e : r.deltas)
+      if (e.seq > st.sent.get(e.origin)) st.sent.set(e.origin, e.seq);
+    in_flight += r.deltas.size();
+    bool again = r.more && !r.deltas.empty() && in_flight < window && chunks < config_.sync_window;
+    send(from, std::move(r));
+    if (!again) break;
+  }
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -235,6 +235,7 @@ class simulation {
   }
 
   uint64_t now() const { return now_; }
+  sim_config& config() { return cfg_; }  // loss and duplication may change between runs
   node& at(size_t i) { return nodes_[i]; }
   const node& at(size_t i) const { return nodes_[i]; }
   size_t size() const { return nodes_.size(); }
