@@ -379,7 +379,11 @@ void replica::tick(uint64_t now_ms) {
   clock_ahead_ = clock_problem(now_ms).has_value();
   members_->tick(now_ms, step_messages_);
   flush_push();
-  if (now_ms - last_gossip_ms_ >= config_.gossip_interval_ms) {
+  // The first pull goes out as soon as a live peer is known (a restarted node starts catching up
+  // at once, not a gossip interval later); then one per interval.
+  bool first_pull = !pulled_ && !members_->live_peers().empty();
+  if (first_pull || now_ms - last_gossip_ms_ >= config_.gossip_interval_ms) {
+    pulled_ = true;
     last_gossip_ms_ = now_ms;
     anti_entropy(now_ms);
     maybe_truncate();

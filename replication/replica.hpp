@@ -398,6 +398,7 @@ class replica {
   uint64_t next_session_ = 1;  // set at random by the constructor: not reused after a restart
   uint64_t now_ms_ = 0;
   uint64_t last_gossip_ms_ = 0;
+  bool pulled_ = false;  // the first anti-entropy pull has gone out
   bool failed_ = false;
   bool bootstrapped_ = false;  // a full copy of a peer's state has been taken (or first node)
   replica_stats stats_;

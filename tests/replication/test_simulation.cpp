@@ -178,6 +178,27 @@ TEST_CASE("simulation: a restarted node pulls what it missed as a stream of chun
   CHECK(faulty->response_bytes < 4 * four->response_bytes);
 }
 
+TEST_CASE("simulation: a restarted node pulls at once, not a gossip interval later") {
+  uint64_t seed = test::seed_for("first pull");
+  INFO("RUMOR_SEED=" << seed);
+  sim_config cfg;
+  cfg.nodes = 2;
+  cfg.replica.gossip_interval_ms = 10'000;  // the periodic pull would come this late
+  simulation s(seed, cfg);
+  s.start_all();
+  s.run_for(2'000);
+  s.crash(1);
+  for (int k = 0; k < 100; ++k)
+    s.update(0, "k" + std::to_string(k), crdt::type_tag::pn_counter, increment_by(1), consistency::local, 5'000,
+             nullptr);
+  s.run_for(100);
+  s.restart(1);
+  auto ms = s.run_until([&] { return s.converged(); }, 30'000);
+  REQUIRE(ms);
+  MESSAGE("caught up 100 missed updates " << *ms << " ms after the restart (gossip interval 10 s)");
+  CHECK(*ms < 1'000);
+}
+
 TEST_CASE("simulation: majority writes succeed with one of three nodes down and time out clearly without a majority") {
   uint64_t seed = test::seed_for("majority writes");
   INFO("RUMOR_SEED=" << seed);
