@@ -170,6 +170,9 @@ struct lmdb_store::impl {
   void apply_to_active(const write_op& op);
   // Reads the log past checkpoint_lsn into the active layer (open). Errors: the log's.
   status replay();
+  // Idle (every log record materialized): recreates a log file grown past options.log_shrink_bytes
+  // empty (wal::recreate_if_larger). Skipped while a commit runs.
+  void shrink_log();
   void start_materializer();
   void stop_materializer();
   void run_materializer();

@@ -47,6 +47,9 @@ struct options {
   uint64_t materialize_bytes = uint64_t{32} << 20;  // 32 MiB
   // ... or when it has held anything for this long (so an idle store drains its layers).
   uint64_t materialize_interval_ms = 1000;
+  // When the store falls idle (every log record materialized) and the log file has grown past
+  // this many bytes (a burst's backlog: LMDB files never shrink), the log is recreated empty.
+  uint64_t log_shrink_bytes = uint64_t{8} << 20;  // 8 MiB
 };
 
 }  // namespace rumor::persistence

@@ -1,6 +1,12 @@
 #include "persistence/wal.hpp"
 
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <optional>
 
 #include <algorithm>
 #include <mutex>
@@ -37,10 +43,41 @@ struct wal::impl {
   uint64_t max_map = 0;
   mutable std::shared_mutex remap_mu;  // exclusive only while the map grows
 
-  ~impl() {
-    if (env != nullptr) mdb_env_close(env);
-  }
+  ~impl() { close_env(); }
+  std::optional<error> broken;  // recreate_if_larger failed: the log is unusable
   error lmdb_error(int rc, std::string_view what) const { return lmdb::to_error(rc, what, path); }
+
+  // Opens (creating unless read-only) the environment at `path`.
+  status open_env() {
+    const options& o = opts;
+    int rc = mdb_env_create(&env);
+    if (rc != 0) {
+      env = nullptr;
+      return lmdb_error(rc, "create the write-ahead log environment");
+    }
+    const uint64_t initial = std::min<uint64_t>(o.initial_map_bytes, o.max_map_bytes);
+    if ((rc = mdb_env_set_mapsize(env, initial)) != 0) return lmdb_error(rc, "set map size");
+    unsigned flags = MDB_NOSUBDIR | MDB_NOTLS | MDB_NORDAHEAD;
+    if (o.mode == durability::relaxed) flags |= MDB_NOSYNC;
+    if (o.read_only) flags |= MDB_RDONLY;
+    rc = mdb_env_open(env, path.c_str(), flags, 0644);
+    if (rc == MDB_INVALID) return error{errc::corrupt, "'" + path + "' is not an LMDB database"};
+    if (rc != 0) return lmdb_error(rc, "open the write-ahead log");
+    MDB_envinfo info{};
+    mdb_env_info(env, &info);
+    max_map = std::max<uint64_t>(o.max_map_bytes, info.me_mapsize);
+    lmdb::txn_guard txn;
+    if ((rc = mdb_txn_begin(env, nullptr, o.read_only ? MDB_RDONLY : 0, txn.out())) != 0)
+      return lmdb_error(rc, "begin log setup transaction");
+    if ((rc = mdb_dbi_open(txn.get(), nullptr, 0, &dbi)) != 0) return lmdb_error(rc, "open the log database");
+    if ((rc = txn.commit()) != 0) return lmdb_error(rc, "commit log setup transaction");
+    return {};
+  }
+
+  void close_env() {
+    if (env != nullptr) mdb_env_close(env);
+    env = nullptr;
+  }
 
   int erase_upto(MDB_txn* txn, uint64_t through) const {
     if (through == 0) return 0;
@@ -60,6 +97,7 @@ struct wal::impl {
   template <class F>
   auto with_cursor(F&& f) const -> decltype(f(static_cast<MDB_cursor*>(nullptr))) {
     std::shared_lock lk(remap_mu);
+    if (broken) return *broken;
     lmdb::txn_guard txn;
     int rc = mdb_txn_begin(env, nullptr, MDB_RDONLY, txn.out());
     if (rc != 0) return lmdb_error(rc, "begin log read");
@@ -74,6 +112,7 @@ struct wal::impl {
       int rc = 0;
       {
         std::shared_lock lk(remap_mu);
+        if (broken) return *broken;
         lmdb::txn_guard txn;
         rc = mdb_txn_begin(env, nullptr, 0, txn.out());
         if (rc != 0) return lmdb_error(rc, "begin log transaction");
@@ -107,27 +146,7 @@ result<std::unique_ptr<wal>> wal::open(const options& o) {
   if (o.read_only && ::access(p->path.c_str(), F_OK) != 0) {
     return error{errc::not_found, "no write-ahead log in '" + o.dir + "'"};
   }
-  int rc = mdb_env_create(&p->env);
-  if (rc != 0) {
-    p->env = nullptr;
-    return p->lmdb_error(rc, "create the write-ahead log environment");
-  }
-  const uint64_t initial = std::min<uint64_t>(o.initial_map_bytes, o.max_map_bytes);
-  if ((rc = mdb_env_set_mapsize(p->env, initial)) != 0) return p->lmdb_error(rc, "set map size");
-  unsigned flags = MDB_NOSUBDIR | MDB_NOTLS | MDB_NORDAHEAD;
-  if (o.mode == durability::relaxed) flags |= MDB_NOSYNC;
-  if (o.read_only) flags |= MDB_RDONLY;
-  rc = mdb_env_open(p->env, p->path.c_str(), flags, 0644);
-  if (rc == MDB_INVALID) return error{errc::corrupt, "'" + p->path + "' is not an LMDB database"};
-  if (rc != 0) return p->lmdb_error(rc, "open the write-ahead log");
-  MDB_envinfo info{};
-  mdb_env_info(p->env, &info);
-  p->max_map = std::max<uint64_t>(o.max_map_bytes, info.me_mapsize);
-  lmdb::txn_guard txn;
-  if ((rc = mdb_txn_begin(p->env, nullptr, o.read_only ? MDB_RDONLY : 0, txn.out())) != 0)
-    return p->lmdb_error(rc, "begin log setup transaction");
-  if ((rc = mdb_dbi_open(txn.get(), nullptr, 0, &p->dbi)) != 0) return p->lmdb_error(rc, "open the log database");
-  if ((rc = txn.commit()) != 0) return p->lmdb_error(rc, "commit log setup transaction");
+  if (auto s = p->open_env(); !s) return s.err();
   return std::unique_ptr<wal>(new wal(std::move(p)));
 }
 
@@ -188,6 +207,7 @@ result<uint64_t> wal::last_lsn() const {
 result<std::pair<uint64_t, uint64_t>> wal::usage() const {
   const impl& d = *impl_;
   std::shared_lock lk(d.remap_mu);
+  if (d.broken) return *d.broken;
   lmdb::txn_guard txn;
   int rc = mdb_txn_begin(d.env, nullptr, MDB_RDONLY, txn.out());
   if (rc != 0) return d.lmdb_error(rc, "begin log read");
@@ -202,8 +222,40 @@ status wal::sync() {
   impl& d = *impl_;
   if (d.opts.read_only) return {};
   std::shared_lock lk(d.remap_mu);
+  if (d.broken) return *d.broken;
   if (const int rc = mdb_env_sync(d.env, 1); rc != 0) return d.lmdb_error(rc, "sync the write-ahead log");
   return {};
+}
+
+result<bool> wal::recreate_if_larger(uint64_t bytes, uint64_t through) {
+  impl& d = *impl_;
+  if (d.opts.read_only) return false;
+  struct stat sb{};
+  if (::stat(d.path.c_str(), &sb) != 0 || static_cast<uint64_t>(sb.st_size) <= bytes) return false;
+  auto last = last_lsn();
+  if (!last) return last.err();
+  if (*last > through) return false;  // a record the B-trees may lack
+  std::unique_lock lk(d.remap_mu);
+  if (d.broken) return *d.broken;
+  d.close_env();
+  auto fail = [&](error e) -> error {
+    d.close_env();
+    d.broken = error{e.code, "the write-ahead log '" + d.path + "' could not be recreated (" + e.message +
+                                 "); reopen the store"};
+    return *d.broken;
+  };
+  const std::string lock_path = d.path + "-lock";
+  if (::unlink(d.path.c_str()) != 0 && errno != ENOENT) return fail(error{errc::io_error, std::strerror(errno)});
+  (void)::unlink(lock_path.c_str());
+  if (auto s = d.open_env(); !s) return fail(s.err());
+  // The new file's directory entry must be durable before a record in it is acknowledged.
+  const int dfd = ::open(d.opts.dir.c_str(), O_RDONLY | O_DIRECTORY);
+  if (dfd < 0) return fail(error{errc::io_error, std::string("open the directory: ") + std::strerror(errno)});
+  const int rc = ::fsync(dfd);
+  const int err = errno;
+  ::close(dfd);
+  if (rc != 0) return fail(error{errc::io_error, std::string("fsync the directory: ") + std::strerror(err)});
+  return true;
 }
 
 }  // namespace rumor::persistence

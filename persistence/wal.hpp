@@ -5,8 +5,8 @@
 // (the acknowledgement path) never wait for the materializer's large transactions in data.mdb:
 // LMDB has one writer per environment. Layout: persistence/FORMAT.md, "Write-ahead log".
 //
-// Thread safety: append/erase_through/sync from one writer thread at a time; scan and last_lsn
-// from any thread.
+// Thread safety: append/erase_through/sync/recreate_if_larger from one writer thread at a time;
+// scan, last_lsn and usage from any thread.
 
 #include <cstdint>
 #include <functional>
@@ -44,6 +44,14 @@ class wal {
   // Records in the log and bytes of its map in use.
   result<std::pair<uint64_t, uint64_t>> usage() const;
   status sync();
+  // Replaces the log file by a new, empty one when it is larger than `bytes` and holds no record
+  // past `through` (every record it holds is in the B-trees: nothing is lost, even by a crash in
+  // the middle, as a missing log opens as an empty one). The directory is fsynced after the new
+  // file is created, so that records appended to it later cannot lose their file to a power
+  // failure. Returns whether it did. REQUIRES: the caller is the log's writer (no append or erase
+  // at the same time); readers wait meanwhile. An error leaves the log unusable (every later
+  // call fails with it) until the store is reopened.
+  result<bool> recreate_if_larger(uint64_t bytes, uint64_t through);
 
  private:
   struct impl;

@@ -363,6 +363,9 @@ void lmdb_store::impl::run_materializer() {
             }
           }
           ::malloc_trim(0);
+          wl.unlock();
+          shrink_log();
+          wl.lock();
         }
         ++materializations;  // a round with nothing to do still answers flush() and waiting writers
         room.notify_all();
@@ -379,6 +382,26 @@ void lmdb_store::impl::run_materializer() {
     room.notify_all();
     if (stop_now && !st) return;  // what is left stays in the log, replayed at the next open
   }
+}
+
+void lmdb_store::impl::shrink_log() {
+  // Only while no commit runs (the log's writer is the committer); a commit waiting for room
+  // holds commit_mu while it waits for this thread, so never wait for it here.
+  std::unique_lock cl(commit_mu, std::try_to_lock);
+  if (!cl.owns_lock() || !log) return;
+  uint64_t through = 0;
+  {
+    std::shared_lock ol(ov_mu);
+    if (!active->o.empty() || !sealed.empty() || checkpoint_lsn != last_lsn) return;
+    through = checkpoint_lsn;
+  }
+  auto done = log->recreate_if_larger(opts.log_shrink_bytes, through);
+  if (!done) {
+    std::lock_guard wl(wb_mu);
+    wb_error = done.err();
+    return;
+  }
+  if (*done) log_erased = through;
 }
 
 void lmdb_store::impl::start_materializer() {

@@ -3,7 +3,8 @@
 // returned. It runs until killed.
 //
 // usage: persistence_crash_child <dir> <durable|relaxed> <first batch> <seed> [eager|hold]
-//   eager: materialize after every few KiB (kills land inside materializations)
+//   eager: materialize after every few KiB (kills land inside materializations) and recreate a
+//          log past 64 KiB whenever idle (and inside that)
 //   hold:  never materialize (the write-ahead log grows; the next child replays it at open)
 
 #include <unistd.h>
@@ -47,6 +48,7 @@ int main(int argc, char** argv) {
   if (wb == "eager") {
     o.materialize_bytes = 8 * 1024;
     o.materialize_interval_ms = 1;
+    o.log_shrink_bytes = 64 * 1024;  // idle moments recreate the log: kills land there too
   } else if (wb == "hold") {
     o.materialize_bytes = uint64_t{1} << 40;
     o.write_behind_bytes = uint64_t{1} << 40;

@@ -15,6 +15,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <fstream>
+#include <limits>
 #include <mutex>
 #include <random>
 #include <thread>
@@ -659,6 +660,69 @@ TEST_CASE("busy then idle: layers sized like the last, the idle round's fresh ac
   CHECK(*s->get_value("busy/7") == std::optional<std::string>{"rewritten"});
   CHECK(*s->get_value("later/299") == std::optional<std::string>{"l"});
   CHECK(*s->get_value("busy/1999") == std::optional<std::string>{std::string(40, 'b')});
+}
+
+TEST_CASE("a log file a burst grew is recreated empty once idle, and commits after it number on and survive reopen") {
+  test::temp_dir tmp;
+  options o = test::small_options(tmp.sub("db"));
+  o.write_behind_bytes = uint64_t{64} << 20;  // the burst below is one commit group
+  o.log_shrink_bytes = 256 * 1024;
+  const std::string log_path = o.dir + "/wal.mdb";
+  {
+    auto s = open_ok(o);
+    write_batch burst;
+    for (int i = 0; i < 20'000; ++i) burst.put_value("burst/" + std::to_string(i), std::string(100, 'x'));
+    REQUIRE(s->commit(burst).has_value());
+    const auto grown = std::filesystem::file_size(log_path);
+    CHECK(grown > uint64_t{2} << 20);
+    REQUIRE(s->flush().has_value());
+    // Idle rounds follow every 5 ms; wait (bounded) for the one that recreates the log (the file
+    // is missing for a moment in between).
+    auto log_bytes = [&] {
+      std::error_code ec;
+      const auto n = std::filesystem::file_size(log_path, ec);
+      return ec ? std::numeric_limits<uintmax_t>::max() : n;
+    };
+    for (int waited = 0; log_bytes() > o.log_shrink_bytes && waited < 5000; ++waited)
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    CHECK(log_bytes() <= o.log_shrink_bytes);
+    CHECK(s->stats()->write_behind_error.empty());
+    const uint64_t lsn = s->stats()->log_lsn;
+    put(*s, "after/1", "a");
+    put(*s, "burst/7", "rewritten");
+    CHECK(s->stats()->log_lsn == lsn + 2);
+    CHECK(*s->get_value("burst/19999") == std::optional<std::string>{std::string(100, 'x')});
+  }
+  // The records after the recreation are in the new log (or materialized): all there.
+  auto s = open_ok(o);
+  CHECK(s->stats()->values == 20'001);
+  CHECK(*s->get_value("after/1") == std::optional<std::string>{"a"});
+  CHECK(*s->get_value("burst/7") == std::optional<std::string>{"rewritten"});
+  CHECK(*s->get_value("burst/0") == std::optional<std::string>{std::string(100, 'x')});
+}
+
+TEST_CASE("a log file that vanished after everything was materialized (a crash inside its recreation) opens as empty") {
+  test::temp_dir tmp;
+  const options o = test::small_options(tmp.sub("db"));
+  {
+    auto s = open_ok(o);
+    for (int i = 0; i < 500; ++i) put(*s, "k/" + std::to_string(i), "v");
+    REQUIRE(s->flush().has_value());
+    REQUIRE(s->stats()->checkpoint_lsn == s->stats()->log_lsn);
+  }
+  // recreate_if_larger unlinks the old file before it creates the new one.
+  std::filesystem::remove(o.dir + "/wal.mdb");
+  std::filesystem::remove(o.dir + "/wal.mdb-lock");
+  {
+    auto s = open_ok(o);
+    CHECK(s->stats()->values == 500);
+    const uint64_t lsn = s->stats()->log_lsn;
+    CHECK(lsn == s->stats()->checkpoint_lsn);  // numbering goes on from the checkpoint
+    put(*s, "k/new", "n");
+  }
+  auto s = open_ok(o);
+  CHECK(s->stats()->values == 501);
+  CHECK(*s->get_value("k/new") == std::optional<std::string>{"n"});
 }
 
 TEST_CASE("get_values from the B-trees (one cursor in key order) answers each key as get_value does") {
