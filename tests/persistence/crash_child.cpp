@@ -45,6 +45,7 @@ int main(int argc, char** argv) {
   o.initial_map_bytes = 256 * 1024;  // small, so that children also grow the map
   o.max_map_bytes = uint64_t{1} << 30;
   const std::string wb = argc == 6 ? argv[5] : "";
+  const bool eager = wb == "eager";
   if (wb == "eager") {
     o.materialize_bytes = 8 * 1024;
     o.materialize_interval_ms = 1;
@@ -77,5 +78,8 @@ int main(int argc, char** argv) {
     for (uint64_t i = 0; i < n; ++i) report += std::to_string(next + i) + "\n";
     if (!write_all(report)) return 4;
     next += n;
+    // Eager children pause now and then: the store falls idle, and its idle round recreates
+    // the log (kills land before, inside and after that too).
+    if (eager && rng() % 64 == 0) ::usleep(5'000 + static_cast<useconds_t>(rng() % 10'000));
   }
 }
