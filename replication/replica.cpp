@@ -161,7 +161,10 @@ void replica::end_step() {
   if (!changes.empty()) cur_.put_meta(meta_members, encode_message(join_response{members_->snapshot()}));
   if (!changes.removed.empty()) {
     // Remembered so that their updates in key vectors do not hold collection back for ever.
-    for (node_id id : changes.removed) reaped_.set(id, 1);
+    for (node_id id : changes.removed) {
+      reaped_.set(id, 1);
+      pull_streams_.erase(id);
+    }
     cur_.put_meta(meta_reaped, encode_vv(reaped_));
   }
   if ((!cur_.empty() || vv_dirty_) && !batch_open_) {

@@ -263,19 +263,25 @@ void replica::on_sync_request(node_id from, const sync_request& q, uint64_t now_
   // it. The stream starts again from the requester's vector when no request has shown progress
   // for a gossip interval (a chunk was lost, or the requester restarted and lost what was in
   // flight), or when the requester got past what was sent (from elsewhere).
-  if (st.last_request.leq(q.vv) && st.last_request != q.vv) {
+  const bool progressed = st.last_request.leq(q.vv) && st.last_request != q.vv;
+  if (progressed) {
     st.last_request = q.vv;
     st.progress_ms = now_ms;
   }
-  bool stalled = now_ms > st.progress_ms + config_.gossip_interval_ms;
-  if (stalled || !q.vv.leq(st.sent)) {
+  const bool stalled = now_ms > st.progress_ms + config_.gossip_interval_ms;
+  const bool restart = stalled || !q.vv.leq(st.sent);
+  if (restart) {
     st.sent = q.vv;
     st.last_request = q.vv;
     st.progress_ms = now_ms;
   }
   uint64_t in_flight = 0;
   for (const auto& [origin, c] : st.sent.entries()) in_flight += c - std::min(c, q.vv.get(origin));
-  const uint64_t window = std::max<size_t>(config_.sync_window, 1) * config_.max_deltas_per_message;
+  // A stream (re)starts with one chunk and widens to the window once a request shows that the
+  // requester applies what it gets: one that drops deltas (still being bootstrapped by a full
+  // transfer, say) gets one chunk per request, as without streaming.
+  const size_t chunks_allowed = progressed && !restart ? std::max<size_t>(config_.sync_window, 1) : 1;
+  const uint64_t window = chunks_allowed * config_.max_deltas_per_message;
   // A full window: each chunk in flight with `more` set brings another request, which tops it up.
   if (in_flight >= window) return;
   for (size_t chunks = 1;; ++chunks) {
@@ -286,7 +292,7 @@ void replica::on_sync_request(node_id from, const sync_request& q, uint64_t now_
     for (const auto& e : r.deltas)
       if (e.seq > st.sent.get(e.origin)) st.sent.set(e.origin, e.seq);
     in_flight += r.deltas.size();
-    bool again = r.more && !r.deltas.empty() && in_flight < window && chunks < config_.sync_window;
+    bool again = r.more && !r.deltas.empty() && in_flight < window && chunks < chunks_allowed;
     send(from, std::move(r));
     if (!again) break;
   }
