@@ -5,7 +5,6 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <cstring>
 #include <optional>
 
 #include <algorithm>
@@ -245,16 +244,16 @@ result<bool> wal::recreate_if_larger(uint64_t bytes, uint64_t through) {
     return *d.broken;
   };
   const std::string lock_path = d.path + "-lock";
-  if (::unlink(d.path.c_str()) != 0 && errno != ENOENT) return fail(error{errc::io_error, std::strerror(errno)});
+  // lmdb_error maps an errno as it maps LMDB's codes (io_error, with the system's message).
+  if (::unlink(d.path.c_str()) != 0 && errno != ENOENT) return fail(d.lmdb_error(errno, "unlink the old log"));
   (void)::unlink(lock_path.c_str());
   if (auto s = d.open_env(); !s) return fail(s.err());
   // The new file's directory entry must be durable before a record in it is acknowledged.
   const int dfd = ::open(d.opts.dir.c_str(), O_RDONLY | O_DIRECTORY);
-  if (dfd < 0) return fail(error{errc::io_error, std::string("open the directory: ") + std::strerror(errno)});
-  const int rc = ::fsync(dfd);
-  const int err = errno;
+  if (dfd < 0) return fail(d.lmdb_error(errno, "open the log's directory"));
+  const int rc = ::fsync(dfd) == 0 ? 0 : errno;
   ::close(dfd);
-  if (rc != 0) return fail(error{errc::io_error, std::string("fsync the directory: ") + std::strerror(err)});
+  if (rc != 0) return fail(d.lmdb_error(rc, "fsync the log's directory"));
   return true;
 }
 
