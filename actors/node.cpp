@@ -16,6 +16,7 @@
 #include "actors/storage_actor.hpp"
 #include "actors/transport.hpp"
 #include "crdt/codec.hpp"
+#include "http/http_server.hpp"
 #include "persistence/lmdb_store.hpp"
 #include "replication/value_layout.hpp"
 
@@ -161,6 +162,7 @@ struct node::impl {
   uint64_t session = 1;  // the embedding API's session for watches
   std::mutex stop_mutex;
   bool stopped = false;
+  std::unique_ptr<http::server> http;  // stopped first: it calls into the node
 
   void send_call(client::request req, std::function<void(client::response)> reply,
                  std::function<void(client::event)> on_event = {}) {
@@ -187,6 +189,7 @@ struct node::impl {
   void shutdown(bool leave = true) {
     std::lock_guard<std::mutex> lock(stop_mutex);
     if (stopped) return;
+    if (http) http->stop();
     stopped = true;
     if (replica) {
       caf::scoped_actor self{*sys};
@@ -287,11 +290,29 @@ result<std::unique_ptr<node>> node::start(node_config cfg) {
   caf::anon_send(p->replica, actors::replica_init{rep, p->transport, storage, p->address});
   p->log->info("node {:016x} listening on {} (cluster '{}', data {})", p->id, p->address, cfg.cluster, cfg.data_dir);
   p->cfg = std::move(cfg);
-  return std::unique_ptr<node>(new node(std::move(p)));
+  auto n = std::unique_ptr<node>(new node(std::move(p)));
+  if (!n->impl_->cfg.http.empty()) {
+    node* self = n.get();
+    http::backend b;
+    b.submit = [self](client::request req, std::function<void(client::response)> reply) {
+      self->impl_->send_call(std::move(req), std::move(reply));
+    };
+    b.watch = [self](std::string prefix, std::function<void(const http::watch_event&)> fn) {
+      return self->subscribe(std::move(prefix), [fn = std::move(fn)](const change& c) {
+        fn(http::watch_event{c.key, c.value, c.origin});
+      });
+    };
+    b.unwatch = [self](uint64_t id) { self->unsubscribe(id); };
+    auto s = http::server::start(http::server_config{n->impl_->cfg.http, 8, 4, 10'000, n->impl_->log}, std::move(b));
+    if (!s) return s.err();  // the node stops as `n` goes
+    n->impl_->http = std::move(*s);
+  }
+  return n;
 }
 
 uint64_t node::id() const noexcept { return impl_->id; }
 std::string node::address() const { return impl_->address; }
+std::string node::http_address() const { return impl_->http ? impl_->http->address() : std::string{}; }
 readiness node::state() const noexcept { return static_cast<readiness>(impl_->readiness->load()); }
 
 bool node::wait_ready(std::chrono::milliseconds timeout) const {

@@ -72,6 +72,9 @@ struct node_config {
   std::vector<std::string> cas_voters;
   replication::cas_config cas;           // lane settings (its voters field is ignored)
   std::shared_ptr<spdlog::logger> log;   // empty: a stderr logger named after the node
+  // HOST:PORT of the HTTP endpoint (JSON API, /metrics, /v1/watch: http/http_server.hpp and
+  // docs/http-api.md); empty: none. Port 0 = any free port (http_address() tells which).
+  std::string http;
 };
 
 enum class readiness : uint8_t { loading, joining, ready, stopping, stopped, failed };
@@ -149,6 +152,7 @@ class node {
 
   uint64_t id() const noexcept;
   std::string address() const;  // host:port peers and clients use
+  std::string http_address() const;  // host:port of the HTTP endpoint; empty when it is off
   readiness state() const noexcept;
   // Waits until state() is ready (true) or the timeout passes (false).
   bool wait_ready(std::chrono::milliseconds timeout) const;

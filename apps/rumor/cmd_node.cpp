@@ -84,6 +84,7 @@ int run_node(const node_options& o) {
   cfg.gossip_interval_ms = o.gossip_interval_ms;
   cfg.fanout = o.fanout;
   cfg.log = log;
+  cfg.http = o.http;
 
   auto started = node::start(cfg);
   if (!started) {

@@ -23,6 +23,7 @@ struct node_options {
   uint64_t gossip_interval_ms = 200;
   size_t fanout = 3;
   std::string log_level = "info";
+  std::string http;  // HOST:PORT of the HTTP endpoint; empty: off
   std::string config_file;  // the --config file, re-read on SIGHUP; empty: none
 };
 

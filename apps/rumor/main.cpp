@@ -73,6 +73,9 @@ int main(int argc, char** argv) {
                    "every node; empty: lane disabled)")
       ->delimiter(',');
   node->add_option("--log-level", nopt.log_level, "trace | debug | info | warn | error | off")->capture_default_str();
+  node->add_option("--http", nopt.http,
+                   "HOST:PORT of the HTTP endpoint: JSON API, /metrics, /v1/watch (docs/http-api.md); "
+                   "off unless set");
 
   // ---- rumor cluster ----
   cluster_options clopt;
