@@ -234,7 +234,8 @@ struct server::impl {
       // Routes that do not exist, and errors httplib raises itself (413 for a body over the bound).
       if (!res.body.empty()) return;
       if (res.status == 413) {
-        reply(res, error_reply(errc::too_large, "the body is larger than " + std::to_string(max_body_bytes) + " bytes"));
+        reply(res, error_reply(errc::too_large, "the body is larger than " + std::to_string(max_body_bytes) +
+                                                    " bytes (or, sent as a form, 8192: use Content-Type: application/json)"));
       } else if (res.status == 404) {
         reply(res, error_reply(errc::not_found, "no route " + req.path + " (see docs/http-api.md)"));
       } else {
