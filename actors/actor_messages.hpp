@@ -27,6 +27,7 @@
 #include "replication/messages.hpp"
 #include "replication/outgoing.hpp"
 #include "replication/replica.hpp"
+#include "http/metrics.hpp"
 
 namespace rumor::actors {
 
@@ -41,6 +42,7 @@ using connect_atom = caf::atom_constant<caf::atom("rconnect")>;
 // failed because it was full)? The storage actor commits a small meta record and answers
 // ok_atom, or the error (as a string: caf::error cannot carry ours).
 using probe_atom = caf::atom_constant<caf::atom("rprobe")>;
+using metrics_atom = caf::atom_constant<caf::atom("rmetrics")>;
 
 struct call {
   // Who asks: the transport's connection id for a client connection, a node-API-unique id for
@@ -115,3 +117,4 @@ CAF_ALLOW_UNSAFE_MESSAGE_TYPE(rumor::actors::cas_peer_message)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(rumor::actors::cas_outbox_msg)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(rumor::actors::storage_batches)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(rumor::actors::storage_result)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(rumor::http::node_metrics)

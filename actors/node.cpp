@@ -187,9 +187,11 @@ struct node::impl {
   }
 
   void shutdown(bool leave = true) {
+    // The HTTP endpoint first, without the lock: its handlers call into the node (metrics() takes
+    // the lock) and stop() waits for them.
+    if (http) http->stop();
     std::lock_guard<std::mutex> lock(stop_mutex);
     if (stopped) return;
-    if (http) http->stop();
     stopped = true;
     if (replica) {
       caf::scoped_actor self{*sys};
@@ -303,6 +305,7 @@ result<std::unique_ptr<node>> node::start(node_config cfg) {
       });
     };
     b.unwatch = [self](uint64_t id) { self->unsubscribe(id); };
+    b.metrics = [self] { return self->metrics(); };
     auto s = http::server::start(http::server_config{n->impl_->cfg.http, 8, 4, 10'000, n->impl_->log}, std::move(b));
     if (!s) return s.err();  // the node stops as `n` goes
     n->impl_->http = std::move(*s);
@@ -312,6 +315,16 @@ result<std::unique_ptr<node>> node::start(node_config cfg) {
 
 uint64_t node::id() const noexcept { return impl_->id; }
 std::string node::address() const { return impl_->address; }
+std::optional<http::node_metrics> node::metrics() {
+  std::lock_guard<std::mutex> lock(impl_->stop_mutex);
+  if (impl_->stopped || !impl_->replica) return std::nullopt;
+  std::optional<http::node_metrics> out;
+  caf::scoped_actor self{*impl_->sys};
+  self->request(impl_->replica, std::chrono::seconds(2), actors::metrics_atom::value)
+      .receive([&](http::node_metrics& m) { out = std::move(m); }, [](caf::error&) {});
+  return out;
+}
+
 std::string node::http_address() const { return impl_->http ? impl_->http->address() : std::string{}; }
 readiness node::state() const noexcept { return static_cast<readiness>(impl_->readiness->load()); }
 

@@ -38,6 +38,7 @@
 
 #include "base/result.hpp"
 #include "client/client_messages.hpp"
+#include "http/metrics.hpp"
 #include "crdt/value.hpp"
 #include "persistence/options.hpp"
 #include "replication/cas.hpp"
@@ -153,6 +154,9 @@ class node {
   uint64_t id() const noexcept;
   std::string address() const;  // host:port peers and clients use
   std::string http_address() const;  // host:port of the HTTP endpoint; empty when it is off
+  // The replica actor's own measurements (sync-time histograms, message counters: /metrics);
+  // nullopt when it does not answer within 2 s or the node is stopped.
+  std::optional<http::node_metrics> metrics();
   readiness state() const noexcept;
   // Waits until state() is ready (true) or the timeout passes (false).
   bool wait_ready(std::chrono::milliseconds timeout) const;

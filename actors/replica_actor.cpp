@@ -2,7 +2,9 @@
 
 #include <algorithm>
 #include <chrono>
+#include <deque>
 #include <map>
+#include <tuple>
 #include <unordered_map>
 
 #include "actors/actor_messages.hpp"
@@ -12,6 +14,7 @@
 #include "client/client_codec.hpp"
 #include "client/render.hpp"
 #include "crdt/codec.hpp"
+#include "http/metrics.hpp"
 
 namespace rumor::actors {
 
@@ -38,7 +41,31 @@ struct waiting_call {
   uint64_t client_id;
   std::string key;
   reply_to to;
+  int64_t arrived_us = 0;  // updates: when the request arrived (rumor_sync_change_seconds)
 };
+
+int64_t steady_us() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+// Peer message kinds, by variant index, for the message counters of /metrics.
+const char* message_kind(const replication::message& m) {
+  static constexpr const char* names[] = {"hello",         "ping",          "ack",           "ping_req",
+                                          "join_request",  "join_response", "push",          "push_ack",
+                                          "sync_request",  "sync_response", "read_request",  "read_response",
+                                          "state_push",    "recon_request", "recon_buckets", "full_sync_request",
+                                          "full_sync_chunk"};
+  static_assert(std::size(names) == std::variant_size_v<replication::message>);
+  return names[m.index()];
+}
+
+// Deltas a peer message carries (pushes and sync answers), for rumor_sync_transfer_seconds.
+const std::vector<replication::delta_entry>* deltas_of(const replication::message& m) {
+  if (auto* p = std::get_if<replication::push>(&m)) return &p->deltas;
+  if (auto* s = std::get_if<replication::sync_response>(&m)) return &s->deltas;
+  return nullptr;
+}
 
 // The frames of one step for one client connection.
 struct client_out {
@@ -94,6 +121,11 @@ struct replica_actor_state {
   uint64_t tick_ms = 20;
   std::map<uint64_t, std::pair<replication::member_status, std::string>> known_members;  // for logs
   bool drain_scheduled = false;      // a drain_atom to ourselves is in the mailbox
+  http::node_metrics metrics;        // /metrics: sync-time histograms, message counters
+  // Deltas applied from peers and not yet in a batch handed to storage: (arrival, count); then
+  // the same with the id of the batch that holds them, until it is committed.
+  std::vector<std::pair<int64_t, uint64_t>> applied_unsent;
+  std::deque<std::tuple<uint64_t, int64_t, uint64_t>> applied_in_batch;
   bool started = false;
   bool stopping = false;
   bool handing_off = false;          // a graceful stop waits for peers to hold our updates
@@ -194,6 +226,8 @@ void drain(self_ptr self) {
   if (!r.batches.empty()) {
     for (auto& b : r.batches) b.id += st.batch_base;
     st.last_batch_sent = r.batches.back().id;
+    for (const auto& [at, n] : st.applied_unsent) st.applied_in_batch.emplace_back(st.last_batch_sent, at, n);
+    st.applied_unsent.clear();
     if (st.full && !st.stopping) {
       for (auto& b : r.batches) st.parked.push_back(std::move(b));
     } else {
@@ -201,8 +235,10 @@ void drain(self_ptr self) {
     }
   }
   if (!r.messages.empty()) {
-    for (auto& m : r.messages)
+    for (auto& m : r.messages) {
       if (m.address.empty() && m.to != 0) m.address = st.rep->members().address_of(m.to);
+      ++st.metrics.messages_sent[message_kind(m.msg)];
+    }
     self->send(st.transport, send_atom::value, outbox_msg{std::move(r.messages)});
   }
   for (auto& rp : r.replies) {
@@ -211,6 +247,8 @@ void drain(self_ptr self) {
     auto resp = to_response(it->second.client_id, rp);
     for (auto& kv : resp.values) kv.key = it->second.key;
     auto to = std::move(it->second.to);
+    if (it->second.arrived_us != 0 && resp.code == errc::ok)
+      st.metrics.sync_change.observe(static_cast<double>(steady_us() - it->second.arrived_us) / 1e6);
     st.calls.erase(it);
     respond(st, to, std::move(resp));
   }
@@ -332,7 +370,7 @@ void handle_update(self_ptr self, const client::request& req, reply_to& to, cons
   auto plan = plan_update(u, delete_type);
   if (!plan) return respond(st, to, error_response(req.id, plan.err()));
   uint64_t rid = st.next_request++;
-  st.calls.emplace(rid, waiting_call{req.id, u.key, std::move(to)});
+  st.calls.emplace(rid, waiting_call{req.id, u.key, std::move(to), steady_us()});
   st.rep->update(rid, u.key, plan->key_type, plan->mutate, to_replication(req.level), req.timeout_ms, now_ms(st));
 }
 
@@ -570,7 +608,19 @@ caf::behavior replica_actor(self_ptr self, replica_actor_config cfg) {
         auto& st = self->state;
         if (!st.rep) return;
         if (st.full && !replication::is_membership_message(m.msg)) return;  // nowhere to store it
+        ++st.metrics.messages_received[message_kind(m.msg)];
+        const uint64_t applied_before = st.rep->stats().remote_applied;
+        if (const auto* ds = deltas_of(m.msg)) {
+          const uint64_t wall = now_ms(st);
+          for (const auto& e : *ds) {
+            if (e.seq <= st.rep->vv().get(e.origin)) continue;  // had it: not this delta's first arrival
+            const uint64_t origin_ms = crdt::hlc_timestamp{e.record.hlc}.physical_ms();
+            st.metrics.sync_transfer.observe(static_cast<double>(wall - std::min(wall, origin_ms)) / 1e3);
+          }
+        }
         st.rep->receive(m.from, m.msg, now_ms(st));
+        if (const uint64_t applied = st.rep->stats().remote_applied - applied_before; applied > 0)
+          st.applied_unsent.emplace_back(steady_us(), applied);
         schedule_drain(self);
       },
       [=](cas_peer_message& m) {
@@ -594,6 +644,15 @@ caf::behavior replica_actor(self_ptr self, replica_actor_config cfg) {
           return;
         }
         if (!st.rep || r.lane != 0) return;
+        ++st.metrics.commits;
+        {
+          const int64_t now = steady_us();
+          while (!st.applied_in_batch.empty() && std::get<0>(st.applied_in_batch.front()) <= r.last_committed) {
+            const auto& [batch, at, n] = st.applied_in_batch.front();
+            st.metrics.sync_apply.observe(static_cast<double>(now - at) / 1e6, n);
+            st.applied_in_batch.pop_front();
+          }
+        }
         // Results for batches of a replica that was replaced are ignored (ids <= reported).
         while (st.last_batch_reported < r.last_committed) {
           ++st.last_batch_reported;
@@ -649,6 +708,7 @@ caf::behavior replica_actor(self_ptr self, replica_actor_config cfg) {
         return rp;
       },
       [=](flush_atom) { finish_stop(self); },
+      [=](metrics_atom) -> http::node_metrics { return self->state.metrics; },
       [=](drain_atom) {
         self->state.drain_scheduled = false;
         drain(self);

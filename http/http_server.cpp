@@ -12,6 +12,7 @@
 
 #include "client/host_port.hpp"
 #include "client/render.hpp"
+#include "http/dashboard_page.hpp"
 #include "http/http_api.hpp"
 #include "http/metrics.hpp"
 
@@ -135,7 +136,9 @@ struct server::impl {
       snapshot.sse_streams_open = streams.size();
     }
     res.status = 200;
-    res.set_content(prometheus_text(st, members, snapshot), "text/plain; version=0.0.4; charset=utf-8");
+    std::optional<node_metrics> own;
+    if (st && b.metrics) own = b.metrics();
+    res.set_content(prometheus_text(st, members, snapshot, own), "text/plain; version=0.0.4; charset=utf-8");
     observe("metrics", 200, start);
   }
 
@@ -210,6 +213,15 @@ struct server::impl {
     svr.set_keep_alive_timeout(30);
     auto api_handler = [this](const httplib::Request& req, httplib::Response& res) { api(req, res); };
     svr.Get("/metrics", [this](const httplib::Request&, httplib::Response& res) { metrics(res); });
+    auto page = [this](const httplib::Request&, httplib::Response& res) {
+      const auto start = clock_type::now();
+      const auto p = dashboard_page();
+      res.set_content(p.data(), p.size(), "text/html; charset=utf-8");
+      res.set_header("Cache-Control", "no-cache");
+      observe("dashboard", 200, start);
+    };
+    svr.Get("/", page);
+    svr.Get("/index.html", page);
     svr.Get("/healthz", [this](const httplib::Request&, httplib::Response& res) {
       const auto start = clock_type::now();
       const bool up = node_status(2'000).has_value();

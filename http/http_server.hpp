@@ -1,5 +1,6 @@
 #pragma once
-// rumor::http::server — a node's HTTP endpoint (`rumor node --http HOST:PORT`): the JSON API of
+// rumor::http::server — a node's HTTP endpoint (`rumor node --http HOST:PORT`): the dashboard
+// page at / (dashboard.html), the JSON API of
 // http_api.hpp, GET /v1/watch?prefix=P as Server-Sent Events, GET /metrics (metrics.hpp),
 // GET /healthz (the node answers) and GET /readyz (the node is ready). Runs on threads of its own
 // (cpp-httplib: one listener thread and a pool of `threads` workers) and reaches the node only
@@ -20,6 +21,7 @@
 #include "base/result.hpp"
 #include "client/client_messages.hpp"
 #include "crdt/value.hpp"
+#include "http/metrics.hpp"
 
 namespace spdlog { class logger; }
 
@@ -38,6 +40,8 @@ struct backend {
   // Starts a watch of the keys starting with `prefix`; returns its id for unwatch.
   std::function<uint64_t(std::string prefix, std::function<void(const watch_event&)>)> watch;
   std::function<void(uint64_t id)> unwatch;
+  // The node's own measurements for /metrics (empty function or nullopt: left out).
+  std::function<std::optional<node_metrics>()> metrics;
 };
 
 struct server_config {

@@ -53,6 +53,18 @@ std::string bucket_label(double b) {
 
 }  // namespace
 
+std::vector<double> sync_buckets() {
+  return {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60};
+}
+
+void histogram::observe(double v, uint64_t n) {
+  std::size_t i = 0;
+  while (i < bounds.size() && v > bounds[i]) ++i;
+  counts[i] += n;
+  count += n;
+  sum += v * static_cast<double>(n);
+}
+
 void route_counters::observe(int status, double seconds) {
   ++by_status[status];
   ++count;
@@ -76,8 +88,34 @@ std::string label_escape(std::string_view v) {
 }
 
 std::string prometheus_text(const std::optional<client::node_status>& status,
-                            const std::vector<client::member_info>& members, const server_counters& server) {
+                            const std::vector<client::member_info>& members, const server_counters& server,
+                            const std::optional<node_metrics>& node) {
   writer w;
+  auto hist = [&](const char* name, const char* help, const histogram& h) {
+    w.family(name, "histogram", help);
+    uint64_t cum = 0;
+    const std::string n(name);
+    for (std::size_t i = 0; i < h.bounds.size(); ++i) {
+      cum += h.counts[i];
+      w.sample(n + "_bucket", "le=\"" + bucket_label(h.bounds[i]) + "\"", static_cast<double>(cum));
+    }
+    w.sample(n + "_bucket", "le=\"+Inf\"", static_cast<double>(h.count));
+    w.sample(n + "_sum", "", h.sum);
+    w.sample(n + "_count", "", static_cast<double>(h.count));
+  };
+  if (node) {
+    hist("rumor_sync_change_seconds", "Client update request arrival to durable at this (origin) node.", node->sync_change);
+    hist("rumor_sync_transfer_seconds", "A delta's origin timestamp (HLC) to its arrival here.", node->sync_transfer);
+    hist("rumor_sync_apply_seconds", "A peer message's arrival to its deltas durable and visible here.", node->sync_apply);
+    w.family("rumor_peer_messages_received_total", "counter", "Peer messages received, by kind.");
+    for (const auto& [k, v] : node->messages_received)
+      w.sample("rumor_peer_messages_received_total", "kind=\"" + label_escape(k) + "\"", static_cast<double>(v));
+    w.family("rumor_peer_messages_sent_total", "counter", "Peer messages handed to the transport, by kind.");
+    for (const auto& [k, v] : node->messages_sent)
+      w.sample("rumor_peer_messages_sent_total", "kind=\"" + label_escape(k) + "\"", static_cast<double>(v));
+    w.one("rumor_storage_commits_total", "counter", "Storage commits (commit groups) of the replica's batches.",
+          static_cast<double>(node->commits));
+  }
   w.one("rumor_up", "gauge", "1 when the node answered this scrape's status request, else 0.", status ? 1 : 0);
   if (status) {
     const auto& n = *status;

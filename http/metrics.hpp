@@ -8,6 +8,7 @@
 #include <array>
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -28,6 +29,35 @@ struct route_counters {
   void observe(int status, double seconds);
 };
 
+// A histogram with fixed upper bounds (seconds); counts[i] = observations in (bounds[i-1],
+// bounds[i]], counts.back() = above the last bound.
+struct histogram {
+  std::vector<double> bounds;
+  std::vector<uint64_t> counts;
+  uint64_t count = 0;
+  double sum = 0;
+  explicit histogram(std::vector<double> b = {}) : bounds(std::move(b)), counts(bounds.size() + 1, 0) {}
+  void observe(double v, uint64_t n = 1);
+};
+
+// Bounds of the synchronisation-time histograms: 1 ms .. 60 s.
+std::vector<double> sync_buckets();
+
+// What a node measures about itself beyond its status (actors/replica_actor.cpp keeps it). The
+// founding model T_sync = T_change + T_x + T_apply, one histogram per term:
+//   change:   a client's update request arrives -> durable at this (origin) node, acknowledged
+//   transfer: a delta's HLC timestamp at its origin -> the delta arrives here (clocks of two
+//             nodes: skew between them shows up here)
+//   apply:    a peer message arrives here -> its deltas durable and visible here
+struct node_metrics {
+  histogram sync_change{sync_buckets()};
+  histogram sync_transfer{sync_buckets()};
+  histogram sync_apply{sync_buckets()};
+  std::map<std::string, uint64_t> messages_received;  // peer messages by kind
+  std::map<std::string, uint64_t> messages_sent;
+  uint64_t commits = 0;  // storage commits reported to the replica
+};
+
 struct server_counters {
   std::map<std::string, route_counters> routes;  // route name ("kv_get", "metrics"...) -> counters
   uint64_t sse_streams_open = 0;
@@ -36,7 +66,8 @@ struct server_counters {
 // The exposition text. `status` nullopt: the node did not answer (only the server's families
 // and rumor_up 0 are written).
 std::string prometheus_text(const std::optional<client::node_status>& status,
-                            const std::vector<client::member_info>& members, const server_counters& server);
+                            const std::vector<client::member_info>& members, const server_counters& server,
+                            const std::optional<node_metrics>& node = std::nullopt);
 
 // `v` escaped for a label value (\\, \", \n).
 std::string label_escape(std::string_view v);

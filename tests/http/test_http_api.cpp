@@ -187,6 +187,21 @@ TEST_CASE("metrics: the exposition is valid, counts requests, escapes labels") {
   CHECK(r.value("rumor_http_request_duration_seconds_bucket", "route=\"kv_update\",le=\"+Inf\"") == 1);
   CHECK(text.find("cluster=\"we\\\"ird\\\\name\\n\"") != std::string::npos);
 
+  http::node_metrics nm;
+  nm.sync_change.observe(0.003);
+  nm.sync_apply.observe(0.02, 5);
+  nm.sync_transfer.observe(100);  // above the last bound: only in +Inf
+  nm.messages_received["push"] = 3;
+  auto with_node = test::check_prometheus(http::prometheus_text(n, members, sc, nm));
+  for (const auto& p : with_node.problems) FAIL_CHECK(p);
+  CHECK(with_node.value("rumor_sync_change_seconds_bucket", "le=\"0.0025\"") == 0);
+  CHECK(with_node.value("rumor_sync_change_seconds_bucket", "le=\"0.005\"") == 1);
+  CHECK(with_node.value("rumor_sync_apply_seconds_count") == 5);
+  CHECK(with_node.value("rumor_sync_apply_seconds_sum") == doctest::Approx(0.1));
+  CHECK(with_node.value("rumor_sync_transfer_seconds_bucket", "le=\"60\"") == 0);
+  CHECK(with_node.value("rumor_sync_transfer_seconds_bucket", "le=\"+Inf\"") == 1);
+  CHECK(with_node.value("rumor_peer_messages_received_total", "kind=\"push\"") == 3);
+
   auto down = test::check_prometheus(http::prometheus_text(std::nullopt, {}, sc));
   for (const auto& p : down.problems) FAIL_CHECK(p);
   CHECK(down.value("rumor_up") == 0);

@@ -197,10 +197,20 @@ TEST_CASE("http processes: every route round-trips, a watch sees a remote change
   CHECK(parsed.value("rumor_http_requests_total", "route=\"kv_update\",code=\"200\"") >= 12);
   CHECK(parsed.value("rumor_http_requests_total", "route=\"kv_update\",code=\"409\"") >= 2);
   CHECK(parsed.value("rumor_http_requests_total", "route=\"invalid\",code=\"400\"") >= 3);
+  // T_change on the node the updates were made through.
+  CHECK(parsed.value("rumor_sync_change_seconds_count") >= 12);
+  CHECK(parsed.value("rumor_sync_change_seconds_bucket", "le=\"+Inf\"") == parsed.value("rumor_sync_change_seconds_count"));
+  CHECK(parsed.value("rumor_peer_messages_sent_total", "kind=\"push\"") >= 1);
   std::string ma = get(ca, "/metrics", 200);
   auto pa = rumor::test::check_prometheus(ma);
   for (const auto& p : pa.problems) FAIL_CHECK(p);
   CHECK(pa.value("rumor_updates_remote_applied_total") >= 12);
+  // T_x and T_apply on the node the deltas arrived at: one observation per delta applied.
+  CHECK(pa.value("rumor_sync_transfer_seconds_count") >= 12);
+  CHECK(pa.value("rumor_sync_apply_seconds_count") >= 12);
+  CHECK(pa.value("rumor_sync_transfer_seconds_sum") < 60.0 * pa.value("rumor_sync_transfer_seconds_count"));
+  CHECK(pa.value("rumor_peer_messages_received_total", "kind=\"push\"") >= 1);
+  CHECK(pa.value("rumor_storage_commits_total") >= 1);
 
   // The node behind the endpoint is the same one the client protocol serves.
   auto conn = b.proc->connect(5000);

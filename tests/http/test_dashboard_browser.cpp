@@ -1,0 +1,132 @@
+// The dashboard (http/dashboard.html at / of `rumor node --http`) in a real browser: headless
+// Chromium loads the page of node A of a live 3-node cluster; the test reads the rendered DOM and
+// checks that the three members are shown alive and that a value written through node C appears.
+// It saves a screenshot, dashboard.png, in its working directory (next to its log). Skips, saying
+// so, only when no chromium binary is installed (scripts/setup installs it when it can).
+// Bounded: every wait, and each browser run (killed after 90 s by `timeout`, its own child).
+#include <doctest/doctest.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <regex>
+
+#include <httplib.h>
+
+#include "processes.hpp"
+
+using rumor::test::eventually_for;
+using rumor::test::free_port;
+using rumor::test::node_process;
+using rumor::test::temp_dir;
+using namespace std::chrono_literals;
+
+namespace {
+
+std::string chromium_binary() {
+  for (const char* p : {"/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome"})
+    if (std::filesystem::exists(p)) return p;
+  return {};
+}
+
+// Runs `cmd` through the shell; returns its stdout and sets `rc`.
+std::string run(const std::string& cmd, int& rc) {
+  std::string out;
+  FILE* f = ::popen(cmd.c_str(), "r");
+  REQUIRE(f != nullptr);
+  char buf[65536];
+  size_t n = 0;
+  while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) out.append(buf, n);
+  rc = ::pclose(f);
+  return out;
+}
+
+struct http_node {
+  std::unique_ptr<node_process> proc;
+  uint16_t http_port = 0;
+};
+
+http_node start_node(const temp_dir& dir, const std::string& name, const std::vector<std::string>& join) {
+  http_node n;
+  n.http_port = free_port();
+  std::string addr = "127.0.0.1:" + std::to_string(free_port());
+  n.proc = std::make_unique<node_process>(RUMOR_BINARY, addr, dir.path + "/" + name, dir.path + "/" + name + ".log");
+  std::vector<std::string> flags = {"--cluster", "dash-test", "--gossip-interval-ms", "50",
+                                    "--http", "127.0.0.1:" + std::to_string(n.http_port)};
+  for (const auto& j : join) {
+    flags.push_back("--join");
+    flags.push_back(j);
+  }
+  REQUIRE_MESSAGE(n.proc->start(flags), name << " did not start");
+  return n;
+}
+
+size_t count(const std::string& s, const std::regex& re) {
+  return static_cast<size_t>(std::distance(std::sregex_iterator(s.begin(), s.end(), re), std::sregex_iterator()));
+}
+
+}  // namespace
+
+TEST_CASE("dashboard in headless chromium: three members alive, a value written elsewhere shown") {
+  const std::string chromium = chromium_binary();
+  if (chromium.empty()) {
+    MESSAGE("SKIPPED: no chromium binary (scripts/setup installs Debian's chromium when it can)");
+    return;
+  }
+  temp_dir dir;
+  auto a = start_node(dir, "a", {});
+  auto b = start_node(dir, "b", {a.proc->address()});
+  auto c = start_node(dir, "c", {a.proc->address(), b.proc->address()});
+  httplib::Client ha("127.0.0.1", a.http_port), hc("127.0.0.1", c.http_port);
+  ha.set_read_timeout(10);
+  hc.set_read_timeout(10);
+  REQUIRE(eventually_for(30s, [&] {
+    auto r = ha.Get("/v1/members");
+    if (!r || r->status != 200) return false;
+    return count(r->body, std::regex("\"status\":\"alive\"")) == 3;
+  }));
+  auto w = hc.Post("/v1/kv/dash%2Fhello", R"({"op":"set","value":"written through c"})", "application/json");
+  REQUIRE(w);
+  REQUIRE(w->status == 200);
+  REQUIRE(eventually_for(20s, [&] {
+    auto r = ha.Get("/v1/kv/dash%2Fhello");
+    return r && r->status == 200;
+  }));
+
+  const std::string url = "http://127.0.0.1:" + std::to_string(a.http_port) + "/";
+  const std::string profile = dir.path + "/chromium-profile";
+  const std::string common = "timeout -k 5 90 " + chromium +
+                             " --headless --no-sandbox --disable-gpu --disable-dev-shm-usage --no-first-run"
+                             " --user-data-dir=" + profile + " --virtual-time-budget=1500 ";
+  int rc = 0;
+  std::string dom = run(common + "--dump-dom " + url + " 2>" + dir.path + "/chromium.err", rc);
+  INFO("chromium exit status " << rc << ", DOM:\n" << dom.substr(0, 4000));
+  REQUIRE(rc == 0);
+  // Three member rows, each alive; the value written through c in the keys table.
+  size_t rows = 0, alive = 0;
+  const std::regex tr(R"re(<tr [^>]*>)re");
+  for (auto it = std::sregex_iterator(dom.begin(), dom.end(), tr); it != std::sregex_iterator(); ++it) {
+    const std::string tag = it->str();
+    if (tag.find(R"(class="member")") == std::string::npos) continue;
+    ++rows;
+    if (tag.find(R"(data-status="alive")") != std::string::npos) ++alive;
+  }
+  CHECK(rows == 3);
+  CHECK(alive == 3);
+  CHECK(dom.find(R"(data-key="dash/hello")") != std::string::npos);
+  CHECK(dom.find("written through c") != std::string::npos);
+  CHECK(dom.find(R"(<span id="readiness" class="pill">ready</span>)") != std::string::npos);
+  CHECK(dom.find(R"(<span id="error"></span>)") != std::string::npos);  // no fetch failed
+
+  // A screenshot next to the test's log (the working directory of the test run).
+  const std::string png = (std::filesystem::current_path() / "dashboard.png").string();
+  std::filesystem::remove(png);
+  run(common + "--window-size=1280,820 --screenshot=" + png + " " + url + " 2>>" + dir.path + "/chromium.err", rc);
+  CHECK(rc == 0);
+  CHECK(std::filesystem::exists(png));
+  if (std::filesystem::exists(png)) CHECK(std::filesystem::file_size(png) > 10'000);
+  MESSAGE("screenshot: " << png);
+
+  a.proc->stop();
+  b.proc->stop();
+  c.proc->stop();
+}
