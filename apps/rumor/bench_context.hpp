@@ -32,6 +32,7 @@ struct options {
   uint64_t scenario_timeout_s = 600;    // per scenario
   uint64_t insync_window_ms = 10'000;   // how long in-sync traffic is counted
   bool keep_tmp = false;
+  bool observe = false;                 // replicate: nodes with --http, scraped and dashboard-polled
 };
 
 // Thrown when a scenario passes its deadline or the run is interrupted.

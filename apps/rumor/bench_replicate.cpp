@@ -5,6 +5,8 @@
 #include <thread>
 
 #include "bench_client.hpp"
+#include "bench_observer.hpp"
+#include "client/host_port.hpp"
 #include "bench_node.hpp"
 #include "bench_scenarios.hpp"
 
@@ -21,9 +23,16 @@ client::update replicate_update(const std::string& prefix, uint64_t i) {
 void run_replicate(context& ctx) {
   const uint64_t n = ctx.opt.updates;
   node_proc a(ctx, "a"), b(ctx, "b");
-  a.start();
-  b.start({a.address()});
+  std::vector<std::string> http_a, http_b;
+  if (ctx.opt.observe) {
+    http_a = {"--http", "127.0.0.1:" + std::to_string(client::free_loopback_port())};
+    http_b = {"--http", "127.0.0.1:" + std::to_string(client::free_loopback_port())};
+  }
+  a.start({}, http_a);
+  b.start({a.address()}, http_b);
   wait_cluster(ctx, {a.address(), b.address()});
+  std::unique_ptr<http_observer> observer;
+  if (ctx.opt.observe) observer = std::make_unique<http_observer>(std::vector<std::string>{http_a[1], http_b[1]});
   auto ca = connect(ctx, a.address());
   auto cb = connect(ctx, b.address());
   ctx.progress("writing " + std::to_string(n) + " updates to A " + a.address() + " (window " +
@@ -73,7 +82,16 @@ void run_replicate(context& ctx) {
   std::vector<std::pair<std::string, std::string>> params = {
       {"updates", std::to_string(n)}, {"types", "pn_counter+lww_register(16B), one key each"},
       {"window", std::to_string(ctx.opt.window)}, {"durability", ctx.opt.durability},
-      {"gossip_interval_ms", std::to_string(ctx.opt.gossip_interval_ms)}, {"poll", "B status every 2 ms"}};
+      {"gossip_interval_ms", std::to_string(ctx.opt.gossip_interval_ms)}, {"poll", "B status every 2 ms"},
+      {"observed", ctx.opt.observe ? "yes: /metrics + dashboard polling every 1 s per node" : "no"}};
+  if (observer) {
+    observer->stop();
+    ctx.progress("observer: " + std::to_string(observer->requests()) + " HTTP requests (" +
+                 std::to_string(observer->failures()) + " failed), " + std::to_string(observer->scrape_bytes()) +
+                 " bytes of /metrics");
+    if (observer->requests() == 0 || observer->failures() > 0)
+      throw std::runtime_error("--observe: the HTTP endpoints did not answer every request");
+  }
   ctx.out.add({"replicate", "end_to_end_updates_per_s", n / (end_ms / 1000), "updates/s", params,
                ">= 500000 updates/s (Redis 7: 350k-700k)", n / (end_ms / 1000) >= 500'000});
   ctx.out.add({"replicate", "a_ingest_ms", w.ms, "ms", params, "", std::nullopt});

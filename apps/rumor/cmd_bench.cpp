@@ -71,6 +71,9 @@ CLI::App* add_bench_command(CLI::App& app, bench::options& o) {
   b->add_option("--fanout", o.fanout, "the node processes' push fanout")->capture_default_str();
   g_flags.timeout = b->add_option("--scenario-timeout", o.scenario_timeout_s, "seconds each scenario may take before it is aborted")->capture_default_str();
   b->add_flag("--keep-tmp", o.keep_tmp, "keep the temp dir (node logs, data) for inspection");
+  b->add_flag("--observe", o.observe,
+              "replicate: run the nodes with --http and, every second, scrape each one's /metrics and poll it as an "
+              "open dashboard does (the cost of watching a cluster)");
   return b;
 }
 
