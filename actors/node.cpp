@@ -155,6 +155,7 @@ struct node::impl {
   std::unique_ptr<caf::actor_system> sys;
   caf::actor replica;
   caf::actor transport;
+  caf::actor storage;
   std::shared_ptr<std::atomic<uint8_t>> readiness = std::make_shared<std::atomic<uint8_t>>(0);
   std::string address;
   uint64_t id = 0;
@@ -200,10 +201,17 @@ struct node::impl {
             log->warn("stop: the replica actor did not confirm: {}", caf::to_string(e));
           });
       self->wait_for(replica);
-    } else if (transport) {
-      caf::anon_send(transport, actors::stop_atom::value);
+      // Storage and transport quit at the replica's request (finish_stop); should the replica
+      // have quit without that (its request to storage timed out), they are stopped here so that
+      // the actor system can end. An actor that has quit drops the message.
+      if (storage) {
+        self->send_exit(storage, caf::exit_reason::user_shutdown);
+        self->wait_for(storage);
+      }
     }
+    if (transport) caf::anon_send(transport, actors::stop_atom::value);
     replica = nullptr;
+    storage = nullptr;
     transport = nullptr;
     sys.reset();  // waits for every actor (transport and storage have quit)
     store.reset();
@@ -288,8 +296,10 @@ result<std::unique_ptr<node>> node::start(node_config cfg) {
     p->shutdown();
     return error{ok.err().code, "loading " + cfg.data_dir + ": " + ok.err().message};
   }
-  auto storage = actors::spawn_storage(*p->sys, p->store, p->replica);
-  caf::anon_send(p->replica, actors::replica_init{rep, p->transport, storage, p->address});
+  // Held by the node only (impl::storage): a handle left in this scope would keep the actor alive
+  // while a failed start below stops the node, and its thread waits for that.
+  p->storage = actors::spawn_storage(*p->sys, p->store, p->replica);
+  caf::anon_send(p->replica, actors::replica_init{rep, p->transport, p->storage, p->address});
   p->log->info("node {:016x} listening on {} (cluster '{}', data {})", p->id, p->address, cfg.cluster, cfg.data_dir);
   p->cfg = std::move(cfg);
   auto n = std::unique_ptr<node>(new node(std::move(p)));

@@ -126,6 +126,7 @@ struct replica_actor_state {
   // the same with the id of the batch that holds them, until it is committed.
   std::vector<std::pair<int64_t, uint64_t>> applied_unsent;
   std::deque<std::tuple<uint64_t, int64_t, uint64_t>> applied_in_batch;
+  std::deque<std::pair<uint64_t, int64_t>> batches_sent;  // (batch id, when) until committed
   bool started = false;
   bool stopping = false;
   bool handing_off = false;          // a graceful stop waits for peers to hold our updates
@@ -228,6 +229,7 @@ void drain(self_ptr self) {
     st.last_batch_sent = r.batches.back().id;
     for (const auto& [at, n] : st.applied_unsent) st.applied_in_batch.emplace_back(st.last_batch_sent, at, n);
     st.applied_unsent.clear();
+    st.batches_sent.emplace_back(st.last_batch_sent, steady_us());
     if (st.full && !st.stopping) {
       for (auto& b : r.batches) st.parked.push_back(std::move(b));
     } else {
@@ -647,6 +649,10 @@ caf::behavior replica_actor(self_ptr self, replica_actor_config cfg) {
         ++st.metrics.commits;
         {
           const int64_t now = steady_us();
+          while (!st.batches_sent.empty() && st.batches_sent.front().first <= r.last_committed) {
+            st.metrics.commit.observe(static_cast<double>(now - st.batches_sent.front().second) / 1e6);
+            st.batches_sent.pop_front();
+          }
           while (!st.applied_in_batch.empty() && std::get<0>(st.applied_in_batch.front()) <= r.last_committed) {
             const auto& [batch, at, n] = st.applied_in_batch.front();
             st.metrics.sync_apply.observe(static_cast<double>(now - at) / 1e6, n);
@@ -708,7 +714,26 @@ caf::behavior replica_actor(self_ptr self, replica_actor_config cfg) {
         return rp;
       },
       [=](flush_atom) { finish_stop(self); },
-      [=](metrics_atom) -> http::node_metrics { return self->state.metrics; },
+      [=](metrics_atom) -> http::node_metrics {
+        auto& st = self->state;
+        http::node_metrics m = st.metrics;
+        if (st.rep) {
+          const auto& s = st.rep->stats();
+          m.replica_counters = {
+              {"deltas_duplicate", "Deltas received that this node already had.", s.duplicates},
+              {"deltas_buffered", "Deltas received out of order and held until the gap before them filled.",
+               s.buffered},
+              {"deltas_dropped", "Out-of-order deltas dropped (buffer full; anti-entropy brings them again).", s.dropped},
+              {"deltas_bad", "Undecodable or invalid deltas received.", s.bad_deltas},
+              {"states_joined", "Key states joined from repairs, read repairs and full transfers.", s.states_joined},
+              {"repairs_started", "Repairs (reconciliation or full transfer) started with a peer.", s.repairs_started},
+              {"repairs_finished", "Repairs finished.", s.repairs_finished},
+              {"stale_states", "States of collected keys, or dead dots, dropped.", s.stale_states},
+              {"clock_rewinds", "Times the hybrid logical clock forgot a position far ahead of the physical clock.",
+               s.clock_rewinds}};
+        }
+        return m;
+      },
       [=](drain_atom) {
         self->state.drain_scheduled = false;
         drain(self);

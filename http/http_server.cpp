@@ -207,6 +207,12 @@ struct server::impl {
 
   void install() {
     svr.new_task_queue = [n = cfg.threads] { return new httplib::ThreadPool(n); };
+    // SO_REUSEADDR only: httplib's default adds SO_REUSEPORT, with which a second process could
+    // bind the same port and take half of the connections instead of being refused.
+    svr.set_socket_options([](socket_t sock) {
+      int yes = 1;
+      ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+    });
     svr.set_payload_max_length(max_body_bytes);
     svr.set_read_timeout(std::chrono::seconds(10));
     svr.set_write_timeout(std::chrono::seconds(10));

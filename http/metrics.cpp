@@ -115,6 +115,13 @@ std::string prometheus_text(const std::optional<client::node_status>& status,
       w.sample("rumor_peer_messages_sent_total", "kind=\"" + label_escape(k) + "\"", static_cast<double>(v));
     w.one("rumor_storage_commits_total", "counter", "Storage commits (commit groups) of the replica's batches.",
           static_cast<double>(node->commits));
+    hist("rumor_storage_commit_seconds", "A batch of the replica handed to storage to its commit (log append, fsync).",
+         node->commit);
+    for (const auto& c : node->replica_counters) {
+      const std::string name = "rumor_" + c.name + "_total";
+      w.family(name.c_str(), "counter", c.help.c_str());
+      w.sample(name, "", static_cast<double>(c.value));
+    }
   }
   w.one("rumor_up", "gauge", "1 when the node answered this scrape's status request, else 0.", status ? 1 : 0);
   if (status) {

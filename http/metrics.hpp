@@ -53,9 +53,18 @@ struct node_metrics {
   histogram sync_change{sync_buckets()};
   histogram sync_transfer{sync_buckets()};
   histogram sync_apply{sync_buckets()};
+  histogram commit{sync_buckets()};                   // a batch handed to storage -> committed
   std::map<std::string, uint64_t> messages_received;  // peer messages by kind
   std::map<std::string, uint64_t> messages_sent;
   uint64_t commits = 0;  // storage commits reported to the replica
+  // The replica's event counters (replication/replica.hpp, replica_stats), by metric name
+  // (rumor_<name>_total), with their help text.
+  struct counter {
+    std::string name;
+    std::string help;
+    uint64_t value = 0;
+  };
+  std::vector<counter> replica_counters;
 };
 
 struct server_counters {

@@ -34,13 +34,15 @@ struct http_node {
   }
 };
 
-http_node start_node(const temp_dir& dir, const std::string& name, const std::vector<std::string>& join) {
+http_node start_node(const temp_dir& dir, const std::string& name, const std::vector<std::string>& join,
+                     std::string addr = {}, const std::vector<std::string>& extra = {}) {
   http_node n;
   n.http_port = free_port();
-  std::string addr = "127.0.0.1:" + std::to_string(free_port());
+  if (addr.empty()) addr = "127.0.0.1:" + std::to_string(free_port());
   n.proc = std::make_unique<node_process>(RUMOR_BINARY, addr, dir.path + "/" + name, dir.path + "/" + name + ".log");
   std::vector<std::string> flags = {"--cluster", "http-test", "--gossip-interval-ms", "50",
                                     "--http", "127.0.0.1:" + std::to_string(n.http_port)};
+  flags.insert(flags.end(), extra.begin(), extra.end());
   for (const auto& j : join) {
     flags.push_back("--join");
     flags.push_back(j);
@@ -69,8 +71,11 @@ bool has(const std::string& body, const std::string& part) { return body.find(pa
 
 TEST_CASE("http processes: every route round-trips, a watch sees a remote change, errors map, metrics parse") {
   temp_dir dir;
-  auto a = start_node(dir, "a", {});
-  auto b = start_node(dir, "b", {a.proc->address()});
+  const std::string addr_a = "127.0.0.1:" + std::to_string(free_port());
+  const std::string addr_b = "127.0.0.1:" + std::to_string(free_port());
+  const std::vector<std::string> voters = {"--cas-voters", addr_a + "," + addr_b};
+  auto a = start_node(dir, "a", {}, addr_a, voters);
+  auto b = start_node(dir, "b", {addr_a}, addr_b, voters);
   auto ca = a.client();
   auto cb = b.client();
 
@@ -159,7 +164,17 @@ TEST_CASE("http processes: every route round-trips, a watch sees a remote change
   get(cb, "/v1/kv/x?consistency=sometimes", 400);
   get(cb, "/v1/nothing-here", 404);
   get(cb, "/elsewhere", 404);
-  CHECK(has(post(cb, "/v1/cas/c", R"({"expected":null,"value":"1"})", 503), "\"error\":\"unavailable\""));
+  // The linearizable lane: create, a stale expectation refused with the current value, read
+  // through the other node, delete.
+  REQUIRE(eventually_for(20s, [&] {
+    auto r = cb.Post("/v1/cas/c", R"({"expected":null,"value":"1"})", "application/json");
+    return r && r->status == 200;
+  }));
+  CHECK(has(post(cb, "/v1/cas/c", R"({"expected":null,"value":"2"})", 409), "\"current\":\"1\""));
+  CHECK(get(ca, "/v1/cas/c", 200) == "{\"key\":\"c\",\"value\":\"1\"}\n");
+  CHECK(has(post(ca, "/v1/cas/c", R"({"expected":"1","value":null})", 200), "\"value\":null"));
+  CHECK(get(cb, "/v1/cas/c", 200) == "{\"key\":\"c\",\"value\":null}\n");
+  post(ca, "/v1/cas/c", R"({"value":"x"})", 400);
   {
     std::string big(2u << 20, 'x');
     auto r = cb.Post("/v1/kv/big", big, "application/json");
@@ -211,10 +226,47 @@ TEST_CASE("http processes: every route round-trips, a watch sees a remote change
   CHECK(pa.value("rumor_sync_transfer_seconds_sum") < 60.0 * pa.value("rumor_sync_transfer_seconds_count"));
   CHECK(pa.value("rumor_peer_messages_received_total", "kind=\"push\"") >= 1);
   CHECK(pa.value("rumor_storage_commits_total") >= 1);
+  CHECK(pa.value("rumor_storage_commit_seconds_count") >= 1);
+  CHECK(pa.value("rumor_deltas_duplicate_total") >= 0);
+  CHECK(pa.value("rumor_repairs_started_total") >= 0);
 
   // The node behind the endpoint is the same one the client protocol serves.
   auto conn = b.proc->connect(5000);
   REQUIRE(conn);
   a.proc->stop();
   b.proc->stop();
+}
+
+namespace {
+// Runs `rumor node` with `args` (bounded by `timeout`, its own child); returns exit status and output.
+std::pair<int, std::string> run_node_once(const std::string& args) {
+  std::string cmd = std::string("timeout -k 5 20 ") + RUMOR_BINARY + " node " + args + " 2>&1";
+  std::string out;
+  FILE* f = ::popen(cmd.c_str(), "r");
+  REQUIRE(f != nullptr);
+  char buf[4096];
+  size_t n = 0;
+  while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) out.append(buf, n);
+  int rc = ::pclose(f);
+  return {WIFEXITED(rc) ? WEXITSTATUS(rc) : -1, out};
+}
+}  // namespace
+
+TEST_CASE("http processes: a malformed or busy --http address stops the start with a clear message") {
+  temp_dir dir;
+  const std::string listen = "--listen 127.0.0.1:" + std::to_string(free_port());
+  auto [rc, out] = run_node_once(listen + " --data " + dir.path + "/x --http not-an-address");
+  CHECK(rc == 2);  // exit_usage
+  CHECK(has(out, "--http"));
+
+  // A port another process holds (here: a running node's HTTP endpoint).
+  auto a = start_node(dir, "a", {});
+  auto [rc2, out2] = run_node_once("--listen 127.0.0.1:" + std::to_string(free_port()) + " --data " + dir.path +
+                                   "/y --http 127.0.0.1:" + std::to_string(a.http_port));
+  CHECK(rc2 == 3);  // exit_unavailable: busy
+  CHECK(has(out2, "cannot listen on 127.0.0.1:" + std::to_string(a.http_port)));
+  // The running node is unaffected.
+  auto c = a.client();
+  CHECK(get(c, "/readyz", 200) == "ready\n");
+  a.proc->stop();
 }
