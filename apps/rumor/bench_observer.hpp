@@ -1,8 +1,9 @@
 #pragma once
 // The load of watching a cluster, for `rumor bench replicate --observe`: a thread that, once a
 // second and for each node's HTTP endpoint, scrapes GET /metrics (as Prometheus would) and makes
-// the requests an open dashboard makes (/v1/status, /v1/members, /v1/keys?limit=50 and the value
-// of each listed key). Counts what it did; stop() (or the destructor) ends and joins it.
+// the requests an open dashboard makes (/v1/status and /v1/members every second; every 10 s
+// /v1/keys?limit=50 and the value of each listed key). Counts what it did; stop() (or the
+// destructor) ends and joins it.
 
 #include <atomic>
 #include <cstdint>
