@@ -1,6 +1,7 @@
 #include "actors/replica_actor.hpp"
 
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <deque>
 #include <map>
@@ -50,15 +51,13 @@ int64_t steady_us() {
 }
 
 // Peer message kinds, by variant index, for the message counters of /metrics.
-const char* message_kind(const replication::message& m) {
-  static constexpr const char* names[] = {"hello",         "ping",          "ack",           "ping_req",
+constexpr std::size_t message_kinds = std::variant_size_v<replication::message>;
+constexpr const char* message_kind_names[] = {"hello",         "ping",          "ack",           "ping_req",
                                           "join_request",  "join_response", "push",          "push_ack",
                                           "sync_request",  "sync_response", "read_request",  "read_response",
                                           "state_push",    "recon_request", "recon_buckets", "full_sync_request",
                                           "full_sync_chunk"};
-  static_assert(std::size(names) == std::variant_size_v<replication::message>);
-  return names[m.index()];
-}
+static_assert(std::size(message_kind_names) == message_kinds);
 
 // Deltas a peer message carries (pushes and sync answers), for rumor_sync_transfer_seconds.
 const std::vector<replication::delta_entry>* deltas_of(const replication::message& m) {
@@ -121,7 +120,9 @@ struct replica_actor_state {
   uint64_t tick_ms = 20;
   std::map<uint64_t, std::pair<replication::member_status, std::string>> known_members;  // for logs
   bool drain_scheduled = false;      // a drain_atom to ourselves is in the mailbox
-  http::node_metrics metrics;        // /metrics: sync-time histograms, message counters
+  http::node_metrics metrics;        // /metrics: sync-time histograms (message counters below)
+  std::array<uint64_t, message_kinds> received_by_kind{};  // by variant index (no map on the hot path)
+  std::array<uint64_t, message_kinds> sent_by_kind{};
   // Deltas applied from peers and not yet in a batch handed to storage: (arrival, count); then
   // the same with the id of the batch that holds them, until it is committed.
   std::vector<std::pair<int64_t, uint64_t>> applied_unsent;
@@ -239,7 +240,7 @@ void drain(self_ptr self) {
   if (!r.messages.empty()) {
     for (auto& m : r.messages) {
       if (m.address.empty() && m.to != 0) m.address = st.rep->members().address_of(m.to);
-      ++st.metrics.messages_sent[message_kind(m.msg)];
+      ++st.sent_by_kind[m.msg.index()];
     }
     self->send(st.transport, send_atom::value, outbox_msg{std::move(r.messages)});
   }
@@ -610,7 +611,7 @@ caf::behavior replica_actor(self_ptr self, replica_actor_config cfg) {
         auto& st = self->state;
         if (!st.rep) return;
         if (st.full && !replication::is_membership_message(m.msg)) return;  // nowhere to store it
-        ++st.metrics.messages_received[message_kind(m.msg)];
+        ++st.received_by_kind[m.msg.index()];
         const uint64_t applied_before = st.rep->stats().remote_applied;
         if (const auto* ds = deltas_of(m.msg)) {
           const uint64_t wall = now_ms(st);
@@ -717,6 +718,10 @@ caf::behavior replica_actor(self_ptr self, replica_actor_config cfg) {
       [=](metrics_atom) -> http::node_metrics {
         auto& st = self->state;
         http::node_metrics m = st.metrics;
+        for (std::size_t k = 0; k < message_kinds; ++k) {
+          if (st.received_by_kind[k] != 0) m.messages_received[message_kind_names[k]] = st.received_by_kind[k];
+          if (st.sent_by_kind[k] != 0) m.messages_sent[message_kind_names[k]] = st.sent_by_kind[k];
+        }
         if (st.rep) {
           const auto& s = st.rep->stats();
           m.replica_counters = {

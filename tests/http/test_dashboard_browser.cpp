@@ -12,10 +12,11 @@
 
 #include <httplib.h>
 
-#include "processes.hpp"
+#include "http_nodes.hpp"
 
 using rumor::test::eventually_for;
 using rumor::test::free_port;
+using rumor::test::http_node;
 using rumor::test::node_process;
 using rumor::test::temp_dir;
 using namespace std::chrono_literals;
@@ -28,37 +29,11 @@ std::string chromium_binary() {
   return {};
 }
 
-// Runs `cmd` through the shell; returns its stdout and sets `rc`.
-std::string run(const std::string& cmd, int& rc) {
-  std::string out;
-  FILE* f = ::popen(cmd.c_str(), "r");
-  REQUIRE(f != nullptr);
-  char buf[65536];
-  size_t n = 0;
-  while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) out.append(buf, n);
-  rc = ::pclose(f);
-  return out;
-}
-
-struct http_node {
-  std::unique_ptr<node_process> proc;
-  uint16_t http_port = 0;
-};
-
 http_node start_node(const temp_dir& dir, const std::string& name, const std::vector<std::string>& join) {
-  http_node n;
-  n.http_port = free_port();
-  std::string addr = "127.0.0.1:" + std::to_string(free_port());
-  n.proc = std::make_unique<node_process>(RUMOR_BINARY, addr, dir.path + "/" + name, dir.path + "/" + name + ".log");
-  std::vector<std::string> flags = {"--cluster", "dash-test", "--gossip-interval-ms", "50",
-                                    "--http", "127.0.0.1:" + std::to_string(n.http_port)};
-  for (const auto& j : join) {
-    flags.push_back("--join");
-    flags.push_back(j);
-  }
-  REQUIRE_MESSAGE(n.proc->start(flags), name << " did not start");
-  return n;
+  return rumor::test::start_http_node(dir, "dash-test", name, join);
 }
+
+std::string run(const std::string& cmd, int& rc) { return rumor::test::run_shell(cmd, rc); }
 
 size_t count(const std::string& s, const std::regex& re) {
   return static_cast<size_t>(std::distance(std::sregex_iterator(s.begin(), s.end(), re), std::sregex_iterator()));

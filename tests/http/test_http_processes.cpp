@@ -11,44 +11,21 @@
 
 #include <httplib.h>
 
-#include "processes.hpp"
+#include "http_nodes.hpp"
 #include "prometheus_check.hpp"
 
 using rumor::test::eventually_for;
 using rumor::test::free_port;
+using rumor::test::http_node;
 using rumor::test::node_process;
 using rumor::test::temp_dir;
 using namespace std::chrono_literals;
 
 namespace {
 
-struct http_node {
-  std::unique_ptr<node_process> proc;
-  uint16_t http_port = 0;
-  httplib::Client client() const {
-    httplib::Client c("127.0.0.1", http_port);
-    c.set_connection_timeout(5);
-    c.set_read_timeout(15);
-    c.set_write_timeout(5);
-    return c;
-  }
-};
-
 http_node start_node(const temp_dir& dir, const std::string& name, const std::vector<std::string>& join,
                      std::string addr = {}, const std::vector<std::string>& extra = {}) {
-  http_node n;
-  n.http_port = free_port();
-  if (addr.empty()) addr = "127.0.0.1:" + std::to_string(free_port());
-  n.proc = std::make_unique<node_process>(RUMOR_BINARY, addr, dir.path + "/" + name, dir.path + "/" + name + ".log");
-  std::vector<std::string> flags = {"--cluster", "http-test", "--gossip-interval-ms", "50",
-                                    "--http", "127.0.0.1:" + std::to_string(n.http_port)};
-  flags.insert(flags.end(), extra.begin(), extra.end());
-  for (const auto& j : join) {
-    flags.push_back("--join");
-    flags.push_back(j);
-  }
-  REQUIRE_MESSAGE(n.proc->start(flags), name << " did not start");
-  return n;
+  return rumor::test::start_http_node(dir, "http-test", name, join, std::move(addr), extra);
 }
 
 std::string post(httplib::Client& c, const std::string& path, const std::string& body, int expect) {
@@ -240,14 +217,8 @@ TEST_CASE("http processes: every route round-trips, a watch sees a remote change
 namespace {
 // Runs `rumor node` with `args` (bounded by `timeout`, its own child); returns exit status and output.
 std::pair<int, std::string> run_node_once(const std::string& args) {
-  std::string cmd = std::string("timeout -k 5 20 ") + RUMOR_BINARY + " node " + args + " 2>&1";
-  std::string out;
-  FILE* f = ::popen(cmd.c_str(), "r");
-  REQUIRE(f != nullptr);
-  char buf[4096];
-  size_t n = 0;
-  while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) out.append(buf, n);
-  int rc = ::pclose(f);
+  int rc = 0;
+  std::string out = rumor::test::run_shell(std::string("timeout -k 5 20 ") + RUMOR_BINARY + " node " + args + " 2>&1", rc);
   return {WIFEXITED(rc) ? WEXITSTATUS(rc) : -1, out};
 }
 }  // namespace
