@@ -323,6 +323,44 @@ result<std::unique_ptr<node>> node::start(node_config cfg) {
   return n;
 }
 
+namespace {
+
+// The transport's figures as /metrics families (docs/http-api.md, "Metrics").
+void add_transport_families(const actors::transport_stats& t, std::vector<http::family>& out) {
+  using http::family;
+  auto d = [](uint64_t v) { return static_cast<double>(v); };
+  out.push_back(family{"rumor_connections", "gauge", "Open connections, by role (pending: before their hello).",
+                       {{"role=\"peer\"", d(t.peer_connections)},
+                        {"role=\"client\"", d(t.client_connections)},
+                        {"role=\"pending\"", d(t.open_connections - std::min(t.open_connections,
+                                                                                t.peer_connections + t.client_connections))}}});
+  out.push_back(family::one("rumor_connections_accepted_total", "counter", "Connections accepted.", d(t.accepted)));
+  out.push_back(family::one("rumor_connections_dialed_total", "counter", "Outgoing connections established.", d(t.dialed)));
+  out.push_back(family::one("rumor_dial_failures_total", "counter", "Outgoing connection attempts that failed.",
+                            d(t.dial_failures)));
+  out.push_back(family::one("rumor_connections_refused_total", "counter",
+                            "Connections closed for a bad hello, a bad frame or a timeout.", d(t.refused)));
+  out.push_back(family::one("rumor_peer_messages_dropped_total", "counter",
+                            "Peer messages not sent: the peer's backlog was full, it was not reachable, or no route.",
+                            d(t.dropped)));
+  out.push_back(family{"rumor_network_received_bytes_total", "counter", "Bytes of frames received, by connection role.",
+                       {{"role=\"peer\"", d(t.peer_bytes_in)}, {"role=\"client\"", d(t.client_bytes_in)}}});
+  out.push_back(family{"rumor_network_sent_bytes_total", "counter", "Bytes of frames written, by connection role.",
+                       {{"role=\"peer\"", d(t.peer_bytes_out)}, {"role=\"client\"", d(t.client_bytes_out)}}});
+  family in{"rumor_peer_received_bytes_total", "counter", "Bytes of peer messages received, by kind.", {}};
+  family sent{"rumor_peer_sent_bytes_total", "counter",
+              "Bytes of peer messages encoded for sending, by kind (dropped ones included).", {}};
+  for (std::size_t k = 0; k < actors::transport_stats::peer_kinds; ++k) {
+    const std::string label = std::string("kind=\"") + actors::peer_kind_name(k) + "\"";
+    in.samples.emplace_back(label, d(t.received_bytes_by_kind[k]));
+    sent.samples.emplace_back(label, d(t.sent_bytes_by_kind[k]));
+  }
+  out.push_back(std::move(in));
+  out.push_back(std::move(sent));
+}
+
+}  // namespace
+
 uint64_t node::id() const noexcept { return impl_->id; }
 std::string node::address() const { return impl_->address; }
 std::optional<http::node_metrics> node::metrics() {
@@ -332,6 +370,10 @@ std::optional<http::node_metrics> node::metrics() {
   caf::scoped_actor self{*impl_->sys};
   self->request(impl_->replica, std::chrono::seconds(2), actors::metrics_atom::value)
       .receive([&](http::node_metrics& m) { out = std::move(m); }, [](caf::error&) {});
+  if (!out || !impl_->transport) return out;
+  self->request(impl_->transport, std::chrono::seconds(2), caf::get_atom::value)
+      .receive([&](const actors::transport_stats& t) { add_transport_families(t, out->families); },
+               [](caf::error&) {});
   return out;
 }
 

@@ -51,13 +51,8 @@ int64_t steady_us() {
 }
 
 // Peer message kinds, by variant index, for the message counters of /metrics.
-constexpr std::size_t message_kinds = std::variant_size_v<replication::message>;
-constexpr const char* message_kind_names[] = {"hello",         "ping",          "ack",           "ping_req",
-                                          "join_request",  "join_response", "push",          "push_ack",
-                                          "sync_request",  "sync_response", "read_request",  "read_response",
-                                          "state_push",    "recon_request", "recon_buckets", "full_sync_request",
-                                          "full_sync_chunk"};
-static_assert(std::size(message_kind_names) == message_kinds);
+using replication::message_kinds;
+using replication::message_kind_names;
 
 // Deltas a peer message carries (pushes and sync answers), for rumor_sync_transfer_seconds.
 const std::vector<replication::delta_entry>* deltas_of(const replication::message& m) {
@@ -290,18 +285,87 @@ client::node_status make_status(replica_actor_state& st) {
   if (auto t = st.rep->stored_tombstones()) s.tombstones = *t;
   s.tombstones_collected = st.rep->stats().tombstones_collected;
   s.clock_drift_refusals = st.rep->stats().clock_drift_refusals;
-  if (auto c = st.rep->clock_problem(now_ms(st))) s.clock_error = *c;
+  const uint64_t now = now_ms(st);
+  if (auto c = st.rep->clock_problem(now)) s.clock_error = *c;
   if (st.cas) s.cas_voters = static_cast<uint32_t>(st.cas->voter_count());
   for (const auto& m : st.rep->members().live_peers()) {
-    client::peer_lag lag{m.id, 0};
+    client::peer_lag lag{m.id, 0, 0};
     auto it = st.rep->peer_vvs().find(m.id);
-    for (const auto& [origin, c] : st.rep->vv().entries()) {
-      uint64_t have = it == st.rep->peer_vvs().end() ? 0 : it->second.get(origin);
-      lag.behind += c - std::min(c, have);
+    const replication::version_vector none;
+    const auto& have = it == st.rep->peer_vvs().end() ? none : it->second;
+    for (const auto& [origin, c] : st.rep->vv().entries()) lag.behind += c - std::min(c, have.get(origin));
+    if (lag.behind > 0) {
+      if (auto oldest = st.rep->oldest_lacking_ms(have)) lag.lag_ms = now - std::min(now, *oldest);
     }
     s.peers.push_back(lag);
   }
   return s;
+}
+
+// The replica actor's figures for /metrics (http/metrics.hpp; docs/http-api.md lists each).
+http::node_metrics gather_metrics(replica_actor_state& st) {
+  http::node_metrics m = st.metrics;
+  using http::family;
+  auto by_kind = [](std::string name, std::string help, const std::array<uint64_t, message_kinds>& counts) {
+    family f{std::move(name), "counter", std::move(help), {}};
+    for (std::size_t k = 0; k < message_kinds; ++k)
+      f.samples.emplace_back(std::string("kind=\"") + message_kind_names[k] + "\"", static_cast<double>(counts[k]));
+    return f;
+  };
+  m.families.push_back(by_kind("rumor_peer_messages_received_total", "Peer messages received, by kind.",
+                               st.received_by_kind));
+  m.families.push_back(by_kind("rumor_peer_messages_sent_total", "Peer messages handed to the transport, by kind.",
+                               st.sent_by_kind));
+  if (st.rep) {
+    const auto& s = st.rep->stats();
+    const std::tuple<const char*, const char*, uint64_t> counters[] = {
+        {"deltas_duplicate", "Deltas received that this node already had.", s.duplicates},
+        {"deltas_buffered", "Deltas received out of order and held until the gap before them filled.", s.buffered},
+        {"deltas_dropped", "Out-of-order deltas dropped (buffer full; anti-entropy brings them again).", s.dropped},
+        {"deltas_bad", "Undecodable or invalid deltas received.", s.bad_deltas},
+        {"states_joined", "Key states joined from repairs, read repairs and full transfers.", s.states_joined},
+        {"repairs_started", "Repairs (reconciliation or full transfer) started with a peer.", s.repairs_started},
+        {"repairs_finished", "Repairs finished.", s.repairs_finished},
+        {"full_transfers", "Repairs started as a full transfer of the peer's values.", s.full_transfers},
+        {"gossip_rounds", "Anti-entropy rounds (one per gossip interval while peers are known).", s.gossip_rounds},
+        {"stale_states", "States of collected keys, or dead dots, dropped.", s.stale_states},
+        {"clock_rewinds", "Times the hybrid logical clock forgot a position far ahead of the physical clock.",
+         s.clock_rewinds}};
+    for (const auto& [name, help, value] : counters)
+      m.families.push_back(family::one(std::string("rumor_") + name + "_total", "counter", help, static_cast<double>(value)));
+  }
+  if (st.cas) {
+    const auto& c = st.cas->stats();
+    m.families.push_back(family{"rumor_cas_outcomes_total", "counter",
+                                "Compare-and-set operations proposed here, by outcome (timeout: outcome unknown).",
+                                {{"outcome=\"ok\"", static_cast<double>(c.ok)},
+                                 {"outcome=\"conflict\"", static_cast<double>(c.conflicts)},
+                                 {"outcome=\"unavailable\"", static_cast<double>(c.unavailable)},
+                                 {"outcome=\"timeout\"", static_cast<double>(c.timeouts)}}});
+    m.families.push_back(family::one("rumor_cas_attempts_total", "counter", "Ballots started by this proposer.",
+                                     static_cast<double>(c.attempts)));
+    m.families.push_back(family::one("rumor_cas_retries_total", "counter", "Ballots started after a refused one.",
+                                     static_cast<double>(c.retries)));
+    m.families.push_back(family{"rumor_cas_acceptor_replies_total", "counter",
+                                "The acceptor's answers to proposers, by kind.",
+                                {{"reply=\"promise\"", static_cast<double>(c.promises)},
+                                 {"reply=\"accepted\"", static_cast<double>(c.accepts)},
+                                 {"reply=\"nack\"", static_cast<double>(c.nacks)}}});
+  }
+  if (auto s = st.cfg.store->stats_uncounted()) {
+    m.families.push_back(family::one("rumor_store_map_bytes", "gauge", "The LMDB map's current size.",
+                                     static_cast<double>(s->map_bytes)));
+    m.families.push_back(family::one("rumor_store_map_max_bytes", "gauge", "The size the LMDB map may grow to.",
+                                     static_cast<double>(s->max_map_bytes)));
+    m.families.push_back(family::one("rumor_store_used_bytes", "gauge", "Bytes of the LMDB map in use.",
+                                     static_cast<double>(s->used_bytes)));
+    m.families.push_back(family::one("rumor_store_log_bytes", "gauge", "Bytes of the write-ahead log (wal.mdb) in use.",
+                                     static_cast<double>(s->log_bytes)));
+    m.families.push_back(family::one("rumor_materializations_total", "counter",
+                                     "Materializations of the write-behind layers into the B-trees since the store opened.",
+                                     static_cast<double>(s->materializations)));
+  }
+  return m;
 }
 
 // A key listing reads every stored value (they are in hash order: value_layout.hpp), which takes
@@ -715,30 +779,7 @@ caf::behavior replica_actor(self_ptr self, replica_actor_config cfg) {
         return rp;
       },
       [=](flush_atom) { finish_stop(self); },
-      [=](metrics_atom) -> http::node_metrics {
-        auto& st = self->state;
-        http::node_metrics m = st.metrics;
-        for (std::size_t k = 0; k < message_kinds; ++k) {
-          if (st.received_by_kind[k] != 0) m.messages_received[message_kind_names[k]] = st.received_by_kind[k];
-          if (st.sent_by_kind[k] != 0) m.messages_sent[message_kind_names[k]] = st.sent_by_kind[k];
-        }
-        if (st.rep) {
-          const auto& s = st.rep->stats();
-          m.replica_counters = {
-              {"deltas_duplicate", "Deltas received that this node already had.", s.duplicates},
-              {"deltas_buffered", "Deltas received out of order and held until the gap before them filled.",
-               s.buffered},
-              {"deltas_dropped", "Out-of-order deltas dropped (buffer full; anti-entropy brings them again).", s.dropped},
-              {"deltas_bad", "Undecodable or invalid deltas received.", s.bad_deltas},
-              {"states_joined", "Key states joined from repairs, read repairs and full transfers.", s.states_joined},
-              {"repairs_started", "Repairs (reconciliation or full transfer) started with a peer.", s.repairs_started},
-              {"repairs_finished", "Repairs finished.", s.repairs_finished},
-              {"stale_states", "States of collected keys, or dead dots, dropped.", s.stale_states},
-              {"clock_rewinds", "Times the hybrid logical clock forgot a position far ahead of the physical clock.",
-               s.clock_rewinds}};
-        }
-        return m;
-      },
+      [=](metrics_atom) -> http::node_metrics { return gather_metrics(self->state); },
       [=](drain_atom) {
         self->state.drain_scheduled = false;
         drain(self);

@@ -107,18 +107,11 @@ using broker_ptr = caf::stateful_actor<transport_state, caf::io::broker>*;
 
 // ---- small helpers ----
 
-const char* kind_name(const replication::message& m) {
-  static constexpr const char* names[] = {
-      "hello",        "ping",          "ack",           "ping_req",          "join_request",   "join_response",
-      "push",         "push_ack",      "sync_request",  "sync_response",     "read_request",   "read_response",
-      "state_push",   "recon_request", "recon_buckets", "full_sync_request", "full_sync_chunk"};
-  return m.index() < std::size(names) ? names[m.index()] : "message";
-}
+using replication::kind_name;
 
-const char* kind_name(const replication::cas_message& m) {
-  static constexpr const char* names[] = {"cas_prepare", "cas_promise", "cas_accept", "cas_accepted", "cas_nack"};
-  return m.index() < std::size(names) ? names[m.index()] : "cas message";
-}
+// A peer message's index in transport_stats' arrays by kind.
+std::size_t kind_index(const replication::message& m) { return m.index(); }
+std::size_t kind_index(const replication::cas_message& m) { return replication::message_kinds + m.index(); }
 
 std::string node_name(node_id n) { return fmt::format("{:016x}", n); }
 
@@ -185,7 +178,9 @@ void write_frame(broker_ptr self, connection& c, std::string_view frame) {
   self->write(c.hdl, frame.size(), frame.data());
   self->flush(c.hdl);
   c.backlog += frame.size();
-  ++self->state.stats.frames_out;
+  auto& stats = self->state.stats;
+  ++stats.frames_out;
+  (c.kind == role::client ? stats.client_bytes_out : stats.peer_bytes_out) += frame.size();
 }
 
 // Writes a peer frame unless the peer is too far behind (then drops and counts it: gossip is
@@ -411,6 +406,7 @@ void route(broker_ptr self, node_id to, const std::string& to_address, const Mes
                       frame.err().describe());
     return;
   }
+  st.stats.sent_bytes_by_kind[kind_index(msg)] += frame->size();
   if (to != 0) {
     if (auto p = st.peers.find(to); p != st.peers.end()) {
       send_to_peer(self, st.conns.at(p->second), *frame);
@@ -549,11 +545,13 @@ void on_peer_frame(broker_ptr self, connection& c, std::string_view frame) {
   auto any = decode_any_peer(frame);
   if (!any) return refuse(self, c, "bad frame: " + any.err().describe());
   if (auto* cm = std::get_if<replication::cas_message>(&*any)) {
+    self->state.stats.received_bytes_by_kind[kind_index(*cm)] += frame.size();
     self->send(self->state.replica, cas_peer_message{c.node, std::move(*cm)});
     return;
   }
   auto& m = std::get<replication::message>(*any);
   if (std::holds_alternative<replication::hello>(m)) return refuse(self, c, "a second hello");
+  self->state.stats.received_bytes_by_kind[kind_index(m)] += frame.size();
   self->send(self->state.replica, peer_message{c.node, std::move(m)});
 }
 
@@ -601,6 +599,7 @@ void drain_frames(broker_ptr self, uint64_t serial) {
     if (!f) return refuse(self, *c, "unreadable frame header: " + f.err().describe());
     if (!*f) return;
     ++st.stats.frames_in;
+    (c->kind == role::client ? st.stats.client_bytes_in : st.stats.peer_bytes_in) += (*f)->size();
     on_frame(self, *c, **f);
   }
 }

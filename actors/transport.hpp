@@ -25,6 +25,8 @@
 // message until the handshake completes, and on failure drops the queue and waits a backoff
 // (reconnect_min_ms doubling up to reconnect_max_ms) before dialing that address again.
 
+#include <array>
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -34,6 +36,7 @@
 #include <spdlog/spdlog.h>
 
 #include "base/result.hpp"
+#include "replication/cas_messages.hpp"
 #include "replication/messages.hpp"
 
 namespace rumor::actors {
@@ -70,7 +73,23 @@ struct transport_stats {
   uint64_t frames_in = 0;
   uint64_t frames_out = 0;
   uint64_t dropped = 0;           // peer messages not sent: backlog full, dial backoff, no route
+  uint64_t peer_bytes_in = 0;     // bytes of frames read and written on peer connections
+  uint64_t peer_bytes_out = 0;    //   (and on connections before their hello)
+  uint64_t client_bytes_in = 0;   // ... on client connections
+  uint64_t client_bytes_out = 0;
+  // Bytes of peer messages by kind: received (decoded) and encoded for sending (dropped ones
+  // included). Index: the kind's index in replication::message, then the lane's kinds after them
+  // (peer_kind_name names each).
+  static constexpr std::size_t peer_kinds = replication::message_kinds + replication::cas_message_kinds;
+  std::array<uint64_t, peer_kinds> received_bytes_by_kind{};
+  std::array<uint64_t, peer_kinds> sent_bytes_by_kind{};
 };
+
+// The name of peer message kind `i` of transport_stats (e.g. "push", "cas_prepare").
+inline const char* peer_kind_name(std::size_t i) {
+  return i < replication::message_kinds ? replication::message_kind_names[i]
+                                        : replication::cas_message_kind_names[i - replication::message_kinds];
+}
 
 struct transport_handle {
   caf::actor broker;

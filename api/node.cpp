@@ -240,7 +240,7 @@ result<node_status> node::status() {
   s.delta_log = r->delta_log;
   s.local_updates = r->local_updates;
   s.remote_applied = r->remote_applied;
-  for (const auto& p : r->peers) s.peers.push_back(node_status::peer_lag{p.id, p.behind});
+  for (const auto& p : r->peers) s.peers.push_back(node_status::peer_lag{p.id, p.behind, p.lag_ms});
   s.tombstones = r->tombstones;
   s.tombstones_collected = r->tombstones_collected;
   s.cas_voters = r->cas_voters;

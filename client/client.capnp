@@ -235,6 +235,7 @@ struct MemberInfo {
 struct PeerLag {
   id @0 :UInt64;                  # the peer's node id
   behind @1 :UInt64;              # deltas this node has that the peer's last known vector lacks
+  lagMs @2 :UInt64;               # age of the oldest of them, milliseconds (0: none)
 }
 
 struct NodeStatus {

@@ -122,6 +122,7 @@ void put(w::NodeStatus::Builder b, const node_status& x) {
   for (unsigned i = 0; i < peers.size(); ++i) {
     peers[i].setId(x.peers[i].id);
     peers[i].setBehind(x.peers[i].behind);
+    peers[i].setLagMs(x.peers[i].lag_ms);
   }
 }
 
@@ -280,7 +281,7 @@ class decoder {
     auto peers = r.getPeers();
     take(peers.size());
     s.peers.reserve(peers.size());
-    for (auto p : peers) s.peers.push_back(peer_lag{p.getId(), p.getBehind()});
+    for (auto p : peers) s.peers.push_back(peer_lag{p.getId(), p.getBehind(), p.getLagMs()});
     return s;
   }
 

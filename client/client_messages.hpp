@@ -135,6 +135,7 @@ struct member_info {
 struct peer_lag {
   uint64_t id = 0;
   uint64_t behind = 0;  // deltas this node has that the peer's last known vector lacks
+  uint64_t lag_ms = 0;  // age of the oldest of them (now - its origin's HLC time); 0: none
   friend bool operator==(const peer_lag&, const peer_lag&) = default;
 };
 

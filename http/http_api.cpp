@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "client/render.hpp"
+#include "client/status_render.hpp"
 #include "crdt/codec.hpp"
 #include "crdt/type_tag.hpp"
 
@@ -24,11 +25,7 @@ std::optional<uint64_t> parse_u64(const std::string& s) {
   return v;
 }
 
-std::string hex_id(uint64_t id) {
-  char b[17];
-  std::snprintf(b, sizeof b, "%016llx", static_cast<unsigned long long>(id));
-  return b;
-}
+using client::node_id_hex;
 
 // consistency and timeout_ms of the query into `req`; a 400 reply when malformed.
 std::optional<http_reply> read_level(const http_request& r, client::request& req) {
@@ -68,25 +65,6 @@ std::optional<std::string> value_object(const std::string& key, const std::vecto
     return out + "}";
   }
   return std::string{};
-}
-
-std::string status_json(const client::node_status& n) {
-  std::string out = "{\"node\":\"" + hex_id(n.node) + "\",\"address\":" + q(n.address) + ",\"cluster\":" + q(n.cluster) +
-                    ",\"readiness\":" + q(n.readiness) + ",\"keys\":" + std::to_string(n.keys) +
-                    ",\"delta_log\":" + std::to_string(n.delta_log) + ",\"local_updates\":" + std::to_string(n.local_updates) +
-                    ",\"remote_applied\":" + std::to_string(n.remote_applied) + ",\"tombstones\":" + std::to_string(n.tombstones) +
-                    ",\"tombstones_collected\":" + std::to_string(n.tombstones_collected) +
-                    ",\"cas_voters\":" + std::to_string(n.cas_voters) + ",\"write_behind\":{\"bytes\":" +
-                    std::to_string(n.write_behind_bytes) + ",\"log_backlog\":" + std::to_string(n.log_backlog) +
-                    ",\"checkpoint\":" + std::to_string(n.checkpoint) +
-                    ",\"last_materialize_ms\":" + std::to_string(n.last_materialize_ms) + ",\"error\":" +
-                    q(n.write_behind_error) + "},\"storage_error\":" + q(n.storage_error) +
-                    ",\"clock_drift_refusals\":" + std::to_string(n.clock_drift_refusals) + ",\"clock_error\":" +
-                    q(n.clock_error) + ",\"peers\":[";
-  for (size_t i = 0; i < n.peers.size(); ++i)
-    out += std::string(i ? "," : "") + "{\"id\":\"" + hex_id(n.peers[i].id) + "\",\"behind\":" +
-           std::to_string(n.peers[i].behind) + "}";
-  return out + "]}";
 }
 
 // A JSON string field that must be a string (or absent: nullopt, or null when `null_ok`).
@@ -320,7 +298,7 @@ http_reply render(const routed& req, const client::response& resp) {
       std::string out = "{\"members\":[";
       for (size_t i = 0; i < resp.member_list.size(); ++i) {
         const auto& m = resp.member_list[i];
-        out += std::string(i ? "," : "") + "{\"id\":\"" + hex_id(m.id) + "\",\"address\":" + q(m.address) +
+        out += std::string(i ? "," : "") + "{\"id\":\"" + node_id_hex(m.id) + "\",\"address\":" + q(m.address) +
                ",\"status\":" + q(client::member_status_name(m.status)) +
                ",\"incarnation\":" + std::to_string(m.incarnation) + "}";
       }
@@ -328,7 +306,7 @@ http_reply render(const routed& req, const client::response& resp) {
     }
     case route::status:
       if (!resp.node) return error_reply(errc::decode_error, "the node sent no status");
-      return json_reply(status_json(*resp.node));
+      return json_reply(client::render_status_json(*resp.node));
     case route::cas_write:
     case route::cas_read: {
       std::string current = resp.values.empty() ? "null" : q(resp.values.front().value);

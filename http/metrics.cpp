@@ -3,6 +3,7 @@
 #include <cstdio>
 
 #include "client/render.hpp"
+#include "client/status_render.hpp"
 
 namespace rumor::http {
 
@@ -39,11 +40,7 @@ struct writer {
   }
 };
 
-std::string hex_id(uint64_t id) {
-  char b[17];
-  std::snprintf(b, sizeof b, "%016llx", static_cast<unsigned long long>(id));
-  return b;
-}
+using client::node_id_hex;
 
 std::string bucket_label(double b) {
   char s[32];
@@ -107,20 +104,13 @@ std::string prometheus_text(const std::optional<client::node_status>& status,
     hist("rumor_sync_change_seconds", "Client update request arrival to durable at this (origin) node.", node->sync_change);
     hist("rumor_sync_transfer_seconds", "A delta's origin timestamp (HLC) to its arrival here.", node->sync_transfer);
     hist("rumor_sync_apply_seconds", "A peer message's arrival to its deltas durable and visible here.", node->sync_apply);
-    w.family("rumor_peer_messages_received_total", "counter", "Peer messages received, by kind.");
-    for (const auto& [k, v] : node->messages_received)
-      w.sample("rumor_peer_messages_received_total", "kind=\"" + label_escape(k) + "\"", static_cast<double>(v));
-    w.family("rumor_peer_messages_sent_total", "counter", "Peer messages handed to the transport, by kind.");
-    for (const auto& [k, v] : node->messages_sent)
-      w.sample("rumor_peer_messages_sent_total", "kind=\"" + label_escape(k) + "\"", static_cast<double>(v));
     w.one("rumor_storage_commits_total", "counter", "Storage commits (commit groups) of the replica's batches.",
           static_cast<double>(node->commits));
     hist("rumor_storage_commit_seconds", "A batch of the replica handed to storage to its commit (log append, fsync).",
          node->commit);
-    for (const auto& c : node->replica_counters) {
-      const std::string name = "rumor_" + c.name + "_total";
-      w.family(name.c_str(), "counter", c.help.c_str());
-      w.sample(name, "", static_cast<double>(c.value));
+    for (const auto& f : node->families) {
+      w.family(f.name.c_str(), f.type.c_str(), f.help.c_str());
+      for (const auto& [labels, value] : f.samples) w.sample(f.name, labels, value);
     }
   }
   w.one("rumor_up", "gauge", "1 when the node answered this scrape's status request, else 0.", status ? 1 : 0);
@@ -128,7 +118,7 @@ std::string prometheus_text(const std::optional<client::node_status>& status,
     const auto& n = *status;
     w.family("rumor_node_info", "gauge", "Constant 1, labelled with the node's identity.");
     w.sample("rumor_node_info",
-             "node=\"" + hex_id(n.node) + "\",address=\"" + label_escape(n.address) + "\",cluster=\"" +
+             "node=\"" + node_id_hex(n.node) + "\",address=\"" + label_escape(n.address) + "\",cluster=\"" +
                  label_escape(n.cluster) + "\"",
              1);
     w.family("rumor_readiness", "gauge", "1 for the node's current readiness state, 0 for the others.");
@@ -144,7 +134,11 @@ std::string prometheus_text(const std::optional<client::node_status>& status,
           static_cast<double>(n.remote_applied));
     w.family("rumor_peer_behind_updates", "gauge",
              "Deltas this node holds that the peer's last known version vector lacks.");
-    for (const auto& p : n.peers) w.sample("rumor_peer_behind_updates", "peer=\"" + hex_id(p.id) + "\"", static_cast<double>(p.behind));
+    for (const auto& p : n.peers) w.sample("rumor_peer_behind_updates", "peer=\"" + node_id_hex(p.id) + "\"", static_cast<double>(p.behind));
+    w.family("rumor_peer_lag_seconds", "gauge",
+             "Age of the oldest delta this node holds that the peer's last known vector lacks (0: none).");
+    for (const auto& p : n.peers)
+      w.sample("rumor_peer_lag_seconds", "peer=\"" + node_id_hex(p.id) + "\"", static_cast<double>(p.lag_ms) / 1000.0);
     w.one("rumor_tombstones", "gauge", "Deleted keys waiting until every member has seen the delete.",
           static_cast<double>(n.tombstones));
     w.one("rumor_tombstones_collected_total", "counter", "Deleted keys collected since the node started.",

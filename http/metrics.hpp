@@ -43,6 +43,20 @@ struct histogram {
 // Bounds of the synchronisation-time histograms: 1 ms .. 60 s.
 std::vector<double> sync_buckets();
 
+// One metric family: its full name (counters end in _total), type ("counter" or "gauge"), help
+// text, and samples: a rendered label set (e.g. `kind="push"`, made with label_escape; empty for
+// none) and a value.
+struct family {
+  std::string name;
+  std::string type;
+  std::string help;
+  std::vector<std::pair<std::string, double>> samples;
+  // A family of one unlabelled sample.
+  static family one(std::string name, std::string type, std::string help, double value) {
+    return family{std::move(name), std::move(type), std::move(help), {{std::string{}, value}}};
+  }
+};
+
 // What a node measures about itself beyond its status (actors/replica_actor.cpp keeps it). The
 // founding model T_sync = T_change + T_x + T_apply, one histogram per term:
 //   change:   a client's update request arrives -> durable at this (origin) node, acknowledged
@@ -54,17 +68,11 @@ struct node_metrics {
   histogram sync_transfer{sync_buckets()};
   histogram sync_apply{sync_buckets()};
   histogram commit{sync_buckets()};                   // a batch handed to storage -> committed
-  std::map<std::string, uint64_t> messages_received;  // peer messages by kind
-  std::map<std::string, uint64_t> messages_sent;
   uint64_t commits = 0;  // storage commits reported to the replica
-  // The replica's event counters (replication/replica.hpp, replica_stats), by metric name
-  // (rumor_<name>_total), with their help text.
-  struct counter {
-    std::string name;
-    std::string help;
-    uint64_t value = 0;
-  };
-  std::vector<counter> replica_counters;
+  // Families the node adds as they are: the replica's event counters and message counts, the
+  // transport's connections and bytes, the store's map, the compare-and-set lane's outcomes
+  // (actors/node.cpp gathers them; docs/http-api.md lists each).
+  std::vector<family> families;
 };
 
 struct server_counters {

@@ -10,6 +10,7 @@
 #include <compare>
 #include <cstddef>
 #include <cstdint>
+#include <iterator>
 #include <optional>
 #include <string>
 #include <variant>
@@ -92,6 +93,13 @@ struct cas_nack {
 };
 
 using cas_message = std::variant<cas_prepare, cas_promise, cas_accept, cas_accepted, cas_nack>;
+
+// The number of lane message kinds, and each kind's name by its index in `cas_message`.
+inline constexpr std::size_t cas_message_kinds = std::variant_size_v<cas_message>;
+inline constexpr const char* cas_message_kind_names[] = {"cas_prepare", "cas_promise", "cas_accept", "cas_accepted",
+                                                         "cas_nack"};
+static_assert(std::size(cas_message_kind_names) == cas_message_kinds);
+inline const char* kind_name(const cas_message& m) { return cas_message_kind_names[m.index()]; }
 
 // The key a message is about.
 inline const std::string& cas_key(const cas_message& m) {

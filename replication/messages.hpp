@@ -7,7 +7,9 @@
 // — together the update's replication dot. A version_vector maps origin -> highest contiguous seq
 // applied.
 
+#include <cstddef>
 #include <cstdint>
+#include <iterator>
 #include <string>
 #include <variant>
 #include <vector>
@@ -252,6 +254,16 @@ struct full_sync_chunk {
 using message = std::variant<hello, ping, ack, ping_req, join_request, join_response, push, push_ack,
                              sync_request, sync_response, read_request, read_response, state_push,
                              recon_request, recon_buckets, full_sync_request, full_sync_chunk>;
+
+// The number of message kinds, and each kind's name by its index in `message` (for logs and
+// metrics: counters by kind are arrays indexed by message::index()).
+inline constexpr std::size_t message_kinds = std::variant_size_v<message>;
+inline constexpr const char* message_kind_names[] = {
+    "hello",        "ping",          "ack",           "ping_req",          "join_request",   "join_response",
+    "push",         "push_ack",      "sync_request",  "sync_response",     "read_request",   "read_response",
+    "state_push",   "recon_request", "recon_buckets", "full_sync_request", "full_sync_chunk"};
+static_assert(std::size(message_kind_names) == message_kinds);
+inline const char* kind_name(const message& m) { return message_kind_names[m.index()]; }
 
 // True for the messages of membership (SWIM probes, joins): those that carry no data to store.
 inline bool is_membership_message(const message& m) {

@@ -388,6 +388,7 @@ void replica::tick(uint64_t now_ms) {
   if (first_pull || now_ms - last_gossip_ms_ >= config_.gossip_interval_ms) {
     pulled_ = true;
     last_gossip_ms_ = now_ms;
+    ++stats_.gossip_rounds;
     anti_entropy(now_ms);
     maybe_truncate();
   }

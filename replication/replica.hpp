@@ -122,6 +122,8 @@ struct replica_stats {
   uint64_t states_joined = 0;  // repair / read-repair / full-sync state joins
   uint64_t repairs_started = 0;
   uint64_t repairs_finished = 0;
+  uint64_t full_transfers = 0;  // repairs that were full transfers (of repairs_started)
+  uint64_t gossip_rounds = 0;   // anti-entropy rounds (one per gossip interval)
   uint64_t tombstones_collected = 0;
   uint64_t stale_states = 0;   // states of collected keys dropped, or states whose dead dots were
                                // dropped (join_state, repairs: PROTOCOL.md, "Key deletion")
@@ -201,6 +203,11 @@ class replica {
   std::optional<std::string> clock_problem(uint64_t now_ms) const;
   // Peers' last known version vectors.
   const std::unordered_map<node_id, version_vector>& peer_vvs() const noexcept { return peer_vv_; }
+  // The physical time (HLC milliseconds at its origin) of the oldest committed delta in this
+  // node's log that a node whose vector is `have` lacks, over every origin: how far behind it is
+  // in time. nullopt when it lacks none (or only uncommitted ones, or only truncated ones).
+  // One log read per origin it lacks deltas of.
+  std::optional<uint64_t> oldest_lacking_ms(const version_vector& have) const;
   // Deltas in the log that not every live member has acknowledged (an estimate of log size).
   uint64_t delta_log_size() const noexcept;
   // Deleted keys whose tombstones are stored, waiting for collection (committed state; a scan of

@@ -151,6 +151,23 @@ std::vector<delta_entry> replica::log_entries_after(const version_vector& have, 
   return out;
 }
 
+std::optional<uint64_t> replica::oldest_lacking_ms(const version_vector& have) const {
+  std::optional<uint64_t> oldest;
+  for (const auto& [origin, mine] : vv_.entries()) {
+    const uint64_t theirs = have.get(origin);
+    if (theirs >= mine || theirs < truncated_.get(origin)) continue;
+    (void)store_.scan_deltas(origin, theirs + 1, [&](uint64_t seq, std::string_view data) {
+      if (seq > mine) return false;
+      if (auto rec = decode_log_record(data)) {
+        const uint64_t ms = crdt::hlc_timestamp{rec->hlc}.physical_ms();
+        oldest = oldest ? std::min(*oldest, ms) : ms;
+      }
+      return false;  // the first one is the oldest of this origin
+    });
+  }
+  return oldest;
+}
+
 void replica::flush_push() {
   if (to_push_.empty()) return;
   auto peers = live_peer_ids();

@@ -47,6 +47,7 @@ void replica::start_repair(node_id peer, const version_vector& peer_vv, uint64_t
                   false, now_ms, false, {}, {}};
   if (!bootstrapped_ || vv_.empty() || estimate > config_.full_sync_threshold) {
     s.full = true;
+    ++stats_.full_transfers;
     send(peer, full_sync_request{s.id, {}});
   } else {
     send(peer, recon_request{s.id, digests_.to_iblt(s.cells).cells()});

@@ -6,6 +6,7 @@
 
 #include "client/connection.hpp"
 #include "client/render.hpp"
+#include "client/status_render.hpp"
 #include "crdt/codec.hpp"
 #include "exit_codes.hpp"
 
@@ -190,51 +191,8 @@ int run_status(session& s, const client_command& c) {
   if (!r) return fail(c.name, r.err());
   if (r->code != errc::ok) return fail(c.name, error{r->code, r->message});
   if (!r->node) return fail(c.name, error{errc::decode_error, "the node sent no status"});
-  const auto& n = *r->node;
-  char id[17];
-  std::snprintf(id, sizeof id, "%016llx", static_cast<unsigned long long>(n.node));
-  if (s.o.json) {
-    std::cout << "{\"node\":\"" << id << "\",\"address\":" << json_string(n.address)
-              << ",\"cluster\":" << json_string(n.cluster) << ",\"readiness\":" << json_string(n.readiness)
-              << ",\"keys\":" << n.keys << ",\"delta_log\":" << n.delta_log << ",\"local_updates\":" << n.local_updates
-              << ",\"remote_applied\":" << n.remote_applied << ",\"tombstones\":" << n.tombstones
-              << ",\"tombstones_collected\":" << n.tombstones_collected << ",\"cas_voters\":" << n.cas_voters
-              << ",\"write_behind\":{\"bytes\":" << n.write_behind_bytes << ",\"log_backlog\":" << n.log_backlog
-              << ",\"checkpoint\":" << n.checkpoint << ",\"last_materialize_ms\":" << n.last_materialize_ms
-              << ",\"error\":" << json_string(n.write_behind_error)
-              << "},\"storage_error\":" << json_string(n.storage_error)
-              << ",\"clock_drift_refusals\":" << n.clock_drift_refusals
-              << ",\"clock_error\":" << json_string(n.clock_error) << ",\"peers\":[";
-    for (size_t i = 0; i < n.peers.size(); ++i) {
-      char pid[17];
-      std::snprintf(pid, sizeof pid, "%016llx", static_cast<unsigned long long>(n.peers[i].id));
-      std::cout << (i ? "," : "") << "{\"id\":\"" << pid << "\",\"behind\":" << n.peers[i].behind << "}";
-    }
-    std::cout << "]}\n";
-  } else {
-    std::cout << "node        " << id << "\naddress     " << n.address << "\ncluster     " << n.cluster
-              << "\nreadiness   " << n.readiness << "\nkeys        " << n.keys << "\ndelta log   " << n.delta_log
-              << " (not yet acknowledged by every member)\nupdates     " << n.local_updates << " local, "
-              << n.remote_applied << " from peers\ntombstones  " << n.tombstones
-              << " deleted keys waiting until every member has seen the delete (" << n.tombstones_collected
-              << " collected since start)\ncas lane    ";
-    if (n.cas_voters == 0) std::cout << "disabled (rumor node --cas-voters)\n";
-    else std::cout << n.cas_voters << " voters, quorum " << n.cas_voters / 2 + 1 << "\n";
-    std::cout << "write-behind " << n.write_behind_bytes << " bytes in memory, " << n.log_backlog
-              << " log records not yet materialized (checkpoint " << n.checkpoint << ", last took "
-              << n.last_materialize_ms << " ms)\n";
-    if (!n.write_behind_error.empty())
-      std::cout << "STORAGE     materialization fails: " << client::text_escape(n.write_behind_error)
-                << " (writes are refused once the backlog is full)\n";
-    if (!n.storage_error.empty()) std::cout << "STORAGE     " << client::text_escape(n.storage_error) << "\n";
-    if (!n.clock_error.empty()) std::cout << "CLOCK       " << client::text_escape(n.clock_error) << "\n";
-    if (n.clock_drift_refusals > 0)
-      std::cout << "CLOCK       " << n.clock_drift_refusals
-                << " peer clock readings refused: more than the drift bound ahead of this node's clock (check the clocks)\n";
-    for (const auto& p : n.peers)
-      std::printf("peer        %016llx  behind by %llu updates\n", static_cast<unsigned long long>(p.id),
-                  static_cast<unsigned long long>(p.behind));
-  }
+  if (s.o.json) std::cout << client::render_status_json(*r->node) << "\n";
+  else std::cout << client::render_status_text(*r->node);
   return exit_ok;
 }
 

@@ -571,7 +571,8 @@ class Client:
         out = {}
         for name, v in node.items():
             if name == "peers":
-                v = [{"id": int(p["id"]), "behind": int(p["behind"])} for p in v]
+                v = [{"id": int(p["id"]), "behind": int(p.get("behind", 0)),
+                      "lag_ms": int(p.get("lagMs", 0))} for p in v]
             elif isinstance(v, str) and v.isdigit() and name not in ("address", "cluster",
                                                                      "readiness",
                                                                      "writeBehindError",

@@ -181,6 +181,7 @@ struct node_status {
   struct peer_lag {
     uint64_t id = 0;
     uint64_t behind = 0;              // deltas this node has that the peer's last known vector lacks
+    uint64_t lag_ms = 0;              // age of the oldest of them (0: none)
   };
   std::vector<peer_lag> peers;
   uint64_t tombstones = 0;            // deleted keys waiting for collection

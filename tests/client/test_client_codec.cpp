@@ -113,7 +113,7 @@ class generator {
       s.delta_log = number();
       s.local_updates = number();
       s.remote_applied = number();
-      s.peers = list(3, [&] { return peer_lag{number(), number()}; });
+      s.peers = list(3, [&] { return peer_lag{number(), number(), number()}; });
       s.tombstones = number();
       s.tombstones_collected = number();
       s.cas_voters = static_cast<uint32_t>(number());

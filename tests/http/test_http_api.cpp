@@ -151,11 +151,11 @@ TEST_CASE("http api: responses render as the CLI's --json, errors map to HTTP st
   sr.node = client::node_status{};
   sr.node->node = 0xabc;
   sr.node->readiness = "ready";
-  sr.node->peers.push_back({0x12, 7});
+  sr.node->peers.push_back({0x12, 7, 1500});
   auto s = http::render(st, sr);
   CHECK(s.status == 200);
   CHECK(s.body.find("\"node\":\"0000000000000abc\"") != std::string::npos);
-  CHECK(s.body.find("{\"id\":\"0000000000000012\",\"behind\":7}") != std::string::npos);
+  CHECK(s.body.find("{\"id\":\"0000000000000012\",\"behind\":7,\"lag_ms\":1500}") != std::string::npos);
 }
 
 TEST_CASE("metrics: the exposition is valid, counts requests, escapes labels") {
@@ -165,7 +165,7 @@ TEST_CASE("metrics: the exposition is valid, counts requests, escapes labels") {
   n.cluster = "we\"ird\\name\n";
   n.readiness = "ready";
   n.local_updates = 42;
-  n.peers = {{2, 3}, {4, 0}};
+  n.peers = {{2, 3, 2500}, {4, 0, 0}};
   std::vector<client::member_info> members = {{1, "a", 0, 0}, {2, "b", 0, 0}, {4, "c", 2, 1}};
   http::server_counters sc;
   sc.routes["kv_get"].observe(200, 0.0007);
@@ -177,6 +177,8 @@ TEST_CASE("metrics: the exposition is valid, counts requests, escapes labels") {
   CHECK(r.value("rumor_up") == 1);
   CHECK(r.value("rumor_updates_local_total") == 42);
   CHECK(r.value("rumor_peer_behind_updates", "peer=\"0000000000000002\"") == 3);
+  CHECK(r.value("rumor_peer_lag_seconds", "peer=\"0000000000000002\"") == 2.5);
+  CHECK(r.value("rumor_peer_lag_seconds", "peer=\"0000000000000004\"") == 0);
   CHECK(r.value("rumor_members", "status=\"alive\"") == 2);
   CHECK(r.value("rumor_members", "status=\"dead\"") == 1);
   CHECK(r.value("rumor_readiness", "state=\"ready\"") == 1);
@@ -191,7 +193,9 @@ TEST_CASE("metrics: the exposition is valid, counts requests, escapes labels") {
   nm.sync_change.observe(0.003);
   nm.sync_apply.observe(0.02, 5);
   nm.sync_transfer.observe(100);  // above the last bound: only in +Inf
-  nm.messages_received["push"] = 3;
+  nm.families.push_back(http::family{"rumor_peer_messages_received_total", "counter", "by kind",
+                                     {{"kind=\"push\"", 3}, {"kind=\"ping\"", 0}}});
+  nm.families.push_back(http::family::one("rumor_store_used_bytes", "gauge", "used", 4096));
   auto with_node = test::check_prometheus(http::prometheus_text(n, members, sc, nm));
   for (const auto& p : with_node.problems) FAIL_CHECK(p);
   CHECK(with_node.value("rumor_sync_change_seconds_bucket", "le=\"0.0025\"") == 0);
@@ -201,6 +205,8 @@ TEST_CASE("metrics: the exposition is valid, counts requests, escapes labels") {
   CHECK(with_node.value("rumor_sync_transfer_seconds_bucket", "le=\"60\"") == 0);
   CHECK(with_node.value("rumor_sync_transfer_seconds_bucket", "le=\"+Inf\"") == 1);
   CHECK(with_node.value("rumor_peer_messages_received_total", "kind=\"push\"") == 3);
+  CHECK(with_node.value("rumor_peer_messages_received_total", "kind=\"ping\"") == 0);
+  CHECK(with_node.value("rumor_store_used_bytes") == 4096);
 
   auto down = test::check_prometheus(http::prometheus_text(std::nullopt, {}, sc));
   for (const auto& p : down.problems) FAIL_CHECK(p);

@@ -6,7 +6,11 @@
 #include <doctest/doctest.h>
 
 #include <atomic>
+#include <fstream>
+#include <iterator>
 #include <mutex>
+#include <regex>
+#include <set>
 #include <thread>
 
 #include <httplib.h>
@@ -206,6 +210,42 @@ TEST_CASE("http processes: every route round-trips, a watch sees a remote change
   CHECK(pa.value("rumor_storage_commit_seconds_count") >= 1);
   CHECK(pa.value("rumor_deltas_duplicate_total") >= 0);
   CHECK(pa.value("rumor_repairs_started_total") >= 0);
+  CHECK(pa.value("rumor_gossip_rounds_total") >= 1);
+  CHECK(pa.value("rumor_full_transfers_total") >= 0);
+  // The transport's and the store's figures, and the lane's outcomes (b proposed 1 ok, 1 conflict).
+  CHECK(parsed.value("rumor_peer_sent_bytes_total", "kind=\"push\"") > 0);
+  CHECK(pa.value("rumor_peer_received_bytes_total", "kind=\"push\"") > 0);
+  CHECK(parsed.value("rumor_network_received_bytes_total", "role=\"peer\"") >= parsed.value("rumor_peer_received_bytes_total", "kind=\"ping\""));
+  CHECK(parsed.value("rumor_connections", "role=\"peer\"") >= 1);
+  CHECK(parsed.value("rumor_store_map_bytes") > 0);
+  CHECK(parsed.value("rumor_store_used_bytes") > 0);
+  CHECK(parsed.value("rumor_store_used_bytes") <= parsed.value("rumor_store_map_bytes"));
+  CHECK(parsed.value("rumor_cas_outcomes_total", "outcome=\"ok\"") >= 1);
+  CHECK(parsed.value("rumor_cas_outcomes_total", "outcome=\"conflict\"") >= 1);
+  CHECK(pa.value("rumor_cas_acceptor_replies_total", "reply=\"accepted\"") >= 1);
+  for (const auto* scrape : {&parsed, &pa})
+    for (const auto& s : scrape->samples)
+      if (s.name == "rumor_peer_lag_seconds") CHECK(s.value >= 0);
+
+  // Every family the Grafana dashboard (docs/grafana-dashboard.json) queries is one a node exposes.
+  {
+    std::ifstream f(RUMOR_SOURCE_DIR "/docs/grafana-dashboard.json");
+    REQUIRE(f);
+    std::string dash((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+    std::set<std::string> exposed;
+    for (const auto* scrape : {&parsed, &pa})
+      for (const auto& s : scrape->samples) exposed.insert(s.name);
+    static const std::regex metric_re("rumor_[a-z_]+");
+    size_t queried = 0;
+    for (std::sregex_iterator it(dash.begin(), dash.end(), metric_re), end; it != end; ++it) {
+      const std::string name = it->str();
+      if (name == "rumor_cluster" || name == "rumor_") continue;  // the dashboard's own title / uid
+      ++queried;
+      INFO("the Grafana dashboard queries ", name);
+      CHECK(exposed.count(name) == 1);
+    }
+    CHECK(queried >= 20);
+  }
 
   // The node behind the endpoint is the same one the client protocol serves.
   auto conn = b.proc->connect(5000);

@@ -536,3 +536,37 @@ TEST_CASE("simulation regression: seed 5519173702703902437, a write right after 
   // the tombstone that write left was never collected (the no-growth check caught it).
   check_seed(5519173702703902437ull);
 }
+
+TEST_CASE("simulation: a peer's lag in time is the age of the oldest delta it lacks (rumor_peer_lag_seconds)") {
+  uint64_t seed = test::seed_for("peer lag");
+  INFO("RUMOR_SEED=" << seed);
+  sim_config cfg;
+  cfg.nodes = 2;
+  simulation s(seed, cfg);
+  s.start_all();
+  REQUIRE(s.run_until([&] { return s.converged(); }, 10'000));
+  s.run_for(2'000);
+  const node_id peer = s.at(1).rep->id();
+  auto lacking = [&]() -> std::optional<uint64_t> {
+    const auto& vvs = s.at(0).rep->peer_vvs();
+    auto it = vvs.find(peer);
+    return s.at(0).rep->oldest_lacking_ms(it == vvs.end() ? crdt::version_vector{} : it->second);
+  };
+  CHECK_FALSE(lacking().has_value());  // in sync: lacks nothing
+
+  s.partition({{0}, {1}});
+  const uint64_t first = s.now();
+  s.update(0, "a", crdt::type_tag::pn_counter, increment_by(1), consistency::local, 5'000, nullptr);
+  s.run_for(1'000);
+  s.update(0, "b", crdt::type_tag::pn_counter, increment_by(1), consistency::local, 5'000, nullptr);
+  s.run_for(2'000);
+  // The oldest lacking delta is the first update, however many came after it.
+  auto oldest = lacking();
+  REQUIRE(oldest.has_value());
+  CHECK(*oldest >= first);
+  CHECK(*oldest <= first + 5);
+  CHECK(s.now() - *oldest >= 3'000);
+
+  s.heal();
+  REQUIRE(s.run_until([&] { return s.converged() && !lacking().has_value(); }, 30'000));
+}
