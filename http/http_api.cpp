@@ -258,6 +258,8 @@ std::variant<routed, http_reply> parse(const http_request& r) {
     }
     return out;
   }
+  // Served by the server itself on GET (http_server.cpp); any other method reaches here.
+  if (p == "/v1/sync" || p == "/v1/watch") return method_not_allowed("GET");
   http_reply nf = error_reply(errc::not_found, "no route " + p + " (see docs/http-api.md)");
   return nf;
 }

@@ -219,6 +219,18 @@ struct server::impl {
     svr.set_keep_alive_timeout(30);
     auto api_handler = [this](const httplib::Request& req, httplib::Response& res) { api(req, res); };
     svr.Get("/metrics", [this](const httplib::Request&, httplib::Response& res) { metrics(res); });
+    svr.Get("/v1/sync", [this](const httplib::Request&, httplib::Response& res) {
+      const auto start = clock_type::now();
+      std::optional<node_metrics> m;
+      if (b.metrics) m = b.metrics();
+      if (m) {
+        res.status = 200;
+        res.set_content(sync_json(*m) + "\n", "application/json");
+      } else {
+        reply(res, error_reply(errc::unavailable, "the node does not answer"));
+      }
+      observe("sync", res.status, start);
+    });
     auto page = [this](const httplib::Request&, httplib::Response& res) {
       const auto start = clock_type::now();
       const auto p = dashboard_page();

@@ -73,6 +73,24 @@ void route_counters::observe(int status, double seconds) {
     }
 }
 
+std::string sync_json(const node_metrics& m) {
+  auto number = [](double v) {
+    char b[32];
+    std::snprintf(b, sizeof b, "%.9g", v);
+    return std::string(b);
+  };
+  auto hist = [&](const histogram& h) {
+    std::string out = "{\"counts\":[";
+    for (std::size_t i = 0; i < h.counts.size(); ++i) out += (i ? "," : "") + std::to_string(h.counts[i]);
+    return out + "],\"count\":" + std::to_string(h.count) + ",\"sum\":" + number(h.sum) + "}";
+  };
+  std::string out = "{\"bounds\":[";
+  const auto& bounds = m.sync_change.bounds;
+  for (std::size_t i = 0; i < bounds.size(); ++i) out += (i ? "," : "") + number(bounds[i]);
+  return out + "],\"change\":" + hist(m.sync_change) + ",\"transfer\":" + hist(m.sync_transfer) +
+         ",\"apply\":" + hist(m.sync_apply) + ",\"commit\":" + hist(m.commit) + "}";
+}
+
 std::string label_escape(std::string_view v) {
   std::string out;
   for (char c : v) {

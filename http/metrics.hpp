@@ -86,6 +86,13 @@ std::string prometheus_text(const std::optional<client::node_status>& status,
                             const std::vector<client::member_info>& members, const server_counters& server,
                             const std::optional<node_metrics>& node = std::nullopt);
 
+// GET /v1/sync: the node's synchronisation-time histograms as JSON, for the dashboard's chart:
+//   {"bounds": [upper bounds, seconds],
+//    "change"|"transfer"|"apply"|"commit": {"counts": [per bucket, not cumulative; one more than
+//                                            bounds: the last is above the last bound],
+//                                           "count": n, "sum": seconds}}
+std::string sync_json(const node_metrics& m);
+
 // `v` escaped for a label value (\\, \", \n).
 std::string label_escape(std::string_view v);
 

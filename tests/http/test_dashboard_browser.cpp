@@ -1,6 +1,7 @@
 // The dashboard (http/dashboard.html at / of `rumor node --http`) in a real browser: headless
 // Chromium loads the page of node A of a live 3-node cluster; the test reads the rendered DOM and
-// checks that the three members are shown alive and that a value written through node C appears.
+// checks that the three members are shown alive, that a value written through node C appears, and
+// that the sync-time table and the charts show the updates that flowed.
 // It saves a screenshot, dashboard.png, in its working directory (next to its log). Skips, saying
 // so, only when no chromium binary is installed (scripts/setup installs it when it can).
 // Bounded: every wait, and each browser run (killed after 90 s by `timeout`, its own child).
@@ -62,16 +63,26 @@ TEST_CASE("dashboard in headless chromium: three members alive, a value written 
   auto w = hc.Post("/v1/kv/dash%2Fhello", R"({"op":"set","value":"written through c"})", "application/json");
   REQUIRE(w);
   REQUIRE(w->status == 200);
+  // Updates through a (T_change there) and through c (T_x and T_apply at a): the sync-time table.
+  for (int i = 0; i < 5; ++i) {
+    auto r = ha.Post("/v1/kv/dash%2Fa" + std::to_string(i), R"({"op":"incr","by":1})", "application/json");
+    REQUIRE(r);
+    REQUIRE(r->status == 200);
+    r = hc.Post("/v1/kv/dash%2Fc" + std::to_string(i), R"({"op":"incr","by":1})", "application/json");
+    REQUIRE(r);
+    REQUIRE(r->status == 200);
+  }
   REQUIRE(eventually_for(20s, [&] {
     auto r = ha.Get("/v1/kv/dash%2Fhello");
-    return r && r->status == 200;
+    auto last = ha.Get("/v1/kv/dash%2Fc4");
+    return r && r->status == 200 && last && last->status == 200;
   }));
 
   const std::string url = "http://127.0.0.1:" + std::to_string(a.http_port) + "/";
   const std::string profile = dir.path + "/chromium-profile";
   const std::string common = "timeout -k 5 90 " + chromium +
                              " --headless --no-sandbox --disable-gpu --disable-dev-shm-usage --no-first-run"
-                             " --user-data-dir=" + profile + " --virtual-time-budget=1500 ";
+                             " --user-data-dir=" + profile + " --virtual-time-budget=2200 ";
   int rc = 0;
   std::string dom = run(common + "--dump-dom " + url + " 2>" + dir.path + "/chromium.err", rc);
   INFO("chromium exit status " << rc << ", DOM:\n" << dom.substr(0, 4000));
@@ -91,6 +102,26 @@ TEST_CASE("dashboard in headless chromium: three members alive, a value written 
   CHECK(dom.find("written through c") != std::string::npos);
   CHECK(dom.find(R"(<span id="readiness" class="pill">ready</span>)") != std::string::npos);
   CHECK(dom.find(R"(<span id="error"></span>)") != std::string::npos);  // no fetch failed
+  // The sync-time table: counts and percentiles since the node started, from /v1/sync. At a:
+  // its own 5 updates (T_change) and the 6 that came from c (T_x, T_apply).
+  auto sync_row = [&](const std::string& term) -> std::pair<long, std::string> {
+    std::smatch m;
+    const std::regex row("<tr id=\"sync-" + term +
+                         "\"><th>[^<]*</th><td class=\"num\">([0-9]+)</td><td class=\"num\">([^<]*)</td>");
+    if (!std::regex_search(dom, m, row)) return {-1, ""};
+    return {std::stol(m[1].str()), m[2].str()};
+  };
+  for (const auto& [term, at_least] : std::vector<std::pair<std::string, long>>{{"change", 5}, {"transfer", 6}, {"apply", 6}}) {
+    auto [n, p50] = sync_row(term);
+    INFO("T_sync term " << term << ": count " << n << ", p50 '" << p50 << "'");
+    CHECK(n >= at_least);
+    CHECK(std::regex_match(p50, std::regex("[0-9.]+ m?s")));
+  }
+  // The charts drew the samples taken while the page was open (one per second; a rate needs two).
+  std::smatch pts;
+  REQUIRE(std::regex_search(dom, pts, std::regex(R"re(id="rate-chart"[^>]*data-points="([0-9]+)")re")));
+  CHECK(std::stoi(pts[1].str()) >= 2);
+  CHECK(dom.find("<polyline") != std::string::npos);
 
   // A screenshot next to the test's log (the working directory of the test run).
   const std::string png = (std::filesystem::current_path() / "dashboard.png").string();

@@ -208,6 +208,12 @@ TEST_CASE("metrics: the exposition is valid, counts requests, escapes labels") {
   CHECK(with_node.value("rumor_peer_messages_received_total", "kind=\"ping\"") == 0);
   CHECK(with_node.value("rumor_store_used_bytes") == 4096);
 
+  // The same histograms as JSON for the dashboard (GET /v1/sync).
+  const std::string sj = http::sync_json(nm);
+  CHECK(sj.find("\"bounds\":[0.001,0.0025,") == 0 + std::string("{").size());
+  CHECK(sj.find("\"apply\":{\"counts\":[0,0,0,0,5,0,0,0,0,0,0,0,0,0,0,0],\"count\":5,\"sum\":0.1}") != std::string::npos);
+  CHECK(sj.find("\"transfer\":{\"counts\":[0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,1],\"count\":1,\"sum\":100}") != std::string::npos);
+
   auto down = test::check_prometheus(http::prometheus_text(std::nullopt, {}, sc));
   for (const auto& p : down.problems) FAIL_CHECK(p);
   CHECK(down.value("rumor_up") == 0);

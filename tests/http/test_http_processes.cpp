@@ -14,6 +14,7 @@
 #include <thread>
 
 #include <httplib.h>
+#include <nlohmann/json.hpp>
 
 #include "http_nodes.hpp"
 #include "prometheus_check.hpp"
@@ -226,6 +227,19 @@ TEST_CASE("http processes: every route round-trips, a watch sees a remote change
   for (const auto* scrape : {&parsed, &pa})
     for (const auto& s : scrape->samples)
       if (s.name == "rumor_peer_lag_seconds") CHECK(s.value >= 0);
+
+  // The dashboard's figures: /v1/sync holds the same histograms as /metrics, as JSON.
+  {
+    auto sj = nlohmann::json::parse(get(ca, "/v1/sync", 200));
+    REQUIRE(sj["bounds"].is_array());
+    CHECK(sj["bounds"].size() + 1 == sj["apply"]["counts"].size());
+    CHECK(sj["apply"]["count"].get<double>() == pa.value("rumor_sync_apply_seconds_count"));
+    CHECK(sj["transfer"]["count"].get<double>() == pa.value("rumor_sync_transfer_seconds_count"));
+    uint64_t in_buckets = 0;
+    for (const auto& c : sj["apply"]["counts"]) in_buckets += c.get<uint64_t>();
+    CHECK(in_buckets == sj["apply"]["count"].get<uint64_t>());
+    post(ca, "/v1/sync", "{}", 405);
+  }
 
   // Every family the Grafana dashboard (docs/grafana-dashboard.json) queries is one a node exposes.
   {
