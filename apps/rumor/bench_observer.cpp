@@ -59,6 +59,7 @@ void http_observer::run() {
       scrape_bytes_ += get(c, "/metrics").size();
       get(c, "/v1/status");
       get(c, "/v1/members");
+      get(c, "/v1/sync");
       if (round % 10 != 0) continue;
       // The dashboard's key table, every 10 s: the listing, then each listed key's value.
       std::string keys = get(c, "/v1/keys?limit=50");
