@@ -259,7 +259,7 @@ void replica::update(uint64_t request, std::string_view key, crdt::type_tag type
                      consistency c, uint64_t timeout_ms, uint64_t now_ms) {
   now_ms_ = now_ms;
   auto fail = [&](error e, std::vector<crdt::value> current = {}) {
-    reply_now(reply{request, std::move(e), std::nullopt, std::move(current)});
+    reply_now(reply{request, std::move(e), nullptr, std::move(current)});
     end_step();
   };
   if (failed_) return fail(error{errc::unavailable, "replica stopped after a storage failure"});
@@ -326,7 +326,7 @@ void replica::update(uint64_t request, std::string_view key, crdt::type_tag type
   ++stats_.local_updates;
   ready_.changes.push_back(change{std::string(key), type, self_});
 
-  update_ok ok{self_, seq, std::move(current), std::move(encoded)};
+  auto ok = std::make_unique<update_ok>(update_ok{self_, seq, std::move(current), std::move(encoded)});
   size_t needed = quorum(c);
   if (needed <= 1) {
     reply_now(reply{request, {}, std::move(ok), {}});

@@ -84,7 +84,9 @@ struct update_ok {
 struct reply {
   uint64_t request = 0;
   status result;                        // ok, or the error (timeout, conflict, type_mismatch, ...)
-  std::optional<update_ok> update;      // updates that succeeded
+  // Updates that succeeded. On the heap: a reply is moved several times on its way out (held
+  // until its batch is durable), and a pointer moves for free where a value would not.
+  std::unique_ptr<update_ok> update;
   std::vector<crdt::value> values;      // reads: every type stored under the key (normally one);
                                         // failed updates: the key's current value, if any
 };
@@ -225,7 +227,7 @@ class replica {
     std::set<node_id> acked;
     uint64_t deadline;
     bool local_committed = false;
-    update_ok result;
+    std::unique_ptr<update_ok> result;
   };
   struct read_wait {
     uint64_t request;

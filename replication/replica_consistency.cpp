@@ -25,6 +25,7 @@ namespace rumor::replication {
 using namespace detail;
 
 size_t replica::quorum(consistency c) const {
+  if (c == consistency::local) return 1;  // (counting the voters builds a list: not per update)
   size_t n = members_->voting_members().size();
   switch (c) {
     case consistency::local: return 1;
@@ -122,7 +123,7 @@ void replica::expire(uint64_t now_ms) {
                                  " replica(s) (this one " + (it->local_committed ? "included" : "not yet") +
                                  "); " + std::to_string(it->needed) +
                                  " were required. It stays applied and will still replicate."},
-        std::nullopt, {it->result.value}});
+        nullptr, {it->result->value}});
     it = write_waits_.erase(it);
   }
   for (auto it = read_waits_.begin(); it != read_waits_.end();) {

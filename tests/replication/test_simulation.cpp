@@ -71,6 +71,13 @@ std::vector<std::string> set_at(simulation& s, size_t i, const std::string& key)
 }  // namespace
 
 // 20 cases x 100 schedules = 2,000 seeded schedules per ctest run.
+namespace {
+// A copy of a reply (replies own their update result and are move-only).
+reply copy_of(const reply& r) {
+  return reply{r.request, r.result, r.update ? std::make_unique<update_ok>(*r.update) : nullptr, r.values};
+}
+}  // namespace
+
 TEST_CASE("simulation: seeded fault schedules converge with every acknowledged write (block 0)") { run_schedules(0); }
 TEST_CASE("simulation: seeded fault schedules converge with every acknowledged write (block 1)") { run_schedules(1); }
 TEST_CASE("simulation: seeded fault schedules converge with every acknowledged write (block 2)") { run_schedules(2); }
@@ -210,7 +217,7 @@ TEST_CASE("simulation: majority writes succeed with one of three nodes down and 
   s.crash(2);
   std::optional<reply> got;
   s.update(0, "m", crdt::type_tag::pn_counter, increment_by(1), consistency::majority, 2'000,
-           [&](const reply& r) { got = r; });
+           [&](const reply& r) { got = copy_of(r); });
   s.run_until([&] { return got.has_value(); }, 5'000);
   REQUIRE(got.has_value());
   CHECK(got->result.has_value());
@@ -218,7 +225,7 @@ TEST_CASE("simulation: majority writes succeed with one of three nodes down and 
   s.crash(1);
   got.reset();
   s.update(0, "m", crdt::type_tag::pn_counter, increment_by(1), consistency::majority, 2'000,
-           [&](const reply& r) { got = r; });
+           [&](const reply& r) { got = copy_of(r); });
   s.run_until([&] { return got.has_value(); }, 5'000);
   REQUIRE(got.has_value());
   REQUIRE_FALSE(got->result.has_value());
@@ -227,7 +234,7 @@ TEST_CASE("simulation: majority writes succeed with one of three nodes down and 
   // "all" fails too, "local" still works.
   got.reset();
   s.update(0, "m", crdt::type_tag::pn_counter, increment_by(1), consistency::local, 2'000,
-           [&](const reply& r) { got = r; });
+           [&](const reply& r) { got = copy_of(r); });
   s.run_for(100);
   REQUIRE(got.has_value());
   CHECK(got->result.has_value());
@@ -250,7 +257,7 @@ TEST_CASE("simulation: a majority read joins replicas and repairs the stale one"
   s.run_for(300);
   s.heal();
   std::optional<reply> got;
-  s.read(0, "x", consistency::majority, 2'000, [&](const reply& r) { got = r; });
+  s.read(0, "x", consistency::majority, 2'000, [&](const reply& r) { got = copy_of(r); });
   s.run_until([&] { return got.has_value(); }, 3'000);
   REQUIRE(got.has_value());
   REQUIRE(got->result.has_value());
