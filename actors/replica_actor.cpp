@@ -141,17 +141,15 @@ void set_readiness(replica_actor_state& st, readiness r) { st.cfg.readiness->sto
 
 // Appends a client frame to the step's output for connection `session` of `transport`.
 void post_frame(replica_actor_state& st, uint64_t session, const caf::actor& transport, const client::client_message& m) {
-  std::string frame;
-  try {
-    frame = client::encode_client(m);
-  } catch (const std::exception& e) {
-    st.cfg.log->error("cannot encode a client frame: {}", e.what());
-    return;
-  }
   auto& o = st.outs[session];
   if (!o.transport) o.transport = transport;
-  if (o.frames.empty()) o.frames = std::move(frame);
-  else o.frames += frame;
+  const std::size_t before = o.frames.size();
+  try {
+    client::encode_client_into(m, o.frames);
+  } catch (const std::exception& e) {
+    o.frames.resize(before);  // no partial frame
+    st.cfg.log->error("cannot encode a client frame: {}", e.what());
+  }
 }
 
 void respond(replica_actor_state& st, reply_to& to, client::response r) {

@@ -320,11 +320,17 @@ class decoder {
 
 }  // namespace
 
-std::string encode_client(const client_message& m) {
+void encode_client_into(const client_message& m, std::string& out) {
   // Most client messages are a few hundred bytes: a first segment of 64 words (512 B) holds them;
   // a big value or listing grows the message into further segments.
-  return replication::write_capnp_frame<w::ClientMessage>(
-      [&](w::ClientMessage::Builder root) { std::visit([&](const auto& x) { put(root, x); }, m); }, 64);
+  replication::append_capnp_frame<w::ClientMessage>(
+      out, [&](w::ClientMessage::Builder root) { std::visit([&](const auto& x) { put(root, x); }, m); }, 64);
+}
+
+std::string encode_client(const client_message& m) {
+  std::string out;
+  encode_client_into(m, out);
+  return out;
 }
 
 result<client_message> decode_client(std::string_view frame) {

@@ -32,6 +32,8 @@ namespace rumor::client {
 // REQUIRES: the encoding fits replication::max_frame_bytes (receivers refuse larger frames), no
 // list has 2^29 or more elements, and every enum field holds a named enumerator.
 std::string encode_client(const client_message& m);
+// The same frame appended to `out` (several answers of one step share one buffer).
+void encode_client_into(const client_message& m, std::string& out);
 
 // Decodes one whole frame (as cut by replication::frame_reader). See the checks above. `frame`
 // needs no particular alignment (it is copied).

@@ -9,6 +9,7 @@
 #include <capnp/serialize.h>
 #include <kj/array.h>
 #include <kj/exception.h>
+#include <kj/io.h>
 
 #include <cstring>
 #include <exception>
@@ -32,18 +33,47 @@ inline std::string str(capnp::Data::Reader d) {
   return std::string(reinterpret_cast<const char*>(d.begin()), d.size());
 }
 
-// The frame of the message `fill(root)` builds under a root of type Root. The builder's first
-// segment (zeroed by calloc) holds `first_segment_words` words; a bigger message grows into more
+// Appends what capnp writes to a std::string (no intermediate flat array).
+class string_output final : public kj::OutputStream {
+ public:
+  explicit string_output(std::string& out) : out_(out) {}
+  void write(const void* buffer, size_t size) override { out_.append(static_cast<const char*>(buffer), size); }
+
+ private:
+  std::string& out_;
+};
+
+// Appends to `out` the frame of the message `fill(root)` builds under a root of type Root. The
+// builder's first segment holds `first_segment_words` words; a bigger message grows into more
 // segments (the frame then has a longer segment table). Small messages (client requests and
-// responses) should ask for a small first segment: capnp's default of 1024 words zeroes 8 KiB for
-// each, whatever its size.
+// responses) should ask for a small first segment: capnp's default of 1024 words zeroes 8 KiB
+// for each, whatever its size. A first segment of at most 64 words lives on the stack: a small
+// message costs no allocation but the bytes `out` grows by.
+template <class Root, class Fill>
+void append_capnp_frame(std::string& out, Fill fill, unsigned first_segment_words = capnp::SUGGESTED_FIRST_SEGMENT_WORDS) {
+  constexpr unsigned stack_words = 64;
+  capnp::word scratch[stack_words] = {};
+  auto build_and_write = [&](capnp::MallocMessageBuilder& mb) {
+    fill(mb.initRoot<Root>());
+    out.reserve(out.size() + capnp::computeSerializedSizeInWords(mb) * sizeof(capnp::word));
+    string_output so(out);
+    capnp::writeMessage(so, mb);
+  };
+  if (first_segment_words <= stack_words) {
+    capnp::MallocMessageBuilder mb(kj::arrayPtr(scratch, stack_words));
+    build_and_write(mb);
+  } else {
+    capnp::MallocMessageBuilder mb(first_segment_words);
+    build_and_write(mb);
+  }
+}
+
+// The frame of that message, as a string of its own.
 template <class Root, class Fill>
 std::string write_capnp_frame(Fill fill, unsigned first_segment_words = capnp::SUGGESTED_FIRST_SEGMENT_WORDS) {
-  capnp::MallocMessageBuilder mb(first_segment_words);
-  fill(mb.initRoot<Root>());
-  kj::Array<capnp::word> words = capnp::messageToFlatArray(mb);
-  auto bytes = words.asChars();
-  return std::string(bytes.begin(), bytes.size());
+  std::string out;
+  append_capnp_frame<Root>(out, std::move(fill), first_segment_words);
+  return out;
 }
 
 // Reads one whole frame whose root is a Root and returns read(root, words), `words` being the
