@@ -89,6 +89,12 @@ struct watch_entry {
 
 struct replica_actor_state {
   replica_actor_config cfg;
+  // The clocks read once for a whole client burst (its requests share them), not per request.
+  struct burst_clock {
+    uint64_t wall_ms = 0;
+    int64_t steady_us = 0;
+  };
+  std::optional<burst_clock> burst_time;
   std::shared_ptr<replica> rep;
   caf::actor transport;
   caf::actor storage;
@@ -237,6 +243,7 @@ void drain(self_ptr self) {
     }
     self->send(st.transport, send_atom::value, outbox_msg{std::move(r.messages)});
   }
+  const int64_t replied_us = r.replies.empty() ? 0 : steady_us();
   for (auto& rp : r.replies) {
     auto it = st.calls.find(rp.request);
     if (it == st.calls.end()) continue;
@@ -244,7 +251,7 @@ void drain(self_ptr self) {
     for (auto& kv : resp.values) kv.key = it->second.key;
     auto to = std::move(it->second.to);
     if (it->second.arrived_us != 0 && resp.code == errc::ok)
-      st.metrics.sync_change.observe(static_cast<double>(steady_us() - it->second.arrived_us) / 1e6);
+      st.metrics.sync_change.observe(static_cast<double>(replied_us - it->second.arrived_us) / 1e6);
     st.calls.erase(it);
     respond(st, to, std::move(resp));
   }
@@ -435,8 +442,9 @@ void handle_update(self_ptr self, const client::request& req, reply_to& to, cons
   auto plan = plan_update(u, delete_type);
   if (!plan) return respond(st, to, error_response(req.id, plan.err()));
   uint64_t rid = st.next_request++;
-  st.calls.emplace(rid, waiting_call{req.id, u.key, std::move(to), steady_us()});
-  st.rep->update(rid, u.key, plan->key_type, plan->mutate, to_replication(req.level), req.timeout_ms, now_ms(st));
+  st.calls.emplace(rid, waiting_call{req.id, u.key, std::move(to), st.burst_time ? st.burst_time->steady_us : steady_us()});
+  st.rep->update(rid, u.key, plan->key_type, plan->mutate, to_replication(req.level), req.timeout_ms,
+                 st.burst_time ? st.burst_time->wall_ms : now_ms(st));
 }
 
 // Handles one request of `session`; its response goes to `to`, a watch's events to `on_event`.
@@ -493,6 +501,11 @@ void handle_call(self_ptr self, call& c) {
 
 // A client connection's burst: each request in order; the answers of this step leave together.
 void handle_burst(self_ptr self, client_burst& b) {
+  self->state.burst_time = replica_actor_state::burst_clock{now_ms(self->state), steady_us()};
+  struct forget {  // however this ends: a later request reads the clocks again
+    replica_actor_state& st;
+    ~forget() { st.burst_time.reset(); }
+  } forget_clock{self->state};
   for (auto& req : b.requests) {
     reply_to to;
     to.session = b.session;

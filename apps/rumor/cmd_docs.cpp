@@ -507,11 +507,7 @@ std::string man_page(CLI::App& app) {
 std::string version_line() {
   std::ostringstream s;
   s << "rumor " << version_string << " (commit " << build_commit() << ", protocol "
-    << replication::protocol_version << ", store format " << persistence::store_format_version
-#ifdef RUMOR_WITH_JEMALLOC
-    << ", allocator jemalloc"
-#endif
-    << ")";
+    << replication::protocol_version << ", store format " << persistence::store_format_version << ")";
   return s.str();
 }
 

@@ -16,18 +16,6 @@
 #include "cmd_node.hpp"
 #include "exit_codes.hpp"
 
-#ifdef RUMOR_WITH_JEMALLOC
-// jemalloc reads its settings from this symbol when the process starts (MALLOC_CONF in the
-// environment overrides it). A background thread returns freed pages to the system after a
-// second, instead of keeping them for ten (the default): a node's memory after a burst of writes
-// (write-behind layers, commit groups) shrinks back. `rumor bench memory`, 300k counters: 26 B
-// of anonymous memory per key, against 208 B with jemalloc's defaults and 66 B with glibc malloc.
-extern "C" {
-// NOLINTNEXTLINE: the name and linkage are jemalloc's interface.
-const char* malloc_conf = "background_thread:true,dirty_decay_ms:1000,muzzy_decay_ms:0";
-}
-#endif
-
 namespace {
 
 std::string self_path(const char* argv0) {
