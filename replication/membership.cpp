@@ -133,6 +133,7 @@ void membership::tick(uint64_t now, outbox& out) {
   }
   if (!probe_ && now >= next_probe_at_) start_probe(now, out);
 
+  remind_suspects(now, out);
   check_suspicions(now);
   reap(now);
   sync(now, out);
@@ -520,6 +521,19 @@ uint64_t membership::suspicion_deadline(const suspicion& s) const {
   const double raw = static_cast<double>(s.max_ms) - frac * static_cast<double>(s.max_ms - s.min_ms);
   const uint64_t timeout = std::max<uint64_t>(s.min_ms, static_cast<uint64_t>(std::floor(std::max(0.0, raw))));
   return s.since_ms + timeout;
+}
+
+void membership::remind_suspects(uint64_t now, outbox& out) {
+  for (auto& [id, m] : members_) {
+    if (!m.susp || !m.ours || id == self_id_) continue;
+    if (m.susp->buddy_at_ms == 0) {
+      m.susp->buddy_at_ms = now + cfg_.probe_interval_ms;  // the first one went with the accusation
+      continue;
+    }
+    if (now < m.susp->buddy_at_ms) continue;
+    m.susp->buddy_at_ms = now + cfg_.probe_interval_ms;
+    send(id, ping{0, {m.u}}, out);
+  }
 }
 
 void membership::check_suspicions(uint64_t now) {

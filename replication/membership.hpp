@@ -193,6 +193,7 @@ class membership {
     uint64_t min_ms = 0;
     uint64_t max_ms = 0;
     std::vector<node_id> confirmers;  // the first accuser and up to k confirmations
+    uint64_t buddy_at_ms = 0;  // an accuser's next buddy ping to the suspect (remind_suspects)
   };
   struct member {
     member_update u;
@@ -262,6 +263,12 @@ class membership {
 
   size_t live_count() const;  // alive + suspect, self included
   uint64_t suspicion_deadline(const suspicion& s) const;
+  // Buddy system, repeated: each member we accuse is told of its suspicion once per probe
+  // interval until it refutes or is declared dead, so that one lost buddy ping does not leave a
+  // live member unaware until confirmations arriving late take it to the minimum timeout (seed
+  // 1899804691891000174 of the slow-node test: the only buddy ping was lost, nobody else talked
+  // to the suspect for 3.3 s, and its refutation came after the deadline).
+  void remind_suspects(uint64_t now, outbox& out);
 
   node_id self_id_;
   membership_config cfg_;

@@ -683,6 +683,10 @@ TEST_CASE("membership sim regression: seeds that once failed") {
   // (delayed) refutation arrived (fixed: gossip rounds, telling the suspect at once).
   check_slow_node(9092009959580333825ull);
   check_slow_node(16879968051632717428ull);
+  // Again, when the accuser's only buddy ping was lost and nobody else talked to the suspect for
+  // 3.3 s: confirmations arriving then took the (old) suspicion straight to its deadline (fixed:
+  // accusers repeat the buddy ping every probe interval, membership::remind_suspects).
+  check_slow_node(1899804691891000174ull);
   // One node kept the pre-refutation incarnation (fixed: every message carries the receiver's
   // entry, stale news is corrected directly).
   check_refutation(10593650849833553971ull);
