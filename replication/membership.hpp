@@ -21,7 +21,8 @@
 //  - Every message to X carries X's entry as the sender knows it (the buddy system, generalised).
 //    X answers news about itself that is old (a refuted accusation, a stale incarnation) with a
 //    direct ping{0, [its entry]}; any node that receives an update older than its own re-gossips
-//    its own. A failed probe tells the new suspect at once.
+//    its own. A failed probe tells the new suspect at once, and each accuser tells it again once
+//    per probe interval while the suspicion lasts (one lost note must not cost a live member).
 //  - A message from a node not in the table pulls that node's table (join_request), at most once
 //    per probe interval per node.
 //  - No nacks (memberlist protocol 4): every failed probe raises local health, so healthy nodes
