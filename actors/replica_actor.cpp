@@ -11,6 +11,7 @@
 #include "actors/actor_messages.hpp"
 #include "actors/cas_lane.hpp"
 #include "actors/client_ops.hpp"
+#include "actors/metric_families.hpp"
 #include "actors/node.hpp"
 #include "client/client_codec.hpp"
 #include "client/render.hpp"
@@ -307,72 +308,15 @@ client::node_status make_status(replica_actor_state& st) {
   return s;
 }
 
-// The replica actor's figures for /metrics (http/metrics.hpp; docs/http-api.md lists each).
+// The replica actor's figures for /metrics (actors/metric_families.hpp builds them).
 http::node_metrics gather_metrics(replica_actor_state& st) {
   http::node_metrics m = st.metrics;
-  using http::family;
-  auto by_kind = [](std::string name, std::string help, const std::array<uint64_t, message_kinds>& counts) {
-    family f{std::move(name), "counter", std::move(help), {}};
-    for (std::size_t k = 0; k < message_kinds; ++k)
-      f.samples.emplace_back(std::string("kind=\"") + message_kind_names[k] + "\"", static_cast<double>(counts[k]));
-    return f;
-  };
-  m.families.push_back(by_kind("rumor_peer_messages_received_total", "Peer messages received, by kind.",
-                               st.received_by_kind));
-  m.families.push_back(by_kind("rumor_peer_messages_sent_total", "Peer messages handed to the transport, by kind.",
-                               st.sent_by_kind));
-  if (st.rep) {
-    const auto& s = st.rep->stats();
-    const std::tuple<const char*, const char*, uint64_t> counters[] = {
-        {"deltas_duplicate", "Deltas received that this node already had.", s.duplicates},
-        {"deltas_buffered", "Deltas received out of order and held until the gap before them filled.", s.buffered},
-        {"deltas_dropped", "Out-of-order deltas dropped (buffer full; anti-entropy brings them again).", s.dropped},
-        {"deltas_bad", "Undecodable or invalid deltas received.", s.bad_deltas},
-        {"states_joined", "Key states joined from repairs, read repairs and full transfers.", s.states_joined},
-        {"repairs_started", "Repairs (reconciliation or full transfer) started with a peer.", s.repairs_started},
-        {"repairs_finished", "Repairs finished.", s.repairs_finished},
-        {"full_transfers", "Repairs started as a full transfer of the peer's values.", s.full_transfers},
-        {"gossip_rounds", "Anti-entropy rounds (one per gossip interval while peers are known).", s.gossip_rounds},
-        {"stale_states", "States of collected keys, or dead dots, dropped.", s.stale_states},
-        {"clock_rewinds", "Times the hybrid logical clock forgot a position far ahead of the physical clock.",
-         s.clock_rewinds}};
-    for (const auto& [name, help, value] : counters)
-      m.families.push_back(family::one(std::string("rumor_") + name + "_total", "counter", help, static_cast<double>(value)));
-  }
-  if (st.cas) {
-    const auto& c = st.cas->stats();
-    m.families.push_back(family{"rumor_cas_outcomes_total", "counter",
-                                "Compare-and-set operations proposed here, by outcome (timeout: outcome unknown).",
-                                {{"outcome=\"ok\"", static_cast<double>(c.ok)},
-                                 {"outcome=\"conflict\"", static_cast<double>(c.conflicts)},
-                                 {"outcome=\"unavailable\"", static_cast<double>(c.unavailable)},
-                                 {"outcome=\"timeout\"", static_cast<double>(c.timeouts)}}});
-    m.families.push_back(family::one("rumor_cas_attempts_total", "counter", "Ballots started by this proposer.",
-                                     static_cast<double>(c.attempts)));
-    m.families.push_back(family::one("rumor_cas_retries_total", "counter", "Ballots started after a refused one.",
-                                     static_cast<double>(c.retries)));
-    m.families.push_back(family{"rumor_cas_acceptor_replies_total", "counter",
-                                "The acceptor's answers to proposers, by kind.",
-                                {{"reply=\"promise\"", static_cast<double>(c.promises)},
-                                 {"reply=\"accepted\"", static_cast<double>(c.accepts)},
-                                 {"reply=\"nack\"", static_cast<double>(c.nacks)}}});
-  }
-  if (auto s = st.cfg.store->stats_uncounted()) {
-    m.families.push_back(family::one("rumor_store_map_bytes", "gauge", "The LMDB map's current size.",
-                                     static_cast<double>(s->map_bytes)));
-    m.families.push_back(family::one("rumor_store_map_max_bytes", "gauge", "The size the LMDB map may grow to.",
-                                     static_cast<double>(s->max_map_bytes)));
-    m.families.push_back(family::one("rumor_store_used_bytes", "gauge", "Bytes of the LMDB map in use.",
-                                     static_cast<double>(s->used_bytes)));
-    m.families.push_back(family::one("rumor_store_log_bytes", "gauge", "Bytes of the write-ahead log (wal.mdb) in use.",
-                                     static_cast<double>(s->log_bytes)));
-    m.families.push_back(family::one("rumor_materializations_total", "counter",
-                                     "Materializations of the write-behind layers into the B-trees since the store opened.",
-                                     static_cast<double>(s->materializations)));
-  }
+  std::optional<persistence::store_stats> store;
+  if (auto s = st.cfg.store->stats_uncounted()) store = std::move(*s);
+  add_replica_families(st.received_by_kind, st.sent_by_kind, st.rep ? &st.rep->stats() : nullptr,
+                       st.cas ? &st.cas->stats() : nullptr, store, m.families);
   return m;
 }
-
 // A key listing reads every stored value (they are in hash order: value_layout.hpp), which takes
 // about a second per million keys: it runs in a thread of its own over the store (whose reads are
 // thread-safe) and a copy of the replica's uncommitted keys, so the replica goes on meanwhile.
