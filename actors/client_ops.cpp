@@ -1,5 +1,6 @@
 #include "actors/client_ops.hpp"
 
+#include "actors/collection_view.hpp"
 #include "crdt/codec.hpp"
 #include "replication/operations.hpp"
 
@@ -84,19 +85,24 @@ crdt::type_tag leaf_type(const client::update& u) {
 
 }  // namespace
 
-result<planned_update> plan_update(const client::update& u, crdt::type_tag key_type_for_delete) {
+namespace {
+
+bool grows(crdt::type_tag t) { return t == crdt::type_tag::or_set || t == crdt::type_tag::or_map; }
+
+// The mutator of `u`, before any outcome is observed.
+result<planned_update> plan_mutation(const client::update& u, crdt::type_tag key_type_for_delete) {
   if (u.key.empty()) return bad("empty key");
   if (u.path.empty() && u.op == client::op_kind::remove_key)
-    return planned_update{key_type_for_delete, ops::remove_key()};
+    return planned_update{key_type_for_delete, ops::remove_key(), {}};
   if (!u.path.empty() && u.op == client::op_kind::remove_key) {
     // Removes the last field of the path from its map.
     replication::mutator m = ops::map_remove(u.path.back());
     for (size_t i = u.path.size() - 1; i-- > 0;) m = ops::map_update(u.path[i], crdt::type_tag::or_map, std::move(m));
-    return planned_update{crdt::type_tag::or_map, std::move(m)};
+    return planned_update{crdt::type_tag::or_map, std::move(m), {}};
   }
   auto m = leaf(u);
   if (!m) return m.err();
-  if (u.path.empty()) return planned_update{leaf_type(u), std::move(*m)};
+  if (u.path.empty()) return planned_update{leaf_type(u), std::move(*m), {}};
   for (const auto& field : u.path)
     if (field.empty()) return bad("empty field name in the map path");
   replication::mutator inner = std::move(*m);
@@ -105,7 +111,35 @@ result<planned_update> plan_update(const client::update& u, crdt::type_tag key_t
     inner = ops::map_update(u.path[i], inner_type, std::move(inner));
     inner_type = crdt::type_tag::or_map;
   }
-  return planned_update{crdt::type_tag::or_map, std::move(inner)};
+  return planned_update{crdt::type_tag::or_map, std::move(inner), {}};
+}
+
+}  // namespace
+
+result<planned_update> plan_update(const client::update& u, crdt::type_tag key_type_for_delete) {
+  auto p = plan_mutation(u, key_type_for_delete);
+  if (!p) return p;
+  p->response.update_value = u.return_value || !grows(p->key_type);
+  const bool collection_op = !u.path.empty() || u.op == client::op_kind::set_add ||
+                             u.op == client::op_kind::set_remove || u.op == client::op_kind::remove_key;
+  if (!collection_op) return p;  // counters, registers, flags: their value says it all
+  auto probe = std::make_shared<outcome_probe>(u, leaf_type(u));
+  auto outcome = std::make_shared<client::update_outcome>();
+  p->response.outcome = outcome;
+  p->mutate = [inner = std::move(p->mutate), probe, outcome](crdt::value& current, replication::node_id self,
+                                                             crdt::hlc_timestamp now) -> result<crdt::value> {
+    probe->before(current);
+    auto delta = inner(current, self, now);
+    if (delta) *outcome = probe->after(current);
+    return delta;
+  };
+  return p;
+}
+
+response_plan plan_read(const client::get& g) {
+  response_plan p;
+  if (!g.path.empty() || g.view != client::view_kind::value) p.read = g;
+  return p;
 }
 
 client::consistency to_client(replication::consistency c) {
@@ -136,7 +170,7 @@ client::key_value response_value(const crdt::value& v, std::string encoded = {})
 }
 }  // namespace
 
-client::response to_response(uint64_t id, const replication::reply& r) {
+client::response to_response(uint64_t id, const replication::reply& r, const response_plan& plan) {
   client::response out;
   out.id = id;
   if (!r.result) {
@@ -144,7 +178,16 @@ client::response to_response(uint64_t id, const replication::reply& r) {
     out.message = r.result.err().message;
   }
   if (r.update) {
-    out.values.push_back(response_value(r.update->value, r.update->encoded));
+    if (plan.update_value) out.values.push_back(response_value(r.update->value, r.update->encoded));
+    if (plan.outcome && r.result) out.outcome = *plan.outcome;
+  } else if (plan.read && r.result) {
+    if (plan.read->view == client::view_kind::value) {
+      for (const auto& v : values_at(r.values, plan.read->path)) out.values.push_back(response_value(v));
+    } else if (auto view = view_of(r.values, *plan.read)) {
+      out.collection = std::move(*view);
+    } else {
+      return error_response(id, view.err());
+    }
   } else {
     // A deleted key is absent, like one never written: its value (kept until the tombstone is
     // collected) is not sent (client.capnp, GetRequest).

@@ -4,6 +4,8 @@
 // the replica actor uses them for every request, whether it came over TCP or from the embedding
 // API.
 
+#include <memory>
+#include <optional>
 #include <string>
 
 #include "base/result.hpp"
@@ -12,9 +14,22 @@
 
 namespace rumor::actors {
 
+// How a request's reply becomes its response; kept with the request while the replica works.
+struct response_plan {
+  // A get with a path or a view (collection_view.hpp); nullopt: the whole value.
+  std::optional<client::get> read;
+  // An update of a collection (a set operation, a path, a key deletion): filled in by its mutator
+  // when it runs (collection_view.hpp, outcome_probe); null for counters, registers and flags.
+  std::shared_ptr<client::update_outcome> outcome;
+  // An update: the response carries the value after it (client::update::return_value, or a key
+  // whose value does not grow: not an or_set or or_map).
+  bool update_value = true;
+};
+
 struct planned_update {
   crdt::type_tag key_type;       // the type stored under the key (or_map when path is non-empty)
   replication::mutator mutate;
+  response_plan response;
 };
 
 // Builds the mutator of `u`. For op remove_key with an empty path, `key_type` names the type to
@@ -32,9 +47,12 @@ replication::consistency to_replication(client::consistency c);
 // exactly its siblings' dots (what a conditional put checks), otherwise the value's whole context.
 std::string context_bytes(const crdt::value& v);
 
-// The response to request `id` from a replica reply (values encoded with crdt::encode; an
-// mv_register's with its context_bytes).
-client::response to_response(uint64_t id, const replication::reply& r);
+// The response to request `id` from a replica reply, shaped by `plan` (values encoded with
+// crdt::encode; an mv_register's with its context_bytes).
+client::response to_response(uint64_t id, const replication::reply& r, const response_plan& plan = {});
+
+// The plan of a get: nullopt for a plain whole-value get.
+response_plan plan_read(const client::get& g);
 
 // An error response.
 client::response error_response(uint64_t id, const error& e);

@@ -136,14 +136,18 @@ std::string context_of(const crdt::value& v) {
   return crdt::encode_context(v.context());
 }
 
-result<entry> entry_of(const std::string& key, const client::response& r) {
+// `key_type`: the type the update's key holds (the empty value's, when the response has none).
+result<entry> entry_of(const std::string& key, const client::response& r, crdt::type_tag key_type) {
   if (r.code != errc::ok) return error{r.code, r.message};
-  if (r.values.empty()) return entry{key, crdt::value{}, {}};
+  client::update_outcome outcome = r.outcome.value_or(client::update_outcome{});
+  if (r.values.empty()) return entry{key, crdt::value::empty_of(key_type), {}, outcome};
   auto v = crdt::decode(r.values.front().value);
   if (!v) return v.err();
   std::string ctx = context_of(*v);
-  return entry{key, std::move(*v), std::move(ctx)};
+  return entry{key, std::move(*v), std::move(ctx), outcome};
 }
+
+crdt::type_tag key_type_of(const client::update& u) { return u.path.empty() ? u.type : crdt::type_tag::or_map; }
 
 }  // namespace
 
@@ -266,6 +270,7 @@ result<std::unique_ptr<node>> node::start(node_config cfg) {
   ac.leave_handoff_ms = cfg.leave_handoff_ms;
   ac.log = p->log;
   ac.readiness = p->readiness;
+  ac.max_response_bytes = cfg.max_frame_bytes;
   p->replica = actors::spawn_replica_actor(*p->sys, ac);
 
   actors::transport_config tc;
@@ -274,6 +279,7 @@ result<std::unique_ptr<node>> node::start(node_config cfg) {
   tc.listen_host = listen->first;
   tc.listen_port = listen->second;
   tc.advertise = cfg.advertise;
+  tc.max_frame_bytes = cfg.max_frame_bytes;
   tc.log = p->log;
   auto t = actors::spawn_transport(*p->sys, tc, p->replica);
   if (!t) {
@@ -396,6 +402,14 @@ client::request make_request(const op_options& o) {
   r.timeout_ms = static_cast<uint32_t>(std::max<int64_t>(o.timeout.count(), 0));
   return r;
 }
+
+client::request update_request(std::string key, operation op, const op_options& o) {
+  op.key = std::move(key);
+  op.return_value = o.return_value;
+  auto req = make_request(o);
+  req.body = std::move(op);
+  return req;
+}
 }  // namespace
 
 std::future<result<entry>> node::apply_async(std::string key, operation op, op_options o) {
@@ -406,17 +420,40 @@ std::future<result<entry>> node::apply_async(std::string key, operation op, op_o
 }
 
 void node::apply_then(std::string key, operation op, op_options o, std::function<void(result<entry>)> done) {
-  op.key = key;
-  auto req = make_request(o);
-  req.body = std::move(op);
-  impl_->send_call(std::move(req), [done = std::move(done), key](client::response r) { done(entry_of(key, r)); });
+  auto type = key_type_of(op);
+  auto req = update_request(key, std::move(op), o);
+  impl_->send_call(std::move(req),
+                   [done = std::move(done), key, type](client::response r) { done(entry_of(key, r, type)); });
 }
 
 result<entry> node::apply(std::string key, operation op, op_options o) {
-  op.key = key;
+  auto type = key_type_of(op);
+  auto req = update_request(key, std::move(op), o);
+  return entry_of(key, impl_->call_sync(std::move(req)), type);
+}
+
+result<client::collection_view> node::view(client::get g, op_options o) {
   auto req = make_request(o);
-  req.body = std::move(op);
-  return entry_of(key, impl_->call_sync(std::move(req)));
+  req.body = std::move(g);
+  auto r = impl_->call_sync(std::move(req));
+  if (r.code != errc::ok) return error{r.code, r.message};
+  if (!r.collection) return error{errc::decode_error, "the node answered a view without a collection"};
+  return std::move(*r.collection);
+}
+
+result<std::vector<crdt::value>> node::get_at(client::get g, op_options o) {
+  g.view = client::view_kind::value;
+  auto req = make_request(o);
+  req.body = std::move(g);
+  auto r = impl_->call_sync(std::move(req));
+  if (r.code != errc::ok) return error{r.code, r.message};
+  std::vector<crdt::value> out;
+  for (const auto& kv : r.values) {
+    auto v = crdt::decode(kv.value);
+    if (!v) return v.err();
+    out.push_back(std::move(*v));
+  }
+  return out;
 }
 
 namespace {

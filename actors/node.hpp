@@ -60,6 +60,9 @@ struct node_config {
   // Memory for updates acknowledged on the write-ahead log and not yet materialized into the
   // B-trees (persistence/FORMAT.md, "Write-behind"); beyond it writers wait. At least 1 MiB.
   uint64_t write_behind_bytes = uint64_t{256} << 20;
+  // The largest frame the node reads from a connection or answers a client with (a response
+  // that would be larger is errc::too_large: the client reads such a value in pages). 64 B..64 MiB.
+  size_t max_frame_bytes = size_t{64} << 20;
   uint64_t gossip_interval_ms = 200;
   size_t fanout = 3;
   size_t threads = 2;                    // CAF scheduler threads
@@ -84,6 +87,10 @@ std::string_view to_string(readiness r) noexcept;
 struct op_options {
   consistency level = consistency::local;
   std::chrono::milliseconds timeout{5000};
+  // apply() of an or_set / or_map key (or a map field): entry.value is the whole value after the
+  // update. Off, it is the empty value of the key's type and entry.outcome says what the update
+  // did (the value grows with the collection; client::update::return_value).
+  bool return_value = false;
 };
 
 // A key's value with its causal context (what a later conditional write supersedes).
@@ -91,6 +98,7 @@ struct entry {
   std::string key;
   crdt::value value;
   std::string context;  // crdt::encode_context of value.context(); pass it to op::mv_put
+  client::update_outcome outcome;  // apply(): what the update did to its collection (else zeros)
 };
 
 // One update, built by the functions in rumor::op.
@@ -173,6 +181,12 @@ class node {
   result<std::optional<entry>> get(std::string key, op_options o = {});
   // As get_async, with a callback (as apply_then).
   void get_then(std::string key, op_options o, std::function<void(result<std::optional<entry>>)> done);
+  // A part of a collection without reading all of it: `g` names the key, the path and the view
+  // (client::get, client.capnp GetRequest); view value reads the fields at the path (all types).
+  // Errors: type_mismatch (not an or_set / or_map there), invalid_argument (bad limit), and
+  // those of get().
+  result<client::collection_view> view(client::get g, op_options o = {});
+  result<std::vector<crdt::value>> get_at(client::get g, op_options o = {});
   // Keys starting with `prefix`, in order, at most `limit`.
   result<std::vector<std::pair<std::string, crdt::type_tag>>> keys(std::string prefix = {}, uint32_t limit = 1000);
   result<std::vector<member>> members();

@@ -44,6 +44,7 @@ struct waiting_call {
   std::string key;
   reply_to to;
   int64_t arrived_us = 0;  // updates: when the request arrived (rumor_sync_change_seconds)
+  response_plan plan;      // how the reply becomes the response (client_ops.hpp)
 };
 
 int64_t steady_us() {
@@ -157,6 +158,25 @@ void post_frame(replica_actor_state& st, uint64_t session, const caf::actor& tra
     o.frames.resize(before);  // no partial frame
     st.cfg.log->error("cannot encode a client frame: {}", e.what());
   }
+  const auto* r = std::get_if<client::response>(&m);
+  if (r && o.frames.size() - before > st.cfg.max_response_bytes) {
+    const size_t bytes = o.frames.size() - before;
+    o.frames.resize(before);
+    std::string why = "the answer is " + std::to_string(bytes) + " bytes, over the " +
+                      std::to_string(st.cfg.max_response_bytes) + "-byte frame limit";
+    if (r->code == errc::ok && r->outcome) {
+      // An update that was carried out: its answer must say so. Only the value it asked for is
+      // left out.
+      client::response applied = *r;
+      applied.values.clear();
+      applied.message = why + ": the value after the update is left out (read it in pages)";
+      client::encode_client_into(client::client_message{std::move(applied)}, o.frames);
+    } else {
+      client::encode_client_into(
+          client::client_message{error_response(r->id, error{errc::too_large, why + ": read the collection in pages"})},
+          o.frames);
+    }
+  }
 }
 
 void respond(replica_actor_state& st, reply_to& to, client::response r) {
@@ -248,7 +268,7 @@ void drain(self_ptr self) {
   for (auto& rp : r.replies) {
     auto it = st.calls.find(rp.request);
     if (it == st.calls.end()) continue;
-    auto resp = to_response(it->second.client_id, rp);
+    auto resp = to_response(it->second.client_id, rp, it->second.plan);
     for (auto& kv : resp.values) kv.key = it->second.key;
     auto to = std::move(it->second.to);
     if (it->second.arrived_us != 0 && resp.code == errc::ok)
@@ -380,13 +400,18 @@ void handle_update(self_ptr self, const client::request& req, reply_to& to, cons
   if (u.op == client::op_kind::remove_key && u.path.empty()) {
     auto existing = st.rep->get(u.key);
     if (!existing) return respond(st, to, error_response(req.id, existing.err()));
-    if (existing->empty()) return respond(st, to, error_response(req.id, error{errc::ok, ""}));
+    if (existing->empty()) {
+      client::response r = error_response(req.id, error{errc::ok, ""});
+      r.outcome = client::update_outcome{};
+      return respond(st, to, std::move(r));
+    }
     delete_type = existing->front().type();
   }
   auto plan = plan_update(u, delete_type);
   if (!plan) return respond(st, to, error_response(req.id, plan.err()));
   uint64_t rid = st.next_request++;
-  st.calls.emplace(rid, waiting_call{req.id, u.key, std::move(to), st.burst_time ? st.burst_time->steady_us : steady_us()});
+  st.calls.emplace(rid, waiting_call{req.id, u.key, std::move(to), st.burst_time ? st.burst_time->steady_us : steady_us(),
+                                     std::move(plan->response)});
   st.rep->update(rid, u.key, plan->key_type, plan->mutate, to_replication(req.level), req.timeout_ms,
                  st.burst_time ? st.burst_time->wall_ms : now_ms(st));
 }
@@ -406,8 +431,12 @@ void handle_request(self_ptr self, uint64_t session, client::request& req, reply
   if (auto* u = std::get_if<client::update>(&body)) {
     handle_update(self, req, to, *u);
   } else if (auto* g = std::get_if<client::get>(&body)) {
+    if (g->view == client::view_kind::page && (g->limit == 0 || g->limit > client::max_page_limit))
+      return respond(st, to, error_response(req.id, error{errc::invalid_argument,
+                                                          "a page limit must be 1.." +
+                                                              std::to_string(client::max_page_limit)}));
     uint64_t rid = st.next_request++;
-    st.calls.emplace(rid, waiting_call{req.id, g->key, std::move(to)});
+    st.calls.emplace(rid, waiting_call{req.id, g->key, std::move(to), 0, plan_read(*g)});
     st.rep->read(rid, g->key, to_replication(req.level), req.timeout_ms, now_ms(st));
   } else if (auto* k = std::get_if<client::keys>(&body)) {
     list_keys_elsewhere(self, req.id, *k, std::move(to));

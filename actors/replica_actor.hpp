@@ -44,6 +44,9 @@ struct replica_actor_config {
   uint64_t leave_handoff_ms = 5000;
   std::shared_ptr<spdlog::logger> log;        // REQUIRED
   std::shared_ptr<std::atomic<uint8_t>> readiness;  // REQUIRED; rumor::readiness values
+  // A client response whose frame would be larger is answered with errc::too_large instead (a
+  // client refuses frames over its limit, 64 MiB): read such a value in pages (client::get view).
+  size_t max_response_bytes = size_t{64} << 20;
   // Milliseconds since the Unix epoch; empty = wall_clock_ms. Tests inject the test
   // coordinator's clock so that timers and protocol time advance together.
   std::function<uint64_t()> clock;

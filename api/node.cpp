@@ -13,6 +13,7 @@
 #include "actors/node.hpp"
 #include "api/operation_spec.hpp"
 #include "api/value_view.hpp"
+#include "crdt/codec.hpp"
 
 namespace rumor {
 
@@ -134,7 +135,10 @@ actors::node_config to_runtime(node_config c) {
   return r;
 }
 
-entry to_public(actors::entry e) { return entry{std::move(e.key), api::to_public(e.value), std::move(e.context)}; }
+entry to_public(actors::entry e) {
+  return entry{std::move(e.key), api::to_public(e.value), std::move(e.context),
+               update_outcome{e.outcome.changed, e.outcome.size}};
+}
 
 result<entry> to_public(result<actors::entry> r) {
   if (!r) return r.err();
@@ -184,7 +188,15 @@ bool node::wait_ready(std::chrono::milliseconds timeout) const { return impl_->r
 
 namespace {
 actors::op_options to_runtime(op_options o) {
-  return actors::op_options{static_cast<client::consistency>(o.level), o.timeout};
+  return actors::op_options{static_cast<client::consistency>(o.level), o.timeout, o.return_value};
+}
+
+client::get view_request(place at, client::view_kind view) {
+  client::get g;
+  g.key = std::move(at.key);
+  g.path = std::move(at.path);
+  g.view = view;
+  return g;
 }
 }  // namespace
 
@@ -208,6 +220,49 @@ std::future<result<std::optional<entry>>> node::get_async(std::string key, op_op
 
 result<std::optional<entry>> node::get(std::string key, op_options o) {
   return to_public(impl_->runtime->get(std::move(key), to_runtime(o)));
+}
+
+result<bool> node::contains(place at, std::string member, op_options o) {
+  auto g = view_request(std::move(at), client::view_kind::member);
+  g.member = std::move(member);
+  auto r = impl_->runtime->view(std::move(g), to_runtime(o));
+  if (!r) return r.err();
+  return r->contains;
+}
+
+result<uint64_t> node::size(place at, op_options o) {
+  auto r = impl_->runtime->view(view_request(std::move(at), client::view_kind::size), to_runtime(o));
+  if (!r) return r.err();
+  return r->size;
+}
+
+result<collection_page> node::page(place at, std::optional<std::string> after, uint32_t limit, op_options o) {
+  auto g = view_request(std::move(at), client::view_kind::page);
+  g.after = std::move(after);
+  g.limit = limit;
+  auto r = impl_->runtime->view(std::move(g), to_runtime(o));
+  if (!r) return r.err();
+  collection_page out;
+  if (r->type) out.type = api::to_public(*r->type);
+  out.size = r->size;
+  out.members = std::move(r->members);
+  out.more = r->more;
+  for (auto& f : r->fields) {
+    auto v = crdt::decode(f.value);
+    if (!v) return v.err();
+    out.fields.push_back(map_field{std::move(f.key), api::to_public(*v)});
+  }
+  return out;
+}
+
+result<std::vector<map_field>> node::fields(place at, op_options o) {
+  if (at.path.empty()) return error{errc::invalid_argument, "fields() needs a path (use get() for the key's value)"};
+  std::string name = at.path.back();
+  auto r = impl_->runtime->get_at(view_request(std::move(at), client::view_kind::value), to_runtime(o));
+  if (!r) return r.err();
+  std::vector<map_field> out;
+  for (const auto& v : *r) out.push_back(map_field{name, api::to_public(v)});
+  return out;
 }
 
 result<std::vector<key_info>> node::keys(std::string prefix, uint32_t limit) {

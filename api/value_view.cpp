@@ -21,28 +21,6 @@ const value* value::field(std::string_view name, value_type t) const noexcept {
 }
 
 namespace api {
-namespace {
-
-template <class T>
-std::optional<crdt::value> get_field(const crdt::or_map& m, const std::string& name) {
-  if (auto v = m.get<T>(name)) return crdt::value{std::move(*v)};
-  return std::nullopt;
-}
-
-std::optional<crdt::value> field_value(const crdt::or_map& m, const crdt::field_key& f) {
-  switch (f.type) {
-    case crdt::type_tag::g_counter: return get_field<crdt::g_counter>(m, f.name);
-    case crdt::type_tag::pn_counter: return get_field<crdt::pn_counter>(m, f.name);
-    case crdt::type_tag::lww_register: return get_field<crdt::lww_register>(m, f.name);
-    case crdt::type_tag::mv_register: return get_field<crdt::mv_register>(m, f.name);
-    case crdt::type_tag::or_set: return get_field<crdt::or_set>(m, f.name);
-    case crdt::type_tag::or_map: return get_field<crdt::or_map>(m, f.name);
-    case crdt::type_tag::ew_flag: return get_field<crdt::ew_flag>(m, f.name);
-  }
-  return std::nullopt;
-}
-
-}  // namespace
 
 value to_public(const crdt::value& v) {
   value out;
@@ -67,7 +45,7 @@ value to_public(const crdt::value& v) {
           out.flag = x.value();
         } else if constexpr (std::is_same_v<T, crdt::or_map>) {
           for (const auto& f : x.fields())
-            if (auto fv = field_value(x, f)) out.fields.push_back(map_field{f.name, to_public(*fv)});
+            if (auto fv = crdt::field_value(x, f)) out.fields.push_back(map_field{f.name, to_public(*fv)});
         }
       },
       v.variant());

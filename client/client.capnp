@@ -1,5 +1,5 @@
 @0x96b2b7105b60f6b7;
-# rumor client protocol — the client-to-node wire spec (protocol version 2, the version of the
+# rumor client protocol — the client-to-node wire spec (protocol version 4, the version of the
 # hello, replication/wire.capnp). docs/protocol.md is the guide: handshake, errors, ordering,
 # absent keys, reading values, contexts. A client opens a TCP connection to a node's listener and
 # sends a replication `Message` whose member is a `hello` with role = client (cluster may be
@@ -139,13 +139,39 @@ struct UpdateRequest {
                              # the empty context.
   conditional @9 :Bool;      # mvPut: fail with `conflict` if the context is stale; the node
                              # refuses it without a context (invalidArgument)
+  returnValue @10 :Bool;     # (version 4) the response's `values` hold the key's value after the
+                             # update. Without it they do only for a gCounter, pnCounter,
+                             # lwwRegister, mvRegister or ewFlag key updated without a path; an
+                             # orSet or orMap key's value grows with the collection, so its update
+                             # answers with `outcome` only.
 }
 
 # Read one key: the response's `values` hold every value stored under it (normally one). A key
 # that is absent, never written or deleted alike, answers ok with no values (never notFound);
 # `keys` does not list it either.
+#
+# (Version 4) Parts of a collection, without reading or sending the whole of it:
+#   - `path` reads nested orMap fields: with path = [a, b] the key holds an orMap whose field
+#     (a, orMap) holds an orMap; `values` hold every field called b in it (one per type), and
+#     the views below apply to the field (b, orSet) or (b, orMap).
+#   - `view` = member / size / page answers in the response's `collection` (values stay empty);
+#     an absent key or field is an empty collection (type unknown, size 0). A key (or field) of
+#     another type than orSet / orMap answers typeMismatch.
+# The consistency level applies as for whole reads (majority: the joined value is viewed).
 struct GetRequest {
   key @0 :Data;
+  path @1 :List(Data);       # nested orMap field names, outermost first; empty: the key itself
+  view @2 :ViewKind;
+  member @3 :Data;           # view = member: the orSet member (orMap: the field name) to look for
+  after @4 :Data;            # view = page: start after this member / field name; null: the first
+  limit @5 :UInt32 = 1000;   # view = page: at most this many members / field names (1..100000)
+}
+
+enum ViewKind {
+  value @0;     # the value(s), in `values` (the whole read, as before version 4)
+  member @1;    # collection.contains: whether `member` is in the orSet / a field name of the orMap
+  size @2;      # collection.size: members of the orSet / fields of the orMap
+  page @3;      # collection.members (orSet) or .fields (orMap): the next `limit` after `after`
 }
 
 # List keys starting with `prefix` (bytewise order), at most `limit` of them. The node reads every
@@ -269,11 +295,38 @@ struct Response {
   id @0 :UInt64;                  # the id of the request being answered
   code @1 :ErrorCode;
   message @2 :Text;               # human-readable, for errors
-  values @3 :List(KeyValue);      # get: the key's value(s); update: the value after it;
-                                  # conflict: the current value (its siblings)
+  values @3 :List(KeyValue);      # get: the key's value(s) (or the fields' at `path`); update:
+                                  # the value after it (see returnValue); conflict: the current
+                                  # value (its siblings)
   keyList @4 :List(KeyType);      # keys: in key order
   memberList @5 :List(MemberInfo);   # members
   node @6 :NodeStatus;            # status: present (non-null pointer); absent otherwise
+  collection @7 :CollectionView;  # (version 4) get with view member / size / page: present
+  outcome @8 :UpdateOutcome;      # (version 4) a successful update: present
+}
+
+# A part of the orSet or orMap a get with a view names.
+struct CollectionView {
+  type @0 :CrdtType;              # orSet or orMap; unknown (0): nothing is stored there
+  size @1 :UInt64;                # members (orSet) or fields (orMap), always set
+  contains @2 :Bool;              # view = member
+  members @3 :List(Data);         # view = page of an orSet: members after `after`, ascending bytes
+  fields @4 :List(KeyValue);      # view = page of an orMap: key = field name, value = the field's
+                                  # crdt codec bytes; names after `after` in ascending byte order,
+                                  # a name with several types once per type (a page never splits
+                                  # the types of one name, so it may hold up to 6 more than limit)
+  more @5 :Bool;                  # view = page: more follow; ask again with after = the last name
+}
+
+# What an update did.
+struct UpdateOutcome {
+  changed @0 :UInt64;             # setAdd: members that were not present and now are; setRemove:
+                                  # members that were present and no longer are; an update with a
+                                  # path: 1 if the path's last field appeared (or, for removeKey,
+                                  # disappeared), else 0; removeKey of a key: 1 if it held a value;
+                                  # other updates: 0
+  size @1 :UInt64;                # after the update: the set's members (setAdd, setRemove), or the
+                                  # fields of the map holding the path's last field; else 0
 }
 
 # ---- events ----

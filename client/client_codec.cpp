@@ -29,6 +29,7 @@ constexpr uint16_t max_op_kind = static_cast<uint16_t>(op_kind::remove_key);
 constexpr uint16_t max_errc = static_cast<uint16_t>(errc::too_large);
 constexpr uint16_t max_member_status = 3;  // replication::member_status::left
 constexpr uint16_t max_type_tag = static_cast<uint16_t>(crdt::type_tag::ew_flag);
+constexpr uint16_t max_view_kind = static_cast<uint16_t>(view_kind::page);
 
 // ---------------------------------------------------------------------------------------------
 // Encoding
@@ -63,9 +64,18 @@ void put_body(w::Request::Body::Builder b, const update& x) {
   u.setFlag(x.flag);
   if (x.context) u.setContext(data_of(*x.context));
   u.setConditional(x.conditional);
+  u.setReturnValue(x.return_value);
 }
 
-void put_body(w::Request::Body::Builder b, const get& x) { b.initGet().setKey(data_of(x.key)); }
+void put_body(w::Request::Body::Builder b, const get& x) {
+  auto g = b.initGet();
+  g.setKey(data_of(x.key));
+  if (!x.path.empty()) put(g.initPath(count(x.path.size())), x.path);
+  g.setView(enum_of<w::ViewKind>(x.view));
+  if (!x.member.empty()) g.setMember(data_of(x.member));
+  if (x.after) g.setAfter(data_of(*x.after));
+  g.setLimit(x.limit);
+}
 
 void put_body(w::Request::Body::Builder b, const keys& x) {
   auto k = b.initKeys();
@@ -151,6 +161,28 @@ void put(w::ClientMessage::Builder m, const response& x) {
     member_list[i].setIncarnation(mi.incarnation);
   }
   if (x.node) put(r.initNode(), *x.node);
+  if (x.collection) {
+    const collection_view& cv = *x.collection;
+    auto c = r.initCollection();
+    c.setType(cv.type ? enum_of<w::CrdtType>(*cv.type) : w::CrdtType::UNKNOWN);
+    c.setSize(cv.size);
+    c.setContains(cv.contains);
+    if (!cv.members.empty()) put(c.initMembers(count(cv.members.size())), cv.members);
+    if (!cv.fields.empty()) {
+      auto fields = c.initFields(count(cv.fields.size()));
+      for (unsigned i = 0; i < fields.size(); ++i) {
+        fields[i].setKey(data_of(cv.fields[i].key));
+        fields[i].setValue(data_of(cv.fields[i].value));
+        if (!cv.fields[i].context.empty()) fields[i].setContext(data_of(cv.fields[i].context));
+      }
+    }
+    c.setMore(cv.more);
+  }
+  if (x.outcome) {
+    auto o = r.initOutcome();
+    o.setChanged(x.outcome->changed);
+    o.setSize(x.outcome->size);
+  }
 }
 
 void put(w::ClientMessage::Builder m, const event& x) {
@@ -222,7 +254,38 @@ class decoder {
     u.flag = r.getFlag();
     if (r.hasContext()) u.context = str(r.getContext());
     u.conditional = r.getConditional();
+    u.return_value = r.getReturnValue();
     return u;
+  }
+
+  client::get get(w::GetRequest::Reader r) {
+    client::get g;
+    g.key = str(r.getKey());
+    g.path = get(r.getPath());
+    g.view = static_cast<view_kind>(checked(r.getView(), max_view_kind, "get view"));
+    g.member = str(r.getMember());
+    if (r.hasAfter()) g.after = str(r.getAfter());
+    g.limit = r.getLimit();
+    return g;
+  }
+
+  std::vector<key_value> get(capnp::List<w::KeyValue>::Reader l) {
+    take(l.size());
+    std::vector<key_value> out;
+    out.reserve(l.size());
+    for (auto v : l) out.push_back(key_value{str(v.getKey()), str(v.getValue()), str(v.getContext())});
+    return out;
+  }
+
+  collection_view get(w::CollectionView::Reader r) {
+    collection_view c;
+    if (r.getType() != w::CrdtType::UNKNOWN) c.type = type_of(r.getType());
+    c.size = r.getSize();
+    c.contains = r.getContains();
+    c.members = get(r.getMembers());
+    c.fields = get(r.getFields());
+    c.more = r.getMore();
+    return c;
   }
 
   request get(w::Request::Reader r) {
@@ -233,7 +296,7 @@ class decoder {
     auto body = r.getBody();
     switch (body.which()) {
       case w::Request::Body::UPDATE: q.body = get(body.getUpdate()); return q;
-      case w::Request::Body::GET: q.body = client::get{str(body.getGet().getKey())}; return q;
+      case w::Request::Body::GET: q.body = get(body.getGet()); return q;
       case w::Request::Body::KEYS: {
         auto k = body.getKeys();
         q.body = client::keys{str(k.getPrefix()), k.getLimit()};
@@ -290,10 +353,7 @@ class decoder {
     s.id = r.getId();
     s.code = static_cast<errc>(checked(r.getCode(), max_errc, "error code"));
     s.message = str(r.getMessage());
-    auto values = r.getValues();
-    take(values.size());
-    s.values.reserve(values.size());
-    for (auto v : values) s.values.push_back(key_value{str(v.getKey()), str(v.getValue()), str(v.getContext())});
+    s.values = get(r.getValues());
     auto key_list = r.getKeyList();
     take(key_list.size());
     s.key_list.reserve(key_list.size());
@@ -310,6 +370,8 @@ class decoder {
       s.member_list.push_back(std::move(mi));
     }
     if (r.hasNode()) s.node = get(r.getNode());
+    if (r.hasCollection()) s.collection = get(r.getCollection());
+    if (r.hasOutcome()) s.outcome = update_outcome{r.getOutcome().getChanged(), r.getOutcome().getSize()};
     return s;
   }
 

@@ -47,11 +47,33 @@ struct update {
   bool flag = false;                   // flag_set
   std::optional<std::string> context;  // mv_put: an encoded context from an earlier read
   bool conditional = false;            // mv_put; REQUIRES context
+  // The response's values hold the value after the update. Without it they do only for counters,
+  // registers and flags updated without a path: an or_set / or_map update answers with the
+  // response's `outcome` (what it did), not a value that grows with the collection.
+  bool return_value = false;
   friend bool operator==(const update&, const update&) = default;
 };
 
+// What a get answers (client.capnp ViewKind).
+enum class view_kind : uint8_t {
+  value = 0,   // the value(s), in response.values
+  member = 1,  // response.collection->contains: is `member` in the or_set (a field name of the or_map)
+  size = 2,    // response.collection->size
+  page = 3,    // response.collection->members / fields: the next `limit` after `after`
+};
+
+inline constexpr uint32_t max_page_limit = 100'000;
+
+// Reads a key, or with `path` the or_map fields called path.back() inside it (path = {a, b}: the
+// key holds an or_map whose field (a, or_map) holds an or_map; every field called b of it). The
+// views other than `value` read the or_set / or_map there (client.capnp GetRequest).
 struct get {
   std::string key;
+  std::vector<std::string> path;
+  view_kind view = view_kind::value;
+  std::string member;                // view member
+  std::optional<std::string> after;  // view page: start after this; nullopt: from the first
+  uint32_t limit = 1000;             // view page: 1..max_page_limit
   friend bool operator==(const get&, const get&) = default;
 };
 
@@ -163,6 +185,24 @@ struct node_status {
   friend bool operator==(const node_status&, const node_status&) = default;
 };
 
+// A part of an or_set / or_map (client.capnp CollectionView).
+struct collection_view {
+  std::optional<crdt::type_tag> type;  // or_set or or_map; nullopt: nothing is stored there
+  uint64_t size = 0;                   // members / fields
+  bool contains = false;               // view member
+  std::vector<std::string> members;    // view page of an or_set: ascending
+  std::vector<key_value> fields;       // view page of an or_map: key = field name, ascending
+  bool more = false;                   // view page: more after the last member / field name
+  friend bool operator==(const collection_view&, const collection_view&) = default;
+};
+
+// What an update did (client.capnp UpdateOutcome).
+struct update_outcome {
+  uint64_t changed = 0;  // members (fields) that appeared or disappeared; removing a key: 1 if it held a value
+  uint64_t size = 0;     // the set's members / the enclosing map's fields after the update; else 0
+  friend bool operator==(const update_outcome&, const update_outcome&) = default;
+};
+
 // A response. `error` (errc::ok = success) says what failed: conflict (values = the current
 // siblings), type_mismatch, timeout (consistency not reached; the update is durable locally and
 // may still spread), invalid_argument, too_large, unavailable...
@@ -170,11 +210,14 @@ struct response {
   uint64_t id = 0;
   errc code = errc::ok;
   std::string message;              // human-readable, for errors
-  std::vector<key_value> values;    // get: the key's value(s); update: the value after it;
+  std::vector<key_value> values;    // get: the key's value(s); update: the value after it (see
+                                    // update::return_value);
                                     // cas / lget: the register's raw bytes (not crdt bytes)
   std::vector<key_type> key_list;   // keys
   std::vector<member_info> member_list;
   std::optional<node_status> node;  // status
+  std::optional<collection_view> collection;  // get with a view other than value
+  std::optional<update_outcome> outcome;      // a successful update
   friend bool operator==(const response&, const response&) = default;
 };
 

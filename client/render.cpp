@@ -84,16 +84,7 @@ std::vector<std::pair<std::string, crdt::value>> named_fields(const crdt::or_map
   std::vector<std::pair<std::string, crdt::value>> out;
   out.reserve(fields.size());
   for (const auto& f : fields) {
-    std::optional<crdt::value> v;
-    switch (f.type) {
-      case crdt::type_tag::g_counter: v = *m.get<crdt::g_counter>(f.name); break;
-      case crdt::type_tag::pn_counter: v = *m.get<crdt::pn_counter>(f.name); break;
-      case crdt::type_tag::lww_register: v = *m.get<crdt::lww_register>(f.name); break;
-      case crdt::type_tag::mv_register: v = *m.get<crdt::mv_register>(f.name); break;
-      case crdt::type_tag::or_set: v = *m.get<crdt::or_set>(f.name); break;
-      case crdt::type_tag::or_map: v = *m.get<crdt::or_map>(f.name); break;
-      case crdt::type_tag::ew_flag: v = *m.get<crdt::ew_flag>(f.name); break;
-    }
+    std::optional<crdt::value> v = crdt::field_value(m, f);
     if (!v) continue;
     out.emplace_back(uses[f.name] > 1 ? type_suffixed(f) : f.name, std::move(*v));
   }

@@ -1,6 +1,7 @@
 #include "crdt/value.hpp"
 
 #include <string>
+#include <type_traits>
 #include <vector>
 
 namespace rumor::crdt {
@@ -54,6 +55,29 @@ status value::join(const value& other) {
       },
       v_);
   return {};
+}
+
+value value_of(const nested_store& s, const dot_context& ctx) {
+  auto make = [&](auto tag) -> value {
+    using T = typename decltype(tag)::type;
+    return T{std::get<typename T::store_type>(s.variant()), ctx};
+  };
+  switch (s.type()) {
+    case type_tag::g_counter: return make(std::type_identity<g_counter>{});
+    case type_tag::pn_counter: return make(std::type_identity<pn_counter>{});
+    case type_tag::lww_register: return make(std::type_identity<lww_register>{});
+    case type_tag::mv_register: return make(std::type_identity<mv_register>{});
+    case type_tag::or_set: return make(std::type_identity<or_set>{});
+    case type_tag::or_map: return make(std::type_identity<or_map>{});
+    case type_tag::ew_flag: return make(std::type_identity<ew_flag>{});
+  }
+  return {};
+}
+
+std::optional<value> field_value(const or_map& m, const field_key& f) {
+  const nested_store* s = m.store().find(f);
+  if (!s) return std::nullopt;
+  return value_of(*s, m.context());
 }
 
 }  // namespace rumor::crdt

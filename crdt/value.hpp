@@ -3,6 +3,7 @@
 // A key's type is fixed at first write; joining values of different types is refused with
 // errc::type_mismatch (nothing changes).
 
+#include <optional>
 #include <variant>
 
 #include "base/result.hpp"
@@ -62,5 +63,11 @@ class value {
  private:
   variant_type v_;
 };
+
+// A nested store (an or_map field's) as a standalone value with context `ctx` (the map's).
+value value_of(const nested_store& s, const dot_context& ctx);
+// The field `f` of `m` as a standalone value (the field's store with the map's context); nullopt
+// when `m` has no such field.
+std::optional<value> field_value(const or_map& m, const field_key& f);
 
 }  // namespace rumor::crdt

@@ -105,6 +105,86 @@ http_reply error_reply(errc code, const std::string& message) {
   return json_reply("{\"error\":" + q(to_string(code)) + ",\"message\":" + q(message) + "}", status_of(code));
 }
 
+namespace {
+
+// GET /v1/kv/KEY's query: field=a.b (a nested map field), member=M, size, after=X / limit=N (a
+// page). At most one of member, size and a page.
+result<client::get> parse_get(const http_request& r, const std::string& key) {
+  client::get g{key};
+  auto param = [&](const char* name) -> const std::string* {
+    auto it = r.query.find(name);
+    return it == r.query.end() ? nullptr : &it->second;
+  };
+  if (const std::string* f = param("field")) {
+    size_t start = 0;
+    while (true) {
+      size_t dot = f->find('.', start);
+      g.path.push_back(f->substr(start, dot == std::string::npos ? std::string::npos : dot - start));
+      if (g.path.back().empty()) return error{errc::invalid_argument, "field '" + *f + "' has an empty name"};
+      if (dot == std::string::npos) break;
+      start = dot + 1;
+    }
+  }
+  int views = 0;
+  if (const std::string* m = param("member")) {
+    g.view = client::view_kind::member;
+    g.member = *m;
+    ++views;
+  }
+  if (param("size")) {
+    g.view = client::view_kind::size;
+    ++views;
+  }
+  if (param("after") || param("limit")) {
+    g.view = client::view_kind::page;
+    if (const std::string* a = param("after")) g.after = *a;
+    if (const std::string* l = param("limit")) {
+      auto v = parse_u64(*l);
+      if (!v || *v == 0 || *v > client::max_page_limit)
+        return error{errc::invalid_argument, "limit must be an integer in 1..100000, not '" + *l + "'"};
+      g.limit = static_cast<uint32_t>(*v);
+    }
+    ++views;
+  }
+  if (views > 1) return error{errc::invalid_argument, "ask for one of member, size or a page (after / limit)"};
+  return g;
+}
+
+// The JSON of a collection view: {"key", "member", "contains"} / {"key", "size"} / a page
+// {"key", "type", "size", "members": [...] | "fields": [{"name", "type", "value"}...], "more", "next"}.
+std::optional<std::string> view_object(const std::string& key, const client::get& g, const client::collection_view& v,
+                                       std::string& problem) {
+  if (g.view == client::view_kind::member)
+    return "{\"key\":" + q(key) + ",\"member\":" + q(g.member) + ",\"contains\":" + (v.contains ? "true" : "false") + "}";
+  if (g.view == client::view_kind::size) return "{\"key\":" + q(key) + ",\"size\":" + std::to_string(v.size) + "}";
+  std::string out = "{\"key\":" + q(key) + ",\"type\":" + (v.type ? q(crdt::to_string(*v.type)) : "null") +
+                    ",\"size\":" + std::to_string(v.size);
+  std::string next;
+  if (!v.fields.empty()) {
+    out += ",\"fields\":[";
+    for (size_t i = 0; i < v.fields.size(); ++i) {
+      auto val = crdt::decode(v.fields[i].value);
+      if (!val) {
+        problem = "the node sent an undecodable field value: " + val.err().message;
+        return std::nullopt;
+      }
+      out += std::string(i ? "," : "") + "{\"name\":" + q(v.fields[i].key) + ",\"type\":" +
+             q(crdt::to_string(val->type())) + ",\"value\":" + client::render_json(*val) + "}";
+    }
+    out += "]";
+    next = v.fields.back().key;
+  } else {
+    out += ",\"members\":[";
+    for (size_t i = 0; i < v.members.size(); ++i) out += std::string(i ? "," : "") + q(v.members[i]);
+    out += "]";
+    if (!v.members.empty()) next = v.members.back();
+  }
+  out += std::string(",\"more\":") + (v.more ? "true" : "false") + ",\"next\":" + (v.more ? q(next) : "null") + "}";
+  return out;
+}
+
+}  // namespace
+
 status parse_operation(const std::string& body, client::update& u) {
   json j = json::parse(body, nullptr, /*allow_exceptions=*/false);
   if (j.is_discarded()) return error{errc::invalid_argument, "the body is not valid JSON"};
@@ -118,6 +198,10 @@ status parse_operation(const std::string& body, client::update& u) {
       if (!f.is_string()) return error{errc::invalid_argument, "\"path\" must be an array of field names"};
       u.path.push_back(f.get<std::string>());
     }
+  }
+  if (auto rv = j.find("return_value"); rv != j.end()) {
+    if (!rv->is_boolean()) return error{errc::invalid_argument, "\"return_value\" must be true or false"};
+    u.return_value = rv->get<bool>();
   }
   auto amount = [&](int64_t& by) -> status {
     by = 1;
@@ -196,7 +280,9 @@ std::variant<routed, http_reply> parse(const http_request& r) {
     if (auto bad = read_level(r, out.request)) return *bad;
     if (r.method == "GET") {
       out.kind = route::kv_get;
-      out.request.body = client::get{out.key};
+      auto g = parse_get(r, out.key);
+      if (!g) return error_reply(g.err().code, g.err().message);
+      out.request.body = std::move(*g);
       return out;
     }
     client::update u;
@@ -269,6 +355,13 @@ http_reply render(const routed& req, const client::response& resp) {
   std::string problem;
   switch (req.kind) {
     case route::kv_get: {
+      const auto& g = std::get<client::get>(req.request.body);
+      if (g.view != client::view_kind::value) {
+        if (!resp.collection) return error_reply(errc::decode_error, "the node sent no collection view");
+        auto v = view_object(req.key, g, *resp.collection, problem);
+        if (!v) return error_reply(errc::decode_error, problem);
+        return json_reply(*v);
+      }
       auto v = value_object(req.key, resp.values, problem);
       if (!v) return error_reply(errc::decode_error, problem);
       if (v->empty()) return error_reply(errc::not_found, "no value under '" + req.key + "'");
@@ -284,6 +377,9 @@ http_reply render(const routed& req, const client::response& resp) {
       }
       if (u.op == client::op_kind::remove_key && u.path.empty())
         return json_reply("{\"key\":" + q(req.key) + ",\"deleted\":true}");
+      if (resp.values.empty() && resp.outcome)  // a set or map update: what it did
+        return json_reply("{\"key\":" + q(req.key) + ",\"changed\":" + std::to_string(resp.outcome->changed) +
+                          ",\"size\":" + std::to_string(resp.outcome->size) + "}");
       auto v = value_object(req.key, resp.values, problem);
       if (!v) return error_reply(errc::decode_error, problem);
       if (v->empty()) return json_reply("{\"key\":" + q(req.key) + ",\"type\":null,\"value\":null}");

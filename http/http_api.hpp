@@ -5,7 +5,10 @@
 // it), so every route and error is testable on its own.
 //
 // Routes (KEY: the rest of the path, percent-decoded, may contain '/'):
-//   GET    /v1/kv/KEY      ?consistency=local|majority|all &timeout_ms=N   the key's value
+//   GET    /v1/kv/KEY      ?consistency=local|majority|all &timeout_ms=N   the key's value;
+//                          &field=a.b: the nested map fields called b in field a instead;
+//                          &member=M | &size | &after=X&limit=N: a part of the set or map there
+//                          (client::get views; at most one of them)
 //   POST   /v1/kv/KEY      same query; body: one operation (see parse_operation)
 //   DELETE /v1/kv/KEY      same query; deletes the key
 //   GET    /v1/keys        ?prefix=P &limit=N (1..100000, default 1000)
@@ -78,6 +81,8 @@ http_reply error_reply(errc code, const std::string& message);
 //   {"op":"mvput","value":"v","context":"C"}         mv_register; with context: conditional
 //   {"op":"sadd","members":["a",...]}  {"op":"srem","members":[...]}   or_set
 //   {"op":"flag","on":true|false}                    ew_flag
+// "return_value": true makes a set or map update answer with the value after it; otherwise it
+// answers {"key", "changed", "size"} (client::update_outcome).
 //   {"op":"del"}  (with "path": also "type": the field's type)
 // Errors: invalid_argument naming the problem.
 status parse_operation(const std::string& body, client::update& u);

@@ -30,7 +30,11 @@ using crdt::version_vector;
 //      form (crdt/codec.hpp), which version-1 builds cannot decode.
 //   3: counters' and registers' crdt codec bytes are in the compact form (crdt/codec_compact.hpp),
 //      which version-2 builds cannot decode.
-inline constexpr uint32_t protocol_version = 3;
+//   4: the client protocol reads parts of collections (GetRequest path / view, Response
+//      collection) and answers updates of sets and maps with what they did (Response outcome)
+//      instead of the whole value unless asked (UpdateRequest returnValue). Peer messages are
+//      unchanged.
+inline constexpr uint32_t protocol_version = 4;
 
 // First message on every connection, both ways. A peer with another cluster name or protocol
 // version is refused. A client connection (client = true) may leave cluster empty and node 0;

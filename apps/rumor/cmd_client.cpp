@@ -5,6 +5,7 @@
 #include <iostream>
 
 #include "client/connection.hpp"
+#include "cmd_collections.hpp"
 #include "client/render.hpp"
 #include "client/status_render.hpp"
 #include "crdt/codec.hpp"
@@ -84,10 +85,25 @@ struct session {
     // The node answers a majority/all request by its timeout; allow for the round trip.
     return conn.call(std::move(req), uint64_t{o.timeout_ms} + 2000);
   }
+  call_fn caller() {
+    return [this](client::request req) { return call(std::move(req)); };
+  }
 };
+
+// What an update of a collection did: "added 2 (5 members)" / {"key":..,"changed":2,"size":5}.
+void print_outcome(const client_options& o, const client_command& c, const std::string& key,
+                   const client::update_outcome& out) {
+  if (o.json) {
+    std::cout << "{\"key\":" << json_string(key) << ",\"changed\":" << out.changed << ",\"size\":" << out.size << "}\n";
+    return;
+  }
+  std::cout << (c.name == "srem" ? "removed " : "added ") << out.changed << " (" << out.size
+            << (out.size == 1 ? " member)\n" : " members)\n");
+}
 
 int run_update(session& s, const client_command& c, client::update u) {
   u.key = c.args.at(0);
+  u.return_value = c.value;
   client::request req;
   req.body = u;
   auto r = s.call(std::move(req));
@@ -100,15 +116,31 @@ int run_update(session& s, const client_command& c, client::update u) {
   }
   if (r->code != errc::ok) return fail(c.name, error{r->code, r->message});
   if (!v) return fail(c.name, v.err());
-  print_value(s.o, u.key, *v);
+  if (r->values.empty() && r->outcome) {
+    if (!r->message.empty()) std::cerr << "rumor " << c.name << ": " << r->message << "\n";  // value left out
+    print_outcome(s.o, c, u.key, *r->outcome);
+  } else {
+    print_value(s.o, u.key, *v);
+  }
   return exit_ok;
 }
 
 int run_get(session& s, const client_command& c) {
+  auto path = field_path(c.field);
+  if (!path) return usage(c.name, path.err().message);
+  client::get g{c.args.at(0)};
+  g.path = *path;
   client::request req;
-  req.body = client::get{c.args.at(0)};
+  req.body = g;
   auto r = s.call(std::move(req));
   if (!r) return fail(c.name, r.err());
+  if (r->code == errc::too_large && c.name == "get") {
+    // Too big for one frame: a set or map is read page by page (anything else cannot be that big).
+    auto printed = print_whole(s.caller(), s.o.json, g, std::cout);
+    if (!printed) return fail(c.name, printed.err());
+    if (!*printed) print_value(s.o, c.args[0], std::nullopt);
+    return exit_ok;
+  }
   if (r->code != errc::ok) return fail(c.name, error{r->code, r->message});
   auto v = value_of(*r);
   if (!v) return fail(c.name, v.err());
@@ -117,6 +149,36 @@ int run_get(session& s, const client_command& c) {
                                                        std::string(crdt::to_string((*v)->type())) +
                                                        ", not an mv_register"});
   print_value(s.o, c.args[0], *v);
+  return exit_ok;
+}
+
+// sismember KEY MEMBER / scard KEY / smembers KEY [--after M] [--limit N], each with [--field a.b].
+int run_collection(session& s, const client_command& c) {
+  auto path = field_path(c.field);
+  if (!path) return usage(c.name, path.err().message);
+  client::get g{c.args.at(0)};
+  g.path = *path;
+  const std::string& key = c.args[0];
+  if (c.name == "smembers") {
+    g.after = c.after;
+    if (auto st = print_pages(s.caller(), s.o.json, g, c.limit, std::cout); !st) return fail(c.name, st.err());
+    return exit_ok;
+  }
+  g.view = c.name == "sismember" ? client::view_kind::member : client::view_kind::size;
+  if (c.name == "sismember") g.member = c.args.at(1);
+  auto v = fetch_view(s.caller(), g);
+  if (!v) return fail(c.name, v.err());
+  if (c.name == "sismember") {
+    if (s.o.json)
+      std::cout << "{\"key\":" << json_string(key) << ",\"member\":" << json_string(g.member)
+                << ",\"contains\":" << (v->contains ? "true" : "false") << "}\n";
+    else
+      std::cout << (v->contains ? "true" : "false") << "\n";
+  } else if (s.o.json) {
+    std::cout << "{\"key\":" << json_string(key) << ",\"size\":" << v->size << "}\n";
+  } else {
+    std::cout << v->size << "\n";
+  }
   return exit_ok;
 }
 
@@ -288,6 +350,12 @@ int run_client(const client_options& o, const client_command& c) {
     u.op = client::op_kind::flag_set;
     u.type = crdt::type_tag::ew_flag;
     if (!bad) u.flag = c.args[1] == "on";
+  } else if (n == "sismember") {
+    bad = need(2, 2, "KEY MEMBER [--field a.b]");
+  } else if (n == "scard") {
+    bad = need(1, 1, "KEY [--field a.b]");
+  } else if (n == "smembers") {
+    bad = need(1, 1, "KEY [--after MEMBER] [--limit N] [--field a.b]");
   } else if (n == "keys" || n == "watch") {
     bad = need(0, 1, "[PREFIX]");
   } else if (n == "members" || n == "status") {
@@ -315,6 +383,7 @@ int run_client(const client_options& o, const client_command& c) {
   session s{o, std::move(*conn)};
 
   if (n == "get" || n == "mvget") return run_get(s, c);
+  if (n == "sismember" || n == "scard" || n == "smembers") return run_collection(s, c);
   if (n == "lget") {
     client::request req;
     req.body = client::lget{c.args[0]};

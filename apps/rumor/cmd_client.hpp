@@ -4,6 +4,7 @@
 // prints the result — human-readable, or with --json one JSON object per line.
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -19,12 +20,17 @@ struct client_options {
 // Runs client command `command` with its positional `args` (and the few per-command flags
 // folded into them by the caller). Returns the exit code (exit_codes.hpp).
 struct client_command {
-  std::string name;                 // get, incr, decr, set, mvput, mvget, sadd, srem, flag, del, keys, watch, members, status
+  std::string name;                 // get, incr, decr, set, mvput, mvget, sadd, srem, sismember, scard, smembers,
+                                    // flag, del, keys, watch, members, status, cas, lget
   std::vector<std::string> args;
   std::string context;              // mvput --context
   int64_t amount = 1;               // incr / decr
   bool absent = false;              // cas --absent: expect no value
   bool remove = false;              // cas --delete: the new "value" is absent
+  std::string field;                // get / sismember / scard / smembers --field a.b: nested map fields
+  std::optional<std::string> after; // smembers --after: start after this member / field name
+  std::optional<uint32_t> limit;    // smembers --limit: one page of at most this many (else: every page)
+  bool value = false;               // sadd / srem --value: print the value after the update
 };
 
 int run_client(const client_options& o, const client_command& c);

@@ -81,6 +81,7 @@ int run_node(const node_options& o) {
     return exit_usage;
   }
   cfg.write_behind_bytes = o.write_behind_mb << 20;
+  cfg.max_frame_bytes = o.max_frame_kb << 10;
   cfg.gossip_interval_ms = o.gossip_interval_ms;
   cfg.fanout = o.fanout;
   cfg.log = log;

@@ -20,6 +20,7 @@ struct node_options {
   std::string cluster = "rumor";
   std::string durability = "durable";
   uint64_t write_behind_mb = 256;  // memory for acknowledged updates not yet materialized
+  uint64_t max_frame_kb = 65536;   // largest frame read, or answered to a client (64 MiB)
   uint64_t gossip_interval_ms = 200;
   size_t fanout = 3;
   std::string log_level = "info";

@@ -62,6 +62,11 @@ int main(int argc, char** argv) {
                    "B-trees; beyond it writers wait")
       ->check(CLI::Range(uint64_t{1}, uint64_t{1} << 20))
       ->capture_default_str();
+  node->add_option("--max-frame-kb", nopt.max_frame_kb,
+                   "largest frame the node reads, or answers a client with (a bigger answer is refused as "
+                   "too large: read the collection in pages)")
+      ->check(CLI::Range(uint64_t{1}, uint64_t{65536}))
+      ->capture_default_str();
   node->add_option("--gossip-interval-ms", nopt.gossip_interval_ms, "anti-entropy period")
       ->check(CLI::Range(uint64_t{1}, uint64_t{600'000}))
       ->capture_default_str();
@@ -101,15 +106,30 @@ int main(int argc, char** argv) {
     if (required) opt->required();
     return sc;
   };
-  add("get", "read a key", "KEY", true);
+  auto* get = add("get", "read a key (a big set or map is read in pages)", "KEY", true);
+  get->add_option("--field", cmd.field, "read the nested map field a.b instead (field names joined by '.')");
   auto* incr = add("incr", "add to a counter: incr KEY [N]", "KEY [N]", true);
   auto* decr = add("decr", "subtract from a counter: decr KEY [N]", "KEY [N]", true);
   add("set", "set a register (last writer wins): set KEY VALUE", "KEY VALUE", true);
   auto* mvput = add("mvput", "write a multi-value register: mvput KEY VALUE [--context C]", "KEY VALUE", true);
   mvput->add_option("--context", cmd.context, "context from mvget: supersede exactly that, fail if stale");
   add("mvget", "read a multi-value register's siblings and context", "KEY", true);
-  add("sadd", "add members to a set: sadd KEY MEMBER...", "KEY MEMBER...", true);
-  add("srem", "remove members from a set: srem KEY MEMBER...", "KEY MEMBER...", true);
+  for (const char* name : {"sadd", "srem"}) {
+    auto* sc = add(name, std::string(name == std::string("sadd") ? "add members to" : "remove members from") +
+                             " a set: " + name + " KEY MEMBER... (prints how many changed and the new size)",
+                   "KEY MEMBER...", true);
+    sc->add_flag("--value", cmd.value, "print the whole set after the update instead");
+  }
+  auto* sismember = add("sismember", "is MEMBER in the set KEY (or a field name of the map)? true / false",
+                        "KEY MEMBER", true);
+  auto* scard = add("scard", "the number of members of the set KEY (or fields of the map)", "KEY", true);
+  auto* smembers = add("smembers", "list a set's members (or a map's fields) in byte order, page by page",
+                       "KEY", true);
+  smembers->add_option("--after", cmd.after, "start after this member (field name)");
+  smembers->add_option("--limit", cmd.limit, "print one page of at most N (and where the next starts)")
+      ->check(CLI::Range(1u, 100'000u));
+  for (auto* sc : {sismember, scard, smembers})
+    sc->add_option("--field", cmd.field, "the set or map in the nested map field a.b (names joined by '.')");
   add("flag", "set a flag: flag KEY on|off", "KEY on|off", true);
   add("del", "delete a key", "KEY", true);
   add("keys", "list keys: keys [PREFIX]", "[PREFIX]", false);

@@ -15,8 +15,11 @@ Example::
     with Client("127.0.0.1:7400") as c:
         c.incr("visits", 3)
         print(c.get("visits").value)          # 3
-        c.sadd("tags", "a", "b")
+        print(c.sadd("tags", "a", "b"))       # Outcome(changed=2, size=2)
         print(c.get("tags").value)            # [b'a', b'b']
+        print(c.sismember("tags", "a"), c.scard("tags"))   # True 2
+        for m in c.smembers("tags"):          # page by page, whatever the size
+            print(m)
         e = c.mvput("doc", "v1")
         c.mvput("doc", "v2", context=e.context, conditional=True)
 
@@ -36,11 +39,11 @@ from dataclasses import dataclass, field
 from typing import Any, Optional
 
 __all__ = [
-    "Client", "Entry", "Event", "RumorError", "RefusedError", "ProtocolError", "FrameReader",
+    "Client", "Entry", "Event", "Outcome", "RumorError", "RefusedError", "ProtocolError", "FrameReader",
     "decode_value", "decode_context", "Capnp",
 ]
 
-PROTOCOL_VERSION = 3                  # the version this client speaks (wire.capnp hello)
+PROTOCOL_VERSION = 4                  # the version this client speaks (wire.capnp hello)
 MAX_FRAME_BYTES = 64 * 1024 * 1024    # client.capnp: frames are at most 64 MiB ...
 MAX_SEGMENTS = 512                    # ... and at most 512 segments
 
@@ -319,6 +322,14 @@ class Entry:
 
 
 @dataclass
+class Outcome:
+    """What an update of a set or map did (client.capnp UpdateOutcome): members (fields) that
+    appeared or went, and the collection's size after it."""
+    changed: int
+    size: int
+
+
+@dataclass
 class Event:
     """A change seen by a watch; type and value are None when the key was deleted."""
     watch_id: int
@@ -484,8 +495,10 @@ class Client:
     # -- updates
 
     def update(self, key, op, type, path=(), amount=None, value=None, members=None,
-               flag=None, context=None, conditional=False, level="local", timeout_ms=None):
-        """One UpdateRequest; returns the Entry of the value after it (or None)."""
+               flag=None, context=None, conditional=False, return_value=False, level="local",
+               timeout_ms=None):
+        """One UpdateRequest; returns the Entry of the value after it — for a set or map (or a
+        path) only with return_value=True, else the Outcome of the update (None if neither)."""
         u = {"key": data_out(key), "op": op, "type": type}
         if path:
             u["path"] = [data_out(p) for p in path]
@@ -501,8 +514,16 @@ class Client:
             u["context"] = data_out(context)
         if conditional:
             u["conditional"] = True
-        entries = self._entries(self._call({"update": u}, level, timeout_ms))
-        return entries[0] if entries else None
+        if return_value:
+            u["returnValue"] = True
+        r = self._call({"update": u}, level, timeout_ms)
+        entries = self._entries(r)
+        if entries:
+            return entries[0]
+        if "outcome" in r:
+            o = r["outcome"]
+            return Outcome(int(o.get("changed", "0")), int(o.get("size", "0")))
+        return None
 
     def add(self, key, amount, type="pnCounter", **kw):
         """counterAdd on a pnCounter (or type="gCounter", amount >= 0)."""
@@ -553,6 +574,50 @@ class Client:
                 return None
             raise
         return entries[0] if entries else None
+
+    # -- parts of a set or map (GetRequest path and view); `path` names nested map fields
+
+    def _view(self, key, view, path=(), level="local", timeout_ms=None, **extra):
+        g = {"key": data_out(key), "view": view}
+        if path:
+            g["path"] = [data_out(p) for p in path]
+        g.update(extra)
+        return self._call({"get": g}, level, timeout_ms).get("collection", {})
+
+    def sismember(self, key, member, path=(), **kw):
+        """Is `member` in the set (a field name of the map) at key / path?"""
+        return bool(self._view(key, "member", path, member=data_out(member), **kw).get("contains", False))
+
+    def scard(self, key, path=(), **kw):
+        """The members of the set (fields of the map) at key / path; 0 when absent."""
+        return int(self._view(key, "size", path, **kw).get("size", "0"))
+
+    def page(self, key, after=None, limit=1000, path=(), **kw):
+        """One page: (members or [(field name, Entry)], more) after `after`, in byte order."""
+        extra = {"limit": int(limit)}
+        if after is not None:
+            extra["after"] = data_out(after)
+        c = self._view(key, "page", path, **extra, **kw)
+        if c.get("fields"):
+            items = [(data_in(f["key"]), self._entry(f)) for f in c["fields"]]
+        else:
+            items = [data_in(m) for m in c.get("members", [])]
+        return items, bool(c.get("more", False))
+
+    def smembers(self, key, after=None, page_size=1000, path=(), **kw):
+        """Every member (or (name, Entry) field) after `after`, fetched a page at a time."""
+        while True:
+            items, more = self.page(key, after, page_size, path, **kw)
+            yield from items
+            if not more or not items:
+                return
+            last = items[-1]
+            after = last[0] if isinstance(last, tuple) else last
+
+    def get_field(self, key, path, level="local", timeout_ms=None):
+        """Every field called path[-1] in the map at key / path[:-1], as Entry objects."""
+        g = {"key": data_out(key), "path": [data_out(p) for p in path]}
+        return self._entries(self._call({"get": g}, level, timeout_ms))
 
     def keys(self, prefix=b"", limit=1000):
         """[(key, type name)] in key order."""

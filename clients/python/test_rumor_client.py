@@ -22,7 +22,7 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import rumor_client  # noqa: E402
-from rumor_client import Client, RumorError, RefusedError  # noqa: E402
+from rumor_client import Client, Outcome, RumorError, RefusedError  # noqa: E402
 
 RUMOR = None          # path of the rumor binary (argv[1])
 NODE = None           # the node process
@@ -84,7 +84,7 @@ class ClientTest(unittest.TestCase):
 
     def test_handshake(self):
         self.assertIn("hello", {"hello": self.c.server_hello})
-        self.assertEqual(self.c.server_hello["version"], 3)
+        self.assertEqual(self.c.server_hello["version"], 4)
         self.assertFalse(self.c.server_hello.get("refusal"))
 
     def test_pn_counter(self):
@@ -106,9 +106,24 @@ class ClientTest(unittest.TestCase):
         self.assertEqual((e.type, e.value), ("lwwRegister", b"two\x00\xff"))
 
     def test_set(self):
-        self.assertEqual(self.c.sadd("set", "a", "b", "c").value, [b"a", b"b", b"c"])
-        self.assertEqual(self.c.srem("set", "b").value, [b"a", b"c"])
+        self.assertEqual(self.c.sadd("set", "a", "b", "c"), Outcome(3, 3))
+        self.assertEqual(self.c.sadd("set", "c", "d"), Outcome(1, 4))
+        self.assertEqual(self.c.srem("set", "b", "zz"), Outcome(1, 3))
+        self.assertEqual(self.c.srem("set", "d", return_value=True).value, [b"a", b"c"])
         self.assertEqual(self.c.get("set").value, [b"a", b"c"])
+
+    def test_set_views(self):
+        members = ["m%03d" % i for i in range(250)]
+        self.c.sadd("big", *members)
+        self.assertTrue(self.c.sismember("big", "m007"))
+        self.assertFalse(self.c.sismember("big", "m999"))
+        self.assertEqual(self.c.scard("big"), 250)
+        self.assertEqual(self.c.scard("absent"), 0)
+        items, more = self.c.page("big", after="m100", limit=3)
+        self.assertEqual((items, more), ([b"m101", b"m102", b"m103"], True))
+        self.assertEqual(list(self.c.smembers("big", page_size=64)), [m.encode() for m in members])
+        self.c.incr("count")
+        self.assertError("typeMismatch", self.c.scard, "count")
 
     def test_flag(self):
         self.assertIs(self.c.flag("flag", True).value, True)
@@ -139,7 +154,13 @@ class ClientTest(unittest.TestCase):
         self.c.update("map", "registerSet", "lwwRegister", path=["x"], value="y")
         e = self.c.get("map")
         self.assertEqual((e.type, e.value), ("orMap", {b"a": {b"b": 7}, b"x": b"y"}))
-        self.c.delete("map", type="lwwRegister", path=["x"])
+        self.assertEqual([e.value for e in self.c.get_field("map", ["a", "b"])], [7])
+        self.assertEqual(self.c.scard("map"), 2)
+        self.assertTrue(self.c.sismember("map", "x"))
+        items, more = self.c.page("map", limit=10)
+        self.assertEqual([(n, e.value) for n, e in items], [(b"a", {b"b": 7}), (b"x", b"y")])
+        self.assertFalse(more)
+        self.assertEqual(self.c.delete("map", type="lwwRegister", path=["x"]), Outcome(1, 1))
         self.assertEqual(self.c.get("map").value, {b"a": {b"b": 7}})
         self.c.set("gone", "soon")
         self.c.delete("gone")

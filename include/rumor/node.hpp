@@ -111,6 +111,23 @@ enum class consistency : uint8_t {
 struct op_options {
   consistency level = consistency::local;
   std::chrono::milliseconds timeout{5000};  // for majority / all
+  // apply() of an or_set or or_map key (or of a map field): entry.value holds the whole value
+  // after the update. Off (the default), entry.value is the type's empty value and entry.outcome
+  // says what the update did: a collection's value grows with it, and sending it back would make
+  // every update cost in proportion to the collection. Counters, registers and flags always
+  // return their value.
+  bool return_value = false;
+};
+
+// What an update did to the collection it names (zeros for counters, registers and flags).
+struct update_outcome {
+  // add: members that were absent and now are present; remove: members that were present and
+  // now are not; an update of a map field: 1 if the field appeared (map_remove: disappeared);
+  // del: 1 if the key held a value.
+  uint64_t changed = 0;
+  // After the update: the set's members (add, remove), or the fields of the map holding the
+  // updated field; 0 otherwise.
+  uint64_t size = 0;
 };
 
 // A key's value with its causal context: what a later conditional write supersedes (pass it to
@@ -119,6 +136,31 @@ struct entry {
   std::string key;
   rumor::value value;
   std::string context;
+  update_outcome outcome;  // apply() only
+};
+
+// Where a collection read looks: the key's value, or with `path` the nested or_map fields
+// called path.back() (path as in op::in_map: {"a", "b"} is field b of the map in field a).
+struct place {
+  place(std::string k) : key(std::move(k)) {}  // NOLINT: a key is a place
+  place(const char* k) : key(k) {}            // NOLINT
+  place(std::string k, std::vector<std::string> p) : key(std::move(k)), path(std::move(p)) {}
+  std::string key;
+  std::vector<std::string> path;
+};
+
+// One page of a collection (node::page): the next members or fields after a point.
+struct collection_page {
+  std::optional<value_type> type;           // or_set or or_map; nullopt: nothing is stored there
+  uint64_t size = 0;                        // all members / fields of the collection
+  std::vector<std::string> members;         // or_set: ascending byte order
+  std::vector<map_field> fields;            // or_map: ascending name order (a name once per type)
+  bool more = false;                        // more follow: ask again with after = last()
+  // The member or field name to pass as `after` for the next page (empty when the page is).
+  std::string last() const {
+    if (!members.empty()) return members.back();
+    return fields.empty() ? std::string() : fields.back().name;
+  }
 };
 
 // One update, built by the functions in rumor::op; cheap to copy, immutable.
@@ -232,6 +274,22 @@ class node {
   // written back where stale). nullopt: no such key (never written, or deleted).
   std::future<result<std::optional<entry>>> get_async(std::string key, op_options o = {});
   result<std::optional<entry>> get(std::string key, op_options o = {});
+  // ---- parts of a collection, without reading all of it (or_set members, or_map fields) ----
+  // The or_set at `at` holds `member` (an or_map: has a field called `member`). Absent: false.
+  // Errors: type_mismatch (neither an or_set nor an or_map there), and those of get().
+  result<bool> contains(place at, std::string member, op_options o = {});
+  // Its members (or fields). Absent: 0.
+  result<uint64_t> size(place at, op_options o = {});
+  // Up to `limit` (1..100000) members or fields after `after` (nullopt: from the first), in
+  // ascending byte order. Walk a collection of any size page by page:
+  //   std::optional<std::string> after;
+  //   do { auto p = n->page("big", after); ...; after = p->last(); } while (p->more);
+  result<collection_page> page(place at, std::optional<std::string> after = std::nullopt, uint32_t limit = 1000,
+                               op_options o = {});
+  // Every field called path.back() at `at` (one per type; empty when there is none). An empty
+  // path is invalid_argument (use get()).
+  result<std::vector<map_field>> fields(place at, op_options o = {});
+
   // Keys starting with `prefix`, in order, at most `limit`. Reads every stored key (values are
   // kept in hash order): an administrative listing, like Redis's SCAN, not a hot-path query.
   result<std::vector<key_info>> keys(std::string prefix = {}, uint32_t limit = 1000);

@@ -71,10 +71,20 @@ TEST_CASE("public api: each type reads as its plain value") {
   CHECK(r->value.type == rumor::value_type::lww_register);
   CHECK(r->value.text == std::optional<std::string>{"hello"});
 
+  // A set's update says what it did; its value comes back only when asked for.
   auto s = n->apply("s", rumor::op::add({"pear", "apple", "fig"}));
   REQUIRE(s);
-  CHECK(s->value.items == std::vector<std::string>{"apple", "fig", "pear"});
-  CHECK(n->apply("s", rumor::op::remove({"fig"}))->value.items == std::vector<std::string>{"apple", "pear"});
+  CHECK(s->value.type == rumor::value_type::or_set);
+  CHECK(s->value.items.empty());
+  CHECK(s->outcome.changed == 3);
+  CHECK(s->outcome.size == 3);
+  rumor::op_options want_value;
+  want_value.return_value = true;
+  auto s2 = n->apply("s", rumor::op::remove({"fig"}), want_value);
+  REQUIRE(s2);
+  CHECK(s2->value.items == std::vector<std::string>{"apple", "pear"});
+  CHECK(s2->outcome.changed == 1);
+  CHECK(s2->outcome.size == 2);
 
   CHECK(n->apply("f", rumor::op::flag(true))->value.flag);
   CHECK_FALSE(n->apply("f", rumor::op::flag(false))->value.flag);
@@ -104,7 +114,7 @@ TEST_CASE("public api: each type reads as its plain value") {
   // or-map: nested fields through in_map, removal with map_remove
   REQUIRE(n->apply("doc", rumor::op::in_map({"title"}, rumor::op::set("draft"))));
   REQUIRE(n->apply("doc", rumor::op::in_map({"meta", "views"}, rumor::op::increment(2))));
-  auto doc = n->apply("doc", rumor::op::in_map({"tags"}, rumor::op::add({"x"})));
+  auto doc = n->apply("doc", rumor::op::in_map({"tags"}, rumor::op::add({"x"})), want_value);
   REQUIRE(doc);
   CHECK(doc->value.type == rumor::value_type::or_map);
   REQUIRE(doc->value.fields.size() == 3);
@@ -114,10 +124,12 @@ TEST_CASE("public api: each type reads as its plain value") {
   CHECK(views->counter == 2);
   CHECK(doc->value.field("title", rumor::value_type::lww_register)->text == std::optional<std::string>{"draft"});
   CHECK(doc->value.field("title", rumor::value_type::or_set) == nullptr);
-  auto removed = n->apply("doc", rumor::op::map_remove({"tags"}, rumor::value_type::or_set));
+  auto removed = n->apply("doc", rumor::op::map_remove({"tags"}, rumor::value_type::or_set), want_value);
   REQUIRE(removed);
   CHECK(removed->value.field("tags") == nullptr);
   CHECK(removed->value.fields.size() == 2);
+  CHECK(removed->outcome.changed == 1);  // the field went
+  CHECK(removed->outcome.size == 2);     // fields left in the key's map
 
   auto keys = n->keys();
   REQUIRE(keys);
@@ -274,4 +286,54 @@ TEST_CASE("public api: the compare-and-set lane on one voter") {
   CHECK(n->lget("lock").value() == std::optional<std::string>{"owner-1"});
   REQUIRE(n->cas("lock", std::string("owner-1"), std::nullopt)->applied);
   CHECK(n->lget("lock").value() == std::nullopt);
+}
+
+TEST_CASE("public api: parts of a set or map without reading all of it, page by page") {
+  temp_dir d;
+  auto n = start(quiet(d.path + "/n"));
+  std::vector<std::string> members;
+  for (int i = 0; i < 2500; ++i) members.push_back("member-" + std::to_string(10000 + i));
+  for (size_t at = 0; at < members.size(); at += 500)
+    REQUIRE(n->apply("big", rumor::op::add({members.begin() + at, members.begin() + at + 500})));
+  CHECK(n->size("big").value() == 2500);
+  CHECK(n->contains("big", "member-10042").value());
+  CHECK_FALSE(n->contains("big", "member-99999").value());
+  CHECK(n->size("absent").value() == 0);
+  // Pages: every member once, in byte order, a page at a time.
+  std::vector<std::string> walked;
+  std::optional<std::string> after;
+  for (int pages = 0; pages < 100; ++pages) {
+    auto p = n->page("big", after, 300);
+    REQUIRE(p);
+    CHECK(p->type == rumor::value_type::or_set);
+    CHECK(p->size == 2500);
+    CHECK(p->members.size() <= 300);
+    walked.insert(walked.end(), p->members.begin(), p->members.end());
+    after = p->last();
+    if (!p->more) break;
+  }
+  CHECK(walked == members);  // "member-1xxxx" sort as numbers here
+  // Nested: the set in a map field, and the fields of a map.
+  REQUIRE(n->apply("doc", rumor::op::in_map({"tags"}, rumor::op::add({"a", "b"}))));
+  REQUIRE(n->apply("doc", rumor::op::in_map({"views"}, rumor::op::increment(4))));
+  CHECK(n->size({"doc", {"tags"}}).value() == 2);
+  CHECK(n->contains({"doc", {"tags"}}, "b").value());
+  CHECK(n->contains("doc", "views").value());  // a map: its field names
+  auto fields = n->page("doc");
+  REQUIRE(fields);
+  CHECK(fields->type == rumor::value_type::or_map);
+  REQUIRE(fields->fields.size() == 2);
+  CHECK(fields->fields[0].name == "tags");
+  CHECK(fields->fields[0].v.items == std::vector<std::string>{"a", "b"});
+  CHECK(fields->fields[1].v.counter == 4);
+  auto views = n->fields({"doc", {"views"}});
+  REQUIRE(views);
+  REQUIRE(views->size() == 1);
+  CHECK((*views)[0].v.counter == 4);
+  CHECK(n->fields("doc").err().code == rumor::errc::invalid_argument);
+  // Other types and bad limits are refused.
+  REQUIRE(n->apply("c", rumor::op::increment(1)));
+  CHECK(n->size("c").err().code == rumor::errc::type_mismatch);
+  CHECK(n->page("big", std::nullopt, 0).err().code == rumor::errc::invalid_argument);
+  CHECK(n->page("big", std::nullopt, 100'001).err().code == rumor::errc::invalid_argument);
 }

@@ -65,7 +65,19 @@ class generator {
     u.flag = coin();
     if (coin()) u.context = bytes();  // sometimes present and empty
     u.conditional = coin();
+    u.return_value = coin();
     return u;
+  }
+  get any_get() {
+    get g{bytes()};
+    if (coin()) {
+      g.path = list(3, [&] { return bytes(); });
+      g.view = static_cast<view_kind>(below(4));
+      g.member = bytes();
+      if (coin()) g.after = bytes();  // sometimes present and empty
+      g.limit = static_cast<uint32_t>(number());
+    }
+    return g;
   }
 
   request any_request() {
@@ -75,7 +87,7 @@ class generator {
     r.timeout_ms = static_cast<uint32_t>(number());
     switch (below(9)) {
       case 0: r.body = any_update(); break;
-      case 1: r.body = get{bytes()}; break;
+      case 1: r.body = any_get(); break;
       case 2: r.body = keys{bytes(), static_cast<uint32_t>(number())}; break;
       case 3: r.body = watch{bytes()}; break;
       case 4: r.body = unwatch{number()}; break;
@@ -124,6 +136,17 @@ class generator {
       s.write_behind_error = bytes();
       r.node = s;
     }
+    if (coin()) {
+      collection_view c;
+      if (coin()) c.type = type();
+      c.size = number();
+      c.contains = coin();
+      c.members = list(4, [&] { return bytes(); });
+      c.fields = list(3, [&] { return key_value{bytes(), bytes(), bytes()}; });
+      c.more = coin();
+      r.collection = c;
+    }
+    if (coin()) r.outcome = update_outcome{number(), number()};
     return r;
   }
 
@@ -260,6 +283,19 @@ TEST_CASE("client codec: enums and unions are validated") {
   CHECK(bad(k));
   k.key_list[1].type = static_cast<crdt::type_tag>(9);
   CHECK(bad(k));
+  // get view 0..3; a collection's type: unknown (absent) or 1..7
+  get g{"k"};
+  g.view = view_kind::page;
+  CHECK(round_trip(request{1, consistency::local, 1, g}));
+  g.view = static_cast<view_kind>(4);
+  CHECK(bad(request{1, consistency::local, 1, g}));
+  response cv;
+  cv.collection = collection_view{};
+  auto absent_type = round_trip(cv);
+  REQUIRE(absent_type);
+  CHECK(!std::get<response>(absent_type.value()).collection->type.has_value());
+  cv.collection->type = static_cast<crdt::type_tag>(8);
+  CHECK(bad(cv));
   // member status 0..3
   response m;
   m.member_list = {member_info{1, "h:1", 3, 0}};

@@ -104,7 +104,7 @@ TEST_CASE("cli: client commands against a node, human and JSON output, exit code
   r = c({"get", "hits", "--json"});
   CHECK(r.out == "{\"key\":\"hits\",\"type\":\"pn_counter\",\"value\":4}\n");
 
-  CHECK(c({"sadd", "fruit", "pear", "apple"}).code == 0);
+  CHECK(c({"sadd", "fruit", "pear", "apple"}).out == "added 2 (2 members)\n");
   CHECK(c({"srem", "fruit", "pear"}).code == 0);
   r = c({"--json", "get", "fruit"});
   CHECK(r.out == "{\"key\":\"fruit\",\"type\":\"or_set\",\"value\":[\"apple\"]}\n");
@@ -199,6 +199,67 @@ TEST_CASE("cli: client commands against a node, human and JSON output, exit code
     r = rumor_cmd({"node", "--data", d.path + "/x", "--durability", "sometimes"});
     CHECK(r.code == 2);
   }
+  CHECK(n.stop() == 0);
+}
+
+TEST_CASE("cli: sets read in parts — sismember, scard, smembers pages, and a get bigger than a frame") {
+  temp_dir d;
+  std::string addr = "127.0.0.1:" + std::to_string(rumor::test::free_port());
+  node_process n(RUMOR_BINARY, addr, d.path + "/n0", d.path + "/n0.log");
+  // A 64 KiB frame limit: a set of 3,000 members of ~30 bytes does not fit one answer.
+  REQUIRE(n.start({"--durability", "relaxed", "--max-frame-kb", "64"}));
+  auto c = [&](std::vector<std::string> args) {
+    args.insert(args.begin(), {"--connect", addr});
+    return rumor_cmd(args);
+  };
+  // Updates answer with what they did, not with the set.
+  auto r = c({"sadd", "s", "b", "a", "c"});
+  CHECK(r.out == "added 3 (3 members)\n");
+  r = c({"sadd", "s", "c", "d"});
+  CHECK(r.out == "added 1 (4 members)\n");
+  r = c({"--json", "srem", "s", "a", "zz"});
+  CHECK(r.out == "{\"key\":\"s\",\"changed\":1,\"size\":3}\n");
+  r = c({"srem", "s", "d", "--value"});
+  CHECK(r.out == "{\"b\", \"c\"}\n");
+  CHECK(c({"sismember", "s", "b"}).out == "true\n");
+  CHECK(c({"sismember", "s", "a"}).out == "false\n");
+  CHECK(c({"--json", "sismember", "s", "c"}).out == "{\"key\":\"s\",\"member\":\"c\",\"contains\":true}\n");
+  CHECK(c({"scard", "s"}).out == "2\n");
+  CHECK(c({"scard", "nothing"}).out == "0\n");
+  CHECK(c({"smembers", "s"}).out == "b\nc\n");
+  CHECK(c({"smembers", "s", "--limit", "1"}).out == "b\n(more: --after \"b\")\n");
+  CHECK(c({"smembers", "s", "--after", "b"}).out == "c\n");
+  CHECK(c({"smembers", "s", "--limit", "0"}).code == 2);
+  CHECK(c({"scard", "s", "--field", "a..b"}).code == 2);
+  CHECK(c({"incr", "n"}).code == 0);
+  CHECK(c({"scard", "n"}).code == 6);
+
+  // 3,000 members: every read still works, page by page.
+  std::vector<std::string> members;
+  for (int i = 0; i < 3000; ++i) members.push_back("member-" + std::to_string(100000 + i) + "-padding-xxxxxx");
+  for (size_t at = 0; at < members.size(); at += 500) {
+    std::vector<std::string> args{"sadd", "big"};
+    args.insert(args.end(), members.begin() + static_cast<long>(at), members.begin() + static_cast<long>(at) + 500);
+    REQUIRE(c(args).code == 0);
+  }
+  std::string expect_text = "{", expect_json = "[", expect_lines;
+  for (size_t i = 0; i < members.size(); ++i) {
+    expect_text += (i ? ", \"" : "\"") + members[i] + "\"";
+    expect_json += (i ? ",\"" : "\"") + members[i] + "\"";
+    expect_lines += members[i] + "\n";
+  }
+  r = c({"get", "big"});
+  CHECK(r.code == 0);
+  CHECK(r.out == expect_text + "}\n");
+  r = c({"--json", "get", "big"});
+  CHECK(r.out == "{\"key\":\"big\",\"type\":\"or_set\",\"value\":" + expect_json + "]}\n");
+  CHECK(c({"smembers", "big"}).out == expect_lines);
+  CHECK(c({"scard", "big"}).out == "3000\n");
+  // An update whose value would not fit still says it was applied (and that the value was left out).
+  r = c({"sadd", "big", "zzz", "--value"});
+  CHECK(r.code == 0);
+  CHECK(r.out == "added 1 (3001 members)\n");
+  CHECK(r.err.find("left out") != std::string::npos);
   CHECK(n.stop() == 0);
 }
 

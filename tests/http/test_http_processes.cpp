@@ -100,10 +100,13 @@ TEST_CASE("http processes: every route round-trips, a watch sees a remote change
             R"("value":3)"));
   CHECK(has(post(cb, "/v1/kv/g", R"({"op":"grow"})", 200), R"("type":"g_counter","value":1)"));
   CHECK(has(post(cb, "/v1/kv/reg%20x", R"({"op":"set","value":"hello"})", 200), R"("value":"hello")"));
-  CHECK(has(post(cb, "/v1/kv/set", R"({"op":"sadd","members":["x","y","z"]})", 200), R"(["x","y","z"])"));
-  CHECK(has(post(cb, "/v1/kv/set", R"({"op":"srem","members":["y"]})", 200), R"(["x","z"])"));
+  // A set update answers with what it did; with "return_value" with the set.
+  CHECK(post(cb, "/v1/kv/set", R"({"op":"sadd","members":["x","y","z"]})", 200) ==
+        "{\"key\":\"set\",\"changed\":3,\"size\":3}\n");
+  CHECK(has(post(cb, "/v1/kv/set", R"({"op":"srem","members":["y"],"return_value":true})", 200), R"(["x","z"])"));
   CHECK(has(post(cb, "/v1/kv/fl", R"({"op":"flag","on":true})", 200), R"("value":true)"));
-  CHECK(has(post(cb, "/v1/kv/map", R"({"op":"incr","by":4,"path":["hits"]})", 200), R"({"hits":4})"));
+  CHECK(has(post(cb, "/v1/kv/map", R"({"op":"incr","by":4,"path":["hits"],"return_value":true})", 200),
+            R"({"hits":4})"));
   std::string mv = post(cb, "/v1/kv/mv", R"({"op":"mvput","value":"one"})", 200);
   auto ctx_at = mv.find("\"context\":\"");
   REQUIRE(ctx_at != std::string::npos);
@@ -130,6 +133,17 @@ TEST_CASE("http processes: every route round-trips, a watch sees a remote change
   }));
   CHECK(get(ca, "/v1/kv/reg%20x", 200) == "{\"key\":\"reg x\",\"type\":\"lww_register\",\"value\":\"hello\"}\n");
   CHECK(has(get(ca, "/v1/kv/map?consistency=majority", 200), R"("type":"or_map","value":{"hits":4})"));
+  // Parts of a set or map: membership, size, a page, a nested field.
+  CHECK(get(cb, "/v1/kv/set?member=x", 200) == "{\"key\":\"set\",\"member\":\"x\",\"contains\":true}\n");
+  CHECK(get(cb, "/v1/kv/set?member=y", 200) == "{\"key\":\"set\",\"member\":\"y\",\"contains\":false}\n");
+  CHECK(get(cb, "/v1/kv/set?size", 200) == "{\"key\":\"set\",\"size\":2}\n");
+  CHECK(get(cb, "/v1/kv/set?limit=1", 200) ==
+        "{\"key\":\"set\",\"type\":\"or_set\",\"size\":2,\"members\":[\"x\"],\"more\":true,\"next\":\"x\"}\n");
+  CHECK(has(get(cb, "/v1/kv/set?after=x&limit=5", 200), R"("members":["z"],"more":false,"next":null)"));
+  CHECK(has(get(cb, "/v1/kv/map?limit=10", 200), R"("fields":[{"name":"hits","type":"pn_counter","value":4}])"));
+  CHECK(get(cb, "/v1/kv/map?field=hits", 200) == "{\"key\":\"map\",\"type\":\"pn_counter\",\"value\":4}\n");
+  CHECK(has(get(cb, "/v1/kv/reg%20x?size", 409), R"("error":"type_mismatch")"));
+  CHECK(has(get(cb, "/v1/kv/set?size&member=x", 400), "one of member, size"));
   std::string keys = get(ca, "/v1/keys?prefix=w%2F", 200);
   CHECK(has(keys, R"({"key":"w/count","type":"pn_counter"})"));
   CHECK_FALSE(has(keys, "\"set\""));
