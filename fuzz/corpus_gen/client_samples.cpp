@@ -25,7 +25,14 @@ std::vector<client_message> requests(const std::string& context) {
   update rem{"tags", {}, op_kind::set_remove, crdt::type_tag::or_set, 0, "", {"a"}};
   update flag{"on", {}, op_kind::flag_set, crdt::type_tag::ew_flag, 0, "", {}, true};
   update del{"gone", {"field"}, op_kind::remove_key, crdt::type_tag::g_counter};
+  update add_value = add;
+  add_value.return_value = true;
+  get member{"tags", {"outer"}, view_kind::member, "a"};
+  get size{"tags", {}, view_kind::size};
+  get page{"tags", {}, view_kind::page, "", std::string("a"), 100};
+  get field{"doc", {"a", "b"}};
   return {
+      req(17, add_value), req(18, member), req(19, size), req(20, page), req(21, field),
       req(1, counter, consistency::majority), req(2, reg, consistency::all), req(3, mv), req(4, add),
       req(5, rem), req(6, flag), req(7, del),
       req(8, get{"hits"}), req(9, keys{"pre", 10}), req(10, watch{"w/"}), req(11, unwatch{10}),
@@ -53,7 +60,13 @@ std::vector<client_message> responses(const std::vector<crdt::value>& values, co
   status_response.node = node_status{7, "10.0.0.1:7000", "cluster", "ready", 100, 3, 50, 49, {{2, 1}, {3, 0}}};
   response failed{5, errc::conflict, "conflict: current siblings attached"};
   failed.values.push_back({"doc", crdt::encode(values.back()), context});
-  return {with_values, key_list, member_list, status_response, failed, response{6, errc::timeout, "timeout"},
+  response outcome{7, errc::ok};
+  outcome.outcome = update_outcome{2, 40};
+  response set_page{8, errc::ok};
+  set_page.collection = collection_view{crdt::type_tag::or_set, 3, false, {"a", "b"}, {}, true};
+  response map_page{9, errc::ok};
+  map_page.collection = collection_view{crdt::type_tag::or_map, 1, true, {}, {{"f", crdt::encode(values.front()), ""}}, false};
+  return {outcome, set_page, map_page, with_values, key_list, member_list, status_response, failed, response{6, errc::timeout, "timeout"},
           event{10, "w/x", crdt::encode(values.front()), 3}, event{10, "w/y", "", 0}};
 }
 

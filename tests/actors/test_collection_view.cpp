@@ -204,7 +204,7 @@ TEST_CASE("collection view: map pages never split a name's types, and fields rea
   CHECK(values_at(key_values, {"a", "deeper"}).empty());  // a is no map
 }
 
-TEST_CASE("collection view: absent places are empty; other types and bad limits are refused") {
+TEST_CASE("collection view: absent places are empty, other types and bad limits are refused") {
   CHECK(view_of({}, view(client::view_kind::size))->size == 0);
   CHECK(!view_of({}, view(client::view_kind::size))->type);
   crdt::pn_counter c;
