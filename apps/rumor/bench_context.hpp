@@ -33,6 +33,9 @@ struct options {
   uint64_t insync_window_ms = 10'000;   // how long in-sync traffic is counted
   bool keep_tmp = false;
   bool observe = false;                 // replicate: nodes with --http, scraped and dashboard-polled
+  std::vector<uint64_t> collection_sizes = {1'000, 10'000, 100'000};  // collections: set sizes
+  uint64_t collection_ops = 1'000;      // collections: adds (and as many removes) per size
+  uint64_t map_fields = 10'000;         // collections: the or_map's fields (0: no map case)
 };
 
 // Thrown when a scenario passes its deadline or the run is interrupted.

@@ -23,13 +23,14 @@ const std::vector<std::pair<std::string, std::function<void(bench::context&)>>>&
   static const std::vector<std::pair<std::string, std::function<void(bench::context&)>>> t = {
       {"local", bench::run_local},       {"wire", bench::run_wire},     {"replicate", bench::run_replicate},
       {"disseminate", bench::run_disseminate}, {"insync", bench::run_insync}, {"catchup", bench::run_catchup},
-      {"memory", bench::run_memory},     {"cas", bench::run_cas}};
+      {"memory", bench::run_memory},     {"cas", bench::run_cas},       {"collections", bench::run_collections}};
   return t;
 }
 
 // Sizes a --quick run uses unless the flag was given explicitly.
 struct explicit_flags {
   CLI::Option *updates, *local_updates, *keys, *samples, *nodes, *insync_window, *timeout, *cas_ops;
+  CLI::Option *collection_sizes, *collection_ops, *map_fields;
 };
 explicit_flags g_flags{};
 
@@ -51,7 +52,7 @@ std::string utc_now() {
 
 CLI::App* add_bench_command(CLI::App& app, bench::options& o) {
   auto* b = app.add_subcommand("bench", "measure rumor with real node processes on 127.0.0.1: "
-                                        "local, wire, replicate, disseminate, insync, catchup, memory, cas");
+                                        "local, wire, replicate, disseminate, insync, catchup, memory, cas, collections");
   b->add_option("scenarios", o.scenarios, "scenarios to run (default: all)");
   b->add_option("--json", o.json, "write every figure with its parameters to FILE");
   b->add_option("--plot", o.plot, "draw dissemination latency and catch-up progress into FILE.png (gnuplot)");
@@ -70,6 +71,15 @@ CLI::App* add_bench_command(CLI::App& app, bench::options& o) {
   b->add_option("--gossip-interval-ms", o.gossip_interval_ms, "the node processes' anti-entropy period")->capture_default_str();
   b->add_option("--fanout", o.fanout, "the node processes' push fanout")->capture_default_str();
   g_flags.timeout = b->add_option("--scenario-timeout", o.scenario_timeout_s, "seconds each scenario may take before it is aborted")->capture_default_str();
+  g_flags.collection_sizes = b->add_option("--collection-sizes", o.collection_sizes,
+                                           "collections: set sizes, e.g. --collection-sizes 1000,1000000")
+                                 ->delimiter(',')
+                                 ->capture_default_str();
+  g_flags.collection_ops = b->add_option("--collection-ops", o.collection_ops,
+                                         "collections: adds (and as many removes) measured per size")
+                               ->capture_default_str();
+  g_flags.map_fields = b->add_option("--map-fields", o.map_fields, "collections: the or_map's fields (0: none)")
+                           ->capture_default_str();
   b->add_flag("--keep-tmp", o.keep_tmp, "keep the temp dir (node logs, data) for inspection");
   b->add_flag("--observe", o.observe,
               "replicate: run the nodes with --http and, every second, scrape each one's /metrics and poll it as an "
@@ -98,6 +108,14 @@ int run_bench(bench::options o, const std::string& self) {
     if (!g_flags.nodes || !g_flags.nodes->count()) o.nodes = {4};
     if (!g_flags.insync_window || !g_flags.insync_window->count()) o.insync_window_ms = 3'000;
     if (!g_flags.timeout || !g_flags.timeout->count()) o.scenario_timeout_s = 60;
+    if (!g_flags.collection_sizes || !g_flags.collection_sizes->count()) o.collection_sizes = {1'000, 10'000};
+    if (!g_flags.collection_ops || !g_flags.collection_ops->count()) o.collection_ops = 200;
+    if (!g_flags.map_fields || !g_flags.map_fields->count()) o.map_fields = 1'000;
+  }
+  if (o.collection_sizes.empty() || o.collection_ops == 0 ||
+      std::find(o.collection_sizes.begin(), o.collection_sizes.end(), uint64_t{0}) != o.collection_sizes.end()) {
+    std::cerr << "rumor bench: --collection-sizes and --collection-ops must be positive\n";
+    return exit_usage;
   }
   if (o.nodes.empty() || o.samples == 0 || o.updates == 0 || o.cas_ops == 0 || o.keys == 0 || o.insync_small == 0 || o.gossip_interval_ms == 0) {
     std::cerr << "rumor bench: --nodes, --samples, --updates, --keys, --insync-small and --gossip-interval-ms must be positive\n";

@@ -1,0 +1,256 @@
+// collections: what one update of a big set or map costs, as the collection grows. Two node
+// processes A and B (B joined A; A serves /metrics). For each size N: one or_set key is preloaded
+// with N members on A (adds of 10,000 members each) until B holds them all; then `ops` pipelined
+// single-member adds of new members over one client connection, timed from the first send until
+// B's size shows them all, and as many removes of them, timed likewise; then A's disk bytes
+// written (/proc/PID/io write_bytes, after A has materialized everything) and A's bytes sent to
+// peers (rumor_network_sent_bytes_total{role="peer"}) per update over those adds and removes; then
+// the latency of 100 single adds sent one at a time. The same for an or_map key of
+// --map-fields fields (one counter field per update). ../shared/peers/redis-sets.mjs measures
+// Redis the same way (primary + replica, pipelined SADD/SREM of new members, until the replica's
+// SCARD shows them). The goal: the figures at the largest size within 1.5x of those at 10^3.
+#include <httplib.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+
+#include "bench_client.hpp"
+#include "bench_node.hpp"
+#include "bench_scenarios.hpp"
+#include "client/host_port.hpp"
+
+namespace rumor::cli::bench {
+
+namespace {
+
+constexpr uint64_t preload_batch = 10'000;
+constexpr uint64_t latency_samples = 100;
+
+std::string name_of(const char* prefix, uint64_t i) {
+  char b[40];
+  std::snprintf(b, sizeof b, "%s%09llu", prefix, static_cast<unsigned long long>(i));
+  return b;
+}
+
+client::update set_update(const std::string& key, client::op_kind op, std::vector<std::string> members) {
+  client::update u;
+  u.key = key;
+  u.op = op;
+  u.type = crdt::type_tag::or_set;
+  u.members = std::move(members);
+  return u;
+}
+
+client::update field_incr(const std::string& key, std::string field) {
+  client::update u = counter_incr(key);
+  u.path = {std::move(field)};
+  return u;
+}
+
+// The size of the set or map at `key` on the node behind `c` (0 while absent).
+uint64_t size_on(client::connection& c, const std::string& key) {
+  client::get g{key};
+  g.view = client::view_kind::size;
+  client::request req;
+  req.body = g;
+  auto r = c.call(std::move(req), 10'000);
+  if (!r) throw std::runtime_error("size of " + key + ": " + r.err().message);
+  if (r->code != errc::ok || !r->collection) throw std::runtime_error("size of " + key + ": " + r->message);
+  return r->collection->size;
+}
+
+uint64_t disk_write_bytes(pid_t pid) {
+  std::ifstream f("/proc/" + std::to_string(pid) + "/io");
+  std::string line;
+  while (std::getline(f, line))
+    if (line.rfind("write_bytes:", 0) == 0) return std::strtoull(line.c_str() + 12, nullptr, 10);
+  throw std::runtime_error("cannot read /proc/" + std::to_string(pid) + "/io (write_bytes)");
+}
+
+// A's bytes sent to peers, from its /metrics.
+uint64_t peer_sent_bytes(const std::string& http) {
+  auto hp = client::parse_host_port(http);
+  if (!hp) throw std::runtime_error("bad --http address " + http);
+  httplib::Client cli(hp->host, hp->port);
+  cli.set_read_timeout(10, 0);
+  auto res = cli.Get("/metrics");
+  if (!res || res->status != 200) throw std::runtime_error("GET /metrics on " + http + " failed");
+  std::istringstream in(res->body);
+  std::string line;
+  const std::string want = "rumor_network_sent_bytes_total{role=\"peer\"} ";
+  while (std::getline(in, line))
+    if (line.rfind(want, 0) == 0) return static_cast<uint64_t>(std::strtod(line.c_str() + want.size(), nullptr));
+  throw std::runtime_error("no rumor_network_sent_bytes_total{role=\"peer\"} in " + http + "/metrics");
+}
+
+// Waits until the node has materialized every acknowledged update (its disk writes are done).
+void wait_materialized(const context& ctx, client::connection& c, const std::string& who) {
+  wait_until(ctx, who + " materializing", [&] {
+    auto s = status(c);
+    return s.log_backlog == 0 && s.write_behind_bytes == 0;
+  }, 20);
+}
+
+struct measured {
+  double add_per_s = 0, remove_per_s = 0;
+  double disk_per_update = 0, wire_per_update = 0;
+  double p50_ms = 0, p99_ms = 0;
+  double preload_ms = 0;
+};
+
+struct collection_case {
+  std::string type;  // or_set / or_map
+  std::string key;
+  uint64_t size = 0;
+  std::function<client::update(uint64_t)> preload;  // preload request i
+  uint64_t preload_requests = 0;
+  std::function<client::update(uint64_t)> add;       // update i of the add phase
+  std::function<client::update(uint64_t)> remove;    // update i of the remove phase
+  std::function<client::update(uint64_t)> probe;     // latency sample i (then undone by remove_probe)
+  std::function<client::update(uint64_t)> remove_probe;
+};
+
+measured run_case(context& ctx, node_proc& a, const std::string& http_a, client::connection& ca, client::connection& cb,
+                  const collection_case& k, uint64_t ops) {
+  measured m;
+  ctx.progress(k.type + " of " + std::to_string(k.size) + ": preloading " + std::to_string(k.preload_requests) +
+               " requests");
+  double t0 = now_ms();
+  auto pre = pipelined_writes(ctx, ca, k.preload_requests, k.preload, k.type + " preload");
+  if (pre.failed) throw std::runtime_error("preload failed: " + pre.first_error);
+  wait_until(ctx, "B holding the preloaded " + k.type, [&] { return size_on(cb, k.key) == k.size; }, 20);
+  m.preload_ms = now_ms() - t0;
+  wait_materialized(ctx, ca, "A");
+  const uint64_t disk0 = disk_write_bytes(a.pid()), wire0 = peer_sent_bytes(http_a);
+
+  t0 = now_ms();
+  auto w = pipelined_writes(ctx, ca, ops, k.add, k.type + " adds");
+  if (w.failed) throw std::runtime_error("adds failed: " + w.first_error);
+  wait_until(ctx, "B seeing the adds", [&] { return size_on(cb, k.key) == k.size + ops; }, 5);
+  m.add_per_s = double(ops) / ((now_ms() - t0) / 1000);
+  t0 = now_ms();
+  w = pipelined_writes(ctx, ca, ops, k.remove, k.type + " removes");
+  if (w.failed) throw std::runtime_error("removes failed: " + w.first_error);
+  wait_until(ctx, "B seeing the removes", [&] { return size_on(cb, k.key) == k.size; }, 5);
+  m.remove_per_s = double(ops) / ((now_ms() - t0) / 1000);
+  wait_materialized(ctx, ca, "A");
+  m.disk_per_update = double(disk_write_bytes(a.pid()) - disk0) / double(2 * ops);
+  m.wire_per_update = double(peer_sent_bytes(http_a) - wire0) / double(2 * ops);
+
+  std::vector<double> lat;
+  for (uint64_t i = 0; i < latency_samples; ++i) {
+    ctx.check("latency samples");
+    client::request req;
+    req.body = k.probe(i);
+    double s = now_ms();
+    auto r = ca.call(std::move(req), 10'000);
+    if (!r || r->code != errc::ok) throw std::runtime_error("latency sample failed");
+    lat.push_back(now_ms() - s);
+  }
+  auto undo = pipelined_writes(ctx, ca, latency_samples, k.remove_probe, k.type + " latency cleanup");
+  if (undo.failed) throw std::runtime_error("latency cleanup failed: " + undo.first_error);
+  m.p50_ms = percentile(lat, 50);
+  m.p99_ms = percentile(lat, 99);
+  return m;
+}
+
+collection_case set_case(uint64_t n) {
+  collection_case k;
+  k.type = "or_set";
+  k.key = "set:" + std::to_string(n);
+  k.size = n;
+  k.preload_requests = (n + preload_batch - 1) / preload_batch;
+  k.preload = [key = k.key, n](uint64_t i) {
+    std::vector<std::string> members;
+    for (uint64_t j = i * preload_batch; j < std::min(n, (i + 1) * preload_batch); ++j)
+      members.push_back(name_of("member-", j));
+    return set_update(key, client::op_kind::set_add, std::move(members));
+  };
+  k.add = [key = k.key](uint64_t i) { return set_update(key, client::op_kind::set_add, {name_of("new-", i)}); };
+  k.remove = [key = k.key](uint64_t i) { return set_update(key, client::op_kind::set_remove, {name_of("new-", i)}); };
+  k.probe = [key = k.key](uint64_t i) { return set_update(key, client::op_kind::set_add, {name_of("probe-", i)}); };
+  k.remove_probe = [key = k.key](uint64_t i) {
+    return set_update(key, client::op_kind::set_remove, {name_of("probe-", i)});
+  };
+  return k;
+}
+
+collection_case map_case(uint64_t n) {
+  collection_case k;
+  k.type = "or_map";
+  k.key = "map:" + std::to_string(n);
+  k.size = n;
+  k.preload_requests = n;  // one field per update: the protocol has no multi-field update
+  k.preload = [key = k.key](uint64_t i) { return field_incr(key, name_of("field-", i)); };
+  k.add = [key = k.key](uint64_t i) { return field_incr(key, name_of("new-", i)); };
+  k.remove = [key = k.key](uint64_t i) {
+    client::update u = field_incr(key, name_of("new-", i));
+    u.op = client::op_kind::remove_key;
+    return u;
+  };
+  k.probe = [key = k.key](uint64_t i) { return field_incr(key, name_of("probe-", i)); };
+  k.remove_probe = [key = k.key](uint64_t i) {
+    client::update u = field_incr(key, name_of("probe-", i));
+    u.op = client::op_kind::remove_key;
+    return u;
+  };
+  return k;
+}
+
+}  // namespace
+
+void run_collections(context& ctx) {
+  const uint64_t ops = ctx.opt.collection_ops;
+  node_proc a(ctx, "a"), b(ctx, "b");
+  std::string http_a = "127.0.0.1:" + std::to_string(client::free_loopback_port());
+  a.start({}, {"--http", http_a});
+  b.start({a.address()});
+  wait_cluster(ctx, {a.address(), b.address()});
+  auto ca = connect(ctx, a.address());
+  auto cb = connect(ctx, b.address());
+
+  std::vector<collection_case> cases;
+  for (uint64_t n : ctx.opt.collection_sizes) cases.push_back(set_case(n));
+  if (ctx.opt.map_fields > 0) cases.push_back(map_case(ctx.opt.map_fields));
+  std::optional<measured> smallest_set;
+  uint64_t smallest_n = 0;
+  for (const auto& k : cases) {
+    measured m = run_case(ctx, a, http_a, ca, cb, k, ops);
+    std::vector<std::pair<std::string, std::string>> params = {
+        {"type", k.type}, {"size", std::to_string(k.size)}, {"ops", std::to_string(ops)},
+        {"window", std::to_string(ctx.opt.window)}, {"durability", ctx.opt.durability},
+        {"members", "single-member updates of new members (\"new-000000001\", 13 bytes)"}};
+    std::string at = k.type + "_" + std::to_string(k.size);
+    ctx.out.add({"collections", at + "_adds_per_s", m.add_per_s, "updates/s", params,
+                 "flat in the size (Redis SADD pipelined: 1.03M/s at 10^3, 607k/s at 10^6)", std::nullopt});
+    ctx.out.add({"collections", at + "_removes_per_s", m.remove_per_s, "updates/s", params, "", std::nullopt});
+    ctx.out.add({"collections", at + "_disk_bytes_per_update", m.disk_per_update, "bytes", params, "", std::nullopt});
+    ctx.out.add({"collections", at + "_wire_bytes_per_update", m.wire_per_update, "bytes", params, "", std::nullopt});
+    ctx.out.add({"collections", at + "_latency_p50_ms", m.p50_ms, "ms", params, "", std::nullopt});
+    ctx.out.add({"collections", at + "_latency_p99_ms", m.p99_ms, "ms", params, "", std::nullopt});
+    ctx.out.add({"collections", at + "_preload_ms", m.preload_ms, "ms", params, "", std::nullopt});
+    if (k.type != "or_set") continue;
+    if (!smallest_set) {
+      smallest_set = m;
+      smallest_n = k.size;
+      continue;
+    }
+    // How the cost grew from the smallest set to this one (the goal: at most 1.5x).
+    auto ratio = [&](const std::string& what, double small, double big) {
+      double r = small > 0 ? big / small : 0;
+      ctx.out.add({"collections", at + "_" + what + "_vs_" + std::to_string(smallest_n), r, "x", params,
+                   "<= 1.5x the figure at " + std::to_string(smallest_n), r <= 1.5});
+    };
+    ratio("time_per_add", 1 / smallest_set->add_per_s, 1 / m.add_per_s);
+    ratio("disk_bytes", smallest_set->disk_per_update, m.disk_per_update);
+    ratio("wire_bytes", smallest_set->wire_per_update, m.wire_per_update);
+  }
+  ca.close();
+  cb.close();
+  b.stop();
+  a.stop();
+}
+
+}  // namespace rumor::cli::bench
