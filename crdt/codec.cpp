@@ -230,9 +230,7 @@ result<dot_map<std::string, dot_set>> get_store(s::Store::Reader r, int) {
     auto dots = get_dots(e.getDots());
     if (!dots) return dots.err();
     if (dots->empty()) return bad("or_set element without dots");
-    std::string element = to_string(e.getElement());
-    if (out.find(element)) return bad("duplicate or_set element");
-    out.set(element, dot_set{std::move(*dots)});
+    if (!out.insert_new(to_string(e.getElement()), dot_set{std::move(*dots)})) return bad("duplicate or_set element");
   }
   return out;
 }
@@ -260,8 +258,7 @@ result<map_store> get_store(s::Store::Reader r, int depth) {
     if (!nested) return nested.err();
     if (nested->empty()) return bad("or_map field with an empty store");
     field_key key{to_string(f.getName()), nested->type()};
-    if (out.find(key)) return bad("duplicate or_map field");
-    out.set(key, std::move(*nested));
+    if (!out.insert_new(std::move(key), std::move(*nested))) return bad("duplicate or_map field");
   }
   return out;
 }

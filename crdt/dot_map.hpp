@@ -27,6 +27,18 @@ class dot_map {
   using map_type = std::map<K, V, std::less<>>;
 
   dot_map() = default;
+  // A copy indexes its own entries (the index points into the map's nodes).
+  dot_map(const dot_map& o) : entries_(o.entries_) { reindex(); }
+  dot_map& operator=(const dot_map& o) {
+    if (this != &o) {
+      entries_ = o.entries_;
+      reindex();
+    }
+    return *this;
+  }
+  // A move takes the nodes along: the index stays valid.
+  dot_map(dot_map&&) noexcept = default;
+  dot_map& operator=(dot_map&&) noexcept = default;
 
   bool empty() const noexcept { return entries_.empty(); }
   size_t size() const noexcept { return entries_.size(); }
@@ -50,13 +62,27 @@ class dot_map {
         return;
       }
       it->second = std::move(v);
-      index(k, it->second);
+      index(it->first, it->second);
       return;
     }
     if (v.empty()) return;
     auto [pos, inserted] = entries_.emplace(k, std::move(v));
     (void)inserted;
-    index(k, pos->second);
+    index(pos->first, pos->second);
+  }
+
+  // Adds `k`, which must be absent, with its non-empty store `v` (decoding): O(1) when keys come in
+  // ascending order, as encodings list them; O(log n) otherwise. False (nothing added) if `k` is
+  // present. REQUIRES: !v.empty().
+  bool insert_new(K k, V v) {
+    if (entries_.empty() || entries_.rbegin()->first < k) {
+      auto pos = entries_.emplace_hint(entries_.end(), std::move(k), std::move(v));
+      index(pos->first, pos->second);
+      return true;
+    }
+    auto [pos, inserted] = entries_.emplace(std::move(k), std::move(v));
+    if (inserted) index(pos->first, pos->second);
+    return inserted;
   }
 
   template <class F>
@@ -108,7 +134,7 @@ class dot_map {
     if (ctx.dot_count() <= index_.size()) {
       ctx.for_each_dot([&](const dot& d) {
         auto it = index_.find(d);
-        if (it != index_.end()) keys.push_back(it->second);
+        if (it != index_.end()) keys.push_back(*it->second);
       });
     } else {
       for (const auto& [k, v] : entries_) {
@@ -122,15 +148,22 @@ class dot_map {
     return keys;
   }
 
+  // REQUIRES: `k` is the key of an entry of entries_ (the index keeps its address).
   void index(const K& k, const V& v) {
-    v.for_each_dot([&](const dot& d) { index_.insert_or_assign(d, k); });
+    v.for_each_dot([&](const dot& d) { index_.insert_or_assign(d, &k); });
+  }
+  void reindex() {
+    index_.clear();
+    for (const auto& [k, v] : entries_) index(k, v);
   }
   void unindex(const V& v) {
     v.for_each_dot([&](const dot& d) { index_.erase(d); });
   }
 
-  map_type entries_;                            // no empty nested stores
-  std::unordered_map<dot, K, dot_hash> index_;  // every dot of every nested store -> its key
+  map_type entries_;                                   // no empty nested stores
+  // Every dot of every nested store -> its key, in its entries_ node (std::map nodes stay where
+  // they are until erased; an entry is unindexed before it is erased or replaced).
+  std::unordered_map<dot, const K*, dot_hash> index_;
 };
 
 }  // namespace rumor::crdt
