@@ -196,12 +196,24 @@ void replica::close_batch() {
     cur_.put_meta(meta_hlc, le64(std::max(clock_.last().bits, dot_floor_)));
     vv_dirty_ = false;
   }
+  for (const auto& [skey, put] : batch_values_) {
+    if (put) cur_.put_value(value_key(skey), dirty_.at(skey).first);
+    else cur_.erase_value(value_key(skey));
+  }
+  batch_values_.clear();
+  batch_value_at_.clear();
   uint64_t id = next_batch_id_++;
   // write_value and collect_tombstones stamped this batch's keys with `id` already.
   if (!batch_keys_.empty()) uncommitted_keys_.emplace_back(id, std::move(batch_keys_));
   batch_keys_.clear();
   ready_.batches.push_back(pending_batch{id, std::move(cur_)});
   cur_ = persistence::write_batch{};
+}
+
+void replica::note_value_op(const std::string& skey, bool put) {
+  auto [it, added] = batch_value_at_.try_emplace(skey, batch_values_.size());
+  if (added) batch_values_.emplace_back(skey, put);
+  else batch_values_[it->second].second = put;
 }
 
 void replica::committed(uint64_t batch_id) {

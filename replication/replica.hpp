@@ -382,6 +382,13 @@ class replica {
   // committed() visits only those; batch_keys_: the open batch's (its id is next_batch_id_).
   std::deque<std::pair<uint64_t, std::vector<std::string>>> uncommitted_keys_;
   std::vector<std::string> batch_keys_;
+  // The storage keys whose value the open batch sets (true) or erases (false), in the order first
+  // touched, each with its last operation: close_batch() writes each once (a set's record from
+  // dirty_), however many steps of the batch wrote it — a hot key's big value is not copied into
+  // the batch (and the write-ahead log) once per update.
+  std::vector<std::pair<std::string, bool>> batch_values_;
+  std::unordered_map<std::string, size_t> batch_value_at_;
+  void note_value_op(const std::string& skey, bool put);
   // The open batch: the writes of every step since the last take_ready() (one batch, one
   // vector record, however many steps); its held entry is in_flight_.back().
   persistence::write_batch cur_;
