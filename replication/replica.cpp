@@ -167,7 +167,7 @@ void replica::end_step() {
     }
     cur_.put_meta(meta_reaped, encode_vv(reaped_));
   }
-  if ((!cur_.empty() || vv_dirty_) && !batch_open_) {
+  if ((!cur_.empty() || !batch_values_.empty() || vv_dirty_) && !batch_open_) {
     // This step writes: it joins the open batch (id next_batch_id_), which take_ready() closes.
     in_flight_.push_back(held{next_batch_id_, {}, {}, {}});
     batch_open_ = true;
