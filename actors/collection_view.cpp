@@ -73,14 +73,14 @@ result<place> locate(const std::vector<crdt::value>& key_values, const std::vect
   }
   const map_store* m = map_at(&root->store(), std::span(path).first(path.size() - 1));
   if (!m) return p;
+  bool named = false;  // some field has the name
   for (auto it = first_named(*m, path.back()); it != m->entries().end() && it->first.name == path.back(); ++it) {
+    named = true;
     const auto& v = it->second.variant();
     if (const auto* s = std::get_if<set_store>(&v)) return place{s, nullptr, &root->context()};
     if (const auto* nm = std::get_if<map_store>(&v); nm && !p.map) p = place{nullptr, nm, &root->context()};
   }
-  if (!p.map && first_named(*m, path.back()) != m->entries().end() &&
-      first_named(*m, path.back())->first.name == path.back())
-    return mismatch("the field is neither an or_set nor an or_map");
+  if (named && !p.map) return mismatch("the field is neither an or_set nor an or_map");
   return p;
 }
 
@@ -109,10 +109,15 @@ std::vector<crdt::value> values_at(const std::vector<crdt::value>& key_values, c
   return out;
 }
 
-result<client::collection_view> view_of(const std::vector<crdt::value>& key_values, const client::get& g) {
+status check_view(const client::get& g) {
   if (g.view == client::view_kind::page && (g.limit == 0 || g.limit > client::max_page_limit))
     return error{errc::invalid_argument,
                  "a page limit must be 1.." + std::to_string(client::max_page_limit) + ", not " + std::to_string(g.limit)};
+  return {};
+}
+
+result<client::collection_view> view_of(const std::vector<crdt::value>& key_values, const client::get& g) {
+  if (auto ok = check_view(g); !ok) return ok.err();
   auto p = locate(key_values, g.path);
   if (!p) return p.err();
   client::collection_view out;

@@ -27,6 +27,10 @@ namespace rumor::actors {
 // something when the path is empty. Nothing there: empty.
 std::vector<crdt::value> values_at(const std::vector<crdt::value>& key_values, const std::vector<std::string>& path);
 
+// Whether `g` asks for something answerable. Errors: invalid_argument (a page limit of 0 or above
+// client::max_page_limit). The replica actor checks before it reads; view_of checks again.
+status check_view(const client::get& g);
+
 // What a get `g` with a view other than `value` answers, from `key_values`. Errors:
 // type_mismatch (the place holds something that is neither an or_set nor an or_map, or the path
 // crosses a field that is not an or_map), invalid_argument (a page limit of 0 or above

@@ -11,6 +11,7 @@
 #include "actors/actor_messages.hpp"
 #include "actors/cas_lane.hpp"
 #include "actors/client_ops.hpp"
+#include "actors/collection_view.hpp"
 #include "actors/metric_families.hpp"
 #include "actors/node.hpp"
 #include "client/client_codec.hpp"
@@ -431,10 +432,7 @@ void handle_request(self_ptr self, uint64_t session, client::request& req, reply
   if (auto* u = std::get_if<client::update>(&body)) {
     handle_update(self, req, to, *u);
   } else if (auto* g = std::get_if<client::get>(&body)) {
-    if (g->view == client::view_kind::page && (g->limit == 0 || g->limit > client::max_page_limit))
-      return respond(st, to, error_response(req.id, error{errc::invalid_argument,
-                                                          "a page limit must be 1.." +
-                                                              std::to_string(client::max_page_limit)}));
+    if (auto ok = check_view(*g); !ok) return respond(st, to, error_response(req.id, ok.err()));
     uint64_t rid = st.next_request++;
     st.calls.emplace(rid, waiting_call{req.id, g->key, std::move(to), 0, plan_read(*g)});
     st.rep->read(rid, g->key, to_replication(req.level), req.timeout_ms, now_ms(st));

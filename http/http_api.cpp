@@ -5,6 +5,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "client/field_path.hpp"
 #include "client/render.hpp"
 #include "client/status_render.hpp"
 #include "crdt/codec.hpp"
@@ -116,14 +117,9 @@ result<client::get> parse_get(const http_request& r, const std::string& key) {
     return it == r.query.end() ? nullptr : &it->second;
   };
   if (const std::string* f = param("field")) {
-    size_t start = 0;
-    while (true) {
-      size_t dot = f->find('.', start);
-      g.path.push_back(f->substr(start, dot == std::string::npos ? std::string::npos : dot - start));
-      if (g.path.back().empty()) return error{errc::invalid_argument, "field '" + *f + "' has an empty name"};
-      if (dot == std::string::npos) break;
-      start = dot + 1;
-    }
+    auto path = client::parse_field_path(*f);
+    if (!path) return path.err();
+    g.path = std::move(*path);
   }
   int views = 0;
   if (const std::string* m = param("member")) {

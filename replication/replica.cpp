@@ -35,6 +35,8 @@
 
 #include "replication/replica.hpp"
 
+#include <unordered_set>
+
 #include "replication/log_record.hpp"
 #include "replication/replica_internal.hpp"
 #include "replication/storage_key.hpp"
@@ -167,7 +169,7 @@ void replica::end_step() {
     }
     cur_.put_meta(meta_reaped, encode_vv(reaped_));
   }
-  if ((!cur_.empty() || !batch_values_.empty() || vv_dirty_) && !batch_open_) {
+  if ((!cur_.empty() || !batch_keys_.empty() || vv_dirty_) && !batch_open_) {
     // This step writes: it joins the open batch (id next_batch_id_), which take_ready() closes.
     in_flight_.push_back(held{next_batch_id_, {}, {}, {}});
     batch_open_ = true;
@@ -196,12 +198,7 @@ void replica::close_batch() {
     cur_.put_meta(meta_hlc, le64(std::max(clock_.last().bits, dot_floor_)));
     vv_dirty_ = false;
   }
-  for (const auto& [skey, put] : batch_values_) {
-    if (put) cur_.put_value(value_key(skey), dirty_.at(skey).first);
-    else cur_.erase_value(value_key(skey));
-  }
-  batch_values_.clear();
-  batch_value_at_.clear();
+  put_batch_values();
   uint64_t id = next_batch_id_++;
   // write_value and collect_tombstones stamped this batch's keys with `id` already.
   if (!batch_keys_.empty()) uncommitted_keys_.emplace_back(id, std::move(batch_keys_));
@@ -210,10 +207,20 @@ void replica::close_batch() {
   cur_ = persistence::write_batch{};
 }
 
-void replica::note_value_op(const std::string& skey, bool put) {
-  auto [it, added] = batch_value_at_.try_emplace(skey, batch_values_.size());
-  if (added) batch_values_.emplace_back(skey, put);
-  else batch_values_[it->second].second = put;
+void replica::put_batch_values() {
+  const uint64_t id = next_batch_id_;
+  std::unordered_set<std::string_view> done;
+  done.reserve(batch_keys_.size());
+  for (const std::string& skey : batch_keys_) {
+    if (!done.insert(skey).second) continue;
+    // A collection after a write leaves both stamped (the erase came last); a write after a
+    // collection removes the erased_ entry.
+    if (auto e = erased_.find(skey); e != erased_.end() && e->second == id) {
+      cur_.erase_value(value_key(skey));
+    } else if (auto d = dirty_.find(skey); d != dirty_.end() && d->second.second == id) {
+      cur_.put_value(value_key(skey), d->second.first);
+    }
+  }
 }
 
 void replica::committed(uint64_t batch_id) {

@@ -382,13 +382,11 @@ class replica {
   // committed() visits only those; batch_keys_: the open batch's (its id is next_batch_id_).
   std::deque<std::pair<uint64_t, std::vector<std::string>>> uncommitted_keys_;
   std::vector<std::string> batch_keys_;
-  // The storage keys whose value the open batch sets (true) or erases (false), in the order first
-  // touched, each with its last operation: close_batch() writes each once (a set's record from
-  // dirty_), however many steps of the batch wrote it — a hot key's big value is not copied into
-  // the batch (and the write-ahead log) once per update.
-  std::vector<std::pair<std::string, bool>> batch_values_;
-  std::unordered_map<std::string, size_t> batch_value_at_;
-  void note_value_op(const std::string& skey, bool put);
+  // Puts into the open batch, once per key of batch_keys_, the key's last operation in it: its
+  // erase (erased_ stamped with the batch), or its record (dirty_ stamped with the batch) —
+  // however many steps wrote it, a hot key's big value is copied into the batch (and the
+  // write-ahead log) once, not once per update.
+  void put_batch_values();
   // The open batch: the writes of every step since the last take_ready() (one batch, one
   // vector record, however many steps); its held entry is in_flight_.back().
   persistence::write_batch cur_;

@@ -82,8 +82,7 @@ void replica::collect_tombstones(const version_vector& stable_everywhere) {
       origins_known = origins_known && (origin == self_ || members_->find(origin) || reaped_.get(origin) != 0);
     if (!origins_known) continue;
     uint32_t bucket = digests_.apply(skey, bucket_digests::value_hash((*old)->record), std::nullopt);
-    note_value_op(skey, false);  // erased from the store when the batch closes
-    if (value_records_ > 0) --value_records_;
+    if (value_records_ > 0) --value_records_;  // the erase goes into the batch when it closes
     cur_.put_meta(std::string(meta_digest) + be32(bucket), le64(digests_.digest(bucket)));
     cur_.erase_meta(std::string(meta_tombstone) + skey);
     // Until the erase commits, reads must not see the stored tombstone (a write based on it would

@@ -10,8 +10,8 @@
 // - write_value() is the only writer of a value. Into the open batch (cur_) it puts the key's
 //   bucket digest (meta d/) and the tombstone marker t/
 //   (put when the value comes to hold nothing, erased when it holds something again); it records
-//   the key in dirty_ and batch_keys_, stamped with the open batch's id (next_batch_id_), and
-//   notes it for close_batch(), which puts the key's last record into the batch, once per batch.
+//   the key in dirty_ and batch_keys_, stamped with the open batch's id (next_batch_id_); the
+//   record itself goes into the batch when it closes (put_batch_values), once per batch.
 // - join_state() joins a peer's state of one key, leaving out dead dots (PROTOCOL.md, "Key
 //   deletion"): a state of a key collected here is dropped; a changed value (or a record in an
 //   older format) is written and, if the value changed, reported in ready_.changes.
@@ -163,7 +163,6 @@ std::string replica::write_value(const std::string& skey, const crdt::value& v, 
                                  const std::optional<std::string>& old_record, bool old_held_nothing) {
   std::string encoded = crdt::encode(v);
   std::string record = encode_stored(kv, encoded);
-  note_value_op(skey, true);  // the record itself goes into the batch when it closes
   if (!old_record) ++value_records_;
   std::optional<uint64_t> old_hash;
   if (old_record) old_hash = bucket_digests::value_hash(*old_record);

@@ -107,11 +107,15 @@ struct collection_case {
   uint64_t size = 0;
   std::function<client::update(uint64_t)> preload;  // preload request i
   uint64_t preload_requests = 0;
-  std::function<client::update(uint64_t)> add;       // update i of the add phase
-  std::function<client::update(uint64_t)> remove;    // update i of the remove phase
-  std::function<client::update(uint64_t)> probe;     // latency sample i (then undone by remove_probe)
-  std::function<client::update(uint64_t)> remove_probe;
+  // Adds / removes one member (field) of the collection: the add and remove phases use the names
+  // new-<i>, the latency samples probe-<i>.
+  std::function<client::update(std::string)> add;
+  std::function<client::update(std::string)> remove;
 };
+
+make_update named(const std::function<client::update(std::string)>& f, const char* prefix) {
+  return [f, prefix](uint64_t i) { return f(name_of(prefix, i)); };
+}
 
 measured run_case(context& ctx, node_proc& a, const std::string& http_a, client::connection& ca, client::connection& cb,
                   const collection_case& k, uint64_t ops) {
@@ -127,12 +131,12 @@ measured run_case(context& ctx, node_proc& a, const std::string& http_a, client:
   const uint64_t disk0 = disk_write_bytes(a.pid()), wire0 = peer_sent_bytes(http_a);
 
   t0 = now_ms();
-  auto w = pipelined_writes(ctx, ca, ops, k.add, k.type + " adds");
+  auto w = pipelined_writes(ctx, ca, ops, named(k.add, "new-"), k.type + " adds");
   if (w.failed) throw std::runtime_error("adds failed: " + w.first_error);
   wait_until(ctx, "B seeing the adds", [&] { return size_on(ctx, cb, k.key) == k.size + ops; }, 5);
   m.add_per_s = double(ops) / ((now_ms() - t0) / 1000);
   t0 = now_ms();
-  w = pipelined_writes(ctx, ca, ops, k.remove, k.type + " removes");
+  w = pipelined_writes(ctx, ca, ops, named(k.remove, "new-"), k.type + " removes");
   if (w.failed) throw std::runtime_error("removes failed: " + w.first_error);
   wait_until(ctx, "B seeing the removes", [&] { return size_on(ctx, cb, k.key) == k.size; }, 5);
   m.remove_per_s = double(ops) / ((now_ms() - t0) / 1000);
@@ -144,13 +148,13 @@ measured run_case(context& ctx, node_proc& a, const std::string& http_a, client:
   for (uint64_t i = 0; i < latency_samples; ++i) {
     ctx.check("latency samples");
     client::request req;
-    req.body = k.probe(i);
+    req.body = k.add(name_of("probe-", i));
     double s = now_ms();
     auto r = ca.call(std::move(req), static_cast<uint64_t>(std::max<int64_t>(ctx.left_ms(), 1'000)));
     if (!r || r->code != errc::ok) throw std::runtime_error("latency sample failed");
     lat.push_back(now_ms() - s);
   }
-  auto undo = pipelined_writes(ctx, ca, latency_samples, k.remove_probe, k.type + " latency cleanup");
+  auto undo = pipelined_writes(ctx, ca, latency_samples, named(k.remove, "probe-"), k.type + " latency cleanup");
   if (undo.failed) throw std::runtime_error("latency cleanup failed: " + undo.first_error);
   m.p50_ms = percentile(lat, 50);
   m.p99_ms = percentile(lat, 99);
@@ -169,12 +173,8 @@ collection_case set_case(uint64_t n) {
       members.push_back(name_of("member-", j));
     return set_update(key, client::op_kind::set_add, std::move(members));
   };
-  k.add = [key = k.key](uint64_t i) { return set_update(key, client::op_kind::set_add, {name_of("new-", i)}); };
-  k.remove = [key = k.key](uint64_t i) { return set_update(key, client::op_kind::set_remove, {name_of("new-", i)}); };
-  k.probe = [key = k.key](uint64_t i) { return set_update(key, client::op_kind::set_add, {name_of("probe-", i)}); };
-  k.remove_probe = [key = k.key](uint64_t i) {
-    return set_update(key, client::op_kind::set_remove, {name_of("probe-", i)});
-  };
+  k.add = [key = k.key](std::string m) { return set_update(key, client::op_kind::set_add, {std::move(m)}); };
+  k.remove = [key = k.key](std::string m) { return set_update(key, client::op_kind::set_remove, {std::move(m)}); };
   return k;
 }
 
@@ -184,16 +184,10 @@ collection_case map_case(uint64_t n) {
   k.key = "map:" + std::to_string(n);
   k.size = n;
   k.preload_requests = n;  // one field per update: the protocol has no multi-field update
-  k.preload = [key = k.key](uint64_t i) { return field_incr(key, name_of("field-", i)); };
-  k.add = [key = k.key](uint64_t i) { return field_incr(key, name_of("new-", i)); };
-  k.remove = [key = k.key](uint64_t i) {
-    client::update u = field_incr(key, name_of("new-", i));
-    u.op = client::op_kind::remove_key;
-    return u;
-  };
-  k.probe = [key = k.key](uint64_t i) { return field_incr(key, name_of("probe-", i)); };
-  k.remove_probe = [key = k.key](uint64_t i) {
-    client::update u = field_incr(key, name_of("probe-", i));
+  k.add = [key = k.key](std::string f) { return field_incr(key, std::move(f)); };
+  k.preload = named(k.add, "field-");
+  k.remove = [key = k.key](std::string f) {
+    client::update u = field_incr(key, std::move(f));
     u.op = client::op_kind::remove_key;
     return u;
   };

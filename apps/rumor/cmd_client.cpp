@@ -5,6 +5,7 @@
 #include <iostream>
 
 #include "client/connection.hpp"
+#include "client/field_path.hpp"
 #include "cmd_collections.hpp"
 #include "client/render.hpp"
 #include "client/status_render.hpp"
@@ -126,7 +127,7 @@ int run_update(session& s, const client_command& c, client::update u) {
 }
 
 int run_get(session& s, const client_command& c) {
-  auto path = field_path(c.field);
+  auto path = client::parse_field_path(c.field);
   if (!path) return usage(c.name, path.err().message);
   client::get g{c.args.at(0)};
   g.path = *path;
@@ -154,7 +155,7 @@ int run_get(session& s, const client_command& c) {
 
 // sismember KEY MEMBER / scard KEY / smembers KEY [--after M] [--limit N], each with [--field a.b].
 int run_collection(session& s, const client_command& c) {
-  auto path = field_path(c.field);
+  auto path = client::parse_field_path(c.field);
   if (!path) return usage(c.name, path.err().message);
   client::get g{c.args.at(0)};
   g.path = *path;

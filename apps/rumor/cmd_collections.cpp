@@ -61,20 +61,6 @@ status for_each_page(const call_fn& call, client::get g, uint64_t pages,
 
 }  // namespace
 
-result<std::vector<std::string>> field_path(const std::string& field) {
-  std::vector<std::string> out;
-  if (field.empty()) return out;
-  size_t start = 0;
-  while (true) {
-    size_t dot = field.find('.', start);
-    std::string name = field.substr(start, dot == std::string::npos ? std::string::npos : dot - start);
-    if (name.empty()) return error{errc::invalid_argument, "--field '" + field + "' has an empty field name"};
-    out.push_back(std::move(name));
-    if (dot == std::string::npos) return out;
-    start = dot + 1;
-  }
-}
-
 result<client::collection_view> fetch_view(const call_fn& call, client::get g) {
   client::request req;
   req.body = std::move(g);

@@ -22,9 +22,6 @@ using call_fn = std::function<result<client::response>(client::request)>;
 
 inline constexpr uint32_t whole_page_limit = 10'000;
 
-// "a.b" -> {"a", "b"}; "" -> {}. Errors: invalid_argument (an empty name, as in "a..b").
-result<std::vector<std::string>> field_path(const std::string& field);
-
 // One view of the collection `g` names. Errors: the call's, or the node's answer.
 result<client::collection_view> fetch_view(const call_fn& call, client::get g);
 
