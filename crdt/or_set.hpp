@@ -28,14 +28,29 @@ class or_set : public causal<dot_map<std::string, dot_set>> {
   // Removes every element observed here; returns the delta.
   or_set clear();
 
+  // A window onto a bigger set (the replica's decomposed storage, replication/set_records.hpp):
+  // the elements one update touches, `loaded`, with the set's whole context; `hidden` more
+  // elements exist and were not loaded. size() counts them; contains(), elements(), clear() and
+  // join() see only the loaded ones, so a window serves updates of the elements it holds (join:
+  // of deltas that touch only them). Windows never leave the replica.
+  static or_set window(dot_map<std::string, dot_set> loaded, dot_context ctx, size_t hidden) {
+    or_set s{std::move(loaded), std::move(ctx)};
+    s.hidden_ = hidden;
+    return s;
+  }
+  size_t hidden() const noexcept { return hidden_; }
+
   bool contains(std::string_view element) const { return store_.find(element) != nullptr; }
-  size_t size() const noexcept { return store_.size(); }
+  size_t size() const noexcept { return store_.size() + hidden_; }
   // Elements in ascending byte order.
   std::vector<std::string> elements() const;
 
   void join(const or_set& other) { join_parts(other.store_, other.ctx_); }
 
   friend bool operator==(const or_set&, const or_set&) = default;
+
+ private:
+  size_t hidden_ = 0;
 };
 
 }  // namespace rumor::crdt

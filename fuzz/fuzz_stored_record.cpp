@@ -46,7 +46,8 @@ void check_stored(std::string_view in) {
   FUZZ_CHECK(back && back->kv == r->kv && back->crdt == r->crdt,
              "a decoded stored value does not survive re-encoding");
   auto v = crdt::decode(r->crdt);
-  if (v && crdt::encode(*v) == r->crdt)
+  // An or_set's current form is decomposed (set_records.hpp): a whole record of it is older.
+  if (v && crdt::encode(*v) == r->crdt && v->type() != crdt::type_tag::or_set)
     FUZZ_CHECK(replication::is_current_format(again, v->type()),
                "a re-encoded stored value with current crdt bytes is not current");
 }

@@ -220,6 +220,11 @@ void replica::put_batch_values() {
     } else if (auto d = dirty_.find(skey); d != dirty_.end() && d->second.second == id) {
       cur_.put_value(value_key(skey), d->second.first);
     }
+    // A set's element or dot index record (replica_sets.cpp); its name may equal a storage key.
+    if (auto m = dirty_meta_.find(skey); m != dirty_meta_.end() && m->second.second == id) {
+      if (m->second.first) cur_.put_meta(skey, *m->second.first);
+      else cur_.erase_meta(skey);
+    }
   }
 }
 
@@ -240,6 +245,7 @@ void replica::committed(uint64_t batch_id) {
     for (const std::string& skey : uncommitted_keys_.front().second) {
       if (auto it = dirty_.find(skey); it != dirty_.end() && it->second.second <= batch_id) dirty_.erase(it);
       if (auto it = erased_.find(skey); it != erased_.end() && it->second <= batch_id) erased_.erase(it);
+      if (auto it = dirty_meta_.find(skey); it != dirty_meta_.end() && it->second.second <= batch_id) dirty_meta_.erase(it);
     }
     uncommitted_keys_.pop_front();
   }
@@ -275,7 +281,7 @@ ready replica::take_ready() {
 // local operations
 
 void replica::update(uint64_t request, std::string_view key, crdt::type_tag type, const mutator& fn,
-                     consistency c, uint64_t timeout_ms, uint64_t now_ms) {
+                     consistency c, uint64_t timeout_ms, uint64_t now_ms, const std::vector<std::string>* touches) {
   now_ms_ = now_ms;
   auto fail = [&](error e, std::vector<crdt::value> current = {}) {
     reply_now(reply{request, std::move(e), nullptr, std::move(current)});
@@ -286,7 +292,7 @@ void replica::update(uint64_t request, std::string_view key, crdt::type_tag type
   std::string skey = storage_key(key, type);
   // The key's value of this type: one point read. Only a key without one is searched for a
   // value of another type (a prefix scan), which refuses the update.
-  auto stored = read_encoded(skey);
+  auto stored = read_raw(skey);
   if (!stored) return fail(stored.err());
   std::optional<std::string> old = std::move(*stored);
   if (!old) {
@@ -311,7 +317,15 @@ void replica::update(uint64_t request, std::string_view key, crdt::type_tag type
   crdt::value current = crdt::value::empty_of(type);
   version_vector kv;
   std::optional<crdt::dot_context> seed;
-  if (old) {
+  // An or_set is read as a window onto the members the update touches (all, without `touches`).
+  std::optional<set_window> win;
+  if (type == crdt::type_tag::or_set) {
+    auto w = load_set(skey, old, touches);
+    if (!w) return fail(error{errc::corrupt, "stored value of '" + std::string(key) + "': " + w.err().message});
+    win = std::move(*w);
+    current = crdt::value{win->set};
+    kv = win->kv;
+  } else if (old) {
     auto decoded = decode_record(*old);
     if (!decoded) return fail(error{errc::corrupt, "stored value of '" + std::string(key) + "': " + decoded.err().message});
     current = std::move(decoded->value);
@@ -339,7 +353,13 @@ void replica::update(uint64_t request, std::string_view key, crdt::type_tag type
   vv_dirty_ = true;
   delta_record rec{std::string(key), type, ts.bits, crdt::encode(*delta), kv};
   kv.raise(self_, seq);
-  std::string encoded = write_value(skey, current, kv, old, was_empty);
+  std::string encoded;
+  if (win) {
+    win->set = *current.get_if<crdt::or_set>();
+    write_set(skey, *win, kv);
+  } else {
+    encoded = write_value(skey, current, kv, old, was_empty);
+  }
   cur_.append_delta(self_, seq, encode_log_record(rec));
   delta_entry entry{self_, seq, std::move(rec)};
   ++stats_.local_updates;

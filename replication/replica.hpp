@@ -154,8 +154,14 @@ class replica {
   // Graceful leave: tells the members this node is leaving.
   void leave(uint64_t now_ms);
 
+  // `touches` (or_set keys only; null for every other use): the members `fn` reads or changes, and
+  // a promise that it calls only or_set::add/remove/contains/size with them. The set is then
+  // read and written in proportion to those members, not to the set (set_records.hpp), and the
+  // reply's value is a window onto the set (or_set::window: its size() is the whole set's).
+  // Without it the whole set is loaded.
   void update(uint64_t request, std::string_view key, crdt::type_tag type, const mutator& fn,
-              consistency c, uint64_t timeout_ms, uint64_t now_ms);
+              consistency c, uint64_t timeout_ms, uint64_t now_ms,
+              const std::vector<std::string>* touches = nullptr);
   void read(uint64_t request, std::string_view key, consistency c, uint64_t timeout_ms, uint64_t now_ms);
   void receive(node_id from, const message& m, uint64_t now_ms);
   void tick(uint64_t now_ms);
@@ -166,6 +172,11 @@ class replica {
   // (failed() is true) and the owner must build a new replica from the store.
   void commit_failed(uint64_t batch_id, const error& e);
   bool failed() const noexcept { return failed_; }
+  // `raw`, a value-table record of `skey`, as a whole record (stored_value.hpp): itself, or the
+  // whole or_set whose header it is (O(set)). `committed`: `raw` was read from the store itself
+  // (committed state), not through this replica's uncommitted writes (read_raw), and the set's
+  // elements are read the same way.
+  result<std::string> whole_record(const std::string& skey, std::string raw, bool committed = false) const;
 
   // Everything to carry out since the last call. The writes of all steps since then form at
   // most one new batch (group commit: callers that take_ready() once per burst of inputs get
@@ -263,26 +274,70 @@ class replica {
   void reply_now(reply r);
 
   // ---- values (replica_values.cpp): reads see the uncommitted writes (dirty_, erased_) ----
+  // The value-table record of `skey` as stored: for an or_set, its header (set_records.hpp).
+  result<std::optional<std::string>> read_raw(const std::string& skey) const;
+  // The whole value's record (stored_value.hpp), as it travels: an or_set's is assembled from its
+  // header and element records (O(set)).
   result<std::optional<std::string>> read_encoded(const std::string& skey) const;
+
   // True iff an uncommitted batch writes or collects a value of `user_key` (any type).
   bool touches_uncommitted(std::string_view user_key) const;
   result<std::vector<key_state>> read_all_types(std::string_view user_key) const;
   struct loaded {
-    crdt::value value;
+    crdt::value value;   // the whole value
     version_vector kv;   // the key vector (stored_value.hpp)
-    std::string record;  // the stored bytes
+    std::string record;  // the stored bytes (read_raw: an or_set's header)
   };
   result<std::optional<loaded>> load(const std::string& skey) const;
   static result<loaded> decode_record(std::string_view record);
-  // Returns crdt::encode(v), as written.
+  // Writes `v` as the value of `skey` (an or_set: its header and the element records that
+  // differ from the stored ones). `old_record`: the raw record (read_raw) it replaces. Returns
+  // crdt::encode(v).
   std::string write_value(const std::string& skey, const crdt::value& v, const version_vector& kv,
                    const std::optional<std::string>& old_record, bool old_held_nothing);
+  // The writing half of write_value and write_set: puts `record` (the value-table record) of
+  // `skey` into the open batch's overlay, with its bucket digest and tombstone marker.
+  void put_record(const std::string& skey, std::string record, const std::optional<std::string>& old_record,
+                  bool old_held_nothing, bool empty);
   // Joins a peer's state of one key (returns true iff the local value changed). The dots of the
   // incoming state that this replica's vector shows it has seen, and no longer holds, are dead
   // and left out. `sender_vv` (repair answers only): a vector the sender had applied before it
   // read the state; our dots that it shows the sender has seen, and that the state lacks, are dead
   // too (PROTOCOL.md, "Key deletion").
   bool join_state(const key_state& s, const version_vector* sender_vv = nullptr);
+
+  // ---- or_sets stored decomposed (replica_sets.cpp, set_records.hpp) ----
+  // Element and dot index records go through their own uncommitted overlay (dirty_meta_), as
+  // values go through dirty_: read_meta/scan_meta_range see the open and in-flight batches.
+  struct set_window {
+    std::string id;                                 // set_records::set_id(skey)
+    std::optional<std::string> old_raw;             // the record replaced (nullopt: none)
+    bool stored_whole = false;                      // old_raw is an older build's whole record
+    version_vector kv;
+    uint64_t count = 0;                             // elements stored
+    uint64_t element_sum = 0;
+    std::map<std::string, crdt::dot_set> before;    // loaded member -> dots, as stored
+    crdt::or_set set;                               // the window (or the whole set)
+  };
+  // Loads the set at `skey` with the members `members` (nullptr: every member). `raw`: read_raw.
+  // `committed`: as whole_record's.
+  result<set_window> load_set(const std::string& skey, const std::optional<std::string>& raw,
+                              const std::vector<std::string>* members, bool committed = false) const;
+  // Adds to `w` the members holding dots of `ctx` (a delta's context) that the set holds.
+  status load_set_dots(set_window& w, const crdt::dot_context& ctx) const;
+  // Writes w.set (changed from w.before) with key vector `kv`.
+  void write_set(const std::string& skey, const set_window& w, const version_vector& kv);
+  // `committed`: the store's records only, without the uncommitted ones.
+  result<std::optional<std::string>> read_meta(const std::string& name, bool committed = false) const;
+  status scan_meta_range(const persistence::key_range& range,
+                         const std::function<bool(std::string_view, std::string_view)>& visit,
+                         bool committed = false) const;
+  void put_meta_now(const std::string& name, std::string bytes);
+  void erase_meta_now(const std::string& name);
+  // Joins the or_set delta `delta` of update (origin, seq), with dependencies `deps`, into its
+  // key: reads and writes only the elements it touches. Errors: the store's, corrupt records.
+  status apply_set_delta(const std::string& skey, const crdt::or_set& delta, const version_vector& deps,
+                         node_id origin, uint64_t seq);
 
   // ---- deltas, push, anti-entropy, log truncation (replica_gossip.cpp) ----
   void offer(const delta_entry& e, node_id from, uint64_t now_ms);
@@ -378,7 +433,9 @@ class replica {
   // uncommitted state
   std::map<std::string, std::pair<std::string, uint64_t>> dirty_;  // skey -> (encoded, batch id)
   std::map<std::string, uint64_t> erased_;  // collected keys whose erase is not committed -> batch id
-  // The keys (of dirty_ or erased_) each uncommitted batch wrote, in batch order, so that
+  // Meta records of set elements not yet committed: name -> (bytes, or nullopt if erased; batch id).
+  std::map<std::string, std::pair<std::optional<std::string>, uint64_t>> dirty_meta_;
+  // The keys (of dirty_, erased_ or dirty_meta_) each uncommitted batch wrote, in batch order, so that
   // committed() visits only those; batch_keys_: the open batch's (its id is next_batch_id_).
   std::deque<std::pair<uint64_t, std::vector<std::string>>> uncommitted_keys_;
   std::vector<std::string> batch_keys_;

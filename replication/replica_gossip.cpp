@@ -83,26 +83,34 @@ bool replica::apply(const delta_entry& e, node_id from, uint64_t now_ms) {
     return false;
   }
   std::string skey = storage_key(r.key, r.type);
-  auto old = load(skey);
-  if (!old) {
-    if (old.err().code == errc::corrupt) ++stats_.bad_deltas;
-    return false;  // store read error: leave the gap, anti-entropy retries
+  if (const auto* set_delta = delta->get_if<crdt::or_set>()) {
+    // Stored decomposed: only the elements the delta touches are read and written.
+    if (auto st = apply_set_delta(skey, *set_delta, r.deps, e.origin, e.seq); !st) {
+      if (st.err().code == errc::corrupt) ++stats_.bad_deltas;
+      return false;  // store read error: leave the gap, anti-entropy retries
+    }
+  } else {
+    auto old = load(skey);
+    if (!old) {
+      if (old.err().code == errc::corrupt) ++stats_.bad_deltas;
+      return false;  // store read error: leave the gap, anti-entropy retries
+    }
+    crdt::value v = crdt::value::empty_of(r.type);
+    version_vector kv;
+    std::optional<std::string> old_record;
+    if (*old) {
+      v = std::move((*old)->value);
+      kv = std::move((*old)->kv);
+      old_record = std::move((*old)->record);
+    }
+    bool was_empty = !*old || v.holds_nothing();
+    (void)v.join(*delta);
+    kv.merge(r.deps);
+    kv.raise(e.origin, e.seq);
+    write_value(skey, v, kv, std::move(old_record), was_empty);
   }
-  crdt::value v = crdt::value::empty_of(r.type);
-  version_vector kv;
-  std::optional<std::string> old_record;
-  if (*old) {
-    v = std::move((*old)->value);
-    kv = std::move((*old)->kv);
-    old_record = std::move((*old)->record);
-  }
-  bool was_empty = !*old || v.holds_nothing();
-  (void)v.join(*delta);
-  kv.merge(r.deps);
-  kv.raise(e.origin, e.seq);
   vv_.set(e.origin, e.seq);
   vv_dirty_ = true;
-  write_value(skey, v, kv, std::move(old_record), was_empty);
   cur_.append_delta(e.origin, e.seq, encode_log_record(r));
   if (auto ts = clock_.update(crdt::hlc_timestamp{r.hlc}, now_ms); !ts) ++stats_.clock_drift_refusals;
   ++stats_.remote_applied;

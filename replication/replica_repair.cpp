@@ -30,6 +30,7 @@
 
 #include "replication/replica_internal.hpp"
 #include "replication/storage_key.hpp"
+#include "replication/set_records.hpp"
 #include "replication/value_layout.hpp"
 
 namespace rumor::replication {
@@ -301,6 +302,24 @@ void replica::on_full_sync_request(node_id from, const full_sync_request& r) {
     return true;
   });
   if (!st) return;
+  // A set's header travels as its whole record (read after the scan: it reads more records; from
+  // the committed state, as the scan). The chunk ends where the whole records pass the message
+  // budget; the next request goes on from there.
+  bytes = 0;
+  for (size_t i = 0; i < out.states.size(); ++i) {
+    auto& s = out.states[i];
+    if (set_records::is_header(s.value)) {
+      auto whole = whole_record(s.key, std::move(s.value), true);
+      if (!whole) return;
+      s.value = std::move(*whole);
+    }
+    bytes += s.key.size() + s.value.size();
+    if (bytes >= config_.max_message_bytes && i + 1 < out.states.size()) {
+      out.states.resize(i + 1);
+      out.done = false;
+      break;
+    }
+  }
   send(from, std::move(out));
 }
 

@@ -22,6 +22,7 @@
 
 #include "crdt/codec.hpp"
 #include "replication/replica_internal.hpp"
+#include "replication/set_records.hpp"
 #include "replication/storage_key.hpp"
 #include "replication/stored_value.hpp"
 #include "replication/value_layout.hpp"
@@ -30,10 +31,18 @@ namespace rumor::replication {
 
 using namespace detail;
 
-result<std::optional<std::string>> replica::read_encoded(const std::string& skey) const {
+result<std::optional<std::string>> replica::read_raw(const std::string& skey) const {
   if (auto it = dirty_.find(skey); it != dirty_.end()) return std::optional<std::string>{it->second.first};
   if (erased_.count(skey)) return std::optional<std::string>{};  // collected, not yet committed
   return store_.get_value(value_key(skey));
+}
+
+result<std::optional<std::string>> replica::read_encoded(const std::string& skey) const {
+  auto raw = read_raw(skey);
+  if (!raw || !*raw) return raw;
+  auto whole = whole_record(skey, std::move(**raw));
+  if (!whole) return whole.err();
+  return std::optional<std::string>{std::move(*whole)};
 }
 
 bool replica::touches_uncommitted(std::string_view user_key) const {
@@ -46,9 +55,14 @@ bool replica::touches_uncommitted(std::string_view user_key) const {
 }
 
 result<std::optional<replica::loaded>> replica::load(const std::string& skey) const {
-  auto rec = read_encoded(skey);
+  auto rec = read_raw(skey);
   if (!rec) return rec.err();
   if (!*rec) return std::optional<loaded>{};
+  if (set_records::is_header(**rec)) {
+    auto w = load_set(skey, *rec, nullptr);
+    if (!w) return w.err();
+    return std::optional<loaded>{loaded{crdt::value{std::move(w->set)}, std::move(w->kv), std::move(**rec)}};
+  }
   auto decoded = decode_record(**rec);
   if (!decoded) return decoded.err();
   decoded->record = std::move(**rec);
@@ -99,6 +113,13 @@ result<std::vector<key_state>> replica::read_all_types(std::string_view user_key
     }
     if (*a) out.push_back(key_state{skey, std::move(**a)});
   }
+  // A set's header becomes its whole record (read outside the loop above: it reads more records).
+  for (auto& st : out) {
+    if (!set_records::is_header(st.value)) continue;
+    auto whole = whole_record(st.key, std::move(st.value));
+    if (!whole) return whole.err();
+    st.value = std::move(*whole);
+  }
   return out;
 }
 
@@ -144,8 +165,13 @@ result<std::vector<std::pair<std::string, crdt::type_tag>>> replica::list_keys(c
     if (!p) return;
     if (found.size() >= limit && !found.empty() && std::prev(found.end())->first < p->user_key) return;
     if (erased.count(skey)) return;
-    auto d = decode_record(record);
-    if (!d || d->value.holds_nothing()) return;
+    if (set_records::is_header(record)) {
+      auto h = set_records::decode_header(record);
+      if (!h || h->count == 0) return;
+    } else {
+      auto d = decode_record(record);
+      if (!d || d->value.holds_nothing()) return;
+    }
     found.emplace(std::string(p->user_key), p->type);
     if (found.size() > limit) found.erase(std::prev(found.end()));
   };
@@ -161,8 +187,25 @@ result<std::vector<std::pair<std::string, crdt::type_tag>>> replica::list_keys(c
 
 std::string replica::write_value(const std::string& skey, const crdt::value& v, const version_vector& kv,
                                  const std::optional<std::string>& old_record, bool old_held_nothing) {
+  if (const auto* set = v.get_if<crdt::or_set>()) {
+    // Decomposed (replica_sets.cpp): the stored elements are compared with v's. The caller has
+    // just read this key, so a read error here is the store failing under us.
+    auto w = load_set(skey, old_record, nullptr);
+    if (!w) {
+      failed_ = true;
+      return {};
+    }
+    w->set = *set;
+    write_set(skey, *w, kv);
+    return crdt::encode(v);
+  }
   std::string encoded = crdt::encode(v);
-  std::string record = encode_stored(kv, encoded);
+  put_record(skey, encode_stored(kv, encoded), old_record, old_held_nothing, v.holds_nothing());
+  return encoded;
+}
+
+void replica::put_record(const std::string& skey, std::string record, const std::optional<std::string>& old_record,
+                         bool old_held_nothing, bool empty) {
   if (!old_record) ++value_records_;
   std::optional<uint64_t> old_hash;
   if (old_record) old_hash = bucket_digests::value_hash(*old_record);
@@ -170,7 +213,6 @@ std::string replica::write_value(const std::string& skey, const crdt::value& v, 
   uint32_t bucket = digests_.apply(skey, old_hash, new_hash);
   cur_.put_meta(std::string(meta_digest) + be32(bucket), le64(digests_.digest(bucket)));
   // Deleted keys are listed so that collection need not scan every value (maybe_truncate).
-  bool empty = v.holds_nothing();
   if (empty && !(old_record && old_held_nothing)) {
     cur_.put_meta(std::string(meta_tombstone) + skey, "1");
     tombstones_maybe_ = true;
@@ -180,7 +222,6 @@ std::string replica::write_value(const std::string& skey, const crdt::value& v, 
   erased_.erase(skey);
   dirty_[skey] = {std::move(record), next_batch_id_};  // cur_ becomes batch next_batch_id_
   batch_keys_.push_back(skey);
-  return encoded;
 }
 
 bool replica::join_state(const key_state& s, const version_vector* sender_vv) {

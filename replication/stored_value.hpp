@@ -2,6 +2,9 @@
 // stored_value: the record a replica keeps in the store's value table for one storage key.
 //   format 2 (written): u8 2 | varint n | n × (u64 LE origin, varint seq), origins strictly
 //                       ascending, none 0, no seq 0 (vv_bytes.hpp) | crdt bytes
+//   format 3:           an or_set's header (set_records.hpp): or_sets are stored decomposed, and
+//                       decode_stored refuses a header (corrupt); a format-2 or_set record (an
+//                       older build's) is read and rewritten decomposed on the next change
 //   format 1 (read):    u8 1 | u32 LE key-vector length | key vector (crdt context encoding:
 //                       no cloud, no origin 0) | crdt bytes
 // The crdt bytes are crdt::encode's: since protocol version 3 the compact form for

@@ -20,6 +20,7 @@
 #include "crdt/codec.hpp"
 #include "persistence/memory_store.hpp"
 #include "replication/replica.hpp"
+#include "replication/set_records.hpp"
 #include "replication/stored_value.hpp"
 #include "replication/value_layout.hpp"
 #include "replication/wire_codec.hpp"
@@ -103,13 +104,14 @@ class simulation {
 
   uint64_t next_request() { return ++request_; }
 
+  // `touches`: replica::update's (the members an or_set update reads or changes; null: whole set).
   void update(size_t i, const std::string& key, crdt::type_tag type, const mutator& fn, consistency c,
-              uint64_t timeout_ms, reply_fn done) {
+              uint64_t timeout_ms, reply_fn done, const std::vector<std::string>* touches = nullptr) {
     node& n = nodes_[i];
     if (!n.up) return;
     uint64_t req = next_request();
     n.callbacks[req] = std::move(done);
-    n.rep->update(req, key, type, fn, c, timeout_ms, now_);
+    n.rep->update(req, key, type, fn, c, timeout_ms, now_, touches);
     process(i);
   }
 
@@ -211,6 +213,10 @@ class simulation {
       out.emplace(std::string(storage_key_of(k)), std::string(v));
       return true;
     });
+    // A set is stored as a header and element records (set_records.hpp): its whole record.
+    for (auto& [k, record] : out)
+      if (set_records::is_header(record) && n.rep)
+        if (auto whole = n.rep->whole_record(k, record, true)) record = std::move(*whole);
     return out;
   }
 

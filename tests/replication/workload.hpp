@@ -90,32 +90,41 @@ inline workload_result run_workload(uint64_t seed, const workload_options& opt =
                });
     } else if (what < 7) {
       std::string key = "s" + std::to_string(rng() % 2);
+      // Every other element's updates read only that element of the set (replica::update's
+      // `touches`: the set's window), the rest the whole set.
+      bool windowed = element % 2 == 0;
       std::string e = "e" + std::to_string(element++);
       all_added.insert(key + "/" + e);
+      std::vector<std::string> touches{e};
       s.update(at, key, crdt::type_tag::or_set,
                [e](crdt::value& v, node_id self, crdt::hlc_timestamp) -> result<crdt::value> {
                  return crdt::value{v.get_if<crdt::or_set>()->add(self, e)};
                },
                consistency::local, 5'000, [&acked_adds, key, e](const reply& r) {
                  if (r.result) acked_adds[key].insert(e);
-               });
+               }, windowed ? &touches : nullptr);
     } else if (what < 8 && element > 0) {
       std::string key = "s" + std::to_string(rng() % 2);
-      std::string e = "e" + std::to_string(rng() % element);
+      uint64_t which = rng() % element;
+      std::string e = "e" + std::to_string(which);
       targeted[key].insert(e);
+      std::vector<std::string> touches{e};
       s.update(at, key, crdt::type_tag::or_set,
                [e](crdt::value& v, node_id, crdt::hlc_timestamp) -> result<crdt::value> {
                  return crdt::value{v.get_if<crdt::or_set>()->remove(e)};
                },
-               consistency::local, 5'000, nullptr);
+               consistency::local, 5'000, nullptr, which % 2 == 0 ? &touches : nullptr);
     } else if (what < 9 && rng() % 2) {
       // Deleted and re-created keys (tombstones and their collection); checked for convergence.
       std::string key = "t" + std::to_string(rng() % 2);
       if (rng() % 3 == 0)
         s.update(at, key, crdt::type_tag::or_set, ops::remove_key(), consistency::local, 5'000, nullptr);
       else
-        s.update(at, key, crdt::type_tag::or_set, ops::set_add({"m" + std::to_string(rng() % 4)}),
-                 consistency::local, 5'000, nullptr);
+      {
+        std::vector<std::string> touches{"m" + std::to_string(rng() % 4)};
+        s.update(at, key, crdt::type_tag::or_set, ops::set_add(touches), consistency::local, 5'000, nullptr,
+                 touches[0] < "m2" ? &touches : nullptr);
+      }
     } else {
       std::string value = "v" + std::to_string(rng() % 100);
       s.update(at, "r", crdt::type_tag::lww_register,

@@ -1,0 +1,238 @@
+// replica, or_sets stored decomposed (set_records.hpp): a header in the value table, one record
+// per element and one per element dot in the meta table.
+//
+// Contract of this part:
+// - load_set() reads the header and the named members' records (or all of them), giving a window
+//   (or_set::window) onto the set; load_set_dots() adds the members holding the dots a delta's
+//   context covers (found through the dot index), so the window holds every element the delta can
+//   change. A join or an or_set add/remove on the window changes only those.
+// - write_set() writes what changed between the loaded elements and the window: element and dot
+//   index records through dirty_meta_ (batched like dirty_: once per batch), then the header
+//   through put_record (digest, tombstone marker, dirty_). The header's count and element hash sum
+//   are kept from the difference, never recounted.
+// - A key still holding an older build's whole record loads as a whole set with no element
+//   records; its first write writes every element (the migration).
+// - read_meta/scan_meta_range see the uncommitted element records (dirty_meta_) over the store.
+
+#include "replication/replica.hpp"
+
+#include <set>
+
+#include "crdt/codec.hpp"
+#include "replication/replica_internal.hpp"
+#include "replication/set_records.hpp"
+#include "replication/stored_value.hpp"
+
+namespace rumor::replication {
+
+using namespace detail;
+
+result<std::optional<std::string>> replica::read_meta(const std::string& name, bool committed) const {
+  if (auto it = dirty_meta_.find(name); !committed && it != dirty_meta_.end()) return it->second.first;
+  return store_.get_meta(name);
+}
+
+status replica::scan_meta_range(const persistence::key_range& range,
+                                const std::function<bool(std::string_view, std::string_view)>& visit,
+                                bool committed) const {
+  // The store's records merged with the uncommitted ones, which decide where both have a name.
+  auto ov = committed ? dirty_meta_.end() : dirty_meta_.lower_bound(range.from);
+  auto in_range = [&] { return ov != dirty_meta_.end() && !range.past_end(ov->first); };
+  bool stopped = false;
+  auto emit_overlay = [&]() {  // the overlay entry at ov; false: the visitor stopped
+    const auto& [name, entry] = *ov;
+    ++ov;
+    return !entry.first || visit(name, *entry.first);
+  };
+  auto st = store_.scan_meta(range, [&](std::string_view name, std::string_view bytes) {
+    while (in_range() && ov->first < name)
+      if (!emit_overlay()) return !(stopped = true);
+    if (in_range() && ov->first == name) {
+      if (!emit_overlay()) return !(stopped = true);
+      return true;
+    }
+    if (!visit(name, bytes)) return !(stopped = true);
+    return true;
+  });
+  if (!st) return st;
+  while (!stopped && in_range())
+    if (!emit_overlay()) break;
+  return {};
+}
+
+void replica::put_meta_now(const std::string& name, std::string bytes) {
+  dirty_meta_[name] = {std::move(bytes), next_batch_id_};
+  batch_keys_.push_back(name);
+}
+
+void replica::erase_meta_now(const std::string& name) {
+  dirty_meta_[name] = {std::nullopt, next_batch_id_};
+  batch_keys_.push_back(name);
+}
+
+namespace {
+
+error corrupt_set(std::string_view what) { return error{errc::corrupt, "stored set: " + std::string(what)}; }
+
+crdt::or_set window_of(const std::map<std::string, crdt::dot_set>& loaded, crdt::dot_context ctx, uint64_t count) {
+  crdt::dot_map<std::string, crdt::dot_set> m;
+  for (const auto& [member, dots] : loaded) m.set(member, dots);
+  uint64_t hidden = count > loaded.size() ? count - loaded.size() : 0;
+  return crdt::or_set::window(std::move(m), std::move(ctx), hidden);
+}
+
+}  // namespace
+
+result<replica::set_window> replica::load_set(const std::string& skey, const std::optional<std::string>& raw,
+                                              const std::vector<std::string>* members, bool committed) const {
+  set_window w;
+  w.id = set_records::set_id(skey);
+  w.old_raw = raw;
+  if (raw && !set_records::is_header(*raw)) {
+    // An older build's whole record: the whole set, no element records yet.
+    auto st = decode_stored(*raw);
+    if (!st) return st.err();
+    auto v = crdt::decode(st->crdt);
+    if (!v || !v->get_if<crdt::or_set>()) return corrupt_set("a whole record that is not an or_set");
+    w.stored_whole = true;
+    w.kv = std::move(st->kv);
+    w.set = std::move(*v->get_if<crdt::or_set>());
+    w.count = w.set.size();
+    return w;
+  }
+  crdt::dot_context ctx;
+  if (raw) {
+    auto h = set_records::decode_header(*raw);
+    if (!h) return h.err();
+    w.kv = std::move(h->kv);
+    w.count = h->count;
+    w.element_sum = h->element_sum;
+    ctx = std::move(h->ctx);
+    if (members) {
+      for (const auto& m : *members) {
+        if (w.before.count(m)) continue;
+        auto rec = read_meta(set_records::element_name(w.id, set_records::member_key(m)), committed);
+        if (!rec) return rec.err();
+        if (!*rec) continue;
+        auto el = set_records::decode_element(**rec);
+        if (!el) return el.err();
+        if (el->member != m) return corrupt_set("two members share an element key");
+        w.before.emplace(m, std::move(el->dots));
+      }
+    } else {
+      std::optional<error> bad;
+      auto st = scan_meta_range(persistence::key_range::with_prefix(set_records::element_prefix(w.id)),
+                                [&](std::string_view, std::string_view bytes) {
+                                  auto el = set_records::decode_element(bytes);
+                                  if (!el) {
+                                    bad = el.err();
+                                    return false;
+                                  }
+                                  w.before.emplace(std::move(el->member), std::move(el->dots));
+                                  return true;
+                                }, committed);
+      if (!st) return st.err();
+      if (bad) return *bad;
+      if (w.before.size() != w.count) return corrupt_set("its header counts " + std::to_string(w.count) +
+                                                         " elements, its records " + std::to_string(w.before.size()));
+    }
+  }
+  w.set = window_of(w.before, std::move(ctx), w.count);
+  return w;
+}
+
+status replica::load_set_dots(set_window& w, const crdt::dot_context& ctx) const {
+  if (w.stored_whole || w.count == w.before.size()) return {};  // every element is loaded
+  std::set<crdt::dot> held;
+  for (const auto& [m, dots] : w.before)
+    for (const auto& d : dots.dots()) held.insert(d);
+  const crdt::dot_context& mine = w.set.context();
+  std::set<std::string> keys;  // member keys to load
+  for (const auto& d : ctx.cloud()) {
+    if (!mine.contains(d) || held.count(d)) continue;
+    auto k = read_meta(set_records::dot_name(w.id, d));
+    if (!k) return k.err();
+    if (*k) keys.insert(std::move(**k));
+  }
+  for (const auto& [node, counter] : ctx.compact_part().entries()) {
+    // Every dot of `node` up to `counter`: the set's live ones are a range of the index.
+    auto range = persistence::key_range::between(set_records::dot_name(w.id, {node, 1}),
+                                                 set_records::dot_name(w.id, {node, counter}) + '\0');
+    auto st = scan_meta_range(range, [&](std::string_view, std::string_view k) {
+      keys.emplace(k);
+      return true;
+    });
+    if (!st) return st;
+  }
+  bool grew = false;
+  for (const auto& k : keys) {
+    auto rec = read_meta(set_records::element_name(w.id, k));
+    if (!rec) return rec.err();
+    if (!*rec) return corrupt_set("a dot index record names a missing element");
+    auto el = set_records::decode_element(**rec);
+    if (!el) return el.err();
+    if (w.before.emplace(std::move(el->member), std::move(el->dots)).second) grew = true;
+  }
+  if (grew) w.set = window_of(w.before, w.set.context(), w.count);
+  return {};
+}
+
+void replica::write_set(const std::string& skey, const set_window& w, const version_vector& kv) {
+  uint64_t count = w.stored_whole ? 0 : w.count;
+  uint64_t sum = w.stored_whole ? 0 : w.element_sum;
+  const auto& after = w.set.store();
+  auto change = [&](const std::string& m, const crdt::dot_set* old, const crdt::dot_set* now) {
+    if (old && now && old->dots() == now->dots()) return;
+    std::string mk = set_records::member_key(m);
+    std::string name = set_records::element_name(w.id, mk);
+    if (old) {
+      sum -= set_records::element_hash(set_records::encode_element(m, *old));
+      --count;
+      for (const auto& d : old->dots())
+        if (!now || !now->contains(d)) erase_meta_now(set_records::dot_name(w.id, d));
+    }
+    if (now) {
+      std::string rec = set_records::encode_element(m, *now);
+      sum += set_records::element_hash(rec);
+      ++count;
+      put_meta_now(name, std::move(rec));
+      for (const auto& d : now->dots())
+        if (!old || !old->contains(d)) put_meta_now(set_records::dot_name(w.id, d), mk);
+    } else {
+      erase_meta_now(name);
+    }
+  };
+  for (const auto& [m, old] : w.before) change(m, &old, after.find(m));
+  for (const auto& [m, now] : after.entries())
+    if (!w.before.count(m)) change(m, nullptr, &now);
+  set_records::header h{kv, count, sum, w.set.context()};
+  bool old_held_nothing = w.old_raw && w.count == 0;
+  put_record(skey, set_records::encode_header(h), w.old_raw, old_held_nothing, count == 0);
+}
+
+status replica::apply_set_delta(const std::string& skey, const crdt::or_set& delta, const version_vector& deps,
+                                node_id origin, uint64_t seq) {
+  auto raw = read_raw(skey);
+  if (!raw) return raw.err();
+  std::vector<std::string> named;
+  named.reserve(delta.store().size());
+  for (const auto& [m, dots] : delta.store().entries()) named.push_back(m);
+  auto w = load_set(skey, *raw, &named);
+  if (!w) return w.err();
+  if (auto st = load_set_dots(*w, delta.context()); !st) return st;
+  w->set.join(delta);
+  version_vector kv = w->kv;
+  kv.merge(deps);
+  kv.raise(origin, seq);
+  write_set(skey, *w, kv);
+  return {};
+}
+
+result<std::string> replica::whole_record(const std::string& skey, std::string raw, bool committed) const {
+  if (!set_records::is_header(raw)) return raw;
+  auto w = load_set(skey, raw, nullptr, committed);
+  if (!w) return w.err();
+  return encode_stored(w->kv, crdt::encode(crdt::value{w->set}));
+}
+
+}  // namespace rumor::replication
