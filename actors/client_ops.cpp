@@ -123,6 +123,9 @@ result<planned_update> plan_update(const client::update& u, crdt::type_tag key_t
   const bool collection_op = !u.path.empty() || u.op == client::op_kind::set_add ||
                              u.op == client::op_kind::set_remove || u.op == client::op_kind::remove_key;
   if (!collection_op) return p;  // counters, registers, flags: their value says it all
+  if (u.path.empty() && !p->response.update_value &&
+      (u.op == client::op_kind::set_add || u.op == client::op_kind::set_remove))
+    p->touches = u.members;
   auto probe = std::make_shared<outcome_probe>(u, leaf_type(u));
   auto outcome = std::make_shared<client::update_outcome>();
   p->response.outcome = outcome;
@@ -134,6 +137,18 @@ result<planned_update> plan_update(const client::update& u, crdt::type_tag key_t
     return delta;
   };
   return p;
+}
+
+std::optional<replication::set_view_request> set_view_of(const client::get& g) {
+  if (!g.path.empty() || g.view == client::view_kind::value) return std::nullopt;
+  replication::set_view_request q;
+  q.what = g.view == client::view_kind::size     ? replication::set_view_request::kind::size
+           : g.view == client::view_kind::member ? replication::set_view_request::kind::member
+                                                 : replication::set_view_request::kind::page;
+  q.member = g.member;
+  q.after = g.after;
+  q.limit = g.limit;
+  return q;
 }
 
 response_plan plan_read(const client::get& g) {
@@ -181,7 +196,16 @@ client::response to_response(uint64_t id, const replication::reply& r, const res
     if (plan.update_value) out.values.push_back(response_value(r.update->value, r.update->encoded));
     if (plan.outcome && r.result) out.outcome = *plan.outcome;
   } else if (plan.read && r.result) {
-    if (plan.read->view == client::view_kind::value) {
+    if (r.set) {
+      // Answered from the set's records (replica::read with a set_view_request).
+      client::collection_view view;
+      view.type = crdt::type_tag::or_set;
+      view.size = r.set->size;
+      view.contains = r.set->contains;
+      view.members = r.set->members;
+      view.more = r.set->more;
+      out.collection = std::move(view);
+    } else if (plan.read->view == client::view_kind::value) {
       for (const auto& v : values_at(r.values, plan.read->path)) out.values.push_back(response_value(v));
     } else if (auto view = view_of(r.values, *plan.read)) {
       out.collection = std::move(*view);

@@ -30,6 +30,9 @@ struct planned_update {
   crdt::type_tag key_type;       // the type stored under the key (or_map when path is non-empty)
   replication::mutator mutate;
   response_plan response;
+  // The members a set update touches when its answer needs no value (replica::update's
+  // `touches`: the set is read and written in proportion to them, not to its size).
+  std::optional<std::vector<std::string>> touches;
 };
 
 // Builds the mutator of `u`. For op remove_key with an empty path, `key_type` names the type to
@@ -38,6 +41,10 @@ struct planned_update {
 // operation implies (counterAdd: g_counter or pn_counter; registerSet: lww_register; mvPut:
 // mv_register; setAdd/setRemove: or_set; flagSet: ew_flag; removeKey with a path: the field's
 // type), undecodable context, empty member list), each with a message naming the problem.
+// The replica-level view of a get of a whole key's member, size or page (replica::read answers it
+// from the set's records when the key holds a set); nullopt for value reads and paths.
+std::optional<replication::set_view_request> set_view_of(const client::get& g);
+
 result<planned_update> plan_update(const client::update& u, crdt::type_tag key_type_for_delete);
 
 client::consistency to_client(replication::consistency c);

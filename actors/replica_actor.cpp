@@ -414,7 +414,7 @@ void handle_update(self_ptr self, const client::request& req, reply_to& to, cons
   st.calls.emplace(rid, waiting_call{req.id, u.key, std::move(to), st.burst_time ? st.burst_time->steady_us : steady_us(),
                                      std::move(plan->response)});
   st.rep->update(rid, u.key, plan->key_type, plan->mutate, to_replication(req.level), req.timeout_ms,
-                 st.burst_time ? st.burst_time->wall_ms : now_ms(st));
+                 st.burst_time ? st.burst_time->wall_ms : now_ms(st), plan->touches ? &*plan->touches : nullptr);
 }
 
 // Handles one request of `session`; its response goes to `to`, a watch's events to `on_event`.
@@ -435,7 +435,8 @@ void handle_request(self_ptr self, uint64_t session, client::request& req, reply
     if (auto ok = check_view(*g); !ok) return respond(st, to, error_response(req.id, ok.err()));
     uint64_t rid = st.next_request++;
     st.calls.emplace(rid, waiting_call{req.id, g->key, std::move(to), 0, plan_read(*g)});
-    st.rep->read(rid, g->key, to_replication(req.level), req.timeout_ms, now_ms(st));
+    auto view = set_view_of(*g);
+    st.rep->read(rid, g->key, to_replication(req.level), req.timeout_ms, now_ms(st), view ? &*view : nullptr);
   } else if (auto* k = std::get_if<client::keys>(&body)) {
     list_keys_elsewhere(self, req.id, *k, std::move(to));
   } else if (auto* w = std::get_if<client::watch>(&body)) {

@@ -380,7 +380,7 @@ void replica::update(uint64_t request, std::string_view key, crdt::type_tag type
 }
 
 void replica::read(uint64_t request, std::string_view key, consistency c, uint64_t timeout_ms,
-                   uint64_t now_ms) {
+                   uint64_t now_ms, const set_view_request* view) {
   now_ms_ = now_ms;
   if (auto ok = validate_user_key(key); !ok) {
     reply_now(reply{request, ok.err(), {}, {}});
@@ -388,8 +388,20 @@ void replica::read(uint64_t request, std::string_view key, consistency c, uint64
   }
   size_t needed = quorum(c);
   if (needed <= 1) {
-    auto v = get(key);
-    reply r = v ? reply{request, {}, {}, std::move(*v)} : reply{request, v.err(), {}, {}};
+    std::optional<reply> answered;
+    if (view) {
+      auto part = view_set(key, *view);
+      if (!part) answered = reply{request, part.err(), {}, {}};
+      else if (*part) {
+        answered = reply{request, {}, {}, {}};
+        answered->set = std::move(**part);
+      }
+    }
+    if (!answered) {
+      auto v = get(key);
+      answered = v ? reply{request, {}, {}, std::move(*v)} : reply{request, v.err(), {}, {}};
+    }
+    reply r = std::move(*answered);
     // A key none of whose types has an uncommitted write or collection reads committed state: its
     // answer need not wait for the batches in flight (so reads go on while commits are slow or
     // fail, e.g. on a full disk). Otherwise it waits, as every reply does, for what it read.

@@ -81,6 +81,23 @@ struct update_ok {
   std::string encoded;  // crdt::encode(value), as stored (a response need not encode it again)
 };
 
+// A read of part of an or_set (replica::read): its size, whether it holds `member`, or the
+// first `limit` members after `after` (ascending byte order).
+struct set_view_request {
+  enum class kind : uint8_t { size, member, page };
+  kind what = kind::size;
+  std::string member;
+  std::optional<std::string> after;
+  size_t limit = 0;
+};
+
+struct set_view {
+  uint64_t size = 0;
+  bool contains = false;             // kind member
+  std::vector<std::string> members;  // kind page
+  bool more = false;                 // kind page: members after the last one
+};
+
 struct reply {
   uint64_t request = 0;
   status result;                        // ok, or the error (timeout, conflict, type_mismatch, ...)
@@ -89,6 +106,8 @@ struct reply {
   std::unique_ptr<update_ok> update;
   std::vector<crdt::value> values;      // reads: every type stored under the key (normally one);
                                         // failed updates: the key's current value, if any
+  std::optional<set_view> set;          // reads with a set_view_request answered from the set's
+                                        // records (then `values` is empty)
 };
 
 struct change {
@@ -162,7 +181,11 @@ class replica {
   void update(uint64_t request, std::string_view key, crdt::type_tag type, const mutator& fn,
               consistency c, uint64_t timeout_ms, uint64_t now_ms,
               const std::vector<std::string>* touches = nullptr);
-  void read(uint64_t request, std::string_view key, consistency c, uint64_t timeout_ms, uint64_t now_ms);
+  // `view` (local reads): when the key holds only a non-empty or_set, the reply carries that view
+  // of it in `set`, read from the set's records without reading the whole set; otherwise (and
+  // for other consistency levels) the reply carries the values, as without it.
+  void read(uint64_t request, std::string_view key, consistency c, uint64_t timeout_ms, uint64_t now_ms,
+            const set_view_request* view = nullptr);
   void receive(node_id from, const message& m, uint64_t now_ms);
   void tick(uint64_t now_ms);
 
@@ -283,6 +306,10 @@ class replica {
   // True iff an uncommitted batch writes or collects a value of `user_key` (any type).
   bool touches_uncommitted(std::string_view user_key) const;
   result<std::vector<key_state>> read_all_types(std::string_view user_key) const;
+  // read_all_types without assembling sets: each type's record as stored (read_raw).
+  result<std::vector<key_state>> read_all_types_raw(std::string_view user_key) const;
+  // The answer to `q` when `user_key` holds only a non-empty or_set (replica_sets.cpp).
+  result<std::optional<set_view>> view_set(std::string_view user_key, const set_view_request& q) const;
   struct loaded {
     crdt::value value;   // the whole value
     version_vector kv;   // the key vector (stored_value.hpp)

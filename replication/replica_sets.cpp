@@ -21,6 +21,7 @@
 #include "crdt/codec.hpp"
 #include "replication/replica_internal.hpp"
 #include "replication/set_records.hpp"
+#include "replication/storage_key.hpp"
 #include "replication/stored_value.hpp"
 
 namespace rumor::replication {
@@ -233,6 +234,61 @@ result<std::string> replica::whole_record(const std::string& skey, std::string r
   auto w = load_set(skey, raw, nullptr, committed);
   if (!w) return w.err();
   return encode_stored(w->kv, crdt::encode(crdt::value{w->set}));
+}
+
+}  // namespace rumor::replication
+
+namespace rumor::replication {
+
+result<std::optional<set_view>> replica::view_set(std::string_view user_key, const set_view_request& q) const {
+  if (auto ok = validate_user_key(user_key); !ok) return ok.err();
+  auto states = read_all_types_raw(user_key);
+  if (!states) return states.err();
+  const std::string skey = storage_key(user_key, crdt::type_tag::or_set);
+  // Only a key holding just a non-empty decomposed set; the rest is read whole (as without a view).
+  if (states->size() != 1 || states->front().key != skey || !set_records::is_header(states->front().value))
+    return std::optional<set_view>{};
+  auto h = set_records::decode_header(states->front().value);
+  if (!h) return h.err();
+  if (h->count == 0) return std::optional<set_view>{};
+  set_view out;
+  out.size = h->count;
+  const std::string id = set_records::set_id(skey);
+  auto decode = [&](std::string_view bytes) -> result<set_records::element> {
+    auto el = set_records::decode_element(bytes);
+    if (!el) return error{errc::corrupt, "stored set '" + std::string(user_key) + "': " + el.err().message};
+    return el;
+  };
+  if (q.what == set_view_request::kind::member) {
+    auto rec = read_meta(set_records::element_name(id, set_records::member_key(q.member)));
+    if (!rec) return rec.err();
+    if (*rec) {
+      auto el = decode(**rec);
+      if (!el) return el.err();
+      out.contains = el->member == q.member;
+    }
+  } else if (q.what == set_view_request::kind::page) {
+    const std::string prefix = set_records::element_prefix(id);
+    persistence::key_range range = persistence::key_range::with_prefix(prefix);
+    if (q.after) range.from = set_records::element_name(id, set_records::member_key(*q.after)) + '\0';
+    std::optional<error> bad;
+    auto st = scan_meta_range(range, [&](std::string_view, std::string_view bytes) {
+      if (out.members.size() == q.limit) {
+        out.more = true;
+        return false;
+      }
+      auto el = decode(bytes);
+      if (!el) {
+        bad = el.err();
+        return false;
+      }
+      out.members.push_back(std::move(el->member));
+      return true;
+    });
+    if (!st) return st.err();
+    if (bad) return *bad;
+  }
+  return std::optional<set_view>{std::move(out)};
 }
 
 }  // namespace rumor::replication

@@ -78,6 +78,19 @@ result<replica::loaded> replica::decode_record(std::string_view record) {
 }
 
 result<std::vector<key_state>> replica::read_all_types(std::string_view user_key) const {
+  auto out = read_all_types_raw(user_key);
+  if (!out) return out;
+  // A set's header becomes its whole record.
+  for (auto& st : *out) {
+    if (!set_records::is_header(st.value)) continue;
+    auto whole = whole_record(st.key, std::move(st.value));
+    if (!whole) return whole.err();
+    st.value = std::move(*whole);
+  }
+  return out;
+}
+
+result<std::vector<key_state>> replica::read_all_types_raw(std::string_view user_key) const {
   // One point read per type (store_.get_values: one moment, no ordered scan of the write-behind
   // layers), then this replica's uncommitted writes and collections on top. A record that fails
   // verification is left out, as a scan leaves it out (it is quarantined).
@@ -112,13 +125,6 @@ result<std::vector<key_state>> replica::read_all_types(std::string_view user_key
       return a.err();
     }
     if (*a) out.push_back(key_state{skey, std::move(**a)});
-  }
-  // A set's header becomes its whole record (read outside the loop above: it reads more records).
-  for (auto& st : out) {
-    if (!set_records::is_header(st.value)) continue;
-    auto whole = whole_record(st.key, std::move(st.value));
-    if (!whole) return whole.err();
-    st.value = std::move(*whole);
   }
   return out;
 }
