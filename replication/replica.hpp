@@ -217,6 +217,9 @@ class replica {
   // False while a node that joined with an empty store has not yet copied a peer's state.
   bool bootstrapped() const noexcept { return bootstrapped_; }
   // Every value stored under `key` (normally one type). Errors: store read errors.
+  // The answer to `q` when `user_key` holds only a non-empty or_set, read from the set's records
+  // (never the whole set); nullopt otherwise (replica_sets.cpp). Sees uncommitted writes, as get.
+  result<std::optional<set_view>> view_set(std::string_view user_key, const set_view_request& q) const;
   result<std::vector<crdt::value>> get(std::string_view key) const;
   // Keys (with their types) starting with `prefix`, in order, at most `limit`. Deleted keys (whose
   // value holds nothing until the tombstone is collected) are not listed. Reads every stored value
@@ -308,8 +311,7 @@ class replica {
   result<std::vector<key_state>> read_all_types(std::string_view user_key) const;
   // read_all_types without assembling sets: each type's record as stored (read_raw).
   result<std::vector<key_state>> read_all_types_raw(std::string_view user_key) const;
-  // The answer to `q` when `user_key` holds only a non-empty or_set (replica_sets.cpp).
-  result<std::optional<set_view>> view_set(std::string_view user_key, const set_view_request& q) const;
+
   struct loaded {
     crdt::value value;   // the whole value
     version_vector kv;   // the key vector (stored_value.hpp)
