@@ -2,6 +2,7 @@
 // The interface is replica.hpp; the protocol PROTOCOL.md. The class is implemented in parts:
 //   replica.cpp              this file
 //   replica_values.cpp       stored values, read through the uncommitted overlay; join_state
+//   replica_sets.cpp         or_sets stored decomposed (set_records.hpp): windows, element records
 //   replica_gossip.cpp       deltas: offer/apply, push, anti-entropy, sync responses, truncation
 //   replica_tombstones.cpp   collection of deletion tombstones; the dead-dot rule
 //   replica_consistency.cpp  quorums, majority/all waits of writes and reads, timeouts
@@ -345,7 +346,7 @@ void replica::update(uint64_t request, std::string_view key, crdt::type_tag type
   dot_floor_ = std::max(dot_floor_, ts.bits);
   bool was_empty = !old || current.holds_nothing();
   auto delta = fn(current, self_, ts);
-  if (!delta) return fail(delta.err(), {current});
+  if (!delta) return fail(delta.err(), is_window(current) ? std::vector<crdt::value>{} : std::vector<crdt::value>{current});
   if (seed) (void)delta->join(crdt::value::empty_of(type, *seed));
   dot_floor_ = std::max(dot_floor_, current.context().max_counter(self_));
   uint64_t seq = vv_.get(self_) + 1;

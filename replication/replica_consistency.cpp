@@ -110,14 +110,6 @@ void replica::finish_read(read_wait& w, bool timed_out) {
   reply_now(reply{w.request, {}, {}, std::move(values)});
 }
 
-namespace {
-// A window onto a set (replica::update's `touches`) is not the key's value: it is not returned as one.
-bool partial(const crdt::value& v) {
-  const auto* s = v.get_if<crdt::or_set>();
-  return s && s->hidden() > 0;
-}
-}  // namespace
-
 void replica::expire(uint64_t now_ms) {
   for (auto it = write_waits_.begin(); it != write_waits_.end();) {
     if (now_ms < it->deadline) {
@@ -131,7 +123,7 @@ void replica::expire(uint64_t now_ms) {
                                  " replica(s) (this one " + (it->local_committed ? "included" : "not yet") +
                                  "); " + std::to_string(it->needed) +
                                  " were required. It stays applied and will still replicate."},
-        nullptr, partial(it->result->value) ? std::vector<crdt::value>{} : std::vector<crdt::value>{it->result->value}});
+        nullptr, is_window(it->result->value) ? std::vector<crdt::value>{} : std::vector<crdt::value>{it->result->value}});
     it = write_waits_.erase(it);
   }
   for (auto it = read_waits_.begin(); it != read_waits_.end();) {

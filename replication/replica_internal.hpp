@@ -46,6 +46,13 @@ inline std::optional<uint64_t> read_le64(std::string_view s) {
   return s.size() == 8 ? get_u64le(s, at) : std::nullopt;
 }
 
+// True iff `v` is a window onto a bigger set (replica::update's `touches`): not the key's value,
+// so never returned as one.
+inline bool is_window(const crdt::value& v) {
+  const auto* s = v.get_if<crdt::or_set>();
+  return s && s->hidden() > 0;
+}
+
 // A version vector as a dot context without loose dots (crdt codec), and back.
 inline std::string encode_vv(const version_vector& vv) {
   return crdt::encode_context(crdt::dot_context::from_parts(vv, {}));

@@ -3,11 +3,13 @@
 // Contract of this part:
 // - Every read goes through the uncommitted overlay over the store: dirty_ (records written by
 //   batches not yet committed) and erased_ (keys collected by such batches). A step thus sees the
-//   writes of every earlier step before they are durable. read_all_types() returns every type
-//   stored under a user key; get() and keys() are the public queries.
+//   writes of every earlier step before they are durable. read_raw() returns a record as stored
+//   (an or_set's: its header, set_records.hpp); read_encoded(), load() and read_all_types() the
+//   whole value (a set assembled from its records); get() and keys() are the public queries.
 // - Values are stored under their value key (value_layout.hpp: hash prefix ‖ storage key); every
 //   other name here is a storage key.
-// - write_value() is the only writer of a value. Into the open batch (cur_) it puts the key's
+// - put_record() is the only writer of a value-table record: write_value() (any type; a set's
+//   write goes through write_set, replica_sets.cpp) and write_set() call it. Into the open batch (cur_) it puts the key's
 //   bucket digest (meta d/) and the tombstone marker t/
 //   (put when the value comes to hold nothing, erased when it holds something again); it records
 //   the key in dirty_ and batch_keys_, stamped with the open batch's id (next_batch_id_); the
