@@ -131,6 +131,18 @@ int run_get(session& s, const client_command& c) {
   if (!path) return usage(c.name, path.err().message);
   client::get g{c.args.at(0)};
   g.path = *path;
+  if (c.name == "get" && path->empty()) {
+    // A big set is read page by page from the start: the node then reads one page at a time
+    // from the set's records, never the whole set (its size is read from its header).
+    client::get size = g;
+    size.view = client::view_kind::size;
+    auto view = fetch_view(s.caller(), size);
+    if (view && view->type == crdt::type_tag::or_set && view->size > whole_page_limit) {
+      auto printed = print_whole(s.caller(), s.o.json, g, std::cout);
+      if (!printed) return fail(c.name, printed.err());
+      if (*printed) return exit_ok;
+    }
+  }
   client::request req;
   req.body = g;
   auto r = s.call(std::move(req));
