@@ -41,11 +41,11 @@ struct planned_update {
 // operation implies (counterAdd: g_counter or pn_counter; registerSet: lww_register; mvPut:
 // mv_register; setAdd/setRemove: or_set; flagSet: ew_flag; removeKey with a path: the field's
 // type), undecodable context, empty member list), each with a message naming the problem.
+result<planned_update> plan_update(const client::update& u, crdt::type_tag key_type_for_delete);
+
 // The replica-level view of a get of a whole key's member, size or page (replica::read answers it
 // from the set's records when the key holds a set); nullopt for value reads and paths.
 std::optional<replication::set_view_request> set_view_of(const client::get& g);
-
-result<planned_update> plan_update(const client::update& u, crdt::type_tag key_type_for_delete);
 
 client::consistency to_client(replication::consistency c);
 replication::consistency to_replication(client::consistency c);
