@@ -324,7 +324,7 @@ void replica::update(uint64_t request, std::string_view key, crdt::type_tag type
     auto w = load_set(skey, old, touches);
     if (!w) return fail(error{errc::corrupt, "stored value of '" + std::string(key) + "': " + w.err().message});
     win = std::move(*w);
-    current = crdt::value{win->set};
+    current = crdt::value{std::move(win->set)};  // copied back once the mutator has run
     kv = win->kv;
   } else if (old) {
     auto decoded = decode_record(*old);
