@@ -34,7 +34,8 @@ using crdt::version_vector;
 //      collection) and answers updates of sets and maps with what they did (Response outcome)
 //      instead of the whole value unless asked (UpdateRequest returnValue). Peer messages are
 //      unchanged.
-inline constexpr uint32_t protocol_version = 4;
+//   5: repair of big or_sets by their elements (set_recon_request, set_recon_answer).
+inline constexpr uint32_t protocol_version = 5;
 
 // First message on every connection, both ways. A peer with another cluster name or protocol
 // version is refused. A client connection (client = true) may leave cluster empty and node 0;
@@ -255,9 +256,42 @@ struct full_sync_chunk {
   friend bool operator==(const full_sync_chunk&, const full_sync_chunk&) = default;
 };
 
+// ---- element-level repair of a big or_set (PROTOCOL.md, "Repair of big sets by their elements") ----
+
+// Requester -> responder, within a repair session: the requester's elements of the set at storage
+// key `key` as an IBLT of (element id, element hash) pairs (set_records::element_id,
+// set_records::element_hash), sized for the expected difference.
+struct set_recon_request {
+  uint64_t session = 0;
+  std::string key;
+  std::vector<iblt_cell> cells;
+  friend bool operator==(const set_recon_request&, const set_recon_request&) = default;
+};
+
+enum class set_recon_status : uint8_t {
+  ok,         // `state` holds the sender's elements whose id is in `ids`, with the set's context
+  undecoded,  // the difference did not decode: ask again with a bigger table
+  absent,     // the sender holds no record of the key
+};
+
+// Responder -> requester (session != 0: the answer to a set_recon_request of that session), or
+// the requester's last step (session 0: the requester's side of the same elements, to join).
+// `ids`: the element ids that differ, ascending. `state`: a stored record (stored_value.hpp)
+// whose value is an or_set holding the sender's elements with those ids and the context they are
+// to be joined with.
+struct set_recon_answer {
+  uint64_t session = 0;
+  std::string key;
+  set_recon_status status = set_recon_status::ok;
+  std::vector<uint32_t> ids;
+  std::string state;
+  friend bool operator==(const set_recon_answer&, const set_recon_answer&) = default;
+};
+
 using message = std::variant<hello, ping, ack, ping_req, join_request, join_response, push, push_ack,
                              sync_request, sync_response, read_request, read_response, state_push,
-                             recon_request, recon_buckets, full_sync_request, full_sync_chunk>;
+                             recon_request, recon_buckets, full_sync_request, full_sync_chunk,
+                             set_recon_request, set_recon_answer>;
 
 // The number of message kinds, and each kind's name by its index in `message` (for logs and
 // metrics: counters by kind are arrays indexed by message::index()).
@@ -265,7 +299,8 @@ inline constexpr std::size_t message_kinds = std::variant_size_v<message>;
 inline constexpr const char* message_kind_names[] = {
     "hello",        "ping",          "ack",           "ping_req",          "join_request",   "join_response",
     "push",         "push_ack",      "sync_request",  "sync_response",     "read_request",   "read_response",
-    "state_push",   "recon_request", "recon_buckets", "full_sync_request", "full_sync_chunk"};
+    "state_push",   "recon_request", "recon_buckets", "full_sync_request", "full_sync_chunk",
+    "set_recon_request", "set_recon_answer"};
 static_assert(std::size(message_kind_names) == message_kinds);
 inline const char* kind_name(const message& m) { return message_kind_names[m.index()]; }
 

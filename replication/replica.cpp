@@ -504,6 +504,10 @@ void replica::receive(node_id from, const message& m, uint64_t now_ms) {
           on_full_sync_request(from, msg);
         } else if constexpr (std::is_same_v<M, full_sync_chunk>) {
           on_full_sync_chunk(from, msg, now_ms);
+        } else if constexpr (std::is_same_v<M, set_recon_request>) {
+          on_set_recon_request(from, msg);
+        } else if constexpr (std::is_same_v<M, set_recon_answer>) {
+          on_set_recon_answer(from, msg, now_ms);
         }
         // hello is the transport's business.
       },

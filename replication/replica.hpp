@@ -62,6 +62,9 @@ struct replica_config {
   size_t reorder_limit = 65536;           // out-of-order deltas buffered (beyond: dropped, re-pulled)
   unsigned bucket_bits = 16;              // reconciliation buckets = 2^bucket_bits
   size_t full_sync_threshold = 50'000;    // expected differences beyond which repair streams all
+  // A repair compares an or_set of at least this many elements (here) by its elements, not as
+  // one value (PROTOCOL.md, "Repair of big sets by their elements").
+  size_t set_recon_min_elements = 256;
   uint64_t recon_timeout_ms = 10'000;     // a repair session without progress is abandoned
   uint64_t max_drift_ms = 60'000;         // HLC: refuse to follow a peer clock further ahead
   // Collect deletion tombstones once causally stable: this node has joined, every voting member has
@@ -144,6 +147,7 @@ struct replica_stats {
   uint64_t repairs_started = 0;
   uint64_t repairs_finished = 0;
   uint64_t full_transfers = 0;  // repairs that were full transfers (of repairs_started)
+  uint64_t sets_repaired_by_elements = 0;  // big sets of repairs compared by their elements
   uint64_t gossip_rounds = 0;   // anti-entropy rounds (one per gossip interval)
   uint64_t tombstones_collected = 0;
   uint64_t stale_states = 0;   // states of collected keys dropped, or states whose dead dots were
@@ -273,6 +277,13 @@ class replica {
     std::map<node_id, std::vector<key_state>> responses;
     uint64_t deadline;
   };
+  // One big set of a repair session compared by its elements: the request in flight, and our key
+  // vector and context when we built its table (what our answer at the end may claim).
+  struct set_repair {
+    size_t cells = 0;
+    version_vector kv;
+    crdt::dot_context ctx;
+  };
   struct recon_session {
     uint64_t id;
     node_id peer;
@@ -283,6 +294,10 @@ class replica {
     bool compared = false;          // recon: the responder's buckets were compared, states asked
     std::set<std::string> asked;    // recon: our keys whose states we asked for
     std::optional<std::string> streamed_to;  // full transfer: the last key of the last chunk joined
+    bool states_asked = false;      // recon: a state_push asking for states is unanswered
+    std::set<std::string> ask_later;  // recon: keys to ask for once that one is answered
+    // recon: big sets compared by their elements (replica_set_repair.cpp), by storage key
+    std::map<std::string, set_repair> sets;
   };
   struct held {
     uint64_t batch_id;
@@ -418,6 +433,29 @@ class replica {
   void on_full_sync_request(node_id from, const full_sync_request& r);
   void on_full_sync_chunk(node_id from, const full_sync_chunk& r, uint64_t now_ms);
   void finish_repair(recon_session& s);
+  // ---- repair of big sets by their elements (replica_set_repair.cpp) ----
+  // If our record of `skey` is a set of at least set_recon_min_elements elements, registers it in
+  // s.sets (to be compared by its elements) and returns true.
+  bool compare_by_elements(const std::string& skey, recon_session& s);
+  // Sends the element table of the set `skey` of s.sets. False: the store failed (the caller
+  // abandons the session).
+  bool send_set_recon(recon_session& s, const std::string& skey);
+  // Ends the session when nothing is outstanding.
+  void maybe_finish_repair(std::map<uint64_t, recon_session>::iterator it);
+  void on_set_recon_request(node_id from, const set_recon_request& q);
+  void on_set_recon_answer(node_id from, const set_recon_answer& a, uint64_t now_ms);
+  // The IBLT of `cells` cells over the elements of the set at `skey` (raw: read_raw).
+  result<iblt> element_table(const std::string& skey, const std::string& raw, size_t cells) const;
+  // A stored record of the or_set holding our elements of `skey` whose id is in `ids` and those
+  // named in `members`, with key vector `kv` and context `ctx` plus their dots.
+  result<std::string> elements_state(const std::string& skey, const std::string& raw, const std::set<uint32_t>& ids,
+                                     const std::set<std::string>& members, const version_vector& kv,
+                                     crdt::dot_context ctx) const;
+  // Joins `state` (the or_set of a set_recon_answer) into our set at `skey`: only the elements with
+  // an id in `ids` or named in it are read and written. `sender_vv`: as join_state's. A key we do
+  // not hold as a set is left alone (the whole-key repair brings it).
+  void join_elements(const std::string& skey, const std::string& state, const std::set<uint32_t>& ids,
+                     const version_vector* sender_vv);
   result<std::map<std::string, uint64_t>> bucket_contents(uint32_t bucket) const;
   // The responder of a repair whose vector was `peer_vv` no longer holds `skey`: our dots of
   // origins whose updates in the key vector it had all applied are dead; drops them. Returns

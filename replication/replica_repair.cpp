@@ -128,6 +128,7 @@ bool replica::compare_bucket(const std::map<std::string, uint64_t>& mine,
                              const std::map<std::string, uint64_t>& theirs, recon_session& s, state_push& out) {
   for (auto& [k, h] : theirs) {
     auto m = mine.find(k);
+    if (m != mine.end() && m->second != h && compare_by_elements(k, s)) continue;  // a big set
     if (m == mine.end() || m->second != h) out.wanted.push_back(k);
     if (m != mine.end() && m->second != h) s.asked.insert(k);
   }
@@ -146,15 +147,19 @@ bool replica::compare_hashed_bucket(const std::map<std::string, uint64_t>& mine,
   struct ours {
     uint64_t value_hash = 0;
     size_t keys = 0;  // our keys with this key hash (more than one: about 2^-64)
+    const std::string* key = nullptr;
   };
   std::map<uint64_t, ours> by_hash;
   for (auto& [k, h] : mine) {
     ours& o = by_hash[bucket_digests::key_hash(k)];
     o.value_hash = h;
+    o.key = &k;
     ++o.keys;
   }
   for (auto& [kh, h] : theirs) {
     auto m = by_hash.find(kh);
+    if (m != by_hash.end() && m->second.keys == 1 && m->second.value_hash != h && compare_by_elements(*m->second.key, s))
+      continue;  // a big set
     if (m == by_hash.end() || m->second.keys != 1 || m->second.value_hash != h) out.wanted_hashes.push_back(kh);
   }
   for (auto& [k, h] : mine) {
@@ -164,7 +169,7 @@ bool replica::compare_hashed_bucket(const std::map<std::string, uint64_t>& mine,
     uint64_t kh = bucket_digests::key_hash(k);
     auto t = theirs.find(kh);
     if (t != theirs.end() && by_hash[kh].keys == 1) {
-      if (t->second != h) s.asked.insert(k);
+      if (t->second != h && !s.sets.count(k)) s.asked.insert(k);
       continue;
     }
     if (t == theirs.end()) {
@@ -218,22 +223,31 @@ void replica::on_recon_buckets(node_id from, const recon_buckets& r, uint64_t no
     if (!mine) return;
     if (!compare_hashed_bucket(*mine, theirs, s, out)) return;
   }
+  // Big sets both hold in different versions are compared by their elements
+  // (replica_set_repair.cpp).
+  for (const auto& [k, r] : s.sets) {
+    if (!send_set_recon(s, k)) {
+      repairs_.erase(it);
+      return;
+    }
+  }
   if (out.wanted.empty() && out.wanted_hashes.empty()) {
-    // Nothing to fetch: our states go out (if any) and the repair is complete. They go without
-    // the session: a state_push that carries a session and asks for nothing is a repair answer.
+    // Nothing to fetch: our states go out (if any) and the repair is complete once the sets are.
+    // They go without the session: a state_push that carries a session and asks for nothing is a
+    // repair answer.
     out.session = 0;
     if (!out.states.empty()) send(from, std::move(out));
-    finish_repair(s);
-    repairs_.erase(it);
+    maybe_finish_repair(it);
     return;
   }
+  s.states_asked = true;
   send(from, std::move(out));
 }
 
 void replica::on_state_push(node_id from, const state_push& r, uint64_t now_ms) {
   auto session = r.session ? repairs_.find(r.session) : repairs_.end();
   bool asks = !r.wanted.empty() || !r.wanted_hashes.empty();
-  bool repair_answer = session != repairs_.end() && session->second.peer == from && !asks;
+  bool repair_answer = session != repairs_.end() && session->second.peer == from && !asks && session->second.states_asked;
   std::vector<key_state> send_back;
   std::set<std::string> answered;
   for (const auto& s : r.states) {
@@ -255,9 +269,19 @@ void replica::on_state_push(node_id from, const state_push& r, uint64_t now_ms) 
     if (!answered.count(k))
       if (auto v = retire_dead(k, session->second.peer_vv)) send_back.push_back(key_state{k, std::move(*v)});
   if (!send_back.empty()) send(from, state_push{0, std::move(send_back), {}, {}});
-  session->second.last_progress_ms = now_ms;
-  finish_repair(session->second);
-  repairs_.erase(session);
+  recon_session& s = session->second;
+  s.last_progress_ms = now_ms;
+  s.asked.clear();
+  s.states_asked = false;
+  if (!s.ask_later.empty()) {
+    // Sets too different to compare by elements, found while this answer was on its way.
+    s.asked = std::move(s.ask_later);
+    s.ask_later.clear();
+    s.states_asked = true;
+    send(from, state_push{s.id, {}, std::vector<std::string>(s.asked.begin(), s.asked.end()), {}});
+    return;
+  }
+  maybe_finish_repair(session);
 }
 
 state_push replica::answer_wanted(const state_push& r) const {

@@ -105,6 +105,14 @@ std::string element_name(std::string_view id, std::string_view member_key) {
   return out;
 }
 
+std::string_view member_key_of(std::string_view element_name) {
+  return element_name.size() < 18 ? std::string_view{} : element_name.substr(18);
+}
+
+uint32_t element_id(std::string_view member_key) {
+  return static_cast<uint32_t>(XXH3_64bits(member_key.data(), member_key.size()));
+}
+
 std::string dot_prefix(std::string_view id) { return "x/" + std::string(id); }
 
 std::string dot_name(std::string_view id, const crdt::dot& d) {

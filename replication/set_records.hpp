@@ -71,6 +71,11 @@ std::string set_id(std::string_view storage_key);
 std::string member_key(std::string_view member);
 std::string element_prefix(std::string_view id);  // "e/" ‖ id: every element record of the set
 std::string element_name(std::string_view id, std::string_view member_key);
+// The member key an element record's name ends with.
+std::string_view member_key_of(std::string_view element_name);
+// An element's id in element-level repair (wire.capnp SetReconRequest): the low 32 bits of
+// XXH3-64 of its member key. Several members may share one; repair then handles them together.
+uint32_t element_id(std::string_view member_key);
 std::string dot_prefix(std::string_view id);      // "x/" ‖ id
 std::string dot_name(std::string_view id, const crdt::dot& d);
 

@@ -259,6 +259,35 @@ struct FullSyncChunk {
   done @2 :Bool;               # true: no keys after this chunk
 }
 
+# ---- repair of a big or_set by its elements (protocol version 5) ----
+
+# Requester -> responder, within a repair session: the requester's elements of one or_set as an
+# IBLT of (element id, element hash) pairs: element id = the low 32 bits of XXH3-64 (seed 0) of the
+# element's member key, element hash = XXH3-64 of the element record (persistence/FORMAT.md, "or_set
+# records"; the record form is the same on every replica).
+struct SetReconRequest {
+  session @0 :UInt64;   # the requester's repair session
+  key @1 :Data;         # storage key of the set
+  packedCells @2 :Data; # the cells, as ReconRequest.packedCells
+}
+
+enum SetReconStatus {
+  ok @0;         # state holds the sender's elements whose id is in ids, and the set's context
+  undecoded @1;  # the difference did not decode: ask again with a bigger table
+  absent @2;     # the sender holds no record of the key
+}
+
+# Responder -> requester (session != 0: the answer to that session's SetReconRequest), or the
+# requester's last step (session 0: its side of the same elements, to be joined by the receiver).
+struct SetReconAnswer {
+  session @0 :UInt64;
+  key @1 :Data;               # storage key of the set
+  status @2 :SetReconStatus;
+  ids @3 :List(UInt32);       # the element ids that differ, strictly ascending
+  state @4 :Data;             # a stored record (key vector + crdt bytes of an or_set: the
+                              # sender's elements with those ids, and the context to join them with)
+}
+
 # ---- the linearizable compare-and-set lane (replication/cas_messages.hpp, CAS.md) ----
 
 # A Paxos ballot: ordered by counter, then node. {0, 0} is "none"; real ballots have counter >= 1.
@@ -315,7 +344,8 @@ struct CasNack {
 
 # ---- the envelope ----
 
-# Root of every frame. Union ordinals follow the alternatives of replication::message.
+# Root of every frame. Union ordinals 0-16 follow the first alternatives of replication::message,
+# 22 and 23 its last two (the compare-and-set lane took 17-21 first).
 struct Message {
   union {
     hello @0 :Hello;
@@ -341,5 +371,7 @@ struct Message {
     casAccept @19 :CasAccept;
     casAccepted @20 :CasAccepted;
     casNack @21 :CasNack;
+    setReconRequest @22 :SetReconRequest;   # protocol version 5
+    setReconAnswer @23 :SetReconAnswer;     # protocol version 5
   }
 }

@@ -12,7 +12,8 @@ namespace w = wire;
 
 namespace {
 
-// The union ordinals of wire::Message follow the alternatives of `message` (the spec says so).
+// The union ordinals of wire::Message follow the alternatives of `message` (the spec says so; see
+// ordinal_of_alternative).
 template <class T> struct kind_of;
 #define RUMOR_WIRE_KIND(T, K) \
   template <> struct kind_of<T> { static constexpr w::Message::Which value = w::Message::K; };
@@ -33,11 +34,16 @@ RUMOR_WIRE_KIND(recon_request, RECON_REQUEST)
 RUMOR_WIRE_KIND(recon_buckets, RECON_BUCKETS)
 RUMOR_WIRE_KIND(full_sync_request, FULL_SYNC_REQUEST)
 RUMOR_WIRE_KIND(full_sync_chunk, FULL_SYNC_CHUNK)
+RUMOR_WIRE_KIND(set_recon_request, SET_RECON_REQUEST)
+RUMOR_WIRE_KIND(set_recon_answer, SET_RECON_ANSWER)
 #undef RUMOR_WIRE_KIND
 
+// Ordinals 17-21 are the compare-and-set lane's (cas_message); the alternatives after them follow.
+constexpr size_t ordinal_of_alternative(size_t i) { return i < 17 ? i : i + 5; }
 template <size_t... I>
 constexpr bool ordinals_match(std::index_sequence<I...>) {
-  return ((static_cast<size_t>(kind_of<std::variant_alternative_t<I, message>>::value) == I) && ...);
+  return ((static_cast<size_t>(kind_of<std::variant_alternative_t<I, message>>::value) == ordinal_of_alternative(I)) &&
+          ...);
 }
 static_assert(ordinals_match(std::make_index_sequence<std::variant_size_v<message>>{}),
               "wire.capnp Message union ordinals must follow the alternatives of replication::message");
@@ -263,6 +269,27 @@ void put_body(w::Message::Builder m, const full_sync_chunk& x) {
   b.setDone(x.done);
 }
 
+void put_body(w::Message::Builder m, const set_recon_request& x) {
+  auto b = m.initSetReconRequest();
+  b.setSession(x.session);
+  b.setKey(data_of(x.key));
+  if (!x.cells.empty()) b.setPackedCells(data_of(pack_cells(x.cells)));
+}
+
+void put_body(w::Message::Builder m, const set_recon_answer& x) {
+  auto b = m.initSetReconAnswer();
+  b.setSession(x.session);
+  b.setKey(data_of(x.key));
+  switch (x.status) {
+    case set_recon_status::ok: b.setStatus(w::SetReconStatus::OK); break;
+    case set_recon_status::undecoded: b.setStatus(w::SetReconStatus::UNDECODED); break;
+    case set_recon_status::absent: b.setStatus(w::SetReconStatus::ABSENT); break;
+  }
+  auto ids = b.initIds(count(x.ids.size()));
+  for (unsigned i = 0; i < ids.size(); ++i) ids.set(i, x.ids[i]);
+  b.setState(data_of(x.state));
+}
+
 void put(w::Ballot::Builder b, const ballot& x) {
   b.setCounter(x.counter);
   b.setNode(x.node);
@@ -341,6 +368,8 @@ class decoder {
       case w::Message::RECON_BUCKETS: return get(r.getReconBuckets());
       case w::Message::FULL_SYNC_REQUEST: return get(r.getFullSyncRequest());
       case w::Message::FULL_SYNC_CHUNK: return get(r.getFullSyncChunk());
+      case w::Message::SET_RECON_REQUEST: return get(r.getSetReconRequest());
+      case w::Message::SET_RECON_ANSWER: return get(r.getSetReconAnswer());
       case w::Message::CAS_PREPARE:
       case w::Message::CAS_PROMISE:
       case w::Message::CAS_ACCEPT:
@@ -655,7 +684,7 @@ class decoder {
       rb.buckets.push_back(std::move(bk));
     }
     auto hb = r.getHashedBuckets();
-    take(hb.size());
+    take((hb.size() + 1) / 2);  // UInt32: two per word
     rb.hashed_buckets.reserve(hb.size());
     for (uint32_t b : hb) {
       if (!rb.hashed_buckets.empty() && b <= rb.hashed_buckets.back())
@@ -667,6 +696,36 @@ class decoder {
     rb.hashed.reserve(hk.size());
     for (auto k : hk) rb.hashed.push_back(hashed_key{k.getKeyHash(), k.getValueHash()});
     return rb;
+  }
+
+  message get(w::SetReconRequest::Reader r) {
+    set_recon_request q;
+    q.session = r.getSession();
+    q.key = str(r.getKey());
+    auto packed = r.getPackedCells();
+    q.cells = unpack_cells(std::string_view(reinterpret_cast<const char*>(packed.begin()), packed.size()));
+    return q;
+  }
+
+  message get(w::SetReconAnswer::Reader r) {
+    set_recon_answer a;
+    a.session = r.getSession();
+    a.key = str(r.getKey());
+    switch (r.getStatus()) {
+      case w::SetReconStatus::OK: a.status = set_recon_status::ok; break;
+      case w::SetReconStatus::UNDECODED: a.status = set_recon_status::undecoded; break;
+      case w::SetReconStatus::ABSENT: a.status = set_recon_status::absent; break;
+      default: violation("set_recon_answer with an unknown status");
+    }
+    auto ids = r.getIds();
+    take((ids.size() + 1) / 2);  // UInt32: two per word
+    a.ids.reserve(ids.size());
+    for (uint32_t id : ids) {
+      if (!a.ids.empty() && id <= a.ids.back()) violation("set_recon_answer ids not strictly ascending");
+      a.ids.push_back(id);
+    }
+    a.state = str(r.getState());
+    return a;
   }
 
   message get(w::FullSyncRequest::Reader r) { return full_sync_request{r.getSession(), str(r.getAfterKey())}; }

@@ -69,6 +69,10 @@ std::vector<message> gossip() {
       recon_buckets{2, false},
       full_sync_request{3, ""}, full_sync_request{3, "after"},
       full_sync_chunk{3, states(5), false}, full_sync_chunk{3, {}, true},
+      set_recon_request{4, "s\x05big", {{1, 2, 3, 4}, {-1, 5, 6, 7}, {0, 0, 0, 0}, {2, 9, 9, 9}}},
+      set_recon_answer{4, "s\x05big", set_recon_status::ok, {3, 17, 4000000000u}, states(1).front().value},
+      set_recon_answer{4, "s\x05big", set_recon_status::undecoded, {}, ""},
+      set_recon_answer{0, "s\x05big", set_recon_status::absent, {}, ""},
   };
 }
 

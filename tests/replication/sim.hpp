@@ -401,7 +401,8 @@ class simulation {
                                   "join_request", "join_response", "push",         "push_ack",
                                   "sync_request", "sync_response", "read_request", "read_response",
                                   "state_push",   "recon_request", "recon_buckets", "full_sync_request",
-                                  "full_sync_chunk"};
+                                  "full_sync_chunk", "set_recon_request", "set_recon_answer"};
+    static_assert(std::size(names) == std::variant_size_v<message>);
     return names[m.index()];
   }
 

@@ -125,7 +125,14 @@ class generator {
                              }),
                              ascending_buckets(), list(8, [&] { return hashed_key{number(), number()}; })};
       case 15: return full_sync_request{number(), bytes()};
-      default: return full_sync_chunk{number(), states(), coin()};
+      case 16: return full_sync_chunk{number(), states(), coin()};
+      case 17:
+        return set_recon_request{number(), bytes(), list(20, [&] {
+                                   return iblt_cell{static_cast<int64_t>(number()), number(), number(), number()};
+                                 })};
+      default:
+        return set_recon_answer{number(), bytes(), static_cast<set_recon_status>(below(3)), ascending_buckets(),
+                                bytes()};
     }
   }
   message any() { return make(below(kinds)); }
@@ -210,6 +217,7 @@ TEST_CASE("wire: default-valued and edge messages round-trip") {
       ping{}, ack{}, ping_req{0, 1, "", {}}, join_request{member_update{1, "", 0, member_status::left}},
       join_response{}, push{}, push_ack{}, sync_request{}, sync_response{}, read_request{}, read_response{},
       state_push{}, recon_request{}, recon_buckets{}, full_sync_request{}, full_sync_chunk{},
+      set_recon_request{}, set_recon_answer{},
   };
   for (const auto& m : ms) {
     auto back = decode_message(encode_message(m));

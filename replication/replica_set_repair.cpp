@@ -1,0 +1,334 @@
+// replica, repair of big sets by their elements (PROTOCOL.md, "Repair of big sets by their
+// elements"): within a reconciliation session, a key both replicas hold in different versions is
+// fetched whole (replica_repair.cpp) — unless it is an or_set of at least set_recon_min_elements
+// elements here. Such a set is compared by its elements, so that one changed element of a set of
+// millions costs bytes in proportion to the difference:
+//
+//   requester R                                  responder P
+//   set_recon_request: IBLT of R's (element id,  ->
+//     element hash) pairs (element_table)
+//                                                <- set_recon_answer: the ids that differ, and P's
+//                                                   elements with those ids + P's context (one
+//                                                   snapshot of P), or undecoded (R asks again
+//                                                   with 4x the cells), or absent
+//   joins them into its elements with those ids
+//   (join_elements), then set_recon_answer        ->  P joins them likewise
+//     (session 0): R's elements with those ids,
+//     with R's context when it built its table
+//
+// Why joining only those elements is the whole join: every element outside the ids was equal in
+// R's table and P's snapshot, so the or_set join leaves it as it is on both sides (dots of it are
+// held by both). R takes P's whole context: P's snapshot holds each element live there, so a dot
+// of P's context that R lacks is either of an element with a differing id (sent) or of one P no
+// longer holds. P takes only the context R had when it built its table (plus the dots of the
+// elements sent): R's elements may have gained dots since, from elsewhere, that P's answer did not
+// cover. Both directions apply join_state's dead-dot rules to the elements they join.
+//
+// A table that still does not decode at iblt_cells_for(full_sync_threshold) cells gives way to
+// the whole state (asked as the rest of the session's keys are, by a state_push). A session ends
+// (finish_repair) once its state_push is answered and every set is done; a step that fails to read
+// the store abandons the session without finishing it (finishing claims everything the peer held).
+
+#include "replication/replica.hpp"
+
+#include "crdt/codec.hpp"
+#include "replication/replica_internal.hpp"
+#include "replication/set_records.hpp"
+#include "replication/storage_key.hpp"
+#include "replication/stored_value.hpp"
+
+namespace rumor::replication {
+
+using namespace detail;
+
+namespace {
+
+// The first table of a set: room for a few differing elements (2 pairs each), ~1 KB.
+constexpr size_t first_set_pairs = 16;
+
+// The key vector and context of a set record (a header, or an older build's whole record).
+struct set_meta {
+  version_vector kv;
+  crdt::dot_context ctx;
+};
+
+result<set_meta> meta_of(const std::string& raw) {
+  if (set_records::is_header(raw)) {
+    auto h = set_records::decode_header(raw);
+    if (!h) return h.err();
+    return set_meta{std::move(h->kv), std::move(h->ctx)};
+  }
+  auto st = decode_stored(raw);
+  if (!st) return st.err();
+  auto v = crdt::decode(st->crdt);
+  if (!v || !v->get_if<crdt::or_set>()) return error{errc::corrupt, "stored set: a whole record that is not an or_set"};
+  return set_meta{std::move(st->kv), v->get_if<crdt::or_set>()->context()};
+}
+
+}  // namespace
+
+bool replica::compare_by_elements(const std::string& skey, recon_session& s) {
+  auto p = parse_storage_key(skey);
+  if (!p || p->type != crdt::type_tag::or_set) return false;
+  auto raw = read_raw(skey);
+  if (!raw || !*raw || !set_records::is_header(**raw)) return false;
+  auto h = set_records::decode_header(**raw);
+  if (!h || h->count < config_.set_recon_min_elements) return false;
+  s.sets.emplace(skey, set_repair{iblt_cells_for(first_set_pairs), {}, {}});
+  return true;
+}
+
+result<iblt> replica::element_table(const std::string& skey, const std::string& raw, size_t cells) const {
+  iblt t(cells);
+  if (!set_records::is_header(raw)) {
+    auto st = decode_stored(raw);
+    if (!st) return st.err();
+    auto v = crdt::decode(st->crdt);
+    if (!v || !v->get_if<crdt::or_set>()) return error{errc::corrupt, "stored set: a whole record that is not an or_set"};
+    for (const auto& [m, dots] : v->get_if<crdt::or_set>()->store().entries())
+      t.insert(set_records::element_id(set_records::member_key(m)),
+               set_records::element_hash(set_records::encode_element(m, dots)));
+    return t;
+  }
+  // The element records as stored: no decoding.
+  auto st = scan_meta_range(persistence::key_range::with_prefix(set_records::element_prefix(set_records::set_id(skey))),
+                            [&](std::string_view name, std::string_view bytes) {
+                              t.insert(set_records::element_id(set_records::member_key_of(name)),
+                                       set_records::element_hash(bytes));
+                              return true;
+                            });
+  if (!st) return st.err();
+  return t;
+}
+
+result<std::string> replica::elements_state(const std::string& skey, const std::string& raw,
+                                            const std::set<uint32_t>& ids, const std::set<std::string>& members,
+                                            const version_vector& kv, crdt::dot_context ctx) const {
+  crdt::dot_map<std::string, crdt::dot_set> chosen;
+  auto take = [&](std::string member, crdt::dot_set dots) {
+    dots.for_each_dot([&](const crdt::dot& d) { ctx.insert(d); });
+    chosen.set(std::move(member), std::move(dots));
+  };
+  if (!set_records::is_header(raw)) {
+    auto st = decode_stored(raw);
+    if (!st) return st.err();
+    auto v = crdt::decode(st->crdt);
+    if (!v || !v->get_if<crdt::or_set>()) return error{errc::corrupt, "stored set: a whole record that is not an or_set"};
+    for (const auto& [m, dots] : v->get_if<crdt::or_set>()->store().entries())
+      if (members.count(m) || ids.count(set_records::element_id(set_records::member_key(m)))) take(m, dots);
+  } else if (!ids.empty()) {
+    // One pass over the element names; only the chosen records are decoded.
+    std::optional<error> bad;
+    auto st = scan_meta_range(
+        persistence::key_range::with_prefix(set_records::element_prefix(set_records::set_id(skey))),
+        [&](std::string_view name, std::string_view bytes) {
+          if (!ids.count(set_records::element_id(set_records::member_key_of(name)))) return true;
+          auto el = set_records::decode_element(bytes);
+          if (!el) {
+            bad = el.err();
+            return false;
+          }
+          take(std::move(el->member), std::move(el->dots));
+          return true;
+        });
+    if (!st) return st.err();
+    if (bad) return *bad;
+  }
+  if (set_records::is_header(raw)) {
+    const std::string id = set_records::set_id(skey);
+    for (const auto& m : members) {
+      if (chosen.find(m)) continue;
+      auto rec = read_meta(set_records::element_name(id, set_records::member_key(m)));
+      if (!rec) return rec.err();
+      if (!*rec) continue;
+      auto el = set_records::decode_element(**rec);
+      if (!el) return el.err();
+      if (el->member == m) take(std::move(el->member), std::move(el->dots));
+    }
+  }
+  crdt::or_set window = crdt::or_set::window(std::move(chosen), std::move(ctx), 0);
+  return encode_stored(kv, crdt::encode(crdt::value{std::move(window)}));
+}
+
+void replica::join_elements(const std::string& skey, const std::string& state, const std::set<uint32_t>& ids,
+                            const version_vector* sender_vv) {
+  auto parsed = parse_storage_key(skey);
+  if (!parsed || parsed->type != crdt::type_tag::or_set) return;
+  auto raw = read_raw(skey);
+  if (!raw || !*raw) return;
+  auto in = decode_record(state);
+  if (!in || !in->value.get_if<crdt::or_set>()) {
+    ++stats_.bad_deltas;
+    return;
+  }
+  // Our elements with those ids, and those the state names.
+  std::vector<std::string> names;
+  for (const auto& [m, dots] : in->value.get_if<crdt::or_set>()->store().entries()) names.push_back(m);
+  if (set_records::is_header(**raw) && !ids.empty()) {
+    auto st = scan_meta_range(
+        persistence::key_range::with_prefix(set_records::element_prefix(set_records::set_id(skey))),
+        [&](std::string_view name, std::string_view bytes) {
+          if (!ids.count(set_records::element_id(set_records::member_key_of(name)))) return true;
+          if (auto el = set_records::decode_element(bytes)) names.push_back(std::move(el->member));
+          return true;  // a corrupt record fails load_set below
+        });
+    if (!st) return;
+  }
+  auto w = load_set(skey, *raw, &names);
+  if (!w) return;
+  // An older build's whole record loads whole: join only those elements, as a window of it.
+  std::optional<crdt::or_set> whole;
+  if (w->stored_whole) {
+    whole = std::move(w->set);
+    const std::set<std::string> chosen(names.begin(), names.end());
+    crdt::dot_map<std::string, crdt::dot_set> part;
+    for (const auto& [m, dots] : whole->store().entries())
+      if (chosen.count(m)) part.set(m, dots);
+    size_t loaded = part.entries().size();
+    w->set = crdt::or_set::window(std::move(part), whole->context(), whole->size() - loaded);
+  }
+  // join_state's dead-dot rules, on the elements joined (the others are held alike on both sides).
+  crdt::value mine{w->set};
+  crdt::value theirs = in->value;
+  auto dead_in = dead_dots(theirs, in->kv, vv_, &mine);
+  if (sender_vv && kill(mine, dead_dots(mine, w->kv, *sender_vv, &theirs))) ++stats_.stale_states;
+  if (kill(theirs, dead_in)) ++stats_.stale_states;
+  const crdt::or_set before = w->set;
+  w->set = std::move(*mine.get_if<crdt::or_set>());
+  w->set.join(*theirs.get_if<crdt::or_set>());
+  version_vector kv = w->kv;
+  kv.merge(in->kv);
+  bool changed = !(w->set == before);
+  if (!changed && kv == w->kv && !w->stored_whole) return;
+  if (whole) {
+    // Back into the whole set, which write_set migrates (every element written).
+    crdt::dot_map<std::string, crdt::dot_set> all;
+    for (const auto& [m, dots] : whole->store().entries())
+      if (!before.store().find(m)) all.set(m, dots);
+    for (const auto& [m, dots] : w->set.store().entries()) all.set(m, dots);
+    w->set = crdt::or_set::window(std::move(all), w->set.context(), 0);
+  }
+  write_set(skey, *w, kv);
+  ++stats_.states_joined;
+  if (changed) ready_.changes.push_back(change{std::string(parsed->user_key), parsed->type, 0});
+}
+
+bool replica::send_set_recon(recon_session& s, const std::string& skey) {
+  auto r = s.sets.find(skey);
+  if (r == s.sets.end()) return false;
+  auto raw = read_raw(skey);
+  if (!raw || !*raw) return false;
+  auto meta = meta_of(**raw);
+  if (!meta) return false;
+  auto table = element_table(skey, **raw, r->second.cells);
+  if (!table) return false;
+  r->second.kv = std::move(meta->kv);
+  r->second.ctx = std::move(meta->ctx);
+  send(s.peer, set_recon_request{s.id, skey, table->cells()});
+  return true;
+}
+
+void replica::maybe_finish_repair(std::map<uint64_t, recon_session>::iterator it) {
+  if (it->second.states_asked || !it->second.sets.empty()) return;
+  finish_repair(it->second);
+  repairs_.erase(it);
+}
+
+void replica::on_set_recon_request(node_id from, const set_recon_request& q) {
+  auto parsed = parse_storage_key(q.key);
+  if (!parsed || parsed->type != crdt::type_tag::or_set) return;
+  set_recon_answer a{q.session, q.key, set_recon_status::ok, {}, {}};
+  auto raw = read_raw(q.key);
+  if (!raw) return;  // the store failed: no answer (the requester's session times out)
+  if (!*raw) {
+    a.status = set_recon_status::absent;
+    send(from, std::move(a));
+    return;
+  }
+  auto theirs = iblt::from_cells(q.cells);
+  if (!theirs) return;
+  auto mine = element_table(q.key, **raw, theirs->cells().size());
+  if (!mine) return;
+  mine->subtract(*theirs);
+  auto diff = mine->decode();
+  if (!diff) {
+    a.status = set_recon_status::undecoded;
+    send(from, std::move(a));
+    return;
+  }
+  std::set<uint32_t> ids;
+  for (const auto& [id, digest] : diff->only_here) ids.insert(id);
+  for (const auto& [id, digest] : diff->only_there) ids.insert(id);
+  auto meta = meta_of(**raw);
+  if (!meta) return;
+  auto state = elements_state(q.key, **raw, ids, {}, meta->kv, std::move(meta->ctx));
+  if (!state) return;
+  a.ids.assign(ids.begin(), ids.end());
+  a.state = std::move(*state);
+  send(from, std::move(a));
+}
+
+void replica::on_set_recon_answer(node_id from, const set_recon_answer& a, uint64_t now_ms) {
+  const std::set<uint32_t> ids(a.ids.begin(), a.ids.end());
+  if (a.session == 0) {  // the requester's last step
+    if (a.status == set_recon_status::ok) join_elements(a.key, a.state, ids, nullptr);
+    return;
+  }
+  auto it = repairs_.find(a.session);
+  if (it == repairs_.end() || it->second.peer != from) return;
+  recon_session& s = it->second;
+  auto r = s.sets.find(a.key);
+  if (r == s.sets.end()) return;  // done (a duplicate answer)
+  s.last_progress_ms = now_ms;
+  switch (a.status) {
+    case set_recon_status::undecoded: {
+      r->second.cells *= 4;
+      if (r->second.cells <= iblt_cells_for(config_.full_sync_threshold)) {
+        if (!send_set_recon(s, a.key)) repairs_.erase(it);
+        return;
+      }
+      // Too different to compare by elements: the whole state, with the session's other keys
+      // if their state_push is still unanswered, else by a state_push of its own.
+      s.sets.erase(r);
+      if (s.states_asked) {
+        s.ask_later.insert(a.key);  // one state_push in flight at a time (on_state_push)
+      } else {
+        s.states_asked = true;
+        s.asked.insert(a.key);
+        send(from, state_push{s.id, {}, {a.key}, {}});
+      }
+      return;
+    }
+    case set_recon_status::absent: {
+      s.sets.erase(r);
+      // As a key asked for and not answered (on_state_push): the responder collected it.
+      if (auto v = retire_dead(a.key, s.peer_vv)) send(from, state_push{0, {key_state{a.key, std::move(*v)}}, {}, {}});
+      break;
+    }
+    case set_recon_status::ok: {
+      ++stats_.sets_repaired_by_elements;
+      join_elements(a.key, a.state, ids, &s.peer_vv);
+      std::set<std::string> named;
+      if (auto in = decode_record(a.state); in && in->value.get_if<crdt::or_set>())
+        for (const auto& [m, dots] : in->value.get_if<crdt::or_set>()->store().entries()) named.insert(m);
+      auto raw = read_raw(a.key);
+      if (!raw) {
+        repairs_.erase(it);
+        return;
+      }
+      if (*raw) {
+        auto state = elements_state(a.key, **raw, ids, named, r->second.kv, r->second.ctx);
+        if (!state) {
+          repairs_.erase(it);
+          return;
+        }
+        send(from, set_recon_answer{0, a.key, set_recon_status::ok, a.ids, std::move(*state)});
+      }
+      s.sets.erase(r);
+      break;
+    }
+  }
+  maybe_finish_repair(it);
+}
+
+}  // namespace rumor::replication
