@@ -482,7 +482,7 @@ replication::hello our_hello(const transport_state& st, bool client) {
   replication::hello h;
   h.cluster = st.cfg.cluster;
   h.node = st.cfg.self;
-  h.version = replication::protocol_version;
+  h.version = client ? replication::client_protocol_version : replication::protocol_version;
   h.address = st.address;
   h.client = client;
   return h;
@@ -494,6 +494,7 @@ void refuse_hello(broker_ptr self, connection& c, errc code, const std::string& 
   auto& st = self->state;
   if (c.dialed.empty()) {
     replication::hello no = our_hello(st, false);
+    no.version = replication::client_protocol_version;  // the refused may be a client (a peer is refused either way)
     no.refusal = problem;
     no.refusal_code = code;
     write_frame(self, c, replication::encode_message(no));
@@ -513,10 +514,11 @@ void on_first_frame(broker_ptr self, connection& c, std::string_view frame) {
                         std::string("the first frame is a ") + kind_name(*m) + ", not a hello");
   if (!h->refusal.empty())  // the node we dialed refused us
     return refuse(self, c, fmt::format("it refused this node ({}): {}", to_string(h->refusal_code), h->refusal));
-  if (h->version != replication::protocol_version)
+  const uint32_t expected = h->client ? replication::client_protocol_version : replication::protocol_version;
+  if (h->version != expected)
     return refuse_hello(self, c, errc::unsupported_version,
-                        fmt::format("it speaks protocol version {}, this node speaks version {}", h->version,
-                                    replication::protocol_version));
+                        fmt::format("it speaks {}protocol version {}, this node speaks version {}",
+                                    h->client ? "client " : "", h->version, expected));
   if (h->client) {
     if (!c.dialed.empty()) return refuse(self, c, "the node we dialed answered as a client");
     if (!h->cluster.empty() && h->cluster != st.cfg.cluster)

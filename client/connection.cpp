@@ -162,7 +162,7 @@ result<connection> connection::connect(std::string host_port, uint64_t timeout_m
   replication::hello mine;
   mine.cluster = "";
   mine.node = 0;
-  mine.version = replication::protocol_version;
+  mine.version = replication::client_protocol_version;
   mine.address = "";
   mine.client = true;
   if (auto s = c.write_all(replication::encode_message(mine), deadline); !s) return s.err();
@@ -183,10 +183,10 @@ result<connection> connection::connect(std::string host_port, uint64_t timeout_m
   if (!h) return error{errc::decode_error, "the first frame from " + c.address_ + " is not a hello"};
   if (!h->refusal.empty())
     return error{h->refusal_code, "node " + c.address_ + " refused the connection: " + h->refusal};
-  if (h->version != replication::protocol_version)
+  if (h->version != replication::client_protocol_version)
     return error{errc::unsupported_version, "node " + c.address_ + " speaks protocol version " +
                                                 std::to_string(h->version) + ", this client version " +
-                                                std::to_string(replication::protocol_version)};
+                                                std::to_string(replication::client_protocol_version)};
   c.node_ = *h;
   return c;
 }

@@ -45,7 +45,7 @@ class connection {
  public:
   // Connects to `host_port` ("host:port", "[v6addr]:port"; host may be a name) within
   // `timeout_ms` (TCP connect and hello exchange together), sending a client hello
-  // {cluster "", node 0, version replication::protocol_version, address "", client = true}.
+  // {cluster "", node 0, version replication::client_protocol_version, address "", client = true}.
   // Returns the open connection once the node's hello has arrived and its version matches.
   static result<connection> connect(std::string host_port, uint64_t timeout_ms);
 

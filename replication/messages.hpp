@@ -34,8 +34,13 @@ using crdt::version_vector;
 //      collection) and answers updates of sets and maps with what they did (Response outcome)
 //      instead of the whole value unless asked (UpdateRequest returnValue). Peer messages are
 //      unchanged.
-//   5: repair of big or_sets by their elements (set_recon_request, set_recon_answer).
+//   5: repair of big or_sets by their elements (set_recon_request, set_recon_answer). Peer
+//      messages only: the client protocol is version 4's, and clients say 4
+//      (client_protocol_version).
 inline constexpr uint32_t protocol_version = 5;
+// The version on a client connection's hellos (both ways): the client protocol (docs/protocol.md)
+// last changed in peer protocol version 4.
+inline constexpr uint32_t client_protocol_version = 4;
 
 // First message on every connection, both ways. A peer with another cluster name or protocol
 // version is refused. A client connection (client = true) may leave cluster empty and node 0;

@@ -1,5 +1,6 @@
 @0xbdfb2da15400f5cf;
-# rumor replication protocol — the peer-to-peer wire spec (protocol version 2). Every frame on a
+# rumor replication protocol — the peer-to-peer wire spec (protocol version 5; client connections say 4,
+# messages.hpp client_protocol_version). Every frame on a
 # peer connection is one standard, unpacked Cap'n Proto message (segment table + segments) whose
 # root is a `Message`. Frames are at most 64 MiB and 512 segments; a peer that sends a bad frame
 # is disconnected. The first frame on a connection, both ways, is a `hello`.

@@ -122,11 +122,12 @@ std::string le32(uint32_t v) {
 }
 
 std::string hello_frame(const std::string& cluster, uint64_t node, bool client = false,
-                        uint32_t version = replication::protocol_version, std::string address = {}) {
+                        uint32_t version = 0, std::string address = {}) {
   replication::hello h;
   h.cluster = cluster;
   h.node = node;
-  h.version = version;
+  // 0: the version this build speaks on the connection's role.
+  h.version = version ? version : client ? replication::client_protocol_version : replication::protocol_version;
   h.address = std::move(address);
   h.client = client;
   return replication::encode_message(h);
@@ -632,7 +633,7 @@ TEST_CASE_FIXTURE(fixture, "transport: a client is accepted with a role = client
   CHECK(no.refusal.find("cluster 'prod'") != std::string::npos);
 
   auto old = connect();
-  send(old, hello_frame("", 0, true, replication::protocol_version + 1));
+  send(old, hello_frame("", 0, true, replication::client_protocol_version + 1));
   CHECK(closed_by_broker(old));
   CHECK(refusal(old).refusal_code == errc::unsupported_version);
 }

@@ -68,13 +68,13 @@ class peer {
   bool expect_client_hello(std::string& problems) {
     auto m = replication::decode_message(read_frame());
     auto* h = m ? std::get_if<replication::hello>(&m.value()) : nullptr;
-    if (!h || !h->client || h->node != 0 || h->version != replication::protocol_version || !h->cluster.empty()) {
+    if (!h || !h->client || h->node != 0 || h->version != replication::client_protocol_version || !h->cluster.empty()) {
       problems += "bad client hello; ";
       return false;
     }
     return true;
   }
-  void send_hello(uint32_t version = replication::protocol_version) {
+  void send_hello(uint32_t version = replication::client_protocol_version) {
     replication::hello h;
     h.cluster = "test-cluster";
     h.node = 42;
@@ -333,7 +333,7 @@ TEST_CASE("connection: a node that accepts the request and never answers times o
 TEST_CASE("connection: protocol version mismatch") {
   test_server server([](peer& p, std::string& problems) {
     if (!p.expect_client_hello(problems)) return;
-    p.send_hello(replication::protocol_version + 1);
+    p.send_hello(replication::client_protocol_version + 1);
     p.wait_closed();
   });
   auto c = connection::connect(server.address(), 5000);
