@@ -265,11 +265,13 @@ struct full_sync_chunk {
 
 // Requester -> responder, within a repair session: the requester's elements of the set at storage
 // key `key` as an IBLT of (element id, element hash) pairs (set_records::element_id,
-// set_records::element_hash), sized for the expected difference.
+// set_records::element_hash), sized for the expected difference. No cells: the responder's
+// elements one page at a time instead, those with a member key after `after` ("": from the first).
 struct set_recon_request {
   uint64_t session = 0;
   std::string key;
   std::vector<iblt_cell> cells;
+  std::string after;
   friend bool operator==(const set_recon_request&, const set_recon_request&) = default;
 };
 
@@ -283,13 +285,18 @@ enum class set_recon_status : uint8_t {
 // the requester's last step (session 0: the requester's side of the same elements, to join).
 // `ids`: the element ids that differ, ascending. `state`: a stored record (stored_value.hpp)
 // whose value is an or_set holding the sender's elements with those ids and the context they are
-// to be joined with.
+// to be joined with. The answer to a page request instead holds the elements with member keys
+// after the request's `after`, up to and including `last` (more = true), or all of them (more =
+// false), with no ids.
 struct set_recon_answer {
   uint64_t session = 0;
   std::string key;
   set_recon_status status = set_recon_status::ok;
   std::vector<uint32_t> ids;
   std::string state;
+  bool page = false;  // the answer to a page request
+  bool more = false;
+  std::string last;
   friend bool operator==(const set_recon_answer&, const set_recon_answer&) = default;
 };
 

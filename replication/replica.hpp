@@ -65,6 +65,10 @@ struct replica_config {
   // A repair compares an or_set of at least this many elements (here) by its elements, not as
   // one value (PROTOCOL.md, "Repair of big sets by their elements").
   size_t set_recon_min_elements = 256;
+  // A set whose element table still does not decode at this many cells (0: the cells of
+  // full_sync_threshold pairs) is fetched in pages of about set_recon_page_bytes instead.
+  size_t set_recon_max_cells = 0;
+  size_t set_recon_page_bytes = 1 << 20;
   uint64_t recon_timeout_ms = 10'000;     // a repair session without progress is abandoned
   uint64_t max_drift_ms = 60'000;         // HLC: refuse to follow a peer clock further ahead
   // Collect deletion tombstones once causally stable: this node has joined, every voting member has
@@ -277,12 +281,28 @@ class replica {
     std::map<node_id, std::vector<key_state>> responses;
     uint64_t deadline;
   };
-  // One big set of a repair session compared by its elements: the request in flight, and our key
-  // vector and context when we built its table (what our answer at the end may claim).
+  // One big set of a repair session compared by its elements: the request in flight, and our
+  // context when we built its table (what our answer at the end may claim).
   struct set_repair {
     size_t cells = 0;
-    version_vector kv;
     crdt::dot_context ctx;
+    // Fetched in pages: the last member key joined, and the context (and key vector) of the first
+    // page, which the set takes once the last page is joined.
+    bool paged = false;
+    std::string after;
+    uint64_t sent_ms = 0;  // when the request in flight was sent
+    bool started = false;
+    version_vector first_kv;
+    crdt::dot_context first_ctx;
+  };
+  // Which of our elements of a set a join reads: those with an id in `ids`, or (page) those with a
+  // member key in (after, last] — (after, end) without `last`.
+  struct element_choice {
+    const std::set<uint32_t>* ids = nullptr;
+    bool page = false;
+    std::string after;
+    std::optional<std::string> last;
+    bool chooses(std::string_view member_key) const;
   };
   struct recon_session {
     uint64_t id;
@@ -295,7 +315,6 @@ class replica {
     std::set<std::string> asked;    // recon: our keys whose states we asked for
     std::optional<std::string> streamed_to;  // full transfer: the last key of the last chunk joined
     bool states_asked = false;      // recon: a state_push asking for states is unanswered
-    std::set<std::string> ask_later;  // recon: keys to ask for once that one is answered
     // recon: big sets compared by their elements (replica_set_repair.cpp), by storage key
     std::map<std::string, set_repair> sets;
   };
@@ -451,11 +470,15 @@ class replica {
   result<std::string> elements_state(const std::string& skey, const std::string& raw, const std::set<uint32_t>& ids,
                                      const std::set<std::string>& members, const version_vector& kv,
                                      crdt::dot_context ctx) const;
-  // Joins `state` (the or_set of a set_recon_answer) into our set at `skey`: only the elements with
-  // an id in `ids` or named in it are read and written. `sender_vv`: as join_state's. A key we do
-  // not hold as a set is left alone (the whole-key repair brings it).
-  void join_elements(const std::string& skey, const std::string& state, const std::set<uint32_t>& ids,
-                     const version_vector* sender_vv);
+  // Joins `state` (the or_set of a set_recon_answer) into our set at `skey`: only our elements
+  // `ours` chooses and those it names are read and written. `sender_vv`: as join_state's. Without
+  // `merge_context` the set's context gains only the dots of the elements joined (a page). A key
+  // we do not hold as a set is left alone (the whole-key repair brings it).
+  void join_elements(const std::string& skey, const std::string& state, const element_choice& ours,
+                     const version_vector* sender_vv, bool merge_context = true);
+  // A page answer: our elements of `skey` with member keys after `after`, about
+  // set_recon_page_bytes of them, with the set's key vector and whole context.
+  result<set_recon_answer> set_page(const std::string& skey, const std::string& raw, const std::string& after) const;
   result<std::map<std::string, uint64_t>> bucket_contents(uint32_t bucket) const;
   // The responder of a repair whose vector was `peer_vv` no longer holds `skey`: our dots of
   // origins whose updates in the key vector it had all applied are dead; drops them. Returns

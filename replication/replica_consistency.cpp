@@ -135,8 +135,18 @@ void replica::expire(uint64_t now_ms) {
     it = read_waits_.erase(it);
   }
   for (auto it = repairs_.begin(); it != repairs_.end();) {
-    if (now_ms - it->second.last_progress_ms > config_.recon_timeout_ms) it = repairs_.erase(it);
-    else ++it;
+    if (now_ms - it->second.last_progress_ms > config_.recon_timeout_ms) {
+      it = repairs_.erase(it);
+      continue;
+    }
+    // A set's request or its answer may be lost: sent again after a gossip interval without an
+    // answer (a paged set would otherwise start over at every loss, and never finish under loss).
+    bool failed = false;
+    for (auto& [skey, sr] : it->second.sets) {
+      if (now_ms - sr.sent_ms <= config_.gossip_interval_ms) continue;
+      if (!send_set_recon(it->second, skey)) failed = true;
+    }
+    it = failed ? repairs_.erase(it) : std::next(it);
   }
 }
 

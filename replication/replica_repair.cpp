@@ -273,14 +273,6 @@ void replica::on_state_push(node_id from, const state_push& r, uint64_t now_ms) 
   s.last_progress_ms = now_ms;
   s.asked.clear();
   s.states_asked = false;
-  if (!s.ask_later.empty()) {
-    // Sets too different to compare by elements, found while this answer was on its way.
-    s.asked = std::move(s.ask_later);
-    s.ask_later.clear();
-    s.states_asked = true;
-    send(from, state_push{s.id, {}, std::vector<std::string>(s.asked.begin(), s.asked.end()), {}});
-    return;
-  }
   maybe_finish_repair(session);
 }
 

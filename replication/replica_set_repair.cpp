@@ -24,10 +24,17 @@
 // elements sent): R's elements may have gained dots since, from elsewhere, that P's answer did not
 // cover. Both directions apply join_state's dead-dot rules to the elements they join.
 //
-// A table that still does not decode at iblt_cells_for(full_sync_threshold) cells gives way to
-// the whole state (asked as the rest of the session's keys are, by a state_push). A session ends
-// (finish_repair) once its state_push is answered and every set is done; a step that fails to read
-// the store abandons the session without finishing it (finishing claims everything the peer held).
+// A table that still does not decode at set_recon_max_cells (default iblt_cells_for(
+// full_sync_threshold)) cells gives way to pages (set_page): the responder's elements in member-key
+// order, about set_recon_page_bytes at a time, each joined into our elements of the same key range
+// with the page's context deciding removals, but our context gaining only the dots of the elements
+// joined — it also covers elements of later pages, which must still be accepted. After the last
+// page the set takes the first page's context and key vector: each dot in it is of an element the
+// responder held then (brought by its page, if still held when that page was read) or had removed.
+// A request in flight is sent again after a gossip interval without an answer (tick). A session
+// ends (finish_repair) once its state_push is answered and every set is done; a step that fails to
+// read the store abandons the session without finishing it (finishing claims everything the peer
+// held).
 
 #include "replication/replica.hpp"
 
@@ -150,8 +157,13 @@ result<std::string> replica::elements_state(const std::string& skey, const std::
   return encode_stored(kv, crdt::encode(crdt::value{std::move(window)}));
 }
 
-void replica::join_elements(const std::string& skey, const std::string& state, const std::set<uint32_t>& ids,
-                            const version_vector* sender_vv) {
+bool replica::element_choice::chooses(std::string_view member_key) const {
+  if (page) return member_key > after && (!last || member_key <= *last);
+  return ids && ids->count(set_records::element_id(member_key));
+}
+
+void replica::join_elements(const std::string& skey, const std::string& state, const element_choice& ours,
+                            const version_vector* sender_vv, bool merge_context) {
   auto parsed = parse_storage_key(skey);
   if (!parsed || parsed->type != crdt::type_tag::or_set) return;
   auto raw = read_raw(skey);
@@ -161,17 +173,19 @@ void replica::join_elements(const std::string& skey, const std::string& state, c
     ++stats_.bad_deltas;
     return;
   }
-  // Our elements with those ids, and those the state names.
+  // Our elements `ours` chooses, and those the state names.
   std::vector<std::string> names;
   for (const auto& [m, dots] : in->value.get_if<crdt::or_set>()->store().entries()) names.push_back(m);
-  if (set_records::is_header(**raw) && !ids.empty()) {
-    auto st = scan_meta_range(
-        persistence::key_range::with_prefix(set_records::element_prefix(set_records::set_id(skey))),
-        [&](std::string_view name, std::string_view bytes) {
-          if (!ids.count(set_records::element_id(set_records::member_key_of(name)))) return true;
-          if (auto el = set_records::decode_element(bytes)) names.push_back(std::move(el->member));
-          return true;  // a corrupt record fails load_set below
-        });
+  if (set_records::is_header(**raw) && (ours.page || (ours.ids && !ours.ids->empty()))) {
+    const std::string id = set_records::set_id(skey);
+    auto range = persistence::key_range::with_prefix(set_records::element_prefix(id));
+    if (ours.page && !ours.after.empty()) range.from = set_records::element_name(id, ours.after) + '\0';
+    if (ours.page && ours.last) range.to = set_records::element_name(id, *ours.last) + '\0';
+    auto st = scan_meta_range(range, [&](std::string_view name, std::string_view bytes) {
+      if (!ours.chooses(set_records::member_key_of(name))) return true;
+      if (auto el = set_records::decode_element(bytes)) names.push_back(std::move(el->member));
+      return true;  // a corrupt record fails load_set below
+    });
     if (!st) return;
   }
   auto w = load_set(skey, *raw, &names);
@@ -183,7 +197,7 @@ void replica::join_elements(const std::string& skey, const std::string& state, c
     const std::set<std::string> chosen(names.begin(), names.end());
     crdt::dot_map<std::string, crdt::dot_set> part;
     for (const auto& [m, dots] : whole->store().entries())
-      if (chosen.count(m)) part.set(m, dots);
+      if (chosen.count(m) || ours.chooses(set_records::member_key(m))) part.set(m, dots);
     size_t loaded = part.entries().size();
     w->set = crdt::or_set::window(std::move(part), whole->context(), whole->size() - loaded);
   }
@@ -196,6 +210,15 @@ void replica::join_elements(const std::string& skey, const std::string& state, c
   const crdt::or_set before = w->set;
   w->set = std::move(*mine.get_if<crdt::or_set>());
   w->set.join(*theirs.get_if<crdt::or_set>());
+  if (!merge_context) {
+    // A page: the context it came with covers elements of other pages, which are still to come.
+    crdt::dot_context ctx = before.context();
+    w->set.store().for_each_dot([&](const crdt::dot& d) { ctx.insert(d); });
+    w->set = crdt::or_set::window(crdt::dot_map<std::string, crdt::dot_set>(w->set.store()), std::move(ctx),
+                                  w->set.hidden());
+  }
+  // The key vector covers every update whose dots the set holds (J1/J2 rely on it), so it takes a
+  // page's too: a bigger key vector only makes those rules drop less.
   version_vector kv = w->kv;
   kv.merge(in->kv);
   bool changed = !(w->set == before);
@@ -213,18 +236,82 @@ void replica::join_elements(const std::string& skey, const std::string& state, c
   if (changed) ready_.changes.push_back(change{std::string(parsed->user_key), parsed->type, 0});
 }
 
+result<set_recon_answer> replica::set_page(const std::string& skey, const std::string& raw,
+                                           const std::string& after) const {
+  auto meta = meta_of(raw);
+  if (!meta) return meta.err();
+  set_recon_answer a;
+  a.key = skey;
+  a.page = true;
+  crdt::dot_map<std::string, crdt::dot_set> chosen;
+  size_t bytes = 0;
+  auto full = [&] { return bytes >= config_.set_recon_page_bytes && !chosen.empty(); };
+  if (!set_records::is_header(raw)) {
+    // An older build's whole record: its elements in member-key order.
+    auto st = decode_stored(raw);
+    if (!st) return st.err();
+    auto v = crdt::decode(st->crdt);
+    if (!v || !v->get_if<crdt::or_set>()) return error{errc::corrupt, "stored set: a whole record that is not an or_set"};
+    std::map<std::string, const std::pair<const std::string, crdt::dot_set>*> by_key;
+    for (const auto& e : v->get_if<crdt::or_set>()->store().entries()) {
+      std::string mk = set_records::member_key(e.first);
+      if (mk > after) by_key.emplace(std::move(mk), &e);
+    }
+    for (const auto& [mk, e] : by_key) {
+      if (full()) {
+        a.more = true;
+        break;
+      }
+      bytes += set_records::encode_element(e->first, e->second).size() + mk.size();
+      chosen.set(e->first, e->second);
+      a.last = mk;
+    }
+  } else {
+    const std::string id = set_records::set_id(skey);
+    auto range = persistence::key_range::with_prefix(set_records::element_prefix(id));
+    if (!after.empty()) range.from = set_records::element_name(id, after) + '\0';
+    std::optional<error> bad;
+    auto st = scan_meta_range(range, [&](std::string_view name, std::string_view rec) {
+      if (full()) {
+        a.more = true;
+        return false;
+      }
+      auto el = set_records::decode_element(rec);
+      if (!el) {
+        bad = el.err();
+        return false;
+      }
+      bytes += rec.size() + name.size();
+      chosen.set(std::move(el->member), std::move(el->dots));
+      a.last = std::string(set_records::member_key_of(name));
+      return true;
+    });
+    if (!st) return st.err();
+    if (bad) return *bad;
+  }
+  if (!a.more) a.last.clear();
+  // The set's whole context (it covers every element of the page's dots).
+  crdt::or_set page = crdt::or_set::window(std::move(chosen), std::move(meta->ctx), 0);
+  a.state = encode_stored(meta->kv, crdt::encode(crdt::value{std::move(page)}));
+  return a;
+}
+
 bool replica::send_set_recon(recon_session& s, const std::string& skey) {
   auto r = s.sets.find(skey);
   if (r == s.sets.end()) return false;
+  r->second.sent_ms = now_ms_;
+  if (r->second.paged) {
+    send(s.peer, set_recon_request{s.id, skey, {}, r->second.after});
+    return true;
+  }
   auto raw = read_raw(skey);
   if (!raw || !*raw) return false;
   auto meta = meta_of(**raw);
   if (!meta) return false;
   auto table = element_table(skey, **raw, r->second.cells);
   if (!table) return false;
-  r->second.kv = std::move(meta->kv);
   r->second.ctx = std::move(meta->ctx);
-  send(s.peer, set_recon_request{s.id, skey, table->cells()});
+  send(s.peer, set_recon_request{s.id, skey, table->cells(), {}});
   return true;
 }
 
@@ -238,11 +325,19 @@ void replica::on_set_recon_request(node_id from, const set_recon_request& q) {
   auto parsed = parse_storage_key(q.key);
   if (!parsed || parsed->type != crdt::type_tag::or_set) return;
   set_recon_answer a{q.session, q.key, set_recon_status::ok, {}, {}};
+  a.page = q.cells.empty();
   auto raw = read_raw(q.key);
   if (!raw) return;  // the store failed: no answer (the requester's session times out)
   if (!*raw) {
     a.status = set_recon_status::absent;
     send(from, std::move(a));
+    return;
+  }
+  if (q.cells.empty()) {
+    auto page = set_page(q.key, **raw, q.after);
+    if (!page) return;
+    page->session = q.session;
+    send(from, std::move(*page));
     return;
   }
   auto theirs = iblt::from_cells(q.cells);
@@ -271,7 +366,7 @@ void replica::on_set_recon_request(node_id from, const set_recon_request& q) {
 void replica::on_set_recon_answer(node_id from, const set_recon_answer& a, uint64_t now_ms) {
   const std::set<uint32_t> ids(a.ids.begin(), a.ids.end());
   if (a.session == 0) {  // the requester's last step
-    if (a.status == set_recon_status::ok) join_elements(a.key, a.state, ids, nullptr);
+    if (a.status == set_recon_status::ok && !a.page) join_elements(a.key, a.state, element_choice{&ids}, nullptr);
     return;
   }
   auto it = repairs_.find(a.session);
@@ -279,24 +374,19 @@ void replica::on_set_recon_answer(node_id from, const set_recon_answer& a, uint6
   recon_session& s = it->second;
   auto r = s.sets.find(a.key);
   if (r == s.sets.end()) return;  // done (a duplicate answer)
+  set_repair& sr = r->second;
+  // An answer to an earlier request (duplicated or overtaken on the way) is left alone.
+  if (a.status != set_recon_status::absent && a.page != sr.paged) return;
+  if (a.page && a.more && a.last <= sr.after) return;
   s.last_progress_ms = now_ms;
   switch (a.status) {
     case set_recon_status::undecoded: {
-      r->second.cells *= 4;
-      if (r->second.cells <= iblt_cells_for(config_.full_sync_threshold)) {
-        if (!send_set_recon(s, a.key)) repairs_.erase(it);
-        return;
-      }
-      // Too different to compare by elements: the whole state, with the session's other keys
-      // if their state_push is still unanswered, else by a state_push of its own.
-      s.sets.erase(r);
-      if (s.states_asked) {
-        s.ask_later.insert(a.key);  // one state_push in flight at a time (on_state_push)
-      } else {
-        s.states_asked = true;
-        s.asked.insert(a.key);
-        send(from, state_push{s.id, {}, {a.key}, {}});
-      }
+      sr.cells *= 4;
+      size_t max_cells = config_.set_recon_max_cells ? config_.set_recon_max_cells
+                                                     : iblt_cells_for(config_.full_sync_threshold);
+      // Too different to compare by elements: fetched in pages.
+      if (sr.cells > max_cells) sr.paged = true;
+      if (!send_set_recon(s, a.key)) repairs_.erase(it);
       return;
     }
     case set_recon_status::absent: {
@@ -306,8 +396,38 @@ void replica::on_set_recon_answer(node_id from, const set_recon_answer& a, uint6
       break;
     }
     case set_recon_status::ok: {
+      if (sr.paged) {
+        auto in = decode_record(a.state);
+        if (!in || !in->value.get_if<crdt::or_set>()) {
+          ++stats_.bad_deltas;
+          repairs_.erase(it);
+          return;
+        }
+        if (!sr.started) {
+          sr.started = true;
+          sr.first_kv = in->kv;
+          sr.first_ctx = in->value.get_if<crdt::or_set>()->context();
+        }
+        element_choice page{nullptr, true, sr.after, std::nullopt};
+        if (a.more) page.last = a.last;
+        join_elements(a.key, a.state, page, &s.peer_vv, false);
+        if (a.more) {
+          sr.after = a.last;
+          if (!send_set_recon(s, a.key)) repairs_.erase(it);
+          return;
+        }
+        // The last page: the set takes the first page's context and key vector, which cover
+        // only elements that page or a later one brought, or that the responder had removed.
+        const std::set<uint32_t> none;
+        std::string tail = encode_stored(
+            sr.first_kv, crdt::encode(crdt::value{crdt::or_set::window({}, std::move(sr.first_ctx), 0)}));
+        join_elements(a.key, tail, element_choice{&none}, &s.peer_vv);
+        ++stats_.sets_repaired_by_elements;
+        s.sets.erase(r);
+        break;
+      }
       ++stats_.sets_repaired_by_elements;
-      join_elements(a.key, a.state, ids, &s.peer_vv);
+      join_elements(a.key, a.state, element_choice{&ids}, &s.peer_vv);
       std::set<std::string> named;
       if (auto in = decode_record(a.state); in && in->value.get_if<crdt::or_set>())
         for (const auto& [m, dots] : in->value.get_if<crdt::or_set>()->store().entries()) named.insert(m);
@@ -317,7 +437,15 @@ void replica::on_set_recon_answer(node_id from, const set_recon_answer& a, uint6
         return;
       }
       if (*raw) {
-        auto state = elements_state(a.key, **raw, ids, named, r->second.kv, r->second.ctx);
+        // Our elements now may hold dots of updates after our table (joined just now, or made
+        // since): the key vector goes as it is now (J1/J2 rely on it covering them), the context
+        // as it was then.
+        auto now = meta_of(**raw);
+        if (!now) {
+          repairs_.erase(it);
+          return;
+        }
+        auto state = elements_state(a.key, **raw, ids, named, now->kv, sr.ctx);
         if (!state) {
           repairs_.erase(it);
           return;

@@ -269,7 +269,8 @@ struct FullSyncChunk {
 struct SetReconRequest {
   session @0 :UInt64;   # the requester's repair session
   key @1 :Data;         # storage key of the set
-  packedCells @2 :Data; # the cells, as ReconRequest.packedCells
+  packedCells @2 :Data; # the cells, as ReconRequest.packedCells; empty: send a page instead
+  after @3 :Data;       # a page: the elements with member keys after this one ("": from the first)
 }
 
 enum SetReconStatus {
@@ -287,6 +288,9 @@ struct SetReconAnswer {
   ids @3 :List(UInt32);       # the element ids that differ, strictly ascending
   state @4 :Data;             # a stored record (key vector + crdt bytes of an or_set: the
                               # sender's elements with those ids, and the context to join them with)
+  more @5 :Bool;              # a page: elements after `last` follow on request
+  last @6 :Data;              # a page: the member key of its last element (with more)
+  page @7 :Bool;              # the answer to a page request (no cells)
 }
 
 # ---- the linearizable compare-and-set lane (replication/cas_messages.hpp, CAS.md) ----

@@ -274,6 +274,7 @@ void put_body(w::Message::Builder m, const set_recon_request& x) {
   b.setSession(x.session);
   b.setKey(data_of(x.key));
   if (!x.cells.empty()) b.setPackedCells(data_of(pack_cells(x.cells)));
+  b.setAfter(data_of(x.after));
 }
 
 void put_body(w::Message::Builder m, const set_recon_answer& x) {
@@ -288,6 +289,9 @@ void put_body(w::Message::Builder m, const set_recon_answer& x) {
   auto ids = b.initIds(count(x.ids.size()));
   for (unsigned i = 0; i < ids.size(); ++i) ids.set(i, x.ids[i]);
   b.setState(data_of(x.state));
+  b.setMore(x.more);
+  b.setLast(data_of(x.last));
+  b.setPage(x.page);
 }
 
 void put(w::Ballot::Builder b, const ballot& x) {
@@ -704,6 +708,7 @@ class decoder {
     q.key = str(r.getKey());
     auto packed = r.getPackedCells();
     q.cells = unpack_cells(std::string_view(reinterpret_cast<const char*>(packed.begin()), packed.size()));
+    q.after = str(r.getAfter());
     return q;
   }
 
@@ -725,6 +730,9 @@ class decoder {
       a.ids.push_back(id);
     }
     a.state = str(r.getState());
+    a.page = r.getPage();
+    a.more = r.getMore();
+    a.last = str(r.getLast());
     return a;
   }
 

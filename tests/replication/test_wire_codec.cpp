@@ -129,10 +129,11 @@ class generator {
       case 17:
         return set_recon_request{number(), bytes(), list(20, [&] {
                                    return iblt_cell{static_cast<int64_t>(number()), number(), number(), number()};
-                                 })};
+                                 }),
+                                 bytes()};
       default:
         return set_recon_answer{number(), bytes(), static_cast<set_recon_status>(below(3)), ascending_buckets(),
-                                bytes()};
+                                bytes(), coin(), coin(), bytes()};
     }
   }
   message any() { return make(below(kinds)); }
