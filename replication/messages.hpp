@@ -294,6 +294,7 @@ struct set_recon_answer {
   set_recon_status status = set_recon_status::ok;
   std::vector<uint32_t> ids;
   std::string state;
+  uint32_t cells = 0;  // the size of the table answered (0 for a page)
   bool page = false;  // the answer to a page request
   bool more = false;
   std::string last;

@@ -285,6 +285,7 @@ class replica {
   // context when we built its table (what our answer at the end may claim).
   struct set_repair {
     size_t cells = 0;
+    std::vector<iblt_cell> table;  // the table in flight (sent again as it is: ctx is its context)
     crdt::dot_context ctx;
     // Fetched in pages: the last member key joined, and the context (and key vector) of the first
     // page, which the set takes once the last page is joined.
@@ -456,9 +457,10 @@ class replica {
   // If our record of `skey` is a set of at least set_recon_min_elements elements, registers it in
   // s.sets (to be compared by its elements) and returns true.
   bool compare_by_elements(const std::string& skey, recon_session& s);
-  // Sends the element table of the set `skey` of s.sets. False: the store failed (the caller
-  // abandons the session).
-  bool send_set_recon(recon_session& s, const std::string& skey);
+  // Sends the request of the set `skey` of s.sets: its page, or its element table — a new one
+  // with `rebuild` (or none yet), else the one in flight again. False: the store failed (the
+  // caller abandons the session).
+  bool send_set_recon(recon_session& s, const std::string& skey, bool rebuild = false);
   // Ends the session when nothing is outstanding.
   void maybe_finish_repair(std::map<uint64_t, recon_session>::iterator it);
   void on_set_recon_request(node_id from, const set_recon_request& q);

@@ -31,7 +31,9 @@
 // joined — it also covers elements of later pages, which must still be accepted. After the last
 // page the set takes the first page's context and key vector: each dot in it is of an element the
 // responder held then (brought by its page, if still held when that page was read) or had removed.
-// A request in flight is sent again after a gossip interval without an answer (tick). A session
+// A request in flight is sent again after a gossip interval without an answer (tick) — a table
+// as it was (an answer names the size of the table it answers; only the one in flight counts,
+// with the context kept for it). A session
 // ends (finish_repair) once its state_push is answered and every set is done; a step that fails to
 // read the store abandons the session without finishing it (finishing claims everything the peer
 // held).
@@ -296,12 +298,17 @@ result<set_recon_answer> replica::set_page(const std::string& skey, const std::s
   return a;
 }
 
-bool replica::send_set_recon(recon_session& s, const std::string& skey) {
+bool replica::send_set_recon(recon_session& s, const std::string& skey, bool rebuild) {
   auto r = s.sets.find(skey);
   if (r == s.sets.end()) return false;
   r->second.sent_ms = now_ms_;
   if (r->second.paged) {
     send(s.peer, set_recon_request{s.id, skey, {}, r->second.after});
+    return true;
+  }
+  if (!rebuild && !r->second.table.empty()) {
+    // The same table: an answer to either copy goes with the context kept for it.
+    send(s.peer, set_recon_request{s.id, skey, r->second.table, {}});
     return true;
   }
   auto raw = read_raw(skey);
@@ -311,7 +318,8 @@ bool replica::send_set_recon(recon_session& s, const std::string& skey) {
   auto table = element_table(skey, **raw, r->second.cells);
   if (!table) return false;
   r->second.ctx = std::move(meta->ctx);
-  send(s.peer, set_recon_request{s.id, skey, table->cells(), {}});
+  r->second.table = table->cells();
+  send(s.peer, set_recon_request{s.id, skey, r->second.table, {}});
   return true;
 }
 
@@ -326,6 +334,7 @@ void replica::on_set_recon_request(node_id from, const set_recon_request& q) {
   if (!parsed || parsed->type != crdt::type_tag::or_set) return;
   set_recon_answer a{q.session, q.key, set_recon_status::ok, {}, {}};
   a.page = q.cells.empty();
+  a.cells = static_cast<uint32_t>(q.cells.size());
   auto raw = read_raw(q.key);
   if (!raw) return;  // the store failed: no answer (the requester's session times out)
   if (!*raw) {
@@ -378,6 +387,8 @@ void replica::on_set_recon_answer(node_id from, const set_recon_answer& a, uint6
   // An answer to an earlier request (duplicated or overtaken on the way) is left alone.
   if (a.status != set_recon_status::absent && a.page != sr.paged) return;
   if (a.page && a.more && a.last <= sr.after) return;
+  // A table answer counts only for the table in flight (its context is the one kept).
+  if (a.status != set_recon_status::absent && !a.page && a.cells != sr.table.size()) return;
   s.last_progress_ms = now_ms;
   switch (a.status) {
     case set_recon_status::undecoded: {
@@ -386,7 +397,7 @@ void replica::on_set_recon_answer(node_id from, const set_recon_answer& a, uint6
                                                      : iblt_cells_for(config_.full_sync_threshold);
       // Too different to compare by elements: fetched in pages.
       if (sr.cells > max_cells) sr.paged = true;
-      if (!send_set_recon(s, a.key)) repairs_.erase(it);
+      if (!send_set_recon(s, a.key, true)) repairs_.erase(it);
       return;
     }
     case set_recon_status::absent: {

@@ -291,6 +291,7 @@ struct SetReconAnswer {
   more @5 :Bool;              # a page: elements after `last` follow on request
   last @6 :Data;              # a page: the member key of its last element (with more)
   page @7 :Bool;              # the answer to a page request (no cells)
+  cells @8 :UInt32;           # the number of cells of the table answered (0 for a page)
 }
 
 # ---- the linearizable compare-and-set lane (replication/cas_messages.hpp, CAS.md) ----

@@ -292,6 +292,7 @@ void put_body(w::Message::Builder m, const set_recon_answer& x) {
   b.setMore(x.more);
   b.setLast(data_of(x.last));
   b.setPage(x.page);
+  b.setCells(x.cells);
 }
 
 void put(w::Ballot::Builder b, const ballot& x) {
@@ -731,6 +732,7 @@ class decoder {
     }
     a.state = str(r.getState());
     a.page = r.getPage();
+    a.cells = r.getCells();
     a.more = r.getMore();
     a.last = str(r.getLast());
     return a;
