@@ -295,6 +295,7 @@ class replica {
     bool started = false;
     version_vector first_kv;
     crdt::dot_context first_ctx;
+    size_t rounds = 0;  // tables that followed pages
   };
   // Which of our elements of a set a join reads: those with an id in `ids`, or (page) those with a
   // member key in (after, last] — (after, end) without `last`.
@@ -476,8 +477,12 @@ class replica {
   // `ours` chooses and those it names are read and written. `sender_vv`: as join_state's. Without
   // `merge_context` the set's context gains only the dots of the elements joined (a page). A key
   // we do not hold as a set is left alone (the whole-key repair brings it).
+  // `since` (a requester joining an answer to its table): the context of that table; our elements
+  // holding dots the answer's context covers and `since` does not (added here after the table)
+  // are joined too, with what the responder held of them then — the dots within `since`.
   void join_elements(const std::string& skey, const std::string& state, const element_choice& ours,
-                     const version_vector* sender_vv, bool merge_context = true);
+                     const version_vector* sender_vv, bool merge_context = true,
+                     const crdt::dot_context* since = nullptr);
   // A page answer: our elements of `skey` with member keys after `after`, about
   // set_recon_page_bytes of them, with the set's key vector and whole context.
   result<set_recon_answer> set_page(const std::string& skey, const std::string& raw, const std::string& after) const;

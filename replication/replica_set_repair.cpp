@@ -30,7 +30,11 @@
 // with the page's context deciding removals, but our context gaining only the dots of the elements
 // joined — it also covers elements of later pages, which must still be accepted. After the last
 // page the set takes the first page's context and key vector: each dot in it is of an element the
-// responder held then (brought by its page, if still held when that page was read) or had removed.
+// responder held then (brought by its page, if still held when that page was read) or had removed;
+// then a table settles what changed here meanwhile (at most three rounds of pages).
+// The requester adopts the responder's vector at the end, so it applies the removals it counts:
+// join_elements(since) also joins our elements that gained dots after the table (late add
+// deltas) which the answer's context covers.
 // A request in flight is sent again after a gossip interval without an answer (tick) — a table
 // as it was (an answer names the size of the table it answers; only the one in flight counts,
 // with the context kept for it). A session
@@ -165,7 +169,7 @@ bool replica::element_choice::chooses(std::string_view member_key) const {
 }
 
 void replica::join_elements(const std::string& skey, const std::string& state, const element_choice& ours,
-                            const version_vector* sender_vv, bool merge_context) {
+                            const version_vector* sender_vv, bool merge_context, const crdt::dot_context* since) {
   auto parsed = parse_storage_key(skey);
   if (!parsed || parsed->type != crdt::type_tag::or_set) return;
   auto raw = read_raw(skey);
@@ -190,6 +194,60 @@ void replica::join_elements(const std::string& skey, const std::string& state, c
     });
     if (!st) return;
   }
+  // Our elements that gained dots after our table (from deltas) which the responder's context
+  // covers: equal to the responder's when the table was built, so it held only their dots within
+  // `since` — the others it had seen removed. (Its vector, which this repair adopts, counts those
+  // removals as applied here: they must be.)
+  crdt::value incoming = in->value;
+  if (since && set_records::is_header(**raw)) {
+    const crdt::dot_context& cp = in->value.get_if<crdt::or_set>()->context();
+    const std::string id = set_records::set_id(skey);
+    std::set<std::string> keys;
+    auto dot_of = [](std::string_view name) {
+      auto be = [&](size_t at) {
+        uint64_t v = 0;
+        for (size_t i = 0; i < 8; ++i) v = v << 8 | static_cast<uint8_t>(name[at + i]);
+        return v;
+      };
+      return crdt::dot{be(18), be(26)};
+    };
+    for (const auto& [node, top] : cp.compact_part().entries()) {
+      uint64_t from = since->compact_part().get(node) + 1;
+      if (from > top) continue;
+      auto range = persistence::key_range::between(set_records::dot_name(id, {node, from}),
+                                                   set_records::dot_name(id, {node, top}) + '\0');
+      auto st = scan_meta_range(range, [&](std::string_view name, std::string_view mk) {
+        if (name.size() >= 34 && !since->contains(dot_of(name))) keys.emplace(mk);
+        return true;
+      });
+      if (!st) return;
+    }
+    for (const auto& d : cp.cloud()) {
+      if (since->contains(d)) continue;
+      auto mk = read_meta(set_records::dot_name(id, d));
+      if (!mk) return;
+      if (*mk) keys.insert(std::move(**mk));
+    }
+    crdt::dot_map<std::string, crdt::dot_set> theirs_store = in->value.get_if<crdt::or_set>()->store();
+    bool added = false;
+    for (const auto& mk : keys) {
+      if (ours.chooses(mk)) continue;  // compared element by element already
+      auto rec = read_meta(set_records::element_name(id, mk));
+      if (!rec) return;
+      if (!*rec) continue;
+      auto el = set_records::decode_element(**rec);
+      if (!el || theirs_store.find(el->member)) continue;
+      std::vector<crdt::dot> then;
+      for (const auto& d : el->dots.dots())
+        if (since->contains(d)) then.push_back(d);
+      names.push_back(el->member);
+      if (!then.empty()) {
+        theirs_store.set(el->member, crdt::dot_set(std::move(then)));
+        added = true;
+      }
+    }
+    if (added) incoming = crdt::or_set::window(std::move(theirs_store), cp, 0);
+  }
   auto w = load_set(skey, *raw, &names);
   if (!w) return;
   // An older build's whole record loads whole: join only those elements, as a window of it.
@@ -205,7 +263,7 @@ void replica::join_elements(const std::string& skey, const std::string& state, c
   }
   // join_state's dead-dot rules, on the elements joined (the others are held alike on both sides).
   crdt::value mine{w->set};
-  crdt::value theirs = in->value;
+  crdt::value theirs = std::move(incoming);
   auto dead_in = dead_dots(theirs, in->kv, vv_, &mine);
   if (sender_vv && kill(mine, dead_dots(mine, w->kv, *sender_vv, &theirs))) ++stats_.stale_states;
   if (kill(theirs, dead_in)) ++stats_.stale_states;
@@ -433,12 +491,23 @@ void replica::on_set_recon_answer(node_id from, const set_recon_answer& a, uint6
         std::string tail = encode_stored(
             sr.first_kv, crdt::encode(crdt::value{crdt::or_set::window({}, std::move(sr.first_ctx), 0)}));
         join_elements(a.key, tail, element_choice{&none}, &s.peer_vv);
-        ++stats_.sets_repaired_by_elements;
-        s.sets.erase(r);
-        break;
+        // Elements that gained dots from deltas while the pages came may hold dots the responder
+        // had removed: a table settles them (its join looks at exactly those), unless the set
+        // keeps changing too fast to settle — then the session ends unfinished.
+        if (++sr.rounds > 3) {
+          repairs_.erase(it);
+          return;
+        }
+        sr.paged = false;
+        sr.after.clear();
+        sr.started = false;
+        sr.table.clear();
+        sr.cells = iblt_cells_for(first_set_pairs);
+        if (!send_set_recon(s, a.key, true)) repairs_.erase(it);
+        return;
       }
       ++stats_.sets_repaired_by_elements;
-      join_elements(a.key, a.state, element_choice{&ids}, &s.peer_vv);
+      join_elements(a.key, a.state, element_choice{&ids}, &s.peer_vv, true, &sr.ctx);
       std::set<std::string> named;
       if (auto in = decode_record(a.state); in && in->value.get_if<crdt::or_set>())
         for (const auto& [m, dots] : in->value.get_if<crdt::or_set>()->store().entries()) named.insert(m);
