@@ -96,12 +96,9 @@ void bytes_per_update(uint64_t seed) {
 
 // Two nodes holding `keys` identical keys.
 simulation two_nodes_with(uint64_t seed, size_t keys) {
-  sim_config cfg;
+  auto cfg = sim_config::quick_probes(2);
   // About one key per reconciliation bucket: 2^16 buckets up to 64k keys, 2^20 at a million.
   cfg.replica.bucket_bits = keys > 100'000 ? 20 : 16;
-  cfg.nodes = 2;
-  cfg.replica.membership.probe_interval_ms = 200;
-  cfg.replica.membership.probe_timeout_ms = 100;
   cfg.replica.max_deltas_per_message = 4096;
   simulation s(seed, cfg);
   s.start_all();
@@ -176,10 +173,7 @@ void set_repair(uint64_t seed, bool quick) {
   const int members = quick ? 20'000 : 1'000'000;
   std::printf("\n5. repair of one element added (node 0) while node 1 was down, in an or_set of %d members\n", members);
   std::printf("   goal: <= 4 KB and <= 4 round trips\n");
-  sim_config cfg;
-  cfg.nodes = 2;
-  cfg.replica.membership.probe_interval_ms = 200;
-  cfg.replica.membership.probe_timeout_ms = 100;
+  auto cfg = sim_config::quick_probes(2);
   simulation s(seed, cfg);
   s.start_all();
   s.run_for(1'000);

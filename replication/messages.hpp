@@ -298,6 +298,7 @@ struct set_recon_answer {
   bool page = false;  // the answer to a page request
   bool more = false;
   std::string last;
+  std::string after;  // a page: the request's `after` (the page holds the elements past it)
   friend bool operator==(const set_recon_answer&, const set_recon_answer&) = default;
 };
 

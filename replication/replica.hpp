@@ -483,6 +483,15 @@ class replica {
   void join_elements(const std::string& skey, const std::string& state, const element_choice& ours,
                      const version_vector* sender_vv, bool merge_context = true,
                      const crdt::dot_context* since = nullptr);
+  // For join_elements' `since`: our elements of the set `id` (not chosen by `ours`, not in the
+  // answer) that hold a dot `answer`'s context covers and `since` does not; `incoming` is the
+  // answer plus those of them that held dots within `since` (with just those dots), if any did.
+  struct grown_elements {
+    std::vector<std::string> members;
+    std::optional<crdt::or_set> incoming;
+  };
+  result<grown_elements> grown_since(const std::string& id, const crdt::or_set& answer,
+                                     const crdt::dot_context& since, const element_choice& ours) const;
   // A page answer: our elements of `skey` with member keys after `after`, about
   // set_recon_page_bytes of them, with the set's key vector and whole context.
   result<set_recon_answer> set_page(const std::string& skey, const std::string& raw, const std::string& after) const;

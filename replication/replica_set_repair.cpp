@@ -71,11 +71,9 @@ result<set_meta> meta_of(const std::string& raw) {
     if (!h) return h.err();
     return set_meta{std::move(h->kv), std::move(h->ctx)};
   }
-  auto st = decode_stored(raw);
-  if (!st) return st.err();
-  auto v = crdt::decode(st->crdt);
-  if (!v || !v->get_if<crdt::or_set>()) return error{errc::corrupt, "stored set: a whole record that is not an or_set"};
-  return set_meta{std::move(st->kv), v->get_if<crdt::or_set>()->context()};
+  auto whole = set_records::decode_whole_set(raw);
+  if (!whole) return whole.err();
+  return set_meta{std::move(whole->kv), whole->set.context()};
 }
 
 }  // namespace
@@ -94,11 +92,9 @@ bool replica::compare_by_elements(const std::string& skey, recon_session& s) {
 result<iblt> replica::element_table(const std::string& skey, const std::string& raw, size_t cells) const {
   iblt t(cells);
   if (!set_records::is_header(raw)) {
-    auto st = decode_stored(raw);
-    if (!st) return st.err();
-    auto v = crdt::decode(st->crdt);
-    if (!v || !v->get_if<crdt::or_set>()) return error{errc::corrupt, "stored set: a whole record that is not an or_set"};
-    for (const auto& [m, dots] : v->get_if<crdt::or_set>()->store().entries())
+    auto whole = set_records::decode_whole_set(raw);
+    if (!whole) return whole.err();
+    for (const auto& [m, dots] : whole->set.store().entries())
       t.insert(set_records::element_id(set_records::member_key(m)),
                set_records::element_hash(set_records::encode_element(m, dots)));
     return t;
@@ -123,11 +119,9 @@ result<std::string> replica::elements_state(const std::string& skey, const std::
     chosen.set(std::move(member), std::move(dots));
   };
   if (!set_records::is_header(raw)) {
-    auto st = decode_stored(raw);
-    if (!st) return st.err();
-    auto v = crdt::decode(st->crdt);
-    if (!v || !v->get_if<crdt::or_set>()) return error{errc::corrupt, "stored set: a whole record that is not an or_set"};
-    for (const auto& [m, dots] : v->get_if<crdt::or_set>()->store().entries())
+    auto whole = set_records::decode_whole_set(raw);
+    if (!whole) return whole.err();
+    for (const auto& [m, dots] : whole->set.store().entries())
       if (members.count(m) || ids.count(set_records::element_id(set_records::member_key(m)))) take(m, dots);
   } else if (!ids.empty()) {
     // One pass over the element names; only the chosen records are decoded.
@@ -168,6 +162,55 @@ bool replica::element_choice::chooses(std::string_view member_key) const {
   return ids && ids->count(set_records::element_id(member_key));
 }
 
+result<replica::grown_elements> replica::grown_since(const std::string& id, const crdt::or_set& answer,
+                                                    const crdt::dot_context& since,
+                                                    const element_choice& ours) const {
+  // Such an element was equal to the responder's when the table was built, so the responder held
+  // only its dots within `since` — the others it had seen removed. (Its vector, which this repair
+  // adopts, counts those removals as applied here: they must be.)
+  const crdt::dot_context& cp = answer.context();
+  std::set<std::string> keys;  // member keys of our elements holding a dot in cp, not in since
+  for (const auto& [node, top] : cp.compact_part().entries()) {
+    uint64_t from = since.compact_part().get(node) + 1;
+    if (from > top) continue;
+    auto range = persistence::key_range::between(set_records::dot_name(id, {node, from}),
+                                                 set_records::dot_name(id, {node, top}) + '\0');
+    auto st = scan_meta_range(range, [&](std::string_view name, std::string_view mk) {
+      auto d = set_records::dot_of_name(name);
+      if (d && !since.contains(*d)) keys.emplace(mk);
+      return true;
+    });
+    if (!st) return st.err();
+  }
+  for (const auto& d : cp.cloud()) {
+    if (since.contains(d)) continue;
+    auto mk = read_meta(set_records::dot_name(id, d));
+    if (!mk) return mk.err();
+    if (*mk) keys.insert(std::move(**mk));
+  }
+  grown_elements out;
+  crdt::dot_map<std::string, crdt::dot_set> theirs = answer.store();
+  bool added = false;
+  for (const auto& mk : keys) {
+    if (ours.chooses(mk)) continue;  // compared element by element already
+    auto rec = read_meta(set_records::element_name(id, mk));
+    if (!rec) return rec.err();
+    if (!*rec) continue;
+    auto el = set_records::decode_element(**rec);
+    if (!el || theirs.find(el->member)) continue;
+    std::vector<crdt::dot> then;
+    for (const auto& d : el->dots.dots())
+      if (since.contains(d)) then.push_back(d);
+    out.members.push_back(el->member);
+    if (!then.empty()) {
+      theirs.set(el->member, crdt::dot_set(std::move(then)));
+      added = true;
+    }
+  }
+  if (added) out.incoming = crdt::or_set::window(std::move(theirs), cp, 0);
+  return out;
+}
+
 void replica::join_elements(const std::string& skey, const std::string& state, const element_choice& ours,
                             const version_vector* sender_vv, bool merge_context, const crdt::dot_context* since) {
   auto parsed = parse_storage_key(skey);
@@ -195,58 +238,13 @@ void replica::join_elements(const std::string& skey, const std::string& state, c
     if (!st) return;
   }
   // Our elements that gained dots after our table (from deltas) which the responder's context
-  // covers: equal to the responder's when the table was built, so it held only their dots within
-  // `since` — the others it had seen removed. (Its vector, which this repair adopts, counts those
-  // removals as applied here: they must be.)
+  // covers: joined with what the responder held of them then (grown_since).
   crdt::value incoming = in->value;
   if (since && set_records::is_header(**raw)) {
-    const crdt::dot_context& cp = in->value.get_if<crdt::or_set>()->context();
-    const std::string id = set_records::set_id(skey);
-    std::set<std::string> keys;
-    auto dot_of = [](std::string_view name) {
-      auto be = [&](size_t at) {
-        uint64_t v = 0;
-        for (size_t i = 0; i < 8; ++i) v = v << 8 | static_cast<uint8_t>(name[at + i]);
-        return v;
-      };
-      return crdt::dot{be(18), be(26)};
-    };
-    for (const auto& [node, top] : cp.compact_part().entries()) {
-      uint64_t from = since->compact_part().get(node) + 1;
-      if (from > top) continue;
-      auto range = persistence::key_range::between(set_records::dot_name(id, {node, from}),
-                                                   set_records::dot_name(id, {node, top}) + '\0');
-      auto st = scan_meta_range(range, [&](std::string_view name, std::string_view mk) {
-        if (name.size() >= 34 && !since->contains(dot_of(name))) keys.emplace(mk);
-        return true;
-      });
-      if (!st) return;
-    }
-    for (const auto& d : cp.cloud()) {
-      if (since->contains(d)) continue;
-      auto mk = read_meta(set_records::dot_name(id, d));
-      if (!mk) return;
-      if (*mk) keys.insert(std::move(**mk));
-    }
-    crdt::dot_map<std::string, crdt::dot_set> theirs_store = in->value.get_if<crdt::or_set>()->store();
-    bool added = false;
-    for (const auto& mk : keys) {
-      if (ours.chooses(mk)) continue;  // compared element by element already
-      auto rec = read_meta(set_records::element_name(id, mk));
-      if (!rec) return;
-      if (!*rec) continue;
-      auto el = set_records::decode_element(**rec);
-      if (!el || theirs_store.find(el->member)) continue;
-      std::vector<crdt::dot> then;
-      for (const auto& d : el->dots.dots())
-        if (since->contains(d)) then.push_back(d);
-      names.push_back(el->member);
-      if (!then.empty()) {
-        theirs_store.set(el->member, crdt::dot_set(std::move(then)));
-        added = true;
-      }
-    }
-    if (added) incoming = crdt::or_set::window(std::move(theirs_store), cp, 0);
+    auto grown = grown_since(set_records::set_id(skey), *in->value.get_if<crdt::or_set>(), *since, ours);
+    if (!grown) return;
+    for (auto& m : grown->members) names.push_back(std::move(m));
+    if (grown->incoming) incoming = crdt::value{std::move(*grown->incoming)};
   }
   auto w = load_set(skey, *raw, &names);
   if (!w) return;
@@ -303,17 +301,16 @@ result<set_recon_answer> replica::set_page(const std::string& skey, const std::s
   set_recon_answer a;
   a.key = skey;
   a.page = true;
+  a.after = after;
   crdt::dot_map<std::string, crdt::dot_set> chosen;
   size_t bytes = 0;
   auto full = [&] { return bytes >= config_.set_recon_page_bytes && !chosen.empty(); };
   if (!set_records::is_header(raw)) {
     // An older build's whole record: its elements in member-key order.
-    auto st = decode_stored(raw);
-    if (!st) return st.err();
-    auto v = crdt::decode(st->crdt);
-    if (!v || !v->get_if<crdt::or_set>()) return error{errc::corrupt, "stored set: a whole record that is not an or_set"};
+    auto whole = set_records::decode_whole_set(raw);
+    if (!whole) return whole.err();
     std::map<std::string, const std::pair<const std::string, crdt::dot_set>*> by_key;
-    for (const auto& e : v->get_if<crdt::or_set>()->store().entries()) {
+    for (const auto& e : whole->set.store().entries()) {
       std::string mk = set_records::member_key(e.first);
       if (mk > after) by_key.emplace(std::move(mk), &e);
     }
@@ -444,7 +441,10 @@ void replica::on_set_recon_answer(node_id from, const set_recon_answer& a, uint6
   set_repair& sr = r->second;
   // An answer to an earlier request (duplicated or overtaken on the way) is left alone.
   if (a.status != set_recon_status::absent && a.page != sr.paged) return;
-  if (a.page && a.more && a.last <= sr.after) return;
+  // A page counts only for the request in flight: one of an earlier round of pages (a round starts
+  // again from the first member) would seem to cover the member keys before its `after` too, and
+  // its context would remove our elements there (seed 17285774663085275726).
+  if (a.status != set_recon_status::absent && a.page && a.after != sr.after) return;
   // A table answer counts only for the table in flight (its context is the one kept).
   if (a.status != set_recon_status::absent && !a.page && a.cells != sr.table.size()) return;
   s.last_progress_ms = now_ms;

@@ -91,13 +91,11 @@ result<replica::set_window> replica::load_set(const std::string& skey, const std
   w.old_raw = raw;
   if (raw && !set_records::is_header(*raw)) {
     // An older build's whole record: the whole set, no element records yet.
-    auto st = decode_stored(*raw);
-    if (!st) return st.err();
-    auto v = crdt::decode(st->crdt);
-    if (!v || !v->get_if<crdt::or_set>()) return corrupt_set("a whole record that is not an or_set");
+    auto whole = set_records::decode_whole_set(*raw);
+    if (!whole) return whole.err();
     w.stored_whole = true;
-    w.kv = std::move(st->kv);
-    w.set = std::move(*v->get_if<crdt::or_set>());
+    w.kv = std::move(whole->kv);
+    w.set = std::move(whole->set);
     w.count = w.set.size();
     return w;
   }

@@ -4,6 +4,7 @@
 
 #include "base/varint.hpp"
 #include "crdt/codec.hpp"
+#include "replication/stored_value.hpp"
 #include "replication/vv_bytes.hpp"
 
 namespace rumor::replication::set_records {
@@ -120,6 +121,25 @@ std::string dot_name(std::string_view id, const crdt::dot& d) {
   put_u64be(out, d.node);
   put_u64be(out, d.counter);
   return out;
+}
+
+std::optional<crdt::dot> dot_of_name(std::string_view name) {
+  constexpr size_t at = 2 + 16;  // "x/" ‖ set id
+  if (name.size() < at + 16) return std::nullopt;
+  auto be = [&](size_t from) {
+    uint64_t v = 0;
+    for (size_t i = 0; i < 8; ++i) v = v << 8 | static_cast<uint8_t>(name[from + i]);
+    return v;
+  };
+  return crdt::dot{be(at), be(at + 8)};
+}
+
+result<whole_set> decode_whole_set(std::string_view record) {
+  auto st = decode_stored(record);
+  if (!st) return st.err();
+  auto v = crdt::decode(st->crdt);
+  if (!v || !v->get_if<crdt::or_set>()) return error{errc::corrupt, "stored set: a whole record that is not an or_set"};
+  return whole_set{std::move(st->kv), std::move(*v->get_if<crdt::or_set>())};
 }
 
 }  // namespace rumor::replication::set_records

@@ -34,6 +34,7 @@
 #include "base/result.hpp"
 #include "crdt/dot_context.hpp"
 #include "crdt/dot_set.hpp"
+#include "crdt/or_set.hpp"
 #include "crdt/version_vector.hpp"
 
 namespace rumor::replication::set_records {
@@ -78,5 +79,16 @@ std::string_view member_key_of(std::string_view element_name);
 uint32_t element_id(std::string_view member_key);
 std::string dot_prefix(std::string_view id);      // "x/" ‖ id
 std::string dot_name(std::string_view id, const crdt::dot& d);
+// The dot a dot index record's name (dot_name) ends with; nullopt if the name is too short.
+std::optional<crdt::dot> dot_of_name(std::string_view dot_name);
+
+// An older build's whole-value or_set record (stored_value.hpp), which a key holds until its first
+// write after the upgrade migrates it to a header and element records.
+struct whole_set {
+  crdt::version_vector kv;
+  crdt::or_set set;
+};
+// REQUIRES: !is_header(record). Errors: corrupt (undecodable, or a value that is not an or_set).
+result<whole_set> decode_whole_set(std::string_view record);
 
 }  // namespace rumor::replication::set_records

@@ -292,6 +292,7 @@ struct SetReconAnswer {
   last @6 :Data;              # a page: the member key of its last element (with more)
   page @7 :Bool;              # the answer to a page request (no cells)
   cells @8 :UInt32;           # the number of cells of the table answered (0 for a page)
+  after @9 :Data;             # a page: the request's `after` (the page holds the member keys past it)
 }
 
 # ---- the linearizable compare-and-set lane (replication/cas_messages.hpp, CAS.md) ----

@@ -38,6 +38,16 @@ struct sim_config {
   uint64_t tick_ms = 10;          // each node ticks this often
   uint64_t commit_delay_ms = 0;   // batches wait this long for their commit (0: at once)
   replica_config replica;
+
+  // `n` nodes that notice a node down or up within a few hundred simulated milliseconds (probe
+  // every 200 ms, 100 ms timeout): what focused repair tests and figures use.
+  static sim_config quick_probes(size_t n) {
+    sim_config c;
+    c.nodes = n;
+    c.replica.membership.probe_interval_ms = 200;
+    c.replica.membership.probe_timeout_ms = 100;
+    return c;
+  }
 };
 
 class simulation {

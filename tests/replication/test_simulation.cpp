@@ -270,10 +270,7 @@ TEST_CASE("simulation: a node that missed truncated deltas is repaired by reconc
   uint64_t seed = test::seed_for("reconciliation");
   INFO("RUMOR_SEED=" << seed);
   auto repair_bytes = [&](int missed) {
-    sim_config cfg;
-    cfg.nodes = 3;
-    cfg.replica.membership.probe_interval_ms = 200;
-    cfg.replica.membership.probe_timeout_ms = 100;
+    auto cfg = sim_config::quick_probes(3);
     simulation s(seed, cfg);
     s.start_all();
     s.run_for(2'000);
