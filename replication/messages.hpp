@@ -299,6 +299,7 @@ struct set_recon_answer {
   bool more = false;
   std::string last;
   std::string after;  // a page: the request's `after` (the page holds the elements past it)
+  node_id to = 0;     // session 0: the responder whose answer this completes; another ignores it
   friend bool operator==(const set_recon_answer&, const set_recon_answer&) = default;
 };
 

@@ -152,6 +152,7 @@ struct replica_stats {
   uint64_t repairs_finished = 0;
   uint64_t full_transfers = 0;  // repairs that were full transfers (of repairs_started)
   uint64_t sets_repaired_by_elements = 0;  // big sets of repairs compared by their elements
+  uint64_t sets_transferred_in_pages = 0;  // big sets of full transfers fetched in pages
   uint64_t gossip_rounds = 0;   // anti-entropy rounds (one per gossip interval)
   uint64_t tombstones_collected = 0;
   uint64_t stale_states = 0;   // states of collected keys dropped, or states whose dead dots were
@@ -296,6 +297,7 @@ class replica {
     version_vector first_kv;
     crdt::dot_context first_ctx;
     size_t rounds = 0;  // tables that followed pages
+    bool create = false;  // a full transfer's: creates the set if we do not hold it
   };
   // Which of our elements of a set a join reads: those with an id in `ids`, or (page) those with a
   // member key in (after, last] — (after, end) without `last`.
@@ -304,6 +306,7 @@ class replica {
     bool page = false;
     std::string after;
     std::optional<std::string> last;
+    bool create = false;  // a set we do not hold is created (a full transfer's pages), not left alone
     bool chooses(std::string_view member_key) const;
   };
   struct recon_session {
@@ -316,6 +319,7 @@ class replica {
     bool compared = false;          // recon: the responder's buckets were compared, states asked
     std::set<std::string> asked;    // recon: our keys whose states we asked for
     std::optional<std::string> streamed_to;  // full transfer: the last key of the last chunk joined
+    bool streamed_all = false;               // full transfer: the last chunk is joined
     bool states_asked = false;      // recon: a state_push asking for states is unanswered
     // recon: big sets compared by their elements (replica_set_repair.cpp), by storage key
     std::map<std::string, set_repair> sets;
@@ -458,6 +462,12 @@ class replica {
   // If our record of `skey` is a set of at least set_recon_min_elements elements, registers it in
   // s.sets (to be compared by its elements) and returns true.
   bool compare_by_elements(const std::string& skey, recon_session& s);
+  // A full transfer: true iff the set whose header is `header` travels as that header, its
+  // elements fetched in pages (set_recon_min_elements or more of them).
+  bool in_pages(const std::string& header) const;
+  // A full transfer brought the header of a big set: its elements are fetched in pages within the
+  // session, which finishes only after them; a set we do not hold is created.
+  void fetch_set_in_pages(recon_session& s, const std::string& skey);
   // Sends the request of the set `skey` of s.sets: its page, or its element table — a new one
   // with `rebuild` (or none yet), else the one in flight again. False: the store failed (the
   // caller abandons the session).

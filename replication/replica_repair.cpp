@@ -13,7 +13,8 @@
 //   joins the answer and sends back what the responder still lacks. Full transfer (not
 //   bootstrapped, empty vector, or too many differences): the responder streams its keyspace
 //   in value-key order (value_layout.hpp), in bounded chunks (on_full_sync_request,
-//   on_full_sync_chunk).
+//   on_full_sync_chunk); a big set travels as its header, its elements fetched in pages within
+//   the session (in_pages, fetch_set_in_pages; replica_set_repair.cpp), which finishes after them.
 // - Retirement: a key the responder does not hold although it had applied every update of it
 //   was collected there; our dots of it are dead and dropped (retire_dead, retire_uncarried).
 //   A key it lacks otherwise is sent to it.
@@ -302,6 +303,11 @@ state_push replica::answer_wanted(const state_push& r) const {
   return answer;
 }
 
+bool replica::in_pages(const std::string& header) const {
+  auto h = set_records::decode_header(header);
+  return h && h->count >= config_.set_recon_min_elements;
+}
+
 void replica::on_full_sync_request(node_id from, const full_sync_request& r) {
   full_sync_chunk out{r.session, {}, true};
   size_t bytes = 0;
@@ -319,12 +325,14 @@ void replica::on_full_sync_request(node_id from, const full_sync_request& r) {
   });
   if (!st) return;
   // A set's header travels as its whole record (read after the scan: it reads more records; from
-  // the committed state, as the scan). The chunk ends where the whole records pass the message
-  // budget; the next request goes on from there.
+  // the committed state, as the scan) — unless the set has set_recon_min_elements or more: then
+  // as its header, and the requester fetches its elements in pages (replica_set_repair.cpp). The
+  // chunk ends where the whole records pass the message budget; the next request goes on from
+  // there.
   bytes = 0;
   for (size_t i = 0; i < out.states.size(); ++i) {
     auto& s = out.states[i];
-    if (set_records::is_header(s.value)) {
+    if (set_records::is_header(s.value) && !in_pages(s.value)) {
       auto whole = whole_record(s.key, std::move(s.value), true);
       if (!whole) return;
       s.value = std::move(*whole);
@@ -349,8 +357,12 @@ void replica::on_full_sync_chunk(node_id from, const full_sync_chunk& r, uint64_
   session.last_progress_ms = now_ms;
   std::set<std::string> carried;
   for (const auto& s : r.states) {
-    join_state(s, &session.peer_vv);
     carried.insert(s.key);
+    if (set_records::is_header(s.value)) {
+      fetch_set_in_pages(session, s.key);  // a big set: its header only, the elements in pages
+      continue;
+    }
+    join_state(s, &session.peer_vv);
   }
   // The chunk covers the key space from after the previous chunk's last key to its own last key
   // (to the end, for the last chunk), read after the repair began. Our keys there that it does not
@@ -367,8 +379,8 @@ void replica::on_full_sync_chunk(node_id from, const full_sync_chunk& r, uint64_
     send(from, full_sync_request{r.session, r.states.back().key});
     return;
   }
-  finish_repair(session);
-  repairs_.erase(it);
+  session.streamed_all = true;
+  maybe_finish_repair(it);  // once the sets fetched in pages are done too
 }
 
 void replica::retire_uncarried(const persistence::key_range& range, const std::set<std::string>& carried,

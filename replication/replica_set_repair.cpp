@@ -89,6 +89,15 @@ bool replica::compare_by_elements(const std::string& skey, recon_session& s) {
   return true;
 }
 
+void replica::fetch_set_in_pages(recon_session& s, const std::string& skey) {
+  auto [r, fresh] = s.sets.emplace(skey, set_repair{iblt_cells_for(first_set_pairs), {}, {}});
+  if (!fresh) return;
+  r->second.paged = true;
+  r->second.create = true;
+  ++stats_.sets_transferred_in_pages;
+  (void)send_set_recon(s, skey);  // a page request: always sent
+}
+
 result<iblt> replica::element_table(const std::string& skey, const std::string& raw, size_t cells) const {
   iblt t(cells);
   if (!set_records::is_header(raw)) {
@@ -216,7 +225,8 @@ void replica::join_elements(const std::string& skey, const std::string& state, c
   auto parsed = parse_storage_key(skey);
   if (!parsed || parsed->type != crdt::type_tag::or_set) return;
   auto raw = read_raw(skey);
-  if (!raw || !*raw) return;
+  if (!raw || (!*raw && !ours.create)) return;
+  const bool header = *raw && set_records::is_header(**raw);
   auto in = decode_record(state);
   if (!in || !in->value.get_if<crdt::or_set>()) {
     ++stats_.bad_deltas;
@@ -225,7 +235,7 @@ void replica::join_elements(const std::string& skey, const std::string& state, c
   // Our elements `ours` chooses, and those the state names.
   std::vector<std::string> names;
   for (const auto& [m, dots] : in->value.get_if<crdt::or_set>()->store().entries()) names.push_back(m);
-  if (set_records::is_header(**raw) && (ours.page || (ours.ids && !ours.ids->empty()))) {
+  if (header && (ours.page || (ours.ids && !ours.ids->empty()))) {
     const std::string id = set_records::set_id(skey);
     auto range = persistence::key_range::with_prefix(set_records::element_prefix(id));
     if (ours.page && !ours.after.empty()) range.from = set_records::element_name(id, ours.after) + '\0';
@@ -240,13 +250,13 @@ void replica::join_elements(const std::string& skey, const std::string& state, c
   // Our elements that gained dots after our table (from deltas) which the responder's context
   // covers: joined with what the responder held of them then (grown_since).
   crdt::value incoming = in->value;
-  if (since && set_records::is_header(**raw)) {
+  if (since && header) {
     auto grown = grown_since(set_records::set_id(skey), *in->value.get_if<crdt::or_set>(), *since, ours);
     if (!grown) return;
     for (auto& m : grown->members) names.push_back(std::move(m));
     if (grown->incoming) incoming = crdt::value{std::move(*grown->incoming)};
   }
-  auto w = load_set(skey, *raw, &names);
+  auto w = load_set(skey, *raw, &names);  // absent: an empty set (ours.create)
   if (!w) return;
   // An older build's whole record loads whole: join only those elements, as a window of it.
   std::optional<crdt::or_set> whole;
@@ -379,7 +389,8 @@ bool replica::send_set_recon(recon_session& s, const std::string& skey, bool reb
 }
 
 void replica::maybe_finish_repair(std::map<uint64_t, recon_session>::iterator it) {
-  if (it->second.states_asked || !it->second.sets.empty()) return;
+  const recon_session& s = it->second;
+  if (s.states_asked || !s.sets.empty() || (s.full && !s.streamed_all)) return;
   finish_repair(it->second);
   repairs_.erase(it);
 }
@@ -430,7 +441,11 @@ void replica::on_set_recon_request(node_id from, const set_recon_request& q) {
 void replica::on_set_recon_answer(node_id from, const set_recon_answer& a, uint64_t now_ms) {
   const std::set<uint32_t> ids(a.ids.begin(), a.ids.end());
   if (a.session == 0) {  // the requester's last step
-    if (a.status == set_recon_status::ok && !a.page) join_elements(a.key, a.state, element_choice{&ids}, nullptr);
+    // Its context is the requester's whole context, which only this node's answer (its elements
+    // outside the ids equal the requester's) makes safe to join: a wiped node's new identity at
+    // the same address would take removals of elements it never had (seed 17357097224348164554).
+    if (a.status == set_recon_status::ok && !a.page && a.to == id())
+      join_elements(a.key, a.state, element_choice{&ids}, nullptr);
     return;
   }
   auto it = repairs_.find(a.session);
@@ -477,7 +492,7 @@ void replica::on_set_recon_answer(node_id from, const set_recon_answer& a, uint6
           sr.first_kv = in->kv;
           sr.first_ctx = in->value.get_if<crdt::or_set>()->context();
         }
-        element_choice page{nullptr, true, sr.after, std::nullopt};
+        element_choice page{nullptr, true, sr.after, std::nullopt, sr.create};
         if (a.more) page.last = a.last;
         join_elements(a.key, a.state, page, &s.peer_vv, false);
         if (a.more) {
@@ -490,7 +505,7 @@ void replica::on_set_recon_answer(node_id from, const set_recon_answer& a, uint6
         const std::set<uint32_t> none;
         std::string tail = encode_stored(
             sr.first_kv, crdt::encode(crdt::value{crdt::or_set::window({}, std::move(sr.first_ctx), 0)}));
-        join_elements(a.key, tail, element_choice{&none}, &s.peer_vv);
+        join_elements(a.key, tail, element_choice{&none, false, {}, std::nullopt, sr.create}, &s.peer_vv);
         // Elements that gained dots from deltas while the pages came may hold dots the responder
         // had removed: a table settles them (its join looks at exactly those), unless the set
         // keeps changing too fast to settle — then the session ends unfinished.
@@ -530,7 +545,9 @@ void replica::on_set_recon_answer(node_id from, const set_recon_answer& a, uint6
           repairs_.erase(it);
           return;
         }
-        send(from, set_recon_answer{0, a.key, set_recon_status::ok, a.ids, std::move(*state)});
+        set_recon_answer last{0, a.key, set_recon_status::ok, a.ids, std::move(*state)};
+        last.to = from;
+        send(from, std::move(last));
       }
       s.sets.erase(r);
       break;

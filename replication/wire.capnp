@@ -293,6 +293,8 @@ struct SetReconAnswer {
   page @7 :Bool;              # the answer to a page request (no cells)
   cells @8 :UInt32;           # the number of cells of the table answered (0 for a page)
   after @9 :Data;             # a page: the request's `after` (the page holds the member keys past it)
+  to @10 :UInt64;             # session 0: the node whose answer this completes (any other ignores
+                              # it: a wiped node's new identity at the same address)
 }
 
 # ---- the linearizable compare-and-set lane (replication/cas_messages.hpp, CAS.md) ----

@@ -404,6 +404,7 @@ class decoder {
     a.more = r.getMore();
     a.last = str(r.getLast());
     a.after = str(r.getAfter());
+    a.to = r.getTo();
     return a;
   }
 

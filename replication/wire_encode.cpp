@@ -293,6 +293,7 @@ void put_body(w::Message::Builder m, const set_recon_answer& x) {
   b.setMore(x.more);
   b.setLast(data_of(x.last));
   b.setAfter(data_of(x.after));
+  b.setTo(x.to);
   b.setPage(x.page);
   b.setCells(x.cells);
 }

@@ -23,12 +23,13 @@ int main(int argc, char** argv) {
   uint64_t first = std::strtoull(pos[0], nullptr, 10);
   uint64_t count = std::strtoull(pos[1], nullptr, 10);
   if (pos.size() > 2) opt.duration_ms = std::strtoull(pos[2], nullptr, 10);
-  uint64_t failed = 0, stability_checked = 0, collected = 0, by_elements = 0;
+  uint64_t failed = 0, stability_checked = 0, collected = 0, by_elements = 0, in_pages = 0;
   for (uint64_t seed = first; seed < first + count; ++seed) {
     auto r = rumor::sim::run_workload(seed, opt);
     stability_checked += r.stability_checked;
     collected += r.tombstones_collected;
     by_elements += r.sets_repaired_by_elements;
+    in_pages += r.sets_transferred_in_pages;
     if (!r.converged || !r.failure.empty()) {
       ++failed;
       std::printf("FAIL seed %llu: %s\n", static_cast<unsigned long long>(seed), r.failure.c_str());
@@ -36,11 +37,11 @@ int main(int argc, char** argv) {
     }
   }
   std::printf("%llu of %llu schedules passed (collection %s; %llu tombstones collected; %llu sets repaired by "
-              "their elements; %llu schedules ended with every member up and were checked for leftover "
+              "their elements; %llu sets of full transfers fetched in pages; %llu schedules ended with every member up and were checked for leftover "
               "tombstones and log entries)\n",
               static_cast<unsigned long long>(count - failed), static_cast<unsigned long long>(count),
               opt.collect_tombstones ? "on" : "off", static_cast<unsigned long long>(collected),
-              static_cast<unsigned long long>(by_elements),
+              static_cast<unsigned long long>(by_elements), static_cast<unsigned long long>(in_pages),
               static_cast<unsigned long long>(stability_checked));
   return failed ? 1 : 0;
 }

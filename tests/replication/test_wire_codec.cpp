@@ -133,7 +133,7 @@ class generator {
                                  bytes()};
       default:
         return set_recon_answer{number(), bytes(), static_cast<set_recon_status>(below(3)), ascending_buckets(),
-                                bytes(), static_cast<uint32_t>(number()), coin(), coin(), bytes(), bytes()};
+                                bytes(), static_cast<uint32_t>(number()), coin(), coin(), bytes(), bytes(), number()};
     }
   }
   message any() { return make(below(kinds)); }

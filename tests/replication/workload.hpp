@@ -20,6 +20,7 @@ struct workload_result {
   std::string failure;  // empty when every check passed
   uint64_t tombstones_collected = 0;  // by the live nodes at the end (replica_stats)
   uint64_t sets_repaired_by_elements = 0;  // likewise
+  uint64_t sets_transferred_in_pages = 0;  // likewise
   bool stability_checked = false;     // collection on and every voting member up: growth checked
 };
 
@@ -213,6 +214,7 @@ inline workload_result run_workload(uint64_t seed, const workload_options& opt =
     if (!s.at(i).up) continue;
     res.tombstones_collected += s.at(i).rep->stats().tombstones_collected;
     res.sets_repaired_by_elements += s.at(i).rep->stats().sets_repaired_by_elements;
+    res.sets_transferred_in_pages += s.at(i).rep->stats().sets_transferred_in_pages;
   }
   if (!res.converged) {
     why << "did not converge within 120 s of virtual time; ";
