@@ -358,7 +358,8 @@ void replica::on_full_sync_chunk(node_id from, const full_sync_chunk& r, uint64_
   std::set<std::string> carried;
   for (const auto& s : r.states) {
     carried.insert(s.key);
-    if (set_records::is_header(s.value)) {
+    auto parsed = parse_storage_key(s.key);
+    if (set_records::is_header(s.value) && parsed && parsed->type == crdt::type_tag::or_set) {
       fetch_set_in_pages(session, s.key);  // a big set: its header only, the elements in pages
       continue;
     }
