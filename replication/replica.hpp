@@ -297,7 +297,6 @@ class replica {
     version_vector first_kv;
     crdt::dot_context first_ctx;
     size_t rounds = 0;  // tables that followed pages
-    bool create = false;  // a full transfer's: creates the set if we do not hold it
   };
   // Which of our elements of a set a join reads: those with an id in `ids`, or (page) those with a
   // member key in (after, last] — (after, end) without `last`.

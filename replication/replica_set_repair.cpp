@@ -93,7 +93,6 @@ void replica::fetch_set_in_pages(recon_session& s, const std::string& skey) {
   auto [r, fresh] = s.sets.emplace(skey, set_repair{iblt_cells_for(first_set_pairs), {}, {}});
   if (!fresh) return;
   r->second.paged = true;
-  r->second.create = true;
   ++stats_.sets_transferred_in_pages;
   (void)send_set_recon(s, skey);  // a page request: always sent
 }
@@ -492,7 +491,8 @@ void replica::on_set_recon_answer(node_id from, const set_recon_answer& a, uint6
           sr.first_kv = in->kv;
           sr.first_ctx = in->value.get_if<crdt::or_set>()->context();
         }
-        element_choice page{nullptr, true, sr.after, std::nullopt, sr.create};
+        // A full transfer's set (fetch_set_in_pages) is created if we do not hold it.
+        element_choice page{nullptr, true, sr.after, std::nullopt, s.full};
         if (a.more) page.last = a.last;
         join_elements(a.key, a.state, page, &s.peer_vv, false);
         if (a.more) {
@@ -505,7 +505,7 @@ void replica::on_set_recon_answer(node_id from, const set_recon_answer& a, uint6
         const std::set<uint32_t> none;
         std::string tail = encode_stored(
             sr.first_kv, crdt::encode(crdt::value{crdt::or_set::window({}, std::move(sr.first_ctx), 0)}));
-        join_elements(a.key, tail, element_choice{&none, false, {}, std::nullopt, sr.create}, &s.peer_vv);
+        join_elements(a.key, tail, element_choice{&none, false, {}, std::nullopt, s.full}, &s.peer_vv);
         // Elements that gained dots from deltas while the pages came may hold dots the responder
         // had removed: a table settles them (its join looks at exactly those), unless the set
         // keeps changing too fast to settle — then the session ends unfinished.

@@ -51,13 +51,15 @@ uint64_t sent(const simulation& s, const char* kind) {
   return s.messages_by_kind().count(kind) ? s.messages_by_kind().at(kind) : 0;
 }
 
-}  // namespace
+// Nodes 0 and 1 hold the same set "big" (equal headers) and equal vectors.
+bool same_big_set(simulation& s) {
+  std::string h = header_at(s, 0, "big");
+  return !h.empty() && h == header_at(s, 1, "big") && s.at(0).rep->vv() == s.at(1).rep->vv();
+}
 
-TEST_CASE("set repair: a big set that differs by a few elements on each side is repaired by its elements") {
-  uint64_t seed = test::seed_for("set repair");
-  INFO("RUMOR_SEED=" << seed);
-  auto cfg = sim_config::quick_probes(2);
-  simulation s(seed, cfg);
+// Starts the two nodes and adds `members` members to "big" on node 0 (batches of 1,000); true
+// once node 1 holds the same set.
+bool start_with_big_set(simulation& s) {
   s.start_all();
   s.run_for(2'000);
   for (int batch = 0; batch < members / 1'000; ++batch) {
@@ -65,11 +67,18 @@ TEST_CASE("set repair: a big set that differs by a few elements on each side is 
     for (int i = batch * 1'000; i < (batch + 1) * 1'000; ++i) add.push_back(member(i));
     s.update(0, "big", crdt::type_tag::or_set, ops::set_add(add), consistency::local, 5'000, nullptr, &add);
   }
-  auto same = [&] {
-    std::string h = header_at(s, 0, "big");
-    return !h.empty() && h == header_at(s, 1, "big") && s.at(0).rep->vv() == s.at(1).rep->vv();
-  };
-  REQUIRE(s.run_until(same, 60'000));
+  return s.run_until([&] { return same_big_set(s); }, 60'000).has_value();
+}
+
+}  // namespace
+
+TEST_CASE("set repair: a big set that differs by a few elements on each side is repaired by its elements") {
+  uint64_t seed = test::seed_for("set repair");
+  INFO("RUMOR_SEED=" << seed);
+  auto cfg = sim_config::quick_probes(2);
+  simulation s(seed, cfg);
+  auto same = [&] { return same_big_set(s); };
+  REQUIRE(start_with_big_set(s));
   REQUIRE(set_records::decode_header(header_at(s, 1, "big"))->count == members);
 
   // Apart, each side changes the set: node 0 adds one member and removes one, node 1 likewise.
@@ -195,18 +204,8 @@ TEST_CASE("set transfer: a wiped node bootstraps a big set in pages, not as one 
   auto cfg = sim_config::quick_probes(2);
   cfg.replica.set_recon_page_bytes = 20'000;  // ~800 members per page
   simulation s(seed, cfg);
-  s.start_all();
-  s.run_for(2'000);
-  for (int batch = 0; batch < members / 1'000; ++batch) {
-    std::vector<std::string> add;
-    for (int i = batch * 1'000; i < (batch + 1) * 1'000; ++i) add.push_back(member(i));
-    s.update(0, "big", crdt::type_tag::or_set, ops::set_add(add), consistency::local, 5'000, nullptr, &add);
-  }
-  auto same = [&] {
-    std::string h = header_at(s, 0, "big");
-    return !h.empty() && h == header_at(s, 1, "big") && s.at(0).rep->vv() == s.at(1).rep->vv();
-  };
-  REQUIRE(s.run_until(same, 60'000));
+  auto same = [&] { return same_big_set(s); };
+  REQUIRE(start_with_big_set(s));
   s.reset_counters();
   s.wipe(1);
   // While the pages come: node 0 removes members across the whole key range and adds new ones.
