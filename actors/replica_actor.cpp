@@ -671,7 +671,11 @@ caf::behavior replica_actor(self_ptr self, replica_actor_config cfg) {
         st.rep->receive(m.from, m.msg, now_ms(st));
         if (const uint64_t applied = st.rep->stats().remote_applied - applied_before; applied > 0)
           st.applied_unsent.emplace_back(steady_us(), applied);
-        schedule_drain(self);
+        // A chunk of a streamed pull with more to come is its own batch: its commit overlaps the
+        // apply of the chunks behind it, and its request for more leaves once it is durable
+        // rather than after the whole window (PROTOCOL.md, "Streamed pull").
+        if (const auto* r = std::get_if<replication::sync_response>(&m.msg); r != nullptr && r->more) drain(self);
+        else schedule_drain(self);
       },
       [=](cas_peer_message& m) {
         auto& st = self->state;

@@ -97,6 +97,8 @@ result<std::unique_ptr<lmdb_store>> lmdb_store::open(const options& o) {
 
 const options& lmdb_store::opts() const { return impl_->opts; }
 
+bool lmdb_store::presence_filter_built() const { return impl_->present.built(); }
+
 result<std::optional<std::string>> lmdb_store::get_value(std::string_view key) const {
   if (auto s = check_key(key, "key"); !s) return s.err();
   return impl_->get_record(record_kind::value, key);
@@ -114,7 +116,7 @@ std::vector<result<std::optional<std::string>>> lmdb_store::get_values(std::span
     }
     const auto a = d.layered(record_kind::value, keys[i]);
     if (a.s == overlay::state::present) out[i] = std::optional<std::string>{std::string{a.bytes}};
-    else if (a.s == overlay::state::unknown) below.push_back(i);
+    else if (a.s == overlay::state::unknown && d.present.may_hold(keys[i])) below.push_back(i);
   }
   if (below.empty()) return out;
   // In key order through one cursor: keys that are neighbours in the B-tree (a user key's types
@@ -267,6 +269,7 @@ status lmdb_store::debug_put_raw(record_kind kind, std::string_view key, std::st
   if (rc != 0) return d.lmdb_error(rc, "begin debug transaction");
   MDB_val k = lmdb::to_val(key);
   MDB_val v = lmdb::to_val(bytes);
+  if (kind == record_kind::value) d.present.add(key);
   if ((rc = mdb_put(txn.get(), d.dbi_of(kind), &k, &v, 0)) != 0)
     return d.lmdb_error(rc, "debug put");
   if ((rc = txn.commit()) != 0) return d.lmdb_error(rc, "debug commit");

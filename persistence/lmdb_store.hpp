@@ -55,6 +55,11 @@ class lmdb_store final : public store {
 
   const options& opts() const;
 
+  // Whether reads of absent value keys skip the B-trees yet (presence_filter.hpp): the filter is
+  // built from the value table in the background after open; until then every such read goes
+  // to the B-trees. For tests and diagnostics.
+  bool presence_filter_built() const;
+
   // Waits until every group committed before the call is materialized into the B-trees (the
   // write-ahead log is then empty up to there). Errors: the materializer's failure (map_full,
   // io_error), which it retries in the background.

@@ -36,6 +36,7 @@ bool lmdb_store::impl::visible_in(MDB_txn* txn, layer_stack below, record_kind k
   for (const layer* l : below)
     if (const auto a = ask(l->o, kind, key, origin, seq); a.s != overlay::state::unknown)
       return a.s == overlay::state::present;
+  if (kind == record_kind::value && !present.may_hold(key)) return false;
   const auto dk = delta_key(origin, seq);
   MDB_val k = lmdb::to_val(kind == record_kind::delta ? as_view(dk) : key);
   MDB_val v{};
@@ -334,7 +335,36 @@ status lmdb_store::impl::materialize_once() {
   return {};
 }
 
+void lmdb_store::impl::build_presence() {
+  constexpr std::size_t keys_per_txn = std::size_t{1} << 16;
+  std::string resume;  // the last key added; the next transaction starts after it
+  for (bool first = true;; first = false) {
+    {
+      std::lock_guard wl(wb_mu);
+      if (stopping) return;
+    }
+    bool done = false;
+    const status st = read([&](MDB_txn* txn) -> status {
+      lmdb::cursor_guard cur;
+      if (const int rc = mdb_cursor_open(txn, values, cur.out()); rc != 0) return lmdb_error(rc, "open cursor");
+      MDB_val k = lmdb::to_val(resume), v{};
+      int rc = mdb_cursor_get(cur.get(), &k, &v, first ? MDB_FIRST : MDB_SET_RANGE);
+      std::size_t n = 0;
+      for (; rc == 0 && n < keys_per_txn; rc = mdb_cursor_get(cur.get(), &k, &v, MDB_NEXT), ++n)
+        present.add(lmdb::to_view(k));
+      if (rc != 0 && rc != MDB_NOTFOUND) return lmdb_error(rc, "scan value keys");
+      done = rc == MDB_NOTFOUND;
+      if (!done) resume = std::string{lmdb::to_view(k)};  // added again next time: harmless
+      return {};
+    });
+    if (!st) return;
+    if (done) break;
+  }
+  present.mark_built();
+}
+
 void lmdb_store::impl::run_materializer() {
+  build_presence();
   std::unique_lock wl(wb_mu);
   for (;;) {
     const uint64_t wait_ms = wb_error ? std::max<uint64_t>(opts.materialize_interval_ms, 1000)

@@ -57,8 +57,9 @@ struct replica_config {
   size_t max_message_bytes = 1 << 20;     // bound on delta / state bytes in one message
   // A requester that lacks many deltas is answered with up to this many sync_response chunks
   // in flight (PROTOCOL.md, "Streamed pull"), so that its decode, apply and commit of one chunk
-  // overlap with the next one's transfer. 1: one chunk per round trip.
-  size_t sync_window = 4;
+  // overlap with the next one's transfer. 1: one chunk per round trip. Up to this many times
+  // max_message_bytes may be on the way to one requester.
+  size_t sync_window = 8;
   size_t reorder_limit = 65536;           // out-of-order deltas buffered (beyond: dropped, re-pulled)
   unsigned bucket_bits = 16;              // reconciliation buckets = 2^bucket_bits
   size_t full_sync_threshold = 50'000;    // expected differences beyond which repair streams all
