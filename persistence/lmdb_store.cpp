@@ -90,6 +90,7 @@ result<std::unique_ptr<lmdb_store>> lmdb_store::open(const options& o) {
   auto log = wal::open(o);
   if (log) p->log = std::move(*log);
   else if (!(o.read_only && log.err().code == errc::not_found)) return log.err();
+  p->start_presence_build();  // beside the replay: built by the time the replica counts its keys
   if (auto s = p->replay(); !s) return s.err();
   p->start_materializer();
   return std::unique_ptr<lmdb_store>(new lmdb_store(std::move(p)));
@@ -216,6 +217,12 @@ result<store_stats> lmdb_store::stats() const {
   s->deltas = static_cast<uint64_t>(std::max<int64_t>(0, counted->deltas));
   s->meta_records = static_cast<uint64_t>(std::max<int64_t>(0, counted->meta));
   return s;
+}
+
+result<uint64_t> lmdb_store::value_count() const {
+  auto counted = impl_->current_counts(true);
+  if (!counted) return counted.err();
+  return static_cast<uint64_t>(std::max<int64_t>(0, counted->values));
 }
 
 result<store_stats> lmdb_store::stats_uncounted() const {

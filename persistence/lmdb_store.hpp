@@ -52,6 +52,7 @@ class lmdb_store final : public store {
   status sync() override;
   result<store_stats> stats() const override;
   result<store_stats> stats_uncounted() const override;
+  result<uint64_t> value_count() const override;
 
   const options& opts() const;
 

@@ -168,8 +168,11 @@ struct lmdb_store::impl {
   std::thread materializer;
   // Which value keys the B-trees may hold (presence_filter.hpp): every put of a value through
   // apply_op (and debug_put_raw) adds its key; build_presence() adds what the B-trees held at
-  // open, in the materializer's thread, and marks it built.
+  // open, in a thread of its own started before the log replay (presence_builder, joined by
+  // stop_materializer), and marks it built.
   presence_filter present;
+  std::thread presence_builder;
+  void start_presence_build();
   // Adds every value key of the B-trees to `present` (a few keys per microsecond, in read
   // transactions of 64Ki keys each), then marks it built. Stops early, leaving the filter
   // unbuilt (every read goes to the B-trees), when the store closes or a read fails.
@@ -183,6 +186,7 @@ struct lmdb_store::impl {
   // empty (wal::recreate_if_larger). Skipped while a commit runs.
   void shrink_log();
   void start_materializer();
+  // Stops the materializer and the presence filter's builder (if running) and joins them.
   void stop_materializer();
   void run_materializer();
   // One round: seals the active layer, writes every sealed layer (merged, key-sorted) into the
@@ -207,15 +211,24 @@ struct lmdb_store::impl {
   counts count_disk(MDB_txn* txn) const;
   // Layers to look through, newest first.
   using layer_stack = std::span<const layer* const>;
-  // Returns true iff the record is visible through `below` and then the B-trees.
+  // Per origin, the highest delta seq the B-trees hold in one read transaction (0: none),
+  // filled as origins are asked about (see visible_in).
+  using last_seqs = std::map<uint64_t, uint64_t>;
+  // Returns true iff the record is visible through `below` and then the B-trees. A value key the
+  // presence filter rules out, and a delta above its origin's highest seq in the B-trees (with
+  // `last`: remembered per origin for txn), are answered without a B-tree lookup.
   bool visible_in(MDB_txn* txn, layer_stack below, record_kind kind, std::string_view key, uint64_t origin = 0,
-                  uint64_t seq = 0) const;
+                  uint64_t seq = 0, last_seqs* last = nullptr) const;
+  // The highest seq of `origin`'s deltas in the B-trees (0: none). REQUIRES: txn of env.
+  uint64_t last_delta_seq(MDB_txn* txn, uint64_t origin) const;
   // Deltas of `origin` with seq <= up_to visible through `below` and then the B-trees.
   int64_t visible_deltas_in(MDB_txn* txn, layer_stack below, uint64_t origin, uint64_t up_to) const;
   struct below_view;
   // The record counts of the visible state: disk_counts plus every layer's effect (FORMAT.md,
   // "Record counts"). Costs a B-tree lookup per record not counted before. Errors: LMDB's.
-  result<counts> current_counts() const;
+  // values_only: only `values` is counted (the others are left 0), and only value records are
+  // asked about.
+  result<counts> current_counts(bool values_only = false) const;
   // Beyond this many records to ask about, current_counts seals the active layer rather than
   // count it with commits held off.
   static constexpr std::size_t count_under_lock = 4096;

@@ -232,13 +232,15 @@ class overlay {
   // record is asked about once in the layer's life; a truncation again only when its bound
   // rises. The state below a layer never changes (the layers under it being written into the
   // B-trees does not change what is visible), so neither do the answers.
+  // With values_only, only the value records are asked about and counted (the effect's deltas
+  // and meta are 0), and counted() does not change.
   // REQUIRES: no concurrent count or change of this layer.
   template <class Below>
-  effect count(Below&& below) const;
+  effect count(Below&& below, bool values_only = false) const;
   // The same effect, worked out afresh without remembering anything (for a layer whose state
   // below is no longer the one count() remembered answers for).
   template <class Below>
-  effect recount(Below&& below) const;
+  effect recount(Below&& below, bool values_only = false) const;
   // True iff count() has run since the layer last changed: its remembered answers are complete.
   bool counted() const noexcept { return counted_; }
   // Records the next count() will ask `below` about (truncations aside).
@@ -273,9 +275,13 @@ class overlay {
 };
 
 template <class Below>
-overlay::effect overlay::count(Below&& below) const {
+overlay::effect overlay::count(Below&& below, bool values_only) const {
   effect e;
   values_.count_below([&](std::string_view k) { return below.visible(family::value, k, 0, 0); });
+  if (values_only) {
+    e.values = values_.present_count() - values_.below_count();
+    return e;
+  }
   meta_.count_below([&](std::string_view k) { return below.visible(family::meta, k, 0, 0); });
   e.values = values_.present_count() - values_.below_count();
   e.meta = meta_.present_count() - meta_.below_count();
@@ -297,11 +303,12 @@ overlay::effect overlay::count(Below&& below) const {
 }
 
 template <class Below>
-overlay::effect overlay::recount(Below&& below) const {
+overlay::effect overlay::recount(Below&& below, bool values_only) const {
   effect e;
   values_.for_each([&](const entry& r) {
     e.values += (r.present ? 1 : 0) - (below.visible(family::value, r.key, 0, 0) ? 1 : 0);
   });
+  if (values_only) return e;
   meta_.for_each([&](const entry& r) {
     e.meta += (r.present ? 1 : 0) - (below.visible(family::meta, r.key, 0, 0) ? 1 : 0);
   });

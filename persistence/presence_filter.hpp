@@ -13,8 +13,8 @@
 // - add(key) before the write transaction that puts `key` commits (a transaction that aborts
 //   leaves a bit set: a false "maybe", never a false "absent").
 // - The filter is usable only after mark_built(), called once every key of a B-tree snapshot
-//   taken after adds began has been added (lmdb_store scans the value table at open, in the
-//   materializer's thread). Until then may_hold() answers true.
+//   taken after adds began has been added (lmdb_store scans the value table at open, in a
+//   thread of its own, beside the log replay). Until then may_hold() answers true.
 // - Thread-safe: adds and queries from any thread (relaxed atomic bit operations; mark_built
 //   releases, may_hold acquires). A reader that no longer finds a key in the write-behind layers
 //   finds its bit: the materializer adds it before the transaction that writes it, and drops the

@@ -147,6 +147,14 @@ class store {
   // status asks for. Counting is exact and incremental, but costs a look-up per record written
   // since the last count (lmdb_store); the rest is a few reads of state kept anyway.
   virtual result<store_stats> stats_uncounted() const { return stats(); }
+  // stats().values alone: what a replica counts its keys from when it loads. lmdb_store counts
+  // only the value records written since the last count for it (after a crash, the replayed
+  // log's), not the delta and meta records too.
+  virtual result<uint64_t> value_count() const {
+    auto s = stats();
+    if (!s) return s.err();
+    return s->values;
+  }
 };
 
 }  // namespace rumor::persistence

@@ -56,7 +56,7 @@ void encode_wal_record(std::span<const write_batch> group, std::string& out) {
   }
 }
 
-status decode_wal_record(std::string_view payload, write_batch& out) {
+status visit_wal_record(std::string_view payload, const std::function<void(const write_op&)>& visit) {
   if (payload.empty() || static_cast<uint8_t>(payload[0]) != wal_record_version) {
     return error{errc::corrupt, payload.empty() ? "empty log record"
                                                 : "log record of unknown version " +
@@ -75,16 +75,22 @@ status decode_wal_record(std::string_view payload, write_batch& out) {
     if (has_delta_ids(k) && (!r.varint(origin) || !r.varint(seq))) {
       return error{errc::corrupt, "log record ends inside a delta operation"};
     }
-    switch (k) {
-      case op_kind::put_value: out.put_value(key, data); break;
-      case op_kind::erase_value: out.erase_value(key); break;
-      case op_kind::append_delta: out.append_delta(origin, seq, data); break;
-      case op_kind::truncate_deltas: out.truncate_deltas(origin, seq); break;
-      case op_kind::put_meta: out.put_meta(key, data); break;
-      case op_kind::erase_meta: out.erase_meta(key); break;
-    }
+    visit(write_op{k, key, data, origin, seq});
   }
   return {};
+}
+
+status decode_wal_record(std::string_view payload, write_batch& out) {
+  return visit_wal_record(payload, [&](const write_op& op) {
+    switch (op.kind) {
+      case op_kind::put_value: out.put_value(op.key, op.data); break;
+      case op_kind::erase_value: out.erase_value(op.key); break;
+      case op_kind::append_delta: out.append_delta(op.origin, op.seq, op.data); break;
+      case op_kind::truncate_deltas: out.truncate_deltas(op.origin, op.seq); break;
+      case op_kind::put_meta: out.put_meta(op.key, op.data); break;
+      case op_kind::erase_meta: out.erase_meta(op.key); break;
+    }
+  });
 }
 
 }  // namespace rumor::persistence

@@ -9,6 +9,7 @@
 //
 // Varints are LEB128 (7 bits per byte, low bits first, at most 10 bytes).
 
+#include <functional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -26,5 +27,10 @@ void encode_wal_record(std::span<const write_batch> group, std::string& out);
 // Decodes `payload` into `out` (appending). Errors: errc::corrupt naming what is malformed
 // (unknown version or operation kind, a length past the end, an over-long varint).
 status decode_wal_record(std::string_view payload, write_batch& out);
+
+// Calls visit(op) for each operation of `payload` in order, without copying: op views
+// `payload`. Stops at the first malformed operation with the error decode_wal_record gives
+// (the operations before it have been visited).
+status visit_wal_record(std::string_view payload, const std::function<void(const write_op&)>& visit);
 
 }  // namespace rumor::persistence

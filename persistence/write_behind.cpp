@@ -31,12 +31,30 @@ uint64_t steady_ms() {
 // Commits do not count: a layer's effect on the record counts is worked out by overlay::count
 // when stats() asks or the materializer is about to write the layer, each record once.
 
+uint64_t lmdb_store::impl::last_delta_seq(MDB_txn* txn, uint64_t origin) const {
+  lmdb::cursor_guard cur;
+  if (mdb_cursor_open(txn, deltas, cur.out()) != 0) return UINT64_MAX;  // unknown: look each one up
+  const auto past = delta_key(origin, UINT64_MAX);
+  MDB_val k = lmdb::to_val(as_view(past)), v{};
+  int rc = mdb_cursor_get(cur.get(), &k, &v, MDB_SET_RANGE);
+  if (rc == 0 && lmdb::to_view(k) == as_view(past)) return UINT64_MAX;
+  rc = rc == 0 ? mdb_cursor_get(cur.get(), &k, &v, MDB_PREV) : mdb_cursor_get(cur.get(), &k, &v, MDB_LAST);
+  if (rc == MDB_NOTFOUND) return 0;
+  if (rc != 0 || k.mv_size != delta_key_bytes) return UINT64_MAX;
+  return delta_key_origin(lmdb::to_view(k)) == origin ? delta_key_seq(lmdb::to_view(k)) : 0;
+}
+
 bool lmdb_store::impl::visible_in(MDB_txn* txn, layer_stack below, record_kind kind, std::string_view key,
-                                  uint64_t origin, uint64_t seq) const {
+                                  uint64_t origin, uint64_t seq, last_seqs* last) const {
   for (const layer* l : below)
     if (const auto a = ask(l->o, kind, key, origin, seq); a.s != overlay::state::unknown)
       return a.s == overlay::state::present;
   if (kind == record_kind::value && !present.may_hold(key)) return false;
+  if (kind == record_kind::delta && last != nullptr) {
+    auto it = last->find(origin);
+    if (it == last->end()) it = last->emplace(origin, last_delta_seq(txn, origin)).first;
+    if (seq > it->second) return false;
+  }
   const auto dk = delta_key(origin, seq);
   MDB_val k = lmdb::to_val(kind == record_kind::delta ? as_view(dk) : key);
   MDB_val v{};
@@ -77,11 +95,12 @@ struct lmdb_store::impl::below_view {
   const impl& d;
   MDB_txn* txn;
   layer_stack layers;
+  mutable last_seqs last{};  // per origin, for txn
   bool visible(overlay::family f, std::string_view key, uint64_t origin, uint64_t seq) const {
     const record_kind kind = f == overlay::family::value  ? record_kind::value
                              : f == overlay::family::meta ? record_kind::meta
                                                           : record_kind::delta;
-    return d.visible_in(txn, layers, kind, key, origin, seq);
+    return d.visible_in(txn, layers, kind, key, origin, seq, &last);
   }
   int64_t deltas_upto(uint64_t origin, uint64_t bound) const { return d.visible_deltas_in(txn, layers, origin, bound); }
 };
@@ -92,7 +111,7 @@ void lmdb_store::impl::counts::add(const overlay::effect& e) {
   meta += e.meta;
 }
 
-result<lmdb_store::impl::counts> lmdb_store::impl::current_counts() const {
+result<lmdb_store::impl::counts> lmdb_store::impl::current_counts(bool values_only) const {
   std::lock_guard cl(count_mu);
   if (std::shared_lock ol(ov_mu); active->o.unasked() > count_under_lock) {
     // Too many records to count while commits wait: count them as a sealed layer, unlocked.
@@ -117,7 +136,7 @@ result<lmdb_store::impl::counts> lmdb_store::impl::current_counts() const {
       return lmdb_error(rc, "begin read transaction");
     std::vector<const layer*> below;
     for (auto it = layers.rbegin(); it != layers.rend(); ++it) below.push_back(it->get());
-    sum.add(active->o.count(below_view{*this, txn.get(), below}));
+    sum.add(active->o.count(below_view{*this, txn.get(), below}, values_only));
   }
   // The sealed layers, unlocked. The counts telescope: disk_counts is the state below the
   // oldest layer, each layer adds its effect on the state below it. A layer the materializer is
@@ -130,15 +149,17 @@ result<lmdb_store::impl::counts> lmdb_store::impl::current_counts() const {
   for (const auto& l : layers) fresh = fresh || (l->in_flight.load() && !l->o.counted());
   if (fresh) base = count_disk(txn.get());
   sum.values += base.values;
-  sum.deltas += base.deltas;
-  sum.meta += base.meta;
+  if (!values_only) {
+    sum.deltas += base.deltas;
+    sum.meta += base.meta;
+  }
   std::vector<const layer*> below;  // newest first
   for (std::size_t i = 0; i < layers.size(); ++i) {
     below.clear();
     for (std::size_t j = i; j-- > 0;) below.push_back(layers[j].get());
     const below_view view{*this, txn.get(), below};
     const overlay& o = layers[i]->o;
-    sum.add(fresh && layers[i]->in_flight.load() ? o.recount(view) : o.count(view));
+    sum.add(fresh && layers[i]->in_flight.load() ? o.recount(view, values_only) : o.count(view, values_only));
   }
   return sum;
 }
@@ -364,7 +385,6 @@ void lmdb_store::impl::build_presence() {
 }
 
 void lmdb_store::impl::run_materializer() {
-  build_presence();
   std::unique_lock wl(wb_mu);
   for (;;) {
     const uint64_t wait_ms = wb_error ? std::max<uint64_t>(opts.materialize_interval_ms, 1000)
@@ -439,14 +459,20 @@ void lmdb_store::impl::start_materializer() {
   materializer = std::thread([this] { run_materializer(); });
 }
 
+void lmdb_store::impl::start_presence_build() {
+  if (opts.read_only || !log) return;
+  presence_builder = std::thread([this] { build_presence(); });
+}
+
 void lmdb_store::impl::stop_materializer() {
-  if (!materializer.joinable()) return;
+  if (!materializer.joinable() && !presence_builder.joinable()) return;
   {
     std::lock_guard wl(wb_mu);
     stopping = true;
   }
   wake.notify_all();
-  materializer.join();
+  if (materializer.joinable()) materializer.join();
+  if (presence_builder.joinable()) presence_builder.join();
 }
 
 status lmdb_store::impl::flush() {
@@ -483,14 +509,14 @@ status lmdb_store::impl::replay() {
   if (!log) return {};
   status inner;
   status scanned = log->scan(checkpoint_lsn, [&](uint64_t lsn, std::string_view payload) {
-    write_batch b;
-    if (auto s = decode_wal_record(payload, b); !s) {
+    // Applied as decoded (no copy into a write_batch): a record that does not decode fails the
+    // open, and the layer it was partly applied to goes with it.
+    if (auto s = visit_wal_record(payload, [&](const write_op& op) { apply_to_active(op); }); !s) {
       inner = error{errc::corrupt, "write-ahead log record " + std::to_string(lsn) + " of '" + dir() +
                                        "' cannot be decoded (" + s.err().message +
                                        "); the updates it holds cannot be replayed"};
       return false;
     }
-    for (std::size_t i = 0; i < b.size(); ++i) apply_to_active(b.op(i));
     last_lsn = lsn;
     active->lsn = lsn;
     return true;

@@ -113,8 +113,8 @@ status replica::load(uint64_t now_ms) {
       if (auto st = members_->restore(std::get<join_response>(*m).members); !st) return st.err();
     }
   }
-  if (auto stats = store_.stats(); !stats) return stats.err();
-  else value_records_ = stats->values;
+  if (auto n = store_.value_count(); !n) return n.err();
+  else value_records_ = *n;
   status st;
   auto scanned = store_.scan_meta(persistence::key_range::with_prefix(meta_digest),
                                   [&](std::string_view name, std::string_view bytes) {
@@ -434,18 +434,26 @@ void replica::tick(uint64_t now_ms) {
   clock_ahead_ = clock_problem(now_ms).has_value();
   members_->tick(now_ms, step_messages_);
   flush_push();
-  // The first pull goes out as soon as a live peer is known (a restarted node starts catching up
-  // at once, not a gossip interval later); then one per interval.
-  bool first_pull = !pulled_ && !members_->live_peers().empty();
-  if (first_pull || now_ms - last_gossip_ms_ >= config_.gossip_interval_ms) {
-    pulled_ = true;
-    last_gossip_ms_ = now_ms;
-    ++stats_.gossip_rounds;
-    anti_entropy(now_ms);
-    maybe_truncate();
-  }
+  if (!pull_if_first(now_ms) && now_ms - last_gossip_ms_ >= config_.gossip_interval_ms) gossip_round(now_ms);
   expire(now_ms);
   end_step();
+}
+
+// The first pull goes out as soon as a live peer is known — from the membership message that
+// made it live, not the next tick — so a restarted node starts catching up at once; then one
+// per gossip interval.
+bool replica::pull_if_first(uint64_t now_ms) {
+  if (pulled_ || members_->live_peers().empty()) return false;
+  gossip_round(now_ms);
+  return true;
+}
+
+void replica::gossip_round(uint64_t now_ms) {
+  pulled_ = true;
+  last_gossip_ms_ = now_ms;
+  ++stats_.gossip_rounds;
+  anti_entropy(now_ms);
+  maybe_truncate();
 }
 
 void replica::receive(node_id from, const message& m, uint64_t now_ms) {
@@ -457,6 +465,7 @@ void replica::receive(node_id from, const message& m, uint64_t now_ms) {
         if constexpr (std::is_same_v<M, ping> || std::is_same_v<M, ack> || std::is_same_v<M, ping_req> ||
                       std::is_same_v<M, join_request> || std::is_same_v<M, join_response>) {
           members_->step(from, m, now_ms, step_messages_);
+          (void)pull_if_first(now_ms);
           if constexpr (std::is_same_v<M, ack>) {
             if (msg.target == from && msg.echo_ms != 0) {
               clocks_.record(from, msg.echo_ms, msg.now_ms, now_ms);

@@ -422,6 +422,10 @@ class replica {
   // when one of them is unknown.
   std::optional<version_vector> applied_by_all(const std::vector<node_id>& peers) const;
   void on_sync_request(node_id from, const sync_request& q, uint64_t now_ms);
+  // tick(): one anti-entropy exchange and a truncation check. pull_if_first(): that round at
+  // once if none ran yet and a peer is live (returns whether it ran).
+  void gossip_round(uint64_t now_ms);
+  bool pull_if_first(uint64_t now_ms);
   void on_sync_response(node_id from, const sync_response& r, uint64_t now_ms);
 
   // ---- tombstone collection (replica_tombstones.cpp) ----

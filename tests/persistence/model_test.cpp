@@ -161,6 +161,10 @@ void check_equal(const store& s, const model& m, generator& gen) {
            }).has_value());
   CHECK(meta == m.meta);
 
+  // The values alone first (asking about value records only), then everything.
+  auto vc = s.value_count();
+  REQUIRE(vc.has_value());
+  CHECK(*vc == m.values.size());
   auto st = s.stats();
   REQUIRE(st.has_value());
   CHECK(st->values == m.values.size());
@@ -351,6 +355,11 @@ TEST_CASE("model: record counts asked for the first time while layers are being 
       for (const auto& b : group) m.apply(b);
     }
     for (int i = 0; i < 3; ++i) {
+      if (i == 0 || gen.chance(0.5)) {
+        auto vc = s->value_count();
+        REQUIRE(vc.has_value());
+        CHECK(*vc == m.values.size());
+      }
       auto st = s->stats();
       REQUIRE(st.has_value());
       CHECK(st->values == m.values.size());
