@@ -139,6 +139,7 @@ void replica::start(const std::vector<std::string>& seeds, uint64_t now_ms) {
     bootstrapped_ = true;
     cur_.put_meta(meta_bootstrapped, "1");
   }
+  (void)pull_if_first(now_ms);  // peers restored live from the store: catch up from them at once
   end_step();
 }
 
@@ -439,9 +440,9 @@ void replica::tick(uint64_t now_ms) {
   end_step();
 }
 
-// The first pull goes out as soon as a live peer is known — from the membership message that
-// made it live, not the next tick — so a restarted node starts catching up at once; then one
-// per gossip interval.
+// The first pull goes out as soon as a live peer is known — at start (members restored from the
+// store) or with the membership message that made one live, not at the next tick — so a
+// restarted node starts catching up at once; then one per gossip interval.
 bool replica::pull_if_first(uint64_t now_ms) {
   if (pulled_ || members_->live_peers().empty()) return false;
   gossip_round(now_ms);

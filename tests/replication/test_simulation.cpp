@@ -206,6 +206,34 @@ TEST_CASE("simulation: a restarted node pulls at once, not a gossip interval lat
   CHECK(*ms < 1'000);
 }
 
+TEST_CASE("simulation: a restarted node's first pull leaves with the message that makes a peer live, not at its next tick") {
+  uint64_t seed = test::seed_for("first pull on live");
+  INFO("RUMOR_SEED=" << seed);
+  sim_config cfg;
+  cfg.nodes = 2;
+  cfg.tick_ms = 1'000;                      // a tick-driven first pull would wait up to this long
+  cfg.replica.gossip_interval_ms = 10'000;
+  simulation s(seed, cfg);
+  s.start_all();
+  s.run_for(5'000);
+  s.crash(1);
+  for (int k = 0; k < 50; ++k)
+    s.update(0, "k" + std::to_string(k), crdt::type_tag::pn_counter, increment_by(1), consistency::local, 5'000,
+             nullptr);
+  s.run_for(3'000);
+  // Restart just after node 1's tick: its next tick is about tick_ms away.
+  while (s.now() % cfg.tick_ms != 2) s.run_for(1);
+  s.restart(1);
+  uint64_t ms = 0;  // checked every 5 ms (run_until checks once a tick)
+  while (!s.converged() && ms < 30'000) {
+    s.run_for(5);
+    ms += 5;
+  }
+  REQUIRE(s.converged());
+  MESSAGE("caught up 50 missed updates " << ms << " ms after the restart (ticks every 1 s)");
+  CHECK(ms < 300);
+}
+
 TEST_CASE("simulation: majority writes succeed with one of three nodes down and time out clearly without a majority") {
   uint64_t seed = test::seed_for("majority writes");
   INFO("RUMOR_SEED=" << seed);
