@@ -6,8 +6,8 @@
 // One bit per 3-byte key prefix (2^24 bits, 2 MiB, zero pages until touched): a value key
 // begins with 3 bytes of its user key's hash (replication/value_layout.hpp), so the bits are
 // spread evenly and a million keys set about 6 % of them. Bits are only ever set — a key erased
-// from the B-trees keeps its bit — so the filter answers "absent" only for a prefix no key the
-// B-trees ever held since the filter was built has.
+// from the B-trees keeps its bit — so the filter answers "absent" only for a prefix that no key
+// has had in the B-trees since the store was opened.
 //
 // Contract:
 // - add(key) before the write transaction that puts `key` commits (a transaction that aborts

@@ -358,7 +358,7 @@ status lmdb_store::impl::materialize_once() {
 
 void lmdb_store::impl::build_presence() {
   constexpr std::size_t keys_per_txn = std::size_t{1} << 16;
-  std::string resume;  // the last key added; the next transaction starts after it
+  std::string resume;  // where the next transaction starts: the first key not added yet
   for (bool first = true;; first = false) {
     {
       std::lock_guard wl(wb_mu);
@@ -375,7 +375,7 @@ void lmdb_store::impl::build_presence() {
         present.add(lmdb::to_view(k));
       if (rc != 0 && rc != MDB_NOTFOUND) return lmdb_error(rc, "scan value keys");
       done = rc == MDB_NOTFOUND;
-      if (!done) resume = std::string{lmdb::to_view(k)};  // added again next time: harmless
+      if (!done) resume = std::string{lmdb::to_view(k)};
       return {};
     });
     if (!st) return;
