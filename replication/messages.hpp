@@ -37,7 +37,10 @@ using crdt::version_vector;
 //   5: repair of big or_sets by their elements (set_recon_request, set_recon_answer). Peer
 //      messages only: the client protocol is version 4's, and clients say 4
 //      (client_protocol_version).
-inline constexpr uint32_t protocol_version = 5;
+//   6: deltas of push and sync_response travel in the compact batch form (delta_batch.hpp,
+//      wire.capnp Push.batch / SyncResponse.batch), which version-5 builds do not read. Peer
+//      messages only, like 5.
+inline constexpr uint32_t protocol_version = 6;
 // The version on a client connection's hellos (both ways): the client protocol (docs/protocol.md)
 // last changed in peer protocol version 4.
 inline constexpr uint32_t client_protocol_version = 4;

@@ -1,5 +1,5 @@
 @0xbdfb2da15400f5cf;
-# rumor replication protocol — the peer-to-peer wire spec (protocol version 5; client connections say 4,
+# rumor replication protocol — the peer-to-peer wire spec (protocol version 6; client connections say 4,
 # messages.hpp client_protocol_version). Every frame on a
 # peer connection is one standard, unpacked Cap'n Proto message (segment table + segments) whose
 # root is a `Message`. Frames are at most 64 MiB and 512 segments; a peer that sends a bad frame
@@ -147,8 +147,10 @@ struct DeltaEntry {
 
 # Epidemic push of new deltas (of any origin).
 struct Push {
-  deltas @0 :List(DeltaEntry);
+  deltas @0 :List(DeltaEntry);  # not written since version 6 (`batch` instead); still read
   wantAck @1 :Bool;         # true: answer `pushAck` once the applied deltas are durably committed
+  batch @2 :Data;           # version 6: the deltas in the compact batch form of
+                            # replication/delta_batch.hpp (after any in `deltas`)
 }
 
 struct PushAck {
@@ -169,6 +171,8 @@ struct SyncResponse {
   more @2 :Bool;                 # true: the answer was cut at its size bound; ask again
   truncated @3 :List(UInt64);    # origins (!= 0) whose needed deltas the responder no longer has
                                  # in its log: the requester must repair by reconciliation
+  batch @4 :Data;                # version 6: the deltas in batch form, as in `Push` (`deltas` is
+                                 # not written since)
 }
 
 # Full state of one stored value.

@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "replication/capnp_frame.hpp"
+#include "replication/delta_batch.hpp"
 #include "replication/wire.capnp.h"
 #include "replication/wire_codec.hpp"
 
@@ -251,7 +252,19 @@ class decoder {
 
   message get(w::JoinResponse::Reader r) { return join_response{get(r.getMembers())}; }
 
-  message get(w::Push::Reader r) { return push{get(r.getDeltas()), r.getWantAck()}; }
+  // The deltas of a push or sync_response: any in the old list, then the batch's.
+  std::vector<delta_entry> deltas(capnp::List<w::DeltaEntry>::Reader list, capnp::Data::Reader batch) {
+    std::vector<delta_entry> out = get(list);
+    if (batch.size() == 0) return out;
+    auto b = decode_delta_batch({reinterpret_cast<const char*>(batch.begin()), batch.size()});
+    if (!b) violation(b.err().message);
+    take(b->size());
+    if (out.empty()) return std::move(*b);
+    out.insert(out.end(), std::make_move_iterator(b->begin()), std::make_move_iterator(b->end()));
+    return out;
+  }
+
+  message get(w::Push::Reader r) { return push{deltas(r.getDeltas(), r.getBatch()), r.getWantAck()}; }
 
   message get(w::PushAck::Reader r) { return push_ack{get(r.getApplied())}; }
 
@@ -260,7 +273,7 @@ class decoder {
   message get(w::SyncResponse::Reader r) {
     sync_response s;
     s.vv = get(r.getVv());
-    s.deltas = get(r.getDeltas());
+    s.deltas = deltas(r.getDeltas(), r.getBatch());
     s.more = r.getMore();
     auto t = r.getTruncated();
     take(t.size());

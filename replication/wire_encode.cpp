@@ -4,7 +4,10 @@
 #include <utility>
 #include <variant>
 
+#include <cstring>
+
 #include "replication/capnp_frame.hpp"
+#include "replication/delta_batch.hpp"
 #include "replication/wire.capnp.h"
 #include "replication/wire_codec.hpp"
 
@@ -80,20 +83,6 @@ void put(capnp::List<w::VvEntry>::Builder l, const version_vector& vv) {
   }
 }
 
-void put(capnp::List<w::DeltaEntry>::Builder l, const std::vector<delta_entry>& v) {
-  for (unsigned i = 0; i < l.size(); ++i) {
-    auto b = l[i];
-    const delta_entry& d = v[i];
-    b.setOrigin(d.origin);
-    b.setSeq(d.seq);
-    b.setKey(data_of(d.record.key));
-    b.setType(static_cast<w::CrdtType>(static_cast<uint16_t>(d.record.type)));
-    b.setHlc(d.record.hlc);
-    b.setDelta(data_of(d.record.delta));
-    put(b.initDeps(count(d.record.deps.size())), d.record.deps);
-  }
-}
-
 void put(capnp::List<w::KeyState>::Builder l, const std::vector<key_state>& v) {
   for (unsigned i = 0; i < l.size(); ++i) {
     l[i].setKey(data_of(v[i].key));
@@ -150,9 +139,19 @@ void put_body(w::Message::Builder m, const join_response& x) {
   put(m.initJoinResponse().initMembers(count(x.members.size())), x.members);
 }
 
+// Deltas travel in the batch form (delta_batch.hpp), copied once into the frame's Data.
+template <class Builder>
+void put_batch(Builder b, const std::vector<delta_entry>& deltas) {
+  if (deltas.empty()) return;
+  std::string batch;
+  encode_delta_batch(deltas, batch);
+  auto d = b.initBatch(static_cast<unsigned>(batch.size()));
+  std::memcpy(d.begin(), batch.data(), batch.size());
+}
+
 void put_body(w::Message::Builder m, const push& x) {
   auto b = m.initPush();
-  put(b.initDeltas(count(x.deltas.size())), x.deltas);
+  put_batch(b, x.deltas);
   b.setWantAck(x.want_ack);
 }
 
@@ -167,7 +166,7 @@ void put_body(w::Message::Builder m, const sync_request& x) {
 void put_body(w::Message::Builder m, const sync_response& x) {
   auto b = m.initSyncResponse();
   put(b.initVv(count(x.vv.size())), x.vv);
-  put(b.initDeltas(count(x.deltas.size())), x.deltas);
+  put_batch(b, x.deltas);
   b.setMore(x.more);
   auto t = b.initTruncated(count(x.truncated.size()));
   for (unsigned i = 0; i < t.size(); ++i) t.set(i, x.truncated[i]);
