@@ -245,6 +245,7 @@ void drain_cas(self_ptr self) {
 void drain(self_ptr self) {
   auto& st = self->state;
   if (!st.rep) return;
+  st.rep->push_now(now_ms(st));  // deltas leave with the burst that brought them, not at a tick
   auto r = st.rep->take_ready();
   if (!r.batches.empty()) {
     for (auto& b : r.batches) b.id += st.batch_base;

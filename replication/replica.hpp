@@ -52,6 +52,9 @@ using mutator = std::function<result<crdt::value>(crdt::value& current, node_id 
 struct replica_config {
   std::string cluster = "rumor";
   size_t fanout = 3;                      // peers each batch of new deltas is pushed to
+  // Deltas of other origins are pushed on before the batch that applied them here commits (their
+  // origin made them durable before sending); false: they wait for it, as this node's own do.
+  bool relay_before_commit = true;
   uint64_t gossip_interval_ms = 200;      // one anti-entropy exchange per interval
   size_t max_deltas_per_message = 1024;   // bound on deltas in one push / sync_response
   size_t max_message_bytes = 1 << 20;     // bound on delta / state bytes in one message
@@ -198,6 +201,10 @@ class replica {
             const set_view_request* view = nullptr);
   void receive(node_id from, const message& m, uint64_t now_ms);
   void tick(uint64_t now_ms);
+  // Pushes the deltas applied since the last push now instead of at the next tick. The node
+  // runtime calls it once per burst of inputs (when it drains), so that a delta is forwarded
+  // within a step of its arrival; tick() pushes whatever is left.
+  void push_now(uint64_t now_ms);
 
   // The batch `batch_id` from ready.batches is durable. REQUIRES: batches are reported in order.
   void committed(uint64_t batch_id);

@@ -8,8 +8,9 @@
 //   Nothing is applied before the replica is bootstrapped (a full copy of a peer's state).
 // - apply() joins one delta into its key's value and puts the value, the delta-log record and the
 //   vector advance into the open batch; false (the gap stays) on a bad delta or a read error.
-// - flush_push() (each tick) sends the new deltas (to_push_) to `fanout` random live peers,
-//   never to the peer a delta came from nor to one known to have it. anti_entropy() (each
+// - flush_push() (each tick, and at push_now()) sends the new deltas (to_push_) to `fanout`
+//   random live peers, never to the peer a delta came from nor to one known to have it. Deltas
+//   of other origins go out at once (relay before commit); this node's own, once durable. anti_entropy() (each
 //   gossip_interval_ms) sends one random live peer our vector; on_sync_request() answers it with
 //   log_entries_after(), streamed: up to config.sync_window chunks in flight to one requester,
 //   each chunk that says `more` bringing a request that tops the window up; without progress for
@@ -182,23 +183,39 @@ void replica::flush_push() {
   std::shuffle(peers.begin(), peers.end(), rng_);
   size_t n = std::min(config_.fanout, peers.size());
   for (size_t i = 0; i < n; ++i) {
-    push p;
-    size_t bytes = 0;
+    // Two pushes per peer: this node's own deltas leave with the step's other messages, once
+    // their batch is durable (a crashed node must never reuse a seq a peer saw); deltas of other
+    // origins are relayed at once, before their batch here commits — their origin made them
+    // durable before it sent them (PROTOCOL.md, "Relay before commit").
+    push own, relayed;
+    size_t own_bytes = 0, relayed_bytes = 0;
     auto known = peer_vv_.find(peers[i]);
     for (auto& [e, source] : to_push_) {
       if (source == peers[i]) continue;  // never echo a delta to the peer it came from
       if (known != peer_vv_.end() && known->second.get(e.origin) >= e.seq) continue;  // it has it
+      const bool relay = config_.relay_before_commit && e.origin != self_;
+      push& p = relay ? relayed : own;
+      size_t& bytes = relay ? relayed_bytes : own_bytes;
       if (p.deltas.size() >= config_.max_deltas_per_message || bytes >= config_.max_message_bytes) {
-        send(peers[i], std::move(p));
+        if (relay) ready_.messages.push_back(outgoing{peers[i], {}, std::move(p)});
+        else send(peers[i], std::move(p));
         p = push{};
         bytes = 0;
       }
       bytes += entry_bytes(e);
       p.deltas.push_back(e);
     }
-    if (!p.deltas.empty()) send(peers[i], std::move(p));
+    if (!relayed.deltas.empty()) ready_.messages.push_back(outgoing{peers[i], {}, std::move(relayed)});
+    if (!own.deltas.empty()) send(peers[i], std::move(own));
   }
   to_push_.clear();
+}
+
+void replica::push_now(uint64_t now_ms) {
+  now_ms_ = now_ms;
+  if (failed_) return;
+  flush_push();
+  end_step();
 }
 
 void replica::anti_entropy(uint64_t now_ms) {

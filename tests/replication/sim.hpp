@@ -37,6 +37,9 @@ struct sim_config {
   uint64_t max_latency_ms = 10;
   uint64_t tick_ms = 10;          // each node ticks this often
   uint64_t commit_delay_ms = 0;   // batches wait this long for their commit (0: at once)
+  // After each input a node pushes what it applied (replica::push_now), as the node runtime
+  // does once per burst; false: only at its ticks.
+  bool eager_push = true;
   replica_config replica;
 
   // `n` nodes that notice a node down or up within a few hundred simulated milliseconds (probe
@@ -345,6 +348,7 @@ class simulation {
 
   // Moves a node's ready output into the world.
   void process(size_t i) {
+    if (cfg_.eager_push && nodes_[i].up) nodes_[i].rep->push_now(now_);
     drain(i);
     commit_due(i);
   }
