@@ -137,6 +137,19 @@ void membership::tick(uint64_t now, outbox& out) {
   check_suspicions(now);
   reap(now);
   sync(now, out);
+  probe_dead(now, out);
+}
+
+void membership::probe_dead(uint64_t now, outbox& out) {
+  if (cfg_.dead_probe_interval_ms == 0 || now < next_dead_probe_at_) return;
+  next_dead_probe_at_ = now + cfg_.dead_probe_interval_ms;
+  auto dead = [](const auto& kv) { return kv.second.u.status == member_status::dead; };
+  auto it = std::find_if(members_.upper_bound(dead_probe_cursor_), members_.end(), dead);
+  if (it == members_.end()) it = std::find_if(members_.begin(), members_.end(), dead);
+  if (it == members_.end() || it->first == self_id_) return;
+  dead_probe_cursor_ = it->first;
+  pulls_.emplace_back(it->first, now + cfg_.probe_interval_ms);  // its answer does not pull again
+  send_join(it->second.u.address, it->first, true, out);
 }
 
 bool membership::step(node_id from, const message& msg, uint64_t now, outbox& out) {
@@ -149,16 +162,24 @@ bool membership::step(node_id from, const message& msg, uint64_t now, outbox& ou
   const auto* p = std::get_if<ping>(&msg);
   if (correct_sender_ && !(p && p->probe != 0)) send(from, ping{0, {self()}}, out);
   // A message from a node we do not know means the gossip about it never reached us (it ran out
-  // of retransmissions): pull that node's table, at most once per probe interval per node.
-  if (!members_.contains(from) && !has_left()) {
-    std::erase_if(pulls_, [this](const auto& p) { return now_ >= p.second; });
-    const bool pulled = std::any_of(pulls_.begin(), pulls_.end(), [from](const auto& p) { return p.first == from; });
-    if (!pulled && pulls_.size() < max_pulls_) {
-      pulls_.emplace_back(from, now_ + cfg_.probe_interval_ms);
-      out.push_back(outgoing{from, {}, join_request{self()}});
-    }
+  // of retransmissions): pull that node's table. One from a member we hold dead means a partition
+  // healed or it came back: exchange tables with it (it learns it was declared dead and refutes,
+  // we learn its side). At most once per probe interval per node.
+  if (!has_left()) {
+    auto it = members_.find(from);
+    if (it == members_.end()) pull_from(from, false, out);
+    else if (it->second.u.status == member_status::dead) pull_from(from, true, out);
   }
   return true;
+}
+
+void membership::pull_from(node_id from, bool push, outbox& out) {
+  std::erase_if(pulls_, [this](const auto& p) { return now_ >= p.second; });
+  const bool pulled = std::any_of(pulls_.begin(), pulls_.end(), [from](const auto& p) { return p.first == from; });
+  if (pulled || pulls_.size() >= max_pulls_) return;
+  pulls_.emplace_back(from, now_ + cfg_.probe_interval_ms);
+  if (push) send_join(address_of(from), from, true, out);
+  else out.push_back(outgoing{from, {}, join_request{self()}});
 }
 
 void membership::handle(node_id from, const message& msg, uint64_t now, outbox& out) {

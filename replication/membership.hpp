@@ -91,6 +91,14 @@ struct membership_config {
   // Also once, 2-5 probe intervals after joining (catches members that joined at the same time).
   // 0 disables it.
   uint64_t sync_interval_ms = 30'000;
+  // Members declared dead are probed for their return: every dead_probe_interval_ms, a
+  // full-state exchange (as sync's) with the next dead member in id order, round robin. Once a
+  // partition heals, each side finds the other within about (dead members / nodes on this side)
+  // intervals, however long the split lasted; the cost is bounded — one exchange per interval,
+  // whatever the number of dead members — and nothing is sent while none is dead. A membership
+  // message from a member we hold dead starts the same exchange with it at once (at most once per
+  // probe interval per member). 0 disables the probing (sync's random dead member remains).
+  uint64_t dead_probe_interval_ms = 500;
   // A member dead (or left) this long is removed from the table.
   uint64_t reap_dead_after_ms = 24ull * 3600 * 1000;
   // leave() sends the departure directly to up to this many live peers.
@@ -260,6 +268,10 @@ class membership {
   void reap(uint64_t now);
   void gossip_round(uint64_t now, outbox& out);
   void sync(uint64_t now, outbox& out);
+  void probe_dead(uint64_t now, outbox& out);
+  // A full-state exchange with `from` (unknown or held dead) now, at most once per probe
+  // interval per node.
+  void pull_from(node_id from, bool push, outbox& out);
   void send_join(const std::string& address, node_id to, bool push, outbox& out);
 
   size_t live_count() const;  // alive + suspect, self included
@@ -287,6 +299,8 @@ class membership {
   static constexpr size_t max_pulls_ = 16;
   std::vector<std::pair<node_id, uint64_t>> pulls_;  // unknown senders pulled, until when
   uint64_t next_gossip_at_ = 0;
+  uint64_t next_dead_probe_at_ = 0;
+  node_id dead_probe_cursor_ = 0;  // the dead member probed last (round robin in id order)
   bool correct_sender_ = false;  // step(): the sender needs our refutation
 
   uint32_t health_ = 0;

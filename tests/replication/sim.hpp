@@ -7,6 +7,7 @@
 // Used by the simulation tests (test_simulation.cpp), the seed-range runner (sim_main.cpp) and
 // the figures program (replication_figures.cpp).
 
+#include <algorithm>
 #include <functional>
 #include <map>
 #include <memory>
@@ -236,6 +237,10 @@ class simulation {
   std::vector<crdt::value> values(size_t i, const std::string& key) const {
     auto v = nodes_[i].rep->get(key);
     return v ? *v : std::vector<crdt::value>{};
+  }
+
+  bool all_bootstrapped() const {
+    return std::all_of(nodes_.begin(), nodes_.end(), [](const node& n) { return !n.up || n.rep->bootstrapped(); });
   }
 
   bool all_live_members_alive() const {
