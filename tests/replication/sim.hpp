@@ -114,7 +114,15 @@ class simulation {
     for (size_t g = 0; g < groups.size(); ++g)
       for (size_t i : groups[g]) group_[i] = g;
   }
-  void heal() { group_.clear(); }
+  void heal() {
+    group_.clear();
+    blocked_.clear();
+  }
+  // Messages from `from` to `to` (one way) are dropped until heal() or unblock().
+  void block(size_t from, size_t to) { blocked_.insert({from, to}); }
+  void unblock(size_t from, size_t to) { blocked_.erase({from, to}); }
+  // True iff node i holds a batch not yet committed.
+  bool has_uncommitted(size_t i) const { return !nodes_[i].uncommitted.empty(); }
 
   uint64_t next_request() { return ++request_; }
 
@@ -394,6 +402,7 @@ class simulation {
     messages_by_kind_[kind_name(o.msg)] += 1;
     if (!to) return;  // unknown or down: the packet goes nowhere
     if (!group_.empty() && group_[from] != group_[*to]) return;
+    if (blocked_.count({from, *to})) return;
     std::uniform_real_distribution<double> u(0, 1);
     if (u(rng_) < cfg_.loss) return;
     int copies = u(rng_) < cfg_.duplicate ? 2 : 1;
@@ -407,6 +416,7 @@ class simulation {
     node& n = nodes_[f.to];
     if (!n.up || !nodes_[f.from].up) return;
     if (!group_.empty() && group_[f.from] != group_[f.to]) return;
+    if (blocked_.count({f.from, f.to})) return;
     auto m = decode_message(f.bytes);
     if (!m) throw std::runtime_error("wire decode failed: " + m.err().describe());
     // From the identity that sent it: a message still in flight when its sender's disk was wiped
@@ -429,6 +439,7 @@ class simulation {
   sim_config cfg_;
   std::vector<node> nodes_;
   std::vector<size_t> group_;
+  std::set<std::pair<size_t, size_t>> blocked_;  // one-way links that drop everything
   std::priority_queue<flight, std::vector<flight>, std::greater<flight>> wire_;
   uint64_t now_ = 1'700'000'000'000;  // virtual wall clock (ms), so HLC physical parts look real
   uint64_t order_ = 0;

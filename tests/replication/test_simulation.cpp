@@ -645,3 +645,46 @@ TEST_CASE("simulation: after a split of 5 s, 30 s or 10 min the two sides exchan
     }
   }
 }
+
+// Relay before commit (PROTOCOL.md): node 2 hears node 0 only through node 1. Batches take
+// 300 ms to commit. Node 1 forwards node 0's delta as soon as it has applied it, before its own
+// commit; then it crashes before that commit and loses the delta. Nothing is lost: the origin
+// made it durable before sending, node 2 has it, and node 1 gets it back once restarted.
+TEST_CASE("simulation: a relay forwards a delta before its own commit, and its crash before that commit loses nothing") {
+  uint64_t seed = test::seed_for("relay before commit");
+  INFO("RUMOR_SEED=" << seed);
+  for (bool relay : {true, false}) {
+    CAPTURE(relay);
+    sim_config cfg;
+    cfg.nodes = 3;
+    cfg.commit_delay_ms = 300;
+    cfg.replica.relay_before_commit = relay;
+    cfg.replica.gossip_interval_ms = 5'000;  // no pull brings the delta to node 2 meanwhile
+    simulation s(seed, cfg);
+    s.start_all();
+    REQUIRE(s.run_until([&] { return s.all_live_members_alive() && s.all_bootstrapped(); }, 30'000));
+    s.run_for(1'000);  // the batches of the start are committed
+    s.block(0, 2);
+    s.block(2, 0);
+    s.update(0, "r", crdt::type_tag::pn_counter, increment_by(1), consistency::local, 5'000, nullptr);
+    auto reached = s.run_until([&] { return counter_at(s, 2, "r") == 1; }, 3'000);
+    REQUIRE(reached);
+    MESSAGE(std::string(relay ? "relay before commit" : "relay after commit") << ": node 2 has the update " << *reached << " ms after the write");
+    if (!relay) {
+      CHECK(*reached >= 600);  // node 0's commit, then node 1's, before node 1 forwards it
+      continue;
+    }
+    // It reached node 2 before node 1's commit could have: 0's commit + one network hop.
+    CHECK(*reached < 600);
+    CHECK(counter_at(s, 1, "r") == 1);
+    REQUIRE(s.has_uncommitted(1));
+    s.crash(1);  // its batch holding the delta vanishes
+    s.run_for(100);
+    CHECK(counter_at(s, 2, "r") == 1);
+    s.restart(1);
+    s.heal();
+    auto ms = s.run_until([&] { return s.converged(); }, 30'000);
+    REQUIRE(ms);
+    for (size_t i = 0; i < 3; ++i) CHECK(counter_at(s, i, "r") == 1);
+  }
+}
