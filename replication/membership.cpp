@@ -148,7 +148,9 @@ void membership::probe_dead(uint64_t now, outbox& out) {
   if (it == members_.end()) it = std::find_if(members_.begin(), members_.end(), dead);
   if (it == members_.end() || it->first == self_id_) return;
   dead_probe_cursor_ = it->first;
-  pulls_.emplace_back(it->first, now + cfg_.probe_interval_ms);  // its answer does not pull again
+  // Its answer must not start another exchange: it counts as a pull (bounded like them).
+  std::erase_if(pulls_, [now](const auto& p) { return now >= p.second; });
+  if (pulls_.size() < max_pulls_) pulls_.emplace_back(it->first, now + cfg_.probe_interval_ms);
   send_join(it->second.u.address, it->first, true, out);
 }
 

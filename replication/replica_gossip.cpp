@@ -8,10 +8,11 @@
 //   Nothing is applied before the replica is bootstrapped (a full copy of a peer's state).
 // - apply() joins one delta into its key's value and puts the value, the delta-log record and the
 //   vector advance into the open batch; false (the gap stays) on a bad delta or a read error.
-// - flush_push() (each tick, and at push_now()) sends the new deltas (to_push_) to `fanout`
-//   random live peers, never to the peer a delta came from nor to one known to have it. Deltas
-//   of other origins go out at once (relay before commit); this node's own, once durable. anti_entropy() (each
-//   gossip_interval_ms) sends one random live peer our vector; on_sync_request() answers it with
+// - flush_push() (at push_now(), once per burst of inputs, and each tick) sends the new deltas
+//   (to_push_) to `fanout` random live peers, never to the peer a delta came from nor to one
+//   known to have it. Deltas of other origins go out at once (relay before commit); this node's
+//   own, once durable. anti_entropy() (each gossip_interval_ms) sends one random live peer our
+//   vector; on_sync_request() answers it with
 //   log_entries_after(), streamed: up to config.sync_window chunks in flight to one requester,
 //   each chunk that says `more` bringing a request that tops the window up; without progress for
 //   a gossip interval (or after a restart of the requester) it starts again from the requester's

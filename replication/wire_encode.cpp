@@ -1,10 +1,9 @@
 // wire_codec, encoding (wire_codec.hpp): replication::message and cas_message -> one frame of
 // wire.capnp's Message. Every union ordinal is checked against the alternatives at compile time.
 
+#include <cstring>
 #include <utility>
 #include <variant>
-
-#include <cstring>
 
 #include "replication/capnp_frame.hpp"
 #include "replication/delta_batch.hpp"

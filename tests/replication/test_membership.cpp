@@ -388,6 +388,53 @@ TEST_CASE("membership: unknown senders, stray acks, non-membership messages") {
   CHECK(m.members().size() == 1);
 }
 
+TEST_CASE("membership: dead members are probed one per interval, round robin; a message from one starts an exchange at once") {
+  membership_config cfg;
+  cfg.dead_probe_interval_ms = 500;
+  cfg.sync_interval_ms = 0;  // only the dead probing sends full tables here
+  membership m(1, "n0", 7, cfg);
+  outbox out;
+  m.start_join({}, 0, out);
+  auto exchanges = [&](uint64_t from_ms, uint64_t to_ms) {
+    std::vector<node_id> to;
+    for (uint64_t t = from_ms; t <= to_ms; t += 10) {
+      outbox o;
+      m.tick(t, o);
+      for (auto& g : o)
+        if (std::holds_alternative<join_response>(g.msg)) to.push_back(g.to);
+    }
+    return to;
+  };
+  CHECK(exchanges(0, 3'000).empty());  // nobody dead: nothing sent
+  gossip(m, 2, mu(2, 1, member_status::alive, "n2"), 3'000);
+  gossip(m, 3, mu(3, 1, member_status::alive, "n3"), 3'000);
+  gossip(m, 5, mu(5, 1, member_status::alive, "n5"), 3'000);
+  gossip(m, 5, mu(2, 1, member_status::dead, "n2"), 3'000);
+  gossip(m, 5, mu(3, 1, member_status::dead, "n3"), 3'000);
+  // Two dead members: one exchange per 500 ms, taking turns; the live one is never probed.
+  auto to = exchanges(3'010, 6'000);
+  REQUIRE(to.size() >= 5);
+  CHECK(to.size() <= 7);
+  for (size_t i = 1; i < to.size(); ++i) CHECK(to[i] != to[i - 1]);
+  for (node_id n : to) CHECK((n == 2 || n == 3));
+  // A membership message from a member held dead: a full-state exchange with it at once (one
+  // per probe interval), which tells it it was declared dead.
+  gossip(m, 5, mu(7, 1, member_status::alive, "n7"), 6'000);
+  gossip(m, 5, mu(7, 1, member_status::dead, "n7"), 6'000);
+  out.clear();
+  m.step(7, ping{0, {}}, 6'001, out);
+  REQUIRE(out.size() == 2);
+  CHECK(out[0].to == 7);
+  CHECK(out[0].address == "n7");
+  const auto* table = std::get_if<join_response>(&out[0].msg);
+  REQUIRE(table);
+  CHECK(std::find(table->members.begin(), table->members.end(), mu(7, 1, member_status::dead, "n7")) != table->members.end());
+  CHECK(std::holds_alternative<join_request>(out[1].msg));
+  out.clear();
+  m.step(7, ping{0, {}}, 6'100, out);
+  CHECK(out.empty());
+}
+
 TEST_CASE("membership: ping_req relays are bounded and relay the ack") {
   membership_config cfg;
   cfg.max_pending_relays = 2;
