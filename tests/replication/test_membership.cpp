@@ -388,7 +388,7 @@ TEST_CASE("membership: unknown senders, stray acks, non-membership messages") {
   CHECK(m.members().size() == 1);
 }
 
-TEST_CASE("membership: dead members are probed one per interval, round robin; a message from one starts an exchange at once") {
+TEST_CASE("membership: dead members are probed one per interval, round robin, and a message from one starts an exchange at once") {
   membership_config cfg;
   cfg.dead_probe_interval_ms = 500;
   cfg.sync_interval_ms = 0;  // only the dead probing sends full tables here
