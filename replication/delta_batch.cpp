@@ -69,7 +69,7 @@ void encode_delta_batch(const std::vector<delta_entry>& entries, std::string& ou
   auto index_of = [&table](uint64_t n) { return table.index_of(n); };
   std::string body;
   body.reserve(entries.size() * 40);
-  uint64_t seq_before = 0, hlc_before = 0;
+  uint64_t seq_before = 0, hlc_before = 0, decoded = 0;
   std::string_view key_before;
   for (const delta_entry& e : entries) {
     const delta_record& r = e.record;
@@ -78,7 +78,12 @@ void encode_delta_batch(const std::vector<delta_entry>& entries, std::string& ou
     put_varint(body, table.index_of(e.origin));
     put_varint(body, zigzag(e.seq - seq_before));
     put_varint(body, zigzag(r.hlc - hlc_before));
+    // The decoder refuses a batch that decodes to more than 32 × its bytes (+ 4 KiB). Shared key
+    // prefixes are what could get there (many deltas of one long key, tiny deltas): a key is
+    // shared only while the keys and deltas so far stay within 16 × the bytes written so far.
     size_t shared = shared_prefix(key_before, r.key);
+    decoded += r.key.size() + r.delta.size();
+    if (decoded > 16 * (body.size() + 1)) shared = 0;
     put_varint(body, shared);
     put_varint(body, r.key.size() - shared);
     body.append(r.key, shared);
@@ -134,7 +139,6 @@ result<std::vector<delta_entry>> decode_delta_batch(std::string_view in) {
   std::unordered_map<node_id, bool> seen;
   for (uint64_t i = 0; i < n; ++i) {
     node_id id = *get_u64le(in, at);
-    if (id == 0) return bad("node id 0 in the node table");
     if (!seen.emplace(id, true).second) return bad("node " + std::to_string(id) + " twice in the node table");
     nodes.push_back(id);
   }
@@ -162,6 +166,7 @@ result<std::vector<delta_entry>> decode_delta_batch(std::string_view in) {
     uint64_t origin = 0, dseq = 0, dhlc = 0, shared = 0, m = 0, d = 0, len = 0;
     if (!varint(origin) || !varint(dseq) || !varint(dhlc) || !varint(shared) || !varint(m)) return bad(what + " cut off");
     if (!node_at(origin, e.origin)) return bad(what + ": origin index outside the node table");
+    if (e.origin == 0) return bad(what + ": origin node id 0");
     e.seq = seq_before + unzigzag(dseq);
     if (e.seq == 0) return bad(what + ": seq 0");
     e.record.hlc = hlc_before + unzigzag(dhlc);

@@ -9,7 +9,9 @@
 // relative to the entry before it, since deltas that travel together are neighbours in time:
 //
 //   batch  := u8 format (1)
-//             varint N | N × u64 LE node id          the node table: no 0, no node twice
+//             varint N | N × u64 LE node id          the node table: no node twice (0 only
+//                                                    inside CRDT deltas: never as an origin or
+//                                                    in deps)
 //             varint E | E × entry
 //   entry  := u8 head                                bits 0-6: CRDT type tag (1..7);
 //                                                    bit 7: the delta is in node-table form
@@ -30,8 +32,8 @@
 // (one DeltaEntry: ~128). The encoder writes what decode_delta_batch reads back as equal entries.
 //
 // decode_delta_batch never throws. It refuses (errc::decode_error) a batch that is cut off, has
-// bytes after its last entry, another format, a node id 0 or twice in the table, an index outside
-// the table, an origin or seq of 0, a type tag outside 1..7, a key sharing more than the key
+// bytes after its last entry, another format, a node id twice in the table, an index outside
+// the table, an origin (node id) or seq of 0, a type tag outside 1..7, a key sharing more than the key
 // before has, deps not strictly ascending or with a seq of 0, or a delta in node-table form that
 // does not convert. Keys and deltas are otherwise checked by the replica, as with every delta
 // (the codec passes any bytes, as the DeltaEntry list did). Since a shared key prefix costs one

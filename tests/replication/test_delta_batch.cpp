@@ -236,3 +236,34 @@ TEST_CASE("delta batch: random mutations never crash — what decodes re-encodes
   }
   MESSAGE("mutated batches still valid: " << accepted << " of 30000");
 }
+
+// Found while fixing the fuzz finding below: the encoder shared every repeated key, so deltas of
+// one long key with tiny deltas made a batch its own decoder refused as decoding to more than
+// 32 × its bytes. The encoder now stops sharing before that.
+TEST_CASE("delta batch regression: many tiny deltas of one long key re-encode to a batch that decodes") {
+  std::vector<delta_entry> same_key;
+  for (uint64_t i = 1; i <= 5'000; ++i)
+    same_key.push_back(delta_entry{7, i, delta_record{std::string(4'000, 'k'), crdt::type_tag::ew_flag, i, "", {}}});
+  std::string b = encode(same_key);
+  auto back = decode_delta_batch(b);
+  INFO((back ? std::string() : back.err().message));
+  REQUIRE(back.has_value());
+  CHECK(*back == same_key);
+  CHECK(b.size() < same_key.size() * 4'000 / 4);  // still shares most of them
+}
+
+// Found by fuzz_peer_frame (fuzz/regressions/fuzz_peer_frame/crash-c1d588a4…): a delta whose CRDT
+// bytes name node id 0 (a compact form the codec would refuse later, but opaque here) put 0 into
+// the node table on re-encoding, and the decoder refused any 0 in the table. Node 0 is refused
+// only as an origin or in deps.
+TEST_CASE("delta batch regression: a delta naming node 0 inside its CRDT bytes re-encodes to a batch that decodes") {
+  // A g_counter compact form: a version vector of one entry, node 0, counter 1; empty cloud and store.
+  const std::string zero_node_delta = std::string{'\x40', '\x01', '\x01'} + std::string(8, '\0') + std::string{'\x01', '\x00', '\x00'};
+  std::string form;
+  REQUIRE(crdt::to_node_table_form(zero_node_delta, form, [](uint64_t) { return uint64_t{0}; }));
+  std::vector<delta_entry> e{delta_entry{5, 1, delta_record{"k", crdt::type_tag::g_counter, 1, zero_node_delta, {}}}};
+  auto back = decode_delta_batch(encode(e));
+  INFO((back ? std::string() : back.err().message));
+  REQUIRE(back.has_value());
+  CHECK(*back == e);
+}
