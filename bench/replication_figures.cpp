@@ -12,6 +12,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <map>
 #include <string>
 
 #include "replication/operations.hpp"
@@ -74,24 +75,68 @@ void dissemination(uint64_t seed, bool quick) {
   }
 }
 
-void bytes_per_update(uint64_t seed) {
-  std::printf("\n2. bytes on the wire per update (5 nodes, 2000 counter updates, all traffic incl. membership)\n");
+// One run of figure 2: `nodes` nodes, 2000 counter updates (origins in turn, 200 keys), `burst`
+// of them every 2*burst ms (500 updates/s in all; a burst arrives at its nodes at once, as
+// pipelined client requests do, and each node pushes once per burst), then until converged. Prints the
+// bytes per update across the cluster, by kind, beside the goal: 1.3 * (N-1) * the bytes per
+// update of one push carrying every delta of the run (in pushes of up to 1000 deltas).
+void bytes_run(uint64_t seed, size_t nodes, bool tree, int burst) {
   sim_config cfg;
-  cfg.nodes = 5;
+  cfg.nodes = nodes;
+  cfg.replica.tree_push = tree;
   simulation s(seed, cfg);
   s.start_all();
+  s.run_until([&] { return s.all_live_members_alive() && s.all_bootstrapped(); }, 60'000);
   s.run_for(3'000);
   s.reset_counters();
-  for (int k = 0; k < 2'000; ++k) {
-    s.update(static_cast<size_t>(k) % 5, "u" + std::to_string(k % 200), crdt::type_tag::pn_counter, increment_by(1),
-             consistency::local, 5'000, nullptr);
-    s.run_for(2);
+  std::map<std::pair<node_id, uint64_t>, delta_entry> deltas;
+  s.observe_sends([&](size_t, const message& m) {
+    if (auto* p = std::get_if<push>(&m))
+      for (const auto& e : p->deltas) deltas.emplace(std::make_pair(e.origin, e.seq), e);
+  });
+  const int updates = 2'000;
+  for (int k = 0; k < updates; ++k) {
+    if (k % burst == 0) s.begin_burst();
+    s.update(static_cast<size_t>(k) % nodes, "u" + std::to_string(k % 200), crdt::type_tag::pn_counter,
+             increment_by(1), consistency::local, 5'000, nullptr);
+    if (k % burst == burst - 1) {
+      s.end_burst();
+      s.run_for(2 * static_cast<uint64_t>(burst));
+    }
   }
   s.run_until([&] { return s.converged(); }, 60'000);
-  std::printf("   total %llu bytes in %llu messages = %.0f bytes per update across the cluster (%.0f per replica)\n",
-              static_cast<unsigned long long>(s.total_bytes()), static_cast<unsigned long long>(s.total_messages()),
-              static_cast<double>(s.total_bytes()) / 2000.0, static_cast<double>(s.total_bytes()) / 2000.0 / 4.0);
-  for (auto& [kind, b] : s.bytes_by_kind()) std::printf("     %-16s %10llu\n", kind.c_str(), static_cast<unsigned long long>(b));
+  s.observe_sends(nullptr);
+  // The reference: the deltas in pushes of up to 1000, as bench wire's per-update-in-batch figure.
+  uint64_t batched = 0;
+  push p;
+  for (auto& [id, e] : deltas) {
+    p.deltas.push_back(e);
+    if (p.deltas.size() == 1000) {
+      batched += encode_message(p).size();
+      p.deltas.clear();
+    }
+  }
+  if (!p.deltas.empty()) batched += encode_message(p).size();
+  const double per_delta = deltas.empty() ? 0 : static_cast<double>(batched) / static_cast<double>(deltas.size());
+  const double total = static_cast<double>(s.total_bytes()) / updates;
+  const double goal = 1.3 * static_cast<double>(nodes - 1) * per_delta;
+  auto& by = s.bytes_by_kind();
+  auto kind = [&](const char* k) { return by.count(k) ? static_cast<double>(by.at(k)) / updates : 0.0; };
+  const double membership = kind("ping") + kind("ack") + kind("ping_req") + kind("join_request") + kind("join_response");
+  const double entropy = kind("sync_request") + kind("sync_response");
+  std::printf("   %4zu %-7s %5d %9.0f %9.0f %8.0f %7.0f %8.0f %6.0f %7.1f %7.0f %6.2f%s\n", nodes, tree ? "tree" : "random",
+              burst, total, total / static_cast<double>(nodes - 1), kind("push"), kind("ihave"), entropy, membership,
+              per_delta, goal, total / goal, s.converged() ? "" : "  NOT converged");
+}
+
+void bytes_per_update(uint64_t seed, bool quick) {
+  std::printf("\n2. bytes on the wire per update: 2000 counter updates at 500/s in bursts, all traffic\n");
+  std::printf("   (B: bytes per update of the run's deltas in pushes of 1000; goal: 1.3 * (N-1) * B)\n");
+  std::printf("   %4s %-7s %5s %9s %9s %8s %7s %8s %6s %7s %7s %6s\n", "N", "push", "burst", "B/update", "/replica",
+              "push", "ihave", "entropy", "memb", "B", "goal", "ratio");
+  for (size_t n : quick ? std::vector<size_t>{5} : std::vector<size_t>{5, 16})
+    for (bool tree : {false, true})
+      for (int burst : {1, 50}) bytes_run(seed, n, tree, burst);
 }
 
 // Two nodes holding `keys` identical keys.
@@ -237,7 +282,7 @@ int main(int argc, char** argv) {
   std::printf("rumor replication figures (deterministic simulation, seed %llu%s)\n",
               static_cast<unsigned long long>(seed), quick ? ", quick" : "");
   if (!only || only == 1) dissemination(seed, quick);
-  if (!only || only == 2) bytes_per_update(seed);
+  if (!only || only == 2) bytes_per_update(seed, quick);
   if (!only || only == 3) insync(seed, quick);
   if (!only || only == 4) reconcile(seed, quick);
   if (!only || only == 5) set_repair(seed, quick);

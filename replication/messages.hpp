@@ -40,7 +40,9 @@ using crdt::version_vector;
 //   6: deltas of push and sync_response travel in the compact batch form (delta_batch.hpp,
 //      wire.capnp Push.batch / SyncResponse.batch), which version-5 builds do not read. Peer
 //      messages only, like 5.
-inline constexpr uint32_t protocol_version = 6;
+//   7: lazy announcements (ihave), which version-6 builds do not read; pushes follow a tree per
+//      origin (PROTOCOL.md, "Dissemination"). Peer messages only, like 5.
+inline constexpr uint32_t protocol_version = 7;
 // The version on a client connection's hellos (both ways): the client protocol (docs/protocol.md)
 // last changed in peer protocol version 4.
 inline constexpr uint32_t client_protocol_version = 4;
@@ -306,10 +308,19 @@ struct set_recon_answer {
   friend bool operator==(const set_recon_answer&, const set_recon_answer&) = default;
 };
 
+// A lazy announcement (PROTOCOL.md, "Dissemination"): the sender has applied every delta of each
+// origin up to the seq named, among them deltas it applied since its last announcement. A
+// receiver that still lacks one of them a little later (graft_delay_ms: time for the pushed copy
+// to arrive) pulls from the sender with a sync_request.
+struct ihave {
+  version_vector have;
+  friend bool operator==(const ihave&, const ihave&) = default;
+};
+
 using message = std::variant<hello, ping, ack, ping_req, join_request, join_response, push, push_ack,
                              sync_request, sync_response, read_request, read_response, state_push,
                              recon_request, recon_buckets, full_sync_request, full_sync_chunk,
-                             set_recon_request, set_recon_answer>;
+                             set_recon_request, set_recon_answer, ihave>;
 
 // The number of message kinds, and each kind's name by its index in `message` (for logs and
 // metrics: counters by kind are arrays indexed by message::index()).
@@ -318,7 +329,7 @@ inline constexpr const char* message_kind_names[] = {
     "hello",        "ping",          "ack",           "ping_req",          "join_request",   "join_response",
     "push",         "push_ack",      "sync_request",  "sync_response",     "read_request",   "read_response",
     "state_push",   "recon_request", "recon_buckets", "full_sync_request", "full_sync_chunk",
-    "set_recon_request", "set_recon_answer"};
+    "set_recon_request", "set_recon_answer", "ihave"};
 static_assert(std::size(message_kind_names) == message_kinds);
 inline const char* kind_name(const message& m) { return message_kind_names[m.index()]; }
 

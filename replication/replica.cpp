@@ -62,6 +62,7 @@ replica::replica(const persistence::store& store, std::string address, replica_c
   // incarnation must not be taken for the answer to a new session (repairs retire what an answer
   // lacks).
   next_session_ = (rng_() >> 2) + 1;
+  announce_cursor_ = static_cast<size_t>(rng_() % 4096);  // nodes start their rounds apart
 }
 
 replica::~replica() = default;
@@ -435,6 +436,8 @@ void replica::tick(uint64_t now_ms) {
   clock_ahead_ = clock_problem(now_ms).has_value();
   members_->tick(now_ms, step_messages_);
   flush_push();
+  announce(now_ms);
+  graft_due(now_ms);
   if (!pull_if_first(now_ms) && now_ms - last_gossip_ms_ >= config_.gossip_interval_ms) gossip_round(now_ms);
   expire(now_ms);
   end_step();
@@ -518,6 +521,8 @@ void replica::receive(node_id from, const message& m, uint64_t now_ms) {
           on_set_recon_request(from, msg);
         } else if constexpr (std::is_same_v<M, set_recon_answer>) {
           on_set_recon_answer(from, msg, now_ms);
+        } else if constexpr (std::is_same_v<M, ihave>) {
+          on_ihave(from, msg, now_ms);
         }
         // hello is the transport's business.
       },

@@ -51,7 +51,19 @@ using mutator = std::function<result<crdt::value>(crdt::value& current, node_id 
 
 struct replica_config {
   std::string cluster = "rumor";
-  size_t fanout = 3;                      // peers each batch of new deltas is pushed to
+  // Dissemination (PROTOCOL.md): each origin's deltas are pushed down a tree of this fanout
+  // (push_tree.hpp), so each replica is sent each delta about once. With tree_push off, each
+  // batch of new deltas goes to `fanout` random live peers instead (each replica then receives
+  // a delta about `fanout` times).
+  size_t fanout = 3;
+  bool tree_push = true;
+  // Lazy announcements: every lazy_interval_ms (0: never), a node that applied deltas since its
+  // last announcement sends an ihave of their origins' seqs to the next lazy_fanout live peers (in
+  // turn, until every live peer was told; peers known to hold them are skipped). A
+  // peer that still lacks an announced delta graft_delay_ms later pulls it from the announcer.
+  uint64_t lazy_interval_ms = 100;
+  size_t lazy_fanout = 1;  // every live peer hears of a delta within (peers / lazy_fanout) intervals
+  uint64_t graft_delay_ms = 50;
   // Deltas of other origins are pushed on before the batch that applied them here commits (their
   // origin made them durable before sending); false: they wait for it, as this node's own do.
   bool relay_before_commit = true;
@@ -158,6 +170,8 @@ struct replica_stats {
   uint64_t sets_repaired_by_elements = 0;  // big sets of repairs compared by their elements
   uint64_t sets_transferred_in_pages = 0;  // big sets of full transfers fetched in pages
   uint64_t gossip_rounds = 0;   // anti-entropy rounds (one per gossip interval)
+  uint64_t announcements = 0;   // ihave messages sent
+  uint64_t grafts = 0;          // pulls started by an ihave of deltas this node still lacked
   uint64_t tombstones_collected = 0;
   uint64_t stale_states = 0;   // states of collected keys dropped, or states whose dead dots were
                                // dropped (join_state, repairs: PROTOCOL.md, "Key deletion")
@@ -423,6 +437,16 @@ class replica {
                                              size_t max_bytes, bool& more,
                                              std::vector<node_id>* truncated_origins) const;
   void flush_push();
+  // The peers to push `origin`'s deltas to: its tree children, or (tree_push off) `random`.
+  const std::vector<node_id>& push_targets(node_id origin, const std::vector<node_id>& live,
+                                           const std::vector<node_id>& random,
+                                           std::unordered_map<node_id, std::vector<node_id>>& cache) const;
+  // Lazy announcements (replica_gossip.cpp): announce() sends the ihave of what was applied
+  // since the last one; on_ihave() notes what the announcer has that we lack; graft_due() pulls
+  // it from the announcer once graft_delay_ms has passed without it arriving.
+  void announce(uint64_t now_ms);
+  void on_ihave(node_id from, const ihave& m, uint64_t now_ms);
+  void graft_due(uint64_t now_ms);
   void anti_entropy(uint64_t now_ms);
   void maybe_truncate();
   // Pointwise minimum of this replica's vector and the last known vectors of `peers`; nullopt
@@ -556,6 +580,21 @@ class replica {
   version_vector reaped_;  // members reaped from the membership table (id -> 1)
   std::map<std::pair<node_id, uint64_t>, delta_record> reorder_;
   std::vector<std::pair<delta_entry, node_id>> to_push_;  // new deltas and who sent them to us
+  // Lazy announcements (announce()): the origins of the deltas applied since the announcements
+  // last reached every live peer (with the seqs applied then), how many peers are still to be
+  // told (recounted at the next announcement once new deltas arrived: announce_fresh_), and the
+  // round-robin position in the live peers.
+  version_vector to_announce_;
+  bool announce_fresh_ = false;
+  size_t announce_left_ = 0;
+  size_t announce_cursor_ = 0;
+  uint64_t last_announce_ms_ = 0;
+  // Per announcer: what it announced that we lacked, and when we pull it if still lacking.
+  struct graft_wait {
+    version_vector announced;
+    uint64_t due_ms = 0;
+  };
+  std::unordered_map<node_id, graft_wait> grafts_;
 
   // uncommitted state
   std::map<std::string, std::pair<std::string, uint64_t>> dirty_;  // skey -> (encoded, batch id)

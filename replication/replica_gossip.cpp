@@ -31,8 +31,10 @@
 
 #include <algorithm>
 #include <limits>
+#include <map>
 
 #include "replication/log_record.hpp"
+#include "replication/push_tree.hpp"
 #include "replication/replica_internal.hpp"
 #include "replication/storage_key.hpp"
 
@@ -178,38 +180,127 @@ std::optional<uint64_t> replica::oldest_lacking_ms(const version_vector& have) c
   return oldest;
 }
 
+const std::vector<node_id>& replica::push_targets(node_id origin, const std::vector<node_id>& live,
+                                                  const std::vector<node_id>& random,
+                                                  std::unordered_map<node_id, std::vector<node_id>>& cache) const {
+  if (!config_.tree_push) return random;
+  auto it = cache.find(origin);
+  if (it == cache.end()) it = cache.emplace(origin, push_tree_children(live, origin, self_, config_.fanout)).first;
+  return it->second;
+}
+
 void replica::flush_push() {
   if (to_push_.empty()) return;
-  auto peers = live_peer_ids();
-  std::shuffle(peers.begin(), peers.end(), rng_);
-  size_t n = std::min(config_.fanout, peers.size());
-  for (size_t i = 0; i < n; ++i) {
-    // Two pushes per peer: this node's own deltas leave with the step's other messages, once
-    // their batch is durable (a crashed node must never reuse a seq a peer saw); deltas of other
-    // origins are relayed at once, before their batch here commits — their origin made them
-    // durable before it sent them (PROTOCOL.md, "Relay before commit").
+  auto live = live_peer_ids();
+  std::vector<node_id> random;
+  if (!config_.tree_push) {
+    random = live;
+    std::shuffle(random.begin(), random.end(), rng_);
+    random.resize(std::min(config_.fanout, random.size()));
+  }
+  std::unordered_map<node_id, std::vector<node_id>> trees;  // origin -> our children in its tree
+  // Two pushes per peer: this node's own deltas leave with the step's other messages, once their
+  // batch is durable (a crashed node must never reuse a seq a peer saw); deltas of other origins
+  // are relayed at once, before their batch here commits — their origin made them durable before
+  // it sent them (PROTOCOL.md, "Relay before commit").
+  struct pushes {
     push own, relayed;
     size_t own_bytes = 0, relayed_bytes = 0;
-    auto known = peer_vv_.find(peers[i]);
-    for (auto& [e, source] : to_push_) {
-      if (source == peers[i]) continue;  // never echo a delta to the peer it came from
+  };
+  std::map<node_id, pushes> out;
+  auto emit = [&](node_id peer, push& p, bool relay) {
+    if (p.deltas.empty()) return;
+    if (relay) ready_.messages.push_back(outgoing{peer, {}, std::move(p)});
+    else send(peer, std::move(p));
+    p = push{};
+  };
+  for (auto& [e, source] : to_push_) {
+    if (e.seq > to_announce_.get(e.origin)) to_announce_.set(e.origin, e.seq);
+    announce_fresh_ = true;
+    for (node_id peer : push_targets(e.origin, live, random, trees)) {
+      if (peer == source || peer == self_) continue;  // never echo a delta to the peer it came from
+      auto known = peer_vv_.find(peer);
       if (known != peer_vv_.end() && known->second.get(e.origin) >= e.seq) continue;  // it has it
       const bool relay = config_.relay_before_commit && e.origin != self_;
-      push& p = relay ? relayed : own;
-      size_t& bytes = relay ? relayed_bytes : own_bytes;
+      pushes& o = out[peer];
+      push& p = relay ? o.relayed : o.own;
+      size_t& bytes = relay ? o.relayed_bytes : o.own_bytes;
       if (p.deltas.size() >= config_.max_deltas_per_message || bytes >= config_.max_message_bytes) {
-        if (relay) ready_.messages.push_back(outgoing{peers[i], {}, std::move(p)});
-        else send(peers[i], std::move(p));
-        p = push{};
+        emit(peer, p, relay);
         bytes = 0;
       }
       bytes += entry_bytes(e);
       p.deltas.push_back(e);
     }
-    if (!relayed.deltas.empty()) ready_.messages.push_back(outgoing{peers[i], {}, std::move(relayed)});
-    if (!own.deltas.empty()) send(peers[i], std::move(own));
+  }
+  for (auto& [peer, o] : out) {
+    emit(peer, o.relayed, true);
+    emit(peer, o.own, false);
   }
   to_push_.clear();
+}
+
+void replica::announce(uint64_t now_ms) {
+  if (config_.lazy_interval_ms == 0 || to_announce_.size() == 0) return;
+  if (now_ms < last_announce_ms_ + config_.lazy_interval_ms) return;
+  auto peers = live_peer_ids();
+  if (peers.empty()) return;
+  last_announce_ms_ = now_ms;
+  // Round robin over the live peers, from where the last announcement stopped: every live peer
+  // is told of what arrived within (live peers / lazy_fanout) intervals of the last arrival (a
+  // random choice would leave some peer untold now and then, and only anti-entropy would help).
+  if (announce_fresh_) {
+    announce_left_ = peers.size();
+    announce_fresh_ = false;
+  }
+  // The vector's current seqs of the origins noted: an announcement is a lower bound of what this
+  // node has applied, and the newest one costs no more. Sent with send(): held, like this node's
+  // own deltas, until everything applied so far is durable, so that the pull it may start finds
+  // the deltas in the log.
+  version_vector have;
+  for (const auto& [origin, seq] : to_announce_.entries()) have.set(origin, std::max(seq, vv_.get(origin)));
+  for (size_t sent = 0; sent < config_.lazy_fanout && announce_left_ > 0; --announce_left_) {
+    node_id p = peers[announce_cursor_++ % peers.size()];
+    auto known = peer_vv_.find(p);
+    if (known != peer_vv_.end() && have.leq(known->second)) continue;  // it has all of it: told
+    send(p, ihave{have});
+    ++stats_.announcements;
+    ++sent;
+  }
+  if (announce_left_ == 0) to_announce_ = version_vector{};
+}
+
+void replica::on_ihave(node_id from, const ihave& m, uint64_t now_ms) {
+  if (!bootstrapped_ || from == self_) return;
+  bool lacking = false;
+  for (const auto& [origin, seq] : m.have.entries()) lacking = lacking || seq > vv_.get(origin);
+  if (!lacking) return;
+  // Bounded: one wait per announcer, and only live members' announcements are kept.
+  if (!grafts_.count(from)) {
+    const member_update* m = members_->find(from);
+    if (!m || (m->status != member_status::alive && m->status != member_status::suspect)) return;
+  }
+  graft_wait& g = grafts_[from];
+  g.announced.merge(m.have);
+  if (g.due_ms == 0) g.due_ms = now_ms + config_.graft_delay_ms;
+}
+
+void replica::graft_due(uint64_t now_ms) {
+  for (auto it = grafts_.begin(); it != grafts_.end();) {
+    if (it->second.due_ms > now_ms) {
+      ++it;
+      continue;
+    }
+    bool lacking = false;
+    for (const auto& [origin, seq] : it->second.announced.entries()) lacking = lacking || seq > vv_.get(origin);
+    if (lacking) {
+      // The graft: the announcer answers with exactly what we lack (on_sync_request), and its
+      // push tree forwards what we then apply to our children.
+      send(it->first, sync_request{vv_});
+      ++stats_.grafts;
+    }
+    it = grafts_.erase(it);
+  }
 }
 
 void replica::push_now(uint64_t now_ms) {

@@ -355,6 +355,12 @@ struct CasNack {
   promised @2 :Ballot;
 }
 
+# Lazy announcement (protocol version 7): the sender has applied each origin's deltas up to the
+# seq named (entries with origin != 0, seq != 0, each origin once). replication::ihave.
+struct IHave {
+  have @0 :List(VvEntry);
+}
+
 # ---- the envelope ----
 
 # Root of every frame. Union ordinals 0-16 follow the first alternatives of replication::message,
@@ -386,5 +392,6 @@ struct Message {
     casNack @21 :CasNack;
     setReconRequest @22 :SetReconRequest;   # protocol version 5
     setReconAnswer @23 :SetReconAnswer;     # protocol version 5
+    ihave @24 :IHave;                       # protocol version 7
   }
 }

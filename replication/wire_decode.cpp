@@ -44,6 +44,7 @@ class decoder {
       case w::Message::FULL_SYNC_CHUNK: return get(r.getFullSyncChunk());
       case w::Message::SET_RECON_REQUEST: return get(r.getSetReconRequest());
       case w::Message::SET_RECON_ANSWER: return get(r.getSetReconAnswer());
+      case w::Message::IHAVE: return get(r.getIhave());
       case w::Message::CAS_PREPARE:
       case w::Message::CAS_PROMISE:
       case w::Message::CAS_ACCEPT:
@@ -269,6 +270,7 @@ class decoder {
   message get(w::PushAck::Reader r) { return push_ack{get(r.getApplied())}; }
 
   message get(w::SyncRequest::Reader r) { return sync_request{get(r.getVv())}; }
+  message get(w::IHave::Reader r) { return ihave{get(r.getHave())}; }
 
   message get(w::SyncResponse::Reader r) {
     sync_response s;

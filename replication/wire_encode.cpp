@@ -39,6 +39,7 @@ RUMOR_WIRE_KIND(full_sync_request, FULL_SYNC_REQUEST)
 RUMOR_WIRE_KIND(full_sync_chunk, FULL_SYNC_CHUNK)
 RUMOR_WIRE_KIND(set_recon_request, SET_RECON_REQUEST)
 RUMOR_WIRE_KIND(set_recon_answer, SET_RECON_ANSWER)
+RUMOR_WIRE_KIND(ihave, IHAVE)
 #undef RUMOR_WIRE_KIND
 
 // Ordinals 17-21 are the compare-and-set lane's (cas_message); the alternatives after them follow.
@@ -161,6 +162,8 @@ void put_body(w::Message::Builder m, const push_ack& x) {
 void put_body(w::Message::Builder m, const sync_request& x) {
   put(m.initSyncRequest().initVv(count(x.vv.size())), x.vv);
 }
+
+void put_body(w::Message::Builder m, const ihave& x) { put(m.initIhave().initHave(count(x.have.size())), x.have); }
 
 void put_body(w::Message::Builder m, const sync_response& x) {
   auto b = m.initSyncResponse();

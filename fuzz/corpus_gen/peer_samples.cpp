@@ -75,6 +75,7 @@ std::vector<message> gossip() {
       set_recon_answer{0, "s\x05big", set_recon_status::absent, {}, ""},
       set_recon_request{5, "s\x05big", {}, "member-17"},
       set_recon_answer{5, "s\x05big", set_recon_status::ok, {}, states(1).front().value, 0, true, true, "member-20"},
+      ihave{}, ihave{vv(4)},
   };
 }
 

@@ -120,6 +120,8 @@ class simulation {
   }
   // Messages from `from` to `to` (one way) are dropped until heal() or unblock().
   void block(size_t from, size_t to) { blocked_.insert({from, to}); }
+  // Every message of kind `kind` (kind_name) sent to node `to` is lost from now on.
+  void drop_kind(size_t to, std::string kind) { dropped_kinds_.insert({to, std::move(kind)}); }
   void unblock(size_t from, size_t to) { blocked_.erase({from, to}); }
   // True iff node i holds a batch not yet committed.
   bool has_uncommitted(size_t i) const { return !nodes_[i].uncommitted.empty(); }
@@ -135,6 +137,15 @@ class simulation {
     n.callbacks[req] = std::move(done);
     n.rep->update(req, key, type, fn, c, timeout_ms, now_, touches);
     process(i);
+  }
+
+  // Updates between begin_burst() and end_burst() arrive as one burst of a node's inputs (a
+  // client pipelining them): each node pushes what they produced once, at end_burst(), as the
+  // node runtime pushes once per burst of its mailbox.
+  void begin_burst() { in_burst_ = true; }
+  void end_burst() {
+    in_burst_ = false;
+    for (size_t i = 0; i < nodes_.size(); ++i) process(i);
   }
 
   void read(size_t i, const std::string& key, consistency c, uint64_t timeout_ms, reply_fn done) {
@@ -284,6 +295,8 @@ class simulation {
   }
   const std::map<std::string, uint64_t>& bytes_by_kind() const { return bytes_by_kind_; }
   const std::map<std::string, uint64_t>& messages_by_kind() const { return messages_by_kind_; }
+  // Called with each message a node sends (before loss, partitions and blocks apply).
+  void observe_sends(std::function<void(size_t from, const message&)> fn) { observer_ = std::move(fn); }
   void reset_counters() {
     for (node& n : nodes_) n.bytes_sent = n.messages_sent = 0;
     bytes_by_kind_.clear();
@@ -361,7 +374,7 @@ class simulation {
 
   // Moves a node's ready output into the world.
   void process(size_t i) {
-    if (cfg_.eager_push && nodes_[i].up) nodes_[i].rep->push_now(now_);
+    if (cfg_.eager_push && nodes_[i].up && !in_burst_) nodes_[i].rep->push_now(now_);
     drain(i);
     commit_due(i);
   }
@@ -400,9 +413,11 @@ class simulation {
     nodes_[from].messages_sent += 1;
     bytes_by_kind_[kind_name(o.msg)] += bytes.size();
     messages_by_kind_[kind_name(o.msg)] += 1;
+    if (observer_) observer_(from, o.msg);
     if (!to) return;  // unknown or down: the packet goes nowhere
     if (!group_.empty() && group_[from] != group_[*to]) return;
     if (blocked_.count({from, *to})) return;
+    if (!dropped_kinds_.empty() && dropped_kinds_.count({*to, kind_name(o.msg)})) return;
     std::uniform_real_distribution<double> u(0, 1);
     if (u(rng_) < cfg_.loss) return;
     int copies = u(rng_) < cfg_.duplicate ? 2 : 1;
@@ -430,7 +445,7 @@ class simulation {
                                   "join_request", "join_response", "push",         "push_ack",
                                   "sync_request", "sync_response", "read_request", "read_response",
                                   "state_push",   "recon_request", "recon_buckets", "full_sync_request",
-                                  "full_sync_chunk", "set_recon_request", "set_recon_answer"};
+                                  "full_sync_chunk", "set_recon_request", "set_recon_answer", "ihave"};
     static_assert(std::size(names) == std::variant_size_v<message>);
     return names[m.index()];
   }
@@ -440,12 +455,15 @@ class simulation {
   std::vector<node> nodes_;
   std::vector<size_t> group_;
   std::set<std::pair<size_t, size_t>> blocked_;  // one-way links that drop everything
+  std::set<std::pair<size_t, std::string>> dropped_kinds_;  // (to, kind): lost
   std::priority_queue<flight, std::vector<flight>, std::greater<flight>> wire_;
   uint64_t now_ = 1'700'000'000'000;  // virtual wall clock (ms), so HLC physical parts look real
   uint64_t order_ = 0;
   uint64_t request_ = 0;
   std::map<std::string, uint64_t> bytes_by_kind_;
   std::map<std::string, uint64_t> messages_by_kind_;
+  std::function<void(size_t, const message&)> observer_;
+  bool in_burst_ = false;
 };
 
 }  // namespace rumor::sim

@@ -660,6 +660,9 @@ TEST_CASE("simulation: a relay forwards a delta before its own commit, and its c
     cfg.commit_delay_ms = 300;
     cfg.replica.relay_before_commit = relay;
     cfg.replica.gossip_interval_ms = 5'000;  // no pull brings the delta to node 2 meanwhile
+    cfg.replica.lazy_interval_ms = 0;        // nor a graft
+    cfg.replica.tree_push = false;           // every node pushes to both others (fanout 3), so
+                                             // node 1 relays what node 0 cannot send to node 2
     simulation s(seed, cfg);
     s.start_all();
     REQUIRE(s.run_until([&] { return s.all_live_members_alive() && s.all_bootstrapped(); }, 30'000));
@@ -686,5 +689,51 @@ TEST_CASE("simulation: a relay forwards a delta before its own commit, and its c
     auto ms = s.run_until([&] { return s.converged(); }, 30'000);
     REQUIRE(ms);
     for (size_t i = 0; i < 3; ++i) CHECK(counter_at(s, i, "r") == 1);
+  }
+}
+
+// Lazy announcements (PROTOCOL.md, "Dissemination"): every push to node 4 is lost and node 4
+// never pulls by itself (anti-entropy off on it), so the only way it hears of the other nodes'
+// deltas is an ihave, after which it pulls them from the announcer (a graft). Without
+// announcements it stays behind.
+TEST_CASE("simulation: a node whose every push is lost gets the deltas through lazy announcements alone") {
+  uint64_t seed = test::seed_for("lazy announcements");
+  INFO("RUMOR_SEED=" << seed);
+  for (bool lazy : {true, false}) {
+    CAPTURE(lazy);
+    auto cfg = sim_config::quick_probes(5);
+    cfg.replica.lazy_interval_ms = lazy ? 50 : 0;
+    simulation s(seed, cfg);
+    s.start_all();
+    REQUIRE(s.run_until([&] { return s.all_live_members_alive() && s.all_bootstrapped(); }, 30'000));
+    // Node 4 again, now with anti-entropy off: it pulls once at its start, then never.
+    s.config().replica.gossip_interval_ms = 3'600'000;
+    s.crash(4);
+    s.restart(4);
+    REQUIRE(s.run_until([&] { return s.all_live_members_alive() && s.converged(); }, 30'000));
+    const uint64_t rounds = s.at(4).rep->stats().gossip_rounds;
+    s.drop_kind(4, "push");
+    for (int k = 0; k < 20; ++k) {
+      s.update(static_cast<size_t>(k) % 4, "l" + std::to_string(k % 3), crdt::type_tag::pn_counter, increment_by(1),
+               consistency::local, 5'000, nullptr);
+      s.run_for(5);
+    }
+    auto all_at_4 = [&] {
+      return counter_at(s, 4, "l0") + counter_at(s, 4, "l1") + counter_at(s, 4, "l2") == 20;
+    };
+    auto reached = s.run_until(all_at_4, 3'000);
+    CHECK(s.at(4).rep->stats().gossip_rounds == rounds);  // it pulled only when announced to
+    if (lazy) {
+      REQUIRE(reached);
+      MESSAGE("node 4 has all 20 updates " << *reached << " ms after the last write, after "
+                                           << s.at(4).rep->stats().grafts << " grafts");
+      CHECK(*reached <= 1'000);
+      CHECK(s.at(4).rep->stats().grafts >= 1);
+      // Node 4's children in some origins' trees depend on it, or on announcements too.
+      CHECK(s.run_until([&] { return s.converged(); }, 1'000));
+    } else {
+      CHECK(!reached);
+      CHECK(s.at(4).rep->stats().grafts == 0);
+    }
   }
 }
