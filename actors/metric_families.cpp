@@ -35,6 +35,8 @@ void add_replica_families(const std::array<uint64_t, message_kinds>& received,
         {"repairs_finished", "Repairs finished.", s.repairs_finished},
         {"full_transfers", "Repairs started as a full transfer of the peer's values.", s.full_transfers},
         {"gossip_rounds", "Anti-entropy rounds (one per gossip interval while peers are known).", s.gossip_rounds},
+        {"announcements", "Lazy announcements (ihave) sent.", s.announcements},
+        {"grafts", "Pulls started by a lazy announcement of deltas this node still lacked.", s.grafts},
         {"stale_states", "States of collected keys, or dead dots, dropped.", s.stale_states},
         {"clock_rewinds", "Times the hybrid logical clock forgot a position far ahead of the physical clock.",
          s.clock_rewinds}};

@@ -9,9 +9,14 @@
 // - apply() joins one delta into its key's value and puts the value, the delta-log record and the
 //   vector advance into the open batch; false (the gap stays) on a bad delta or a read error.
 // - flush_push() (at push_now(), once per burst of inputs, and each tick) sends the new deltas
-//   (to_push_) to `fanout` random live peers, never to the peer a delta came from nor to one
-//   known to have it. Deltas of other origins go out at once (relay before commit); this node's
-//   own, once durable. anti_entropy() (each gossip_interval_ms) sends one random live peer our
+//   (to_push_) to this node's children in each delta's origin's push tree (push_tree.hpp; with
+//   tree_push off, to `fanout` random live peers), one push per peer for the burst, never to the
+//   peer a delta came from nor to one known to have it. Deltas of other origins go out at once
+//   (relay before commit); this node's own, once durable.
+// - announce() (each tick, at most every lazy_interval_ms) sends an ihave of the origins whose
+//   deltas arrived to the next live peer in turn, until every live peer was told; on_ihave()
+//   and graft_due() pull what an announcer has and this node still lacks graft_delay_ms later.
+// - anti_entropy() (each gossip_interval_ms) sends one random live peer our
 //   vector; on_sync_request() answers it with
 //   log_entries_after(), streamed: up to config.sync_window chunks in flight to one requester,
 //   each chunk that says `more` bringing a request that tops the window up; without progress for
@@ -277,8 +282,8 @@ void replica::on_ihave(node_id from, const ihave& m, uint64_t now_ms) {
   if (!lacking) return;
   // Bounded: one wait per announcer, and only live members' announcements are kept.
   if (!grafts_.count(from)) {
-    const member_update* m = members_->find(from);
-    if (!m || (m->status != member_status::alive && m->status != member_status::suspect)) return;
+    const member_update* member = members_->find(from);
+    if (!member || (member->status != member_status::alive && member->status != member_status::suspect)) return;
   }
   graft_wait& g = grafts_[from];
   g.announced.merge(m.have);
