@@ -76,6 +76,12 @@ struct replica_config {
   // max_message_bytes may be on the way to one requester.
   size_t sync_window = 8;
   size_t reorder_limit = 65536;           // out-of-order deltas buffered (beyond: dropped, re-pulled)
+  // Log retention (PROTOCOL.md): the delta log keeps what a live member lacks, and beyond that up
+  // to this many of each origin's newest deltas while a member that is not live (dead, or left,
+  // until reaped) lacks them: such a member that comes back having missed no more catches up
+  // with a streamed pull, not a repair (a restart after a graceful leave, an outage longer than
+  // failure detection). 0: only what live members lack.
+  uint64_t log_retain_deltas = 262'144;
   unsigned bucket_bits = 16;              // reconciliation buckets = 2^bucket_bits
   size_t full_sync_threshold = 50'000;    // expected differences beyond which repair streams all
   // A repair compares an or_set of at least this many elements (here) by its elements, not as

@@ -353,13 +353,27 @@ std::optional<version_vector> replica::applied_by_all(const std::vector<node_id>
 
 void replica::maybe_truncate() {
   // Causal stability: a delta every live member has applied is never needed again by them.
-  // (A dead member that returns is repaired by reconciliation.)
+  // Members in the table that are not live (dead, left, until reaped) may come back; for them up
+  // to log_retain_deltas of each origin's newest deltas stay in the log, so that one that missed
+  // no more catches up with a pull instead of a repair (PROTOCOL.md, "Log retention").
   if (auto stable = applied_by_all(live_peer_ids())) {
+    version_vector kept = *stable;
+    if (config_.log_retain_deltas > 0) {
+      std::vector<node_id> table;
+      for (const auto& m : members_->members())
+        if (m.id != self_) table.push_back(m.id);
+      // A member whose vector we never learnt counts as having applied nothing.
+      auto all = applied_by_all(table);
+      kept = all ? std::move(*all) : version_vector{};
+    }
     bool changed = false;
     for (const auto& [origin, c] : stable->entries()) {
-      if (c > truncated_.get(origin)) {
-        cur_.truncate_deltas(origin, c);
-        truncated_.set(origin, c);
+      const uint64_t mine = vv_.get(origin);
+      const uint64_t floor = mine > config_.log_retain_deltas ? mine - config_.log_retain_deltas : 0;
+      const uint64_t to = std::max(kept.get(origin), std::min(c, floor));
+      if (to > truncated_.get(origin)) {
+        cur_.truncate_deltas(origin, to);
+        truncated_.set(origin, to);
         changed = true;
       }
     }

@@ -84,6 +84,7 @@ int run_node(const node_options& o) {
   cfg.max_frame_bytes = o.max_frame_kb << 10;
   cfg.gossip_interval_ms = o.gossip_interval_ms;
   cfg.fanout = o.fanout;
+  cfg.replica.log_retain_deltas = o.log_retain_deltas;
   cfg.log = log;
   cfg.http = o.http;
 

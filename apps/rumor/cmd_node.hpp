@@ -9,6 +9,8 @@
 #include <string>
 #include <vector>
 
+#include "replication/replica.hpp"
+
 namespace rumor::cli {
 
 struct node_options {
@@ -23,6 +25,7 @@ struct node_options {
   uint64_t max_frame_kb = 65536;   // largest frame read, or answered to a client (64 MiB)
   uint64_t gossip_interval_ms = 200;
   size_t fanout = 3;
+  uint64_t log_retain_deltas = rumor::replication::replica_config{}.log_retain_deltas;
   std::string log_level = "info";
   std::string http;  // HOST:PORT of the HTTP endpoint; empty: off
   std::string config_file;  // the --config file, re-read on SIGHUP; empty: none

@@ -70,8 +70,13 @@ int main(int argc, char** argv) {
   node->add_option("--gossip-interval-ms", nopt.gossip_interval_ms, "anti-entropy period")
       ->check(CLI::Range(uint64_t{1}, uint64_t{600'000}))
       ->capture_default_str();
-  node->add_option("--fanout", nopt.fanout, "peers each new update is pushed to")
+  node->add_option("--fanout", nopt.fanout, "children of each node in an origin's push tree")
       ->check(CLI::Range(size_t{1}, size_t{64}))
+      ->capture_default_str();
+  node->add_option("--log-retain-deltas", nopt.log_retain_deltas,
+                   "deltas of each origin kept in the log for members that are down or left and may come back "
+                   "(they then catch up from the log instead of by repair; 0: none)")
+      ->check(CLI::Range(uint64_t{0}, uint64_t{1} << 32))
       ->capture_default_str();
   node->add_option("--cas-voters", nopt.cas_voters,
                    "compare-and-set lane voters: HOST:PORT,... (their advertised addresses; the same list on "

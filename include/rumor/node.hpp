@@ -78,7 +78,7 @@ struct node_config {
   // B-trees; beyond it writers wait. At least 1 MiB.
   uint64_t write_behind_bytes = uint64_t{256} << 20;
   uint64_t gossip_interval_ms = 200;     // one anti-entropy exchange with one peer per interval
-  size_t fanout = 3;                     // peers each new update is pushed to
+  size_t fanout = 3;                     // children of each node in an origin's push tree
   size_t threads = 2;                    // worker threads of the node
   // stop() first hands this node's own updates to the live peers, waiting at most this long.
   uint64_t leave_handoff_ms = 5000;

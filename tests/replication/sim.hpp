@@ -41,7 +41,14 @@ struct sim_config {
   // After each input a node pushes what it applied (replica::push_now), as the node runtime
   // does once per burst; false: only at its ticks.
   bool eager_push = true;
-  replica_config replica;
+  // The replica defaults, except log retention: off, so that a node declared dead has its log
+  // truncated and comes back through repair, as the repair tests and figures expect (the
+  // schedules turn retention on in some runs, workload.hpp).
+  replica_config replica = [] {
+    replica_config c;
+    c.log_retain_deltas = 0;
+    return c;
+  }();
 
   // `n` nodes that notice a node down or up within a few hundred simulated milliseconds (probe
   // every 200 ms, 100 ms timeout): what focused repair tests and figures use.
