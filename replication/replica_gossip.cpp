@@ -362,7 +362,7 @@ void replica::maybe_truncate() {
       std::vector<node_id> table;
       for (const auto& m : members_->members())
         if (m.id != self_) table.push_back(m.id);
-      // A member whose vector we never learnt counts as having applied nothing.
+      // While the vector of one of them is unknown, the window alone bounds what is kept.
       auto all = applied_by_all(table);
       kept = all ? std::move(*all) : version_vector{};
     }
