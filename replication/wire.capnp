@@ -364,7 +364,7 @@ struct IHave {
 # ---- the envelope ----
 
 # Root of every frame. Union ordinals 0-16 follow the first alternatives of replication::message,
-# 22 and 23 its last two (the compare-and-set lane took 17-21 first).
+# 22-24 its last three (the compare-and-set lane took 17-21 first).
 struct Message {
   union {
     hello @0 :Hello;
