@@ -3,6 +3,13 @@
 // arrive). Sample: one counter increment on a random node (blocking call: acknowledged once
 // durable there); latency = last node's event time - the time the request was sent. Samples are
 // 100-200 ms apart and never overlap.
+// Then the bytes: every node takes its share of 32,000 counter increments (200 keys), pipelined
+// on one connection each, all at once; the peer bytes every node wrote (its /metrics
+// rumor_network_sent_bytes_total{role="peer"}) from before the load until every node has applied
+// every update, per update — pushes, announcements, anti-entropy and membership of that time.
+#include <httplib.h>
+
+#include <atomic>
 #include <condition_variable>
 #include <map>
 #include <mutex>
@@ -10,6 +17,7 @@
 #include <thread>
 
 #include "bench_client.hpp"
+#include "client/host_port.hpp"
 #include "bench_node.hpp"
 #include "bench_scenarios.hpp"
 
@@ -23,13 +31,86 @@ struct arrivals {
   std::map<std::string, std::map<size_t, double>> seen;  // key -> node index -> arrival ms
 };
 
+// The sum over the nodes' HTTP endpoints of rumor_network_sent_bytes_total{role="peer"}.
+// Throws std::runtime_error if one does not answer.
+double peer_bytes_sent(const std::vector<std::string>& http) {
+  const std::string needle = "rumor_network_sent_bytes_total{role=\"peer\"} ";
+  double sum = 0;
+  for (const auto& a : http) {
+    auto colon = a.rfind(':');
+    httplib::Client c(a.substr(0, colon), std::stoi(a.substr(colon + 1)));
+    c.set_connection_timeout(2);
+    c.set_read_timeout(5);
+    auto r = c.Get("/metrics");
+    if (!r || r->status != 200) throw std::runtime_error("GET /metrics from " + a + " failed");
+    auto at = r->body.find(needle);
+    if (at == std::string::npos) throw std::runtime_error("no peer bytes in the /metrics of " + a);
+    sum += std::stod(r->body.substr(at + needle.size(), 32));
+  }
+  return sum;
+}
+
+// Applied updates (local + remote) of every node.
+std::vector<uint64_t> applied_counts(std::vector<client::connection>& writers) {
+  std::vector<uint64_t> out;
+  for (auto& w : writers) {
+    auto st = status(w);
+    out.push_back(st.local_updates + st.remote_applied);
+  }
+  return out;
+}
+
+void wire_bytes(context& ctx, size_t n, std::vector<client::connection>& writers, const std::vector<std::string>& addrs,
+                const std::vector<std::string>& http, const std::vector<std::pair<std::string, std::string>>& params) {
+  const uint64_t total = 32'000, share = total / n;
+  ctx.progress("N=" + std::to_string(n) + ": bytes of " + std::to_string(share * n) + " updates, " +
+               std::to_string(share) + " pipelined on each node");
+  auto before = applied_counts(writers);
+  const double bytes0 = peer_bytes_sent(http);
+  std::atomic<bool> failed{false};
+  std::string why;
+  std::mutex why_mu;
+  {
+    std::vector<std::thread> load;
+    for (size_t i = 0; i < n; ++i)
+      load.emplace_back([&, i] {
+        try {
+          auto c = connect(ctx, addrs[i]);
+          auto r = pipelined_writes(ctx, c, share, [](uint64_t k) { return counter_incr("b:" + std::to_string(k % 200)); },
+                                    "N=" + std::to_string(n) + " bytes load, node " + std::to_string(i));
+          if (r.failed) throw std::runtime_error(r.first_error);
+        } catch (const std::exception& e) {
+          std::lock_guard<std::mutex> lk(why_mu);
+          if (!failed.exchange(true)) why = e.what();
+        }
+      });
+    for (auto& t : load) t.join();
+  }
+  if (failed) throw std::runtime_error("the bytes load failed: " + why);
+  wait_until(ctx, "every node applied the load", [&] {
+    auto now = applied_counts(writers);
+    for (size_t i = 0; i < n; ++i)
+      if (now[i] < before[i] + share * n) return false;
+    return true;
+  }, 20);
+  const double per_update = (peer_bytes_sent(http) - bytes0) / static_cast<double>(share * n);
+  auto p = params;
+  p.push_back({"updates", std::to_string(share * n)});
+  p.push_back({"counted", "rumor_network_sent_bytes_total{role=peer}, all nodes, load until all applied"});
+  ctx.out.add({"disseminate", "peer_bytes_per_update_n" + std::to_string(n), per_update, "bytes", p, "", std::nullopt});
+  ctx.out.add({"disseminate", "peer_bytes_per_update_per_replica_n" + std::to_string(n),
+               per_update / static_cast<double>(n - 1), "bytes", p, "", std::nullopt});
+}
+
 void one_size(context& ctx, size_t n) {
   ctx.progress("N=" + std::to_string(n) + ": starting " + std::to_string(n) + " node processes");
   std::vector<std::unique_ptr<node_proc>> nodes;
-  std::vector<std::string> addrs;
+  std::vector<std::string> addrs, http;
   for (size_t i = 0; i < n; ++i) {
     nodes.push_back(std::make_unique<node_proc>(ctx, "n" + std::to_string(n) + "-" + std::to_string(i)));
-    nodes.back()->start(i == 0 ? std::vector<std::string>{} : std::vector<std::string>{addrs[0]});
+    http.push_back("127.0.0.1:" + std::to_string(client::free_loopback_port()));
+    nodes.back()->start(i == 0 ? std::vector<std::string>{} : std::vector<std::string>{addrs[0]},
+                        {"--http", http.back()});
     addrs.push_back(nodes.back()->address());
   }
   double t_join = now_ms();
@@ -145,6 +226,7 @@ void one_size(context& ctx, size_t n) {
   ctx.out.add({"disseminate", "from_origin_event_p50_ms" + ns, percentile(from_origin, 50), "ms", params, "", std::nullopt});
   ctx.out.add({"disseminate", "from_origin_event_max_ms" + ns, percentile(from_origin, 100), "ms", params, "", std::nullopt});
   ctx.out.add_series(std::move(s));
+  if (n >= 2) wire_bytes(ctx, n, writers, addrs, http, params);
   stop = true;
   for (auto& t : watchers) t.join();
   writers.clear();
