@@ -277,9 +277,7 @@ void replica::announce(uint64_t now_ms) {
 
 void replica::on_ihave(node_id from, const ihave& m, uint64_t now_ms) {
   if (!bootstrapped_ || from == self_) return;
-  bool lacking = false;
-  for (const auto& [origin, seq] : m.have.entries()) lacking = lacking || seq > vv_.get(origin);
-  if (!lacking) return;
+  if (m.have.leq(vv_)) return;  // nothing we lack
   // Bounded: one wait per announcer, and only live members' announcements are kept.
   if (!grafts_.count(from)) {
     const member_update* member = members_->find(from);
@@ -296,9 +294,7 @@ void replica::graft_due(uint64_t now_ms) {
       ++it;
       continue;
     }
-    bool lacking = false;
-    for (const auto& [origin, seq] : it->second.announced.entries()) lacking = lacking || seq > vv_.get(origin);
-    if (lacking) {
+    if (!it->second.announced.leq(vv_)) {  // still lacking some of it
       // The graft: the announcer answers with exactly what we lack (on_sync_request), and its
       // push tree forwards what we then apply to our children.
       send(it->first, sync_request{vv_});

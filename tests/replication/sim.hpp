@@ -127,7 +127,7 @@ class simulation {
   }
   // Messages from `from` to `to` (one way) are dropped until heal() or unblock().
   void block(size_t from, size_t to) { blocked_.insert({from, to}); }
-  // Every message of kind `kind` (kind_name) sent to node `to` is lost from now on.
+  // Every message of kind `kind` (replication::kind_name) sent to node `to` is lost from now on.
   void drop_kind(size_t to, std::string kind) { dropped_kinds_.insert({to, std::move(kind)}); }
   void unblock(size_t from, size_t to) { blocked_.erase({from, to}); }
   // True iff node i holds a batch not yet committed.
@@ -418,13 +418,13 @@ class simulation {
     std::string bytes = encode_message(o.msg);
     nodes_[from].bytes_sent += bytes.size();
     nodes_[from].messages_sent += 1;
-    bytes_by_kind_[kind_name(o.msg)] += bytes.size();
-    messages_by_kind_[kind_name(o.msg)] += 1;
+    bytes_by_kind_[replication::kind_name(o.msg)] += bytes.size();
+    messages_by_kind_[replication::kind_name(o.msg)] += 1;
     if (observer_) observer_(from, o.msg);
     if (!to) return;  // unknown or down: the packet goes nowhere
     if (!group_.empty() && group_[from] != group_[*to]) return;
     if (blocked_.count({from, *to})) return;
-    if (!dropped_kinds_.empty() && dropped_kinds_.count({*to, kind_name(o.msg)})) return;
+    if (!dropped_kinds_.empty() && dropped_kinds_.count({*to, replication::kind_name(o.msg)})) return;
     std::uniform_real_distribution<double> u(0, 1);
     if (u(rng_) < cfg_.loss) return;
     int copies = u(rng_) < cfg_.duplicate ? 2 : 1;
@@ -445,16 +445,6 @@ class simulation {
     // comes from the old node (as over its old connection), not from the new one at that address.
     n.rep->receive(f.sender, *m, now_);
     process(f.to);
-  }
-
-  static std::string kind_name(const message& m) {
-    static const char* names[] = {"hello",        "ping",          "ack",          "ping_req",
-                                  "join_request", "join_response", "push",         "push_ack",
-                                  "sync_request", "sync_response", "read_request", "read_response",
-                                  "state_push",   "recon_request", "recon_buckets", "full_sync_request",
-                                  "full_sync_chunk", "set_recon_request", "set_recon_answer", "ihave"};
-    static_assert(std::size(names) == std::variant_size_v<message>);
-    return names[m.index()];
   }
 
   std::mt19937_64 rng_;
