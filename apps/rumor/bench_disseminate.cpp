@@ -11,6 +11,7 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <cstdio>
 #include <map>
 #include <mutex>
 #include <random>
@@ -31,11 +32,13 @@ struct arrivals {
   std::map<std::string, std::map<size_t, double>> seen;  // key -> node index -> arrival ms
 };
 
-// The sum over the nodes' HTTP endpoints of rumor_network_sent_bytes_total{role="peer"}.
-// Throws std::runtime_error if one does not answer.
-double peer_bytes_sent(const std::vector<std::string>& http) {
-  const std::string needle = "rumor_network_sent_bytes_total{role=\"peer\"} ";
-  double sum = 0;
+// Peer bytes summed over the nodes' HTTP endpoints: "total" is rumor_network_sent_bytes_total
+// {role="peer"} (frames written), the others rumor_peer_sent_bytes_total by kind (messages
+// encoded, under their kind's name). Throws std::runtime_error if a node does not answer.
+std::map<std::string, double> peer_bytes_sent(const std::vector<std::string>& http) {
+  const std::string total = "rumor_network_sent_bytes_total{role=\"peer\"} ";
+  const std::string by_kind = "rumor_peer_sent_bytes_total{kind=\"";
+  std::map<std::string, double> sum;
   for (const auto& a : http) {
     auto colon = a.rfind(':');
     httplib::Client c(a.substr(0, colon), std::stoi(a.substr(colon + 1)));
@@ -43,9 +46,15 @@ double peer_bytes_sent(const std::vector<std::string>& http) {
     c.set_read_timeout(5);
     auto r = c.Get("/metrics");
     if (!r || r->status != 200) throw std::runtime_error("GET /metrics from " + a + " failed");
-    auto at = r->body.find(needle);
+    const std::string& body = r->body;
+    auto at = body.find(total);
     if (at == std::string::npos) throw std::runtime_error("no peer bytes in the /metrics of " + a);
-    sum += std::stod(r->body.substr(at + needle.size(), 32));
+    sum["total"] += std::stod(body.substr(at + total.size(), 32));
+    for (size_t k = body.find(by_kind); k != std::string::npos; k = body.find(by_kind, k + 1)) {
+      const size_t name_at = k + by_kind.size(), name_end = body.find('"', name_at);
+      if (name_end == std::string::npos || body.compare(name_end, 2, "\"}") != 0) continue;
+      sum[body.substr(name_at, name_end - name_at)] += std::stod(body.substr(name_end + 3, 32));
+    }
   }
   return sum;
 }
@@ -66,7 +75,7 @@ void wire_bytes(context& ctx, size_t n, std::vector<client::connection>& writers
   ctx.progress("N=" + std::to_string(n) + ": bytes of " + std::to_string(share * n) + " updates, " +
                std::to_string(share) + " pipelined on each node");
   auto before = applied_counts(writers);
-  const double bytes0 = peer_bytes_sent(http);
+  const auto bytes0 = peer_bytes_sent(http);
   std::atomic<bool> failed{false};
   std::string why;
   std::mutex why_mu;
@@ -93,10 +102,25 @@ void wire_bytes(context& ctx, size_t n, std::vector<client::connection>& writers
       if (now[i] < before[i] + share * n) return false;
     return true;
   }, 20);
-  const double per_update = (peer_bytes_sent(http) - bytes0) / static_cast<double>(share * n);
+  const auto bytes1 = peer_bytes_sent(http);
+  const double updates = static_cast<double>(share * n);
+  auto delta = [&](const std::string& k) {
+    auto b = bytes0.find(k);
+    return bytes1.at(k) - (b == bytes0.end() ? 0.0 : b->second);
+  };
+  const double per_update = delta("total") / updates;
   auto p = params;
   p.push_back({"updates", std::to_string(share * n)});
   p.push_back({"counted", "rumor_network_sent_bytes_total{role=peer}, all nodes, load until all applied"});
+  // Where the bytes went: per update, by message kind (the kinds that sent anything).
+  std::string kinds;
+  for (const auto& [k, v] : bytes1) {
+    if (k == "total" || delta(k) <= 0) continue;
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "%s%s %.1f", kinds.empty() ? "" : ", ", k.c_str(), delta(k) / updates);
+    kinds += buf;
+  }
+  p.push_back({"by_kind_bytes_per_update", kinds});
   ctx.out.add({"disseminate", "peer_bytes_per_update_n" + std::to_string(n), per_update, "bytes", p, "", std::nullopt});
   ctx.out.add({"disseminate", "peer_bytes_per_update_per_replica_n" + std::to_string(n),
                per_update / static_cast<double>(n - 1), "bytes", p, "", std::nullopt});

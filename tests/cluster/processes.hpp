@@ -18,6 +18,7 @@
 #include <doctest/doctest.h>
 
 #include <fstream>
+#include <iterator>
 #include <memory>
 #include <optional>
 
@@ -68,12 +69,23 @@ class node_process {
                         rumor::error{rumor::errc::unavailable, "cannot enter network namespace " + netns_}});
   }
   bool running() const { return pid_ > 0; }
+  // After a failed start(): whether the node said a port it was given is in use. Tests pick free
+  // ports by binding port 0 and closing it, so another process (any outgoing connection takes an
+  // ephemeral port) can take one before the node binds it; such a start is worth a retry on
+  // other ports.
+  bool port_was_taken() const {
+    std::ifstream in(log_);
+    in.seekg(static_cast<std::streamoff>(log_from_));
+    std::string s((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    return s.find("cannot listen on") != std::string::npos;
+  }
   // Environment variables ("NAME=value") the next start() adds to the test's own (e.g. to run the
   // node under libfaketime); an empty list: the test's environment as it is.
   void set_env(std::vector<std::string> env) { env_ = std::move(env); }
 
   // Starts `rumor node` with `extra` arguments; returns once it answers a status request
-  // (bounded by `timeout`), false if it did not.
+  // (bounded by `timeout`), false if it did not, at once if the process exited (see
+  // port_was_taken()).
   bool start(const std::vector<std::string>& extra, std::chrono::milliseconds timeout = std::chrono::seconds(20)) {
     std::vector<std::string> args = {binary_, "node", "--listen", address_, "--data", dir_, "--log-level", "info"};
     args.insert(args.end(), extra.begin(), extra.end());
@@ -83,6 +95,9 @@ class node_process {
     std::vector<char*> envp;
     for (auto& e : env_strings) envp.push_back(e.data());
     envp.push_back(nullptr);
+    std::error_code ec;
+    const auto log_size = std::filesystem::file_size(log_, ec);
+    log_from_ = ec ? 0 : log_size;
     pid_ = ::fork();
     if (pid_ == 0) {
       FILE* f = std::freopen(log_.c_str(), "a", stderr);
@@ -101,6 +116,10 @@ class node_process {
     // refused with `unavailable`, so a connection alone is not enough.
     auto deadline = std::chrono::steady_clock::now() + timeout;
     while (std::chrono::steady_clock::now() < deadline) {
+      if (int st = 0; ::waitpid(pid_, &st, WNOHANG) == pid_) {  // it gave up (e.g. a port in use)
+        pid_ = 0;
+        return false;
+      }
       if (auto c = connect(500)) {
         client::request req;
         req.body = client::status{};
@@ -145,6 +164,7 @@ class node_process {
   std::string binary_, address_, dir_, log_, netns_;
   std::vector<std::string> env_;
   pid_t pid_ = 0;
+  uintmax_t log_from_ = 0;  // the log's size when the last start() began
 };
 
 // A temporary directory, removed with everything in it at the end of the test.
