@@ -84,15 +84,20 @@ void bytes_run(uint64_t seed, size_t nodes, bool tree, int burst, uint64_t every
   sim_config cfg;
   cfg.nodes = nodes;
   cfg.replica.tree_push = tree;
+  cfg.mailbox_bursts = true;  // a node pushes once per millisecond's inputs, as the runtime per mailbox drain
   simulation s(seed, cfg);
   s.start_all();
   s.run_until([&] { return s.all_live_members_alive() && s.all_bootstrapped(); }, 60'000);
   s.run_for(3'000);
   s.reset_counters();
   std::map<std::pair<node_id, uint64_t>, delta_entry> deltas;
+  uint64_t pushes = 0, pushed_deltas = 0;
   s.observe_sends([&](size_t, const message& m) {
-    if (auto* p = std::get_if<push>(&m))
+    if (auto* p = std::get_if<push>(&m)) {
+      ++pushes;
+      pushed_deltas += p->deltas.size();
       for (const auto& e : p->deltas) deltas.emplace(std::make_pair(e.origin, e.seq), e);
+    }
   });
   const int updates = 2'000;
   for (int k = 0; k < updates; ++k) {
@@ -124,16 +129,19 @@ void bytes_run(uint64_t seed, size_t nodes, bool tree, int burst, uint64_t every
   auto kind = [&](const char* k) { return by.count(k) ? static_cast<double>(by.at(k)) / updates : 0.0; };
   const double membership = kind("ping") + kind("ack") + kind("ping_req") + kind("join_request") + kind("join_response");
   const double entropy = kind("sync_request") + kind("sync_response");
-  std::printf("   %4zu %-7s %5d %6.0f %9.0f %9.0f %8.0f %7.0f %8.0f %6.0f %7.1f %7.0f %6.2f%s\n", nodes, tree ? "tree" : "random",
-              burst, 1000.0 * burst / static_cast<double>(every_ms), total, total / static_cast<double>(nodes - 1), kind("push"), kind("ihave"), entropy, membership,
-              per_delta, goal, total / goal, s.converged() ? "" : "  NOT converged");
+  std::printf("   %4zu %-7s %5d %6.0f %9.0f %9.0f %8.0f %7.0f %8.0f %6.0f %7.1f %7.0f %6.2f %7.2f %7.2f%s\n", nodes,
+              tree ? "tree" : "random", burst, 1000.0 * burst / static_cast<double>(every_ms), total,
+              total / static_cast<double>(nodes - 1), kind("push"), kind("ihave"), entropy, membership, per_delta, goal,
+              total / goal, static_cast<double>(pushes) / updates,
+              static_cast<double>(pushed_deltas) / updates / static_cast<double>(nodes - 1), s.converged() ? "" : "  NOT converged");
 }
 
 void bytes_per_update(uint64_t seed, bool quick) {
   std::printf("\n2. bytes on the wire per update: 2000 counter updates in bursts, all traffic\n");
-  std::printf("   (B: bytes per update of the run's deltas in pushes of 1000; goal: 1.3 * (N-1) * B)\n");
-  std::printf("   %4s %-7s %5s %6s %9s %9s %8s %7s %8s %6s %7s %7s %6s\n", "N", "push", "burst", "per s", "B/update", "/replica",
-              "push", "ihave", "entropy", "memb", "B", "goal", "ratio");
+  std::printf("   (B: bytes per update of the run's deltas in pushes of 1000; goal: 1.3 * (N-1) * B;\n");
+  std::printf("    pushes: push messages per update; copies: deltas pushed per update per other replica)\n");
+  std::printf("   %4s %-7s %5s %6s %9s %9s %8s %7s %8s %6s %7s %7s %6s %7s %7s\n", "N", "push", "burst", "per s", "B/update",
+              "/replica", "push", "ihave", "entropy", "memb", "B", "goal", "ratio", "pushes", "copies");
   for (size_t n : quick ? std::vector<size_t>{5} : std::vector<size_t>{5, 16})
     for (bool tree : {false, true})
       for (auto [burst, every] : {std::pair{1, 2}, std::pair{50, 100}, std::pair{50, 10}})

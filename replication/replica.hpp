@@ -68,6 +68,13 @@ struct replica_config {
   // origin made them durable before sending); false: they wait for it, as this node's own do.
   bool relay_before_commit = true;
   uint64_t gossip_interval_ms = 200;      // one anti-entropy exchange per interval
+  // Anti-entropy (a sync_response, and what its requester sends back) leaves out deltas created
+  // within the last entropy_settle_ms (by their HLC time against this node's clock): pushes are
+  // still carrying them, and a pull that races the push tree sends them twice. A delta a push lost
+  // is pulled once it is that old, or at once through a lazy announcement's graft... which is
+  // capped the same way: a graft comes graft_delay_ms after an announcement made up to
+  // lazy_interval_ms after the delta arrived. 0: no cap (every lacking delta, however new).
+  uint64_t entropy_settle_ms = 100;
   size_t max_deltas_per_message = 1024;   // bound on deltas in one push / sync_response
   size_t max_message_bytes = 1 << 20;     // bound on delta / state bytes in one message
   // A requester that lacks many deltas is answered with up to this many sync_response chunks
@@ -439,9 +446,14 @@ class replica {
   void offer(const delta_entry& e, node_id from, uint64_t now_ms);
   bool apply(const delta_entry& e, node_id from, uint64_t now_ms);
   void persist_vv();
+  // The logged deltas after `have`, bounded by count and bytes (`more`: cut at a bound). With
+  // `settled_before_ms`, only those created (HLC physical time) at or before it.
   std::vector<delta_entry> log_entries_after(const version_vector& have, size_t max_count,
                                              size_t max_bytes, bool& more,
-                                             std::vector<node_id>* truncated_origins) const;
+                                             std::vector<node_id>* truncated_origins,
+                                             std::optional<uint64_t> settled_before_ms = std::nullopt) const;
+  // The HLC time anti-entropy answers up to at `now_ms` (entropy_settle_ms), or none.
+  std::optional<uint64_t> settled_before(uint64_t now_ms) const;
   void flush_push();
   // The peers to push `origin`'s deltas to: its tree children, or (tree_push off) `random`.
   const std::vector<node_id>& push_targets(node_id origin, const std::vector<node_id>& live,

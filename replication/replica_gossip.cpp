@@ -133,9 +133,15 @@ bool replica::apply(const delta_entry& e, node_id from, uint64_t now_ms) {
   return true;
 }
 
+std::optional<uint64_t> replica::settled_before(uint64_t now_ms) const {
+  if (config_.entropy_settle_ms == 0) return std::nullopt;
+  return now_ms - std::min(now_ms, config_.entropy_settle_ms);
+}
+
 std::vector<delta_entry> replica::log_entries_after(const version_vector& have, size_t max_count,
                                                     size_t max_bytes, bool& more,
-                                                    std::vector<node_id>* truncated_origins) const {
+                                                    std::vector<node_id>* truncated_origins,
+                                                    std::optional<uint64_t> settled_before_ms) const {
   std::vector<delta_entry> out;
   size_t bytes = 0;
   more = false;
@@ -158,6 +164,8 @@ std::vector<delta_entry> replica::log_entries_after(const version_vector& have, 
       }
       auto rec = decode_log_record(data);
       if (!rec) return false;  // corrupt log record: stop here, the gap stays visible
+      // Too new: this one and the later ones of this origin (an origin's HLC times only grow).
+      if (settled_before_ms && crdt::hlc_timestamp{rec->hlc}.physical_ms() > *settled_before_ms) return false;
       delta_entry e{origin, seq, std::move(*rec)};
       bytes += entry_bytes(e);
       out.push_back(std::move(e));
@@ -437,7 +445,7 @@ void replica::on_sync_request(node_id from, const sync_request& q, uint64_t now_
     sync_response r;
     r.vv = vv_;
     r.deltas = log_entries_after(st.sent, config_.max_deltas_per_message, config_.max_message_bytes, r.more,
-                                 &r.truncated);
+                                 &r.truncated, settled_before(now_ms));
     for (const auto& e : r.deltas)
       if (e.seq > st.sent.get(e.origin)) st.sent.set(e.origin, e.seq);
     in_flight += r.deltas.size();
@@ -460,7 +468,8 @@ void replica::on_sync_response(node_id from, const sync_response& r, uint64_t no
   if (r.more) send(from, sync_request{vv_});
   // Push-pull: send back what the responder lacks (bounded; the rest next round).
   bool more = false;
-  auto back = log_entries_after(r.vv, config_.max_deltas_per_message, config_.max_message_bytes, more, nullptr);
+  auto back = log_entries_after(r.vv, config_.max_deltas_per_message, config_.max_message_bytes, more, nullptr,
+                                settled_before(now_ms));
   if (!back.empty()) send(from, push{std::move(back), false});
   if (!r.truncated.empty()) {
     bool active = false;

@@ -33,11 +33,13 @@ struct arrivals {
 };
 
 // Peer bytes summed over the nodes' HTTP endpoints: "total" is rumor_network_sent_bytes_total
-// {role="peer"} (frames written), the others rumor_peer_sent_bytes_total by kind (messages
-// encoded, under their kind's name). Throws std::runtime_error if a node does not answer.
+// {role="peer"} (frames written), KIND rumor_peer_sent_bytes_total{kind=KIND} (messages encoded)
+// and "messages KIND" rumor_peer_messages_sent_total{kind=KIND}. Throws std::runtime_error if a
+// node does not answer.
 std::map<std::string, double> peer_bytes_sent(const std::vector<std::string>& http) {
   const std::string total = "rumor_network_sent_bytes_total{role=\"peer\"} ";
   const std::string by_kind = "rumor_peer_sent_bytes_total{kind=\"";
+  const std::string msgs_by_kind = "rumor_peer_messages_sent_total{kind=\"";
   std::map<std::string, double> sum;
   for (const auto& a : http) {
     auto colon = a.rfind(':');
@@ -50,11 +52,12 @@ std::map<std::string, double> peer_bytes_sent(const std::vector<std::string>& ht
     auto at = body.find(total);
     if (at == std::string::npos) throw std::runtime_error("no peer bytes in the /metrics of " + a);
     sum["total"] += std::stod(body.substr(at + total.size(), 32));
-    for (size_t k = body.find(by_kind); k != std::string::npos; k = body.find(by_kind, k + 1)) {
-      const size_t name_at = k + by_kind.size(), name_end = body.find('"', name_at);
-      if (name_end == std::string::npos || body.compare(name_end, 2, "\"}") != 0) continue;
-      sum[body.substr(name_at, name_end - name_at)] += std::stod(body.substr(name_end + 3, 32));
-    }
+    for (const auto& [family, prefix] : {std::pair{by_kind, ""}, std::pair{msgs_by_kind, "messages "}})
+      for (size_t k = body.find(family); k != std::string::npos; k = body.find(family, k + 1)) {
+        const size_t name_at = k + family.size(), name_end = body.find('"', name_at);
+        if (name_end == std::string::npos || body.compare(name_end, 2, "\"}") != 0) continue;
+        sum[prefix + body.substr(name_at, name_end - name_at)] += std::stod(body.substr(name_end + 3, 32));
+      }
   }
   return sum;
 }
@@ -112,15 +115,18 @@ void wire_bytes(context& ctx, size_t n, std::vector<client::connection>& writers
   auto p = params;
   p.push_back({"updates", std::to_string(share * n)});
   p.push_back({"counted", "rumor_network_sent_bytes_total{role=peer}, all nodes, load until all applied"});
-  // Where the bytes went: per update, by message kind (the kinds that sent anything).
+  // Where the bytes went: per update, by message kind (the kinds that sent anything), with the
+  // messages of that kind per update.
   std::string kinds;
   for (const auto& [k, v] : bytes1) {
-    if (k == "total" || delta(k) <= 0) continue;
-    char buf[64];
-    std::snprintf(buf, sizeof buf, "%s%s %.1f", kinds.empty() ? "" : ", ", k.c_str(), delta(k) / updates);
+    if (k == "total" || k.rfind("messages ", 0) == 0 || delta(k) <= 0) continue;
+    const double msgs = bytes1.count("messages " + k) ? delta("messages " + k) : 0;
+    char buf[96];
+    std::snprintf(buf, sizeof buf, "%s%s %.1f B in %.3f msgs", kinds.empty() ? "" : ", ", k.c_str(),
+                  delta(k) / updates, msgs / updates);
     kinds += buf;
   }
-  p.push_back({"by_kind_bytes_per_update", kinds});
+  p.push_back({"by_kind_per_update", kinds});
   ctx.out.add({"disseminate", "peer_bytes_per_update_n" + std::to_string(n), per_update, "bytes", p, "", std::nullopt});
   ctx.out.add({"disseminate", "peer_bytes_per_update_per_replica_n" + std::to_string(n),
                per_update / static_cast<double>(n - 1), "bytes", p, "", std::nullopt});

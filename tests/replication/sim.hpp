@@ -41,6 +41,10 @@ struct sim_config {
   // After each input a node pushes what it applied (replica::push_now), as the node runtime
   // does once per burst; false: only at its ticks.
   bool eager_push = true;
+  // true: the messages that arrive at a node in the same millisecond are one burst of its
+  // inputs, pushed on once after the last of them (as the node runtime drains its mailbox once
+  // per burst, actors/replica_actor.cpp schedule_drain); false: a push after each message.
+  bool mailbox_bursts = false;
   // The replica defaults, except log retention: off, so that a node declared dead has its log
   // truncated and comes back through repair, as the repair tests and figures expect (the
   // schedules turn retention on in some runs, workload.hpp).
@@ -169,11 +173,15 @@ class simulation {
     uint64_t end = now_ + ms;
     while (now_ < end) {
       now_ += 1;
+      std::vector<size_t> received;  // mailbox_bursts: the nodes that got messages this millisecond
       while (!wire_.empty() && wire_.top().at <= now_) {
         flight f = wire_.top();
         wire_.pop();
-        deliver(f);
+        if (deliver(f) && cfg_.mailbox_bursts) received.push_back(f.to);
       }
+      std::sort(received.begin(), received.end());
+      received.erase(std::unique(received.begin(), received.end()), received.end());
+      for (size_t i : received) process(i);
       for (size_t i = 0; i < nodes_.size(); ++i) {
         node& n = nodes_[i];
         if (!n.up) continue;
@@ -434,17 +442,20 @@ class simulation {
     }
   }
 
-  void deliver(const flight& f) {
+  // Hands `f` to its receiver; returns whether it got it. Processes the receiver's output unless
+  // mailbox_bursts (then the caller does, once per millisecond).
+  bool deliver(const flight& f) {
     node& n = nodes_[f.to];
-    if (!n.up || !nodes_[f.from].up) return;
-    if (!group_.empty() && group_[f.from] != group_[f.to]) return;
-    if (blocked_.count({f.from, f.to})) return;
+    if (!n.up || !nodes_[f.from].up) return false;
+    if (!group_.empty() && group_[f.from] != group_[f.to]) return false;
+    if (blocked_.count({f.from, f.to})) return false;
     auto m = decode_message(f.bytes);
     if (!m) throw std::runtime_error("wire decode failed: " + m.err().describe());
     // From the identity that sent it: a message still in flight when its sender's disk was wiped
     // comes from the old node (as over its old connection), not from the new one at that address.
     n.rep->receive(f.sender, *m, now_);
-    process(f.to);
+    if (!cfg_.mailbox_bursts) process(f.to);
+    return true;
   }
 
   std::mt19937_64 rng_;

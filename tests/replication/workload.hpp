@@ -67,6 +67,9 @@ inline workload_result run_workload(uint64_t seed, const workload_options& opt =
   // A quarter of the schedules keep a little log for members that are not live (log retention):
   // a node back from the dead catches up with a pull if it missed few deltas, else a repair.
   if ((seed >> 3) & 1 && (seed >> 4) & 1) cfg.replica.log_retain_deltas = 32;
+  // Half deliver a millisecond's messages to a node as one burst, pushed on once (the runtime's
+  // mailbox drain), the other half push after each message.
+  if ((seed >> 5) & 1) cfg.mailbox_bursts = true;
   simulation s(rng(), cfg);
   s.start_all();
   s.run_for(1'000);
