@@ -155,6 +155,10 @@ struct push_ack {
 // exactly one request and one empty response.
 struct sync_request {
   version_vector vv;
+  // A periodic anti-entropy round: the responder leaves out the deltas that arrived there within
+  // its entropy_settle_ms (pushes are carrying them). false (first pulls, grafts, a `more`
+  // continuation): every lacking delta.
+  bool periodic = false;
   friend bool operator==(const sync_request&, const sync_request&) = default;
 };
 

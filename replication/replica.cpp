@@ -436,6 +436,7 @@ void replica::tick(uint64_t now_ms) {
   clock_ahead_ = clock_problem(now_ms).has_value();
   members_->tick(now_ms, step_messages_);
   flush_push();
+  note_vv_history(now_ms);
   announce(now_ms);
   graft_due(now_ms);
   if (!pull_if_first(now_ms) && now_ms - last_gossip_ms_ >= config_.gossip_interval_ms) gossip_round(now_ms);
@@ -448,15 +449,15 @@ void replica::tick(uint64_t now_ms) {
 // restarted node starts catching up at once; then one per gossip interval.
 bool replica::pull_if_first(uint64_t now_ms) {
   if (pulled_ || members_->live_peers().empty()) return false;
-  gossip_round(now_ms);
+  gossip_round(now_ms, false);
   return true;
 }
 
-void replica::gossip_round(uint64_t now_ms) {
+void replica::gossip_round(uint64_t now_ms, bool periodic) {
   pulled_ = true;
   last_gossip_ms_ = now_ms;
   ++stats_.gossip_rounds;
-  anti_entropy(now_ms);
+  anti_entropy(now_ms, periodic);
   maybe_truncate();
 }
 

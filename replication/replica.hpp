@@ -68,12 +68,12 @@ struct replica_config {
   // origin made them durable before sending); false: they wait for it, as this node's own do.
   bool relay_before_commit = true;
   uint64_t gossip_interval_ms = 200;      // one anti-entropy exchange per interval
-  // Anti-entropy (a sync_response, and what its requester sends back) leaves out deltas created
-  // within the last entropy_settle_ms (by their HLC time against this node's clock): pushes are
-  // still carrying them, and a pull that races the push tree sends them twice. A delta a push lost
-  // is pulled once it is that old, or at once through a lazy announcement's graft... which is
-  // capped the same way: a graft comes graft_delay_ms after an announcement made up to
-  // lazy_interval_ms after the delta arrived. 0: no cap (every lacking delta, however new).
+  // Periodic anti-entropy (the answer to a periodic sync_request, and what its requester pushes
+  // back) leaves out the deltas that arrived at this node within the last entropy_settle_ms (its
+  // vector of that long ago bounds what it sends): pushes are still carrying them, and a pull
+  // that races the push tree sends them twice. A delta a push lost is pulled at the first round
+  // once it is that old here. First pulls, grafts and `more` continuations are not capped.
+  // Measured by this node's tick times, never by timestamps from other clocks. 0: no cap.
   uint64_t entropy_settle_ms = 100;
   size_t max_deltas_per_message = 1024;   // bound on deltas in one push / sync_response
   size_t max_message_bytes = 1 << 20;     // bound on delta / state bytes in one message
@@ -447,13 +447,16 @@ class replica {
   bool apply(const delta_entry& e, node_id from, uint64_t now_ms);
   void persist_vv();
   // The logged deltas after `have`, bounded by count and bytes (`more`: cut at a bound). With
-  // `settled_before_ms`, only those created (HLC physical time) at or before it.
+  // `upto`, only those it covers.
   std::vector<delta_entry> log_entries_after(const version_vector& have, size_t max_count,
                                              size_t max_bytes, bool& more,
                                              std::vector<node_id>* truncated_origins,
-                                             std::optional<uint64_t> settled_before_ms = std::nullopt) const;
-  // The HLC time anti-entropy answers up to at `now_ms` (entropy_settle_ms), or none.
-  std::optional<uint64_t> settled_before(uint64_t now_ms) const;
+                                             const version_vector* upto = nullptr) const;
+  // Each tick: keeps this node's vector as it was entropy_settle_ms ago (vv_history_).
+  void note_vv_history(uint64_t now_ms);
+  // What anti-entropy may send at `now_ms`: this node's vector of entropy_settle_ms ago, or null
+  // (no cap: the setting is 0, or no snapshot is that old yet, as just after start).
+  const version_vector* settled_vv(uint64_t now_ms) const;
   void flush_push();
   // The peers to push `origin`'s deltas to: its tree children, or (tree_push off) `random`.
   const std::vector<node_id>& push_targets(node_id origin, const std::vector<node_id>& live,
@@ -465,15 +468,17 @@ class replica {
   void announce(uint64_t now_ms);
   void on_ihave(node_id from, const ihave& m, uint64_t now_ms);
   void graft_due(uint64_t now_ms);
-  void anti_entropy(uint64_t now_ms);
+  // Sends one random live peer a sync_request; `periodic`: a periodic round's (PROTOCOL.md).
+  void anti_entropy(uint64_t now_ms, bool periodic);
   void maybe_truncate();
   // Pointwise minimum of this replica's vector and the last known vectors of `peers`; nullopt
   // when one of them is unknown.
   std::optional<version_vector> applied_by_all(const std::vector<node_id>& peers) const;
   void on_sync_request(node_id from, const sync_request& q, uint64_t now_ms);
   // tick(): one anti-entropy exchange and a truncation check. pull_if_first(): that round at
-  // once if none ran yet and a peer is live (returns whether it ran).
-  void gossip_round(uint64_t now_ms);
+  // once if none ran yet and a peer is live (returns whether it ran); its request is not
+  // periodic, so it is answered in full (a restarted node may be in no one's push tree yet).
+  void gossip_round(uint64_t now_ms, bool periodic = true);
   bool pull_if_first(uint64_t now_ms);
   void on_sync_response(node_id from, const sync_response& r, uint64_t now_ms);
 
@@ -587,6 +592,13 @@ class replica {
   version_vector vv_;         // applied, contiguous per origin
   version_vector truncated_;  // deltas with seq <= truncated_[origin] are gone from the log
   std::unordered_map<node_id, version_vector> peer_vv_;
+  // This node's vector at tick times, about entropy_settle_ms / 4 apart: the front is the newest
+  // one at least entropy_settle_ms old (settled_vv), the rest are newer.
+  struct vv_snapshot {
+    uint64_t at_ms;
+    version_vector vv;
+  };
+  std::deque<vv_snapshot> vv_history_;
   // Streamed pull, per requester: how far the chunks sent to it reach, the vector of its last
   // sync_request, and when a request last showed progress (on_sync_request).
   struct pull_stream {

@@ -17,12 +17,13 @@
 //   deltas arrived to the next live peer in turn, until every live peer was told; on_ihave()
 //   and graft_due() pull what an announcer has and this node still lacks graft_delay_ms later.
 // - anti_entropy() (each gossip_interval_ms) sends one random live peer our
-//   vector; on_sync_request() answers it with
-//   log_entries_after(), streamed: up to config.sync_window chunks in flight to one requester,
+//   vector (a periodic request); on_sync_request() answers it with
+//   log_entries_after() — for a periodic request only up to settled_vv(), this node's vector of
+//   entropy_settle_ms ago (note_vv_history() keeps it at each tick) — streamed: up to config.sync_window chunks in flight to one requester,
 //   each chunk that says `more` bringing a request that tops the window up; without progress for
 //   a gossip interval (or after a restart of the requester) it starts again from the requester's
 //   vector. on_sync_response() applies the answer,
-//   pushes back what the responder lacks, and starts a repair (replica_repair.cpp) when the deltas
+//   pushes back what the responder lacks (up to settled_vv() too), and starts a repair (replica_repair.cpp) when the deltas
 //   we lack are gone from its log, or, before bootstrap, a full transfer.
 // - log_entries_after() reads the delta log after a vector, bounded in count and bytes.
 // - hand_off() (a graceful leave, before leave()) counts the live peers not known to hold this
@@ -133,19 +134,31 @@ bool replica::apply(const delta_entry& e, node_id from, uint64_t now_ms) {
   return true;
 }
 
-std::optional<uint64_t> replica::settled_before(uint64_t now_ms) const {
-  if (config_.entropy_settle_ms == 0) return std::nullopt;
-  return now_ms - std::min(now_ms, config_.entropy_settle_ms);
+void replica::note_vv_history(uint64_t now_ms) {
+  if (config_.entropy_settle_ms == 0) return;
+  const uint64_t settle = config_.entropy_settle_ms, step = std::max<uint64_t>(1, settle / 4);
+  // A clock stepped back: start over (no cap until a snapshot is old enough again).
+  if (!vv_history_.empty() && now_ms < vv_history_.back().at_ms) vv_history_.clear();
+  if (vv_history_.empty() || now_ms >= vv_history_.back().at_ms + step) vv_history_.push_back({now_ms, vv_});
+  while (vv_history_.size() >= 2 && vv_history_[1].at_ms + settle <= now_ms) vv_history_.pop_front();
+}
+
+const version_vector* replica::settled_vv(uint64_t now_ms) const {
+  if (config_.entropy_settle_ms == 0 || vv_history_.empty()) return nullptr;
+  const vv_snapshot& oldest = vv_history_.front();
+  if (oldest.at_ms > now_ms || now_ms - oldest.at_ms < config_.entropy_settle_ms) return nullptr;
+  return &oldest.vv;
 }
 
 std::vector<delta_entry> replica::log_entries_after(const version_vector& have, size_t max_count,
                                                     size_t max_bytes, bool& more,
                                                     std::vector<node_id>* truncated_origins,
-                                                    std::optional<uint64_t> settled_before_ms) const {
+                                                    const version_vector* upto) const {
   std::vector<delta_entry> out;
   size_t bytes = 0;
   more = false;
-  for (const auto& [origin, mine] : vv_.entries()) {
+  for (const auto& [origin, applied] : vv_.entries()) {
+    const uint64_t mine = upto ? std::min(applied, upto->get(origin)) : applied;
     uint64_t theirs = have.get(origin);
     if (theirs >= mine) continue;
     if (theirs < truncated_.get(origin)) {
@@ -164,8 +177,6 @@ std::vector<delta_entry> replica::log_entries_after(const version_vector& have, 
       }
       auto rec = decode_log_record(data);
       if (!rec) return false;  // corrupt log record: stop here, the gap stays visible
-      // Too new: this one and the later ones of this origin (an origin's HLC times only grow).
-      if (settled_before_ms && crdt::hlc_timestamp{rec->hlc}.physical_ms() > *settled_before_ms) return false;
       delta_entry e{origin, seq, std::move(*rec)};
       bytes += entry_bytes(e);
       out.push_back(std::move(e));
@@ -319,12 +330,12 @@ void replica::push_now(uint64_t now_ms) {
   end_step();
 }
 
-void replica::anti_entropy(uint64_t now_ms) {
+void replica::anti_entropy(uint64_t now_ms, bool periodic) {
   (void)now_ms;
   auto peers = live_peer_ids();
   if (peers.empty()) return;
   node_id peer = peers[rng_() % peers.size()];
-  send(peer, sync_request{vv_});
+  send(peer, sync_request{vv_, periodic});
 }
 
 size_t replica::hand_off(uint64_t now_ms, bool ask) {
@@ -445,7 +456,7 @@ void replica::on_sync_request(node_id from, const sync_request& q, uint64_t now_
     sync_response r;
     r.vv = vv_;
     r.deltas = log_entries_after(st.sent, config_.max_deltas_per_message, config_.max_message_bytes, r.more,
-                                 &r.truncated, settled_before(now_ms));
+                                 &r.truncated, q.periodic ? settled_vv(now_ms) : nullptr);
     for (const auto& e : r.deltas)
       if (e.seq > st.sent.get(e.origin)) st.sent.set(e.origin, e.seq);
     in_flight += r.deltas.size();
@@ -469,7 +480,7 @@ void replica::on_sync_response(node_id from, const sync_response& r, uint64_t no
   // Push-pull: send back what the responder lacks (bounded; the rest next round).
   bool more = false;
   auto back = log_entries_after(r.vv, config_.max_deltas_per_message, config_.max_message_bytes, more, nullptr,
-                                settled_before(now_ms));
+                                settled_vv(now_ms));
   if (!back.empty()) send(from, push{std::move(back), false});
   if (!r.truncated.empty()) {
     bool active = false;

@@ -160,6 +160,8 @@ struct PushAck {
 # Anti-entropy, once per gossip round: "this is what I have applied".
 struct SyncRequest {
   vv @0 :List(VvEntry);
+  periodic @1 :Bool;  # a periodic round: the responder may leave out the deltas that arrived
+                      # there within its entropy_settle_ms (replica.hpp); false: all it lacks
 }
 
 # Answer to `syncRequest`: exactly the deltas the requester lacks (bounded), plus the responder's

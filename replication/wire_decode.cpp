@@ -269,7 +269,7 @@ class decoder {
 
   message get(w::PushAck::Reader r) { return push_ack{get(r.getApplied())}; }
 
-  message get(w::SyncRequest::Reader r) { return sync_request{get(r.getVv())}; }
+  message get(w::SyncRequest::Reader r) { return sync_request{get(r.getVv()), r.getPeriodic()}; }
   message get(w::IHave::Reader r) { return ihave{get(r.getHave())}; }
 
   message get(w::SyncResponse::Reader r) {

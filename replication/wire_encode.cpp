@@ -160,7 +160,9 @@ void put_body(w::Message::Builder m, const push_ack& x) {
 }
 
 void put_body(w::Message::Builder m, const sync_request& x) {
-  put(m.initSyncRequest().initVv(count(x.vv.size())), x.vv);
+  auto b = m.initSyncRequest();
+  put(b.initVv(count(x.vv.size())), x.vv);
+  b.setPeriodic(x.periodic);
 }
 
 void put_body(w::Message::Builder m, const ihave& x) { put(m.initIhave().initHave(count(x.have.size())), x.have); }

@@ -59,7 +59,7 @@ std::vector<message> gossip() {
       join_response{members(8)},
       push{}, push{deltas(4), true},
       push_ack{vv(3)},
-      sync_request{}, sync_request{vv(5)},
+      sync_request{}, sync_request{vv(5)}, sync_request{vv(3), true},
       sync_response{vv(2), deltas(6), true, {3, 4}},
       read_request{9, "key"},
       read_response{9, states(3)},

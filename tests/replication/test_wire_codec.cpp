@@ -107,7 +107,7 @@ class generator {
       case 5: return join_response{members()};
       case 6: return push{deltas(), coin()};
       case 7: return push_ack{vv()};
-      case 8: return sync_request{vv()};
+      case 8: return sync_request{vv(), number() % 2 == 1};
       case 9: return sync_response{vv(), deltas(), coin(), list(5, [&] { return node(); })};
       case 10: return read_request{number(), bytes()};
       case 11: return read_response{number(), states()};
