@@ -16,15 +16,16 @@
 // - announce() (each tick, at most every lazy_interval_ms) sends an ihave of the origins whose
 //   deltas arrived to the next live peer in turn, until every live peer was told; on_ihave()
 //   and graft_due() pull what an announcer has and this node still lacks graft_delay_ms later.
-// - anti_entropy() (each gossip_interval_ms) sends one random live peer our
-//   vector (a periodic request); on_sync_request() answers it with
+// - anti_entropy() (each gossip_interval_ms) sends one random live peer our vector (a periodic
+//   request; a node's first pull is not periodic); on_sync_request() answers it with
 //   log_entries_after() — for a periodic request only up to settled_vv(), this node's vector of
-//   entropy_settle_ms ago (note_vv_history() keeps it at each tick) — streamed: up to config.sync_window chunks in flight to one requester,
-//   each chunk that says `more` bringing a request that tops the window up; without progress for
-//   a gossip interval (or after a restart of the requester) it starts again from the requester's
-//   vector. on_sync_response() applies the answer,
-//   pushes back what the responder lacks (up to settled_vv() too), and starts a repair (replica_repair.cpp) when the deltas
-//   we lack are gone from its log, or, before bootstrap, a full transfer.
+//   entropy_settle_ms ago (note_vv_history() keeps it at each tick) — streamed: up to
+//   config.sync_window chunks in flight to one requester, each chunk that says `more` bringing a
+//   request that tops the window up; without progress for a gossip interval (or after a restart
+//   of the requester) it starts again from the requester's vector. on_sync_response() applies
+//   the answer, pushes back what the responder lacks (up to settled_vv() too), and starts a
+//   repair (replica_repair.cpp) when the deltas we lack are gone from its log, or, before
+//   bootstrap, a full transfer.
 // - log_entries_after() reads the delta log after a vector, bounded in count and bytes.
 // - hand_off() (a graceful leave, before leave()) counts the live peers not known to hold this
 //   node's own updates and asks them for their vectors; their answers make it push the rest.
