@@ -6,7 +6,9 @@
 // Then the bytes: every node takes its share of 32,000 counter increments (200 keys), pipelined
 // on one connection each, all at once; the peer bytes every node wrote (its /metrics
 // rumor_network_sent_bytes_total{role="peer"}) from before the load until every node has applied
-// every update, per update — pushes, announcements, anti-entropy and membership of that time.
+// every update, per update — pushes, announcements, anti-entropy and membership of that time —
+// and, as the parameter by_kind_per_update, those bytes and messages per update by peer message
+// kind (rumor_peer_sent_bytes_total, rumor_peer_messages_sent_total).
 #include <httplib.h>
 
 #include <atomic>
