@@ -1,6 +1,11 @@
 #include "bench_client.hpp"
 
+#include <cstdlib>
 #include <stdexcept>
+
+#include <httplib.h>
+
+#include "client/host_port.hpp"
 #include <thread>
 
 namespace rumor::cli::bench {
@@ -138,6 +143,24 @@ void wait_cluster(const context& ctx, const std::vector<std::string>& addresses)
         return good == addresses.size();
       },
       50);
+}
+
+std::string metrics_text(const std::string& http) {
+  auto hp = client::parse_host_port(http);
+  if (!hp) throw std::runtime_error("bad --http address " + http);
+  httplib::Client cli(hp->host, hp->port);
+  cli.set_connection_timeout(2);
+  cli.set_read_timeout(10, 0);
+  auto res = cli.Get("/metrics");
+  if (!res || res->status != 200) throw std::runtime_error("GET /metrics on " + http + " failed");
+  return std::move(res->body);
+}
+
+std::optional<double> metric_value(const std::string& text, const std::string& sample) {
+  const std::string want = sample + " ";
+  for (size_t at = text.find(want); at != std::string::npos; at = text.find(want, at + 1))
+    if (at == 0 || text[at - 1] == '\n') return std::strtod(text.c_str() + at + want.size(), nullptr);
+  return std::nullopt;
 }
 
 }  // namespace rumor::cli::bench

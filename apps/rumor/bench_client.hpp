@@ -1,4 +1,5 @@
 #pragma once
+#include <optional>
 // bench_client: client-side helpers of `rumor bench`: connecting, status polls, pipelined writes
 // (send() up to a window of requests, collect responses with next()), and bounded waits.
 
@@ -51,5 +52,13 @@ double wait_until(const context& ctx, const std::string& what, const std::functi
 
 // Waits until every node answers status readiness "ready" and lists `n` live members (alive).
 void wait_cluster(const context& ctx, const std::vector<std::string>& addresses);
+
+// The /metrics text of a node's HTTP endpoint `http` (host:port). Throws std::runtime_error if
+// the address is bad or the node does not answer 200.
+std::string metrics_text(const std::string& http);
+
+// The value of the sample line starting with `sample` ("name{labels}") in a /metrics text, or
+// nullopt when there is none.
+std::optional<double> metric_value(const std::string& text, const std::string& sample);
 
 }  // namespace rumor::cli::bench

@@ -10,7 +10,6 @@
 // --map-fields fields (one counter field per update). ../shared/peers/redis-sets.mjs measures
 // Redis the same way (primary + replica, pipelined SADD/SREM of new members, until the replica's
 // SCARD shows them). The goal: the figures at the largest size within 1.5x of those at 10^3.
-#include <httplib.h>
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -21,7 +20,6 @@
 #include <cstdio>
 #include <fstream>
 #include <optional>
-#include <sstream>
 
 #include "bench_client.hpp"
 #include "bench_node.hpp"
@@ -93,18 +91,9 @@ std::optional<uint64_t> device_written_bytes(const std::string& dir) {
 
 // A's bytes sent to peers, from its /metrics.
 uint64_t peer_sent_bytes(const std::string& http) {
-  auto hp = client::parse_host_port(http);
-  if (!hp) throw std::runtime_error("bad --http address " + http);
-  httplib::Client cli(hp->host, hp->port);
-  cli.set_read_timeout(10, 0);
-  auto res = cli.Get("/metrics");
-  if (!res || res->status != 200) throw std::runtime_error("GET /metrics on " + http + " failed");
-  std::istringstream in(res->body);
-  std::string line;
-  const std::string want = "rumor_network_sent_bytes_total{role=\"peer\"} ";
-  while (std::getline(in, line))
-    if (line.rfind(want, 0) == 0) return static_cast<uint64_t>(std::strtod(line.c_str() + want.size(), nullptr));
-  throw std::runtime_error("no rumor_network_sent_bytes_total{role=\"peer\"} in " + http + "/metrics");
+  auto v = metric_value(metrics_text(http), "rumor_network_sent_bytes_total{role=\"peer\"}");
+  if (!v) throw std::runtime_error("no rumor_network_sent_bytes_total{role=\"peer\"} in " + http + "/metrics");
+  return static_cast<uint64_t>(*v);
 }
 
 // Waits until the node has materialized every acknowledged update (its disk writes are done).

@@ -9,7 +9,6 @@
 // every update, per update — pushes, announcements, anti-entropy and membership of that time —
 // and, as the parameter by_kind_per_update, those bytes and messages per update by peer message
 // kind (rumor_peer_sent_bytes_total, rumor_peer_messages_sent_total).
-#include <httplib.h>
 
 #include <atomic>
 #include <condition_variable>
@@ -39,21 +38,15 @@ struct arrivals {
 // and "messages KIND" rumor_peer_messages_sent_total{kind=KIND}. Throws std::runtime_error if a
 // node does not answer.
 std::map<std::string, double> peer_bytes_sent(const std::vector<std::string>& http) {
-  const std::string total = "rumor_network_sent_bytes_total{role=\"peer\"} ";
+  const std::string total = "rumor_network_sent_bytes_total{role=\"peer\"}";
   const std::string by_kind = "rumor_peer_sent_bytes_total{kind=\"";
   const std::string msgs_by_kind = "rumor_peer_messages_sent_total{kind=\"";
   std::map<std::string, double> sum;
   for (const auto& a : http) {
-    auto colon = a.rfind(':');
-    httplib::Client c(a.substr(0, colon), std::stoi(a.substr(colon + 1)));
-    c.set_connection_timeout(2);
-    c.set_read_timeout(5);
-    auto r = c.Get("/metrics");
-    if (!r || r->status != 200) throw std::runtime_error("GET /metrics from " + a + " failed");
-    const std::string& body = r->body;
-    auto at = body.find(total);
-    if (at == std::string::npos) throw std::runtime_error("no peer bytes in the /metrics of " + a);
-    sum["total"] += std::stod(body.substr(at + total.size(), 32));
+    const std::string body = metrics_text(a);
+    auto at = metric_value(body, total);
+    if (!at) throw std::runtime_error("no peer bytes in the /metrics of " + a);
+    sum["total"] += *at;
     for (const auto& [family, prefix] : {std::pair{by_kind, ""}, std::pair{msgs_by_kind, "messages "}})
       for (size_t k = body.find(family); k != std::string::npos; k = body.find(family, k + 1)) {
         const size_t name_at = k + family.size(), name_end = body.find('"', name_at);
