@@ -1,8 +1,8 @@
 #pragma once
 // client_codec: client::client_message <-> one Cap'n Proto frame of client/client.capnp (standard
-// stream framing: segment table + segments, unpacked; the same framing as replication frames, so
-// replication::frame_reader cuts both). The only code that touches the generated client schema
-// types.
+// stream framing: segment table + segments, unpacked; the flat form of replication frames, so
+// replication::frame_reader cuts both; a frame in the peers' packed form is a decode_error here).
+// The only code that touches the generated client schema types.
 //
 // decode_client() never throws and never crashes on any input. Malformed, truncated or hostile
 // bytes give errc::decode_error; a frame beyond replication::max_frame_bytes / max_segments gives

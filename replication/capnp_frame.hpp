@@ -1,18 +1,28 @@
-// capnp_frame: one Cap'n Proto message as one frame (the standard flat encoding: segment table,
-// then the segments), shared by the peer wire (wire_codec) and the client protocol (client_codec).
-// Writing fills a root builder; reading checks the framing, then runs the caller's decoder with
-// every failure — the decoder's own checks, capnp's structural errors — turned into an error value.
-// Internal to the codecs: include it from .cpp files only.
+// capnp_frame: one Cap'n Proto message as one frame, shared by the peer wire (wire_codec) and the
+// client protocol (client_codec). Two forms:
+//   - flat: the standard encoding (segment table, then the segments), a multiple of 8 bytes;
+//   - packed (peer wire only, protocol version 8): a u32 little-endian header with bit 31 set
+//     whose low 31 bits say n, then n bytes: the flat form in Cap'n Proto's packed encoding (the
+//     encoding spec's "Packing": per word a tag byte whose bit i says byte i is non-zero and
+//     follows; tag 0x00 is followed by a count of further zero words, tag 0xff by its 8 bytes and
+//     a count of further words copied as they are). A flat frame's first u32 is its segment count
+//     minus 1 (< 512), so bit 31 tells the two forms apart.
+// Writing fills a root builder; reading checks the framing (unpacking first), then runs the
+// caller's decoder with every failure — the decoder's own checks, capnp's structural errors —
+// turned into an error value. Internal to the codecs: include it from .cpp files only.
 #pragma once
 
 #include <capnp/message.h>
+#include <capnp/serialize-packed.h>
 #include <capnp/serialize.h>
 #include <kj/array.h>
 #include <kj/exception.h>
 #include <kj/io.h>
 
+#include <cstdint>
 #include <cstring>
 #include <exception>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -49,15 +59,32 @@ class string_output final : public kj::OutputStream {
 // responses) should ask for a small first segment: capnp's default of 1024 words zeroes 8 KiB
 // for each, whatever its size. A first segment of at most 64 words lives on the stack: a small
 // message costs no allocation but the bytes `out` grows by.
+// `packed`: the packed form instead (see the top of this file).
+inline constexpr uint32_t packed_frame_flag = uint32_t{1} << 31;
+
+inline void put_le32(char* p, uint32_t v) {
+  for (int i = 0; i < 4; ++i) p[i] = static_cast<char>(v >> (8 * i));
+}
+
 template <class Root, class Fill>
-void append_capnp_frame(std::string& out, Fill fill, unsigned first_segment_words = capnp::SUGGESTED_FIRST_SEGMENT_WORDS) {
+void append_capnp_frame(std::string& out, Fill fill, unsigned first_segment_words = capnp::SUGGESTED_FIRST_SEGMENT_WORDS,
+                        bool packed = false) {
   constexpr unsigned stack_words = 64;
   capnp::word scratch[stack_words] = {};
   auto build_and_write = [&](capnp::MallocMessageBuilder& mb) {
     fill(mb.initRoot<Root>());
-    out.reserve(out.size() + capnp::computeSerializedSizeInWords(mb) * sizeof(capnp::word));
+    size_t flat = capnp::computeSerializedSizeInWords(mb) * sizeof(capnp::word);
     string_output so(out);
-    capnp::writeMessage(so, mb);
+    if (!packed) {
+      out.reserve(out.size() + flat);
+      capnp::writeMessage(so, mb);
+      return;
+    }
+    size_t at = out.size();
+    out.reserve(at + 4 + flat + flat / 8 + 16);  // packing grows a frame by at most ~1/8
+    out.append(4, '\0');
+    capnp::writePackedMessage(so, mb);
+    put_le32(out.data() + at, packed_frame_flag | static_cast<uint32_t>(out.size() - at - 4));
   };
   if (first_segment_words <= stack_words) {
     capnp::MallocMessageBuilder mb(kj::arrayPtr(scratch, stack_words));
@@ -70,9 +97,55 @@ void append_capnp_frame(std::string& out, Fill fill, unsigned first_segment_word
 
 // The frame of that message, as a string of its own.
 template <class Root, class Fill>
-std::string write_capnp_frame(Fill fill, unsigned first_segment_words = capnp::SUGGESTED_FIRST_SEGMENT_WORDS) {
+std::string write_capnp_frame(Fill fill, unsigned first_segment_words = capnp::SUGGESTED_FIRST_SEGMENT_WORDS,
+                              bool packed = false) {
   std::string out;
-  append_capnp_frame<Root>(out, std::move(fill), first_segment_words);
+  append_capnp_frame<Root>(out, std::move(fill), first_segment_words, packed);
+  return out;
+}
+
+// Unpacks the packed encoding in `packed` into whole words. nullopt if it is malformed (a tag's
+// bytes or a run's words cut off) or would unpack to more than max_words words; never throws, and
+// allocates only once the size is known to be within the bound.
+inline std::optional<kj::Array<capnp::word>> unpack_words(std::string_view packed, size_t max_words) {
+  const auto* b = reinterpret_cast<const unsigned char*>(packed.data());
+  const size_t n = packed.size();
+  // Pass 1: the unpacked size, checking every length against the input.
+  size_t words = 0;
+  for (size_t i = 0; i < n;) {
+    unsigned tag = b[i++];
+    size_t present = static_cast<size_t>(__builtin_popcount(tag));
+    if (n - i < present) return std::nullopt;
+    i += present;
+    words += 1;
+    if (tag == 0x00 || tag == 0xff) {
+      if (i == n) return std::nullopt;
+      size_t run = b[i++];
+      if (tag == 0xff) {
+        if ((n - i) / 8 < run) return std::nullopt;
+        i += 8 * run;
+      }
+      words += run;
+    }
+    if (words > max_words) return std::nullopt;
+  }
+  // Pass 2: fill.
+  auto out = kj::heapArray<capnp::word>(words);
+  auto* o = reinterpret_cast<unsigned char*>(out.begin());
+  for (size_t i = 0; i < n;) {
+    unsigned tag = b[i++];
+    for (int bit = 0; bit < 8; ++bit) *o++ = (tag >> bit & 1) ? b[i++] : 0;
+    if (tag == 0x00) {
+      size_t run = b[i++] * sizeof(capnp::word);
+      std::memset(o, 0, run);
+      o += run;
+    } else if (tag == 0xff) {
+      size_t run = b[i++] * sizeof(capnp::word);
+      std::memcpy(o, b + i, run);
+      o += run;
+      i += run;
+    }
+  }
   return out;
 }
 
@@ -83,8 +156,12 @@ std::string write_capnp_frame(Fill fill, unsigned first_segment_words = capnp::S
 // or nesting limit) or a std::exception becomes errc::decode_error "invalid <kind> frame: ...".
 // The traversal limit (twice the frame, plus headroom) bounds what pointer aliasing can make a
 // decoder copy; nesting is limited to 16 (the schemas nest 5 deep at most).
+// `packed_ok` (the peer wire): a packed frame is accepted too. It must be exactly its header's
+// length; it is unpacked (to at most max_frame_bytes: a frame of 64 KiB of zero runs can unpack
+// that far, no further than a flat frame could claim) and the flat result then meets every check
+// above, `words` counting the unpacked words.
 template <class T, class Root, class Read>
-result<T> read_capnp_frame(std::string_view frame, std::string_view kind, Read read) {
+result<T> read_capnp_frame(std::string_view frame, std::string_view kind, Read read, bool packed_ok = false) {
   auto bad = [&](std::string what) {
     return error{errc::decode_error, "invalid " + std::string(kind) + " frame: " + std::move(what)};
   };
@@ -98,9 +175,25 @@ result<T> read_capnp_frame(std::string_view frame, std::string_view kind, Read r
     return bad("truncated: " + std::to_string(frame.size()) + " of " + std::to_string(*size) + " bytes");
   if (*size < frame.size()) return bad(std::to_string(frame.size() - *size) + " bytes after the end of the message");
 
-  const size_t words = frame.size() / sizeof(capnp::word);
-  kj::Array<capnp::word> aligned = kj::heapArray<capnp::word>(words);
-  std::memcpy(aligned.begin(), frame.data(), frame.size());
+  kj::Array<capnp::word> aligned;
+  std::string_view flat = frame;
+  if (static_cast<unsigned char>(frame[3]) & 0x80) {  // the packed form's header (bit 31)
+    if (!packed_ok) return bad("a packed frame where only the flat form is allowed");
+    auto unpacked = unpack_words(frame.substr(4), max_frame_bytes / sizeof(capnp::word));
+    if (!unpacked) return bad("malformed packing, or it unpacks to more than " + std::to_string(max_frame_bytes) + " bytes");
+    aligned = std::move(*unpacked);
+    flat = std::string_view(reinterpret_cast<const char*>(aligned.begin()), aligned.size() * sizeof(capnp::word));
+    auto inner = frame_size_from_prefix(flat);
+    if (!inner) return inner.err();
+    if (*inner == 0 || static_cast<unsigned char>(flat[3]) & 0x80) return bad("the packed frame holds no whole segment table");
+    if (*inner != flat.size())
+      return bad("the packed frame unpacks to " + std::to_string(flat.size()) + " bytes, its segment table says " +
+                 std::to_string(*inner));
+  } else {
+    aligned = kj::heapArray<capnp::word>(frame.size() / sizeof(capnp::word));
+    std::memcpy(aligned.begin(), frame.data(), frame.size());
+  }
+  const size_t words = aligned.size();
   try {
     capnp::ReaderOptions options;
     options.traversalLimitInWords = 2 * words + 1024;

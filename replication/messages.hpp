@@ -42,7 +42,10 @@ using crdt::version_vector;
 //      messages only, like 5.
 //   7: lazy announcements (ihave), which version-6 builds do not read; pushes follow a tree per
 //      origin (PROTOCOL.md, "Dissemination"). Peer messages only, like 5.
-inline constexpr uint32_t protocol_version = 7;
+//   8: peer frames after the hello are in the packed form (wire_codec.hpp, capnp_frame.hpp),
+//      which version-7 builds cannot cut from the stream; the hello stays flat, so a version-7
+//      peer still reads it and refuses the version. Peer messages only, like 5.
+inline constexpr uint32_t protocol_version = 8;
 // The version on a client connection's hellos (both ways): the client protocol (docs/protocol.md)
 // last changed in peer protocol version 4.
 inline constexpr uint32_t client_protocol_version = 4;

@@ -1,8 +1,10 @@
 @0xbdfb2da15400f5cf;
-# rumor replication protocol — the peer-to-peer wire spec (protocol version 6; client connections say 4,
+# rumor replication protocol — the peer-to-peer wire spec (protocol version 8; client connections say 4,
 # messages.hpp client_protocol_version). Every frame on a
-# peer connection is one standard, unpacked Cap'n Proto message (segment table + segments) whose
-# root is a `Message`. Frames are at most 64 MiB and 512 segments; a peer that sends a bad frame
+# peer connection is one Cap'n Proto message whose root is a `Message`: the hello in the standard
+# flat form (segment table + segments), every later frame (since version 8) in the packed form of
+# replication/capnp_frame.hpp (a u32 header with bit 31 set and the length, then the flat form in
+# Cap'n Proto's packed encoding); a receiver reads both. Frames are at most 64 MiB and 512 segments; a peer that sends a bad frame
 # is disconnected. The first frame on a connection, both ways, is a `hello`.
 #
 # The C++ mirror of every struct below is replication/messages.hpp (replication/wire_codec.hpp

@@ -1,5 +1,5 @@
-// wire_codec, framing (wire_codec.hpp): the size of a frame from its segment table, and the
-// reader that cuts a byte stream into frames. Encoding and decoding are in wire_encode.cpp and
+// wire_codec, framing (wire_codec.hpp): the size of a frame from its packed header or segment
+// table, and the reader that cuts a byte stream into frames. Encoding and decoding are in wire_encode.cpp and
 // wire_decode.cpp.
 
 #include "replication/wire_codec.hpp"
@@ -19,6 +19,14 @@ uint32_t le32(const char* p) {
 
 result<size_t> frame_size_from_prefix(std::string_view prefix, size_t limit) {
   if (prefix.size() < 4) return size_t{0};
+  uint32_t first = le32(prefix.data());
+  if (first & (uint32_t{1} << 31)) {  // the packed form: header, then that many packed bytes
+    uint64_t total = 4 + uint64_t{first & ~(uint32_t{1} << 31)};
+    if (total > limit)
+      return error{errc::too_large, "packed wire frame of " + std::to_string(total) + " bytes (at most " +
+                                        std::to_string(limit) + ")"};
+    return static_cast<size_t>(total);
+  }
   // Segment table: u32 (segment count - 1), u32 size in words of each segment, padded to 8 bytes.
   uint64_t segments = uint64_t{le32(prefix.data())} + 1;
   if (segments > max_segments)

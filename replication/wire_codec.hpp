@@ -1,7 +1,11 @@
 #pragma once
-// wire_codec: replication::message <-> one Cap'n Proto frame of replication/wire.capnp (standard
-// stream framing: segment table + segments, unpacked), plus the framing helpers a byte-stream
-// transport needs. The only code that touches the generated wire schema types.
+// wire_codec: replication::message <-> one Cap'n Proto frame of replication/wire.capnp, plus the
+// framing helpers a byte-stream transport needs. The only code that touches the generated wire
+// schema types. A frame has one of two forms (replication/capnp_frame.hpp): flat (standard stream
+// framing: segment table + segments) or, since protocol version 8, packed (a u32 header with bit
+// 31 set and the length, then the flat frame in Cap'n Proto's packed encoding). A node sends every
+// frame packed except its hello, which stays flat so that a peer of any version reads it and
+// refuses the version by name; it reads both forms.
 //
 // decode_message() never throws and never crashes on any input. Malformed, truncated or hostile
 // bytes give errc::decode_error; a frame beyond max_frame_bytes / max_segments gives
@@ -10,7 +14,9 @@
 // replication layer's.
 //
 // Checked on decode (each violation is a decode_error):
-//   - the frame is exactly one message: no missing and no trailing bytes;
+//   - the frame is exactly one message: no missing and no trailing bytes (a packed frame: exactly
+//     its header's length, well-formed packing that unpacks to at most max_frame_bytes, and to
+//     exactly one flat frame);
 //   - the union member of `Message` is one this build knows;
 //   - hello: cluster non-empty, node != 0, version >= 1;
 //   - member updates: id != 0, status a known enumerant;
@@ -41,12 +47,16 @@ namespace rumor::replication {
 inline constexpr size_t max_frame_bytes = size_t{64} << 20;
 inline constexpr size_t max_segments = 512;
 
-// Returns `m` encoded as exactly one frame (capnp::messageToFlatArray): a multiple of 8 bytes.
-// REQUIRES: the encoding fits max_frame_bytes (receivers refuse larger frames; callers bound
+// Returns `m` encoded as exactly one frame, the form a node sends: packed, except a hello (flat).
+// REQUIRES: the flat encoding fits max_frame_bytes (receivers refuse larger frames; callers bound
 // batches, e.g. sync_response.more), and no list has 2^29 or more elements.
 std::string encode_message(const message& m);
-// The same for a compare-and-set lane message (same envelope, its own union members).
+// The same for a compare-and-set lane message (same envelope, its own union members): packed.
 std::string encode_message(const cas_message& m);
+// The flat form (a multiple of 8 bytes), what versions up to 7 sent: for hellos and for tests
+// that look inside a frame.
+std::string encode_message_flat(const message& m);
+std::string encode_message_flat(const cas_message& m);
 
 // Bounds of the lane's messages (the lane refuses larger keys and values before proposing).
 inline constexpr size_t max_cas_key_bytes = 64 * 1024;
@@ -62,9 +72,10 @@ using peer_frame = std::variant<message, cas_message>;
 // frames (decode_error), so a caller that expects only gossip messages needs no change.
 result<peer_frame> decode_peer_frame(std::string_view frame);
 
-// Returns the total length in bytes of the frame that starts at prefix[0] once its segment table
-// is complete in `prefix`, or 0 while more bytes are needed. Returns errc::too_large as soon as
-// the table announces more than max_segments segments or a frame longer than `limit` bytes.
+// Returns the total length in bytes of the frame that starts at prefix[0] once its packed header
+// (4 bytes) or segment table is complete in `prefix`, or 0 while more bytes are needed. Returns
+// errc::too_large as soon as the table announces more than max_segments segments or a frame
+// longer than `limit` bytes, or the header a packed frame longer than `limit`.
 // REQUIRES: limit <= max_frame_bytes.
 result<size_t> frame_size_from_prefix(std::string_view prefix, size_t limit = max_frame_bytes);
 

@@ -436,12 +436,12 @@ class decoder {
 
 result<message> decode_message(std::string_view frame) {
   return read_capnp_frame<message, w::Message>(frame, "wire",
-                                               [](w::Message::Reader r, size_t words) { return decoder{words}.get(r); });
+                                               [](w::Message::Reader r, size_t words) { return decoder{words}.get(r); }, true);
 }
 
 result<peer_frame> decode_peer_frame(std::string_view frame) {
   return read_capnp_frame<peer_frame, w::Message>(
-      frame, "wire", [](w::Message::Reader r, size_t words) { return decoder{words}.get_any(r); });
+      frame, "wire", [](w::Message::Reader r, size_t words) { return decoder{words}.get_any(r); }, true);
 }
 
 }  // namespace rumor::replication

@@ -352,16 +352,22 @@ void put_body(w::Message::Builder m, const cas_nack& x) {
   put(b.initPromised(), x.promised);
 }
 
-// One frame holding the alternative `m` holds (a message or a cas_message).
+// One frame holding the alternative `m` holds (a message or a cas_message), flat or packed.
 template <class Variant>
-std::string encode_frame(const Variant& m) {
-  return write_capnp_frame<w::Message>([&](w::Message::Builder root) { std::visit([&](const auto& x) { put_body(root, x); }, m); });
+std::string encode_frame(const Variant& m, bool packed) {
+  return write_capnp_frame<w::Message>(
+      [&](w::Message::Builder root) { std::visit([&](const auto& x) { put_body(root, x); }, m); },
+      capnp::SUGGESTED_FIRST_SEGMENT_WORDS, packed);
 }
 
 }  // namespace
 
-std::string encode_message(const message& m) { return encode_frame(m); }
+std::string encode_message(const message& m) { return encode_frame(m, !std::holds_alternative<hello>(m)); }
 
-std::string encode_message(const cas_message& m) { return encode_frame(m); }
+std::string encode_message(const cas_message& m) { return encode_frame(m, true); }
+
+std::string encode_message_flat(const message& m) { return encode_frame(m, false); }
+
+std::string encode_message_flat(const cas_message& m) { return encode_frame(m, false); }
 
 }  // namespace rumor::replication

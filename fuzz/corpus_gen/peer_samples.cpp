@@ -100,6 +100,8 @@ inputs peer_frame_inputs() {
   int i = 0;
   for (const message& m : gossip()) out.emplace_back("gossip-" + std::to_string(m.index()) + "-" + std::to_string(i++), encode_message(m));
   for (const cas_message& m : lane()) out.emplace_back("lane-" + std::to_string(m.index()) + "-" + std::to_string(i++), encode_message(m));
+  // The flat form of each (what hellos use, and what version 7 sent): both forms are read.
+  for (const message& m : gossip()) out.emplace_back("gossip-flat-" + std::to_string(m.index()) + "-" + std::to_string(i++), encode_message_flat(m));
   // More than one segment (a first segment holds 8 KiB).
   out.emplace_back("gossip-push-multi-segment", encode_message(push{deltas(40), false}));
   // Two frames back to back: what a stream carries (frame_reader cuts them).

@@ -127,7 +127,10 @@ TEST_CASE("simulation: an update reaches every node — in-sync rounds cost the 
   uint64_t large = insync_bytes(5'000);
   MESSAGE("in-sync anti-entropy bytes over 10 s, 4 nodes: " << small << " at 100 keys, " << large << " at 5000 keys");
   CHECK(small > 0);
-  CHECK(static_cast<double>(large) <= 1.05 * static_cast<double>(small));
+  // Not O(keys): 50 times the keys cost at most 10 % more. Packed frames (protocol version 8)
+  // drop zero bytes, so a vector entry's seq costs a byte more once it passes 255 (~1,250
+  // updates per origin here against ~25): that, not the key count, is the difference.
+  CHECK(static_cast<double>(large) <= 1.10 * static_cast<double>(small));
 }
 
 TEST_CASE("simulation: a restarted node pulls what it missed as a stream of chunks, without resending on duplicates") {

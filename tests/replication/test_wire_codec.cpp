@@ -2,6 +2,8 @@
 // mutated frames never crash, segment-table bounds, and the stream frame_reader.
 #include <doctest/doctest.h>
 
+#include <capnp/serialize-packed.h>
+
 #include <cstring>
 #include <random>
 #include <string>
@@ -196,16 +198,28 @@ TEST_CASE("wire: every message kind round-trips") {
     for (size_t kind = 0; kind < kinds; ++kind) {
       message m = g.make(kind);
       REQUIRE(m.index() == kind);
-      std::string frame = encode_message(m);
-      REQUIRE(frame.size() % 8 == 0);
-      if (le32(frame, 0) > 0) ++multi_segment;
-      auto fs = frame_size_from_prefix(frame);
-      REQUIRE(fs);
-      REQUIRE(*fs == frame.size());
-      auto back = decode_message(frame);
       INFO("kind " << kind << " round " << round);
-      REQUIRE(back);
-      CHECK(back.value() == m);
+      std::string flat = encode_message_flat(m);
+      REQUIRE(flat.size() % 8 == 0);
+      if (le32(flat, 0) > 0) ++multi_segment;
+      std::string sent = encode_message(m);  // packed, except a hello
+      bool is_hello = std::holds_alternative<hello>(m);
+      CHECK(((le32(sent, 0) >> 31) == 1) == !is_hello);
+      if (!is_hello) {
+        // capnp's own reading of the packed bytes unpacks to exactly the flat frame's size
+        auto packed = sent.substr(4);
+        CHECK(capnp::computeUnpackedSizeInWords(kj::arrayPtr(reinterpret_cast<const kj::byte*>(packed.data()), packed.size())) * 8 ==
+              flat.size());
+        CHECK(le32(sent, 0) == (uint32_t{1} << 31 | static_cast<uint32_t>(packed.size())));
+      }
+      for (const std::string& frame : {flat, sent}) {
+        auto fs = frame_size_from_prefix(frame);
+        REQUIRE(fs);
+        REQUIRE(*fs == frame.size());
+        auto back = decode_message(frame);
+        REQUIRE(back);
+        CHECK(back.value() == m);
+      }
     }
   }
   MESSAGE("multi-segment frames: " << multi_segment);
@@ -264,7 +278,7 @@ TEST_CASE("wire: structural validation") {
   version_vector vv;
   vv.set(a, 0xABCDEF);
   vv.set(b, 7);
-  std::string frame = encode_message(sync_request{vv});
+  std::string frame = encode_message_flat(sync_request{vv});
   REQUIRE(decode_message(frame));
   CHECK(is(decode_message(patch_after(frame, a, 0)), errc::decode_error));             // counter 0
   CHECK(is(decode_message(patch_after(frame, 0xABCDEF, a)), errc::decode_error));      // duplicate node
@@ -312,8 +326,11 @@ TEST_CASE("wire: random bytes and mutated frames never crash — accepted frames
   std::mt19937_64 rng(seed ^ 0x5eed);
   auto below = [&](uint64_t n) { return rng() % n; };
 
-  std::vector<std::string> valid;
-  for (int i = 0; i < 200; ++i) valid.push_back(encode_message(g.any()));
+  std::vector<std::string> valid;  // both forms: packed (what nodes send) and flat
+  for (int i = 0; i < 200; ++i) {
+    message m = g.any();
+    valid.push_back(i % 2 ? encode_message(m) : encode_message_flat(m));
+  }
 
   size_t cases = 0, accepted = 0, unstable = 0;
   auto check = [&](const std::string& bytes) {
@@ -330,7 +347,14 @@ TEST_CASE("wire: random bytes and mutated frames never crash — accepted frames
     size_t words = below(40);
     std::string s(words * 8 + (below(4) == 0 ? below(8) : 0), '\0');
     for (auto& c : s) c = static_cast<char>(rng());
-    if (s.size() >= 8 && (i & 1)) s.replace(0, 8, le32_bytes(0) + le32_bytes(static_cast<uint32_t>(s.size() / 8 - 1)));
+    if (s.size() >= 8 && i % 4 == 1) s.replace(0, 8, le32_bytes(0) + le32_bytes(static_cast<uint32_t>(s.size() / 8 - 1)));
+    // A quarter behind a packed header of the right length whose first word unpacks to that
+    // table, so the unpacked bytes reach capnp's parser.
+    if (s.size() >= 12 && i % 4 == 3) {
+      s[4] = static_cast<char>(0x10);               // tag: only byte 4 of the word is present
+      s[5] = static_cast<char>(1 + below(6));       // one segment of that many words
+      s.replace(0, 4, le32_bytes(uint32_t{1} << 31 | static_cast<uint32_t>(s.size() - 4)));
+    }
     check(s);
   }
   // Mutations of valid frames: bit flips, byte overwrites, word overwrites with small numbers.
@@ -352,6 +376,48 @@ TEST_CASE("wire: random bytes and mutated frames never crash — accepted frames
   MESSAGE(cases << " cases, " << accepted << " accepted");
   CHECK(cases >= 20'000);
   CHECK(unstable == 0);
+}
+
+TEST_CASE("wire: packed frames — header, malformed packing and the unpacked bound") {
+  auto packed_frame = [](const std::string& body) {
+    return le32_bytes(uint32_t{1} << 31 | static_cast<uint32_t>(body.size())) + body;
+  };
+  // The header alone gives the length; the limit applies to it.
+  CHECK(*frame_size_from_prefix(le32_bytes(uint32_t{1} << 31 | 20)) == 24);
+  auto r = frame_size_from_prefix(le32_bytes(uint32_t{1} << 31 | 200), 100);
+  CHECK((!r && r.err().code == errc::too_large));
+  r = frame_size_from_prefix(le32_bytes(0xFFFFFFFF));
+  CHECK((!r && r.err().code == errc::too_large));
+
+  std::string ok = encode_message(ping{9, {}});
+  REQUIRE((le32(ok, 0) >> 31) == 1);
+  REQUIRE(decode_message(ok));
+  CHECK(is(decode_message(packed_frame("")), errc::decode_error));  // nothing to unpack
+  // Malformed packing: a tag whose present bytes are cut off; a zero tag or 0xff tag without its
+  // count; a 0xff run whose words are cut off.
+  CHECK(is(decode_message(packed_frame(std::string("\x03\x01", 2))), errc::decode_error));
+  CHECK(is(decode_message(packed_frame(std::string("\x00", 1))), errc::decode_error));
+  CHECK(is(decode_message(packed_frame(std::string("\xff") + "12345678")), errc::decode_error));
+  CHECK(is(decode_message(packed_frame(std::string("\xff") + "12345678" + std::string("\x02", 1) + "abcdefgh")), errc::decode_error));
+  // Well-formed packing that does not unpack to exactly one flat frame: a lone zero word (a
+  // table announcing an empty segment); a table claiming more words than follow; a trailing word.
+  CHECK(is(decode_message(packed_frame(std::string("\x00\x00", 2))), errc::decode_error));
+  CHECK(is(decode_message(packed_frame(std::string("\x10\x05\x00\x00", 4))), errc::decode_error));
+  std::string body = ok.substr(4);
+  CHECK(is(decode_message(packed_frame(body + std::string("\x00\x00", 2))), errc::decode_error));
+  // Packed inside packed is not a frame.
+  CHECK(is(decode_message(packed_frame(std::string("\x08\x80", 2))), errc::decode_error));
+  // Zero runs that unpack beyond max_frame_bytes are refused before anything is allocated:
+  // each "\x00\xff" is 256 zero words (2 KiB).
+  std::string bomb;
+  for (size_t unpacked = 0; unpacked <= max_frame_bytes; unpacked += 2048) bomb += std::string("\x00\xff", 2);
+  CHECK(bomb.size() < size_t{80} << 10);
+  auto refused = decode_message(packed_frame(bomb));
+  REQUIRE(!refused);
+  CHECK(refused.err().code == errc::decode_error);
+  CHECK(refused.err().message.find("unpacks to more than") != std::string::npos);
+  // Within the bound, the same zeros are a table for one empty segment plus junk: refused.
+  CHECK(is(decode_message(packed_frame(std::string("\x00\xff", 2))), errc::decode_error));
 }
 
 TEST_CASE("wire: absurd segment tables are refused") {
