@@ -9,8 +9,10 @@ namespace rumor::replication {
 
 namespace {
 
-constexpr uint8_t head_type_bits = 0x7f;
+constexpr uint8_t head_type_bits = 0x3f;
+constexpr uint8_t head_deps_relative = 0x40;  // format 2
 constexpr uint8_t head_node_table = 0x80;
+constexpr uint64_t decoded_dep_bytes = 16;  // what one deps entry counts toward the decoded size
 
 uint64_t zigzag(uint64_t diff) {
   auto s = static_cast<int64_t>(diff);
@@ -62,6 +64,26 @@ size_t shared_prefix(std::string_view a, std::string_view b) {
 
 error bad(std::string what) { return error{errc::decode_error, "delta batch: " + std::move(what)}; }
 
+// The deps entries in which `deps` differs from `base` (an absent node counts as 0), by node.
+std::vector<std::pair<node_id, uint64_t>> deps_changes(const version_vector& base, const version_vector& deps) {
+  std::vector<std::pair<node_id, uint64_t>> out;  // (node, new counter; 0: gone)
+  const auto& a = base.entries();
+  const auto& b = deps.entries();
+  size_t i = 0, j = 0;
+  while (i < a.size() || j < b.size()) {
+    if (j == b.size() || (i < a.size() && a[i].first < b[j].first)) {
+      out.emplace_back(a[i++].first, 0);
+    } else if (i == a.size() || b[j].first < a[i].first) {
+      out.push_back(b[j++]);
+    } else {
+      if (a[i].second != b[j].second) out.push_back(b[j]);
+      ++i;
+      ++j;
+    }
+  }
+  return out;
+}
+
 }  // namespace
 
 void encode_delta_batch(const std::vector<delta_entry>& entries, std::string& out) {
@@ -71,6 +93,7 @@ void encode_delta_batch(const std::vector<delta_entry>& entries, std::string& ou
   body.reserve(entries.size() * 40);
   uint64_t seq_before = 0, hlc_before = 0, decoded = 0;
   std::string_view key_before;
+  std::unordered_map<std::string_view, const version_vector*> deps_of_key;  // the key's last entry's
   for (const delta_entry& e : entries) {
     const delta_record& r = e.record;
     const size_t head_at = body.size();
@@ -79,19 +102,35 @@ void encode_delta_batch(const std::vector<delta_entry>& entries, std::string& ou
     put_varint(body, zigzag(e.seq - seq_before));
     put_varint(body, zigzag(r.hlc - hlc_before));
     // The decoder refuses a batch that decodes to more than 32 × its bytes (+ 4 KiB). Shared key
-    // prefixes are what could get there (many deltas of one long key, tiny deltas): a key is
-    // shared only while the keys and deltas so far stay within 16 × the bytes written so far.
+    // prefixes and deps copied from an earlier entry are what could get there (many deltas of one
+    // long key, tiny deltas, long deps): a key is shared, and deps written relative to an earlier
+    // entry's, only while what the entries so far decode to stays within 16 × the bytes written.
     size_t shared = shared_prefix(key_before, r.key);
-    decoded += r.key.size() + r.delta.size();
-    if (decoded > 16 * (body.size() + 1)) shared = 0;
+    decoded += r.key.size() + r.delta.size() + decoded_dep_bytes * r.deps.size();
+    const bool within = decoded <= 16 * (body.size() + 1);
+    if (!within) shared = 0;
     put_varint(body, shared);
     put_varint(body, r.key.size() - shared);
     body.append(r.key, shared);
-    put_varint(body, r.deps.size());
-    for (const auto& [node, dep] : r.deps.entries()) {
-      put_varint(body, table.index_of(node));
-      put_varint(body, zigzag(e.seq - dep));
+    auto& base = deps_of_key[r.key];
+    if (base && within) {
+      // Relative to the deps of this key's last entry in the batch: deltas of one key that travel
+      // together mostly share their causal past, so only the entries that changed are written.
+      body[head_at] = static_cast<char>(body[head_at] | head_deps_relative);
+      auto changes = deps_changes(*base, r.deps);
+      put_varint(body, changes.size());
+      for (const auto& [node, dep] : changes) {
+        put_varint(body, table.index_of(node));
+        put_varint(body, zigzag(dep - base->get(node)));
+      }
+    } else {
+      put_varint(body, r.deps.size());
+      for (const auto& [node, dep] : r.deps.entries()) {
+        put_varint(body, table.index_of(node));
+        put_varint(body, zigzag(e.seq - dep));
+      }
     }
+    base = &r.deps;
     // The delta's length is not known before its node-table form is written: write that form
     // after a one-byte placeholder, then the length in front of it.
     const size_t len_at = body.size();
@@ -125,7 +164,9 @@ void encode_delta_batch(const std::vector<delta_entry>& entries, std::string& ou
 result<std::vector<delta_entry>> decode_delta_batch(std::string_view in) {
   size_t at = 0;
   if (in.empty()) return bad("empty");
-  if (static_cast<uint8_t>(in[0]) != delta_batch_format) return bad("format " + std::to_string(static_cast<uint8_t>(in[0])));
+  const auto format = static_cast<uint8_t>(in[0]);
+  if (format != 1 && format != delta_batch_format) return bad("format " + std::to_string(format));
+  const uint8_t type_bits = format == 1 ? 0x7f : head_type_bits;
   at = 1;
   auto varint = [&](uint64_t& v) {
     auto r = get_varint(in, at);
@@ -155,11 +196,12 @@ result<std::vector<delta_entry>> decode_delta_batch(std::string_view in) {
   std::vector<delta_entry> out;
   out.reserve(count);
   uint64_t seq_before = 0, hlc_before = 0;
+  std::unordered_map<std::string, size_t> last_of_key;  // key -> its last entry in `out` so far
   for (uint64_t i = 0; i < count; ++i) {
     const std::string what = "entry " + std::to_string(i);
     if (at >= in.size()) return bad(what + " cut off");
     const auto head = static_cast<uint8_t>(in[at++]);
-    const uint8_t tag = head & head_type_bits;
+    const uint8_t tag = head & type_bits;
     if (tag < 1 || tag > 7) return bad(what + ": CRDT type tag " + std::to_string(tag) + " out of range 1..7");
     delta_entry e;
     e.record.type = static_cast<crdt::type_tag>(tag);
@@ -178,6 +220,13 @@ result<std::vector<delta_entry>> decode_delta_batch(std::string_view in) {
     e.record.key.append(in.substr(at, m));
     at += m;
     if (!varint(d) || d > (in.size() - at) / 2) return bad(what + ": deps cut off");
+    const version_vector* base = nullptr;
+    auto last = last_of_key.find(e.record.key);
+    if (format != 1 && (head & head_deps_relative)) {
+      if (last == last_of_key.end()) return bad(what + ": deps relative to an earlier entry of a key that has none");
+      base = &out[last->second].record.deps;
+      e.record.deps = *base;
+    }
     node_id prev = 0;
     for (uint64_t j = 0; j < d; ++j) {
       uint64_t idx = 0, ddep = 0;
@@ -186,6 +235,11 @@ result<std::vector<delta_entry>> decode_delta_batch(std::string_view in) {
       if (!node_at(idx, node)) return bad(what + ": deps node index outside the node table");
       if (node <= prev) return bad(what + ": deps node ids not strictly ascending");
       prev = node;
+      if (base) {
+        if (ddep == 0) return bad(what + ": a relative deps entry that changes nothing");
+        e.record.deps.set(node, base->get(node) + unzigzag(ddep));  // 0: the entry is gone
+        continue;
+      }
       uint64_t dep = e.seq - unzigzag(ddep);
       if (dep == 0) return bad(what + ": deps entry with seq 0");
       e.record.deps.set(node, dep);
@@ -200,10 +254,12 @@ result<std::vector<delta_entry>> decode_delta_batch(std::string_view in) {
     } else {
       e.record.delta.assign(delta);
     }
-    decoded += e.record.key.size() + e.record.delta.size();
+    decoded += e.record.key.size() + e.record.delta.size() + decoded_dep_bytes * e.record.deps.size();
     if (decoded > decoded_limit) return bad("decodes to more than 32 × its bytes");
     seq_before = e.seq;
     hlc_before = e.record.hlc;
+    if (last == last_of_key.end()) last_of_key.emplace(e.record.key, out.size());
+    else last->second = out.size();
     out.push_back(std::move(e));
   }
   if (at != in.size()) return bad(std::to_string(in.size() - at) + " bytes after the last entry");

@@ -44,7 +44,8 @@ using crdt::version_vector;
 //      origin (PROTOCOL.md, "Dissemination"). Peer messages only, like 5.
 //   8: peer frames after the hello are in the packed form (wire_codec.hpp, capnp_frame.hpp),
 //      which version-7 builds cannot cut from the stream; the hello stays flat, so a version-7
-//      peer still reads it and refuses the version. Peer messages only, like 5.
+//      peer still reads it and refuses the version. Delta batches are in format 2 (deps relative
+//      to the same key's entry before, delta_batch.hpp). Peer messages only, like 5.
 inline constexpr uint32_t protocol_version = 8;
 // The version on a client connection's hellos (both ways): the client protocol (docs/protocol.md)
 // last changed in peer protocol version 4.
