@@ -197,6 +197,7 @@ result<std::vector<delta_entry>> decode_delta_batch(std::string_view in) {
   out.reserve(count);
   uint64_t seq_before = 0, hlc_before = 0;
   std::unordered_map<std::string, size_t> last_of_key;  // key -> its last entry in `out` so far
+  std::vector<std::pair<node_id, uint64_t>> changes;     // an entry's relative deps, in node order
   for (uint64_t i = 0; i < count; ++i) {
     const std::string what = "entry " + std::to_string(i);
     if (at >= in.size()) return bad(what + " cut off");
@@ -225,8 +226,8 @@ result<std::vector<delta_entry>> decode_delta_batch(std::string_view in) {
     if (format != 1 && (head & head_deps_relative)) {
       if (last == last_of_key.end()) return bad(what + ": deps relative to an earlier entry of a key that has none");
       base = &out[last->second].record.deps;
-      e.record.deps = *base;
     }
+    changes.clear();
     node_id prev = 0;
     for (uint64_t j = 0; j < d; ++j) {
       uint64_t idx = 0, ddep = 0;
@@ -237,12 +238,23 @@ result<std::vector<delta_entry>> decode_delta_batch(std::string_view in) {
       prev = node;
       if (base) {
         if (ddep == 0) return bad(what + ": a relative deps entry that changes nothing");
-        e.record.deps.set(node, base->get(node) + unzigzag(ddep));  // 0: the entry is gone
+        changes.emplace_back(node, base->get(node) + unzigzag(ddep));  // 0: the entry is gone
         continue;
       }
       uint64_t dep = e.seq - unzigzag(ddep);
       if (dep == 0) return bad(what + ": deps entry with seq 0");
-      e.record.deps.set(node, dep);
+      e.record.deps.set(node, dep);  // ascending: appends
+    }
+    if (base) {
+      // Merged in node order, so that every set() appends: linear in base + changes.
+      const auto& b = base->entries();
+      size_t i = 0;
+      for (const auto& [node, dep] : changes) {
+        for (; i < b.size() && b[i].first < node; ++i) e.record.deps.set(b[i].first, b[i].second);
+        if (i < b.size() && b[i].first == node) ++i;
+        e.record.deps.set(node, dep);
+      }
+      for (; i < b.size(); ++i) e.record.deps.set(b[i].first, b[i].second);
     }
     if (!varint(len) || len > in.size() - at) return bad(what + ": delta overruns the batch");
     std::string_view delta = in.substr(at, len);
