@@ -48,8 +48,9 @@ inline constexpr size_t max_frame_bytes = size_t{64} << 20;
 inline constexpr size_t max_segments = 512;
 
 // Returns `m` encoded as exactly one frame, the form a node sends: packed, except a hello (flat).
-// REQUIRES: the flat encoding fits max_frame_bytes (receivers refuse larger frames; callers bound
-// batches, e.g. sync_response.more), and no list has 2^29 or more elements.
+// REQUIRES: the frame fits max_frame_bytes (receivers refuse larger frames; callers bound
+// batches, e.g. sync_response.more, to a few MiB; packing makes a flat frame smaller or at most
+// ~1/8 larger), and no list has 2^29 or more elements.
 std::string encode_message(const message& m);
 // The same for a compare-and-set lane message (same envelope, its own union members): packed.
 std::string encode_message(const cas_message& m);
