@@ -6,11 +6,11 @@
 #include <kj/exception.h>
 #include <kj/io.h>
 
-#include <bit>
 #include <cstdio>
 #include <cstring>
 #include <vector>
 
+#include "base/capnp_packing.hpp"
 #include "crdt/codec_compact.hpp"
 #include "crdt/crdt.capnp.h"
 
@@ -326,34 +326,12 @@ result<std::vector<capnp::word>> unpacked_words(std::string_view bytes) {
   return words;
 }
 
-// Size in words of the packed stream `in`, or an error if it is cut off or unpacks to more than
-// codec_max_unpacked_bytes. Allocates nothing.
-//   tag byte: bit i set = byte i of the word is non-zero and follows (in order); unset = zero;
-//   tag 0x00: one more byte, the number of further zero words (0..255);
-//   tag 0xFF: after its 8 bytes, one more byte, the number of further words copied verbatim.
+// Size in words of the packed stream `in` (base/capnp_packing.hpp), or an error if it is cut off
+// or unpacks to more than codec_max_unpacked_bytes. Allocates nothing.
 result<size_t> packed_size(std::string_view in) {
-  constexpr size_t limit = codec_max_unpacked_bytes / sizeof(capnp::word);
-  size_t words = 0;
-  size_t at = 0;
-  while (at < in.size()) {
-    auto tag = static_cast<uint8_t>(in[at++]);
-    size_t present = static_cast<size_t>(std::popcount(tag));
-    if (in.size() - at < present) return bad("packed word cut off");
-    at += present;
-    words += 1;
-    if (tag == 0x00 || tag == 0xFF) {
-      if (at == in.size()) return bad("packed run length cut off");
-      size_t run = static_cast<uint8_t>(in[at++]);
-      if (tag == 0xFF) {
-        if ((in.size() - at) / sizeof(capnp::word) < run) return bad("packed verbatim run cut off");
-        at += run * sizeof(capnp::word);
-      }
-      words += run;
-    }
-    if (words > limit)
-      return bad("packed input unpacks to more than " + std::to_string(codec_max_unpacked_bytes) + " bytes");
-  }
-  return words;
+  auto words = packed_word_count(in, codec_max_unpacked_bytes / sizeof(capnp::word));
+  if (!words) return bad(words.err().message);
+  return *words;
 }
 
 // The packed form (after the marker): unpacks into word-aligned memory, within the bounds, and
@@ -363,22 +341,7 @@ result<std::vector<capnp::word>> packed_words(std::string_view in) {
   if (!size) return size.err();
   if (*size == 0) return bad("packed form without a message");
   std::vector<capnp::word> words(*size);
-  auto* out = reinterpret_cast<unsigned char*>(words.data());
-  size_t at = 0;
-  while (at < in.size()) {
-    auto tag = static_cast<uint8_t>(in[at++]);
-    for (int bit = 0; bit < 8; ++bit) *out++ = (tag >> bit) & 1 ? static_cast<unsigned char>(in[at++]) : 0;
-    if (tag == 0x00) {
-      size_t run = static_cast<uint8_t>(in[at++]) * sizeof(capnp::word);
-      std::memset(out, 0, run);
-      out += run;
-    } else if (tag == 0xFF) {
-      size_t run = static_cast<uint8_t>(in[at++]) * sizeof(capnp::word);
-      std::memcpy(out, in.data() + at, run);
-      out += run;
-      at += run;
-    }
-  }
+  unpack(in, reinterpret_cast<unsigned char*>(words.data()));
   auto segments = segment_count(words);
   if (!segments) return segments.err();
   size_t table = table_words(*segments);

@@ -27,6 +27,7 @@
 #include <string_view>
 #include <utility>
 
+#include "base/capnp_packing.hpp"
 #include "base/result.hpp"
 #include "replication/wire_codec.hpp"
 
@@ -104,48 +105,13 @@ std::string write_capnp_frame(Fill fill, unsigned first_segment_words = capnp::S
   return out;
 }
 
-// Unpacks the packed encoding in `packed` into whole words. nullopt if it is malformed (a tag's
-// bytes or a run's words cut off) or would unpack to more than max_words words; never throws, and
-// allocates only once the size is known to be within the bound.
+// Unpacks the packed encoding in `packed` (base/capnp_packing.hpp) into whole words; nullopt if
+// it is malformed or would unpack to more than max_words words (nothing is allocated then).
 inline std::optional<kj::Array<capnp::word>> unpack_words(std::string_view packed, size_t max_words) {
-  const auto* b = reinterpret_cast<const unsigned char*>(packed.data());
-  const size_t n = packed.size();
-  // Pass 1: the unpacked size, checking every length against the input.
-  size_t words = 0;
-  for (size_t i = 0; i < n;) {
-    unsigned tag = b[i++];
-    size_t present = static_cast<size_t>(__builtin_popcount(tag));
-    if (n - i < present) return std::nullopt;
-    i += present;
-    words += 1;
-    if (tag == 0x00 || tag == 0xff) {
-      if (i == n) return std::nullopt;
-      size_t run = b[i++];
-      if (tag == 0xff) {
-        if ((n - i) / 8 < run) return std::nullopt;
-        i += 8 * run;
-      }
-      words += run;
-    }
-    if (words > max_words) return std::nullopt;
-  }
-  // Pass 2: fill.
-  auto out = kj::heapArray<capnp::word>(words);
-  auto* o = reinterpret_cast<unsigned char*>(out.begin());
-  for (size_t i = 0; i < n;) {
-    unsigned tag = b[i++];
-    for (int bit = 0; bit < 8; ++bit) *o++ = (tag >> bit & 1) ? b[i++] : 0;
-    if (tag == 0x00) {
-      size_t run = b[i++] * sizeof(capnp::word);
-      std::memset(o, 0, run);
-      o += run;
-    } else if (tag == 0xff) {
-      size_t run = b[i++] * sizeof(capnp::word);
-      std::memcpy(o, b + i, run);
-      o += run;
-      i += run;
-    }
-  }
+  auto words = packed_word_count(packed, max_words);
+  if (!words) return std::nullopt;
+  auto out = kj::heapArray<capnp::word>(*words);
+  unpack(packed, reinterpret_cast<unsigned char*>(out.begin()));
   return out;
 }
 
