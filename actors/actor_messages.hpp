@@ -43,6 +43,7 @@ using connect_atom = caf::atom_constant<caf::atom("rconnect")>;
 // ok_atom, or the error (as a string: caf::error cannot carry ours).
 using probe_atom = caf::atom_constant<caf::atom("rprobe")>;
 using metrics_atom = caf::atom_constant<caf::atom("rmetrics")>;
+using reload_atom = caf::atom_constant<caf::atom("rreload")>;  // transport: new credentials (SIGHUP)
 
 struct call {
   // Who asks: the transport's connection id for a client connection, a node-API-unique id for

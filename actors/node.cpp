@@ -19,6 +19,7 @@
 #include "http/http_server.hpp"
 #include "persistence/lmdb_store.hpp"
 #include "replication/value_layout.hpp"
+#include "security/tokens.hpp"
 
 namespace rumor::actors {
 
@@ -149,6 +150,36 @@ result<entry> entry_of(const std::string& key, const client::response& r, crdt::
 
 crdt::type_tag key_type_of(const client::update& u) { return u.path.empty() ? u.type : crdt::type_tag::or_map; }
 
+
+// The transport's credentials from the config's files (TLS context, client tokens).
+result<actors::transport_credentials> load_credentials(const node_config& cfg,
+                                                       const std::shared_ptr<spdlog::logger>& log) {
+  actors::transport_credentials c;
+  if (cfg.tls.enabled()) {
+    if (cfg.tls.cert.empty())
+      return error{errc::invalid_argument, "TLS on a node needs its certificate and key (--tls-cert, --tls-key)"};
+    auto ctx = security::tls_context::load(cfg.tls);
+    if (!ctx) return ctx.err();
+    if ((*ctx)->own().role() != security::cert_role::node)
+      log->warn("the certificate {} is not a node certificate ({}): peers will refuse this node",
+                cfg.tls.cert, (*ctx)->own().describe());
+    c.tls = std::move(*ctx);
+  }
+  if (!cfg.client_token_file.empty()) {
+    auto t = security::load_tokens(cfg.client_token_file);
+    if (!t) return t.err();
+    c.client_tokens = std::move(*t);
+    if (!c.tls) log->warn("client tokens without TLS travel in plaintext: use them with --tls-ca");
+  }
+  return c;
+}
+
+
+// True for addresses only this machine can reach (127.0.0.0/8, ::1, localhost).
+bool is_loopback_host(const std::string& host) {
+  return host == "localhost" || host == "::1" || host.rfind("127.", 0) == 0;
+}
+
 }  // namespace
 
 struct node::impl {
@@ -168,6 +199,7 @@ struct node::impl {
   std::mutex stop_mutex;
   bool stopped = false;
   std::unique_ptr<http::server> http;  // stopped first: it calls into the node
+  std::string security;  // actors::security_mode of the credentials it started with
 
   void send_call(client::request req, std::function<void(client::response)> reply,
                  std::function<void(client::event)> on_event = {}) {
@@ -239,6 +271,13 @@ result<std::unique_ptr<node>> node::start(node_config cfg) {
   if (cfg.gossip_interval_ms == 0) return error{errc::invalid_argument, "the gossip interval must be at least 1 ms"};
   if (cfg.fanout == 0) return error{errc::invalid_argument, "the fanout must be at least 1"};
 
+  auto credentials = load_credentials(cfg, p->log);
+  if (!credentials) return credentials.err();  // before the data directory is touched
+  if (!credentials->tls && !is_loopback_host(listen->first))
+    p->log->warn("listening on {} without TLS: anyone who reaches this port can join the cluster and read and "
+                 "write every key (README \"Security\": --tls-ca, --tls-cert, --tls-key)",
+                 cfg.listen);
+
   persistence::options opts;
   opts.dir = cfg.data_dir;
   opts.mode = cfg.durability;
@@ -271,6 +310,8 @@ result<std::unique_ptr<node>> node::start(node_config cfg) {
   ac.log = p->log;
   ac.readiness = p->readiness;
   ac.max_response_bytes = cfg.max_frame_bytes;
+  ac.security = actors::security_mode(*credentials);
+  p->security = ac.security;
   p->replica = actors::spawn_replica_actor(*p->sys, ac);
 
   actors::transport_config tc;
@@ -281,6 +322,7 @@ result<std::unique_ptr<node>> node::start(node_config cfg) {
   tc.advertise = cfg.advertise;
   tc.max_frame_bytes = cfg.max_frame_bytes;
   tc.log = p->log;
+  tc.credentials = std::move(*credentials);
   auto t = actors::spawn_transport(*p->sys, tc, p->replica);
   if (!t) {
     p->shutdown();
@@ -531,6 +573,16 @@ result<std::vector<member>> node::members() {
   for (auto& m : r.member_list)
     out.push_back(member{m.id, m.address, client::member_status_name(m.status), m.incarnation});
   return out;
+}
+
+rumor::status node::reload_credentials() {
+  auto c = load_credentials(impl_->cfg, impl_->log);
+  if (!c) return c.err();
+  if (actors::security_mode(*c) != impl_->security)
+    return error{errc::invalid_argument, "turning TLS or client tokens on or off needs a restart"};
+  if (impl_->stopped || !impl_->transport) return error{errc::unavailable, "the node is stopped"};
+  caf::anon_send(impl_->transport, actors::reload_atom::value, std::move(*c));
+  return {};
 }
 
 result<client::node_status> node::status() {

@@ -39,6 +39,7 @@
 #include "base/result.hpp"
 #include "client/client_messages.hpp"
 #include "http/metrics.hpp"
+#include "security/tls_context.hpp"
 #include "crdt/value.hpp"
 #include "persistence/options.hpp"
 #include "replication/cas.hpp"
@@ -79,6 +80,12 @@ struct node_config {
   // HOST:PORT of the HTTP endpoint (JSON API, /metrics, /v1/watch: http/http_server.hpp and
   // docs/http-api.md); empty: none. Port 0 = any free port (http_address() tells which).
   std::string http;
+  // Security (actors/transport.hpp "Security", README "Security"): PEM files of the cluster CA
+  // bundle and this node's certificate and key (`rumor certs`); tls.ca set = TLS 1.3 on every
+  // connection, peers and clients. client_token_file: bearer tokens clients may authenticate with
+  // instead of a certificate (security/tokens.hpp). reload_credentials() re-reads them all.
+  security::tls_files tls;
+  std::string client_token_file;
 };
 
 enum class readiness : uint8_t { loading, joining, ready, stopping, stopped, failed };
@@ -191,6 +198,11 @@ class node {
   result<std::vector<std::pair<std::string, crdt::type_tag>>> keys(std::string prefix = {}, uint32_t limit = 1000);
   result<std::vector<member>> members();
   result<client::node_status> status();
+  // Re-reads the TLS files and the client token file named in the config (certificate rotation,
+  // e.g. on SIGHUP): connections opened from now on use them; open ones keep theirs. On an error
+  // (unreadable file, key not matching the certificate) nothing changes. Turning TLS on or off
+  // needs a restart (errc::invalid_argument).
+  rumor::status reload_credentials();
 
   // Calls `fn` for every change of a key starting with `prefix`, local or from peers, from the
   // node's replica actor (keep it quick; do not block on this node inside it). Returns an id for

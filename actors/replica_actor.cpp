@@ -315,6 +315,7 @@ client::node_status make_status(replica_actor_state& st) {
   s.clock_drift_refusals = st.rep->stats().clock_drift_refusals;
   const uint64_t now = now_ms(st);
   if (auto c = st.rep->clock_problem(now)) s.clock_error = *c;
+  s.security = st.cfg.security;
   if (st.cas) s.cas_voters = static_cast<uint32_t>(st.cas->voter_count());
   for (const auto& m : st.rep->members().live_peers()) {
     client::peer_lag lag{m.id, 0, 0};

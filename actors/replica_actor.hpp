@@ -47,6 +47,7 @@ struct replica_actor_config {
   // A client response whose frame would be larger is answered with errc::too_large instead (a
   // client refuses frames over its limit, 64 MiB): read such a value in pages (client::get view).
   size_t max_response_bytes = size_t{64} << 20;
+  std::string security = "none";  // what status says of who may connect (client::node_status::security)
   // Milliseconds since the Unix epoch; empty = wall_clock_ms. Tests inject the test
   // coordinator's clock so that timers and protocol time advance together.
   std::function<uint64_t()> clock;

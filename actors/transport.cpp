@@ -18,6 +18,7 @@
 #include <exception>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string_view>
 #include <utility>
@@ -29,6 +30,7 @@
 #include "actors/transport_dial.hpp"
 #include "client/client_codec.hpp"
 #include "replication/wire_codec.hpp"
+#include "security/tls_session.hpp"
 
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::shared_ptr<rumor::actors::dialed_socket>)
 
@@ -69,6 +71,8 @@ struct connection {
   bool dropping = false;    // peer: in a streak of dropped messages (logged once)
   std::set<uint64_t> watches;  // client: ids of watch requests (unwatched when it goes away)
   std::vector<client::request> burst;  // client: requests read from the data in hand (on_new_data)
+  std::unique_ptr<security::tls_session> tls;  // with TLS: the session (all bytes pass through it)
+  bool saw_data = false;    // any bytes read yet (the first byte tells TLS from a plaintext hello)
 };
 
 // Per dialed address: backoff and the messages waiting for its handshake.
@@ -174,10 +178,23 @@ caf::actor_clock::time_point now(broker_ptr self) { return self->clock().now(); 
 
 // ---- writing ----
 
-void write_frame(broker_ptr self, connection& c, std::string_view frame) {
-  self->write(c.hdl, frame.size(), frame.data());
+// Hands `bytes` to CAF as they are (ciphertext on a TLS connection).
+void write_bytes(broker_ptr self, connection& c, std::string_view bytes) {
+  if (bytes.empty()) return;
+  self->write(c.hdl, bytes.size(), bytes.data());
   self->flush(c.hdl);
-  c.backlog += frame.size();
+  c.backlog += bytes.size();
+}
+
+// Writes one frame (through TLS when the connection has it). A failed TLS session takes nothing:
+// whoever saw it fail is closing the connection.
+void write_frame(broker_ptr self, connection& c, std::string_view frame) {
+  if (c.tls) {
+    if (!c.tls->send(frame)) return;
+    write_bytes(self, c, c.tls->take_output());
+  } else {
+    write_bytes(self, c, frame);
+  }
   auto& stats = self->state.stats;
   ++stats.frames_out;
   (c.kind == role::client ? stats.client_bytes_out : stats.peer_bytes_out) += frame.size();
@@ -302,8 +319,8 @@ void refuse(broker_ptr self, connection& c, std::string_view problem) {
 }
 
 // Registers a new connection, writes our hello when we dialed it (an accepted one is answered
-// after its hello) and arms the handshake timer.
-connection& open_connection(broker_ptr self, caf::io::connection_handle hdl, std::string dialed) {
+// after its hello) and arms the handshake timer. nullptr: it could not be set up (closed, logged).
+connection* open_connection(broker_ptr self, caf::io::connection_handle hdl, std::string dialed) {
   auto& st = self->state;
   uint64_t serial = st.next_serial++;
   auto [it, inserted] = st.conns.try_emplace(serial, hdl, serial, st.max_frame);
@@ -313,13 +330,24 @@ connection& open_connection(broker_ptr self, caf::io::connection_handle hdl, std
   st.serial_of[hdl.id()] = serial;
   self->configure_read(hdl, caf::io::receive_policy::at_most(read_chunk_bytes));
   self->ack_writes(hdl, true);
-  if (!c.dialed.empty()) write_frame(self, c, st.hello_frame);
+  if (st.cfg.credentials.tls) {
+    auto side = c.dialed.empty() ? security::tls_side::accept : security::tls_side::connect;
+    auto s = security::tls_session::make(st.cfg.credentials.tls, side, security::host_of(c.dialed));
+    if (!s) {
+      ++st.stats.tls_failures;
+      st.cfg.log->error("transport: no TLS session for {}: {}", describe(c), s.err().describe());
+      close_connection(self, c, s.err().message);  // a dialed address backs off
+      return nullptr;
+    }
+    c.tls = std::move(*s);
+  }
+  if (!c.dialed.empty()) write_frame(self, c, st.hello_frame);  // with TLS: sent after the handshake
   // Anonymous: with CAF 0.17, a timer still pending at shutdown that names the broker as its
   // sender is never freed, nor is the stopped broker with its state and buffers (LeakSanitizer).
   // The handler needs no sender.
   caf::delayed_anon_send(caf::actor_cast<caf::actor>(self), std::chrono::milliseconds(st.cfg.handshake_timeout_ms),
                          hs_timeout_atom::value, serial);
-  return c;
+  return &c;
 }
 
 // ---- dialing ----
@@ -338,10 +366,11 @@ void dial_worker(caf::blocking_actor* self, caf::actor broker, std::string addre
 void dial_connected(broker_ptr self, const std::string& address, caf::io::connection_handle hdl) {
   auto& st = self->state;
   ++st.stats.dialed;
-  connection& c = open_connection(self, hdl, address);
   auto& ds = st.dials[address];
   ds.connecting = false;
-  ds.serial = c.serial;
+  connection* c = open_connection(self, hdl, address);
+  if (c == nullptr) return;
+  ds.serial = c->serial;
   st.cfg.log->debug("transport: connected to {}, waiting for its hello", address);
 }
 
@@ -489,13 +518,14 @@ replication::hello our_hello(const transport_state& st, bool client) {
 }
 
 // Refuses a connection during the handshake: an accepted connection is first told why (a hello
-// with the refusal, wire.capnp), then closed; a dialed one is closed.
-void refuse_hello(broker_ptr self, connection& c, errc code, const std::string& problem) {
+// with the refusal, wire.capnp: `told`, or `problem` when that is empty), then closed; a dialed one
+// is closed. `problem` goes to the log.
+void refuse_hello(broker_ptr self, connection& c, errc code, const std::string& problem, const std::string& told = {}) {
   auto& st = self->state;
   if (c.dialed.empty()) {
     replication::hello no = our_hello(st, false);
     no.version = replication::client_protocol_version;  // the refused may be a client (a peer is refused either way)
-    no.refusal = problem;
+    no.refusal = told.empty() ? problem : told;
     no.refusal_code = code;
     write_frame(self, c, replication::encode_message(no));
   }
@@ -525,6 +555,12 @@ void on_first_frame(broker_ptr self, connection& c, std::string_view frame) {
       return refuse_hello(self, c, errc::invalid_argument,
                           fmt::format("client for cluster '{}', this node is in cluster '{}'", h->cluster,
                                       st.cfg.cluster));
+    if (auto why = client_refusal(st.cfg.credentials, c.tls.get(), *h)) {
+      ++st.stats.auth_refused;
+      return refuse_hello(self, c, errc::unauthenticated,
+                          "authentication failed: " + *why,
+                          "authentication failed (this node accepts a client certificate of its CA or a valid token)");
+    }
     c.kind = role::client;
     // Accepted: our hello says role = client, what the connection was accepted as.
     write_frame(self, c, replication::encode_message(our_hello(st, true)));
@@ -537,6 +573,11 @@ void on_first_frame(broker_ptr self, connection& c, std::string_view frame) {
                                     h->cluster, st.cfg.cluster));
   if (h->node == st.cfg.self)
     return refuse_hello(self, c, errc::invalid_argument, "it is this node itself (same node id)");
+  if (auto why = peer_refusal(c.tls.get(), *h)) {
+    ++st.stats.auth_refused;
+    return refuse_hello(self, c, errc::unauthenticated, "authentication failed: " + *why,
+                        "authentication failed (a node certificate of this cluster's CA naming the announced host)");
+  }
   if (c.dialed.empty()) write_frame(self, c, st.hello_frame);
   accept_peer(self, c, *h);
 }
@@ -608,13 +649,69 @@ void drain_frames(broker_ptr self, uint64_t serial) {
 
 // ---- handlers ----
 
+// Closes the oldest accepted connections still in their handshake until at most `keep` are left.
+void evict_pending_beyond(broker_ptr self, size_t keep) {
+  auto& st = self->state;
+  std::vector<uint64_t> pending;  // by serial: oldest first
+  for (const auto& [serial, c] : st.conns)
+    if (c.kind == role::pending && c.dialed.empty()) pending.push_back(serial);
+  if (pending.size() <= keep) return;
+  size_t evict = pending.size() - keep;
+  if (st.stats.handshakes_evicted == 0 || evict > 1)
+    st.cfg.log->warn("transport: {} connections are in their handshake; closing the {} oldest", pending.size(), evict);
+  for (size_t i = 0; i < evict; ++i) {
+    ++st.stats.handshakes_evicted;
+    if (connection* c = find(st, pending[i])) close_connection(self, *c, "too many pending handshakes");
+  }
+}
+
+// The first byte of a TLS connection is a handshake record's type (22).
+constexpr char tls_handshake_record = 0x16;
+
+// Feeds bytes read from `c` to its frame reader (through TLS when it has it). False: `c` was
+// refused (and is gone).
+bool take_bytes(broker_ptr self, connection& c, std::string_view data) {
+  auto& st = self->state;
+  bool first = !c.saw_data && !data.empty();
+  c.saw_data = c.saw_data || !data.empty();
+  if (!c.tls) {
+    if (first && c.kind == role::pending && data.front() == tls_handshake_record) {
+      refuse(self, c, "it speaks TLS, and this node has no TLS configured (--tls-ca, --tls-cert, --tls-key)");
+      return false;
+    }
+    c.reader.feed(data);
+    return true;
+  }
+  if (first && c.dialed.empty() && data.front() != tls_handshake_record) {
+    // A plaintext hello (a client or node without TLS): told in plaintext, which it can read.
+    replication::hello no = our_hello(st, false);
+    no.version = replication::client_protocol_version;
+    no.refusal = "this node requires TLS (connect with --tls-ca, and a client certificate or a token)";
+    no.refusal_code = errc::unavailable;
+    write_bytes(self, c, replication::encode_message(no));
+    refuse(self, c, "it did not start a TLS handshake (a plaintext client or node?)");
+    return false;
+  }
+  std::string plain;
+  auto st_rx = c.tls->receive(data, plain);
+  write_bytes(self, c, c.tls->take_output());  // handshake messages, or the alert of a failure
+  if (!st_rx) {
+    ++st.stats.tls_failures;
+    refuse(self, c, st_rx.err().message);
+    return false;
+  }
+  c.reader.feed(plain);
+  return true;
+}
+
 void on_new_data(broker_ptr self, caf::io::new_data_msg& msg) {
   auto& st = self->state;
   connection* c = find(st, msg.handle);
   if (c == nullptr) return;
   uint64_t serial = c->serial;
   try {
-    c->reader.feed(std::string_view(msg.buf.data(), msg.buf.size()));
+    std::string_view data(msg.buf.data(), msg.buf.size());
+    if (!take_bytes(self, *c, data)) return;
     drain_frames(self, serial);
     c = find(st, serial);
     if (c != nullptr) send_burst(self, *c);
@@ -710,8 +807,9 @@ caf::behavior transport_broker(broker_ptr self, caf::io::doorman_ptr listener, t
   return {
       [=](const caf::io::new_connection_msg& m) {
         ++self->state.stats.accepted;
-        connection& c = open_connection(self, m.handle, {});
-        self->state.cfg.log->debug("transport: accepted {}", describe(c));
+        evict_pending_beyond(self, std::max<size_t>(self->state.cfg.max_pending_handshakes, 1) - 1);
+        if (connection* c = open_connection(self, m.handle, {}))
+          self->state.cfg.log->debug("transport: accepted {}", describe(*c));
       },
       [=](caf::io::new_data_msg& m) { on_new_data(self, m); },
       [=](const caf::io::connection_closed_msg& m) {
@@ -742,6 +840,12 @@ caf::behavior transport_broker(broker_ptr self, caf::io::doorman_ptr listener, t
         if (sock) on_dial_done(self, addr, *sock, why);
       },
       [=](caf::get_atom) { return current_stats(self->state); },
+      [=](reload_atom, transport_credentials& cred) {
+        auto& st = self->state;
+        st.cfg.log->info("transport: new credentials for new connections (TLS {}, {} client tokens)",
+                         cred.tls ? "on" : "off", cred.client_tokens.size());
+        st.cfg.credentials = std::move(cred);
+      },
       [=](stop_atom) { stop(self); },
   };
 }

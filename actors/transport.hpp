@@ -11,6 +11,18 @@
 // replica actor sends back (client_out_atom, connection, frames), each message every response and
 // event of one of its steps for that connection, written as they come.
 //
+// Security (transport_credentials): with a TLS context every connection speaks TLS 1.3 only and is
+// verified against the context's CA bundle (security/tls_context.hpp) before its hello is read. A
+// peer must then present a node certificate (OU rumor-node) whose subjectAltNames name the host of
+// the address its hello announces (and a node we dial, the host we dialed); a client must present a
+// certificate of this CA (node or client role) or one of `client_tokens` in its hello. Tokens are
+// checked with or without TLS. A refused hello is answered with errc::unauthenticated and a reason
+// that does not say which credential was wrong (the log line does). A plaintext hello at a TLS port
+// is answered, in plaintext, with a refusal saying TLS is required; a TLS ClientHello at a plaintext
+// port is logged as such and closed. The TLS handshake counts toward the handshake timeout.
+// (reload_atom, transport_credentials) replaces the credentials for connections opened after it
+// (certificate rotation); open connections keep theirs.
+//
 // Failure containment: a malformed, oversized or unexpected frame closes that one connection (with
 // a log line naming the peer and the problem); decoding never throws out of a handler, so the
 // broker and its other connections live on.
@@ -30,12 +42,14 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include <caf/all.hpp>
 #include <caf/io/all.hpp>
 #include <spdlog/spdlog.h>
 
 #include "base/result.hpp"
+#include "actors/admission.hpp"
 #include "replication/cas_messages.hpp"
 #include "replication/messages.hpp"
 
@@ -53,11 +67,16 @@ struct transport_config {
   uint64_t reconnect_min_ms = 100;
   uint64_t reconnect_max_ms = 5000;
   uint64_t handshake_timeout_ms = 5000;  // a connection without hello by then is closed
+  // Accepted connections still in their handshake (TLS and hello) at most; a new one beyond it
+  // closes the oldest (an idle or slow handshake holds a slot for handshake_timeout_ms at most,
+  // and a flood of them cannot keep a prompt client out).
+  size_t max_pending_handshakes = 256;
   uint64_t connect_timeout_ms = 3000;    // background dial: give up connecting after this long
   // true: connect on a helper thread (a detached actor) so a dial to an unreachable host never
   // stalls the network thread. false: connect inline on the network thread (blocking; needed
   // with CAF's test multiplexer, which has no real sockets).
   bool background_dial = true;
+  transport_credentials credentials;
   std::shared_ptr<spdlog::logger> log;   // REQUIRED
 };
 
@@ -70,6 +89,9 @@ struct transport_stats {
   uint64_t dialed = 0;            // outgoing connections established so far
   uint64_t dial_failures = 0;     // connects that failed
   uint64_t refused = 0;           // connections closed for a bad hello, bad frame or timeout
+  uint64_t tls_failures = 0;      // TLS handshakes or sessions that failed (also counted in refused)
+  uint64_t auth_refused = 0;      // hellos refused for their credentials (also counted in refused)
+  uint64_t handshakes_evicted = 0;  // pending handshakes closed for a newer one (max_pending_handshakes)
   uint64_t frames_in = 0;
   uint64_t frames_out = 0;
   uint64_t dropped = 0;           // peer messages not sent: backlog full, dial backoff, no route
@@ -99,10 +121,11 @@ struct transport_handle {
 
 // Spawns the broker listening on listen_host:listen_port; it sends peer_message and client_burst to
 // `replica` and accepts (send_atom, outbox_msg), stop_atom (close everything and quit), and
-// caf::get_atom (replies with transport_stats).
+// caf::get_atom (replies with transport_stats), (reload_atom, transport_credentials).
 // Errors: errc::busy (port in use), errc::invalid_argument (bad host).
 result<transport_handle> spawn_transport(caf::actor_system& sys, transport_config cfg, caf::actor replica);
 
 }  // namespace rumor::actors
 
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(rumor::actors::transport_stats)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(rumor::actors::transport_credentials)

@@ -122,6 +122,8 @@ actors::node_config to_runtime(node_config c) {
   r.cas.timeout_ms = c.cas_timeout_ms;
   r.replica.collect_tombstones = c.collect_tombstones;
   r.replica.max_drift_ms = c.max_clock_drift_ms;
+  r.tls = security::tls_files{std::move(c.tls_ca), std::move(c.tls_cert), std::move(c.tls_key)};
+  r.client_token_file = std::move(c.client_token_file);
   std::shared_ptr<spdlog::logger> log;
   if (c.log_sink) {
     auto sink = std::make_shared<function_sink>(std::move(c.log_sink));
@@ -283,6 +285,8 @@ result<std::vector<member>> node::members() {
   return out;
 }
 
+rumor::status node::reload_credentials() { return impl_->runtime->reload_credentials(); }
+
 result<node_status> node::status() {
   auto r = impl_->runtime->status();
   if (!r) return r.err();
@@ -307,6 +311,7 @@ result<node_status> node::status() {
   s.storage_error = std::move(r->storage_error);
   s.clock_drift_refusals = r->clock_drift_refusals;
   s.clock_error = std::move(r->clock_error);
+  s.security = std::move(r->security);
   return s;
 }
 

@@ -105,6 +105,7 @@ enum ErrorCode {
                           # locally and may still spread)
   unavailable @14;        # not enough peers / node not ready
   tooLarge @15;           # a value, key or frame exceeds its bound
+  unauthenticated @16;    # the connection's credentials were refused (hello refusals only)
 }
 
 # A member's state (replication/wire.capnp MemberStatus).
@@ -287,6 +288,8 @@ struct NodeStatus {
   storageError @17 :Text;         # why writes are refused (the store or disk is full); empty: accepted
   clockDriftRefusals @18 :UInt64; # peer clock readings refused as too far ahead of ours, since start
   clockError @19 :Text;           # why local writes are refused (this node's clock is ahead); empty: not
+  security @20 :Text;             # who may connect: "tls", "tls+token", "token", or "none" (plaintext,
+                                  # anyone; empty from older nodes)
 }
 
 # The answer to one request. `code` says what failed (ok = success); the other fields depend on

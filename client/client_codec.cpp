@@ -26,7 +26,7 @@ static_assert(static_cast<size_t>(w::Request::Body::UPDATE) == 0 && static_cast<
 // Highest enumerant of each enum this build knows (the decoder refuses larger values).
 constexpr uint16_t max_consistency = static_cast<uint16_t>(consistency::all);
 constexpr uint16_t max_op_kind = static_cast<uint16_t>(op_kind::remove_key);
-constexpr uint16_t max_errc = static_cast<uint16_t>(errc::too_large);
+constexpr uint16_t max_errc = static_cast<uint16_t>(errc::unauthenticated);
 constexpr uint16_t max_member_status = 3;  // replication::member_status::left
 constexpr uint16_t max_type_tag = static_cast<uint16_t>(crdt::type_tag::ew_flag);
 constexpr uint16_t max_view_kind = static_cast<uint16_t>(view_kind::page);
@@ -128,6 +128,7 @@ void put(w::NodeStatus::Builder b, const node_status& x) {
   b.setStorageError(text_of(x.storage_error));
   b.setClockDriftRefusals(x.clock_drift_refusals);
   b.setClockError(text_of(x.clock_error));
+  b.setSecurity(text_of(x.security));
   auto peers = b.initPeers(count(x.peers.size()));
   for (unsigned i = 0; i < peers.size(); ++i) {
     peers[i].setId(x.peers[i].id);
@@ -341,6 +342,7 @@ class decoder {
     s.storage_error = str(r.getStorageError());
     s.clock_drift_refusals = r.getClockDriftRefusals();
     s.clock_error = str(r.getClockError());
+    s.security = str(r.getSecurity());
     auto peers = r.getPeers();
     take(peers.size());
     s.peers.reserve(peers.size());

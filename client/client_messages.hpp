@@ -182,6 +182,7 @@ struct node_status {
   std::string storage_error;          // why writes are refused (the store is full); empty: accepted
   uint64_t clock_drift_refusals = 0;  // peer timestamps refused for being too far ahead (since start)
   std::string clock_error;            // why local writes are refused (this clock is ahead); empty: not
+  std::string security;               // "tls", "tls+token", "token" or "none" (NodeStatus.security)
   friend bool operator==(const node_status&, const node_status&) = default;
 };
 

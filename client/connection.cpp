@@ -121,7 +121,8 @@ connection::connection(connection&& other) noexcept
       last_id_(other.last_id_),
       reader_(std::move(other.reader_)),
       queue_(std::move(other.queue_)),
-      node_(std::move(other.node_)) {}
+      node_(std::move(other.node_)),
+      tls_(std::move(other.tls_)) {}
 
 connection& connection::operator=(connection&& other) noexcept {
   if (this != &other) {
@@ -133,6 +134,7 @@ connection& connection::operator=(connection&& other) noexcept {
     reader_ = std::move(other.reader_);
     queue_ = std::move(other.queue_);
     node_ = std::move(other.node_);
+    tls_ = std::move(other.tls_);
   }
   return *this;
 }
@@ -153,11 +155,22 @@ error connection::closed_error() const {
   return error{errc::unavailable, "the connection to " + address_ + " is closed"};
 }
 
-result<connection> connection::connect(std::string host_port, uint64_t timeout_ms) {
+result<connection> connection::connect(std::string host_port, uint64_t timeout_ms, const credentials& cred) {
   int64_t deadline = deadline_after(timeout_ms);
+  std::shared_ptr<const security::tls_context> ctx;
+  if (cred.tls.enabled()) {
+    auto loaded = security::tls_context::load(cred.tls);
+    if (!loaded) return loaded.err();
+    ctx = std::move(*loaded);
+  }
   auto fd = open_socket(host_port, deadline);
   if (!fd) return fd.err();
   connection c(*fd, std::move(host_port), std::max<uint64_t>(timeout_ms, 1000));
+  if (ctx) {
+    auto s = security::tls_session::make(ctx, security::tls_side::connect, security::host_of(c.address_));
+    if (!s) return s.err();
+    c.tls_ = std::move(*s);
+  }
 
   replication::hello mine;
   mine.cluster = "";
@@ -165,6 +178,7 @@ result<connection> connection::connect(std::string host_port, uint64_t timeout_m
   mine.version = replication::client_protocol_version;
   mine.address = "";
   mine.client = true;
+  mine.token = cred.token;
   if (auto s = c.write_all(replication::encode_message(mine), deadline); !s) return s.err();
 
   auto frame = c.read_frame(deadline);
@@ -183,6 +197,9 @@ result<connection> connection::connect(std::string host_port, uint64_t timeout_m
   if (!h) return error{errc::decode_error, "the first frame from " + c.address_ + " is not a hello"};
   if (!h->refusal.empty())
     return error{h->refusal_code, "node " + c.address_ + " refused the connection: " + h->refusal};
+  if (c.tls_ && c.tls_->peer().role() != security::cert_role::node)
+    return error{errc::unavailable, "node " + c.address_ + " presented a certificate that is not a node certificate (" +
+                                        c.tls_->peer().describe() + ")"};
   if (h->version != replication::client_protocol_version)
     return error{errc::unsupported_version, "node " + c.address_ + " speaks protocol version " +
                                                 std::to_string(h->version) + ", this client version " +
@@ -192,6 +209,13 @@ result<connection> connection::connect(std::string host_port, uint64_t timeout_m
 }
 
 rumor::status connection::write_all(const std::string& bytes, int64_t deadline_ms) {
+  if (fd_ < 0) return closed_error();
+  if (!tls_) return write_raw(bytes, deadline_ms);
+  if (auto s = tls_->send(bytes); !s) return fail(error{s.err().code, "TLS with " + address_ + ": " + s.err().message});
+  return write_raw(tls_->take_output(), deadline_ms);
+}
+
+rumor::status connection::write_raw(const std::string& bytes, int64_t deadline_ms) {
   if (fd_ < 0) return closed_error();
   size_t done = 0;
   while (done < bytes.size()) {
@@ -230,10 +254,26 @@ result<std::optional<std::string>> connection::read_frame(int64_t deadline_ms) {
     char buf[read_chunk];
     ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
     if (n > 0) {
-      reader_.feed(std::string_view(buf, static_cast<size_t>(n)));
+      std::string_view got(buf, static_cast<size_t>(n));
+      if (!tls_) {
+        reader_.feed(got);
+        continue;
+      }
+      std::string plain;
+      auto s = tls_->receive(got, plain);
+      if (tls_->has_output()) {  // handshake messages (or the alert of a failure)
+        auto out = tls_->take_output();
+        if (auto w = write_raw(out, deadline_ms); !w && s) return w.err();
+      }
+      if (!s) return fail(error{s.err().code, "TLS with " + address_ + ": " + s.err().message});
+      reader_.feed(plain);
       continue;
     }
     if (n == 0) {
+      if (tls_ && !tls_->established())
+        return fail(error{errc::unavailable, "node " + address_ +
+                                                 " closed the connection during the TLS handshake (is TLS on there? "
+                                                 "a node without --tls-ca speaks plaintext)"});
       std::string partial = reader_.buffered() > 0 ? " (mid-frame)" : "";
       return fail(error{errc::unavailable, "node " + address_ + " closed the connection" + partial});
     }

@@ -23,6 +23,14 @@
 //   - a frame that is not a valid encoding or exceeds replication::max_frame_bytes: decode_error
 //     (the stream is lost: the connection is closed).
 //
+// Security: with credentials.tls (a CA bundle, and a client certificate and key unless a token
+// is used) the connection speaks TLS 1.3; the node's certificate must chain to the CA, name the
+// host of `host_port` and be a node certificate. credentials.token goes in the hello (send it
+// over TLS only). Errors: a node that refuses the credentials answers unauthenticated; TLS files
+// that cannot be loaded are invalid_argument; a failed TLS handshake (untrusted or expired
+// certificate, a node without TLS) is unavailable with the reason; a node that requires TLS,
+// reached without it, refuses with unavailable saying so.
+//
 // Every wait is bounded by the caller's timeout (a write by call()'s timeout, or by the connect
 // timeout for send()). Timeouts are clamped to 30 days.
 //
@@ -31,6 +39,7 @@
 
 #include <cstdint>
 #include <deque>
+#include <memory>
 #include <optional>
 #include <string>
 
@@ -38,8 +47,15 @@
 #include "client/client_messages.hpp"
 #include "replication/messages.hpp"
 #include "replication/wire_codec.hpp"
+#include "security/tls_session.hpp"
 
 namespace rumor::client {
+
+// How a client proves who it is (see "Security" above). Default: plaintext, no token.
+struct credentials {
+  security::tls_files tls;  // tls.ca set: TLS on
+  std::string token;        // empty: none
+};
 
 class connection {
  public:
@@ -47,7 +63,7 @@ class connection {
   // `timeout_ms` (TCP connect and hello exchange together), sending a client hello
   // {cluster "", node 0, version replication::client_protocol_version, address "", client = true}.
   // Returns the open connection once the node's hello has arrived and its version matches.
-  static result<connection> connect(std::string host_port, uint64_t timeout_ms);
+  static result<connection> connect(std::string host_port, uint64_t timeout_ms, const credentials& cred = {});
 
   connection(connection&& other) noexcept;
   connection& operator=(connection&& other) noexcept;
@@ -89,8 +105,10 @@ class connection {
  private:
   connection(int fd, std::string address, uint64_t write_timeout_ms);
 
-  // Sends all of `bytes` before `deadline_ms` (steady clock, ms).
+  // Sends all of `bytes` before `deadline_ms` (steady clock, ms), through TLS when it is on.
   rumor::status write_all(const std::string& bytes, int64_t deadline_ms);
+  // Sends `bytes` as they are (ciphertext with TLS).
+  rumor::status write_raw(const std::string& bytes, int64_t deadline_ms);
   // The next whole frame before `deadline_ms`; nullopt on timeout.
   result<std::optional<std::string>> read_frame(int64_t deadline_ms);
   // The next decoded message from the socket (not the queue) before `deadline_ms`.
@@ -106,6 +124,7 @@ class connection {
   replication::frame_reader reader_;
   std::deque<client_message> queue_;
   replication::hello node_;
+  std::unique_ptr<security::tls_session> tls_;  // null: plaintext
 };
 
 }  // namespace rumor::client

@@ -24,7 +24,7 @@ std::string render_status_json(const node_status& n) {
                     u(n.log_backlog) + ",\"checkpoint\":" + u(n.checkpoint) + ",\"last_materialize_ms\":" +
                     u(n.last_materialize_ms) + ",\"error\":" + q(n.write_behind_error) +
                     "},\"storage_error\":" + q(n.storage_error) +
-                    ",\"clock_drift_refusals\":" + u(n.clock_drift_refusals) + ",\"clock_error\":" + q(n.clock_error) +
+                    ",\"clock_drift_refusals\":" + u(n.clock_drift_refusals) + ",\"clock_error\":" + q(n.clock_error) + ",\"security\":" + q(n.security) +
                     ",\"peers\":[";
   for (size_t i = 0; i < n.peers.size(); ++i)
     out += std::string(i ? "," : "") + "{\"id\":\"" + node_id_hex(n.peers[i].id) + "\",\"behind\":" +
@@ -39,7 +39,9 @@ std::string render_status_text(const node_status& n) {
                     " (not yet acknowledged by every member)\nupdates     " + u(n.local_updates) + " local, " +
                     u(n.remote_applied) + " from peers\ntombstones  " + u(n.tombstones) +
                     " deleted keys waiting until every member has seen the delete (" + u(n.tombstones_collected) +
-                    " collected since start)\ncas lane    ";
+                    " collected since start)\nsecurity    " + (n.security.empty() ? std::string("unknown") : n.security) +
+                    (n.security == "none" ? " (plaintext TCP: anyone who reaches the port may join and write)" : "") +
+                    "\ncas lane    ";
   if (n.cas_voters == 0) out += "disabled (rumor node --cas-voters)\n";
   else out += u(n.cas_voters) + " voters, quorum " + u(n.cas_voters / 2 + 1) + "\n";
   out += "write-behind " + u(n.write_behind_bytes) + " bytes in memory, " + u(n.log_backlog) +

@@ -93,6 +93,7 @@ int status_of(errc code) noexcept {
     case errc::conflict:
     case errc::type_mismatch: return 409;
     case errc::too_large: return 413;
+    case errc::unauthenticated: return 401;
     case errc::unavailable:
     case errc::busy:
     case errc::clock_drift: return 503;

@@ -63,6 +63,7 @@ struct hello {
   // Non-empty: the sender refuses the connection (and closes it); refusal_code says which error.
   std::string refusal;
   errc refusal_code = errc::ok;
+  std::string token;  // clients: a bearer token (wire.capnp Hello.token); empty: none
   friend bool operator==(const hello&, const hello&) = default;
 };
 

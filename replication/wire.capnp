@@ -73,6 +73,8 @@ struct Hello {
   role @4 :Role;        # the role of the connection (absent in old senders = peer)
   refusal @5 :Text;     # non-empty: the connection is refused, and why (the sender closes it)
   refusalCode @6 :UInt16;  # with a refusal: the rumor::errc number (ErrorCode in client.capnp)
+  token @7 :Text;       # clients: a bearer token, for nodes that authenticate clients by token
+                        # (--client-token-file); send it only over TLS
 }
 
 enum Role {

@@ -224,10 +224,11 @@ class decoder {
     if (h.version == 0) violation("hello with protocol version 0");
     h.address = str(r.getAddress());
     h.refusal = str(r.getRefusal());
+    h.token = str(r.getToken());
     if (!h.refusal.empty()) {
       uint16_t code = r.getRefusalCode();
       // An unknown code (a newer sender) still refuses: it reads as unavailable.
-      h.refusal_code = code >= 1 && code <= static_cast<uint16_t>(errc::too_large) ? static_cast<errc>(code)
+      h.refusal_code = code >= 1 && code <= static_cast<uint16_t>(errc::unauthenticated) ? static_cast<errc>(code)
                                                                                   : errc::unavailable;
     }
     return h;

@@ -101,6 +101,7 @@ void put_body(w::Message::Builder m, const hello& x) {
   b.setVersion(x.version);
   b.setAddress(text_of(x.address));
   b.setRole(x.client ? w::Role::CLIENT : w::Role::PEER);
+  if (!x.token.empty()) b.setToken(text_of(x.token));
   if (!x.refusal.empty()) {
     b.setRefusal(text_of(x.refusal));
     b.setRefusalCode(static_cast<uint16_t>(x.refusal_code));

@@ -12,7 +12,7 @@ namespace rumor::cli::bench {
 
 client::connection connect(const context& ctx, const std::string& address) {
   while (true) {
-    auto c = client::connection::connect(address, 2000);
+    auto c = client::connection::connect(address, 2000, ctx.client_credentials());
     if (c) return std::move(*c);
     ctx.check("connecting to " + address + " (" + c.err().message + ")");
     std::this_thread::sleep_for(std::chrono::milliseconds(20));

@@ -52,6 +52,40 @@ void context::progress(const std::string& line) const {
   std::fflush(stderr);
 }
 
+void context::ensure_cert(const std::string& name, bool node) const {
+  std::lock_guard<std::mutex> lock(certs_mu_);
+  const std::string certs = tmp + "/certs";
+  if (!ca_) {
+    auto ca = security::make_ca("rumor-bench-ca", 7);
+    if (!ca) throw std::runtime_error("bench CA: " + ca.err().message);
+    if (auto st = security::write_pem_files(certs, "ca", *ca); !st) throw std::runtime_error(st.err().message);
+    ca_ = std::move(*ca);
+  }
+  if (std::filesystem::exists(certs + "/" + name + ".crt")) return;
+  security::cert_request req;
+  req.name = name;
+  req.role = node ? security::cert_role::node : security::cert_role::client;
+  if (node) req.hosts = {"127.0.0.1"};
+  req.days = 7;
+  auto made = security::make_certificate(*ca_, req);
+  if (!made) throw std::runtime_error("bench certificate: " + made.err().message);
+  if (auto st = security::write_pem_files(certs, name, *made); !st) throw std::runtime_error(st.err().message);
+}
+
+std::vector<std::string> context::node_tls_flags(const std::string& name) const {
+  if (!opt.tls) return {};
+  ensure_cert(name, true);
+  const std::string c = tmp + "/certs/";
+  return {"--tls-ca", c + "ca.crt", "--tls-cert", c + name + ".crt", "--tls-key", c + name + ".key"};
+}
+
+client::credentials context::client_credentials() const {
+  if (!opt.tls) return {};
+  ensure_cert("bench-client", false);
+  const std::string c = tmp + "/certs/";
+  return {{c + "ca.crt", c + "bench-client.crt", c + "bench-client.key"}, ""};
+}
+
 std::string context::dir(const std::string& name) const {
   std::string d = tmp + "/" + scenario_ + "-" + name;
   std::filesystem::create_directories(d);

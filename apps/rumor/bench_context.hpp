@@ -6,10 +6,15 @@
 #include <chrono>
 #include <cstdint>
 #include <stdexcept>
+#include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "bench_report.hpp"
+
+#include "client/connection.hpp"
+#include "security/certs.hpp"
 
 namespace rumor::cli::bench {
 
@@ -36,6 +41,7 @@ struct options {
   std::vector<uint64_t> collection_sizes = {1'000, 10'000, 100'000};  // collections: set sizes
   uint64_t collection_ops = 1'000;      // collections: adds (and as many removes) per size
   uint64_t map_fields = 10'000;         // collections: the or_map's fields (0: no map case)
+  bool tls = false;                     // nodes and clients speak TLS (a throwaway CA in the temp dir)
 };
 
 // Thrown when a scenario passes its deadline or the run is interrupted.
@@ -65,7 +71,17 @@ class context {
   // A fresh directory under tmp.
   std::string dir(const std::string& name) const;
 
+  // With opt.tls: the `rumor node` flags of a node called `name` (its certificate is made on first
+  // use, under a throwaway CA in tmp/certs); without: none.
+  std::vector<std::string> node_tls_flags(const std::string& name) const;
+  // What the bench's client connections authenticate with (a client certificate with opt.tls).
+  client::credentials client_credentials() const;
+
  private:
+  // Makes tmp/certs/<name>.crt/.key (and the CA first) unless they exist. Throws runtime_error.
+  void ensure_cert(const std::string& name, bool node) const;
+  mutable std::mutex certs_mu_;  // ensure_cert runs on the scenarios' client threads too
+  mutable std::optional<security::pem_pair> ca_;
   std::string scenario_;
   std::chrono::steady_clock::time_point start_{}, deadline_{};
 };

@@ -156,9 +156,10 @@ void one_size(context& ctx, size_t n) {
   } join_all{watchers, stop};
   std::atomic<size_t> watching{0};
   std::atomic<size_t> watch_failures{0};
+  const auto credentials = ctx.client_credentials();
   for (size_t i = 0; i < n; ++i) {
     watchers.emplace_back([&, i] {
-      auto c = client::connection::connect(addrs[i], 5000);
+      auto c = client::connection::connect(addrs[i], 5000, credentials);
       if (!c) {
         ++watch_failures;
         return;

@@ -40,6 +40,8 @@ void node_proc::start(const std::vector<std::string>& seeds, const std::vector<s
     args.push_back(s);
   }
   args.insert(args.end(), extra.begin(), extra.end());
+  for (auto& f : ctx_.node_tls_flags("node-" + name_)) args.push_back(f);
+  const auto credentials = ctx_.client_credentials();
   pid_t parent = ::getpid();
   pid_ = ::fork();
   if (pid_ < 0) {
@@ -71,7 +73,7 @@ void node_proc::start(const std::vector<std::string>& seeds, const std::vector<s
       pid_ = 0;
       throw std::runtime_error("node " + name_ + " (" + address_ + ") exited at start; its log ends with:\n" + log_tail());
     }
-    if (auto c = client::connection::connect(address_, 500)) return;
+    if (auto c = client::connection::connect(address_, 500, credentials)) return;
     ctx_.check("starting node " + name_);
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }

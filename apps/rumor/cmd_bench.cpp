@@ -80,6 +80,7 @@ CLI::App* add_bench_command(CLI::App& app, bench::options& o) {
                                ->capture_default_str();
   g_flags.map_fields = b->add_option("--map-fields", o.map_fields, "collections: the or_map's fields (0: none)")
                            ->capture_default_str();
+  b->add_flag("--tls", o.tls, "nodes and clients speak TLS 1.3 (a throwaway CA in the temp dir; compare with a run without)");
   b->add_flag("--keep-tmp", o.keep_tmp, "keep the temp dir (node logs, data) for inspection");
   b->add_flag("--observe", o.observe,
               "replicate: run the nodes with --http and, every second, scrape each one's /metrics and poll it as an "
@@ -144,7 +145,7 @@ int run_bench(bench::options o, const std::string& self) {
                     {"scenarios", args.empty() ? "all" : args}, {"quick", o.quick ? "true" : "false"},
                     {"updates", std::to_string(o.updates)}, {"local_updates", std::to_string(o.local_updates)},
                     {"keys", std::to_string(o.keys)}, {"samples", std::to_string(o.samples)},
-                    {"window", std::to_string(o.window)}, {"durability", o.durability},
+                    {"window", std::to_string(o.window)}, {"durability", o.durability}, {"tls", o.tls ? "true" : "false"},
                     {"scenario_timeout_s", std::to_string(o.scenario_timeout_s)}});
   std::cerr << "rumor bench: temp dir " << tmpl << "; load average " << load1() << " (2+ on a 2-core machine skews figures)\n";
 

@@ -391,7 +391,7 @@ int run_client(const client_options& o, const client_command& c) {
     const char* env = std::getenv("RUMOR_CONNECT");
     address = env && *env ? env : "127.0.0.1:7400";
   }
-  auto conn = client::connection::connect(address, connect_timeout_ms);
+  auto conn = client::connection::connect(address, connect_timeout_ms, o.credentials);
   if (!conn) return fail(n, conn.err());
   session s{o, std::move(*conn)};
 

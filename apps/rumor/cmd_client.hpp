@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include "client/connection.hpp"
+
 namespace rumor::cli {
 
 struct client_options {
@@ -15,6 +17,9 @@ struct client_options {
   bool json = false;
   std::string consistency = "local";
   uint32_t timeout_ms = 5000;
+  // Security (--tls-ca, --tls-cert, --tls-key, --token; also $RUMOR_TLS_CA, $RUMOR_TLS_CERT,
+  // $RUMOR_TLS_KEY, $RUMOR_TOKEN): tls.ca set = TLS (client/connection.hpp "Security").
+  client::credentials credentials;
 };
 
 // Runs client command `command` with its positional `args` (and the few per-command flags

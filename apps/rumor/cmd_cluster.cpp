@@ -7,11 +7,13 @@
 
 #include <chrono>
 #include <cstring>
+#include <filesystem>
 #include <iostream>
 #include <thread>
 #include <vector>
 
 #include "exit_codes.hpp"
+#include "security/certs.hpp"
 
 namespace rumor::cli {
 
@@ -59,6 +61,27 @@ void stop_all(std::vector<pid_t>& pids) {
   }
 }
 
+// A throwaway CA in `dir` (created fresh each time: old files are replaced), node0..N-1 node
+// certificates for 127.0.0.1 and a client certificate "client".
+rumor::status make_cluster_certs(const std::string& dir, size_t nodes) {
+  std::error_code ec;
+  std::filesystem::remove_all(dir, ec);
+  auto ca = security::make_ca("rumor-cluster-ca", 30);
+  if (!ca) return ca.err();
+  if (auto st = security::write_pem_files(dir, "ca", *ca); !st) return st;
+  for (size_t i = 0; i <= nodes; ++i) {
+    security::cert_request req;
+    req.name = i < nodes ? "node" + std::to_string(i) : "client";
+    req.role = i < nodes ? security::cert_role::node : security::cert_role::client;
+    if (i < nodes) req.hosts = {"127.0.0.1"};
+    req.days = 30;
+    auto made = security::make_certificate(*ca, req);
+    if (!made) return made.err();
+    if (auto st = security::write_pem_files(dir, req.name, *made); !st) return st;
+  }
+  return {};
+}
+
 }  // namespace
 
 int run_cluster(const cluster_options& o, const std::string& self) {
@@ -83,6 +106,13 @@ int run_cluster(const cluster_options& o, const std::string& self) {
   sigaddset(&set, SIGCHLD);
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
 
+  std::string certs = o.dir + "/certs";
+  if (o.tls) {
+    if (auto st = make_cluster_certs(certs, o.nodes); !st) {
+      std::cerr << "rumor cluster: " << st.err().message << "\n";
+      return exit_error;
+    }
+  }
   std::string first = "127.0.0.1:" + std::to_string(o.base_port);
   std::vector<pid_t> pids;
   for (size_t i = 0; i < o.nodes; ++i) {
@@ -100,6 +130,12 @@ int run_cluster(const cluster_options& o, const std::string& self) {
       voters += (j ? "," : "") + std::string("127.0.0.1:") + std::to_string(o.base_port + j);
     args.push_back("--cas-voters");
     args.push_back(voters);
+    if (o.tls) {
+      std::string n = certs + "/node" + std::to_string(i);
+      for (const std::string& a : std::vector<std::string>{"--tls-ca", certs + "/ca.crt", "--tls-cert", n + ".crt",
+                                                           "--tls-key", n + ".key"})
+        args.push_back(a);
+    }
     pid_t pid = spawn(self, args);
     if (pid < 0) {
       std::cerr << "rumor cluster: fork failed: " << std::strerror(errno) << "\n";
@@ -109,8 +145,11 @@ int run_cluster(const cluster_options& o, const std::string& self) {
     pids.push_back(pid);
     std::cout << "node " << i << "  " << addr << "  pid " << pid << "  data " << o.dir << "/node" << i << std::endl;
   }
-  std::cout << "cluster of " << o.nodes << " running; try: rumor --connect " << first
-            << " incr hits; Ctrl-C stops it" << std::endl;
+  std::string tls_flags = o.tls ? " --tls-ca " + certs + "/ca.crt --tls-cert " + certs + "/client.crt --tls-key " +
+                                      certs + "/client.key"
+                                : "";
+  std::cout << "cluster of " << o.nodes << (o.tls ? " (TLS)" : "") << " running; try: rumor --connect " << first
+            << tls_flags << " incr hits; Ctrl-C stops it" << std::endl;
 
   int code = exit_ok;
   while (true) {

@@ -16,6 +16,7 @@ struct cluster_options {
   std::string cluster = "rumor";
   std::string durability = "durable";
   std::string log_level = "warn";
+  bool tls = false;  // a throwaway CA in dir/certs, node certificates and a client certificate
 };
 
 // REQUIRES: block_stop_signals() was called. `self` is the path of the rumor binary.

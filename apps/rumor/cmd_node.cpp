@@ -87,6 +87,8 @@ int run_node(const node_options& o) {
   cfg.replica.log_retain_deltas = o.log_retain_deltas;
   cfg.log = log;
   cfg.http = o.http;
+  cfg.tls = security::tls_files{o.tls_ca, o.tls_cert, o.tls_key};
+  cfg.client_token_file = o.client_token_file;
 
   auto started = node::start(cfg);
   if (!started) {
@@ -113,11 +115,18 @@ int run_node(const node_options& o) {
   while (true) {
     sigwait(&set, &sig);
     if (sig != SIGHUP) break;
+    sd_notify(0, "RELOADING=1");
+    if (cfg.tls.enabled() || !cfg.client_token_file.empty()) {
+      if (auto r = n.reload_credentials(); !r)
+        log->warn("SIGHUP: cannot reload the TLS files or client tokens: {}; the old ones stay in use", r.err().message);
+      else
+        log->info("SIGHUP: TLS files and client tokens re-read; new connections use them");
+    }
     if (o.config_file.empty()) {
-      log->info("SIGHUP: nothing to reload (no --config file)");
+      if (!cfg.tls.enabled() && cfg.client_token_file.empty()) log->info("SIGHUP: nothing to reload (no --config file)");
+      sd_notify(0, "READY=1");
       continue;
     }
-    sd_notify(0, "RELOADING=1");
     auto r = reread_log_level(o.config_file);
     if (!r.problem.empty())
       log->warn("SIGHUP: cannot reload '{}': {}; settings unchanged", o.config_file, r.problem);

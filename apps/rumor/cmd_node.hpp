@@ -29,6 +29,8 @@ struct node_options {
   std::string log_level = "info";
   std::string http;  // HOST:PORT of the HTTP endpoint; empty: off
   std::string config_file;  // the --config file, re-read on SIGHUP; empty: none
+  std::string tls_ca, tls_cert, tls_key;  // PEM files; tls_ca set: TLS on every connection
+  std::string client_token_file;          // bearer tokens clients may present instead of a certificate
 };
 
 // REQUIRES: SIGINT, SIGTERM and SIGHUP are blocked in every thread (block_stop_signals() before any

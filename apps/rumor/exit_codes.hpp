@@ -13,6 +13,7 @@ enum exit_code : int {
   exit_timeout = 4,        // the consistency level was not reached in time
   exit_conflict = 5,       // conditional write with a stale context
   exit_type_mismatch = 6,  // operation of another type than the key holds
+  exit_unauthenticated = 7,  // the node refused this client's credentials (certificate or token)
 };
 
 // What each exit code means, for the man page's EXIT STATUS (cmd_docs.cpp); one entry per
@@ -29,6 +30,7 @@ inline constexpr exit_code_doc exit_code_docs[] = {
     {exit_timeout, "the consistency level was not reached in time"},
     {exit_conflict, "conditional write with a stale context"},
     {exit_type_mismatch, "operation of another type than the key holds"},
+    {exit_unauthenticated, "the node refused the client's credentials (TLS certificate or token)"},
 };
 
 inline int exit_code_of(errc c) {
@@ -41,6 +43,7 @@ inline int exit_code_of(errc c) {
     case errc::timeout: return exit_timeout;
     case errc::conflict: return exit_conflict;
     case errc::type_mismatch: return exit_type_mismatch;
+    case errc::unauthenticated: return exit_unauthenticated;
     default: return exit_error;
   }
 }

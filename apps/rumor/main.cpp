@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "cmd_bench.hpp"
+#include "cmd_certs.hpp"
 #include "cmd_client.hpp"
 #include "cmd_cluster.hpp"
 #include "cmd_docs.hpp"
@@ -42,6 +43,13 @@ int main(int argc, char** argv) {
   app.add_flag("--json", copt.json, "one JSON object per result line");
   app.add_option("--consistency", copt.consistency, "local | majority | all")
       ->check(CLI::IsMember({"local", "majority", "all"}));
+  app.add_option("--tls-ca", copt.credentials.tls.ca, "speak TLS, trusting the cluster CA in this PEM file")
+      ->envname("RUMOR_TLS_CA");
+  app.add_option("--tls-cert", copt.credentials.tls.cert, "client certificate (PEM; `rumor certs client`)")
+      ->envname("RUMOR_TLS_CERT");
+  app.add_option("--tls-key", copt.credentials.tls.key, "client certificate's key (PEM)")->envname("RUMOR_TLS_KEY");
+  app.add_option("--token", copt.credentials.token, "bearer token for a node with --client-token-file")
+      ->envname("RUMOR_TOKEN");
   app.add_option("--timeout-ms", copt.timeout_ms, "how long majority/all may take")->check(CLI::Range(1u, 3'600'000u));
   // Handled while parsing, so it works without a command (require_subcommand) and exits 0.
   app.set_version_flag("--version", version_line, "print the version, git commit, protocol and store format and exit");
@@ -86,6 +94,14 @@ int main(int argc, char** argv) {
   node->add_option("--http", nopt.http,
                    "HOST:PORT of the HTTP endpoint: JSON API, /metrics, /v1/watch (docs/http-api.md); "
                    "off unless set");
+  node->add_option("--tls-ca", nopt.tls_ca,
+                   "PEM bundle of the cluster CA(s): with it every connection speaks TLS 1.3 only, and peers and "
+                   "clients must hold certificates it signed (README \"Security\"; SIGHUP re-reads the TLS files)");
+  node->add_option("--tls-cert", nopt.tls_cert, "this node's certificate (PEM; `rumor certs node`)");
+  node->add_option("--tls-key", nopt.tls_key, "this node's private key (PEM)");
+  node->add_option("--client-token-file", nopt.client_token_file,
+                   "bearer tokens clients may authenticate with instead of a certificate, one per line "
+                   "(`rumor certs token`)");
 
   // ---- rumor cluster ----
   cluster_options clopt;
@@ -98,6 +114,11 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"durable", "relaxed"}))
       ->capture_default_str();
   cluster->add_option("--log-level", clopt.log_level, "the nodes' log level")->capture_default_str();
+  cluster->add_flag("--tls", clopt.tls, "TLS between the nodes and for clients, with a throwaway CA in DIR/certs");
+
+  // ---- rumor certs ----
+  certs_options certopt;
+  auto* certs = add_certs_command(app, certopt);
 
   // ---- rumor bench ----
   bench::options bopt;
@@ -171,6 +192,7 @@ int main(int argc, char** argv) {
     return run_cluster(clopt, self_path(argv[0]));
   }
   if (bench->parsed()) return run_bench(bopt, self_path(argv[0]));
+  if (certs->parsed()) return run_certs(certs, certopt);
   if (run_docs(app, docs)) return exit_ok;
   for (auto* sc : app.get_subcommands()) {
     cmd.name = sc->get_name();

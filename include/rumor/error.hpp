@@ -28,6 +28,8 @@ enum class errc : uint8_t {
   timeout = 13,          // the requested consistency was not reached in time
   unavailable = 14,      // not enough peers / node not ready
   too_large = 15,        // a value, key or frame exceeds its bound
+  unauthenticated = 16,  // credentials refused: no or an untrusted certificate, a certificate of the wrong
+                         // role, a wrong token (which part was wrong is not said)
 };
 
 // Returns a short stable name for `c` ("type_mismatch").
@@ -49,6 +51,7 @@ constexpr std::string_view to_string(errc c) noexcept {
     case errc::timeout: return "timeout";
     case errc::unavailable: return "unavailable";
     case errc::too_large: return "too_large";
+    case errc::unauthenticated: return "unauthenticated";
   }
   return "unknown";
 }

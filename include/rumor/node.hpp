@@ -97,6 +97,16 @@ struct node_config {
   // The sink is called from the node's threads, possibly concurrently.
   rumor::log_level log_level = rumor::log_level::info;
   std::function<void(rumor::log_level, std::string_view message)> log_sink;
+  // Security (README "Security"): with tls_ca set, every connection (peers and clients) speaks
+  // TLS 1.3 only. tls_ca: the PEM bundle of the cluster CA(s) every certificate is checked against;
+  // tls_cert / tls_key: this node's certificate and key (`rumor certs node`: a node certificate
+  // naming the hosts the node is reached at). Peers must hold node certificates of the same CA;
+  // clients a certificate of the CA, or one of the tokens in client_token_file (one per line).
+  // node::reload_credentials() re-reads these files (certificate rotation without a restart).
+  std::string tls_ca;
+  std::string tls_cert;
+  std::string tls_key;
+  std::string client_token_file;
 };
 
 enum class readiness : uint8_t { loading, joining, ready, stopping, stopped, failed };
@@ -237,6 +247,7 @@ struct node_status {
   std::string storage_error;          // why writes are refused (the store is full); empty: accepted
   uint64_t clock_drift_refusals = 0;  // peer clock readings refused as too far ahead, since start
   std::string clock_error;            // why local writes are refused (this clock is ahead); empty: not
+  std::string security;               // "tls", "tls+token", "token" or "none" (who may connect)
 };
 
 class node {
@@ -295,6 +306,11 @@ class node {
   result<std::vector<key_info>> keys(std::string prefix = {}, uint32_t limit = 1000);
   result<std::vector<member>> members();
   result<node_status> status();
+  // Re-reads the TLS files and the client token file of the config: connections opened from now
+  // on use them, open connections keep theirs. On an error (unreadable file, key not matching its
+  // certificate) nothing changes. Turning TLS or tokens on or off needs a restart.
+  // Errors: invalid_argument, not_found, io_error (naming the file), unavailable (stopped).
+  rumor::status reload_credentials();
 
   // Calls `fn` for every change of a key starting with `prefix`, local or from peers, on the
   // node's own thread (keep it quick; do not block on this node inside it). Returns an id for

@@ -6,6 +6,7 @@
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/socket.h>
+#include <fcntl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -29,6 +30,69 @@
 #include "netns_enter.hpp"
 
 namespace rumor::test {
+
+struct run_result {
+  int code = -1;
+  std::string out;  // stdout
+  std::string err;  // stderr
+};
+
+// Runs `rumor ARGS...` with a bounded wait (timeout → killed, code -1).
+// `env`: "NAME=value" set in the child (after RUMOR_* of the test's environment are cleared).
+inline run_result rumor_cmd(std::vector<std::string> args,
+                            std::chrono::milliseconds timeout = std::chrono::seconds(20),
+                            std::vector<std::string> env = {}) {
+  int out_pipe[2], err_pipe[2];
+  REQUIRE(::pipe(out_pipe) == 0);
+  REQUIRE(::pipe(err_pipe) == 0);
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    ::dup2(out_pipe[1], 1);
+    ::dup2(err_pipe[1], 2);
+    ::close(out_pipe[0]);
+    ::close(err_pipe[0]);
+    for (const char* v : {"RUMOR_CONNECT", "RUMOR_TLS_CA", "RUMOR_TLS_CERT", "RUMOR_TLS_KEY", "RUMOR_TOKEN"}) ::unsetenv(v);
+    for (auto& e : env) ::putenv(e.data());
+    std::vector<char*> argv;
+    std::string bin = RUMOR_BINARY;
+    argv.push_back(bin.data());
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    ::execv(bin.c_str(), argv.data());
+    ::_exit(127);
+  }
+  ::close(out_pipe[1]);
+  ::close(err_pipe[1]);
+  run_result r;
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  auto drain = [](int fd, std::string& into) {
+    char buf[4096];
+    ssize_t n;
+    while ((n = ::read(fd, buf, sizeof buf)) > 0) into.append(buf, static_cast<size_t>(n));
+  };
+  ::fcntl(out_pipe[0], F_SETFL, O_NONBLOCK);
+  ::fcntl(err_pipe[0], F_SETFL, O_NONBLOCK);
+  while (true) {
+    drain(out_pipe[0], r.out);
+    drain(err_pipe[0], r.err);
+    int st = 0;
+    if (::waitpid(pid, &st, WNOHANG) == pid) {
+      drain(out_pipe[0], r.out);
+      drain(err_pipe[0], r.err);
+      r.code = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+      break;
+    }
+    if (std::chrono::steady_clock::now() >= deadline) {
+      ::kill(pid, SIGKILL);
+      ::waitpid(pid, &st, 0);
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  ::close(out_pipe[0]);
+  ::close(err_pipe[0]);
+  return r;
+}
 
 // A currently free TCP port on 127.0.0.1 (a tiny race with other programs).
 inline uint16_t free_port() { return client::free_loopback_port(); }
@@ -64,7 +128,7 @@ class node_process {
 
   // A client connection to this node, made inside its network namespace.
   rumor::result<client::connection> connect(uint64_t timeout_ms) const {
-    return in_netns(netns_, [&] { return client::connection::connect(address_, timeout_ms); },
+    return in_netns(netns_, [&] { return client::connection::connect(address_, timeout_ms, creds_); },
                     rumor::result<client::connection>{
                         rumor::error{rumor::errc::unavailable, "cannot enter network namespace " + netns_}});
   }
@@ -82,6 +146,8 @@ class node_process {
   // Environment variables ("NAME=value") the next start() adds to the test's own (e.g. to run the
   // node under libfaketime); an empty list: the test's environment as it is.
   void set_env(std::vector<std::string> env) { env_ = std::move(env); }
+  // What connect() (and so start()'s readiness probe) authenticates with (a TLS node needs them).
+  void set_credentials(client::credentials c) { creds_ = std::move(c); }
 
   // Starts `rumor node` with `extra` arguments; returns once it answers a status request
   // (bounded by `timeout`), false if it did not, at once if the process exited (see
@@ -163,6 +229,7 @@ class node_process {
  private:
   std::string binary_, address_, dir_, log_, netns_;
   std::vector<std::string> env_;
+  client::credentials creds_;
   pid_t pid_ = 0;
   uintmax_t log_from_ = 0;  // the log's size when the last start() began
 };

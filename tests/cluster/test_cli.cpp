@@ -20,68 +20,7 @@ using namespace std::chrono_literals;
 using rumor::test::node_process;
 using rumor::test::temp_dir;
 
-namespace {
-
-struct run_result {
-  int code = -1;
-  std::string out;  // stdout
-  std::string err;  // stderr
-};
-
-// Runs `rumor ARGS...` with a bounded wait (timeout → killed, code -1).
-run_result rumor_cmd(std::vector<std::string> args, std::chrono::milliseconds timeout = 20s) {
-  int out_pipe[2], err_pipe[2];
-  REQUIRE(::pipe(out_pipe) == 0);
-  REQUIRE(::pipe(err_pipe) == 0);
-  pid_t pid = ::fork();
-  if (pid == 0) {
-    ::dup2(out_pipe[1], 1);
-    ::dup2(err_pipe[1], 2);
-    ::close(out_pipe[0]);
-    ::close(err_pipe[0]);
-    ::unsetenv("RUMOR_CONNECT");
-    std::vector<char*> argv;
-    std::string bin = RUMOR_BINARY;
-    argv.push_back(bin.data());
-    for (auto& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    ::execv(bin.c_str(), argv.data());
-    ::_exit(127);
-  }
-  ::close(out_pipe[1]);
-  ::close(err_pipe[1]);
-  run_result r;
-  auto deadline = std::chrono::steady_clock::now() + timeout;
-  auto drain = [](int fd, std::string& into) {
-    char buf[4096];
-    ssize_t n;
-    while ((n = ::read(fd, buf, sizeof buf)) > 0) into.append(buf, static_cast<size_t>(n));
-  };
-  ::fcntl(out_pipe[0], F_SETFL, O_NONBLOCK);
-  ::fcntl(err_pipe[0], F_SETFL, O_NONBLOCK);
-  while (true) {
-    drain(out_pipe[0], r.out);
-    drain(err_pipe[0], r.err);
-    int st = 0;
-    if (::waitpid(pid, &st, WNOHANG) == pid) {
-      drain(out_pipe[0], r.out);
-      drain(err_pipe[0], r.err);
-      r.code = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-      break;
-    }
-    if (std::chrono::steady_clock::now() >= deadline) {
-      ::kill(pid, SIGKILL);
-      ::waitpid(pid, &st, 0);
-      break;
-    }
-    std::this_thread::sleep_for(5ms);
-  }
-  ::close(out_pipe[0]);
-  ::close(err_pipe[0]);
-  return r;
-}
-
-}  // namespace
+using rumor::test::rumor_cmd;
 
 TEST_CASE("cli: client commands against a node, human and JSON output, exit codes") {
   temp_dir d;
