@@ -388,6 +388,15 @@ void add_transport_families(const actors::transport_stats& t, std::vector<http::
                             d(t.dial_failures)));
   out.push_back(family::one("rumor_connections_refused_total", "counter",
                             "Connections closed for a bad hello, a bad frame or a timeout.", d(t.refused)));
+  out.push_back(family::one("rumor_tls_failures_total", "counter",
+                            "TLS handshakes or sessions that failed (untrusted or expired certificates, not TLS).",
+                            d(t.tls_failures)));
+  out.push_back(family::one("rumor_auth_refused_total", "counter",
+                            "Hellos refused for their credentials (certificate role or host, client token).",
+                            d(t.auth_refused)));
+  out.push_back(family::one("rumor_handshakes_evicted_total", "counter",
+                            "Pending handshakes closed to make room for newer ones (max pending handshakes).",
+                            d(t.handshakes_evicted)));
   out.push_back(family::one("rumor_peer_messages_dropped_total", "counter",
                             "Peer messages not sent: the peer's backlog was full, it was not reachable, or no route.",
                             d(t.dropped)));

@@ -689,6 +689,7 @@ bool take_bytes(broker_ptr self, connection& c, std::string_view data) {
     no.refusal = "this node requires TLS (connect with --tls-ca, and a client certificate or a token)";
     no.refusal_code = errc::unavailable;
     write_bytes(self, c, replication::encode_message(no));
+    ++st.stats.tls_failures;
     refuse(self, c, "it did not start a TLS handshake (a plaintext client or node?)");
     return false;
   }

@@ -51,6 +51,7 @@ std::vector<message> gossip() {
   return {
       hello{"cluster", 42, protocol_version, "127.0.0.1:7000"},
       hello{"", 0, protocol_version, "", true},
+      hello{"", 0, client_protocol_version, "", true, "", errc::ok, "0123456789abcdef0123"},
       hello{"cluster", 42, protocol_version, "127.0.0.1:7000", false, "wrong cluster", errc::invalid_argument},
       ping{}, ping{7, members(3)},
       ack{7, 101, members(2)},

@@ -217,7 +217,7 @@ TEST_CASE("tls: nodes of another CA, with an expired certificate or without TLS 
   CHECK(c.converged_to("k2", "still-fine"));
 }
 
-TEST_CASE("tls: clients need a certificate or a token; the CLI says what is wrong") {
+TEST_CASE("tls: clients need a certificate or a token, and the CLI says what is wrong") {
   temp_dir d;
   pki ca(d.path + "/pki", "cluster-ca");
   ca.issue("n0", sec::cert_role::node);
@@ -390,7 +390,7 @@ bool closed_within(int fd, std::chrono::milliseconds timeout) {
 
 }  // namespace
 
-TEST_CASE("tls: garbage, stalled handshakes and 1,000 idle connections are closed; clients are served") {
+TEST_CASE("tls: garbage, stalled handshakes and 1,000 idle connections are closed while clients are served") {
   // Room for 1,000 sockets in this process.
   rlimit lim{};
   REQUIRE(::getrlimit(RLIMIT_NOFILE, &lim) == 0);

@@ -95,11 +95,12 @@ class generator {
   message make(size_t kind) {
     switch (kind) {
       case 0: {
-        hello h{nonempty_bytes(), node(), static_cast<uint32_t>(positive()) | 1, bytes(), coin(), {}, errc::ok};
+        hello h{nonempty_bytes(), node(), static_cast<uint32_t>(positive()) | 1, bytes(), coin(), {}, errc::ok, {}};
         if (coin()) {  // a refusal (wire.capnp, "handshake")
           h.refusal = nonempty_bytes();
-          h.refusal_code = static_cast<errc>(1 + number() % static_cast<uint64_t>(errc::too_large));
+          h.refusal_code = static_cast<errc>(1 + number() % static_cast<uint64_t>(errc::unauthenticated));
         }
+        if (h.client && coin()) h.token = nonempty_bytes();  // a client's bearer token
         return h;
       }
       case 1: return ping{number(), members()};

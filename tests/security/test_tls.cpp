@@ -133,7 +133,7 @@ TEST_CASE("the connecting side checks the host it dialed against the certificate
   CHECK(by_name.client_status);
 }
 
-TEST_CASE("a client without a certificate gets through TLS; the acceptor sees it has none") {
+TEST_CASE("a client without a certificate gets through TLS, and the acceptor sees it has none") {
   cluster_certs c;
   auto p = connect_pair(load(tls_files{c.ca_file, "", ""}), load(c.n1), "127.0.0.1");
   REQUIRE(p.client_status);
