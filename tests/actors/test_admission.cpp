@@ -13,20 +13,7 @@ using namespace rumor::security::test;
 
 namespace {
 
-struct certs {
-  cert_dir dir;
-  pem_pair ca = must(make_ca("ca", 1));
-  std::string ca_file = dir.add_ca("ca", ca);
-  tls_files node = dir.add("n", must(make_certificate(ca, {.name = "n", .role = cert_role::node,
-                                                           .hosts = {"127.0.0.1", "n.example"}})),
-                           ca_file);
-  tls_files other = dir.add("o", must(make_certificate(ca, {.name = "o", .role = cert_role::node,
-                                                            .hosts = {"127.0.0.2"}})),
-                            ca_file);
-  tls_files client = dir.add("c", must(make_certificate(ca, {.name = "c", .role = cert_role::client, .hosts = {}})),
-                             ca_file);
-  tls_files bare{ca_file, "", ""};
-};
+using certs = test_pki;
 
 replication::hello peer_hello(std::string address) {
   replication::hello h;
@@ -55,16 +42,16 @@ pair_run accepted(const tls_files& who, const tls_files& server) {
 
 TEST_CASE("a peer over TLS needs a node certificate naming the host it announces") {
   certs c;
-  auto p = accepted(c.other, c.node);
+  auto p = accepted(c.n2, c.n1);
   CHECK_FALSE(peer_refusal(p.server.get(), peer_hello("127.0.0.2:7400")));
   auto wrong_host = peer_refusal(p.server.get(), peer_hello("127.0.0.1:7400"));
   REQUIRE(wrong_host);
   CHECK(wrong_host->find("does not name 127.0.0.1") != std::string::npos);
-  auto as_client = accepted(c.client, c.node);
+  auto as_client = accepted(c.client, c.n1);
   auto role = peer_refusal(as_client.server.get(), peer_hello("127.0.0.1:7400"));
   REQUIRE(role);
   CHECK(role->find("not a node certificate") != std::string::npos);
-  auto none = accepted(c.bare, c.node);
+  auto none = accepted(c.bare, c.n1);
   CHECK(peer_refusal(none.server.get(), peer_hello("127.0.0.1:7400")));
   // Without TLS the transport admits any peer of the cluster (the cluster name is checked elsewhere).
   CHECK_FALSE(peer_refusal(nullptr, peer_hello("127.0.0.9:1")));
@@ -72,13 +59,13 @@ TEST_CASE("a peer over TLS needs a node certificate naming the host it announces
 
 TEST_CASE("a client needs a certificate or a token, as the node is set up") {
   certs c;
-  transport_credentials tls_only{load(c.node), {}};
-  transport_credentials tls_tokens{load(c.node), {"0123456789abcdef0123"}};
+  transport_credentials tls_only{load(c.n1), {}};
+  transport_credentials tls_tokens{load(c.n1), {"0123456789abcdef0123"}};
   transport_credentials plain_tokens{nullptr, {"0123456789abcdef0123"}};
   transport_credentials open{};
-  auto with_cert = accepted(c.client, c.node);
-  auto with_node_cert = accepted(c.other, c.node);
-  auto without = accepted(c.bare, c.node);
+  auto with_cert = accepted(c.client, c.n1);
+  auto with_node_cert = accepted(c.n2, c.n1);
+  auto without = accepted(c.bare, c.n1);
 
   CHECK_FALSE(client_refusal(tls_only, with_cert.server.get(), client_hello()));
   CHECK_FALSE(client_refusal(tls_only, with_node_cert.server.get(), client_hello()));

@@ -6,8 +6,10 @@
 
 #include <doctest/doctest.h>
 
+#include <fcntl.h>
 #include <poll.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 
 #include <csignal>
 #include <fstream>
@@ -456,4 +458,99 @@ TEST_CASE("tls: garbage, stalled handshakes and 1,000 idle connections are close
   CHECK(closed == idle.size());
   CHECK(served(*client));
   CHECK(slurp(d.path + "/n0.log").find("in their handshake") != std::string::npos);
+}
+
+TEST_CASE("tls: rumor certs makes a CA, node and client certificates and tokens, and refuses to overwrite") {
+  temp_dir d;
+  std::string ca = d.path + "/ca";
+  auto r = rumor_cmd({"certs", "init-ca", "--dir", ca});
+  REQUIRE_MESSAGE(r.code == 0, r.err);
+  struct stat st{};
+  REQUIRE(::stat((ca + "/ca.key").c_str(), &st) == 0);
+  CHECK((st.st_mode & 0777) == 0600);
+  r = rumor_cmd({"certs", "init-ca", "--dir", ca});
+  CHECK(r.code == 1);
+  CHECK(r.err.find("exists already") != std::string::npos);
+  r = rumor_cmd({"certs", "node", "--ca", ca, "--name", "n1", "--host", "127.0.0.1", "--host", "n1.example"});
+  REQUIRE_MESSAGE(r.code == 0, r.err);
+  r = rumor_cmd({"certs", "client", "--ca", ca, "--name", "alice", "--out", d.path + "/alice"});
+  REQUIRE_MESSAGE(r.code == 0, r.err);
+  REQUIRE(::stat((d.path + "/alice/alice.key").c_str(), &st) == 0);
+  CHECK((st.st_mode & 0777) == 0600);
+  CHECK(rumor_cmd({"certs", "node", "--ca", ca, "--name", "n2"}).code == 2);  // no --host
+  CHECK(rumor_cmd({"certs", "node", "--ca", ca, "--name", "n2", "--host", "not a host"}).code == 2);
+  r = rumor_cmd({"certs", "node", "--ca", d.path + "/nowhere", "--name", "n2", "--host", "127.0.0.1"});
+  CHECK(r.code != 0);
+  CHECK(r.err.find("init-ca") != std::string::npos);
+  auto t1 = rumor_cmd({"certs", "token"});
+  auto t2 = rumor_cmd({"certs", "token"});
+  REQUIRE(t1.code == 0);
+  CHECK(t1.out.size() == 65);
+  CHECK(t1.out != t2.out);
+
+  // The files it made work together: a node and a client of that CA.
+  write_text(d.path + "/tokens", t1.out);
+  std::string addr = "127.0.0.1:" + std::to_string(rumor::test::free_port());
+  node_process n(RUMOR_BINARY, addr, d.path + "/n1", d.path + "/n1.log");
+  rumor::client::credentials alice{{ca + "/ca.crt", d.path + "/alice/alice.crt", d.path + "/alice/alice.key"}, ""};
+  n.set_credentials(alice);
+  // The TLS settings from a --config file, as rumor.toml sets them.
+  write_text(d.path + "/node.toml", "[node]\ntls-ca = \"" + ca + "/ca.crt\"\ntls-cert = \"" + ca + "/n1.crt\"\ntls-key = \"" +
+                                        ca + "/n1.key\"\nclient-token-file = \"" + d.path + "/tokens\"\n");
+  REQUIRE(n.start({"--config", d.path + "/node.toml"}));
+  r = rumor_cmd({"--connect", addr, "--tls-ca", ca + "/ca.crt", "--token", t1.out.substr(0, 64), "status", "--json"});
+  CHECK_MESSAGE(r.code == 0, r.err);
+  CHECK(r.out.find("\"security\":\"tls+token\"") != std::string::npos);
+}
+
+TEST_CASE("tls: rumor cluster --tls runs its nodes with a throwaway CA that its printed command uses") {
+  temp_dir d;
+  uint16_t port = rumor::test::free_port();
+  int out_pipe[2];
+  REQUIRE(::pipe(out_pipe) == 0);
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    ::dup2(out_pipe[1], 1);
+    ::close(out_pipe[0]);
+    std::vector<std::string> args = {RUMOR_BINARY, "cluster", "--nodes", "1", "--tls", "--base-port", std::to_string(port),
+                                     "--dir", d.path + "/rc"};
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    ::execv(RUMOR_BINARY, argv.data());
+    ::_exit(127);
+  }
+  ::close(out_pipe[1]);
+  struct reaper {
+    pid_t pid;
+    ~reaper() {
+      ::kill(pid, SIGTERM);
+      int st = 0;
+      for (int i = 0; i < 200 && ::waitpid(pid, &st, WNOHANG) != pid; ++i) std::this_thread::sleep_for(50ms);
+      if (::waitpid(pid, &st, WNOHANG) == 0) {
+        ::kill(pid, SIGKILL);
+        ::waitpid(pid, &st, 0);
+      }
+    }
+  } reap{pid};
+  std::string certs = d.path + "/rc/certs";
+  std::vector<std::string> tls = {"--tls-ca", certs + "/ca.crt", "--tls-cert", certs + "/client.crt", "--tls-key",
+                                  certs + "/client.key"};
+  std::string addr = "127.0.0.1:" + std::to_string(port);
+  auto with_tls = [&](std::vector<std::string> args) {
+    std::vector<std::string> full = {"--connect", addr};
+    full.insert(full.end(), tls.begin(), tls.end());
+    full.insert(full.end(), args.begin(), args.end());
+    return rumor_cmd(full);
+  };
+  CHECK(eventually_for(20s, [&] { return with_tls({"incr", "hits"}).code == 0; }));
+  CHECK(with_tls({"get", "hits"}).out == "1\n");
+  CHECK(rumor_cmd({"--connect", addr, "get", "hits"}).code == 3);  // plaintext: refused
+  // What it printed names the client files.
+  char buf[4096];
+  ::fcntl(out_pipe[0], F_SETFL, O_NONBLOCK);
+  ssize_t got = ::read(out_pipe[0], buf, sizeof buf);
+  std::string printed = got > 0 ? std::string(buf, static_cast<size_t>(got)) : "";
+  CHECK(printed.find("--tls-cert " + certs + "/client.crt") != std::string::npos);
+  ::close(out_pipe[0]);
 }

@@ -14,22 +14,7 @@ using namespace rumor;
 using namespace rumor::security;
 using namespace rumor::security::test;
 
-namespace {
-
-struct cluster_certs {
-  cert_dir dir;
-  pem_pair ca = must(make_ca("test-ca", 30));
-  std::string ca_file = dir.add_ca("ca", ca);
-  tls_files n1 = dir.add("n1", must(make_certificate(ca, {.name = "n1", .role = cert_role::node,
-                                                           .hosts = {"127.0.0.1", "node1.example"}})),
-                         ca_file);
-  tls_files n2 = dir.add("n2", must(make_certificate(ca, {.name = "n2", .role = cert_role::node,
-                                                           .hosts = {"127.0.0.2"}})),
-                         ca_file);
-  tls_files client = dir.add("cli", must(make_certificate(ca, {.name = "alice", .role = cert_role::client, .hosts = {}})), ca_file);
-};
-
-}  // namespace
+using cluster_certs = test_pki;
 
 TEST_CASE("two nodes of one CA: handshake, identities, and bytes both ways") {
   cluster_certs c;

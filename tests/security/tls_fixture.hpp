@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <string>
+#include <vector>
 
 #include <doctest/doctest.h>
 
@@ -60,6 +61,24 @@ inline std::shared_ptr<const tls_context> load(const tls_files& f) {
   REQUIRE_MESSAGE(c, (c ? "" : c.err().describe()));
   return *c;
 }
+
+// A CA and a few certificates of it, on disk: nodes n1 (127.0.0.1, node1.example) and n2
+// (127.0.0.2), client "alice", and `bare` (the CA bundle alone: no certificate of one's own).
+struct test_pki {
+  cert_dir dir;
+  pem_pair ca = must(make_ca("test-ca", 30));
+  std::string ca_file = dir.add_ca("ca", ca);
+  tls_files n1 = node("n1", {"127.0.0.1", "node1.example"});
+  tls_files n2 = node("n2", {"127.0.0.2"});
+  tls_files client = dir.add("cli", must(make_certificate(ca, {.name = "alice", .role = cert_role::client, .hosts = {}})),
+                             ca_file);
+  tls_files bare{ca_file, "", ""};
+
+  tls_files node(const std::string& name, std::vector<std::string> hosts) {
+    return dir.add(name, must(make_certificate(ca, {.name = name, .role = cert_role::node, .hosts = std::move(hosts)})),
+                   ca_file);
+  }
+};
 
 // Two sessions and the bytes between them.
 struct pair_run {
