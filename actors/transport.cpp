@@ -9,7 +9,9 @@
 // for the other side's hello, checks it, and answers with our hello (role = the connection's) or
 // with a refusal hello saying why, then closes (replication/wire.capnp, "handshake") -> role peer
 // or client -> frames flow -> closed by either side, by a bad frame, by the handshake timer, or
-// by stop.
+// by stop. With TLS, every byte passes the connection's TLS session first, and the hello waits for
+// its handshake. The handshake and admission live in transport_handshake.cpp; the types both
+// files share in transport_internal.hpp.
 
 #include "actors/transport.hpp"
 
@@ -18,7 +20,6 @@
 #include <exception>
 #include <map>
 #include <memory>
-#include <optional>
 #include <set>
 #include <string_view>
 #include <utility>
@@ -28,6 +29,7 @@
 
 #include "actors/actor_messages.hpp"
 #include "actors/transport_dial.hpp"
+#include "actors/transport_internal.hpp"
 #include "client/client_codec.hpp"
 #include "replication/wire_codec.hpp"
 #include "security/tls_session.hpp"
@@ -35,80 +37,7 @@
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::shared_ptr<rumor::actors::dialed_socket>)
 
 namespace rumor::actors {
-namespace {
-
-using replication::node_id;
-
-using hs_timeout_atom = caf::atom_constant<caf::atom("rhsto")>;
-using resume_atom = caf::atom_constant<caf::atom("rresume")>;
-using dial_done_atom = caf::atom_constant<caf::atom("rdialed")>;
-
-constexpr uint32_t read_chunk_bytes = 64 * 1024;
-// A hello is tiny; a connection that has not said hello may not make us buffer more than this
-// (else every unauthenticated connection could hold a max-size partial frame).
-constexpr size_t max_hello_bytes = 64 * 1024;
-
-enum class role : uint8_t { pending, peer, client };
-
-struct queued_frame {
-  node_id to = 0;  // 0: whoever answers at the address
-  std::string frame;
-};
-
-struct connection {
-  connection(caf::io::connection_handle h, uint64_t s, size_t max_frame) : hdl(h), serial(s), reader(max_frame) {}
-
-  caf::io::connection_handle hdl;
-  uint64_t serial = 0;
-  std::string remote;  // "ip:port" of the socket's other end
-  std::string dialed;  // the address we dialed; empty for accepted connections
-  role kind = role::pending;
-  replication::frame_reader reader;
-  node_id node = 0;         // peer: from its hello
-  std::string announced;    // peer: the address in its hello
-  size_t backlog = 0;       // bytes handed to CAF and not yet reported written
-  bool paused = false;      // client: reading halted until the backlog drains
-  bool dropping = false;    // peer: in a streak of dropped messages (logged once)
-  std::set<uint64_t> watches;  // client: ids of watch requests (unwatched when it goes away)
-  std::vector<client::request> burst;  // client: requests read from the data in hand (on_new_data)
-  std::unique_ptr<security::tls_session> tls;  // with TLS: the session (all bytes pass through it)
-  bool saw_data = false;    // any bytes read yet (the first byte tells TLS from a plaintext hello)
-};
-
-// Per dialed address: backoff and the messages waiting for its handshake.
-struct dial_state {
-  uint64_t backoff_ms = 0;                    // the wait after the next failure
-  caf::actor_clock::time_point retry_at{};    // no new dial before this
-  bool connecting = false;                    // background connect in flight
-  uint64_t serial = 0;                        // connection waiting for the hello; 0 = none
-  uint64_t failures = 0;                      // consecutive failures (logged loudly once)
-  std::vector<queued_frame> queue;
-  size_t queued_bytes = 0;
-
-  bool in_progress() const { return connecting || serial != 0; }
-};
-
-struct transport_state {
-  transport_config cfg;
-  caf::actor replica;
-  std::string address;  // announced in our hello
-  std::string hello_frame;
-  size_t max_frame = 0;
-  uint64_t next_serial = 1;
-  std::map<uint64_t, connection> conns;          // by serial
-  std::map<int64_t, uint64_t> serial_of;         // connection_handle id -> serial
-  std::map<node_id, uint64_t> peers;             // handshaken peer connection per node
-  std::map<std::string, uint64_t> by_address;    // handshaken peer connection per address
-  std::map<node_id, std::string> addresses;      // learned from hellos
-  std::map<std::string, dial_state> dials;       // by dialed address
-  transport_stats stats;
-  bool stopped = false;
-
-  static inline const char* name = "rumor.transport";
-};
-
-using broker_ptr = caf::stateful_actor<transport_state, caf::io::broker>*;
-
+namespace transport_internal {
 // ---- small helpers ----
 
 using replication::kind_name;
@@ -467,121 +396,6 @@ void route(broker_ptr self, node_id to, const std::string& to_address, const Mes
   send_via_dial(self, address, to, std::move(*frame));
 }
 
-// ---- handshake ----
-
-// A dialed connection completed its handshake: deliver what waited for it.
-void flush_dial_queue(broker_ptr self, connection& c) {
-  auto& st = self->state;
-  auto& ds = st.dials[c.dialed];
-  if (ds.failures > 0) st.cfg.log->info("transport: reached {} again after {} failed attempts", c.dialed, ds.failures);
-  ds.serial = 0;
-  ds.failures = 0;
-  ds.backoff_ms = st.cfg.reconnect_min_ms;
-  std::vector<queued_frame> queue = std::move(ds.queue);
-  ds.queue.clear();
-  ds.queued_bytes = 0;
-  st.by_address[c.dialed] = c.serial;
-  for (auto& q : queue) {
-    if (q.to == 0 || q.to == c.node) {
-      send_to_peer(self, c, q.frame);
-    } else {
-      ++st.stats.dropped;
-      st.cfg.log->debug("transport: {} is node {}, not {}: a queued message dropped", c.dialed, node_name(c.node),
-                        node_name(q.to));
-    }
-  }
-}
-
-void accept_peer(broker_ptr self, connection& c, const replication::hello& h) {
-  auto& st = self->state;
-  c.kind = role::peer;
-  c.node = h.node;
-  c.announced = h.address;
-  st.peers[h.node] = c.serial;
-  if (!h.address.empty()) {
-    st.addresses[h.node] = h.address;
-    st.by_address[h.address] = c.serial;
-  }
-  st.cfg.log->debug("transport: {} handshaken ({})", describe(c), c.dialed.empty() ? "inbound" : "outbound");
-  if (!c.dialed.empty()) flush_dial_queue(self, c);
-}
-
-// This node's hello on a connection of role `client` (or peer).
-replication::hello our_hello(const transport_state& st, bool client) {
-  replication::hello h;
-  h.cluster = st.cfg.cluster;
-  h.node = st.cfg.self;
-  h.version = client ? replication::client_protocol_version : replication::protocol_version;
-  h.address = st.address;
-  h.client = client;
-  return h;
-}
-
-// Refuses a connection during the handshake: an accepted connection is first told why (a hello
-// with the refusal, wire.capnp: `told`, or `problem` when that is empty), then closed; a dialed one
-// is closed. `problem` goes to the log.
-void refuse_hello(broker_ptr self, connection& c, errc code, const std::string& problem, const std::string& told = {}) {
-  auto& st = self->state;
-  if (c.dialed.empty()) {
-    replication::hello no = our_hello(st, false);
-    no.version = replication::client_protocol_version;  // the refused may be a client (a peer is refused either way)
-    no.refusal = told.empty() ? problem : told;
-    no.refusal_code = code;
-    write_frame(self, c, replication::encode_message(no));
-  }
-  refuse(self, c, problem);
-}
-
-// Handles the first frame of a connection, which must be an acceptable hello.
-void on_first_frame(broker_ptr self, connection& c, std::string_view frame) {
-  auto& st = self->state;
-  auto m = decode_peer(frame);
-  if (!m)
-    return refuse_hello(self, c, errc::invalid_argument, "bad first frame (expected a hello): " + m.err().describe());
-  const auto* h = std::get_if<replication::hello>(&*m);
-  if (h == nullptr)
-    return refuse_hello(self, c, errc::invalid_argument,
-                        std::string("the first frame is a ") + kind_name(*m) + ", not a hello");
-  if (!h->refusal.empty())  // the node we dialed refused us
-    return refuse(self, c, fmt::format("it refused this node ({}): {}", to_string(h->refusal_code), h->refusal));
-  const uint32_t expected = h->client ? replication::client_protocol_version : replication::protocol_version;
-  if (h->version != expected)
-    return refuse_hello(self, c, errc::unsupported_version,
-                        fmt::format("it speaks {}protocol version {}, this node speaks version {}",
-                                    h->client ? "client " : "", h->version, expected));
-  if (h->client) {
-    if (!c.dialed.empty()) return refuse(self, c, "the node we dialed answered as a client");
-    if (!h->cluster.empty() && h->cluster != st.cfg.cluster)
-      return refuse_hello(self, c, errc::invalid_argument,
-                          fmt::format("client for cluster '{}', this node is in cluster '{}'", h->cluster,
-                                      st.cfg.cluster));
-    if (auto why = client_refusal(st.cfg.credentials, c.tls.get(), *h)) {
-      ++st.stats.auth_refused;
-      return refuse_hello(self, c, errc::unauthenticated,
-                          "authentication failed: " + *why,
-                          "authentication failed (this node accepts a client certificate of its CA or a valid token)");
-    }
-    c.kind = role::client;
-    // Accepted: our hello says role = client, what the connection was accepted as.
-    write_frame(self, c, replication::encode_message(our_hello(st, true)));
-    st.cfg.log->debug("transport: {} connected", describe(c));
-    return;
-  }
-  if (h->cluster != st.cfg.cluster)
-    return refuse_hello(self, c, errc::invalid_argument,
-                        fmt::format("node {} is in cluster '{}', this node is in cluster '{}'", node_name(h->node),
-                                    h->cluster, st.cfg.cluster));
-  if (h->node == st.cfg.self)
-    return refuse_hello(self, c, errc::invalid_argument, "it is this node itself (same node id)");
-  if (auto why = peer_refusal(c.tls.get(), *h)) {
-    ++st.stats.auth_refused;
-    return refuse_hello(self, c, errc::unauthenticated, "authentication failed: " + *why,
-                        "authentication failed (a node certificate of this cluster's CA naming the announced host)");
-  }
-  if (c.dialed.empty()) write_frame(self, c, st.hello_frame);
-  accept_peer(self, c, *h);
-}
-
 // ---- frames after the handshake ----
 
 void on_peer_frame(broker_ptr self, connection& c, std::string_view frame) {
@@ -648,62 +462,6 @@ void drain_frames(broker_ptr self, uint64_t serial) {
 }
 
 // ---- handlers ----
-
-// Closes the oldest accepted connections still in their handshake until at most `keep` are left.
-void evict_pending_beyond(broker_ptr self, size_t keep) {
-  auto& st = self->state;
-  std::vector<uint64_t> pending;  // by serial: oldest first
-  for (const auto& [serial, c] : st.conns)
-    if (c.kind == role::pending && c.dialed.empty()) pending.push_back(serial);
-  if (pending.size() <= keep) return;
-  size_t evict = pending.size() - keep;
-  if (st.stats.handshakes_evicted == 0 || evict > 1)
-    st.cfg.log->warn("transport: {} connections are in their handshake; closing the {} oldest", pending.size(), evict);
-  for (size_t i = 0; i < evict; ++i) {
-    ++st.stats.handshakes_evicted;
-    if (connection* c = find(st, pending[i])) close_connection(self, *c, "too many pending handshakes");
-  }
-}
-
-// The first byte of a TLS connection is a handshake record's type (22).
-constexpr char tls_handshake_record = 0x16;
-
-// Feeds bytes read from `c` to its frame reader (through TLS when it has it). False: `c` was
-// refused (and is gone).
-bool take_bytes(broker_ptr self, connection& c, std::string_view data) {
-  auto& st = self->state;
-  bool first = !c.saw_data && !data.empty();
-  c.saw_data = c.saw_data || !data.empty();
-  if (!c.tls) {
-    if (first && c.kind == role::pending && data.front() == tls_handshake_record) {
-      refuse(self, c, "it speaks TLS, and this node has no TLS configured (--tls-ca, --tls-cert, --tls-key)");
-      return false;
-    }
-    c.reader.feed(data);
-    return true;
-  }
-  if (first && c.dialed.empty() && data.front() != tls_handshake_record) {
-    // A plaintext hello (a client or node without TLS): told in plaintext, which it can read.
-    replication::hello no = our_hello(st, false);
-    no.version = replication::client_protocol_version;
-    no.refusal = "this node requires TLS (connect with --tls-ca, and a client certificate or a token)";
-    no.refusal_code = errc::unavailable;
-    write_bytes(self, c, replication::encode_message(no));
-    ++st.stats.tls_failures;
-    refuse(self, c, "it did not start a TLS handshake (a plaintext client or node?)");
-    return false;
-  }
-  std::string plain;
-  auto st_rx = c.tls->receive(data, plain);
-  write_bytes(self, c, c.tls->take_output());  // handshake messages, or the alert of a failure
-  if (!st_rx) {
-    ++st.stats.tls_failures;
-    refuse(self, c, st_rx.err().message);
-    return false;
-  }
-  c.reader.feed(plain);
-  return true;
-}
 
 void on_new_data(broker_ptr self, caf::io::new_data_msg& msg) {
   auto& st = self->state;
@@ -851,7 +609,9 @@ caf::behavior transport_broker(broker_ptr self, caf::io::doorman_ptr listener, t
   };
 }
 
-}  // namespace
+}  // namespace transport_internal
+
+using transport_internal::transport_broker;
 
 result<transport_handle> spawn_transport(caf::actor_system& sys, transport_config cfg, caf::actor replica) {
   if (!cfg.log) return error{errc::invalid_argument, "transport: no logger given"};
