@@ -150,7 +150,6 @@ result<entry> entry_of(const std::string& key, const client::response& r, crdt::
 
 crdt::type_tag key_type_of(const client::update& u) { return u.path.empty() ? u.type : crdt::type_tag::or_map; }
 
-
 // The transport's credentials from the config's files (TLS context, client tokens).
 result<actors::transport_credentials> load_credentials(const node_config& cfg,
                                                        const std::shared_ptr<spdlog::logger>& log) {
@@ -173,7 +172,6 @@ result<actors::transport_credentials> load_credentials(const node_config& cfg,
   }
   return c;
 }
-
 
 // True for addresses only this machine can reach (127.0.0.0/8, ::1, localhost).
 bool is_loopback_host(const std::string& host) {
@@ -352,6 +350,10 @@ result<std::unique_ptr<node>> node::start(node_config cfg) {
   p->cfg = std::move(cfg);
   auto n = std::unique_ptr<node>(new node(std::move(p)));
   if (!n->impl_->cfg.http.empty()) {
+    if (auto h = split_address(n->impl_->cfg.http); h && !is_loopback_host(h->first))
+      n->impl_->log->warn("the HTTP endpoint on {} has no TLS and no authentication: anyone who reaches it can read "
+                          "and write every key (keep it on loopback, or behind a proxy that authenticates)",
+                          n->impl_->cfg.http);
     node* self = n.get();
     http::backend b;
     b.submit = [self](client::request req, std::function<void(client::response)> reply) {

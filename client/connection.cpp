@@ -212,7 +212,11 @@ rumor::status connection::write_all(const std::string& bytes, int64_t deadline_m
   if (fd_ < 0) return closed_error();
   if (!tls_) return write_raw(bytes, deadline_ms);
   if (auto s = tls_->send(bytes); !s) return fail(error{s.err().code, "TLS with " + address_ + ": " + s.err().message});
-  return write_raw(tls_->take_output(), deadline_ms);
+  // The session has numbered these records: unsent, the stream cannot go on (a later record would
+  // not authenticate), so any failure, a timeout too, closes the connection.
+  auto w = write_raw(tls_->take_output(), deadline_ms);
+  if (!w && fd_ >= 0) return fail(w.err());
+  return w;
 }
 
 rumor::status connection::write_raw(const std::string& bytes, int64_t deadline_ms) {

@@ -29,7 +29,8 @@
 // over TLS only). Errors: a node that refuses the credentials answers unauthenticated; TLS files
 // that cannot be loaded are invalid_argument; a failed TLS handshake (untrusted or expired
 // certificate, a node without TLS) is unavailable with the reason; a node that requires TLS,
-// reached without it, refuses with unavailable saying so.
+// reached without it, refuses with unavailable saying so. With TLS, a send that times out closes
+// the connection (its records are numbered: the stream cannot resume after a partial one).
 //
 // Every wait is bounded by the caller's timeout (a write by call()'s timeout, or by the connect
 // timeout for send()). Timeouts are clamped to 30 days.
