@@ -33,6 +33,7 @@ import json
 import os
 import re
 import socket
+import ssl
 import struct
 import subprocess
 from dataclasses import dataclass, field
@@ -384,6 +385,20 @@ class FrameReader:
 
 # ---------------------------------------------------------------- the client
 
+def _tls_wrap(sock, host, ca, cert, key):
+    """The TLS 1.3 client side of a connection to a node (docs/protocol.md)."""
+    ctx = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=ca)
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_3
+    if cert:
+        ctx.load_cert_chain(cert, key)
+    tls = ctx.wrap_socket(sock, server_hostname=host)
+    subject = dict(item for rdn in tls.getpeercert().get("subject", ()) for item in rdn)
+    if subject.get("organizationalUnitName") != "rumor-node":
+        tls.close()
+        raise ProtocolError("the node's certificate is not a node certificate: %s" % subject)
+    return tls
+
+
 class Client:
     """One connection to a node.
 
@@ -393,19 +408,27 @@ class Client:
     may take for majority/all. Failures raise RumorError.
     """
 
-    def __init__(self, address, cluster="", timeout=10.0, schema_dir=None):
+    def __init__(self, address, cluster="", timeout=10.0, schema_dir=None,
+                 tls_ca=None, tls_cert=None, tls_key=None, token=None):
+        """``tls_ca``: speak TLS 1.3, trusting the cluster CA in that PEM file; the
+        node's certificate must name ``address``'s host and be a node certificate
+        (OU rumor-node). ``tls_cert``/``tls_key``: a client certificate of that CA;
+        ``token``: a bearer token instead (docs/protocol.md, "TLS and credentials")."""
         host, _, port = address.rpartition(":")
+        host = host.strip("[]")
         self.capnp = Capnp(schema_dir)
         self.error_names = self.capnp.enumerants(self.capnp.client, "ErrorCode")
         self.timeout = timeout
         self._next_id = 1
         self._responses = {}      # id -> Response dict, arrived before anyone asked
         self._events = []         # Event, in arrival order
-        self.sock = socket.create_connection((host.strip("[]"), int(port)), timeout=timeout)
-        self.sock.settimeout(timeout)
-        self.frames = FrameReader(self.sock)
+        self.sock = socket.create_connection((host, int(port)), timeout=timeout)
         try:
-            self.server_hello = self._handshake(cluster)
+            if tls_ca:
+                self.sock = _tls_wrap(self.sock, host, tls_ca, tls_cert, tls_key)
+            self.sock.settimeout(timeout)
+            self.frames = FrameReader(self.sock)
+            self.server_hello = self._handshake(cluster, token)
         except BaseException:
             self.sock.close()
             raise
@@ -421,9 +444,11 @@ class Client:
 
     # -- handshake
 
-    def _handshake(self, cluster):
+    def _handshake(self, cluster, token=None):
         hello = {"hello": {"cluster": cluster, "node": "0", "version": PROTOCOL_VERSION,
                            "address": "", "role": "client"}}
+        if token:
+            hello["hello"]["token"] = token
         self.sock.sendall(self.capnp.encode(self.capnp.wire, "Message", hello))
         # The node answers after checking ours (an older node may have sent its hello
         # first): either way the first frame we read is its hello.

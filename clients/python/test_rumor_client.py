@@ -245,6 +245,79 @@ class ClientTest(unittest.TestCase):
         self.fail("a client naming another cluster was accepted")
 
 
+class TLSTest(unittest.TestCase):
+    """A node with TLS and client tokens (README "Security"): certificates from `rumor certs`."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.dir = tempfile.mkdtemp(prefix="rumor-pyclient-tls-")
+        certs = os.path.join(cls.dir, "certs")
+        run = lambda *args: subprocess.run([RUMOR, "certs", *args], check=True, timeout=30,
+                                           stdout=subprocess.DEVNULL)
+        run("init-ca", "--dir", certs)
+        run("node", "--ca", certs, "--name", "n1", "--host", "127.0.0.1")
+        run("client", "--ca", certs, "--name", "py")
+        cls.token = "python-test-token-0123456789"
+        tokens = os.path.join(cls.dir, "tokens")
+        with open(tokens, "w") as f:
+            f.write(cls.token + "\n")
+        cls.ca = os.path.join(certs, "ca.crt")
+        cls.cert = os.path.join(certs, "py.crt")
+        cls.key = os.path.join(certs, "py.key")
+        log_path = os.path.join(cls.dir, "node.log")
+        with open(log_path, "wb") as log:
+            cls.node = subprocess.Popen(
+                [RUMOR, "node", "--listen", "127.0.0.1:0", "--data", os.path.join(cls.dir, "data"),
+                 "--tls-ca", cls.ca, "--tls-cert", os.path.join(certs, "n1.crt"),
+                 "--tls-key", os.path.join(certs, "n1.key"), "--client-token-file", tokens],
+                stdin=subprocess.DEVNULL, stdout=log, stderr=log)
+        deadline = time.monotonic() + 10
+        cls.address = None
+        while time.monotonic() < deadline and cls.address is None:
+            with open(log_path, "rb") as f:
+                m = re.search(rb"serving on (127\.0\.0\.1:\d+);", f.read())
+            if m:
+                cls.address = m.group(1).decode()
+            elif cls.node.poll() is not None:
+                break
+            else:
+                time.sleep(0.05)
+        if cls.address is None:
+            cls.tearDownClass()
+            raise RuntimeError("the TLS node did not report its address within 10 s")
+
+    @classmethod
+    def tearDownClass(cls):
+        if cls.node.poll() is None:
+            cls.node.send_signal(signal.SIGTERM)
+            try:
+                cls.node.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                cls.node.kill()
+                cls.node.wait(timeout=10)
+        shutil.rmtree(cls.dir, ignore_errors=True)
+
+    def test_client_certificate(self):
+        with Client(self.address, tls_ca=self.ca, tls_cert=self.cert, tls_key=self.key) as c:
+            c.set("tls/k", "v")
+            self.assertEqual(c.get("tls/k").value, b"v")
+            self.assertEqual(c.status()["security"], "tls+token")
+
+    def test_token(self):
+        with Client(self.address, tls_ca=self.ca, token=self.token) as c:
+            c.incr("tls/n", 2)
+            self.assertEqual(c.get("tls/n").value, 2)
+
+    def test_refusals(self):
+        with self.assertRaises(RefusedError) as cm:
+            Client(self.address, tls_ca=self.ca, token="a-wrong-token-0123456789")
+        self.assertEqual(cm.exception.code, "unauthenticated")
+        with self.assertRaises(RefusedError) as cm:
+            Client(self.address)                      # plaintext at a TLS port
+        self.assertEqual(cm.exception.code, "unavailable")
+        self.assertIn("requires TLS", cm.exception.message)
+
+
 class OfflineTest(unittest.TestCase):
     """The client's own parts, without a node: values, framing, a refusing hello."""
 
@@ -330,7 +403,8 @@ def main():
               file=sys.stderr)
         loader = unittest.defaultTestLoader
         suite = unittest.TestSuite([loader.loadTestsFromTestCase(OfflineTest),
-                                    loader.loadTestsFromTestCase(ClientTest)])
+                                    loader.loadTestsFromTestCase(ClientTest),
+                                    loader.loadTestsFromTestCase(TLSTest)])
         result = unittest.TextTestRunner(verbosity=2).run(suite)
         return 0 if result.wasSuccessful() else 1
     finally:
