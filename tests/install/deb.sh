@@ -52,7 +52,7 @@ echo "ok: file lists"
 field() { dpkg-deb -f "$1" "$2"; }
 [ "$(field "$deb" Package)" = rumor ] && [ "$(field "$deb" Version)" = "$version" ] &&
   [ "$(field "$deb" Architecture)" = amd64 ] || fail "rumor control fields"
-for d in libcaf-core0.17 libcapnp-0.9.2 liblmdb0 libsystemd0 libjemalloc2 passwd; do
+for d in libcaf-core0.17 libcapnp-0.9.2 liblmdb0 libsystemd0 libjemalloc2 libssl3 passwd; do
   field "$deb" Depends | grep -q "$d" || fail "rumor does not depend on $d: $(field "$deb" Depends)"
 done
 [ "$(field "$dev" Depends)" = "rumor (= $version)" ] || fail "rumor-dev Depends: $(field "$dev" Depends)"
