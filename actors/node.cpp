@@ -159,9 +159,15 @@ result<actors::transport_credentials> load_credentials(const node_config& cfg,
       return error{errc::invalid_argument, "TLS on a node needs its certificate and key (--tls-cert, --tls-key)"};
     auto ctx = security::tls_context::load(cfg.tls);
     if (!ctx) return ctx.err();
-    if ((*ctx)->own().role() != security::cert_role::node)
-      log->warn("the certificate {} is not a node certificate ({}): peers will refuse this node",
-                cfg.tls.cert, (*ctx)->own().describe());
+    const auto& own = (*ctx)->own();
+    if (own.role() != security::cert_role::node)
+      log->warn("the certificate {} is not a node certificate ({}): peers will refuse this node", cfg.tls.cert,
+                own.describe());
+    if (int64_t left = own.seconds_left(); left <= 0)
+      log->error("the certificate {} has expired: peers and clients will refuse this node (renew it, then SIGHUP)",
+                 cfg.tls.cert);
+    else if (left < 14 * 86400)
+      log->warn("the certificate {} expires in {} days (renew it, then SIGHUP)", cfg.tls.cert, left / 86400);
     c.tls = std::move(*ctx);
   }
   if (!cfg.client_token_file.empty()) {
@@ -320,6 +326,7 @@ result<std::unique_ptr<node>> node::start(node_config cfg) {
   tc.advertise = cfg.advertise;
   tc.max_frame_bytes = cfg.max_frame_bytes;
   tc.log = p->log;
+  auto tls_ctx = credentials->tls;  // for the check of the announced host below
   tc.credentials = std::move(*credentials);
   auto t = actors::spawn_transport(*p->sys, tc, p->replica);
   if (!t) {
@@ -328,6 +335,13 @@ result<std::unique_ptr<node>> node::start(node_config cfg) {
   }
   p->transport = t->broker;
   p->address = t->address;
+  if (tls_ctx) {
+    auto host = security::host_of(p->address);
+    if (!tls_ctx->own().names_host(host))
+      p->log->warn("this node announces {}, and its certificate ({}) does not name {}: peers will refuse it (make "
+                   "one with `rumor certs node --host {}`, or set --advertise to a host it names)",
+                   p->address, tls_ctx->own().describe(), host, host);
+  }
 
   // A data directory of an older build moves its values to layout 2 once (value_layout.hpp).
   auto upgraded = replication::upgrade_value_layout(*p->store, rcfg.bucket_bits, [&](uint64_t moved, uint64_t total) {

@@ -91,6 +91,13 @@ std::string peer_identity::describe() const {
   return "CN=" + name_ + ", OU=" + std::string(to_string(role_));
 }
 
+int64_t peer_identity::seconds_left() const {
+  if (cert_ == nullptr) return 0;
+  int days = 0, secs = 0;
+  if (ASN1_TIME_diff(&days, &secs, nullptr, X509_get0_notAfter(cert_)) != 1) return 0;
+  return int64_t{days} * 86400 + secs;
+}
+
 std::string_view host_of(std::string_view hp) {
   if (!hp.empty() && hp.front() == '[') {
     auto close = hp.find(']');

@@ -22,6 +22,7 @@
 // made with, so replacing it (certificate rotation on SIGHUP) changes new connections only.
 // Thread safety: a context may be used by sessions on any thread.
 
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -67,6 +68,8 @@ class peer_identity {
   bool names_host(std::string_view host) const;
   // "CN=n1, OU=rumor-node" or "no certificate", for log lines.
   std::string describe() const;
+  // Seconds from now until the certificate expires (negative: expired that long ago); 0 without one.
+  int64_t seconds_left() const;
 
  private:
   X509* cert_ = nullptr;

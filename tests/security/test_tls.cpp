@@ -97,6 +97,7 @@ TEST_CASE("an expired certificate is refused") {
                                                            .hosts = {"127.0.0.1"}, .days = 1,
                                                            .valid_from_s = -3 * 86400})),
                        c.ca_file);
+  CHECK(load(old)->own().seconds_left() < -86400);  // expired two days ago
   SUBCASE("as a server") {
     auto p = connect_pair(load(c.n2), load(old), "127.0.0.1");
     REQUIRE_FALSE(p.client_status);
@@ -165,6 +166,8 @@ TEST_CASE("tls_context::load names what is wrong") {
   REQUIRE(ok);
   CHECK((*ok)->own().name() == "n1");
   CHECK((*ok)->own().role() == cert_role::node);
+  CHECK((*ok)->own().seconds_left() > int64_t{824} * 86400);  // 825 days from now
+  CHECK((*ok)->own().seconds_left() <= int64_t{825} * 86400);
 }
 
 TEST_CASE("a CA bundle with two CAs trusts both (rotation)") {
