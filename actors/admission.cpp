@@ -1,5 +1,6 @@
 #include "actors/admission.hpp"
 
+#include "client/host_port.hpp"
 #include "security/tokens.hpp"
 
 namespace rumor::actors {
@@ -9,10 +10,10 @@ std::optional<std::string> peer_refusal(const security::tls_session* tls, const 
   const auto& id = tls->peer();
   if (!id.has_certificate()) return std::string("it presented no certificate");
   if (id.role() != security::cert_role::node) return "its certificate (" + id.describe() + ") is not a node certificate";
-  auto host = security::host_of(h.address);
-  if (!id.names_host(host))
-    return "it announces " + h.address + ", and its certificate (" + id.describe() + ") does not name " +
-           std::string(host);
+  auto hp = client::parse_host_port(h.address);
+  if (!hp) return "it announces '" + h.address + "', not a HOST:PORT";
+  if (!id.names_host(hp->host))
+    return "it announces " + h.address + ", and its certificate (" + id.describe() + ") does not name " + hp->host;
   return std::nullopt;
 }
 

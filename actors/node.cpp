@@ -10,6 +10,7 @@
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include "client/host_port.hpp"
 #include "client/render.hpp"
 #include "actors/actor_messages.hpp"
 #include "actors/replica_actor.hpp"
@@ -335,8 +336,8 @@ result<std::unique_ptr<node>> node::start(node_config cfg) {
   }
   p->transport = t->broker;
   p->address = t->address;
-  if (tls_ctx) {
-    auto host = security::host_of(p->address);
+  if (auto hp = client::parse_host_port(p->address); tls_ctx && hp) {
+    const std::string& host = hp->host;
     if (!tls_ctx->own().names_host(host))
       p->log->warn("this node announces {}, and its certificate ({}) does not name {}: peers will refuse it (make "
                    "one with `rumor certs node --host {}`, or set --advertise to a host it names)",

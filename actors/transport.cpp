@@ -261,7 +261,10 @@ connection* open_connection(broker_ptr self, caf::io::connection_handle hdl, std
   self->ack_writes(hdl, true);
   if (st.cfg.credentials.tls) {
     auto side = c.dialed.empty() ? security::tls_side::accept : security::tls_side::connect;
-    auto s = security::tls_session::make(st.cfg.credentials.tls, side, security::host_of(c.dialed));
+    // A dialed connection: the certificate must name the host we dialed.
+    std::string dialed_host;
+    if (auto hp = split_host_port(c.dialed)) dialed_host = hp->first;
+    auto s = security::tls_session::make(st.cfg.credentials.tls, side, dialed_host);
     if (!s) {
       ++st.stats.tls_failures;
       st.cfg.log->error("transport: no TLS session for {}: {}", describe(c), s.err().describe());

@@ -167,7 +167,7 @@ result<connection> connection::connect(std::string host_port, uint64_t timeout_m
   if (!fd) return fd.err();
   connection c(*fd, std::move(host_port), std::max<uint64_t>(timeout_ms, 1000));
   if (ctx) {
-    auto s = security::tls_session::make(ctx, security::tls_side::connect, security::host_of(c.address_));
+    auto s = security::tls_session::make(ctx, security::tls_side::connect, parse_host_port(c.address_)->host);
     if (!s) return s.err();
     c.tls_ = std::move(*s);
   }

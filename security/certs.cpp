@@ -1,6 +1,5 @@
 #include "security/certs.hpp"
 
-#include <arpa/inet.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -21,11 +20,6 @@
 namespace rumor::security {
 
 namespace {
-
-bool is_ip(const std::string& h) {
-  unsigned char buf[16];
-  return inet_pton(AF_INET, h.c_str(), buf) == 1 || inet_pton(AF_INET6, h.c_str(), buf) == 1;
-}
 
 // A DNS name as RFC 1123 allows (letters, digits, '-', dots; an optional leading "*." wildcard).
 bool is_dns_name(const std::string& h) {
@@ -179,7 +173,7 @@ result<pem_pair> make_certificate(const pem_pair& ca, const cert_request& req) {
       return error{errc::invalid_argument, "a node certificate needs the hosts it is reached at (--host)"};
     for (const auto& h : req.hosts) {
       if (!san.empty()) san += ",";
-      if (is_ip(h)) san += "IP:" + h;
+      if (is_ip_literal(h)) san += "IP:" + h;
       else if (is_dns_name(h)) san += "DNS:" + h;
       else return error{errc::invalid_argument, "'" + h + "' is neither an IP address nor a DNS name"};
     }

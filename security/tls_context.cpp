@@ -33,13 +33,13 @@ std::string name_entry(X509_NAME* name, int nid) {
   return out;
 }
 
+}  // namespace
+
 bool is_ip_literal(std::string_view host) {
   std::string h(host);
   unsigned char buf[16];
   return inet_pton(AF_INET, h.c_str(), buf) == 1 || inet_pton(AF_INET6, h.c_str(), buf) == 1;
 }
-
-}  // namespace
 
 peer_identity::peer_identity(X509* cert) : cert_(cert) {
   if (cert_ == nullptr) return;
@@ -96,16 +96,6 @@ int64_t peer_identity::seconds_left() const {
   int days = 0, secs = 0;
   if (ASN1_TIME_diff(&days, &secs, nullptr, X509_get0_notAfter(cert_)) != 1) return 0;
   return int64_t{days} * 86400 + secs;
-}
-
-std::string_view host_of(std::string_view hp) {
-  if (!hp.empty() && hp.front() == '[') {
-    auto close = hp.find(']');
-    return close == std::string_view::npos ? hp : hp.substr(1, close - 1);
-  }
-  auto colon = hp.rfind(':');
-  if (colon == std::string_view::npos || hp.find(':') != colon) return hp;  // no port, or bare v6
-  return hp.substr(0, colon);
 }
 
 tls_context::~tls_context() { SSL_CTX_free(ctx_); }

@@ -103,7 +103,7 @@ class tls_context {
   peer_identity own_;
 };
 
-// The host part of "host:port" / "[v6]:port" (the whole string if it has no port).
-std::string_view host_of(std::string_view host_port);
+// True iff `host` is an IPv4 or IPv6 address (not a name): certificates name those as iPAddress.
+bool is_ip_literal(std::string_view host);
 
 }  // namespace rumor::security

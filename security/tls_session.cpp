@@ -4,20 +4,10 @@
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
-#include <arpa/inet.h>
 
 #include "security/openssl_util.hpp"
 
 namespace rumor::security {
-
-namespace {
-
-bool is_ip_literal(const std::string& host) {
-  unsigned char buf[16];
-  return inet_pton(AF_INET, host.c_str(), buf) == 1 || inet_pton(AF_INET6, host.c_str(), buf) == 1;
-}
-
-}  // namespace
 
 result<std::unique_ptr<tls_session>> tls_session::make(std::shared_ptr<const tls_context> ctx, tls_side side,
                                                         std::string_view expected_host) {

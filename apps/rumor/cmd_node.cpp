@@ -116,14 +116,15 @@ int run_node(const node_options& o) {
     sigwait(&set, &sig);
     if (sig != SIGHUP) break;
     sd_notify(0, "RELOADING=1");
-    if (cfg.tls.enabled() || !cfg.client_token_file.empty()) {
+    const bool has_credentials = cfg.tls.enabled() || !cfg.client_token_file.empty();
+    if (has_credentials) {
       if (auto r = n.reload_credentials(); !r)
         log->warn("SIGHUP: cannot reload the TLS files or client tokens: {}; the old ones stay in use", r.err().message);
       else
         log->info("SIGHUP: TLS files and client tokens re-read; new connections use them");
     }
     if (o.config_file.empty()) {
-      if (!cfg.tls.enabled() && cfg.client_token_file.empty()) log->info("SIGHUP: nothing to reload (no --config file)");
+      if (!has_credentials) log->info("SIGHUP: nothing to reload (no --config file)");
       sd_notify(0, "READY=1");
       continue;
     }

@@ -94,6 +94,13 @@ inline run_result rumor_cmd(std::vector<std::string> args,
   return r;
 }
 
+// The whole text of the file at `path` (empty if it cannot be read): node logs.
+inline std::string read_text(const std::string& path, std::streamoff from = 0) {
+  std::ifstream in(path);
+  in.seekg(from);
+  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+}
+
 // A currently free TCP port on 127.0.0.1 (a tiny race with other programs).
 inline uint16_t free_port() { return client::free_loopback_port(); }
 
@@ -138,10 +145,7 @@ class node_process {
   // ephemeral port) can take one before the node binds it; such a start is worth a retry on
   // other ports.
   bool port_was_taken() const {
-    std::ifstream in(log_);
-    in.seekg(static_cast<std::streamoff>(log_from_));
-    std::string s((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    return s.find("cannot listen on") != std::string::npos;
+    return read_text(log_, static_cast<std::streamoff>(log_from_)).find("cannot listen on") != std::string::npos;
   }
   // Environment variables ("NAME=value") the next start() adds to the test's own (e.g. to run the
   // node under libfaketime); an empty list: the test's environment as it is.

@@ -31,11 +31,6 @@ sec::pem_pair must(rumor::result<sec::pem_pair> r) {
   return std::move(*r);
 }
 
-std::string slurp(const std::string& path) {
-  std::ifstream in(path);
-  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-}
-
 void write_text(const std::string& path, const std::string& text) {
   std::ofstream(path, std::ios::trunc) << text;
 }
@@ -107,10 +102,10 @@ struct tls_cluster {
   }
   void start(int i) {
     bool ok = nodes[i]->start(flags(i));
-    if (!ok) MESSAGE(slurp(d.path + "/n" + std::to_string(i) + ".log"));
+    if (!ok) MESSAGE(rumor::test::read_text(d.path + "/n" + std::to_string(i) + ".log"));
     REQUIRE_MESSAGE(ok, "TLS node " << i << " did not start");
   }
-  std::string log(int i) const { return slurp(d.path + "/n" + std::to_string(i) + ".log"); }
+  std::string log(int i) const { return rumor::test::read_text(d.path + "/n" + std::to_string(i) + ".log"); }
 
   // The CLI against node i with the admin's client certificate.
   rumor::test::run_result cli(int i, std::vector<std::string> args) const {
@@ -188,7 +183,7 @@ TEST_CASE("tls: nodes of another CA, with an expired certificate or without TLS 
                           c.addrs[1].c_str()})
       flags.push_back(f);
     bool started = x.start(flags, in.probe_ok ? 20s : 3s);
-    if (in.probe_ok) REQUIRE_MESSAGE(started, slurp(c.d.path + "/" + in.name + ".log"));
+    if (in.probe_ok) REQUIRE_MESSAGE(started, rumor::test::read_text(c.d.path + "/" + in.name + ".log"));
     REQUIRE(x.running());
     // Every member refuses it (it dials the two seeds; the members try it back once they hear of it
     // — they never do, as it is never admitted).
@@ -211,7 +206,7 @@ TEST_CASE("tls: nodes of another CA, with an expired certificate or without TLS 
       CHECK(r->values.empty());
     }
     // The intruder refuses the members as well, or is told it was refused.
-    CHECK(slurp(c.d.path + "/" + in.name + ".log").find(in.own_log_says) != std::string::npos);
+    CHECK(rumor::test::read_text(c.d.path + "/" + in.name + ".log").find(in.own_log_says) != std::string::npos);
     x.stop();
   }
   // The members still converge among themselves.
@@ -279,7 +274,7 @@ TEST_CASE("tls: clients need a certificate or a token, and the CLI says what is 
   r = rumor_cmd({"--connect", plain_addr, "--tls-ca", ca.ca_file, "--token", token, "get", "x"});
   CHECK(r.code == 3);
   CHECK(r.err.find("TLS") != std::string::npos);
-  CHECK(slurp(d.path + "/p0.log").find("it speaks TLS") != std::string::npos);
+  CHECK(rumor::test::read_text(d.path + "/p0.log").find("it speaks TLS") != std::string::npos);
   // Bad TLS files: a usage error naming the file.
   r = cli({"--tls-ca", d.path + "/nope.crt"}, {"get", "secret"});
   CHECK(r.code == 2);
@@ -457,7 +452,7 @@ TEST_CASE("tls: garbage, stalled handshakes and 1,000 idle connections are close
   }
   CHECK(closed == idle.size());
   CHECK(served(*client));
-  CHECK(slurp(d.path + "/n0.log").find("in their handshake") != std::string::npos);
+  CHECK(rumor::test::read_text(d.path + "/n0.log").find("in their handshake") != std::string::npos);
 }
 
 TEST_CASE("tls: rumor certs makes a CA, node and client certificates and tokens, and refuses to overwrite") {
