@@ -213,3 +213,31 @@ TEST_CASE("certificate files: modes, no overwriting, bad requests") {
   CHECK_FALSE(make_certificate(pem_pair{ca.cert, must(make_ca("other", 1)).key}, {.name = "c", .role = cert_role::client, .hosts = {}}));
   CHECK_FALSE(make_ca("ca", 0));
 }
+
+TEST_CASE("client tokens: file rules and matching") {
+  cert_dir d;
+  std::string path = d.path() + "/tokens";
+  std::ofstream(path) << "# clients\n\n  0123456789abcdef0123  \nsecond-token-long-enough\n";
+  auto t = load_tokens(path);
+  REQUIRE_MESSAGE(t, (t ? "" : t.err().describe()));
+  REQUIRE(t->size() == 2);
+  CHECK((*t)[0] == "0123456789abcdef0123");
+  CHECK(token_matches("0123456789abcdef0123", *t));
+  CHECK(token_matches("second-token-long-enough", *t));
+  CHECK_FALSE(token_matches("0123456789abcdef012", *t));
+  CHECK_FALSE(token_matches("", *t));
+  CHECK_FALSE(token_matches("x", {}));
+  std::ofstream(d.path() + "/short") << "short\n";
+  auto s = load_tokens(d.path() + "/short");
+  REQUIRE_FALSE(s);
+  CHECK(s.err().message.find("line 1") != std::string::npos);
+  std::ofstream(d.path() + "/empty") << "# nothing\n";
+  CHECK_FALSE(load_tokens(d.path() + "/empty"));
+  CHECK(load_tokens(d.path() + "/absent").err().code == errc::not_found);
+  auto a = make_token();
+  auto b = make_token();
+  REQUIRE(a);
+  REQUIRE(b);
+  CHECK(a->size() == 64);
+  CHECK(*a != *b);
+}
