@@ -403,6 +403,7 @@ uint8_t current_form_marker(type_tag t) {
 }
 
 std::string encode_packed(const value& v) {
+  if (v.type() == type_tag::text) return *detail::encode_compact(v);  // text has no packed form
   // A small value fits a first segment on the stack (capnp requires it zeroed); a larger one
   // continues in malloc'd segments. Saves the default 8 KiB calloc per encode on the write path.
   capnp::word scratch[128] = {};
@@ -412,7 +413,11 @@ std::string encode_packed(const value& v) {
   root.setType(static_cast<s::TypeTag>(static_cast<uint16_t>(v.type())));
   put_context(root.initContext(), v.context());
   auto sb = root.initStore();
-  std::visit([&](const auto& x) { put_store(sb, x.store()); }, v.variant());
+  std::visit(
+      [&](const auto& x) {
+        if constexpr (!std::is_same_v<std::decay_t<decltype(x)>, text>) put_store(sb, x.store());
+      },
+      v.variant());
   return flatten(mb);
 }
 
@@ -441,6 +446,7 @@ result<value> decode(std::string_view bytes) {
       case type_tag::or_set: return get_value_of<or_set>(r, std::move(*ctx));
       case type_tag::or_map: return get_value_of<or_map>(r, std::move(*ctx));
       case type_tag::ew_flag: return get_value_of<ew_flag>(r, std::move(*ctx));
+      case type_tag::text: break;  // no packed form (refused above)
     }
     return bad("unknown type tag");
   });

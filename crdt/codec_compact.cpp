@@ -4,6 +4,7 @@
 
 #include "base/varint.hpp"
 #include "crdt/codec.hpp"
+#include "crdt/codec_text.hpp"
 
 namespace rumor::crdt::detail {
 
@@ -231,7 +232,20 @@ result<value> decode_as(reader& r) {
 }  // namespace
 
 bool has_compact_form(type_tag t) {
-  return t == type_tag::g_counter || t == type_tag::pn_counter || t == type_tag::lww_register || t == type_tag::mv_register;
+  return t == type_tag::g_counter || t == type_tag::pn_counter || t == type_tag::lww_register || t == type_tag::mv_register ||
+         t == type_tag::text;
+}
+
+void put_compact_context(std::string& out, const dot_context& c) { put_context(out, c); }
+
+result<dot_context> get_compact_context(std::string_view in, std::size_t& at) {
+  reader r{in, at, std::nullopt};
+  auto parts = get_context(r);
+  if (!parts) return *r.failure;
+  at = r.at;
+  version_vector built;
+  for (const auto& [node, counter] : parts->vv) built.set(node, counter);
+  return dot_context::from_parts(std::move(built), std::move(parts->cloud));
 }
 
 std::optional<std::string> encode_compact(const value& v) {
@@ -239,6 +253,7 @@ std::optional<std::string> encode_compact(const value& v) {
   if (const auto* p = v.get_if<pn_counter>()) return encode_as(*p);
   if (const auto* l = v.get_if<lww_register>()) return encode_as(*l);
   if (const auto* m = v.get_if<mv_register>()) return encode_as(*m);
+  if (const auto* t = v.get_if<text>()) return encode_text(*t);
   return std::nullopt;
 }
 
@@ -250,6 +265,11 @@ result<value> decode_compact(std::string_view bytes) {
     case static_cast<uint8_t>(type_tag::pn_counter): return decode_as<pn_counter>(r);
     case static_cast<uint8_t>(type_tag::lww_register): return decode_as<lww_register>(r);
     case static_cast<uint8_t>(type_tag::mv_register): return decode_as<mv_register>(r);
+    case static_cast<uint8_t>(type_tag::text): {
+      auto t = decode_text(bytes);
+      if (!t) return t.err();
+      return value{std::move(*t)};
+    }
   }
   return bad("type tag " + std::to_string(static_cast<uint8_t>(bytes[1])) + " has no compact form");
 }

@@ -41,8 +41,14 @@ namespace rumor::crdt::detail {
 
 inline constexpr uint8_t codec_compact_marker = 0x40;
 
-// True for the four types above.
+// True for the four types above, and for text (codec_text.hpp: its only form).
 bool has_compact_form(type_tag t);
+
+// The context part of the compact form (the layout above), for the other compact layouts.
+void put_compact_context(std::string& out, const dot_context& c);
+// Reads a context written by put_compact_context at `at` and advances `at`; errc::decode_error
+// when it is malformed.
+result<dot_context> get_compact_context(std::string_view in, std::size_t& at);
 
 // The compact form of `v` if its type has one, else nullopt.
 std::optional<std::string> encode_compact(const value& v);

@@ -38,6 +38,7 @@ enum TypeTag {
   orSet @5;
   orMap @6;
   ewFlag @7;
+  text @8;       # only in the compact form (codec_text.hpp), never in a Store
 }
 
 # Counter dot: the node's running total at that dot. A node has at most one entry (each increment

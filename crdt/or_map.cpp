@@ -11,6 +11,7 @@ nested_store nested_store::empty_of(type_tag t) {
     case type_tag::or_set: return nested_store{or_set::store_type{}};
     case type_tag::or_map: return nested_store{map_store{}};
     case type_tag::ew_flag: return nested_store{ew_flag::store_type{}};
+    case type_tag::text: break;  // never a map field (field_key refuses it)
   }
   return {};
 }

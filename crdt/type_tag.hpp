@@ -16,11 +16,12 @@ enum class type_tag : uint8_t {
   or_set = 5,
   or_map = 6,
   ew_flag = 7,
+  text = 8,
 };
 
 // Every tag is in [first_type_tag, last_type_tag] (a new type extends the range).
 inline constexpr uint8_t first_type_tag = 1;
-inline constexpr uint8_t last_type_tag = 7;
+inline constexpr uint8_t last_type_tag = 8;
 
 constexpr std::string_view to_string(type_tag t) noexcept {
   switch (t) {
@@ -31,6 +32,7 @@ constexpr std::string_view to_string(type_tag t) noexcept {
     case type_tag::or_set: return "or_set";
     case type_tag::or_map: return "or_map";
     case type_tag::ew_flag: return "ew_flag";
+    case type_tag::text: return "text";
   }
   return "unknown";
 }

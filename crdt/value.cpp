@@ -15,6 +15,7 @@ value value::empty_of(type_tag t) {
     case type_tag::or_set: return or_set{};
     case type_tag::or_map: return or_map{};
     case type_tag::ew_flag: return ew_flag{};
+    case type_tag::text: return text{};
   }
   return {};
 }
@@ -70,6 +71,7 @@ value value_of(const nested_store& s, const dot_context& ctx) {
     case type_tag::or_set: return make(std::type_identity<or_set>{});
     case type_tag::or_map: return make(std::type_identity<or_map>{});
     case type_tag::ew_flag: return make(std::type_identity<ew_flag>{});
+    case type_tag::text: break;  // never a map field
   }
   return {};
 }

@@ -14,6 +14,7 @@
 #include "crdt/or_map.hpp"
 #include "crdt/or_set.hpp"
 #include "crdt/pn_counter.hpp"
+#include "crdt/text.hpp"
 #include "crdt/type_tag.hpp"
 
 namespace rumor::crdt {
@@ -22,7 +23,7 @@ class value {
  public:
   // Alternative i holds type_tag(i + 1).
   using variant_type =
-      std::variant<g_counter, pn_counter, lww_register, mv_register, or_set, or_map, ew_flag>;
+      std::variant<g_counter, pn_counter, lww_register, mv_register, or_set, or_map, ew_flag, text>;
 
   value() = default;  // an empty g_counter
   template <class T, class = std::enable_if_t<!std::is_same_v<std::decay_t<T>, value>>>

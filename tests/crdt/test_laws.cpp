@@ -12,6 +12,7 @@
 #include <tuple>
 
 #include "crdt/codec.hpp"
+#include "crdt/utf8.hpp"
 #include "crdt/value.hpp"
 #include "seed.hpp"
 
@@ -188,6 +189,40 @@ struct traits<ew_flag> {
   }
 };
 
+// A splice at a random position; every inserted codepoint is unique (U+4E00 + 4 × op id + k), so
+// the model can tell them apart. o.arg = inserted + '\x01' + the codepoints it deleted.
+template <>
+struct traits<text> {
+  static text mutate(text& x, node_id self, rng_t& rng, op& o, hlc_timestamp) {
+    o.kind = "splice";
+    uint64_t pos = pick(rng, x.size() + 1);
+    uint64_t del = pick(rng, 3) == 0 ? pick(rng, x.size() - pos + 1) : 0;
+    std::string ins;
+    for (uint64_t k = 0, n = pick(rng, 4); k < n; ++k) utf8_append(ins, static_cast<char32_t>(0x4E00 + 4 * o.id + k));
+    if (ins.empty() && del == 0) utf8_append(ins, static_cast<char32_t>(0x4E00 + 4 * o.id));
+    o.arg = ins + '\x01' + x.substr(pos, del);
+    return *x.splice(self, pos, del, ins);
+  }
+  static void check_model(const text& s, const std::vector<op>& ops) {
+    // Live = every inserted codepoint no splice deleted; each splice's run keeps its order.
+    std::set<char32_t> live, gone;
+    for (const op& o : ops) {
+      auto cut = o.arg.find('\x01');
+      std::u32string ins = *utf8_decode(o.arg.substr(0, cut)), del = *utf8_decode(o.arg.substr(cut + 1));
+      live.insert(ins.begin(), ins.end());
+      gone.insert(del.begin(), del.end());
+    }
+    for (char32_t c : gone) live.erase(c);
+    auto content = *utf8_decode(s.str());
+    CHECK(std::set<char32_t>(content.begin(), content.end()) == live);
+    CHECK(content.size() == live.size());
+    for (size_t i = 1; i < content.size(); ++i) {
+      // Two codepoints of one splice: the earlier inserted stays first.
+      if ((content[i] - 0x4E00) / 4 == (content[i - 1] - 0x4E00) / 4) CHECK(content[i - 1] < content[i]);
+    }
+  }
+};
+
 template <>
 struct traits<or_map> {
   static or_map mutate(or_map& x, node_id self, rng_t& rng, op& o, hlc_timestamp ts) {
@@ -325,7 +360,7 @@ constexpr int convergence_rounds = 400;
 
 }  // namespace
 
-#define RUMOR_CRDT_TYPES g_counter, pn_counter, lww_register, mv_register, or_set, or_map, ew_flag
+#define RUMOR_CRDT_TYPES g_counter, pn_counter, lww_register, mv_register, or_set, or_map, ew_flag, text
 
 TEST_CASE_TEMPLATE("laws: join is commutative, associative and idempotent", T, RUMOR_CRDT_TYPES) {
   uint64_t seed = test::seed_for("join laws");

@@ -1,0 +1,242 @@
+#include "crdt/codec_text.hpp"
+
+#include <algorithm>
+#include <map>
+#include <optional>
+
+#include "base/varint.hpp"
+#include "crdt/codec_compact.hpp"
+#include "crdt/utf8.hpp"
+
+namespace rumor::crdt::detail {
+
+namespace {
+
+uint64_t zigzag(int64_t v) { return (static_cast<uint64_t>(v) << 1) ^ static_cast<uint64_t>(v >> 63); }
+int64_t unzigzag(uint64_t v) { return static_cast<int64_t>(v >> 1) ^ -static_cast<int64_t>(v & 1); }
+
+std::vector<node_id> context_nodes(const dot_context& c) {
+  std::vector<node_id> out;
+  for (const auto& [n, counter] : c.compact_part().entries()) out.push_back(n);
+  for (const dot& d : c.cloud()) out.push_back(d.node);
+  std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
+  return out;
+}
+
+struct node_table {
+  std::vector<node_id> nodes;
+  std::map<node_id, uint64_t> index;
+  uint64_t of(node_id n) const { return index.at(n); }
+};
+
+void put_runs(std::string& out, const std::vector<text_run>& runs, const node_table& nt) {
+  put_varint(out, runs.size());
+  uint64_t prev_end = 0;
+  const text_run* prev = nullptr;
+  for (const text_run& r : runs) {
+    put_varint(out, nt.of(r.id.node));
+    put_varint(out, zigzag(static_cast<int64_t>(r.id.counter - prev_end)));
+    put_varint(out, r.length);
+    if (r.left.counter == 0) {
+      put_varint(out, 0);
+    } else if (prev && r.left == dot{prev->id.node, prev->id.counter + prev->length - 1}) {
+      put_varint(out, 1);
+    } else {
+      put_varint(out, 2 + nt.of(r.left.node));
+      put_varint(out, zigzag(static_cast<int64_t>(r.left.counter - r.id.counter)));
+    }
+    if (r.right.counter == 0) {
+      put_varint(out, 0);
+    } else {
+      put_varint(out, 1 + nt.of(r.right.node));
+      put_varint(out, zigzag(static_cast<int64_t>(r.right.counter - r.id.counter)));
+    }
+    prev_end = r.id.counter + r.length;
+    prev = &r;
+  }
+}
+
+struct reader {
+  std::string_view in;
+  std::size_t at = 0;
+  std::optional<error> failure;
+
+  bool fail(std::string what) {
+    if (!failure) failure = error{errc::decode_error, "invalid text encoding: " + std::move(what)};
+    return false;
+  }
+  bool varint(uint64_t& v, const char* what) {
+    auto r = get_varint(in, at);
+    if (!r) return fail(std::string(what) + " cut off");
+    v = *r;
+    return true;
+  }
+  bool count(uint64_t& n, std::size_t min_bytes, const char* what) {
+    if (!varint(n, what)) return false;
+    if (n > (in.size() - at) / min_bytes) return fail(std::string(what) + " " + std::to_string(n) + " exceeds the input");
+    return true;
+  }
+  bool node(const std::vector<node_id>& nodes, uint64_t idx, node_id& out) {
+    if (idx >= nodes.size()) return fail("node index " + std::to_string(idx) + " out of range");
+    out = nodes[idx];
+    return true;
+  }
+  bool counter(uint64_t base, uint64_t zz, uint64_t& out, const char* what) {
+    int64_t d = unzigzag(zz);
+    uint64_t c = base + static_cast<uint64_t>(d);
+    if ((d < 0 && static_cast<uint64_t>(-(d + 1)) >= base) || (d > 0 && c < base) || c == 0)
+      return fail(std::string(what) + " out of range");
+    out = c;
+    return true;
+  }
+};
+
+bool get_runs(reader& r, const std::vector<node_id>& nodes, std::vector<text_run>& out) {
+  uint64_t n = 0;
+  if (!r.count(n, 5, "run count")) return false;
+  uint64_t prev_end = 0;
+  for (uint64_t i = 0; i < n; ++i) {
+    text_run run;
+    uint64_t ni = 0, zz = 0, code = 0;
+    if (!r.varint(ni, "run node") || !r.node(nodes, ni, run.id.node) || !r.varint(zz, "run counter") ||
+        !r.counter(prev_end, zz, run.id.counter, "run counter") || !r.varint(run.length, "run length"))
+      return false;
+    if (run.length == 0 || run.id.counter > UINT64_MAX - run.length) return r.fail("run length out of range");
+    if (!r.varint(code, "left origin")) return false;
+    if (code == 1) {
+      if (out.empty()) return r.fail("the first run's left origin refers to a previous run");
+      run.left = dot{out.back().id.node, out.back().id.counter + out.back().length - 1};
+    } else if (code >= 2) {
+      if (!r.node(nodes, code - 2, run.left.node) || !r.varint(zz, "left origin counter") ||
+          !r.counter(run.id.counter, zz, run.left.counter, "left origin counter"))
+        return false;
+    }
+    if (!r.varint(code, "right origin")) return false;
+    if (code >= 1) {
+      if (!r.node(nodes, code - 1, run.right.node) || !r.varint(zz, "right origin counter") ||
+          !r.counter(run.id.counter, zz, run.right.counter, "right origin counter"))
+        return false;
+    }
+    prev_end = run.id.counter + run.length;
+    out.push_back(std::move(run));
+  }
+  return true;
+}
+
+}  // namespace
+
+std::string encode_text(const text& t) {
+  std::vector<text_run> seq = t.runs(), pend = t.pending();
+  node_table nt;
+  nt.nodes = context_nodes(t.context());
+  std::vector<node_id> extra;
+  auto note = [&](const dot& d) {
+    if (d.counter != 0 && !std::binary_search(nt.nodes.begin(), nt.nodes.end(), d.node)) extra.push_back(d.node);
+  };
+  for (const auto* runs : {&seq, &pend})
+    for (const text_run& r : *runs) {
+      note(r.id);
+      note(r.left);
+      note(r.right);
+    }
+  t.deleted().for_each([&](node_id n, uint64_t, uint64_t) { note(dot{n, 1}); });
+  std::sort(extra.begin(), extra.end());
+  extra.erase(std::unique(extra.begin(), extra.end()), extra.end());
+  size_t ctx_nodes = nt.nodes.size();
+  nt.nodes.insert(nt.nodes.end(), extra.begin(), extra.end());
+  for (size_t i = 0; i < nt.nodes.size(); ++i) nt.index[nt.nodes[i]] = i;
+
+  std::string out;
+  out.push_back(static_cast<char>(codec_compact_marker));
+  out.push_back(static_cast<char>(type_tag::text));
+  put_compact_context(out, t.context());
+  put_varint(out, extra.size());
+  for (node_id n : extra) put_u64le(out, n);
+  (void)ctx_nodes;
+  put_runs(out, seq, nt);
+  put_runs(out, pend, nt);
+  std::map<node_id, std::vector<std::pair<uint64_t, uint64_t>>> del;
+  t.deleted().for_each([&](node_id n, uint64_t a, uint64_t b) { del[n].emplace_back(a, b); });
+  std::vector<std::pair<uint64_t, node_id>> order;  // by node index
+  for (const auto& [n, v] : del) order.emplace_back(nt.of(n), n);
+  std::sort(order.begin(), order.end());
+  put_varint(out, order.size());
+  for (const auto& [idx, n] : order) {
+    put_varint(out, idx);
+    put_varint(out, del[n].size());
+    uint64_t end = 0;
+    for (const auto& [a, b] : del[n]) {
+      put_varint(out, a - end);
+      put_varint(out, b - a);
+      end = b;
+    }
+  }
+  std::string content;
+  for (const auto* runs : {&seq, &pend})
+    for (const text_run& r : *runs) content += utf8_encode(r.chars);
+  put_varint(out, content.size());
+  out += content;
+  return out;
+}
+
+result<text> decode_text(std::string_view bytes) {
+  if (bytes.size() < 2 || static_cast<uint8_t>(bytes[0]) != codec_compact_marker ||
+      static_cast<uint8_t>(bytes[1]) != static_cast<uint8_t>(type_tag::text))
+    return error{errc::decode_error, "invalid text encoding: not a text"};
+  reader r{bytes, 2, std::nullopt};
+  auto ctx = get_compact_context(bytes, r.at);
+  if (!ctx) return ctx.err();
+  std::vector<node_id> nodes = context_nodes(*ctx);
+  uint64_t x = 0;
+  if (!r.count(x, 8, "node table size")) return *r.failure;
+  for (uint64_t i = 0; i < x; ++i) {
+    auto n = get_u64le(bytes, r.at);
+    if (!n) return error{errc::decode_error, "invalid text encoding: node table cut off"};
+    if (i > 0 && *n <= nodes.back()) return error{errc::decode_error, "invalid text encoding: node table out of order"};
+    nodes.push_back(*n);
+  }
+  std::vector<text_run> seq, pend;
+  if (!get_runs(r, nodes, seq) || !get_runs(r, nodes, pend)) return *r.failure;
+  text_id_set deleted;
+  uint64_t d = 0;
+  if (!r.count(d, 3, "delete set size")) return *r.failure;
+  uint64_t prev_idx = 0;
+  for (uint64_t i = 0; i < d; ++i) {
+    uint64_t idx = 0, k = 0;
+    node_id n = 0;
+    if (!r.varint(idx, "delete set node") || !r.node(nodes, idx, n) || !r.count(k, 2, "delete set intervals"))
+      return *r.failure;
+    if ((i > 0 && idx <= prev_idx) || k == 0) return error{errc::decode_error, "invalid text encoding: delete set out of order"};
+    prev_idx = idx;
+    uint64_t end = 0;
+    for (uint64_t j = 0; j < k; ++j) {
+      uint64_t gap = 0, len = 0;
+      if (!r.varint(gap, "delete gap") || !r.varint(len, "delete length")) return *r.failure;
+      if (len == 0 || gap > UINT64_MAX - end || end + gap > UINT64_MAX - len || end + gap == 0)
+        return error{errc::decode_error, "invalid text encoding: delete interval out of range"};
+      deleted.add(n, end + gap, end + gap + len);
+      end += gap + len;
+    }
+  }
+  uint64_t b = 0;
+  if (!r.count(b, 1, "content size")) return *r.failure;
+  auto chars = utf8_decode(bytes.substr(r.at, b));
+  if (!chars) return error{errc::decode_error, "invalid text encoding: content is not UTF-8"};
+  r.at += b;
+  if (r.at != bytes.size()) return error{errc::decode_error, "invalid text encoding: bytes after the value"};
+  // Hand each run the codepoints of its live items.
+  size_t at = 0;
+  for (auto* runs : {&seq, &pend})
+    for (text_run& run : *runs) {
+      uint64_t live = run.length;
+      for (const auto& [a, e] : deleted.overlap(run.id.node, run.id.counter, run.id.counter + run.length)) live -= e - a;
+      if (live > chars->size() - at) return error{errc::decode_error, "invalid text encoding: content shorter than the live items"};
+      run.chars = chars->substr(at, live);
+      at += live;
+    }
+  if (at != chars->size()) return error{errc::decode_error, "invalid text encoding: content longer than the live items"};
+  return text::from_parts(std::move(*ctx), seq, pend, std::move(deleted));
+}
+
+}  // namespace rumor::crdt::detail

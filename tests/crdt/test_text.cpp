@@ -1,0 +1,196 @@
+// text (crdt/text.hpp): the sequential model, non-interleaving of concurrent runs, deletes that
+// arrive before their items, key deletion, the codec's bounds. The CRDT laws for text are in
+// test_laws.cpp with every other type. Seeded: RUMOR_SEED=<n> reproduces a run.
+#include <doctest/doctest.h>
+
+#include <random>
+
+#include "crdt/codec.hpp"
+#include "crdt/text.hpp"
+#include "crdt/utf8.hpp"
+#include "crdt/value.hpp"
+#include "seed.hpp"
+
+using namespace rumor;
+using namespace rumor::crdt;
+
+namespace {
+
+std::u32string u32(std::string_view s) { return *utf8_decode(s); }
+
+text apply(text& t, node_id self, uint64_t pos, uint64_t del, std::string_view ins) {
+  auto d = t.splice(self, pos, del, ins);
+  REQUIRE(d.has_value());
+  return std::move(*d);
+}
+
+// Types `word` at `pos` one codepoint per splice, forwards (each after the last) or backwards
+// (each at `pos`, so the word is typed from its last letter); returns every delta.
+std::vector<text> type(text& t, node_id self, uint64_t pos, std::string_view word, bool backwards) {
+  std::vector<text> deltas;
+  auto cps = u32(word);
+  for (size_t i = 0; i < cps.size(); ++i) {
+    char32_t c = backwards ? cps[cps.size() - 1 - i] : cps[i];
+    deltas.push_back(apply(t, self, backwards ? pos : pos + i, 0, utf8_encode(std::u32string(1, c))));
+  }
+  return deltas;
+}
+
+}  // namespace
+
+TEST_CASE("text: one replica's random splices match a plain string") {
+  uint64_t seed = test::seed_for("text sequential model");
+  INFO("RUMOR_SEED=" << seed);
+  std::mt19937_64 rng(seed);
+  for (int round = 0; round < 40; ++round) {
+    text a, b;  // b follows a through its deltas and, each 10th step, a state transfer
+    std::u32string model;
+    for (int i = 0; i < 300; ++i) {
+      uint64_t pos = rng() % (model.size() + 1);
+      uint64_t del = rng() % 3 == 0 ? rng() % (model.size() - pos + 1) : 0;
+      std::u32string ins;
+      for (uint64_t k = 0, n = rng() % 5; k < n; ++k) ins.push_back(rng() % 7 == 0 ? U'é' + static_cast<char32_t>(k) : U'a' + static_cast<char32_t>(rng() % 26));
+      text d = apply(a, 1, pos, del, utf8_encode(ins));
+      model.replace(pos, del, ins);
+      b.join(d);
+      if (i % 10 == 0) b.join(a);
+      REQUIRE(a.str() == utf8_encode(model));
+      REQUIRE(a.size() == model.size());
+    }
+    CHECK(b == a);
+    CHECK(b.str() == utf8_encode(model));
+    CHECK(a.substr(3, 5) == utf8_encode(model.substr(3, 5)));
+    auto back = decode(encode(value{a}));
+    REQUIRE(back.has_value());
+    CHECK(back->get_if<text>()->str() == utf8_encode(model));
+  }
+}
+
+TEST_CASE("text: runs typed concurrently at one position do not interleave, forwards or backwards") {
+  for (bool backwards : {false, true}) {
+    CAPTURE(backwards);
+    text base;
+    text d0 = apply(base, 9, 0, 0, "<>");
+    text a = base, b = base, c = base;
+    auto da = type(a, 1, 1, "alpha", backwards);
+    auto db = type(b, 2, 1, "BRAVO", backwards);
+    auto dc = type(c, 3, 1, "charlie", backwards);
+    CHECK(a.str() == "<alpha>");
+    // Deliver every delta to every replica, each in a different interleaving.
+    std::vector<text> all;
+    for (size_t i = 0; i < 7; ++i)
+      for (auto* ds : {&da, &db, &dc})
+        if (i < ds->size()) all.push_back((*ds)[i]);
+    for (text* t : {&a, &b, &c})
+      for (const text& d : all) t->join(d);
+    CHECK(a == b);
+    CHECK(b == c);
+    std::string s = a.str();
+    INFO(s);
+    bool ok = false;
+    for (auto order : {std::vector<std::string>{"alpha", "BRAVO", "charlie"}, {"alpha", "charlie", "BRAVO"},
+                       {"BRAVO", "alpha", "charlie"}, {"BRAVO", "charlie", "alpha"}, {"charlie", "alpha", "BRAVO"},
+                       {"charlie", "BRAVO", "alpha"}})
+      ok = ok || s == "<" + order[0] + order[1] + order[2] + ">";
+    CHECK(ok);
+  }
+}
+
+TEST_CASE("text: a concurrent insert inside a word another replica is typing lands inside it") {
+  text base;
+  (void)apply(base, 9, 0, 0, "ac");
+  text a = base, b = base;
+  text da = apply(a, 1, 1, 0, "b");   // "abc"
+  text db = apply(b, 2, 2, 0, "d");   // "acd"
+  a.join(db);
+  b.join(da);
+  CHECK(a == b);
+  CHECK(a.str() == "abcd");
+}
+
+TEST_CASE("text: a delete that arrives before its items, and items that arrive before their origins") {
+  text a;
+  text d1 = apply(a, 1, 0, 0, "hello");
+  text d2 = apply(a, 1, 5, 0, " world");
+  text d3 = apply(a, 1, 0, 1, "H");  // deletes 'h'
+  text d4 = apply(a, 1, 6, 5, "");   // deletes "world"
+  text b;
+  b.join(d4);
+  b.join(d3);
+  CHECK(b.str() == "");   // "H" waits for its right origin 'h' (d1)
+  b.join(d2);
+  CHECK(b.str() == "");   // " world" waits for its left origin (d1)
+  b.join(d1);
+  CHECK(b.str() == "Hello ");
+  CHECK(b == a);
+  CHECK(b.item_count() == a.item_count());
+  CHECK(b.live_items() == 6);
+}
+
+TEST_CASE("text: key deletion removes every visible codepoint; a concurrent insert survives") {
+  text a;
+  (void)apply(a, 1, 0, 0, "shared");
+  text b = a;
+  value va{a};
+  value removal = va.remove_observed();
+  CHECK(va.holds_nothing());
+  CHECK(va.get_if<text>()->str().empty());
+  text db = apply(b, 2, 6, 0, "!");
+  (void)va.join(value{db});
+  (void)b.join(*removal.get_if<text>());
+  CHECK(va.get_if<text>()->str() == "!");
+  CHECK(b.str() == "!");
+  CHECK(*va.get_if<text>() == b);
+}
+
+TEST_CASE("text: bad splices are refused and change nothing") {
+  text a;
+  (void)apply(a, 1, 0, 0, "abc");
+  text before = a;
+  auto r1 = a.splice(1, 4, 0, "x");
+  REQUIRE_FALSE(r1.has_value());
+  CHECK(r1.err().code == errc::invalid_argument);
+  CHECK_FALSE(a.splice(1, 2, 2, "").has_value());
+  CHECK_FALSE(a.splice(1, 0, 0, "\xC3\x28").has_value());  // not UTF-8
+  CHECK_FALSE(a.splice(1, 0, 0, "\xED\xA0\x80").has_value());  // a surrogate
+  CHECK(a == before);
+}
+
+TEST_CASE("text: a delta is small; the codec refuses hostile bytes without allocating their claims") {
+  text a;
+  (void)apply(a, 0x1234567890ABCDEFull, 0, 0, std::string(1000, 'x'));
+  text d = apply(a, 0x1234567890ABCDEFull, 500, 0, "y");
+  std::string bytes = encode(value{d});
+  CHECK(bytes.size() <= 40);
+  MESSAGE("one typed codepoint's delta: " << bytes.size() << " bytes");
+  // Every cut of a valid encoding is refused.
+  std::string state = encode(value{a});
+  for (size_t n = 0; n < state.size(); ++n) CHECK_FALSE(decode(std::string_view(state).substr(0, n)).has_value());
+  // A run claiming 2^62 deleted items inside a context that covers them decodes without
+  // expanding them; one outside its context is refused.
+  text huge{text::store_type{}, dot_context::of(std::vector<dot>{{7, 1}})};
+  CHECK(decode(encode(value{huge})).has_value());
+  std::string forged = "\x40\x08";
+  forged += '\x01';                                  // vv: 1 entry
+  forged += std::string("\x07\0\0\0\0\0\0\0", 8);    // node 7
+  forged += "\x80\x80\x80\x80\x80\x80\x80\x80\x40";  // counter 2^62
+  forged += '\x00';                                  // no cloud
+  forged += '\x00';                                  // no further nodes
+  forged += '\x01';                                  // one integrated run
+  forged += std::string("\x00\x02", 2);                            // node 0, counter 0 + 1
+  forged += "\x80\x80\x80\x80\x80\x80\x80\x80\x40";  // length 2^62
+  forged += '\x00';                                  // left: start
+  forged += '\x00';                                  // right: end
+  forged += '\x00';                                  // no pending
+  forged += '\x01';                                  // delete set: one node
+  forged += std::string("\x00\x01\x01", 3);                        // node 0, one interval, gap 1
+  forged += "\x80\x80\x80\x80\x80\x80\x80\x80\x40";  // length 2^62
+  forged += '\x00';                                  // no content
+  auto back = decode(forged);
+  INFO((back ? std::string() : back.err().message));
+  REQUIRE(back.has_value());
+  CHECK(back->get_if<text>()->size() == 0);
+  CHECK(back->get_if<text>()->item_count() == (uint64_t{1} << 62));
+  forged[3 + 8 + 8] = '\x01';                        // the context now ends at 2^56
+  CHECK_FALSE(decode(forged).has_value());
+}
