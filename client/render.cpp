@@ -199,6 +199,7 @@ std::string render_json(const crdt::value& v) {
             return out + "]";
           },
           [](const crdt::ew_flag& f) { return std::string(f.value() ? "true" : "false"); },
+          [](const crdt::text& t) { return json_quote(t.str()); },
           [](const crdt::or_map& m) {
             std::string out = "{";
             bool first = true;
@@ -243,6 +244,7 @@ std::string render_text(const crdt::value& v) {
             return out + "}";
           },
           [](const crdt::ew_flag& f) { return std::string(f.value() ? "true" : "false"); },
+          [](const crdt::text& t) { return text_escape(t.str(), true); },
           [](const crdt::or_map& m) {
             std::string out = "{";
             bool first = true;

@@ -34,7 +34,9 @@ void put_runs(std::string& out, const std::vector<text_run>& runs, const node_ta
   put_varint(out, runs.size());
   uint64_t prev_end = 0;
   const text_run* prev = nullptr;
-  for (const text_run& r : runs) {
+  for (size_t i = 0; i < runs.size(); ++i) {
+    const text_run& r = runs[i];
+    const text_run* next = i + 1 < runs.size() ? &runs[i + 1] : nullptr;
     put_varint(out, nt.of(r.id.node));
     put_varint(out, zigzag(static_cast<int64_t>(r.id.counter - prev_end)));
     put_varint(out, r.length);
@@ -48,8 +50,10 @@ void put_runs(std::string& out, const std::vector<text_run>& runs, const node_ta
     }
     if (r.right.counter == 0) {
       put_varint(out, 0);
+    } else if (next && r.right == next->id) {
+      put_varint(out, 1);
     } else {
-      put_varint(out, 1 + nt.of(r.right.node));
+      put_varint(out, 2 + nt.of(r.right.node));
       put_varint(out, zigzag(static_cast<int64_t>(r.right.counter - r.id.counter)));
     }
     prev_end = r.id.counter + r.length;
@@ -96,6 +100,8 @@ bool get_runs(reader& r, const std::vector<node_id>& nodes, std::vector<text_run
   uint64_t n = 0;
   if (!r.count(n, 5, "run count")) return false;
   uint64_t prev_end = 0;
+  const size_t first = out.size();
+  std::vector<size_t> next_first;
   for (uint64_t i = 0; i < n; ++i) {
     text_run run;
     uint64_t ni = 0, zz = 0, code = 0;
@@ -105,7 +111,7 @@ bool get_runs(reader& r, const std::vector<node_id>& nodes, std::vector<text_run
     if (run.length == 0 || run.id.counter > UINT64_MAX - run.length) return r.fail("run length out of range");
     if (!r.varint(code, "left origin")) return false;
     if (code == 1) {
-      if (out.empty()) return r.fail("the first run's left origin refers to a previous run");
+      if (out.size() == first) return r.fail("the first run's left origin refers to a previous run");
       run.left = dot{out.back().id.node, out.back().id.counter + out.back().length - 1};
     } else if (code >= 2) {
       if (!r.node(nodes, code - 2, run.left.node) || !r.varint(zz, "left origin counter") ||
@@ -113,13 +119,19 @@ bool get_runs(reader& r, const std::vector<node_id>& nodes, std::vector<text_run
         return false;
     }
     if (!r.varint(code, "right origin")) return false;
-    if (code >= 1) {
-      if (!r.node(nodes, code - 1, run.right.node) || !r.varint(zz, "right origin counter") ||
+    if (code == 1) {
+      next_first.push_back(out.size());  // resolved once the next run is read
+    } else if (code >= 2) {
+      if (!r.node(nodes, code - 2, run.right.node) || !r.varint(zz, "right origin counter") ||
           !r.counter(run.id.counter, zz, run.right.counter, "right origin counter"))
         return false;
     }
     prev_end = run.id.counter + run.length;
     out.push_back(std::move(run));
+  }
+  for (size_t i : next_first) {
+    if (i + 1 >= out.size()) return r.fail("the last run's right origin refers to a next run");
+    out[i].right = out[i + 1].id;
   }
   return true;
 }

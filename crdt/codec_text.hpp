@@ -14,7 +14,8 @@
 //          0 for the first) | varint length ≥ 1 |
 //          left: varint 0 (the start) | 1 (the last item of the previous run of its section) |
 //                2 + node index, then varint zigzag(its counter − the run's counter)
-//          right: varint 0 (the end) | 1 + node index, then varint zigzag(counter − the run's)
+//          right: varint 0 (the end) | 1 (the first item of the next run of its section) |
+//                 2 + node index, then varint zigzag(its counter − the run's counter)
 //   delete set: varint D | D × (varint node index ascending, varint K ≥ 1,
 //               K × (varint gap from the previous interval's end, 0 at first; varint length ≥ 1))
 //   content: varint B | B bytes: the UTF-8 codepoints of every live item (an item of a run whose

@@ -203,7 +203,8 @@ result<std::vector<delta_entry>> decode_delta_batch(std::string_view in) {
     if (at >= in.size()) return bad(what + " cut off");
     const auto head = static_cast<uint8_t>(in[at++]);
     const uint8_t tag = head & type_bits;
-    if (tag < 1 || tag > 7) return bad(what + ": CRDT type tag " + std::to_string(tag) + " out of range 1..7");
+    if (tag < crdt::first_type_tag || tag > crdt::last_type_tag)
+      return bad(what + ": CRDT type tag " + std::to_string(tag) + " out of range 1.." + std::to_string(crdt::last_type_tag));
     delta_entry e;
     e.record.type = static_cast<crdt::type_tag>(tag);
     uint64_t origin = 0, dseq = 0, dhlc = 0, shared = 0, m = 0, d = 0, len = 0;

@@ -79,7 +79,7 @@ result<delta_record> decode_log_record(std::string_view bytes) {
   if (format != format_framed && format != format_compact)
     return error{errc::unsupported_version, "delta log record format " + std::to_string(format)};
   auto tag = static_cast<uint8_t>(bytes[1]);
-  if (tag < 1 || tag > 7) return error{errc::decode_error, "delta log record with unknown type tag"};
+  if (tag < crdt::first_type_tag || tag > crdt::last_type_tag) return error{errc::decode_error, "delta log record with unknown type tag"};
   delta_record r;
   r.type = static_cast<crdt::type_tag>(tag);
   r.hlc = get_le(bytes, 2, 8);

@@ -83,6 +83,22 @@ mutator flag_set(bool on) {
   };
 }
 
+mutator text_splice(uint64_t pos, uint64_t del, std::string ins, std::optional<crdt::dot_context> seen, bool conditional) {
+  return [pos, del, ins = std::move(ins), seen = std::move(seen), conditional](
+             crdt::value& v, node_id self, crdt::hlc_timestamp) -> result<crdt::value> {
+    auto* t = v.get_if<crdt::text>();
+    if (!t) return wrong_type(crdt::type_tag::text, v);
+    if (conditional) {
+      if (!seen) return error{errc::invalid_argument, "a conditional splice needs the context of an earlier read"};
+      if (!(t->context() == *seen))
+        return error{errc::conflict, "the text changed since the given context was read; read again and retry"};
+    }
+    auto d = t->splice(self, pos, del, ins);
+    if (!d) return d.err();
+    return crdt::value{std::move(*d)};
+  };
+}
+
 mutator map_update(std::string field, crdt::type_tag field_type, mutator inner) {
   return [field = std::move(field), field_type, inner = std::move(inner)](
              crdt::value& v, node_id self, crdt::hlc_timestamp now) -> result<crdt::value> {
@@ -109,6 +125,7 @@ mutator map_update(std::string field, crdt::type_tag field_type, mutator inner) 
       case crdt::type_tag::or_set: out = run(std::type_identity<crdt::or_set>{}); break;
       case crdt::type_tag::or_map: out = run(std::type_identity<crdt::or_map>{}); break;
       case crdt::type_tag::ew_flag: out = run(std::type_identity<crdt::ew_flag>{}); break;
+      case crdt::type_tag::text: out = error{errc::invalid_argument, "a text cannot be a map field"}; break;
     }
     if (!out) return out.err();
     return crdt::value{std::move(*out)};

@@ -28,6 +28,11 @@ mutator set_add(std::vector<std::string> members);
 mutator set_remove(std::vector<std::string> members);
 // ew_flag on / off.
 mutator flag_set(bool on);
+// text: replaces `del` codepoints at codepoint `pos` with `ins` (UTF-8). With conditional = true
+// and `seen` (the context of an earlier read), fails with errc::conflict (changing nothing) when
+// the text changed since that read, so a client can splice at positions it computed from that
+// read. errc::invalid_argument for a range past the end or bad UTF-8.
+mutator text_splice(uint64_t pos, uint64_t del, std::string ins, std::optional<crdt::dot_context> seen, bool conditional);
 // or_map field update: applies `inner` (any operation above, of type `field_type`) to the field.
 mutator map_update(std::string field, crdt::type_tag field_type, mutator inner);
 // or_map field removal (as observed here).

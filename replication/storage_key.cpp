@@ -32,7 +32,7 @@ std::string storage_key_prefix(std::string_view user_key) {
 std::optional<parsed_storage_key> parse_storage_key(std::string_view stored) {
   if (stored.size() < 3 || stored[stored.size() - 2] != '\0') return std::nullopt;
   auto tag = static_cast<uint8_t>(stored.back());
-  if (tag < 1 || tag > 7) return std::nullopt;
+  if (tag < crdt::first_type_tag || tag > crdt::last_type_tag) return std::nullopt;
   return parsed_storage_key{stored.substr(0, stored.size() - 2), static_cast<crdt::type_tag>(tag)};
 }
 

@@ -185,7 +185,8 @@ class decoder {
       if (d.seq == 0) violation("delta with seq 0");
       d.record.key = str(r.getKey());
       auto type = static_cast<uint16_t>(r.getType());
-      if (type < 1 || type > 7) violation("CRDT type tag " + std::to_string(type) + " out of range 1..7");
+      if (type < crdt::first_type_tag || type > crdt::last_type_tag)
+        violation("CRDT type tag " + std::to_string(type) + " out of range 1.." + std::to_string(crdt::last_type_tag));
       d.record.type = static_cast<crdt::type_tag>(type);
       d.record.hlc = r.getHlc();
       d.record.delta = str(r.getDelta());

@@ -42,6 +42,8 @@ struct options {
   uint64_t collection_ops = 1'000;      // collections: adds (and as many removes) per size
   uint64_t map_fields = 10'000;         // collections: the or_map's fields (0: no map case)
   bool tls = false;                     // nodes and clients speak TLS (a throwaway CA in the temp dir)
+  std::string text_trace;               // text: a sequential editing trace (JSON, optionally gzipped)
+  std::string text_concurrent;          // text: a concurrent editing trace
 };
 
 // Thrown when a scenario passes its deadline or the run is interrupted.

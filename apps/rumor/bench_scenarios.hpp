@@ -18,6 +18,7 @@ void run_memory(context& ctx);       // resident memory per key
 void run_cas(context& ctx);          // 3 processes: linearizable cas ops/s and latency, 1 and 16 clients
 void run_wire(context& ctx);         // push frame bytes per update, by type
 void run_collections(context& ctx);  // 2 processes: one set / map update's cost as the collection grows
+void run_text(context& ctx);         // in process: an editing trace replayed into the text CRDT
 
 // Percentile (nearest rank) of `v` (copied and sorted), p in [0, 100].
 double percentile(std::vector<double> v, double p);

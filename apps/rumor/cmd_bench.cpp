@@ -23,7 +23,8 @@ const std::vector<std::pair<std::string, std::function<void(bench::context&)>>>&
   static const std::vector<std::pair<std::string, std::function<void(bench::context&)>>> t = {
       {"local", bench::run_local},       {"wire", bench::run_wire},     {"replicate", bench::run_replicate},
       {"disseminate", bench::run_disseminate}, {"insync", bench::run_insync}, {"catchup", bench::run_catchup},
-      {"memory", bench::run_memory},     {"cas", bench::run_cas},       {"collections", bench::run_collections}};
+      {"memory", bench::run_memory},     {"cas", bench::run_cas},       {"collections", bench::run_collections},
+      {"text", bench::run_text}};
   return t;
 }
 
@@ -52,7 +53,7 @@ std::string utc_now() {
 
 CLI::App* add_bench_command(CLI::App& app, bench::options& o) {
   auto* b = app.add_subcommand("bench", "measure rumor with real node processes on 127.0.0.1: "
-                                        "local, wire, replicate, disseminate, insync, catchup, memory, cas, collections");
+                                        "local, wire, replicate, disseminate, insync, catchup, memory, cas, collections, text");
   b->add_option("scenarios", o.scenarios, "scenarios to run (default: all)");
   b->add_option("--json", o.json, "write every figure with its parameters to FILE");
   b->add_option("--plot", o.plot, "draw dissemination latency and catch-up progress into FILE.png (gnuplot)");
@@ -81,6 +82,10 @@ CLI::App* add_bench_command(CLI::App& app, bench::options& o) {
   g_flags.map_fields = b->add_option("--map-fields", o.map_fields, "collections: the or_map's fields (0: none)")
                            ->capture_default_str();
   b->add_flag("--tls", o.tls, "nodes and clients speak TLS 1.3 (a throwaway CA in the temp dir; compare with a run without)");
+  b->add_option("--trace", o.text_trace, "text: replay this sequential editing trace (editing-traces JSON, may be gzipped)")
+      ->check(CLI::ExistingFile);
+  b->add_option("--concurrent", o.text_concurrent, "text: replay this concurrent editing trace across one replica per agent")
+      ->check(CLI::ExistingFile);
   b->add_flag("--keep-tmp", o.keep_tmp, "keep the temp dir (node logs, data) for inspection");
   b->add_flag("--observe", o.observe,
               "replicate: run the nodes with --http and, every second, scrape each one's /metrics and poll it as an "

@@ -193,7 +193,7 @@ TEST_CASE("delta batch: every refusal") {
   std::string twice = std::string("\x01\x02") + good.substr(2, 8) + good.substr(2);
   CHECK(refused(twice, "twice in the node table"));
   CHECK(refused(with(head, 0), "type tag 0"));
-  CHECK(refused(with(head, 8), "type tag 8"));
+  CHECK(refused(with(head, 9), "type tag 9"));
   CHECK(refused(with(origin, 1), "origin index outside"));
   CHECK(refused(with(seq, 0), "seq 0"));
   CHECK(refused(with(shared, 1), "shares more key bytes"));

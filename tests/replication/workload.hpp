@@ -5,9 +5,12 @@
 
 
 #include <map>
+#include <memory>
+#include <optional>
 #include <set>
 #include <sstream>
 
+#include "crdt/utf8.hpp"
 #include "replication/operations.hpp"
 #include "replication/stored_value.hpp"
 #include "sim.hpp"
@@ -40,6 +43,10 @@ struct workload_options {
   uint64_t duration_ms = 8'000;
   bool faults = true;
   bool collect_tombstones = replica_config{}.collect_tombstones;  // the replica default unless set
+  // Also splice text keys concurrently on every node (its own rng, so the other draws of a
+  // schedule stay as they were; the simulation's schedule changes with the extra messages, so
+  // this is off for the named regression seeds).
+  bool text = false;
 };
 
 inline workload_result run_workload(uint64_t seed, const workload_options& opt = {}) {
@@ -79,6 +86,12 @@ inline workload_result run_workload(uint64_t seed, const workload_options& opt =
   std::set<std::string> all_added;
   uint64_t element = 0;
   std::vector<bool> crashed(s.size(), false);
+  // Text: every splice inserts codepoints no other splice inserts (U+4E00 + n); the mutators
+  // record what they delete, so the check knows which acknowledged codepoints must be there.
+  std::mt19937_64 text_rng(seed ^ 0x7465787400000000ull);
+  auto text_deleted = std::make_shared<std::set<char32_t>>();
+  std::set<char32_t> text_acked;
+  uint32_t text_next = 0;
 
   auto live = [&] {
     std::vector<size_t> v;
@@ -89,6 +102,28 @@ inline workload_result run_workload(uint64_t seed, const workload_options& opt =
 
   for (uint64_t t = 0; t < opt.duration_ms; t += 20) {
     auto up = live();
+    if (opt.text && text_rng() % 2 == 0) {
+      size_t tat = up[text_rng() % up.size()];
+      std::string key = "x" + std::to_string(text_rng() % 2);
+      double where = static_cast<double>(text_rng() % 1000) / 1000.0;
+      uint64_t del = text_rng() % 4 == 0 ? 1 + text_rng() % 3 : 0;
+      std::u32string ins;
+      for (uint64_t k = 0, n = text_rng() % 4; k < n; ++k) ins.push_back(static_cast<char32_t>(0x4E00 + text_next++));
+      s.update(tat, key, crdt::type_tag::text,
+               [where, del, ins, gone = text_deleted](crdt::value& v, node_id self, crdt::hlc_timestamp) -> result<crdt::value> {
+                 auto* t = v.get_if<crdt::text>();
+                 uint64_t pos = static_cast<uint64_t>(where * static_cast<double>(t->size() + 1));
+                 pos = std::min(pos, t->size());
+                 uint64_t d = std::min(del, t->size() - pos);
+                 for (char32_t c : *crdt::utf8_decode(t->substr(pos, d))) gone->insert(c);
+                 auto delta = t->splice(self, pos, d, crdt::utf8_encode(ins));
+                 if (!delta) return delta.err();
+                 return crdt::value{std::move(*delta)};
+               },
+               consistency::local, 5'000, [&text_acked, ins](const reply& r) {
+                 if (r.result) text_acked.insert(ins.begin(), ins.end());
+               });
+    }
     size_t at = up[rng() % up.size()];
     int what = static_cast<int>(rng() % 10);
     if (what < 4) {
@@ -313,6 +348,28 @@ inline workload_result run_workload(uint64_t seed, const workload_options& opt =
         for (auto& e : set->elements())
           if (!all_added.count(key + "/" + e)) why << "node " << i << " invented " << key << "/" << e << "; ";
     }
+  }
+  // Text: one content on every node, holding every acknowledged codepoint no splice deleted.
+  std::optional<std::string> text_ref[2];
+  for (size_t i = 0; opt.text && i < s.size(); ++i) {
+    if (!s.at(i).up) continue;
+    std::u32string all;
+    for (int x = 0; x < 2; ++x) {
+      auto v = s.values(i, "x" + std::to_string(x));
+      std::string content = v.empty() ? "" : v[0].get_if<crdt::text>()->str();
+      if (text_ref[x] && *text_ref[x] != content) why << "node " << i << " reads text x" << x << " differently; ";
+      text_ref[x] = content;
+      all += *crdt::utf8_decode(content);
+    }
+    std::set<char32_t> have(all.begin(), all.end());
+    if (have.size() != all.size()) why << "node " << i << " holds a text codepoint twice; ";
+    for (char32_t c : text_acked)
+      if (!text_deleted->count(c) && !have.count(c)) {
+        why << "node " << i << " lost acknowledged text codepoint U+" << std::hex << static_cast<uint32_t>(c) << std::dec
+            << " (holds " << all.size() << " codepoints, " << text_acked.size() << " acknowledged, " << text_deleted->size()
+            << " deleted); ";
+        break;
+      }
   }
   if (const char* k = std::getenv("RUMOR_SIM_KEY")) {
     for (size_t i = 0; i < s.size(); ++i) {
