@@ -94,7 +94,11 @@ std::size_t varint_size(uint64_t v) {
   return n;
 }
 
-bool has_form(uint8_t tag) { return detail::has_compact_form(static_cast<type_tag>(tag)); }
+// The four dot-function types. A text's compact form (codec_text.hpp) has another layout after its
+// context: it travels as it is.
+bool has_form(uint8_t tag) {
+  return tag != static_cast<uint8_t>(type_tag::text) && detail::has_compact_form(static_cast<type_tag>(tag));
+}
 
 }  // namespace
 

@@ -1,6 +1,7 @@
 #pragma once
-// codec_node_table: the node-table form of a compact codec form (codec_compact.hpp), for frames
-// that carry many deltas at once (replication/delta_batch.hpp).
+// codec_node_table: the node-table form of a compact codec form (codec_compact.hpp) of the four
+// dot-function types (not text: its form travels as it is), for frames that carry many deltas at
+// once (replication/delta_batch.hpp).
 //
 // A counter increment's compact delta is ~30 bytes, of which 16 are two copies of one 8-byte node
 // id; a frame of a thousand deltas names a handful of nodes. The node-table form is the compact

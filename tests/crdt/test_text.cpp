@@ -56,6 +56,8 @@ TEST_CASE("text: one replica's random splices match a plain string") {
       if (i % 10 == 0) b.join(a);
       REQUIRE(a.str() == utf8_encode(model));
       REQUIRE(a.size() == model.size());
+      uint64_t from = rng() % (model.size() + 1), len = rng() % 6;
+      REQUIRE(a.substr(from, len) == utf8_encode(model.substr(from, len)));
     }
     CHECK(b == a);
     CHECK(b.str() == utf8_encode(model));

@@ -115,7 +115,8 @@ inline workload_result run_workload(uint64_t seed, const workload_options& opt =
                  uint64_t pos = static_cast<uint64_t>(where * static_cast<double>(t->size() + 1));
                  pos = std::min(pos, t->size());
                  uint64_t d = std::min(del, t->size() - pos);
-                 for (char32_t c : *crdt::utf8_decode(t->substr(pos, d))) gone->insert(c);
+                 std::u32string cut = *crdt::utf8_decode(t->substr(pos, d));  // (a named value: a range-for over
+                 gone->insert(cut.begin(), cut.end());                        // *optional-temporary dangles)
                  auto delta = t->splice(self, pos, d, crdt::utf8_encode(ins));
                  if (!delta) return delta.err();
                  return crdt::value{std::move(*delta)};
