@@ -30,34 +30,49 @@ struct node_table {
   uint64_t of(node_id n) const { return index.at(n); }
 };
 
+// The right origin of the run of `runs` holding item `d`, if one does.
+const text_run* holder(const std::map<dot, size_t>& starts, const std::vector<text_run>& runs, const dot& d) {
+  auto it = starts.upper_bound(d);
+  if (it == starts.begin()) return nullptr;
+  const text_run& r = runs[std::prev(it)->second];
+  if (r.id.node != d.node || d.counter - r.id.counter >= r.length) return nullptr;
+  return &r;
+}
+
 void put_runs(std::string& out, const std::vector<text_run>& runs, const node_table& nt) {
   put_varint(out, runs.size());
+  std::map<dot, size_t> starts;
+  for (size_t i = 0; i < runs.size(); ++i) starts.emplace(runs[i].id, i);
   uint64_t prev_end = 0;
-  const text_run* prev = nullptr;
   for (size_t i = 0; i < runs.size(); ++i) {
     const text_run& r = runs[i];
+    const text_run* prev = i > 0 ? &runs[i - 1] : nullptr;
     const text_run* next = i + 1 < runs.size() ? &runs[i + 1] : nullptr;
-    put_varint(out, nt.of(r.id.node));
+    bool new_node = !prev || prev->id.node != r.id.node;
+    put_varint(out, r.length << 1 | (new_node ? 1 : 0));
+    if (new_node) put_varint(out, nt.of(r.id.node));
     put_varint(out, zigzag(static_cast<int64_t>(r.id.counter - prev_end)));
-    put_varint(out, r.length);
-    if (r.left.counter == 0) {
-      put_varint(out, 0);
-    } else if (prev && r.left == dot{prev->id.node, prev->id.counter + prev->length - 1}) {
-      put_varint(out, 1);
-    } else {
-      put_varint(out, 2 + nt.of(r.left.node));
+    uint8_t left_code, right_code;
+    if (r.left.counter == 0) left_code = 0;
+    else if (prev && r.left == dot{prev->id.node, prev->id.counter + prev->length - 1}) left_code = 1;
+    else if (r.left == dot{r.id.node, r.id.counter - 1}) left_code = 2;
+    else left_code = 3;
+    const text_run* lh = r.left.counter == 0 ? nullptr : holder(starts, runs, r.left);
+    if (r.right.counter == 0) right_code = 0;
+    else if (next && r.right == next->id) right_code = 1;
+    else if (prev && r.right == prev->right) right_code = 2;
+    else if (lh && lh < &r && r.right == lh->right) right_code = 3;  // an earlier run: references only point back
+    else right_code = 4;
+    out.push_back(static_cast<char>(left_code + 4 * right_code));
+    if (left_code == 3) {
+      put_varint(out, nt.of(r.left.node));
       put_varint(out, zigzag(static_cast<int64_t>(r.left.counter - r.id.counter)));
     }
-    if (r.right.counter == 0) {
-      put_varint(out, 0);
-    } else if (next && r.right == next->id) {
-      put_varint(out, 1);
-    } else {
-      put_varint(out, 2 + nt.of(r.right.node));
+    if (right_code == 4) {
+      put_varint(out, nt.of(r.right.node));
       put_varint(out, zigzag(static_cast<int64_t>(r.right.counter - r.id.counter)));
     }
     prev_end = r.id.counter + r.length;
-    prev = &r;
   }
 }
 
@@ -98,40 +113,73 @@ struct reader {
 
 bool get_runs(reader& r, const std::vector<node_id>& nodes, std::vector<text_run>& out) {
   uint64_t n = 0;
-  if (!r.count(n, 5, "run count")) return false;
+  if (!r.count(n, 3, "run count")) return false;
   uint64_t prev_end = 0;
   const size_t first = out.size();
-  std::vector<size_t> next_first;
+  // Right origins given by reference, resolved once every run is read: 1 the next run's first
+  // item, 2 the previous run's right origin, 3 the right origin of the run holding the left one.
+  std::vector<std::pair<size_t, uint64_t>> refs;
   for (uint64_t i = 0; i < n; ++i) {
     text_run run;
-    uint64_t ni = 0, zz = 0, code = 0;
-    if (!r.varint(ni, "run node") || !r.node(nodes, ni, run.id.node) || !r.varint(zz, "run counter") ||
-        !r.counter(prev_end, zz, run.id.counter, "run counter") || !r.varint(run.length, "run length"))
-      return false;
+    uint64_t head = 0, ni = 0, zz = 0;
+    if (!r.varint(head, "run length")) return false;
+    run.length = head >> 1;
+    if (head & 1) {
+      if (!r.varint(ni, "run node") || !r.node(nodes, ni, run.id.node)) return false;
+    } else {
+      if (out.size() == first) return r.fail("the first run has no node");
+      run.id.node = out.back().id.node;
+    }
+    if (!r.varint(zz, "run counter") || !r.counter(prev_end, zz, run.id.counter, "run counter")) return false;
     if (run.length == 0 || run.id.counter > UINT64_MAX - run.length) return r.fail("run length out of range");
-    if (!r.varint(code, "left origin")) return false;
-    if (code == 1) {
+    if (r.at >= r.in.size()) return r.fail("origins cut off");
+    auto codes = static_cast<uint8_t>(r.in[r.at++]);
+    uint8_t left_code = codes % 4, right_code = codes / 4;
+    if (right_code > 4) return r.fail("origin codes out of range");
+    if (left_code == 1) {
       if (out.size() == first) return r.fail("the first run's left origin refers to a previous run");
       run.left = dot{out.back().id.node, out.back().id.counter + out.back().length - 1};
-    } else if (code >= 2) {
-      if (!r.node(nodes, code - 2, run.left.node) || !r.varint(zz, "left origin counter") ||
+    } else if (left_code == 2) {
+      if (run.id.counter == 1) return r.fail("left origin before the first id");
+      run.left = dot{run.id.node, run.id.counter - 1};
+    } else if (left_code == 3) {
+      if (!r.varint(ni, "left origin node") || !r.node(nodes, ni, run.left.node) || !r.varint(zz, "left origin counter") ||
           !r.counter(run.id.counter, zz, run.left.counter, "left origin counter"))
         return false;
     }
-    if (!r.varint(code, "right origin")) return false;
-    if (code == 1) {
-      next_first.push_back(out.size());  // resolved once the next run is read
-    } else if (code >= 2) {
-      if (!r.node(nodes, code - 2, run.right.node) || !r.varint(zz, "right origin counter") ||
+    if (right_code >= 1 && right_code <= 3) {
+      refs.emplace_back(out.size(), right_code);
+    } else if (right_code == 4) {
+      if (!r.varint(ni, "right origin node") || !r.node(nodes, ni, run.right.node) || !r.varint(zz, "right origin counter") ||
           !r.counter(run.id.counter, zz, run.right.counter, "right origin counter"))
         return false;
     }
     prev_end = run.id.counter + run.length;
     out.push_back(std::move(run));
   }
-  for (size_t i : next_first) {
-    if (i + 1 >= out.size()) return r.fail("the last run's right origin refers to a next run");
-    out[i].right = out[i + 1].id;
+  std::map<dot, size_t> starts;
+  for (size_t i = first; i < out.size(); ++i) starts.emplace(out[i].id, i);
+  // References of codes 2 and 3 point at earlier runs, so one pass in order resolves them all.
+  for (const auto& [i, code] : refs) {
+    text_run& run = out[i];
+    if (code == 1) {
+      if (i + 1 >= out.size()) return r.fail("the last run's right origin refers to a next run");
+      run.right = out[i + 1].id;
+      continue;
+    }
+    size_t from = 0;
+    if (code == 2) {
+      if (i == first) return r.fail("the first run's right origin refers to a previous run");
+      from = i - 1;
+    } else {
+      auto it = run.left.counter == 0 ? starts.begin() : starts.upper_bound(run.left);
+      if (it == starts.begin()) return r.fail("a right origin refers to a run that is not here");
+      from = std::prev(it)->second;
+      const text_run& h = out[from];
+      if (h.id.node != run.left.node || run.left.counter - h.id.counter >= h.length || from >= i)
+        return r.fail("a right origin refers to a run that is not before it");
+    }
+    run.right = out[from].right;
   }
   return true;
 }

@@ -10,12 +10,15 @@
 //               context's), numbered C .. C + X - 1
 //   integrated runs: varint R | R × run, in document order
 //   pending runs:    varint P | P × run, in id order
-//     run: varint node index | varint zigzag(counter − end of the previous run of its section,
-//          0 for the first) | varint length ≥ 1 |
-//          left: varint 0 (the start) | 1 (the last item of the previous run of its section) |
-//                2 + node index, then varint zigzag(its counter − the run's counter)
-//          right: varint 0 (the end) | 1 (the first item of the next run of its section) |
-//                 2 + node index, then varint zigzag(its counter − the run's counter)
+//     run: varint length << 1 | n (n = 1: its node differs from the previous run's, or it is
+//          the first) | n ? varint node index | varint zigzag(counter − end of the previous run
+//          of its section, 0 for the first) | u8 left code + 4 × right code |
+//          left code: 0 the start | 1 the last item of the previous run | 2 the item with the
+//                     run's node and counter − 1 | 3 given: varint node index, varint
+//                     zigzag(its counter − the run's counter)
+//          right code: 0 the end | 1 the first item of the next run | 2 the previous run's right
+//                      origin | 3 the right origin of an earlier run of its section that holds
+//                      its left origin (a run split by a later insert) | 4 given, as for left
 //   delete set: varint D | D × (varint node index ascending, varint K ≥ 1,
 //               K × (varint gap from the previous interval's end, 0 at first; varint length ≥ 1))
 //   content: varint B | B bytes: the UTF-8 codepoints of every live item (an item of a run whose

@@ -182,8 +182,14 @@ result<text> text::splice(node_id self, uint64_t pos, uint64_t del, std::string_
   }
   if (!chars->empty()) {
     dot id = ctx_.next_dot(self);
+    // The new run goes after the deleted items that follow the live one at pos - 1, so text
+    // typed after a deletion continues the deleted run's chain (fewer, longer runs).
     where lw = pos == 0 ? where{where::start} : seq_->nth_visible(pos);
     where at = seq_->next(lw);
+    while (at.kind == where::item && seq_->run_at(at).deleted) {
+      lw = where{where::item, at.block, at.run, seq_->run_at(at).length - 1};
+      at = seq_->next(lw);
+    }
     dot left = lw.kind == where::item ? seq_->id_at(lw) : dot{};
     dot right = at.kind == where::item ? seq_->id_at(at) : dot{};
     for (uint64_t k = 0; k < chars->size(); ++k) {

@@ -430,6 +430,7 @@ TEST_CASE_TEMPLATE("laws: encode/decode round trip of states and deltas", T, RUM
     for (const T* x : {&w.replicas[0], &w.replicas[1], &w.replicas[2], &delta, &before}) {
       auto bytes = encode(value{*x});
       auto back = decode(bytes);
+      INFO((back ? std::string() : back.err().message));
       REQUIRE(back.has_value());
       REQUIRE(back->type() == T::tag);
       CHECK(*back->template get_if<T>() == *x);
