@@ -31,6 +31,7 @@ result<replication::mutator> leaf(const client::update& u) {
     case op_kind::set_add: refused = type_refused(u, type_tag::or_set, "setAdd"); break;
     case op_kind::set_remove: refused = type_refused(u, type_tag::or_set, "setRemove"); break;
     case op_kind::flag_set: refused = type_refused(u, type_tag::ew_flag, "flagSet"); break;
+    case op_kind::splice: refused = type_refused(u, type_tag::text, "splice"); break;
     default: break;
   }
   if (refused) return *refused;
@@ -64,6 +65,17 @@ result<replication::mutator> leaf(const client::update& u) {
       return ops::flag_set(u.flag);
     case op_kind::remove_key:
       return ops::remove_key();
+    case op_kind::splice: {
+      std::optional<crdt::dot_context> seen;
+      if (u.context) {
+        auto c = crdt::decode_context(*u.context);
+        if (!c) return bad("the context is not one a read returned: " + c.err().message);
+        seen = std::move(*c);
+      }
+      if (u.conditional && !seen) return bad("a conditional splice needs the context of an earlier read");
+      if (u.delete_count == 0 && u.value.empty()) return bad("a splice must delete or insert something");
+      return ops::text_splice(u.position, u.delete_count, u.value, std::move(seen), u.conditional);
+    }
   }
   return bad("unknown operation");
 }
@@ -79,6 +91,7 @@ crdt::type_tag leaf_type(const client::update& u) {
     case op_kind::set_remove: return type_tag::or_set;
     case op_kind::flag_set: return type_tag::ew_flag;
     case op_kind::remove_key: return u.type;
+    case op_kind::splice: return type_tag::text;
   }
   return u.type;
 }
@@ -87,7 +100,9 @@ crdt::type_tag leaf_type(const client::update& u) {
 
 namespace {
 
-bool grows(crdt::type_tag t) { return t == crdt::type_tag::or_set || t == crdt::type_tag::or_map; }
+bool grows(crdt::type_tag t) {
+  return t == crdt::type_tag::or_set || t == crdt::type_tag::or_map || t == crdt::type_tag::text;
+}
 
 // The mutator of `u`, before any outcome is observed.
 result<planned_update> plan_mutation(const client::update& u, crdt::type_tag key_type_for_delete) {
@@ -103,6 +118,7 @@ result<planned_update> plan_mutation(const client::update& u, crdt::type_tag key
   auto m = leaf(u);
   if (!m) return m.err();
   if (u.path.empty()) return planned_update{leaf_type(u), std::move(*m), {}};
+  if (leaf_type(u) == crdt::type_tag::text) return bad("a text cannot be a map field; give it a key of its own");
   for (const auto& field : u.path)
     if (field.empty()) return bad("empty field name in the map path");
   replication::mutator inner = std::move(*m);
@@ -120,6 +136,23 @@ result<planned_update> plan_update(const client::update& u, crdt::type_tag key_t
   auto p = plan_mutation(u, key_type_for_delete);
   if (!p) return p;
   p->response.update_value = u.return_value || !grows(p->key_type);
+  if (u.op == client::op_kind::splice && u.path.empty()) {
+    // A text answers with what the splice did and its new length, not the whole text.
+    auto outcome = std::make_shared<client::update_outcome>();
+    p->response.outcome = outcome;
+    p->mutate = [inner = std::move(p->mutate), outcome, del = u.delete_count](
+                    crdt::value& current, replication::node_id self, crdt::hlc_timestamp now) -> result<crdt::value> {
+      const crdt::text* t = current.get_if<crdt::text>();
+      uint64_t before = t ? t->size() : 0;
+      auto delta = inner(current, self, now);
+      if (delta && (t = current.get_if<crdt::text>())) {
+        uint64_t inserted = t->size() + del - before;
+        *outcome = client::update_outcome{del + inserted, t->size()};
+      }
+      return delta;
+    };
+    return p;
+  }
   const bool collection_op = !u.path.empty() || u.op == client::op_kind::set_add ||
                              u.op == client::op_kind::set_remove || u.op == client::op_kind::remove_key;
   if (!collection_op) return p;  // counters, registers, flags: their value says it all
@@ -180,7 +213,7 @@ namespace {
 // whose operation takes one; the other types' responses stay as small as before).
 client::key_value response_value(const crdt::value& v, std::string encoded = {}) {
   client::key_value kv{{}, encoded.empty() ? crdt::encode(v) : std::move(encoded), {}};
-  if (v.get_if<crdt::mv_register>()) kv.context = context_bytes(v);
+  if (v.get_if<crdt::mv_register>() || v.get_if<crdt::text>()) kv.context = context_bytes(v);  // for conditional writes
   return kv;
 }
 }  // namespace

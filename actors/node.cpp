@@ -85,6 +85,17 @@ operation flag(bool on) {
   o.flag = on;
   return o;
 }
+operation splice(uint64_t pos, uint64_t del, std::string text, std::optional<std::string> context, bool conditional) {
+  operation o;
+  o.op = client::op_kind::splice;
+  o.type = crdt::type_tag::text;
+  o.position = pos;
+  o.delete_count = del;
+  o.value = std::move(text);
+  o.context = std::move(context);
+  o.conditional = conditional;
+  return o;
+}
 operation del() {
   operation o;
   o.op = client::op_kind::remove_key;

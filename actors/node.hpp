@@ -122,6 +122,10 @@ operation mv_put(std::string value, std::optional<std::string> context = std::nu
 operation add(std::vector<std::string> members);     // or-set
 operation remove(std::vector<std::string> members);  // or-set, as observed
 operation flag(bool on);                             // ew-flag
+// text: delete `del` codepoints at codepoint `pos`, insert `text` (UTF-8) there. With a context
+// (entry::context of a read) and conditional: fail with conflict if the text changed since.
+operation splice(uint64_t pos, uint64_t del, std::string text, std::optional<std::string> context = std::nullopt,
+                 bool conditional = false);
 operation del();                                     // delete the key (as observed)
 // The operation applied to a field of an or-map key: in_map({"a", "b"}, op::increment()) updates
 // field b of the map in field a of the key's map.

@@ -96,10 +96,14 @@ void on_first_frame(broker_ptr self, connection& c, std::string_view frame) {
   if (!h->refusal.empty())  // the node we dialed refused us
     return refuse(self, c, fmt::format("it refused this node ({}): {}", to_string(h->refusal_code), h->refusal));
   const uint32_t expected = h->client ? replication::client_protocol_version : replication::protocol_version;
-  if (h->version != expected)
+  const bool client_version_ok = h->client && h->version >= replication::min_client_protocol_version &&
+                                 h->version <= replication::client_protocol_version;
+  if (h->version != expected && !client_version_ok)
     return refuse_hello(self, c, errc::unsupported_version,
-                        fmt::format("it speaks {}protocol version {}, this node speaks version {}",
-                                    h->client ? "client " : "", h->version, expected));
+                        h->client ? fmt::format("it speaks client protocol version {}, this node speaks versions {}..{}",
+                                                h->version, replication::min_client_protocol_version, expected)
+                                  : fmt::format("it speaks protocol version {}, this node speaks version {}", h->version,
+                                                expected));
   if (h->client) {
     if (!c.dialed.empty()) return refuse(self, c, "the node we dialed answered as a client");
     if (!h->cluster.empty() && h->cluster != st.cfg.cluster)
@@ -113,8 +117,11 @@ void on_first_frame(broker_ptr self, connection& c, std::string_view frame) {
                           "authentication failed (this node accepts a client certificate of its CA or a valid token)");
     }
     c.kind = role::client;
-    // Accepted: our hello says role = client, what the connection was accepted as.
-    write_frame(self, c, replication::encode_message(our_hello(st, true)));
+    // Accepted: our hello says role = client, what the connection was accepted as, and the
+    // client's version (an older client checks that it is its own; it sends nothing newer).
+    replication::hello yes = our_hello(st, true);
+    yes.version = h->version;
+    write_frame(self, c, replication::encode_message(yes));
     st.cfg.log->debug("transport: {} connected", describe(c));
     return;
   }

@@ -48,6 +48,9 @@ operation mv_put(std::string value, std::optional<std::string> context, bool con
 operation add(std::vector<std::string> members) { return wrap(actors::op::add(std::move(members))); }
 operation remove(std::vector<std::string> members) { return wrap(actors::op::remove(std::move(members))); }
 operation flag(bool on) { return wrap(actors::op::flag(on)); }
+operation splice(uint64_t pos, uint64_t del, std::string text, std::optional<std::string> context, bool conditional) {
+  return wrap(actors::op::splice(pos, del, std::move(text), std::move(context), conditional));
+}
 operation del() { return wrap(actors::op::del()); }
 operation in_map(std::vector<std::string> path, operation inner) {
   return wrap(actors::op::in_map(std::move(path), inner.get().update));

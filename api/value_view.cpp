@@ -43,6 +43,8 @@ value to_public(const crdt::value& v) {
           out.items = x.elements();
         } else if constexpr (std::is_same_v<T, crdt::ew_flag>) {
           out.flag = x.value();
+        } else if constexpr (std::is_same_v<T, crdt::text>) {
+          out.text = x.str();
         } else if constexpr (std::is_same_v<T, crdt::or_map>) {
           for (const auto& f : x.fields())
             if (auto fv = crdt::field_value(x, f)) out.fields.push_back(map_field{f.name, to_public(*fv)});

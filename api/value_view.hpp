@@ -21,6 +21,7 @@ static_assert(static_cast<int>(value_type::mv_register) == static_cast<int>(crdt
 static_assert(static_cast<int>(value_type::or_set) == static_cast<int>(crdt::type_tag::or_set));
 static_assert(static_cast<int>(value_type::or_map) == static_cast<int>(crdt::type_tag::or_map));
 static_assert(static_cast<int>(value_type::ew_flag) == static_cast<int>(crdt::type_tag::ew_flag));
+static_assert(static_cast<int>(value_type::text) == static_cast<int>(crdt::type_tag::text));
 
 inline value_type to_public(crdt::type_tag t) noexcept { return static_cast<value_type>(t); }
 inline crdt::type_tag to_internal(value_type t) noexcept { return static_cast<crdt::type_tag>(t); }

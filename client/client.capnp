@@ -1,6 +1,7 @@
 @0x96b2b7105b60f6b7;
-# rumor client protocol — the client-to-node wire spec (protocol version 4, the version of the
-# hello, replication/wire.capnp). docs/protocol.md is the guide: handshake, errors, ordering,
+# rumor client protocol — the client-to-node wire spec (protocol version 5, the version of the
+# hello, replication/wire.capnp; a node also accepts version 4 clients and answers their hello
+# with version 4: version 5 adds the text type and the splice operation, nothing else). docs/protocol.md is the guide: handshake, errors, ordering,
 # absent keys, reading values, contexts. A client opens a TCP connection to a node's listener and
 # sends a replication `Message` whose member is a `hello` with role = client (cluster may be
 # empty, node 0, address empty; a client's `node` is ignored). The node checks it and answers
@@ -69,6 +70,7 @@ enum CrdtType {
   orSet @5;
   orMap @6;
   ewFlag @7;
+  text @8;        # (version 5) collaborative text (crdt/text.hpp)
 }
 
 # The operation of an `UpdateRequest` (client_messages.hpp op_kind).
@@ -82,6 +84,9 @@ enum OpKind {
   flagSet @5;       # ewFlag := flag
   removeKey @6;     # delete the key (every type stored under it), or with a non-empty path the
                     # last field of the path (type = that field's type)
+  splice @7;        # (version 5) text: replace `deleteCount` codepoints at codepoint `position`
+                    # with `value` (UTF-8); conditional: fail with `conflict` when the text
+                    # changed since `context` was read
 }
 
 # Outcome of a request. Same numbers as rumor::errc (include/rumor/error.hpp); values this build
@@ -143,8 +148,10 @@ struct UpdateRequest {
   returnValue @10 :Bool;     # (version 4) the response's `values` hold the key's value after the
                              # update. Without it they do only for a gCounter, pnCounter,
                              # lwwRegister, mvRegister or ewFlag key updated without a path; an
-                             # orSet or orMap key's value grows with the collection, so its update
-                             # answers with `outcome` only.
+                             # orSet, orMap or text key's value grows with the collection, so its
+                             # update answers with `outcome` only.
+  position @11 :UInt64;      # (version 5) splice: the codepoint position (0 .. the text's length)
+  deleteCount @12 :UInt64;   # (version 5) splice: codepoints to delete from `position` on
 }
 
 # Read one key: the response's `values` hold every value stored under it (normally one). A key
@@ -323,12 +330,14 @@ struct CollectionView {
 
 # What an update did.
 struct UpdateOutcome {
-  changed @0 :UInt64;             # setAdd: members that were not present and now are; setRemove:
+  changed @0 :UInt64;             # splice: codepoints deleted plus codepoints inserted;
+                                  # setAdd: members that were not present and now are; setRemove:
                                   # members that were present and no longer are; an update with a
                                   # path: 1 if the path's last field appeared (or, for removeKey,
                                   # disappeared), else 0; removeKey of a key: 1 if it held a value;
                                   # other updates: 0
-  size @1 :UInt64;                # after the update: the set's members (setAdd, setRemove), or the
+  size @1 :UInt64;                # after the update: a text's codepoints (splice), the set's
+                                  # members (setAdd, setRemove), or the
                                   # fields of the map holding the path's last field; else 0
 }
 

@@ -25,10 +25,10 @@ static_assert(static_cast<size_t>(w::Request::Body::UPDATE) == 0 && static_cast<
 
 // Highest enumerant of each enum this build knows (the decoder refuses larger values).
 constexpr uint16_t max_consistency = static_cast<uint16_t>(consistency::all);
-constexpr uint16_t max_op_kind = static_cast<uint16_t>(op_kind::remove_key);
+constexpr uint16_t max_op_kind = static_cast<uint16_t>(op_kind::splice);
 constexpr uint16_t max_errc = static_cast<uint16_t>(errc::unauthenticated);
 constexpr uint16_t max_member_status = 3;  // replication::member_status::left
-constexpr uint16_t max_type_tag = static_cast<uint16_t>(crdt::type_tag::ew_flag);
+constexpr uint16_t max_type_tag = static_cast<uint16_t>(crdt::type_tag::text);
 constexpr uint16_t max_view_kind = static_cast<uint16_t>(view_kind::page);
 
 // ---------------------------------------------------------------------------------------------
@@ -65,6 +65,8 @@ void put_body(w::Request::Body::Builder b, const update& x) {
   if (x.context) u.setContext(data_of(*x.context));
   u.setConditional(x.conditional);
   u.setReturnValue(x.return_value);
+  u.setPosition(x.position);
+  u.setDeleteCount(x.delete_count);
 }
 
 void put_body(w::Request::Body::Builder b, const get& x) {
@@ -211,7 +213,7 @@ uint16_t checked(E e, uint16_t max, const char* what) {
 
 crdt::type_tag type_of(w::CrdtType t) {
   auto n = static_cast<uint16_t>(t);
-  if (n < 1 || n > max_type_tag) violation("CRDT type tag " + std::to_string(n) + " out of range 1..7");
+  if (n < 1 || n > max_type_tag) violation("CRDT type tag " + std::to_string(n) + " out of range 1.." + std::to_string(max_type_tag));
   return static_cast<crdt::type_tag>(n);
 }
 
@@ -256,6 +258,8 @@ class decoder {
     if (r.hasContext()) u.context = str(r.getContext());
     u.conditional = r.getConditional();
     u.return_value = r.getReturnValue();
+    u.position = r.getPosition();
+    u.delete_count = r.getDeleteCount();
     return u;
   }
 

@@ -34,6 +34,8 @@ enum class op_kind : uint8_t {
   flag_set = 5,      // ew_flag := flag
   remove_key = 6,    // delete the key (every type stored under it), or with a non-empty path the
                      // last field of the path (type = the field's type)
+  splice = 7,        // text: replace delete_count codepoints at `position` with `value` (UTF-8);
+                     // conditional: fail with conflict when the text changed since `context`
 };
 
 struct update {
@@ -46,7 +48,9 @@ struct update {
   std::vector<std::string> members;    // set_add, set_remove
   bool flag = false;                   // flag_set
   std::optional<std::string> context;  // mv_put: an encoded context from an earlier read
-  bool conditional = false;            // mv_put; REQUIRES context
+  bool conditional = false;            // mv_put, splice; REQUIRES context
+  uint64_t position = 0;               // splice
+  uint64_t delete_count = 0;           // splice
   // The response's values hold the value after the update. Without it they do only for counters,
   // registers and flags updated without a path: an or_set / or_map update answers with the
   // response's `outcome` (what it did), not a value that grows with the collection.

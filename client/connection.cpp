@@ -200,9 +200,10 @@ result<connection> connection::connect(std::string host_port, uint64_t timeout_m
   if (c.tls_ && c.tls_->peer().role() != security::cert_role::node)
     return error{errc::unavailable, "node " + c.address_ + " presented a certificate that is not a node certificate (" +
                                         c.tls_->peer().describe() + ")"};
-  if (h->version != replication::client_protocol_version)
+  if (h->version < replication::min_client_protocol_version || h->version > replication::client_protocol_version)
     return error{errc::unsupported_version, "node " + c.address_ + " speaks protocol version " +
-                                                std::to_string(h->version) + ", this client version " +
+                                                std::to_string(h->version) + ", this client versions " +
+                                                std::to_string(replication::min_client_protocol_version) + ".." +
                                                 std::to_string(replication::client_protocol_version)};
   c.node_ = *h;
   return c;

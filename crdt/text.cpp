@@ -82,6 +82,32 @@ seq_run sub_run(const seq_run& r, uint64_t k, uint64_t n) {
 
 bool by_id(const seq_run& a, const seq_run& b) { return a.id < b.id; }
 
+// Integrates every run of `incoming` whose origins are (or become) integrated, in rounds until
+// none is left that can be; returns the rest, ordered by id, as pending runs.
+std::vector<text_run> settle(detail::text_seq& seq, std::vector<seq_run> incoming) {
+  std::vector<seq_run> waiting;
+  bool progress = true;
+  while (progress) {
+    progress = false;
+    waiting.clear();
+    for (seq_run& r : incoming) {
+      bool ready = (r.left.counter == 0 || seq.has(r.left)) && (r.right.counter == 0 || seq.has(r.right));
+      if (!ready) {
+        waiting.push_back(std::move(r));
+        continue;
+      }
+      where at = seq.integration_point(r.id, r.left, r.right);
+      seq.insert_before(at, std::move(r));
+      progress = true;
+    }
+    incoming.swap(waiting);
+  }
+  std::sort(incoming.begin(), incoming.end(), by_id);
+  std::vector<text_run> out;
+  for (const seq_run& r : incoming) out.push_back(public_run(r));
+  return out;
+}
+
 // The parts of [first, last) of node n that `c` does not hold (cost: the cloud dots in range).
 std::vector<std::pair<uint64_t, uint64_t>> unknown_ranges(const dot_context& c, node_id n, uint64_t first, uint64_t last) {
   std::vector<std::pair<uint64_t, uint64_t>> out;
@@ -196,8 +222,10 @@ result<text> text::splice(node_id self, uint64_t pos, uint64_t del, std::string_
       ctx_.insert(dot{self, id.counter + k});
       delta.ctx_.insert(dot{self, id.counter + k});
     }
-    text_run r{id, chars->size(), left, right, *chars};
-    delta.pending_.push_back(r);
+    // The delta's run waits for its origins where it arrives, unless it has none (the start and
+    // the end: then it is integrated in the delta too, as a decoder of the delta would).
+    std::vector<seq_run> mine{seq_run{id, chars->size(), left, right, false, *chars}};
+    delta.pending_ = settle(*delta.seq_, std::move(mine));
     const seq_run* lr = lw.kind == where::item ? &seq_->run_at(lw) : nullptr;
     if (lr && !lr->deleted && lw.off + 1 == lr->length && lr->id.node == self &&
         lr->id.counter + lr->length == id.counter && lr->right == right) {
@@ -233,26 +261,7 @@ void text::join(const text& other) {
   for (const text_run& r : pending_)
     for (seq_run& p : split_by(seq_run{r.id, r.length, r.left, r.right, r.chars.empty(), r.chars}, deleted_))
       incoming.push_back(std::move(p));
-  pending_.clear();
-  std::vector<seq_run> waiting;
-  bool progress = true;
-  while (progress) {
-    progress = false;
-    waiting.clear();
-    for (seq_run& r : incoming) {
-      bool ready = (r.left.counter == 0 || seq_->has(r.left)) && (r.right.counter == 0 || seq_->has(r.right));
-      if (!ready) {
-        waiting.push_back(std::move(r));
-        continue;
-      }
-      where at = seq_->integration_point(r.id, r.left, r.right);
-      seq_->insert_before(at, std::move(r));
-      progress = true;
-    }
-    incoming.swap(waiting);
-  }
-  std::sort(incoming.begin(), incoming.end(), by_id);
-  for (const seq_run& r : incoming) pending_.push_back(public_run(r));
+  pending_ = settle(*seq_, std::move(incoming));
 }
 
 std::vector<text_run> text::runs() const {
@@ -296,11 +305,12 @@ result<text> text::from_parts(dot_context ctx, const std::vector<text_run>& seq,
     if ((r.left.counter != 0 && !t.seq_->has(r.left)) || (r.right.counter != 0 && !t.seq_->has(r.right)))
       return bad("an integrated run names an origin that is not an item");
   }
+  // Pending runs whose origins are here are integrated, as a join would: the decoded value is
+  // the one its encoder held (which never holds such runs), whatever the input said.
   std::vector<seq_run> pend;
   for (const text_run& r : pending)
     for (seq_run& p : assemble(r, t.deleted_)) pend.push_back(std::move(p));
-  std::sort(pend.begin(), pend.end(), by_id);
-  for (const seq_run& r : pend) t.pending_.push_back(public_run(r));
+  t.pending_ = settle(*t.seq_, std::move(pend));
   return t;
 }
 

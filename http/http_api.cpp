@@ -48,7 +48,8 @@ std::optional<http_reply> read_level(const http_request& r, client::request& req
 http_reply json_reply(std::string body, int status = 200) { return http_reply{status, std::move(body) + "\n", "application/json"}; }
 
 // {"key":..,"type":..,"value":..,"context":..} of the first value that holds something, as
-// `rumor get --json` prints it (context: mv_register siblings' dots as text, else omitted).
+// `rumor get --json` prints it (context: an mv_register's siblings' dots or a text's context as
+// text, for conditional writes; else omitted).
 std::optional<std::string> value_object(const std::string& key, const std::vector<client::key_value>& values,
                                         std::string& problem) {
   for (const auto& kv : values) {
@@ -247,6 +248,29 @@ status parse_operation(const std::string& body, client::update& u) {
     u.op = client::op_kind::flag_set;
     u.type = crdt::type_tag::ew_flag;
     u.flag = it->get<bool>();
+  } else if (op == "splice") {
+    auto count = [&](const char* name, uint64_t& out) -> status {
+      auto it = j.find(name);
+      if (it == j.end()) return {};
+      if (!it->is_number_integer() || it->get<int64_t>() < 0)
+        return error{errc::invalid_argument, std::string("\"") + name + "\" must be a non-negative integer"};
+      out = it->get<uint64_t>();
+      return {};
+    };
+    if (auto s = count("pos", u.position); !s) return s;
+    if (auto s = count("del", u.delete_count); !s) return s;
+    std::optional<std::string> text, ctx;
+    if (auto s = string_field(j, "text", text, false); !s) return s;
+    if (auto s = string_field(j, "context", ctx, false); !s) return s;
+    u.op = client::op_kind::splice;
+    u.type = crdt::type_tag::text;
+    u.value = text.value_or("");
+    if (ctx) {
+      auto parsed = client::parse_context(*ctx);
+      if (!parsed) return error{errc::invalid_argument, "\"context\": " + parsed.err().message};
+      u.context = crdt::encode_context(*parsed);
+      u.conditional = true;
+    }
   } else if (op == "del") {
     u.op = client::op_kind::remove_key;
     if (!u.path.empty()) {
@@ -258,7 +282,7 @@ status parse_operation(const std::string& body, client::update& u) {
     }
   } else {
     return error{errc::invalid_argument,
-                 "unknown op '" + op + "' (incr, decr, grow, set, mvput, sadd, srem, flag, del)"};
+                 "unknown op '" + op + "' (incr, decr, grow, set, mvput, sadd, srem, flag, splice, del)"};
   }
   return {};
 }

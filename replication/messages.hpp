@@ -46,10 +46,16 @@ using crdt::version_vector;
 //      which version-7 builds cannot cut from the stream; the hello stays flat, so a version-7
 //      peer still reads it and refuses the version. Delta batches are in format 2 (deps relative
 //      to the same key's entry before, delta_batch.hpp). Peer messages only, like 5.
-inline constexpr uint32_t protocol_version = 8;
-// The version on a client connection's hellos (both ways): the client protocol (docs/protocol.md)
-// last changed in peer protocol version 4.
-inline constexpr uint32_t client_protocol_version = 4;
+//   9: text values (crdt type tag 8, crdt/text.hpp) in deltas, states and repair, which version-8
+//      builds refuse as an unknown type: refused at the hello instead. The client protocol moves
+//      to 5 (the text type and the splice operation); nodes still accept clients of version 4.
+inline constexpr uint32_t protocol_version = 9;
+// The version on a client connection's hellos (both ways): the client protocol (docs/protocol.md).
+// 5 adds the text type and the splice operation. A node accepts clients of versions
+// min_client_protocol_version .. client_protocol_version and answers each with its own version; a
+// client accepts a node of any of them (and sends a splice only to a node of version 5).
+inline constexpr uint32_t client_protocol_version = 5;
+inline constexpr uint32_t min_client_protocol_version = 4;
 
 // First message on every connection, both ways. A peer with another cluster name or protocol
 // version is refused. A client connection (client = true) may leave cluster empty and node 0;

@@ -44,6 +44,7 @@ struct options {
   bool tls = false;                     // nodes and clients speak TLS (a throwaway CA in the temp dir)
   std::string text_trace;               // text: a sequential editing trace (JSON, optionally gzipped)
   std::string text_concurrent;          // text: a concurrent editing trace
+  uint64_t text_node_patches = 20'000;  // text: patches replayed through a node process
 };
 
 // Thrown when a scenario passes its deadline or the run is interrupted.

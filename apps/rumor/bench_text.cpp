@@ -10,11 +10,18 @@
 // document "parents" names), then applies the patches; at the end every replica joins every
 // delta and must read endContent. Without a file: a generated typing session (seeded; typing
 // runs, cursor jumps, backspaces, selections replaced), sequential.
+// Then, for the sequential trace, a node process: its first --text-node-patches patches as
+// pipelined client splices (window --window) into one key of a durable node, timed (--quick: at
+// most 2,000); the node's
+// text must equal the in-process replay of the same patches. A node stores a text as one value,
+// so this figure falls as the document grows (see the closing notes).
 #include <zlib.h>
 
 #include <nlohmann/json.hpp>
 #include <random>
 
+#include "bench_client.hpp"
+#include "bench_node.hpp"
 #include "bench_scenarios.hpp"
 #include "crdt/codec.hpp"
 #include "crdt/text.hpp"
@@ -126,6 +133,49 @@ crdt::text splice(crdt::text& doc, crdt::node_id self, const patch& p) {
   return std::move(*d);
 }
 
+// The first ctx.opt.text_node_patches patches through a node process (see the file comment).
+void run_on_node(context& ctx, const trace& t, const std::string& name) {
+  const uint64_t limit = ctx.opt.quick ? std::min<uint64_t>(ctx.opt.text_node_patches, 2'000) : ctx.opt.text_node_patches;
+  std::vector<patch> ps;
+  if (limit > 0 && !t.start.empty()) ps.push_back({0, 0, t.start});
+  for (const txn& x : t.txns)
+    for (const patch& p : x.patches)
+      if (ps.size() < limit) ps.push_back(p);
+  if (ps.empty()) return;
+  crdt::text expected;
+  for (const patch& p : ps) (void)splice(expected, 1, p);
+  node_proc node(ctx, "text-node");
+  node.durability = "durable";
+  node.start();
+  auto c = connect(ctx, node.address());
+  wait_until(ctx, "node ready", [&] { return is_ready(c); }, 20);
+  ctx.progress("node " + node.address() + ": " + std::to_string(ps.size()) + " pipelined splices of " + name +
+               ", window " + std::to_string(ctx.opt.window));
+  auto w = pipelined_writes(ctx, c, ps.size(), [&](uint64_t i) {
+    client::update u;
+    u.key = "text-bench";
+    u.op = client::op_kind::splice;
+    u.type = crdt::type_tag::text;
+    u.position = ps[i].pos;
+    u.delete_count = ps[i].del;
+    u.value = ps[i].ins;
+    return u;
+  }, "splices");
+  if (w.failed) throw std::runtime_error(std::to_string(w.failed) + " splices failed: " + w.first_error);
+  client::request req;
+  req.body = client::get{"text-bench"};
+  auto r = c.call(req, 30'000);
+  if (!r || r->code != errc::ok || r->values.empty()) throw std::runtime_error("cannot read the node's text back");
+  auto v = crdt::decode(r->values.front().value);
+  if (!v || !v->get_if<crdt::text>() || v->get_if<crdt::text>()->str() != expected.str())
+    throw std::runtime_error("the node's text differs from the in-process replay of the same patches");
+  std::vector<std::pair<std::string, std::string>> params = {
+      {"trace", name}, {"patches", std::to_string(ps.size())}, {"final_codepoints", std::to_string(expected.size())},
+      {"window", std::to_string(ctx.opt.window)}, {"durability", "durable"},
+      {"content", "equals the in-process replay"}};
+  ctx.out.add({"text", "node_splices_per_s", ps.size() / (w.ms / 1000), "splices/s", params, "", std::nullopt});
+}
+
 void run_sequential(context& ctx, const trace& t, const std::string& name) {
   const crdt::node_id self = 0x52554d4f52000001ull;  // 8 bytes, like a node id
   uint64_t patches = patch_count(t);
@@ -149,6 +199,7 @@ void run_sequential(context& ctx, const trace& t, const std::string& name) {
   // A peer that receives the whole state decodes it to the same text.
   auto back = crdt::decode(crdt::encode(crdt::value{doc}));
   if (!back || back->get_if<crdt::text>()->str() != t.end) throw std::runtime_error("the encoded state does not decode to endContent");
+  run_on_node(ctx, t, name);
   std::vector<std::pair<std::string, std::string>> params = {{"trace", name}, {"patches", std::to_string(patches)},
                                                              {"final_codepoints", std::to_string(doc.size())},
                                                              {"items_with_history", std::to_string(doc.item_count())},

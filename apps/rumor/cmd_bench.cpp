@@ -84,6 +84,9 @@ CLI::App* add_bench_command(CLI::App& app, bench::options& o) {
   b->add_flag("--tls", o.tls, "nodes and clients speak TLS 1.3 (a throwaway CA in the temp dir; compare with a run without)");
   b->add_option("--trace", o.text_trace, "text: replay this sequential editing trace (editing-traces JSON, may be gzipped)")
       ->check(CLI::ExistingFile);
+  b->add_option("--text-node-patches", o.text_node_patches,
+                "text: the trace's first N patches also go through a node process as pipelined splices (0: none)")
+      ->capture_default_str();
   b->add_option("--concurrent", o.text_concurrent, "text: replay this concurrent editing trace across one replica per agent")
       ->check(CLI::ExistingFile);
   b->add_flag("--keep-tmp", o.keep_tmp, "keep the temp dir (node logs, data) for inspection");

@@ -3,6 +3,7 @@
 #include <charconv>
 #include <cstdlib>
 #include <iostream>
+#include <unistd.h>
 
 #include "client/connection.hpp"
 #include "client/field_path.hpp"
@@ -98,6 +99,11 @@ void print_outcome(const client_options& o, const client_command& c, const std::
     std::cout << "{\"key\":" << json_string(key) << ",\"changed\":" << out.changed << ",\"size\":" << out.size << "}\n";
     return;
   }
+  if (c.name == "splice") {
+    std::cout << "changed " << out.changed << (out.changed == 1 ? " codepoint" : " codepoints") << " (" << out.size
+              << (out.size == 1 ? " codepoint)\n" : " codepoints)\n");
+    return;
+  }
   std::cout << (c.name == "srem" ? "removed " : "added ") << out.changed << " (" << out.size
             << (out.size == 1 ? " member)\n" : " members)\n");
 }
@@ -162,6 +168,37 @@ int run_get(session& s, const client_command& c) {
                                                        std::string(crdt::to_string((*v)->type())) +
                                                        ", not an mv_register"});
   print_value(s.o, c.args[0], *v);
+  return exit_ok;
+}
+
+// text KEY: the text as it is (a document pipes into a file unchanged; a newline is added only on
+// a terminal), with --context its context on stderr; --json {"key","type","value","context"}.
+int run_text(session& s, const client_command& c) {
+  client::request req;
+  req.body = client::get{c.args.at(0)};
+  auto r = s.call(std::move(req));
+  if (!r) return fail(c.name, r.err());
+  if (r->code != errc::ok) return fail(c.name, error{r->code, r->message});
+  std::optional<crdt::value> v;
+  for (const auto& kv : r->values) {
+    auto d = crdt::decode(kv.value);
+    if (!d) return fail(c.name, error{errc::decode_error, "the node sent an undecodable value: " + d.err().message});
+    v = std::move(*d);
+  }
+  if (v && v->type() != crdt::type_tag::text)
+    return fail(c.name, error{errc::type_mismatch, "'" + c.args[0] + "' holds a " +
+                                                       std::string(crdt::to_string(v->type())) + ", not a text"});
+  std::string content = v ? v->get_if<crdt::text>()->str() : std::string();
+  std::string context = client::context_to_string(v ? v->context() : crdt::dot_context{});
+  if (s.o.json) {
+    std::cout << "{\"key\":" << json_string(c.args[0]) << ",\"type\":\"text\",\"value\":" << json_string(content)
+              << ",\"context\":\"" << context << "\"}\n";
+    return exit_ok;
+  }
+  std::cout << content;
+  if (::isatty(STDOUT_FILENO) && (content.empty() || content.back() != '\n')) std::cout << "\n";
+  std::cout.flush();
+  if (c.show_context) std::cerr << "context " << context << "\n";
   return exit_ok;
 }
 
@@ -323,7 +360,27 @@ int run_client(const client_options& o, const client_command& c) {
   client::update u;
   const std::string& n = c.name;
   std::optional<int> bad;
-  if (n == "get" || n == "mvget" || n == "del") bad = need(1, 1, "KEY");
+  if (n == "get" || n == "mvget" || n == "del" || n == "text") bad = need(1, 1, "KEY");
+  else if (n == "splice") {
+    bad = need(3, 4, "KEY POS DEL [TEXT]");
+    if (!bad) {
+      auto pos = parse_int(c.args[1]), del = parse_int(c.args[2]);
+      if (!pos || *pos < 0) return usage(n, "POS must be a non-negative integer (a codepoint position), not '" + c.args[1] + "'");
+      if (!del || *del < 0) return usage(n, "DEL must be a non-negative integer (codepoints to delete), not '" + c.args[2] + "'");
+      u.op = client::op_kind::splice;
+      u.type = crdt::type_tag::text;
+      u.position = static_cast<uint64_t>(*pos);
+      u.delete_count = static_cast<uint64_t>(*del);
+      if (c.args.size() == 4) u.value = c.args[3];
+      if (u.delete_count == 0 && u.value.empty()) return usage(n, "nothing to do: DEL is 0 and there is no TEXT");
+      if (!c.context.empty()) {
+        auto ctx = client::parse_context(c.context);
+        if (!ctx) return usage(n, "--context: " + ctx.err().message + " (pass the context printed by rumor text --context)");
+        u.context = crdt::encode_context(*ctx);
+        u.conditional = true;
+      }
+    }
+  }
   else if (n == "incr" || n == "decr") {
     bad = need(1, 2, "KEY [N]");
     if (!bad) {
@@ -396,6 +453,11 @@ int run_client(const client_options& o, const client_command& c) {
   session s{o, std::move(*conn)};
 
   if (n == "get" || n == "mvget") return run_get(s, c);
+  if (n == "text") return run_text(s, c);
+  if (n == "splice" && s.conn.node_hello().version < 5)
+    return fail(n, error{errc::unsupported_version, "node " + address + " speaks client protocol version " +
+                                                        std::to_string(s.conn.node_hello().version) +
+                                                        ", which has no text type (version 5 has): upgrade the node"});
   if (n == "sismember" || n == "scard" || n == "smembers") return run_collection(s, c);
   if (n == "lget") {
     client::request req;

@@ -26,16 +26,17 @@ struct client_options {
 // folded into them by the caller). Returns the exit code (exit_codes.hpp).
 struct client_command {
   std::string name;                 // get, incr, decr, set, mvput, mvget, sadd, srem, sismember, scard, smembers,
-                                    // flag, del, keys, watch, members, status, cas, lget
+                                    // flag, text, splice, del, keys, watch, members, status, cas, lget
   std::vector<std::string> args;
-  std::string context;              // mvput --context
+  std::string context;              // mvput / splice --context
+  bool show_context = false;        // text --context: print the context (stderr)
   int64_t amount = 1;               // incr / decr
   bool absent = false;              // cas --absent: expect no value
   bool remove = false;              // cas --delete: the new "value" is absent
   std::string field;                // get / sismember / scard / smembers --field a.b: nested map fields
   std::optional<std::string> after; // smembers --after: start after this member / field name
   std::optional<uint32_t> limit;    // smembers --limit: one page of at most this many (else: every page)
-  bool value = false;               // sadd / srem --value: print the value after the update
+  bool value = false;               // sadd / srem / splice --value: print the value after the update
 };
 
 int run_client(const client_options& o, const client_command& c);

@@ -157,6 +157,13 @@ int main(int argc, char** argv) {
   for (auto* sc : {sismember, scard, smembers})
     sc->add_option("--field", cmd.field, "the set or map in the nested map field a.b (names joined by '.')");
   add("flag", "set a flag: flag KEY on|off", "KEY on|off", true);
+  auto* text = add("text", "read a collaborative text as it is (rumor splice edits it)", "KEY", true);
+  text->add_flag("--context", cmd.show_context, "also print its context (stderr), for splice --context");
+  auto* splice = add("splice", "edit a text: delete DEL codepoints at codepoint POS, insert TEXT there "
+                               "(prints how many changed and the new length)",
+                     "KEY POS DEL [TEXT]", true);
+  splice->add_option("--context", cmd.context, "context from text --context: fail (exit 5) if the text changed since");
+  splice->add_flag("--value", cmd.value, "print the whole text after the update instead");
   add("del", "delete a key", "KEY", true);
   add("keys", "list keys: keys [PREFIX]", "[PREFIX]", false);
   add("watch", "stream changes of keys with PREFIX until interrupted", "[PREFIX]", false);

@@ -44,7 +44,8 @@ __all__ = [
     "decode_value", "decode_context", "Capnp",
 ]
 
-PROTOCOL_VERSION = 4                  # the version this client speaks (wire.capnp hello)
+PROTOCOL_VERSION = 5                  # the version this client speaks (wire.capnp hello);
+                                      # a node of version 4 answers 4 (then: no splice)
 MAX_FRAME_BYTES = 64 * 1024 * 1024    # client.capnp: frames are at most 64 MiB ...
 MAX_SEGMENTS = 512                    # ... and at most 512 segments
 
@@ -184,9 +185,57 @@ def _bytes(data, at):
 _COMPACT_KINDS = {1: "gCounter", 2: "pnCounter", 3: "lwwRegister", 4: "mvRegister"}
 
 
+def decode_text(data):
+    """A text (0x40, type 8; docs/protocol.md §7, crdt/codec_text.hpp) -> ("text", str). Walks
+    the structure to its last field, the UTF-8 content of the live items, which is the text."""
+    at = 2
+    n, at = _varint(data, at)
+    for _ in range(n):                       # the context: version vector ...
+        _, at = _u64(data, at)
+        _, at = _varint(data, at)
+    groups, at = _varint(data, at)
+    for _ in range(groups):                  # ... and other dots
+        _, at = _u64(data, at)
+        k, at = _varint(data, at)
+        for _ in range(k):
+            _, at = _varint(data, at)
+    extra, at = _varint(data, at)           # further nodes
+    for _ in range(extra):
+        _, at = _u64(data, at)
+    for _section in range(2):                # integrated runs, pending runs
+        runs, at = _varint(data, at)
+        for _ in range(runs):
+            head, at = _varint(data, at)
+            if head & 1:
+                _, at = _varint(data, at)   # node index
+            _, at = _varint(data, at)       # counter
+            if at >= len(data):
+                raise ProtocolError("text: origins cut off")
+            codes = data[at]
+            at += 1
+            if codes % 4 == 3:              # a left origin given in full
+                _, at = _varint(data, at)
+                _, at = _varint(data, at)
+            if codes // 4 == 4:             # a right origin given in full
+                _, at = _varint(data, at)
+                _, at = _varint(data, at)
+    nodes, at = _varint(data, at)           # the delete set
+    for _ in range(nodes):
+        _, at = _varint(data, at)
+        k, at = _varint(data, at)
+        for _ in range(2 * k):
+            _, at = _varint(data, at)
+    content, at = _bytes(data, at)
+    if at != len(data):
+        raise ProtocolError("text: bytes after the value")
+    return "text", content.decode("utf-8")
+
+
 def decode_compact(data):
     """The compact form (0x40, docs/protocol.md §7) of a counter or register -> (type name,
     plain Python value, as store_to_python reads it)."""
+    if len(data) >= 2 and data[1] == 8:
+        return decode_text(data)
     if len(data) < 2 or data[1] not in _COMPACT_KINDS:
         raise ProtocolError("compact form: bad type byte")
     kind = _COMPACT_KINDS[data[1]]
@@ -521,7 +570,7 @@ class Client:
 
     def update(self, key, op, type, path=(), amount=None, value=None, members=None,
                flag=None, context=None, conditional=False, return_value=False, level="local",
-               timeout_ms=None):
+               timeout_ms=None, extra=None):
         """One UpdateRequest; returns the Entry of the value after it — for a set or map (or a
         path) only with return_value=True, else the Outcome of the update (None if neither)."""
         u = {"key": data_out(key), "op": op, "type": type}
@@ -541,6 +590,8 @@ class Client:
             u["conditional"] = True
         if return_value:
             u["returnValue"] = True
+        if extra:
+            u.update(extra)
         r = self._call({"update": u}, level, timeout_ms)
         entries = self._entries(r)
         if entries:
@@ -578,6 +629,18 @@ class Client:
 
     def flag(self, key, on, **kw):
         return self.update(key, "flagSet", "ewFlag", flag=on, **kw)
+
+    def splice(self, key, pos, delete, text="", context=None, conditional=False, **kw):
+        """splice on a text: deletes `delete` codepoints at codepoint `pos` and inserts `text`
+        there; returns the Outcome (changed codepoints, new length), or with return_value=True
+        the Entry. With the Entry.context of a read and conditional=True it fails with
+        RumorError("conflict") if the text changed since."""
+        if int(self.server_hello.get("version", 0)) < 5:
+            raise ProtocolError("the node speaks client protocol %s, which has no text type"
+                                % self.server_hello.get("version"))
+        u = {"position": str(int(pos)), "deleteCount": str(int(delete))}
+        return self.update(key, "splice", "text", value=text.encode("utf-8"), context=context,
+                           conditional=conditional, extra=u, **kw)
 
     def delete(self, key, type="lwwRegister", path=(), **kw):
         """removeKey: the whole key, or with a path its last field (type = the field's

@@ -84,7 +84,7 @@ class ClientTest(unittest.TestCase):
 
     def test_handshake(self):
         self.assertIn("hello", {"hello": self.c.server_hello})
-        self.assertEqual(self.c.server_hello["version"], 4)
+        self.assertEqual(self.c.server_hello["version"], 5)
         self.assertFalse(self.c.server_hello.get("refusal"))
 
     def test_pn_counter(self):
@@ -172,6 +172,20 @@ class ClientTest(unittest.TestCase):
         while b"gone" in [k for k, _ in self.c.keys()] and time.monotonic() < deadline:
             time.sleep(0.05)
         self.assertNotIn(b"gone", [k for k, _ in self.c.keys()])
+
+    def test_text(self):
+        self.assertEqual(self.c.splice("txt", 0, 0, "héllo wörld"), Outcome(11, 11))
+        self.assertEqual(self.c.splice("txt", 5, 0, ","), Outcome(1, 12))
+        e = self.c.get("txt")
+        self.assertEqual((e.type, e.value), ("text", "héllo, wörld"))
+        # Conditional: with the read's context it applies; the same context again is stale.
+        self.assertEqual(self.c.splice("txt", 0, 5, "HI", context=e.context, conditional=True), Outcome(7, 9))
+        err = self.assertError("conflict", self.c.splice, "txt", 0, 0, "x", context=e.context, conditional=True)
+        self.assertIn("changed", str(err))
+        self.assertEqual(self.c.splice("txt", 2, 0, "!", return_value=True).value, "HI!, wörld")
+        self.assertError("invalidArgument", self.c.splice, "txt", 99, 0, "x")
+        self.c.incr("pn-for-text")
+        self.assertError("typeMismatch", self.c.splice, "pn-for-text", 0, 0, "x")
 
     def test_keys(self):
         self.c.set("k/1", "a")

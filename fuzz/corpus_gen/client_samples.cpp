@@ -31,7 +31,11 @@ std::vector<client_message> requests(const std::string& context) {
   get size{"tags", {}, view_kind::size};
   get page{"tags", {}, view_kind::page, "", std::string("a"), 100};
   get field{"doc", {"a", "b"}};
+  update splice{"notes", {}, op_kind::splice, crdt::type_tag::text, 0, "h\xC3\xA9", {}, false, context, true};
+  splice.position = 3;
+  splice.delete_count = 2;
   return {
+      req(22, splice),
       req(17, add_value), req(18, member), req(19, size), req(20, page), req(21, field),
       req(1, counter, consistency::majority), req(2, reg, consistency::all), req(3, mv), req(4, add),
       req(5, rem), req(6, flag), req(7, del),

@@ -104,6 +104,23 @@ void maps(std::vector<value>& out) {
   out.emplace_back(deep);
 }
 
+void texts(std::vector<value>& out) {
+  text t;
+  out.emplace_back(t);
+  out.emplace_back(unwrap(t.splice(0x1234567890ABCDEFull, 0, 0, "hello, world")));
+  out.emplace_back(unwrap(t.splice(7, 5, 2, "W\xC3\xB6")));  // a delete and a non-ASCII insert
+  text other = t;
+  (void)other.splice(8, 0, 0, ">");
+  (void)t.splice(9, 12, 0, "<");
+  out.emplace_back(t);
+  text both = t;
+  both.join(other);
+  out.emplace_back(both);
+  text pending;  // a delta whose origins are not in it: its run waits
+  pending.join(unwrap(t.splice(9, 3, 0, "...")));
+  out.emplace_back(pending);
+}
+
 }  // namespace
 
 std::vector<value> sample_values() {
@@ -112,6 +129,7 @@ std::vector<value> sample_values() {
   registers(out);
   sets_and_flags(out);
   maps(out);
+  texts(out);
   return out;
 }
 

@@ -195,6 +195,14 @@ operation mv_put(std::string value, std::optional<std::string> context = std::nu
 operation add(std::vector<std::string> members);     // or_set
 operation remove(std::vector<std::string> members);  // or_set: removes the adds seen here
 operation flag(bool on);                             // ew_flag
+// text: deletes `del` codepoints at codepoint `pos` and inserts `text` (UTF-8) there; the entry's
+// value.text is the text after it when asked for (op_options::return_value), its outcome says
+// how many codepoints changed and the new length. With `context` (entry::context of a read) and
+// conditional: fails with errc::conflict if the text changed since that read, so positions
+// computed from that read are safe to use. errc::invalid_argument: a range past the end, text
+// that is not UTF-8.
+operation splice(uint64_t pos, uint64_t del, std::string text, std::optional<std::string> context = std::nullopt,
+                 bool conditional = false);
 operation del();                                     // deletes the key (what is seen here)
 // `inner` applied to a field of an or_map key: in_map({"a", "b"}, op::increment()) updates the
 // field b of the map in the field a of the key's map.

@@ -41,6 +41,7 @@ enum class value_type : uint8_t {
   or_set = 5,
   or_map = 6,
   ew_flag = 7,
+  text = 8,
 };
 
 // "g_counter", "pn_counter", ... ("unknown" for numbers outside the enum).
@@ -51,7 +52,7 @@ struct map_field;
 struct value {
   value_type type = value_type::pn_counter;
   int64_t counter = 0;               // g_counter (saturates at INT64_MAX), pn_counter
-  std::optional<std::string> text;   // lww_register
+  std::optional<std::string> text;   // lww_register; text (its content, UTF-8)
   std::vector<std::string> items;    // or_set members, mv_register siblings
   bool flag = false;                 // ew_flag
   std::vector<map_field> fields;     // or_map

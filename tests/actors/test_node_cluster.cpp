@@ -278,6 +278,48 @@ TEST_CASE("mv-register: a read's context makes a conditional put succeed once an
   CHECK(mv->siblings() == std::vector<std::string>{"v2"});
 }
 
+TEST_CASE("text: splices on three embedded nodes converge, a conditional splice conflicts when stale, the outcome counts codepoints") {
+  cluster c;
+  c.start_all(3);
+  auto text_at = [](rumor::actors::node& n) -> std::string {
+    auto e = n.get("notes");
+    if (!e || !*e) return "<none>";
+    auto* t = (*e)->value.get_if<rumor::crdt::text>();
+    return t ? t->str() : "<not a text>";
+  };
+  auto first = c.nodes[0]->apply("notes", op::splice(0, 0, "ab"));
+  REQUIRE(first);
+  CHECK(first->outcome.changed == 2);
+  CHECK(first->outcome.size == 2);
+  REQUIRE(eventually([&] { return text_at(*c.nodes[1]) == "ab" && text_at(*c.nodes[2]) == "ab"; }, 15s));
+  // Concurrent typing at one place on two nodes: each word stays whole.
+  for (char ch : std::string("xyz")) REQUIRE(c.nodes[1]->apply("notes", op::splice(1 + static_cast<uint64_t>(ch - 'x'), 0, std::string(1, ch))));
+  for (char ch : std::string("PQR")) REQUIRE(c.nodes[2]->apply("notes", op::splice(1 + static_cast<uint64_t>(ch - 'P'), 0, std::string(1, ch))));
+  bool converged = eventually([&] {
+    std::string a = text_at(*c.nodes[0]);
+    return a.size() == 8 && a == text_at(*c.nodes[1]) && a == text_at(*c.nodes[2]);
+  }, 15s);
+  REQUIRE(converged);
+  std::string s = text_at(*c.nodes[0]);
+  CHECK((s == "axyzPQRb" || s == "aPQRxyzb"));
+  // Version-number concurrency: a splice conditional on a read's context applies once.
+  auto r = c.nodes[0]->get("notes");
+  REQUIRE(r);
+  REQUIRE(*r);
+  std::string ctx = (*r)->context;
+  auto ok = c.nodes[0]->apply("notes", op::splice(0, 1, "A", ctx, true));
+  REQUIRE(ok);
+  CHECK(ok->outcome.changed == 2);
+  CHECK(ok->outcome.size == 8);
+  auto stale = c.nodes[0]->apply("notes", op::splice(0, 0, "!", ctx, true));
+  REQUIRE(!stale);
+  CHECK(stale.err().code == rumor::errc::conflict);
+  auto past_end = c.nodes[0]->apply("notes", op::splice(9, 0, "!"));
+  REQUIRE(!past_end);
+  CHECK(past_end.err().code == rumor::errc::invalid_argument);
+  CHECK(text_at(*c.nodes[0])[0] == 'A');
+}
+
 TEST_CASE("deleting a key removes it everywhere — a second node start on a locked directory is refused") {
   cluster c;
   c.start_all(2);

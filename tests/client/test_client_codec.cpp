@@ -243,6 +243,19 @@ TEST_CASE("client codec: defaults and edge values round-trip") {
   auto ctx = std::get<update>(std::get<request>(empty.value()).body).context;
   REQUIRE(ctx.has_value());
   CHECK(ctx->empty());
+  // A splice (version 5): its position, delete count and text survive, up to the largest.
+  update sp;
+  sp.key = "doc";
+  sp.op = op_kind::splice;
+  sp.type = crdt::type_tag::text;
+  sp.position = UINT64_MAX;
+  sp.delete_count = 3;
+  sp.value = "h\xC3\xA9";
+  sp.context = "";
+  sp.conditional = true;
+  auto spliced = round_trip(request{2, consistency::local, 10, sp});
+  REQUIRE(spliced);
+  CHECK(std::get<update>(std::get<request>(spliced.value()).body) == sp);
   // response.node: absent vs present with defaults.
   auto no_node = round_trip(response{});
   REQUIRE(no_node);
@@ -257,14 +270,16 @@ TEST_CASE("client codec: enums and unions are validated") {
     mutate(u);
     return client_message{request{1, consistency::local, 100, u}};
   };
-  // CRDT type 1..7
+  // CRDT type 1..8
   CHECK(round_trip(with_update([](update& u) { u.type = crdt::type_tag::ew_flag; })));
+  CHECK(round_trip(with_update([](update& u) { u.type = crdt::type_tag::text; })));
   CHECK(bad(with_update([](update& u) { u.type = static_cast<crdt::type_tag>(0); })));
-  CHECK(bad(with_update([](update& u) { u.type = static_cast<crdt::type_tag>(8); })));
+  CHECK(bad(with_update([](update& u) { u.type = static_cast<crdt::type_tag>(9); })));
   CHECK(bad(with_update([](update& u) { u.type = static_cast<crdt::type_tag>(255); })));
-  // op kind 0..6
+  // op kind 0..7
   CHECK(round_trip(with_update([](update& u) { u.op = op_kind::remove_key; })));
-  CHECK(bad(with_update([](update& u) { u.op = static_cast<op_kind>(7); })));
+  CHECK(round_trip(with_update([](update& u) { u.op = op_kind::splice; })));
+  CHECK(bad(with_update([](update& u) { u.op = static_cast<op_kind>(8); })));
   CHECK(bad(with_update([](update& u) { u.op = static_cast<op_kind>(200); })));
   // consistency 0..2
   CHECK(bad(request{1, static_cast<consistency>(3), 1, get{"k"}}));
@@ -283,7 +298,7 @@ TEST_CASE("client codec: enums and unions are validated") {
   CHECK(bad(k));
   k.key_list[1].type = static_cast<crdt::type_tag>(9);
   CHECK(bad(k));
-  // get view 0..3; a collection's type: unknown (absent) or 1..7
+  // get view 0..3; a collection's type: unknown (absent) or 1..8
   get g{"k"};
   g.view = view_kind::page;
   CHECK(round_trip(request{1, consistency::local, 1, g}));
@@ -294,7 +309,7 @@ TEST_CASE("client codec: enums and unions are validated") {
   auto absent_type = round_trip(cv);
   REQUIRE(absent_type);
   CHECK(!std::get<response>(absent_type.value()).collection->type.has_value());
-  cv.collection->type = static_cast<crdt::type_tag>(8);
+  cv.collection->type = static_cast<crdt::type_tag>(9);
   CHECK(bad(cv));
   // member status 0..3
   response m;

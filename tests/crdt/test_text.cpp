@@ -3,6 +3,7 @@
 // test_laws.cpp with every other type. Seeded: RUMOR_SEED=<n> reproduces a run.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <random>
 
 #include "base/varint.hpp"
@@ -101,6 +102,50 @@ TEST_CASE("text: runs typed concurrently at one position do not interleave, forw
   }
 }
 
+TEST_CASE("text: property — concurrent runs at one position never interleave, whatever the directions and delivery orders") {
+  uint64_t seed = test::seed_for("text non-interleaving");
+  INFO("RUMOR_SEED=" << seed);
+  std::mt19937_64 rng(seed);
+  for (int round = 0; round < 300; ++round) {
+    text base;
+    (void)apply(base, 100, 0, 0, "[]");
+    size_t n = 2 + rng() % 3;
+    std::vector<text> reps(n, base);
+    std::vector<std::string> words(n);
+    std::vector<std::vector<text>> deltas(n);
+    for (size_t r = 0; r < n; ++r) {
+      for (size_t k = 0, len = 1 + rng() % 6; k < len; ++k) words[r].push_back(static_cast<char>('a' + 5 * r + rng() % 5));
+      if (rng() % 4 == 0) {  // typed in one go
+        deltas[r].push_back(apply(reps[r], r + 1, 1, 0, words[r]));
+      } else {
+        deltas[r] = type(reps[r], r + 1, 1, words[r], rng() % 2 == 0);
+      }
+      REQUIRE(reps[r].str() == "[" + words[r] + "]");
+    }
+    // Each replica receives the others' deltas in its own random order (each sender's in order or not).
+    for (size_t r = 0; r < n; ++r) {
+      std::vector<const text*> in;
+      for (size_t o = 0; o < n; ++o)
+        if (o != r)
+          for (const text& d : deltas[o]) in.push_back(&d);
+      std::shuffle(in.begin(), in.end(), rng);
+      for (const text* d : in) reps[r].join(*d);
+    }
+    for (size_t r = 1; r < n; ++r) REQUIRE(reps[r] == reps[0]);
+    std::string s = reps[0].str();
+    std::vector<size_t> order(n);
+    for (size_t i = 0; i < n; ++i) order[i] = i;
+    bool whole = false;
+    do {
+      std::string cat = "[";
+      for (size_t i : order) cat += words[i];
+      whole = whole || s == cat + "]";
+    } while (!whole && std::next_permutation(order.begin(), order.end()));
+    INFO("round " << round << ": " << s);
+    CHECK(whole);
+  }
+}
+
 TEST_CASE("text: a concurrent insert inside a word another replica is typing lands inside it") {
   text base;
   (void)apply(base, 9, 0, 0, "ac");
@@ -132,7 +177,7 @@ TEST_CASE("text: a delete that arrives before its items, and items that arrive b
   CHECK(b.live_items() == 6);
 }
 
-TEST_CASE("text: key deletion removes every visible codepoint; a concurrent insert survives") {
+TEST_CASE("text: key deletion removes every visible codepoint, and a concurrent insert survives") {
   text a;
   (void)apply(a, 1, 0, 0, "shared");
   text b = a;
@@ -161,7 +206,7 @@ TEST_CASE("text: bad splices are refused and change nothing") {
   CHECK(a == before);
 }
 
-TEST_CASE("text: a delta is small; the codec refuses hostile bytes without allocating their claims") {
+TEST_CASE("text: a delta is small, and the codec refuses hostile bytes without allocating their claims") {
   text a;
   (void)apply(a, 0x1234567890ABCDEFull, 0, 0, std::string(1000, 'x'));
   text d = apply(a, 0x1234567890ABCDEFull, 500, 0, "y");
