@@ -239,7 +239,7 @@ result<text> text::splice(node_id self, uint64_t pos, uint64_t del, std::string_
 
 void text::join(const text& other) {
   if (this == &other) return;
-  if (is_bottom() && other.pending_.empty()) {
+  if (is_bottom()) {  // a copy: other's pending runs wait for origins it lacks (from_parts, splice settle)
     *this = other;
     return;
   }

@@ -138,10 +138,12 @@ inputs crdt_value_inputs() {
   int i = 0;
   for (const value& v : sample_values()) {
     std::string name = std::string(to_string(v.type())) + "-" + std::to_string(i++);
-    std::string packed = encode_packed(v);
     out.emplace_back(name, encode(v));
-    if (encode(v) != packed) out.emplace_back(name + "-packed", packed);
-    out.emplace_back(name + "-unpacked", test::unpacked_form(packed));
+    if (v.type() != type_tag::text) {  // a text has its compact form only
+      std::string packed = encode_packed(v);
+      if (encode(v) != packed) out.emplace_back(name + "-packed", packed);
+      out.emplace_back(name + "-unpacked", test::unpacked_form(packed));
+    }
     out.emplace_back(name + "-context", encode_context(v.context()));
   }
   out.emplace_back("context-empty", encode_context(dot_context{}));
