@@ -20,6 +20,18 @@ std::optional<error> type_refused(const client::update& u, crdt::type_tag want, 
              std::string(crdt::to_string(u.type)));
 }
 
+// The context a conditional write (mvPut, splice) names: nullopt when the request has none.
+result<std::optional<crdt::dot_context>> context_of(const client::update& u, const char* what) {
+  std::optional<crdt::dot_context> seen;
+  if (u.context) {
+    auto c = crdt::decode_context(*u.context);
+    if (!c) return bad("the context is not one a read returned: " + c.err().message);
+    seen = std::move(*c);
+  }
+  if (u.conditional && !seen) return bad(std::string("a conditional ") + what + " needs the context of an earlier read");
+  return seen;
+}
+
 // The mutator of the leaf operation (the key itself, or the last field of the path).
 result<replication::mutator> leaf(const client::update& u) {
   using client::op_kind;
@@ -46,14 +58,9 @@ result<replication::mutator> leaf(const client::update& u) {
     case op_kind::register_set:
       return ops::register_set(u.value);
     case op_kind::mv_put: {
-      std::optional<crdt::dot_context> seen;
-      if (u.context) {
-        auto c = crdt::decode_context(*u.context);
-        if (!c) return bad("the context is not one a read returned: " + c.err().message);
-        seen = std::move(*c);
-      }
-      if (u.conditional && !seen) return bad("a conditional put needs the context of an earlier read");
-      return ops::mv_put(u.value, std::move(seen), u.conditional);
+      auto seen = context_of(u, "put");
+      if (!seen) return seen.err();
+      return ops::mv_put(u.value, std::move(*seen), u.conditional);
     }
     case op_kind::set_add:
       if (u.members.empty()) return bad("set add needs at least one member");
@@ -66,15 +73,10 @@ result<replication::mutator> leaf(const client::update& u) {
     case op_kind::remove_key:
       return ops::remove_key();
     case op_kind::splice: {
-      std::optional<crdt::dot_context> seen;
-      if (u.context) {
-        auto c = crdt::decode_context(*u.context);
-        if (!c) return bad("the context is not one a read returned: " + c.err().message);
-        seen = std::move(*c);
-      }
-      if (u.conditional && !seen) return bad("a conditional splice needs the context of an earlier read");
+      auto seen = context_of(u, "splice");
+      if (!seen) return seen.err();
       if (u.delete_count == 0 && u.value.empty()) return bad("a splice must delete or insert something");
-      return ops::text_splice(u.position, u.delete_count, u.value, std::move(seen), u.conditional);
+      return ops::text_splice(u.position, u.delete_count, u.value, std::move(*seen), u.conditional);
     }
   }
   return bad("unknown operation");

@@ -4,6 +4,7 @@
 
 #include "base/varint.hpp"
 #include "crdt/codec.hpp"
+#include "crdt/codec_reader.hpp"
 #include "crdt/codec_text.hpp"
 
 namespace rumor::crdt::detail {
@@ -80,49 +81,17 @@ std::string encode_as(const T& c) {
 
 error bad(std::string what) { return error{errc::decode_error, "invalid compact encoding: " + std::move(what)}; }
 
-// Reads the parts of the compact form one by one; the first failure is kept in `failure`.
-struct reader {
-  std::string_view in;
-  std::size_t at = 0;
-  std::optional<error> failure;
+// Reads the parts of the compact form one by one (codec_reader.hpp), counting what it decodes.
+struct reader : codec_reader {
   uint64_t items = 0;  // version vector entries, cloud dots and store entries decoded so far
+
+  reader(std::string_view bytes, std::size_t from) : codec_reader{bytes, from} {}
 
   // As the packed form unpacks to at most codec_max_unpacked_bytes, a compact input decodes to at
   // most that many 16-byte items: a byte of input never stands for more than ~16 bytes of memory.
   static constexpr uint64_t max_items = codec_max_unpacked_bytes / 16;
   bool item() {
     if (++items > max_items) return fail("more than " + std::to_string(max_items) + " dots and entries");
-    return true;
-  }
-
-  bool fail(std::string what) {
-    if (!failure) failure = bad(std::move(what));
-    return false;
-  }
-  bool varint(uint64_t& v, const char* what) {
-    auto r = get_varint(in, at);
-    if (!r) return fail(std::string(what) + " cut off");
-    v = *r;
-    return true;
-  }
-  bool u64(uint64_t& v, const char* what) {
-    auto r = get_u64le(in, at);
-    if (!r) return fail(std::string(what) + " cut off");
-    v = *r;
-    return true;
-  }
-  bool bytes(std::string& v, const char* what) {
-    uint64_t n = 0;
-    if (!varint(n, what)) return false;
-    if (n > in.size() - at) return fail(std::string(what) + " of " + std::to_string(n) + " bytes exceeds the input");
-    v.assign(in.substr(at, n));
-    at += n;
-    return true;
-  }
-  // A count of items of at least `min_bytes` bytes each: bounded by what is left.
-  bool count(uint64_t& n, std::size_t min_bytes, const char* what) {
-    if (!varint(n, what)) return false;
-    if (n > (in.size() - at) / min_bytes) return fail(std::string(what) + " " + std::to_string(n) + " exceeds the input");
     return true;
   }
 };
@@ -239,7 +208,7 @@ bool has_compact_form(type_tag t) {
 void put_compact_context(std::string& out, const dot_context& c) { put_context(out, c); }
 
 result<dot_context> get_compact_context(std::string_view in, std::size_t& at) {
-  reader r{in, at, std::nullopt};
+  reader r{in, at};
   auto parts = get_context(r);
   if (!parts) return *r.failure;
   at = r.at;
@@ -258,7 +227,7 @@ std::optional<std::string> encode_compact(const value& v) {
 }
 
 result<value> decode_compact(std::string_view bytes) {
-  reader r{bytes, 2, std::nullopt};
+  reader r{bytes, 2};
   if (bytes.size() < 2 || static_cast<uint8_t>(bytes[0]) != codec_compact_marker) return bad("too short");
   switch (static_cast<uint8_t>(bytes[1])) {
     case static_cast<uint8_t>(type_tag::g_counter): return decode_as<g_counter>(r);

@@ -6,6 +6,7 @@
 
 #include "base/varint.hpp"
 #include "crdt/codec_compact.hpp"
+#include "crdt/codec_reader.hpp"
 #include "crdt/utf8.hpp"
 
 namespace rumor::crdt::detail {
@@ -76,26 +77,10 @@ void put_runs(std::string& out, const std::vector<text_run>& runs, const node_ta
   }
 }
 
-struct reader {
-  std::string_view in;
-  std::size_t at = 0;
-  std::optional<error> failure;
+// codec_reader (codec_reader.hpp) with the text form's node references and relative counters.
+struct reader : codec_reader {
+  reader(std::string_view bytes, std::size_t from) : codec_reader{bytes, from, "invalid text encoding: "} {}
 
-  bool fail(std::string what) {
-    if (!failure) failure = error{errc::decode_error, "invalid text encoding: " + std::move(what)};
-    return false;
-  }
-  bool varint(uint64_t& v, const char* what) {
-    auto r = get_varint(in, at);
-    if (!r) return fail(std::string(what) + " cut off");
-    v = *r;
-    return true;
-  }
-  bool count(uint64_t& n, std::size_t min_bytes, const char* what) {
-    if (!varint(n, what)) return false;
-    if (n > (in.size() - at) / min_bytes) return fail(std::string(what) + " " + std::to_string(n) + " exceeds the input");
-    return true;
-  }
   bool node(const std::vector<node_id>& nodes, uint64_t idx, node_id& out) {
     if (idx >= nodes.size()) return fail("node index " + std::to_string(idx) + " out of range");
     out = nodes[idx];
@@ -244,7 +229,7 @@ result<text> decode_text(std::string_view bytes) {
   if (bytes.size() < 2 || static_cast<uint8_t>(bytes[0]) != codec_compact_marker ||
       static_cast<uint8_t>(bytes[1]) != static_cast<uint8_t>(type_tag::text))
     return error{errc::decode_error, "invalid text encoding: not a text"};
-  reader r{bytes, 2, std::nullopt};
+  reader r{bytes, 2};
   auto ctx = get_compact_context(bytes, r.at);
   if (!ctx) return ctx.err();
   std::vector<node_id> nodes = context_nodes(*ctx);

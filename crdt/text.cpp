@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <set>
+#include <utility>
 
 #include "crdt/text_seq.hpp"
 #include "crdt/utf8.hpp"
@@ -154,7 +155,16 @@ text::text(store_type, dot_context c) : seq_(std::make_unique<impl>()), ctx_(std
 
 text::text(const text& o)
     : seq_(std::make_unique<impl>(*o.seq_)), pending_(o.pending_), deleted_(o.deleted_), ctx_(o.ctx_) {}
-text::text(text&& o) noexcept = default;
+// A moved-from text is the empty text (not a null structure every method would have to check).
+text::text(text&& o)
+    : seq_(std::exchange(o.seq_, std::make_unique<impl>())),
+      pending_(std::move(o.pending_)),
+      deleted_(std::move(o.deleted_)),
+      ctx_(std::move(o.ctx_)) {
+  o.pending_.clear();
+  o.deleted_ = {};
+  o.ctx_ = {};
+}
 text& text::operator=(const text& o) {
   if (this != &o) {
     text copy(o);
@@ -162,7 +172,18 @@ text& text::operator=(const text& o) {
   }
   return *this;
 }
-text& text::operator=(text&& o) noexcept = default;
+text& text::operator=(text&& o) {
+  if (this != &o) {
+    seq_ = std::exchange(o.seq_, std::make_unique<impl>());
+    pending_ = std::move(o.pending_);
+    deleted_ = std::move(o.deleted_);
+    ctx_ = std::move(o.ctx_);
+    o.pending_.clear();
+    o.deleted_ = {};
+    o.ctx_ = {};
+  }
+  return *this;
+}
 text::~text() = default;
 
 uint64_t text::size() const noexcept { return seq_ ? seq_->visible() : 0; }

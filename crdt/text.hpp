@@ -105,9 +105,9 @@ class text {
   // REQUIRES: `s` is store_type{} (a text built from a context: deletes the items of `c`).
   text(store_type s, dot_context c);
   text(const text& other);
-  text(text&& other) noexcept;
+  text(text&& other);  // leaves `other` empty (allocates its new structure)
   text& operator=(const text& other);
-  text& operator=(text&& other) noexcept;
+  text& operator=(text&& other);
   ~text();
 
   // Replaces `del` codepoints at codepoint position `pos` with `ins` (UTF-8) for `self`; returns
@@ -116,7 +116,7 @@ class text {
   result<text> splice(node_id self, uint64_t pos, uint64_t del, std::string_view ins);
 
   // Live codepoints.
-  uint64_t size() const noexcept;
+  uint64_t size() const noexcept;  // (a moved-from text is empty)
   // The live content as UTF-8.
   std::string str() const;
   // Live codepoints [pos, pos + count) (clipped) as UTF-8.

@@ -280,3 +280,19 @@ TEST_CASE("text: mutated encodings are refused or decode to a text that round-tr
   }
   MESSAGE("mutated encodings that still decode: " << decoded << " of 20000");
 }
+
+TEST_CASE("text: a moved-from text is the empty text and can be used again") {
+  text a;
+  (void)apply(a, 1, 0, 0, "moved");
+  text b = std::move(a);
+  CHECK(b.str() == "moved");
+  CHECK(a.str().empty());  // NOLINT(bugprone-use-after-move): what this test is about
+  CHECK(a.is_bottom());
+  a.join(b);
+  CHECK(a == b);
+  text c;
+  c = std::move(b);
+  CHECK(c.str() == "moved");
+  (void)apply(b, 2, 0, 0, "again");  // NOLINT(bugprone-use-after-move)
+  CHECK(b.str() == "again");
+}
