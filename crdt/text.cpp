@@ -285,6 +285,43 @@ void text::join(const text& other) {
   pending_ = settle(*seq_, std::move(incoming));
 }
 
+bool text::changed_since(const dot_context& seen, node_id self) const {
+  if (!seen.leq(ctx_)) return true;
+  std::vector<node_id> nodes;
+  for (const auto& [n, c] : ctx_.compact_part().entries()) nodes.push_back(n);
+  for (const dot& d : ctx_.cloud()) nodes.push_back(d.node);
+  std::sort(nodes.begin(), nodes.end());
+  nodes.erase(std::unique(nodes.begin(), nodes.end()), nodes.end());
+  const auto& seen_cloud = seen.cloud();
+  for (node_id n : nodes) {
+    // The dots of n here that `seen` lacks, as ranges [x, y).
+    std::vector<std::pair<uint64_t, uint64_t>> fresh;
+    uint64_t mine = ctx_.compact_part().get(n), theirs = seen.compact_part().get(n);
+    if (mine > theirs) {
+      uint64_t at = theirs + 1;
+      for (auto it = std::lower_bound(seen_cloud.begin(), seen_cloud.end(), dot{n, at});
+           it != seen_cloud.end() && it->node == n && it->counter <= mine; ++it) {
+        if (it->counter > at) fresh.emplace_back(at, it->counter);
+        at = it->counter + 1;
+      }
+      if (at <= mine) fresh.emplace_back(at, mine + 1);
+    }
+    for (const dot& d : ctx_.cloud())
+      if (d.node == n && !seen.contains(d)) fresh.emplace_back(d.counter, d.counter + 1);
+    if (fresh.empty()) continue;
+    if (n != self) return true;
+    for (const auto& [x, y] : fresh) {
+      auto held = deleted_.overlap(n, x, y);
+      if (held.size() != 1 || held[0] != std::pair{x, y}) return true;  // an edit's dot, not a seed's
+      // Deleted ids that some item holds are that item's insert: an edit.
+      for (const text_run& r : pending_)
+        if (r.id.node == n && r.id.counter < y && x < r.id.counter + r.length) return true;
+      if (seq_->has_any(n, x, y)) return true;
+    }
+  }
+  return false;
+}
+
 std::vector<text_run> text::runs() const {
   std::vector<text_run> out;
   seq_->for_each_run([&](const seq_run& r) { append_canonical(out, r); });

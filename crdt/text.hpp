@@ -124,6 +124,13 @@ class text {
 
   void join(const text& other);
 
+  // True iff the text changed since a read that returned context `seen` (what a conditional
+  // splice checks): something was seen here that the read had not, or the read saw something
+  // this text lacks. Dots of `self` that name no edit — ids in the delete set that no item
+  // holds, as the replica's first-write seed (replication/replica.cpp) and a text built from a
+  // context add them — are not changes: a node's first splice of a key it read is not refused.
+  bool changed_since(const dot_context& seen, node_id self) const;
+
   const dot_context& context() const noexcept { return ctx_; }
   store_type store() const noexcept { return store_type{this}; }
   bool is_bottom() const noexcept;

@@ -26,6 +26,15 @@ std::optional<where> text_seq::locate(const dot& d) const {
   return std::nullopt;
 }
 
+bool text_seq::has_any(node_id n, uint64_t first, uint64_t last) const {
+  if (first >= last) return false;
+  if (has(dot{n, first})) return true;
+  auto ni = index_.find(n);
+  if (ni == index_.end()) return false;
+  auto it = ni->second.upper_bound(first);  // a run starting inside the range
+  return it != ni->second.end() && it->first < last;
+}
+
 where text_seq::next(const where& w) const {
   if (w.kind == where::end) return w;
   if (w.kind == where::start) return blocks_.empty() ? where{where::end} : where{where::item, 0, 0, 0};

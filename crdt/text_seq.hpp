@@ -61,6 +61,8 @@ class text_seq {
   uint64_t visible() const noexcept { return visible_; }
   uint64_t items() const noexcept { return items_; }
   bool has(const dot& d) const { return locate(d).has_value(); }
+  // True iff some integrated item of node `n` has a counter in [first, last).
+  bool has_any(node_id n, uint64_t first, uint64_t last) const;
   // Position of item `d`; nullopt when it is not integrated. {0, 0} is not an item.
   std::optional<where> locate(const dot& d) const;
   // The item after `w` (the first item for start), or end.

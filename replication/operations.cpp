@@ -90,7 +90,7 @@ mutator text_splice(uint64_t pos, uint64_t del, std::string ins, std::optional<c
     if (!t) return wrong_type(crdt::type_tag::text, v);
     if (conditional) {
       if (!seen) return error{errc::invalid_argument, "a conditional splice needs the context of an earlier read"};
-      if (!(t->context() == *seen))
+      if (t->changed_since(*seen, self))
         return error{errc::conflict, "the text changed since the given context was read; read again and retry"};
     }
     auto d = t->splice(self, pos, del, ins);

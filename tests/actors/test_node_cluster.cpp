@@ -314,6 +314,26 @@ TEST_CASE("text: splices on three embedded nodes converge, a conditional splice 
   auto stale = c.nodes[0]->apply("notes", op::splice(0, 0, "!", ctx, true));
   REQUIRE(!stale);
   CHECK(stale.err().code == rumor::errc::conflict);
+  // On a node that has never written the key, a splice conditional on its own read applies (its
+  // first write's seed is not a change), and the next one with the same read conflicts.
+  REQUIRE(eventually([&] { return text_at(*c.nodes[1]) == text_at(*c.nodes[0]); }, 15s));
+  auto fresh = c.nodes[1]->get("notes");
+  REQUIRE(fresh);
+  REQUIRE(*fresh);
+  // nodes[1] typed xyz above, so use a third, new key for the never-written case.
+  REQUIRE(c.nodes[0]->apply("other", op::splice(0, 0, "abc")));
+  REQUIRE(eventually([&] {
+    auto e = c.nodes[2]->get("other");
+    return e && *e && (*e)->value.get_if<rumor::crdt::text>() && (*e)->value.get_if<rumor::crdt::text>()->str() == "abc";
+  }, 15s));
+  auto other = c.nodes[2]->get("other");
+  REQUIRE(other);
+  std::string other_ctx = (**other).context;
+  auto first_write = c.nodes[2]->apply("other", op::splice(3, 0, "d", other_ctx, true));
+  CHECK(first_write.has_value());
+  auto second = c.nodes[2]->apply("other", op::splice(4, 0, "e", other_ctx, true));
+  REQUIRE(!second);
+  CHECK(second.err().code == rumor::errc::conflict);
   auto past_end = c.nodes[0]->apply("notes", op::splice(9, 0, "!"));
   REQUIRE(!past_end);
   CHECK(past_end.err().code == rumor::errc::invalid_argument);

@@ -296,3 +296,29 @@ TEST_CASE("text: a moved-from text is the empty text and can be used again") {
   (void)apply(b, 2, 0, 0, "again");  // NOLINT(bugprone-use-after-move)
   CHECK(b.str() == "again");
 }
+
+TEST_CASE("text: changed_since ignores a node's first-write seed and sees every edit after a read") {
+  text a;
+  (void)apply(a, 1, 0, 0, "read me");
+  const dot_context seen = a.context();
+  CHECK_FALSE(a.changed_since(seen, 1));
+  CHECK_FALSE(a.changed_since(seen, 2));
+  // Node 2's first write of the key joins a seed (its dots below its clock) before the splice runs.
+  text b = a;
+  b.join(text{text::store_type{}, dot_context::of(std::vector<dot>{{2, 1}, {2, 2}, {2, 3}})});
+  CHECK(b.str() == "read me");
+  CHECK_FALSE(b.changed_since(seen, 2));
+  CHECK(b.changed_since(seen, 3));  // another node's dots are someone's edit
+  text c = b;
+  (void)apply(c, 2, 0, 0, "x");
+  CHECK(c.changed_since(seen, 2));  // its own insert after the read
+  text d = a;
+  (void)apply(d, 1, 0, 1, "");
+  CHECK(d.changed_since(seen, 1));  // a delete (its dot) after the read
+  text e = a;
+  (void)apply(e, 2, 7, 0, "!");
+  (void)apply(e, 2, 7, 1, "");       // inserted and deleted again: still a change
+  CHECK(e.changed_since(seen, 2));
+  text behind;                        // a replica that lacks what the read saw
+  CHECK(behind.changed_since(seen, 1));
+}
