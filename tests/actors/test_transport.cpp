@@ -632,10 +632,24 @@ TEST_CASE_FIXTURE(fixture, "transport: a client is accepted with a role = client
   CHECK(no.refusal_code == errc::invalid_argument);
   CHECK(no.refusal.find("cluster 'prod'") != std::string::npos);
 
-  auto old = connect();
-  send(old, hello_frame("", 0, true, replication::client_protocol_version + 1));
-  CHECK(closed_by_broker(old));
-  CHECK(refusal(old).refusal_code == errc::unsupported_version);
+  auto newer = connect();
+  send(newer, hello_frame("", 0, true, replication::client_protocol_version + 1));
+  CHECK(closed_by_broker(newer));
+  CHECK(refusal(newer).refusal_code == errc::unsupported_version);
+
+  // A client of the previous version (4: before the text type) is accepted and answered in its
+  // own version; one older than that is refused.
+  auto v4 = connect();
+  send(v4, hello_frame("", 0, true, replication::min_client_protocol_version));
+  auto out4 = written_peer(v4);
+  REQUIRE(out4.size() == 1);
+  CHECK(std::get<replication::hello>(out4[0]).refusal.empty());
+  CHECK(std::get<replication::hello>(out4[0]).version == replication::min_client_protocol_version);
+  CHECK_FALSE(closed_by_broker(v4));
+  auto v3 = connect();
+  send(v3, hello_frame("", 0, true, replication::min_client_protocol_version - 1));
+  CHECK(closed_by_broker(v3));
+  CHECK(refusal(v3).refusal_code == errc::unsupported_version);
 }
 
 TEST_CASE_FIXTURE(fixture, "transport: a client request becomes a call — the reply is written back") {
