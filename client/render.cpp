@@ -259,6 +259,14 @@ std::string render_text(const crdt::value& v) {
       v.variant());
 }
 
+rumor::status condition_on(update& u, std::string_view text) {
+  auto ctx = parse_context(text);
+  if (!ctx) return ctx.err();
+  u.context = crdt::encode_context(*ctx);
+  u.conditional = true;
+  return {};
+}
+
 result<std::string> render_text_from_bytes(std::string_view codec_bytes) {
   auto v = crdt::decode(codec_bytes);
   if (!v) return v.err();

@@ -40,6 +40,7 @@
 
 #include "base/result.hpp"
 #include "crdt/dot_context.hpp"
+#include "client/client_messages.hpp"
 #include "crdt/value.hpp"
 
 namespace rumor::client {
@@ -66,5 +67,8 @@ std::string context_to_string(const crdt::dot_context& ctx);
 // Errors: invalid_argument when `text` is not an even number of hex digits (surrounding ASCII
 // whitespace is ignored); the decode error of crdt::decode_context otherwise.
 result<crdt::dot_context> parse_context(std::string_view text);
+// Makes `u` (an mvPut or a splice) conditional on the context a read printed as `text`
+// (context_to_string); the errors of parse_context, and `u` unchanged.
+rumor::status condition_on(update& u, std::string_view text);
 
 }  // namespace rumor::client

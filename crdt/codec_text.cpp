@@ -16,15 +16,6 @@ namespace {
 uint64_t zigzag(int64_t v) { return (static_cast<uint64_t>(v) << 1) ^ static_cast<uint64_t>(v >> 63); }
 int64_t unzigzag(uint64_t v) { return static_cast<int64_t>(v >> 1) ^ -static_cast<int64_t>(v & 1); }
 
-std::vector<node_id> context_nodes(const dot_context& c) {
-  std::vector<node_id> out;
-  for (const auto& [n, counter] : c.compact_part().entries()) out.push_back(n);
-  for (const dot& d : c.cloud()) out.push_back(d.node);
-  std::sort(out.begin(), out.end());
-  out.erase(std::unique(out.begin(), out.end()), out.end());
-  return out;
-}
-
 struct node_table {
   std::vector<node_id> nodes;
   std::map<node_id, uint64_t> index;
@@ -174,7 +165,7 @@ bool get_runs(reader& r, const std::vector<node_id>& nodes, std::vector<text_run
 std::string encode_text(const text& t) {
   std::vector<text_run> seq = t.runs(), pend = t.pending();
   node_table nt;
-  nt.nodes = context_nodes(t.context());
+  nt.nodes = t.context().nodes();
   std::vector<node_id> extra;
   auto note = [&](const dot& d) {
     if (d.counter != 0 && !std::binary_search(nt.nodes.begin(), nt.nodes.end(), d.node)) extra.push_back(d.node);
@@ -188,7 +179,6 @@ std::string encode_text(const text& t) {
   t.deleted().for_each([&](node_id n, uint64_t, uint64_t) { note(dot{n, 1}); });
   std::sort(extra.begin(), extra.end());
   extra.erase(std::unique(extra.begin(), extra.end()), extra.end());
-  size_t ctx_nodes = nt.nodes.size();
   nt.nodes.insert(nt.nodes.end(), extra.begin(), extra.end());
   for (size_t i = 0; i < nt.nodes.size(); ++i) nt.index[nt.nodes[i]] = i;
 
@@ -198,7 +188,6 @@ std::string encode_text(const text& t) {
   put_compact_context(out, t.context());
   put_varint(out, extra.size());
   for (node_id n : extra) put_u64le(out, n);
-  (void)ctx_nodes;
   put_runs(out, seq, nt);
   put_runs(out, pend, nt);
   std::map<node_id, std::vector<std::pair<uint64_t, uint64_t>>> del;
@@ -232,7 +221,7 @@ result<text> decode_text(std::string_view bytes) {
   reader r{bytes, 2};
   auto ctx = get_compact_context(bytes, r.at);
   if (!ctx) return ctx.err();
-  std::vector<node_id> nodes = context_nodes(*ctx);
+  std::vector<node_id> nodes = ctx->nodes();
   uint64_t x = 0;
   if (!r.count(x, 8, "node table size")) return *r.failure;
   for (uint64_t i = 0; i < x; ++i) {

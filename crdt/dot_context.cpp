@@ -126,4 +126,13 @@ uint64_t dot_context::dot_count() const noexcept {
   return n + cloud_.size();
 }
 
+std::vector<node_id> dot_context::nodes() const {
+  std::vector<node_id> out;
+  for (const auto& [n, c] : vv_.entries()) out.push_back(n);
+  for (const dot& d : cloud_) out.push_back(d.node);
+  std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
+  return out;
+}
+
 }  // namespace rumor::crdt

@@ -64,6 +64,8 @@ class dot_context {
   }
 
   bool empty() const noexcept { return vv_.empty() && cloud_.empty(); }
+  // The nodes with a dot in the set, ascending, once each.
+  std::vector<node_id> nodes() const;
   const version_vector& compact_part() const noexcept { return vv_; }
   const std::vector<dot>& cloud() const noexcept { return cloud_; }
 

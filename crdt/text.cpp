@@ -20,6 +20,8 @@ struct text::impl : detail::text_seq {
 namespace {
 
 text_run public_run(const seq_run& r) { return text_run{r.id, r.length, r.left, r.right, r.chars}; }
+// A pending run as held (uniform: deleted iff it has no codepoints; its length is never 0).
+seq_run held_run(const text_run& r) { return seq_run{r.id, r.length, r.left, r.right, r.chars.empty(), r.chars}; }
 
 // Chains: b continues a (same node, next id, left origin a's last item, same right origin).
 bool chains(const text_run& a, const seq_run& b) {
@@ -276,24 +278,19 @@ void text::join(const text& other) {
   };
   other.seq_->for_each_run(take);
   for (const text_run& r : other.pending_)
-    take(seq_run{r.id, r.length, r.left, r.right, r.chars.empty() && r.length > 0, r.chars});
+    take(held_run(r));
   ctx_.join(other.ctx_);
   // 3. Integrate what can be (both origins here); the rest waits in pending_.
   for (const text_run& r : pending_)
-    for (seq_run& p : split_by(seq_run{r.id, r.length, r.left, r.right, r.chars.empty(), r.chars}, deleted_))
+    for (seq_run& p : split_by(held_run(r), deleted_))
       incoming.push_back(std::move(p));
   pending_ = settle(*seq_, std::move(incoming));
 }
 
 bool text::changed_since(const dot_context& seen, node_id self) const {
   if (!seen.leq(ctx_)) return true;
-  std::vector<node_id> nodes;
-  for (const auto& [n, c] : ctx_.compact_part().entries()) nodes.push_back(n);
-  for (const dot& d : ctx_.cloud()) nodes.push_back(d.node);
-  std::sort(nodes.begin(), nodes.end());
-  nodes.erase(std::unique(nodes.begin(), nodes.end()), nodes.end());
   const auto& seen_cloud = seen.cloud();
-  for (node_id n : nodes) {
+  for (node_id n : ctx_.nodes()) {
     // The dots of n here that `seen` lacks, as ranges [x, y).
     std::vector<std::pair<uint64_t, uint64_t>> fresh;
     uint64_t mine = ctx_.compact_part().get(n), theirs = seen.compact_part().get(n);
@@ -331,7 +328,7 @@ std::vector<text_run> text::runs() const {
 std::vector<text_run> text::pending() const {
   std::vector<text_run> out;
   for (const text_run& r : pending_)
-    append_canonical(out, seq_run{r.id, r.length, r.left, r.right, r.chars.empty(), r.chars});
+    append_canonical(out, held_run(r));
   return out;
 }
 

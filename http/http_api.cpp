@@ -225,12 +225,8 @@ status parse_operation(const std::string& body, client::update& u) {
     if (op == "mvput") {
       std::optional<std::string> ctx;
       if (auto s = string_field(j, "context", ctx, false); !s) return s;
-      if (ctx) {
-        auto parsed = client::parse_context(*ctx);
-        if (!parsed) return error{errc::invalid_argument, "\"context\": " + parsed.err().message};
-        u.context = crdt::encode_context(*parsed);
-        u.conditional = true;
-      }
+      if (ctx)
+        if (auto s = client::condition_on(u, *ctx); !s) return error{errc::invalid_argument, "\"context\": " + s.err().message};
     }
   } else if (op == "sadd" || op == "srem") {
     auto it = j.find("members");
@@ -265,12 +261,8 @@ status parse_operation(const std::string& body, client::update& u) {
     u.op = client::op_kind::splice;
     u.type = crdt::type_tag::text;
     u.value = text.value_or("");
-    if (ctx) {
-      auto parsed = client::parse_context(*ctx);
-      if (!parsed) return error{errc::invalid_argument, "\"context\": " + parsed.err().message};
-      u.context = crdt::encode_context(*parsed);
-      u.conditional = true;
-    }
+    if (ctx)
+      if (auto s = client::condition_on(u, *ctx); !s) return error{errc::invalid_argument, "\"context\": " + s.err().message};
   } else if (op == "del") {
     u.op = client::op_kind::remove_key;
     if (!u.path.empty()) {

@@ -373,12 +373,9 @@ int run_client(const client_options& o, const client_command& c) {
       u.delete_count = static_cast<uint64_t>(*del);
       if (c.args.size() == 4) u.value = c.args[3];
       if (u.delete_count == 0 && u.value.empty()) return usage(n, "nothing to do: DEL is 0 and there is no TEXT");
-      if (!c.context.empty()) {
-        auto ctx = client::parse_context(c.context);
-        if (!ctx) return usage(n, "--context: " + ctx.err().message + " (pass the context printed by rumor text --context)");
-        u.context = crdt::encode_context(*ctx);
-        u.conditional = true;
-      }
+      if (!c.context.empty())
+        if (auto s = client::condition_on(u, c.context); !s)
+          return usage(n, "--context: " + s.err().message + " (pass the context printed by rumor text --context)");
     }
   }
   else if (n == "incr" || n == "decr") {
@@ -400,12 +397,9 @@ int run_client(const client_options& o, const client_command& c) {
     u.type = n == "set" ? crdt::type_tag::lww_register : crdt::type_tag::mv_register;
     if (!bad && n == "mvput") {
       u.value = c.args[1];
-      if (!c.context.empty()) {
-        auto ctx = client::parse_context(c.context);
-        if (!ctx) return usage(n, "--context: " + ctx.err().message + " (pass the context printed by mvget)");
-        u.context = crdt::encode_context(*ctx);
-        u.conditional = true;
-      }
+      if (!c.context.empty())
+        if (auto s = client::condition_on(u, c.context); !s)
+          return usage(n, "--context: " + s.err().message + " (pass the context printed by mvget)");
     } else if (!bad) {
       u.value = c.args[1];
     }
