@@ -371,10 +371,11 @@ result<std::unique_ptr<node>> node::start(node_config cfg) {
   // Held by the node only (impl::storage): a handle left in this scope would keep the actor alive
   // while a failed start below stops the node, and its thread waits for that.
   p->storage = actors::spawn_storage(*p->sys, p->store, p->replica);
-  caf::anon_send(p->replica, actors::replica_init{rep, p->transport, p->storage, p->address});
-  p->log->info("node {:016x} listening on {} (cluster '{}', data {})", p->id, p->address, cfg.cluster, cfg.data_dir);
   p->cfg = std::move(cfg);
   auto n = std::unique_ptr<node>(new node(std::move(p)));
+  // The HTTP endpoint binds before the replica starts: until replica_init, client requests (and
+  // so a readiness probe) are answered `unavailable`, so a node that answers has every listener
+  // it was asked for, and a busy --http port fails the start before the node serves anyone.
   if (!n->impl_->cfg.http.empty()) {
     if (auto h = split_address(n->impl_->cfg.http); h && !is_loopback_host(h->first))
       n->impl_->log->warn("the HTTP endpoint on {} has no TLS and no authentication: anyone who reaches it can read "
@@ -396,6 +397,10 @@ result<std::unique_ptr<node>> node::start(node_config cfg) {
     if (!s) return s.err();  // the node stops as `n` goes
     n->impl_->http = std::move(*s);
   }
+  auto& im = *n->impl_;
+  caf::anon_send(im.replica, actors::replica_init{rep, im.transport, im.storage, im.address});
+  im.log->info("node {:016x} listening on {} (cluster '{}', data {})", im.id, im.address, im.cfg.cluster,
+               im.cfg.data_dir);
   return n;
 }
 
