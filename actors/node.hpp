@@ -136,8 +136,10 @@ operation map_remove(std::vector<std::string> path, crdt::type_tag field_type);
 
 struct change {
   std::string key;
-  std::optional<crdt::value> value;  // after the change; nullopt if the key is gone
+  std::optional<crdt::value> value;  // after the change; nullopt if the key is gone or value_omitted
   uint64_t origin = 0;               // node that made the update; 0 for repairs
+  std::optional<client::set_changes> set;  // subscriptions with set_changes, or_set keys
+  bool value_omitted = false;        // an or_set over client::watch_value_max_members
 };
 
 struct member {
@@ -211,7 +213,8 @@ class node {
   // Calls `fn` for every change of a key starting with `prefix`, local or from peers, from the
   // node's replica actor (keep it quick; do not block on this node inside it). Returns an id for
   // unsubscribe().
-  uint64_t subscribe(std::string prefix, std::function<void(const change&)> fn);
+  // `set_changes`: as client::watch's.
+  uint64_t subscribe(std::string prefix, std::function<void(const change&)> fn, bool set_changes = false);
   void unsubscribe(uint64_t id);
 
   // ---- the linearizable compare-and-set lane (its own key namespace; never a CRDT key) ----

@@ -14,6 +14,7 @@
 #include "actors/collection_view.hpp"
 #include "actors/metric_families.hpp"
 #include "actors/node.hpp"
+#include "actors/watch_events.hpp"
 #include "client/client_codec.hpp"
 #include "client/render.hpp"
 #include "crdt/codec.hpp"
@@ -88,6 +89,7 @@ namespace {
 struct watch_entry {
   std::string prefix;
   std::function<void(client::event)> on_event;
+  bool set_changes = false;  // client::watch::set_changes
 };
 
 struct replica_actor_state {
@@ -201,21 +203,27 @@ void update_readiness(replica_actor_state& st) {
 
 void notify_watchers(replica_actor_state& st, const std::vector<replication::change>& changes) {
   if (st.watches.empty() || changes.empty()) return;
-  // One event per (key, type) per step: the value after the whole step.
-  std::map<std::pair<std::string, crdt::type_tag>, uint64_t> latest;
-  for (const auto& c : changes) latest[{c.key, c.type}] = c.origin;
-  for (const auto& [kt, origin] : latest) {
-    const auto& [key, type] = kt;
-    bool wanted = false;
-    for (const auto& [id, w] : st.watches) wanted = wanted || key.starts_with(w.prefix);
-    if (!wanted) continue;
-    std::string value;
-    if (auto vs = st.rep->get(key)) {
-      for (const auto& v : *vs)
-        if (v.type() == type && !v.holds_nothing()) value = crdt::encode(v);
+  for (auto& step : merge_step(changes)) {
+    bool wanted = false, value_wanted = false;
+    for (const auto& [id, w] : st.watches) {
+      if (!step.key.starts_with(w.prefix)) continue;
+      wanted = true;
+      value_wanted = value_wanted || event_carries_value(step, w.set_changes);
     }
-    for (const auto& [id, w] : st.watches)
-      if (key.starts_with(w.prefix)) w.on_event(client::event{id.second, key, value, origin});
+    if (!wanted) continue;
+    std::string value;  // read only when some watch is sent it: a big set is not assembled
+    if (value_wanted)
+      if (auto vs = st.rep->get(step.key))
+        for (const auto& v : *vs)
+          if (v.type() == step.type && !v.holds_nothing()) value = crdt::encode(v);
+    for (const auto& [id, w] : st.watches) {
+      if (!step.key.starts_with(w.prefix)) continue;
+      client::event e{id.second, step.key, {}, step.origin};
+      if (event_carries_value(step, w.set_changes)) e.value = value;
+      else e.value_omitted = true;
+      if (w.set_changes) e.set = step.set;
+      w.on_event(std::move(e));
+    }
   }
 }
 
@@ -443,7 +451,7 @@ void handle_request(self_ptr self, uint64_t session, client::request& req, reply
     list_keys_elsewhere(self, req.id, *k, std::move(to));
   } else if (auto* w = std::get_if<client::watch>(&body)) {
     if (!on_event) return respond(st, to, error_response(req.id, error{errc::invalid_argument, "watch without a receiver"}));
-    st.watches[{session, req.id}] = watch_entry{w->prefix, std::move(on_event)};
+    st.watches[{session, req.id}] = watch_entry{w->prefix, std::move(on_event), w->set_changes};
     respond(st, to, ok_response());
   } else if (auto* uw = std::get_if<client::unwatch>(&body)) {
     st.watches.erase({session, uw->watch_id});

@@ -318,12 +318,14 @@ result<node_status> node::status() {
   return s;
 }
 
-uint64_t node::subscribe(std::string prefix, std::function<void(const change&)> fn) {
-  return impl_->runtime->subscribe(std::move(prefix), [fn = std::move(fn)](const actors::change& c) {
-    change out{c.key, std::nullopt, c.origin};
+uint64_t node::subscribe(std::string prefix, std::function<void(const change&)> fn, subscribe_options opts) {
+  auto each = [fn = std::move(fn)](const actors::change& c) {
+    change out{c.key, std::nullopt, c.origin, std::nullopt, c.value_omitted};
     if (c.value && !c.value->holds_nothing()) out.value = api::to_public(*c.value);
+    if (c.set) out.set = set_changes{c.set->size, c.set->added, c.set->removed, c.set->complete};
     fn(out);
-  });
+  };
+  return impl_->runtime->subscribe(std::move(prefix), std::move(each), opts.set_changes);
 }
 
 void node::unsubscribe(uint64_t id) { impl_->runtime->unsubscribe(id); }

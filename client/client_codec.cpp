@@ -85,7 +85,11 @@ void put_body(w::Request::Body::Builder b, const keys& x) {
   k.setLimit(x.limit);
 }
 
-void put_body(w::Request::Body::Builder b, const watch& x) { b.initWatch().setPrefix(data_of(x.prefix)); }
+void put_body(w::Request::Body::Builder b, const watch& x) {
+  auto wr = b.initWatch();
+  wr.setPrefix(data_of(x.prefix));
+  wr.setSetChanges(x.set_changes);
+}
 
 void put_body(w::Request::Body::Builder b, const unwatch& x) { b.initUnwatch().setWatchId(x.watch_id); }
 
@@ -194,6 +198,14 @@ void put(w::ClientMessage::Builder m, const event& x) {
   e.setKey(data_of(x.key));
   e.setValue(data_of(x.value));
   e.setOrigin(x.origin);
+  if (x.set) {
+    auto sc = e.initSetChanges();
+    sc.setSize(x.set->size);
+    if (!x.set->added.empty()) put(sc.initAdded(count(x.set->added.size())), x.set->added);
+    if (!x.set->removed.empty()) put(sc.initRemoved(count(x.set->removed.size())), x.set->removed);
+    sc.setComplete(x.set->complete);
+  }
+  e.setValueOmitted(x.value_omitted);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -307,7 +319,9 @@ class decoder {
         q.body = client::keys{str(k.getPrefix()), k.getLimit()};
         return q;
       }
-      case w::Request::Body::WATCH: q.body = client::watch{str(body.getWatch().getPrefix())}; return q;
+      case w::Request::Body::WATCH:
+        q.body = client::watch{str(body.getWatch().getPrefix()), body.getWatch().getSetChanges()};
+        return q;
       case w::Request::Body::UNWATCH: q.body = client::unwatch{body.getUnwatch().getWatchId()}; return q;
       case w::Request::Body::MEMBERS: q.body = client::members{}; return q;
       case w::Request::Body::STATUS: q.body = client::status{}; return q;
@@ -381,7 +395,14 @@ class decoder {
     return s;
   }
 
-  event get(w::Event::Reader r) { return event{r.getWatchId(), str(r.getKey()), str(r.getValue()), r.getOrigin()}; }
+  event get(w::Event::Reader r) {
+    event e{r.getWatchId(), str(r.getKey()), str(r.getValue()), r.getOrigin(), std::nullopt, r.getValueOmitted()};
+    if (r.hasSetChanges()) {
+      auto sc = r.getSetChanges();
+      e.set = set_changes{sc.getSize(), get(sc.getAdded()), get(sc.getRemoved()), sc.getComplete()};
+    }
+    return e;
+  }
 
   size_t budget_;
 };

@@ -91,6 +91,7 @@ struct keys {
 // from peers), until `unwatch` with the same request id or the connection closes.
 struct watch {
   std::string prefix;
+  bool set_changes = false;  // or_set events carry set_changes; a big set's value is omitted
   friend bool operator==(const watch&, const watch&) = default;
 };
 
@@ -226,12 +227,26 @@ struct response {
   friend bool operator==(const response&, const response&) = default;
 };
 
+// What changes of an or_set did to its members (client.capnp SetChanges).
+struct set_changes {
+  uint64_t size = 0;                  // members after
+  std::vector<std::string> added;     // joined since the key's previous event
+  std::vector<std::string> removed;   // left since then
+  bool complete = true;               // false: more changed than are listed (at most 1,000)
+  friend bool operator==(const set_changes&, const set_changes&) = default;
+};
+// Above this many members an or_set's events to a watch with set_changes omit the value.
+inline constexpr uint64_t watch_value_max_members = 1000;
+
 // A change seen by a watch.
 struct event {
   uint64_t watch_id = 0;
   std::string key;
-  std::string value;  // crdt codec bytes of the key's value after the change (empty: deleted/none)
+  std::string value;  // crdt codec bytes of the key's value after the change (empty: deleted/none,
+                      // or value_omitted)
   uint64_t origin = 0;  // node that made the update (0: a repair / state transfer)
+  std::optional<set_changes> set;  // watches with set_changes, or_set keys
+  bool value_omitted = false;      // a big set's value is not sent (watch_value_max_members)
   friend bool operator==(const event&, const event&) = default;
 };
 

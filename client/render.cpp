@@ -168,6 +168,25 @@ result<crdt::dot_context> parse_context(std::string_view text) {
   return crdt::decode_context(bytes);
 }
 
+std::string render_json(const set_changes& c) {
+  auto list = [](const std::vector<std::string>& members) {
+    std::string out = "[";
+    for (size_t i = 0; i < members.size(); ++i) out += (i ? "," : "") + json_quote(members[i]);
+    return out + "]";
+  };
+  return "{\"size\":" + std::to_string(c.size) + ",\"added\":" + list(c.added) + ",\"removed\":" +
+         list(c.removed) + ",\"complete\":" + (c.complete ? "true" : "false") + "}";
+}
+
+std::string render_text(const set_changes& c) {
+  std::string out;
+  for (const auto& m : c.added) out += "+" + text_escape(m, true) + " ";
+  for (const auto& m : c.removed) out += "-" + text_escape(m, true) + " ";
+  out += "(" + std::to_string(c.size) + (c.size == 1 ? " member" : " members");
+  if (!c.complete) out += "; more changed";
+  return out + ")";
+}
+
 std::string render_json(const crdt::value& v) {
   return std::visit(
       overloaded{

@@ -47,6 +47,10 @@ namespace rumor::client {
 
 std::string render_text(const crdt::value& v);
 std::string render_json(const crdt::value& v);
+// What a watch event says of a set's members: {"size":N,"added":[…],"removed":[…],"complete":B}
+// in JSON; as text "+a +b -c (N members)", with "; more changed" when not complete.
+std::string render_json(const set_changes& c);
+std::string render_text(const set_changes& c);
 
 // Decode crdt codec bytes (crdt::decode) and render them. Errors: the decode error
 // (decode_error / unsupported_version).

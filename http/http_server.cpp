@@ -46,10 +46,16 @@ struct stream {
 std::string sse_frame(const watch_event& e) {
   char origin[17];
   std::snprintf(origin, sizeof origin, "%016llx", static_cast<unsigned long long>(e.origin));
-  std::string data = "{\"key\":" + client::json_quote(e.key) + ",\"type\":" +
-                     (e.value ? client::json_quote(crdt::to_string(e.value->type())) : std::string("null")) +
+  // An omitted value is a big set's (client::watch_value_max_members).
+  std::string type = e.value ? client::json_quote(crdt::to_string(e.value->type()))
+                             : e.value_omitted ? client::json_quote(crdt::to_string(crdt::type_tag::or_set))
+                                               : std::string("null");
+  std::string data = "{\"key\":" + client::json_quote(e.key) + ",\"type\":" + type +
                      ",\"value\":" + (e.value ? client::render_json(*e.value) : std::string("null")) +
-                     ",\"origin\":\"" + origin + "\"}";
+                     ",\"origin\":\"" + origin + "\"";
+  if (e.value_omitted) data += ",\"value_omitted\":true";
+  if (e.set) data += ",\"set\":" + client::render_json(*e.set);
+  data += "}";
   return "event: change\ndata: " + data + "\n\n";
 }
 
@@ -145,6 +151,7 @@ struct server::impl {
   void watch(const httplib::Request& req, httplib::Response& res) {
     const auto start = clock_type::now();
     std::string prefix = req.has_param("prefix") ? req.get_param_value("prefix") : "";
+    const bool set_changes = req.has_param("set_changes") && req.get_param_value("set_changes") != "0";
     auto s = std::make_shared<stream>();
     {
       std::lock_guard lk(streams_mu);
@@ -157,7 +164,7 @@ struct server::impl {
       streams.push_back(s);
     }
     const size_t backlog = cfg.max_stream_backlog;
-    uint64_t id = b.watch(prefix, [s, backlog](const watch_event& e) {
+    uint64_t id = b.watch(prefix, set_changes, [s, backlog](const watch_event& e) {
       std::lock_guard lk(s->mu);
       if (s->events.size() >= backlog) {
         s->overflowed = true;

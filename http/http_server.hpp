@@ -27,18 +27,22 @@ namespace spdlog { class logger; }
 
 namespace rumor::http {
 
-// A change a watch reports: the key's value after it (nullopt: gone), and its origin node.
+// A change a watch reports: the key's value after it (nullopt: gone, or value_omitted), its
+// origin node, and with set_changes (client::watch) what it did to a set's members.
 struct watch_event {
   std::string key;
   std::optional<crdt::value> value;
   uint64_t origin = 0;
+  std::optional<client::set_changes> set;
+  bool value_omitted = false;
 };
 
 struct backend {
   // Sends a client-protocol request to the node; `reply` is called exactly once, on any thread.
   std::function<void(client::request, std::function<void(client::response)>)> submit;
-  // Starts a watch of the keys starting with `prefix`; returns its id for unwatch.
-  std::function<uint64_t(std::string prefix, std::function<void(const watch_event&)>)> watch;
+  // Starts a watch of the keys starting with `prefix` (set_changes: as client::watch's); returns
+  // its id for unwatch.
+  std::function<uint64_t(std::string prefix, bool set_changes, std::function<void(const watch_event&)>)> watch;
   std::function<void(uint64_t id)> unwatch;
   // The node's own measurements for /metrics (empty function or nullopt: left out).
   std::function<std::optional<node_metrics>()> metrics;

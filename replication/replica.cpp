@@ -357,16 +357,17 @@ void replica::update(uint64_t request, std::string_view key, crdt::type_tag type
   delta_record rec{std::string(key), type, ts.bits, crdt::encode(*delta), kv};
   kv.raise(self_, seq);
   std::string encoded;
+  std::optional<set_diff> diff;
   if (win) {
     win->set = *current.get_if<crdt::or_set>();
-    write_set(skey, *win, kv);
+    diff = write_set(skey, *win, kv);
   } else {
     encoded = write_value(skey, current, kv, old, was_empty);
   }
   cur_.append_delta(self_, seq, encode_log_record(rec));
   delta_entry entry{self_, seq, std::move(rec)};
   ++stats_.local_updates;
-  ready_.changes.push_back(change{std::string(key), type, self_});
+  ready_.changes.push_back(change{std::string(key), type, self_, std::move(diff)});
 
   auto ok = std::make_unique<update_ok>(update_ok{self_, seq, std::move(current), std::move(encoded)});
   size_t needed = quorum(c);

@@ -146,10 +146,28 @@ struct reply {
                                         // records (then `values` is empty)
 };
 
+// What one write of an or_set did to its membership (watches report it instead of the whole
+// value of a big set): the members that joined and that left, at most max_listed of them in all
+// (`complete` false: more changed than are listed), and the number of members after.
+struct set_diff {
+  static constexpr size_t max_listed = 1000;
+  uint64_t size = 0;
+  std::vector<std::string> added, removed;
+  bool complete = true;
+  void note(const std::string& member, bool joined) {
+    if (added.size() + removed.size() >= max_listed) {
+      complete = false;
+      return;
+    }
+    (joined ? added : removed).push_back(member);
+  }
+};
+
 struct change {
   std::string key;
   crdt::type_tag type = crdt::type_tag::g_counter;
   node_id origin = 0;  // 0 for state joins (repair), else the update's origin
+  std::optional<set_diff> set;  // an or_set's write: what it did to the members
 };
 
 struct pending_batch {
@@ -396,8 +414,10 @@ class replica {
   // Writes `v` as the value of `skey` (an or_set: its header and the element records that
   // differ from the stored ones). `old_record`: the raw record (read_raw) it replaces. Returns
   // crdt::encode(v).
+  // `diff` (or_sets): set to what the write did to the members.
   std::string write_value(const std::string& skey, const crdt::value& v, const version_vector& kv,
-                   const std::optional<std::string>& old_record, bool old_held_nothing);
+                          const std::optional<std::string>& old_record, bool old_held_nothing,
+                          set_diff* diff = nullptr);
   // The writing half of write_value and write_set: puts `record` (the value-table record) of
   // `skey` into the open batch's overlay, with its bucket digest and tombstone marker.
   void put_record(const std::string& skey, std::string record, const std::optional<std::string>& old_record,
@@ -428,8 +448,8 @@ class replica {
                               const std::vector<std::string>* members, bool committed = false) const;
   // Adds to `w` the members holding dots of `ctx` (a delta's context) that the set holds.
   status load_set_dots(set_window& w, const crdt::dot_context& ctx) const;
-  // Writes w.set (changed from w.before) with key vector `kv`.
-  void write_set(const std::string& skey, const set_window& w, const version_vector& kv);
+  // Writes w.set (changed from w.before) with key vector `kv`; returns what it did to the members.
+  set_diff write_set(const std::string& skey, const set_window& w, const version_vector& kv);
   // `committed`: the store's records only, without the uncommitted ones.
   result<std::optional<std::string>> read_meta(const std::string& name, bool committed = false) const;
   status scan_meta_range(const persistence::key_range& range,
@@ -439,8 +459,8 @@ class replica {
   void erase_meta_now(const std::string& name);
   // Joins the or_set delta `delta` of update (origin, seq), with dependencies `deps`, into its
   // key: reads and writes only the elements it touches. Errors: the store's, corrupt records.
-  status apply_set_delta(const std::string& skey, const crdt::or_set& delta, const version_vector& deps,
-                         node_id origin, uint64_t seq);
+  result<set_diff> apply_set_delta(const std::string& skey, const crdt::or_set& delta, const version_vector& deps,
+                                  node_id origin, uint64_t seq);
 
   // ---- deltas, push, anti-entropy, log truncation (replica_gossip.cpp) ----
   void offer(const delta_entry& e, node_id from, uint64_t now_ms);

@@ -94,12 +94,15 @@ bool replica::apply(const delta_entry& e, node_id from, uint64_t now_ms) {
     return false;
   }
   std::string skey = storage_key(r.key, r.type);
+  std::optional<set_diff> diff;
   if (const auto* set_delta = delta->get_if<crdt::or_set>()) {
     // Stored decomposed: only the elements the delta touches are read and written.
-    if (auto st = apply_set_delta(skey, *set_delta, r.deps, e.origin, e.seq); !st) {
-      if (st.err().code == errc::corrupt) ++stats_.bad_deltas;
+    auto d = apply_set_delta(skey, *set_delta, r.deps, e.origin, e.seq);
+    if (!d) {
+      if (d.err().code == errc::corrupt) ++stats_.bad_deltas;
       return false;  // store read error: leave the gap, anti-entropy retries
     }
+    diff = std::move(*d);
   } else {
     auto old = load(skey);
     if (!old) {
@@ -130,7 +133,7 @@ bool replica::apply(const delta_entry& e, node_id from, uint64_t now_ms) {
   ++stats_.sync_latency_count;
   stats_.sync_latency_sum_ms += latency;
   stats_.sync_latency_max_ms = std::max(stats_.sync_latency_max_ms, latency);
-  ready_.changes.push_back(change{r.key, r.type, e.origin});
+  ready_.changes.push_back(change{r.key, r.type, e.origin, std::move(diff)});
   to_push_.emplace_back(e, from);
   return true;
 }

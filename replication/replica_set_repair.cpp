@@ -298,9 +298,9 @@ void replica::join_elements(const std::string& skey, const std::string& state, c
     for (const auto& [m, dots] : w->set.store().entries()) all.set(m, dots);
     w->set = crdt::or_set::window(std::move(all), w->set.context(), 0);
   }
-  write_set(skey, *w, kv);
+  auto diff = write_set(skey, *w, kv);
   ++stats_.states_joined;
-  if (changed) ready_.changes.push_back(change{std::string(parsed->user_key), parsed->type, 0});
+  if (changed) ready_.changes.push_back(change{std::string(parsed->user_key), parsed->type, 0, std::move(diff)});
 }
 
 result<set_recon_answer> replica::set_page(const std::string& skey, const std::string& raw,

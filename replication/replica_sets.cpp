@@ -176,12 +176,14 @@ status replica::load_set_dots(set_window& w, const crdt::dot_context& ctx) const
   return {};
 }
 
-void replica::write_set(const std::string& skey, const set_window& w, const version_vector& kv) {
+set_diff replica::write_set(const std::string& skey, const set_window& w, const version_vector& kv) {
+  set_diff diff;
   uint64_t count = w.stored_whole ? 0 : w.count;
   uint64_t sum = w.stored_whole ? 0 : w.element_sum;
   const auto& after = w.set.store();
   auto change = [&](const std::string& m, const crdt::dot_set* old, const crdt::dot_set* now) {
     if (old && now && old->dots() == now->dots()) return;
+    if (!old != !now) diff.note(m, now != nullptr);
     std::string mk = set_records::member_key(m);
     std::string name = set_records::element_name(w.id, mk);
     if (old) {
@@ -207,10 +209,12 @@ void replica::write_set(const std::string& skey, const set_window& w, const vers
   set_records::header h{kv, count, sum, w.set.context()};
   bool old_held_nothing = w.old_raw && w.count == 0;
   put_record(skey, set_records::encode_header(h), w.old_raw, old_held_nothing, count == 0);
+  diff.size = count;
+  return diff;
 }
 
-status replica::apply_set_delta(const std::string& skey, const crdt::or_set& delta, const version_vector& deps,
-                                node_id origin, uint64_t seq) {
+result<set_diff> replica::apply_set_delta(const std::string& skey, const crdt::or_set& delta,
+                                          const version_vector& deps, node_id origin, uint64_t seq) {
   auto raw = read_raw(skey);
   if (!raw) return raw.err();
   std::vector<std::string> named;
@@ -218,13 +222,12 @@ status replica::apply_set_delta(const std::string& skey, const crdt::or_set& del
   for (const auto& [m, dots] : delta.store().entries()) named.push_back(m);
   auto w = load_set(skey, *raw, &named);
   if (!w) return w.err();
-  if (auto st = load_set_dots(*w, delta.context()); !st) return st;
+  if (auto st = load_set_dots(*w, delta.context()); !st) return st.err();
   w->set.join(delta);
   version_vector kv = w->kv;
   kv.merge(deps);
   kv.raise(origin, seq);
-  write_set(skey, *w, kv);
-  return {};
+  return write_set(skey, *w, kv);
 }
 
 result<std::string> replica::whole_record(const std::string& skey, std::string raw, bool committed) const {

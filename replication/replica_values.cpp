@@ -194,7 +194,8 @@ result<std::vector<std::pair<std::string, crdt::type_tag>>> replica::list_keys(c
 }
 
 std::string replica::write_value(const std::string& skey, const crdt::value& v, const version_vector& kv,
-                                 const std::optional<std::string>& old_record, bool old_held_nothing) {
+                                 const std::optional<std::string>& old_record, bool old_held_nothing,
+                                 set_diff* diff) {
   if (const auto* set = v.get_if<crdt::or_set>()) {
     // Decomposed (replica_sets.cpp): the stored elements are compared with v's. The caller has
     // just read this key, so a read error here is the store failing under us.
@@ -204,7 +205,8 @@ std::string replica::write_value(const std::string& skey, const crdt::value& v, 
       return {};
     }
     w->set = *set;
-    write_set(skey, *w, kv);
+    auto d = write_set(skey, *w, kv);
+    if (diff) *diff = std::move(d);
     return crdt::encode(v);
   }
   std::string encoded = crdt::encode(v);
@@ -273,9 +275,11 @@ bool replica::join_state(const key_state& s, const version_vector* sender_vv) {
   // An unchanged value is left alone, unless its record is in an older format: rewriting it keeps
   // equal values byte-equal on every replica (digests compare records).
   if (v == before && kv == kv_before && (!*old || is_current_format((*old)->record, parsed->type))) return false;
-  write_value(s.key, v, kv, *old ? std::optional<std::string>{(*old)->record} : std::nullopt, was_empty);
+  set_diff diff;
+  write_value(s.key, v, kv, *old ? std::optional<std::string>{(*old)->record} : std::nullopt, was_empty, &diff);
   ++stats_.states_joined;
-  if (!(v == before)) ready_.changes.push_back(change{std::string(parsed->user_key), parsed->type, 0});
+  if (!(v == before))
+    ready_.changes.push_back(change{std::string(parsed->user_key), parsed->type, 0, set_diff_of(parsed->type, std::move(diff))});
   return true;
 }
 

@@ -250,7 +250,8 @@ int run_keys(session& s, const client_command& c) {
 int run_watch(session& s, const client_command& c) {
   client::request req;
   req.id = s.conn.next_id();
-  req.body = client::watch{c.args.empty() ? std::string() : c.args[0]};
+  // With set changes: a big set's events say what joined and left, not its whole value.
+  req.body = client::watch{c.args.empty() ? std::string() : c.args[0], true};
   auto r = s.conn.call(req, connect_timeout_ms);
   if (!r) return fail(c.name, r.err());
   if (r->code != errc::ok) return fail(c.name, error{r->code, r->message});
@@ -265,10 +266,16 @@ int run_watch(session& s, const client_command& c) {
     if (!e->value.empty())
       if (auto d = crdt::decode(e->value)) v = std::move(*d);
     if (s.o.json) {
-      std::cout << "{\"key\":" << json_string(e->key) << ",\"type\":"
-                << (v ? json_string(crdt::to_string(v->type())) : "null")
+      std::string type = v ? json_string(crdt::to_string(v->type()))
+                           : e->value_omitted ? json_string(crdt::to_string(crdt::type_tag::or_set)) : "null";
+      std::cout << "{\"key\":" << json_string(e->key) << ",\"type\":" << type
                 << ",\"value\":" << (v ? client::render_json(*v) : "null") << ",\"origin\":\"" << std::hex
-                << e->origin << std::dec << "\"}" << std::endl;
+                << e->origin << std::dec << "\"";
+      if (e->value_omitted) std::cout << ",\"value_omitted\":true";
+      if (e->set) std::cout << ",\"set\":" << client::render_json(*e->set);
+      std::cout << "}" << std::endl;
+    } else if (e->value_omitted && e->set) {
+      std::cout << e->key << ": " << client::render_text(*e->set) << std::endl;
     } else {
       std::cout << e->key << " = " << (v ? client::render_text(*v) : "(deleted)") << std::endl;
     }

@@ -37,10 +37,10 @@ import ssl
 import struct
 import subprocess
 from dataclasses import dataclass, field
-from typing import Any, Optional
+from typing import Any, List, Optional
 
 __all__ = [
-    "Client", "Entry", "Event", "Outcome", "RumorError", "RefusedError", "ProtocolError", "FrameReader",
+    "Client", "Entry", "Event", "SetChanges", "Outcome", "RumorError", "RefusedError", "ProtocolError", "FrameReader",
     "decode_value", "decode_context", "Capnp",
 ]
 
@@ -380,14 +380,27 @@ class Outcome:
 
 
 @dataclass
+class SetChanges:
+    """What changes of a set did to its members since the key's previous event
+    (client.capnp SetChanges): at most 1,000 listed; complete is False when more changed."""
+    size: int
+    added: List[bytes]
+    removed: List[bytes]
+    complete: bool
+
+
+@dataclass
 class Event:
-    """A change seen by a watch; type and value are None when the key was deleted."""
+    """A change seen by a watch; type and value are None when the key was deleted, and value is
+    None with value_omitted when a set of over 1,000 members changed (watch(set_changes=True))."""
     watch_id: int
     key: bytes
     type: Optional[str]
     value: Any
     origin: int                   # node that made the update (0: repair / state transfer)
     raw: bytes = field(repr=False)
+    set: Optional[SetChanges] = None
+    value_omitted: bool = False
 
 
 # ---------------------------------------------------------------- framing
@@ -563,8 +576,16 @@ class Client:
     def _event(self, e):
         raw = data_in(e.get("value", []))
         type_, value = decode_value(self.capnp, raw)
+        sc = e.get("setChanges")
+        changes = None
+        if sc is not None:
+            changes = SetChanges(int(sc.get("size", "0")), [data_in(m) for m in sc.get("added", [])],
+                                 [data_in(m) for m in sc.get("removed", [])], bool(sc.get("complete", False)))
+        omitted = bool(e.get("valueOmitted", False))
+        if omitted:
+            type_ = "orSet"
         return Event(int(e["watchId"]), data_in(e.get("key", [])), type_, value,
-                     int(e.get("origin", "0")), raw)
+                     int(e.get("origin", "0")), raw, changes, omitted)
 
     # -- updates
 
@@ -756,9 +777,10 @@ class Client:
 
     # -- watches
 
-    def watch(self, prefix=b""):
-        """Starts a watch; returns its id (pass it to unwatch)."""
-        rid = self._send({"watch": {"prefix": data_out(prefix)}})
+    def watch(self, prefix=b"", set_changes=False):
+        """Starts a watch; returns its id (pass it to unwatch). set_changes: a set's events
+        carry Event.set, and a set of over 1,000 members its value no more (value_omitted)."""
+        rid = self._send({"watch": {"prefix": data_out(prefix), "setChanges": bool(set_changes)}})
         self._wait(rid)
         return rid
 

@@ -248,6 +248,32 @@ class ClientTest(unittest.TestCase):
         with self.assertRaises(socket.timeout):
             self.c.next_event(timeout=0.5)
 
+    def test_watch_set_changes(self):
+        wid = self.c.watch("ws/", set_changes=True)
+        big = [b"m%04d" % i for i in range(1001)]
+        with Client(ADDRESS) as other:
+            other.sadd("ws/small", b"a", b"b")
+            other.sadd("ws/big", *big)
+            other.srem("ws/big", b"m0000")
+            other.sadd("ws/big", b"new")
+            other.incr("ws/counter", 1)
+        small, grown, shrunk, added, counter = [self.c.next_event(timeout=10) for _ in range(5)]
+        self.assertEqual((small.watch_id, small.key, small.type, small.value, small.value_omitted),
+                         (wid, b"ws/small", "orSet", [b"a", b"b"], False))
+        self.assertEqual((small.set.size, sorted(small.set.added), small.set.removed, small.set.complete),
+                         (2, [b"a", b"b"], [], True))
+        # 1,001 members: the value is omitted, and at most 1,000 members are listed.
+        self.assertEqual((grown.key, grown.type, grown.value, grown.value_omitted), (b"ws/big", "orSet", None, True))
+        self.assertEqual((grown.set.size, len(grown.set.added), grown.set.complete), (1001, 1000, False))
+        # 1,000 members: the whole value again.
+        self.assertEqual((shrunk.value_omitted, shrunk.set.size, shrunk.set.added, shrunk.set.removed,
+                          shrunk.set.complete), (False, 1000, [], [b"m0000"], True))
+        self.assertEqual(shrunk.value, big[1:])
+        self.assertEqual((added.value_omitted, added.set.size, added.set.added, added.set.removed),
+                         (True, 1001, [b"new"], []))
+        self.assertEqual((counter.key, counter.value, counter.set, counter.value_omitted), (b"ws/counter", 1, None, False))
+        self.c.unwatch(wid)
+
     def test_refused_cluster(self):
         try:
             with Client(ADDRESS, cluster="no-such-cluster", timeout=10) as c:

@@ -211,10 +211,27 @@ operation in_map(std::vector<std::string> path, operation inner);
 operation map_remove(std::vector<std::string> path, value_type field_type);
 }  // namespace op
 
+// What the changes of a set did to its members since its previous change event.
+struct set_changes {
+  uint64_t size = 0;                 // members after
+  std::vector<std::string> added;    // members that joined
+  std::vector<std::string> removed;  // members that left
+  bool complete = true;              // false: more changed than are listed (at most 1,000)
+};
+
 struct change {
   std::string key;
-  std::optional<rumor::value> value;  // after the change; nullopt when the key is gone
+  std::optional<rumor::value> value;  // after the change; nullopt when the key is gone, or
+                                      // value_omitted
   uint64_t origin = 0;                // node that made the update; 0 for repairs
+  std::optional<set_changes> set;     // subscriptions with set_changes, set keys
+  bool value_omitted = false;         // a set of over 1,000 members: read it in pages (node::page)
+};
+
+struct subscribe_options {
+  // A set's changes carry `set` (what joined and left), and its whole value only while it has at
+  // most 1,000 members: a subscriber to a big set does not make the node assemble it per change.
+  bool set_changes = false;
 };
 
 struct member {
@@ -322,8 +339,9 @@ class node {
 
   // Calls `fn` for every change of a key starting with `prefix`, local or from peers, on the
   // node's own thread (keep it quick; do not block on this node inside it). Returns an id for
-  // unsubscribe().
-  uint64_t subscribe(std::string prefix, std::function<void(const change&)> fn);
+  // unsubscribe(). One call per key per step of the node (several updates that arrive together
+  // give one change: the value after them). opts.set_changes: see subscribe_options.
+  uint64_t subscribe(std::string prefix, std::function<void(const change&)> fn, subscribe_options opts = {});
   void unsubscribe(uint64_t id);
 
   // ---- the linearizable compare-and-set lane (its own key namespace; never a CRDT key) ----

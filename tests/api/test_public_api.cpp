@@ -9,7 +9,10 @@
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
+#include <cstdio>
+#include <functional>
 #include <mutex>
+#include <set>
 #include <thread>
 
 using namespace std::chrono_literals;
@@ -336,4 +339,105 @@ TEST_CASE("public api: parts of a set or map without reading all of it, page by 
   CHECK(n->size("c").err().code == rumor::errc::type_mismatch);
   CHECK(n->page("big", std::nullopt, 0).err().code == rumor::errc::invalid_argument);
   CHECK(n->page("big", std::nullopt, 100'001).err().code == rumor::errc::invalid_argument);
+}
+
+namespace {
+
+// The events a subscription received, and the set they describe when replayed.
+struct set_watch {
+  std::mutex mu;
+  std::vector<rumor::change> events;
+  void operator()(const rumor::change& c) {
+    std::lock_guard<std::mutex> lock(mu);
+    events.push_back(c);
+  }
+  std::optional<uint64_t> last_size() {
+    std::lock_guard<std::mutex> lock(mu);
+    if (events.empty() || !events.back().set) return std::nullopt;
+    return events.back().set->size;
+  }
+};
+
+}  // namespace
+
+TEST_CASE("public api: a subscription with set changes is told what joined and left a big set, not its whole value") {
+  temp_dir d;
+  auto a = start(quiet(d.path + "/a"));
+  auto cfg = quiet(d.path + "/b");
+  cfg.seeds = {a->address()};
+  auto b = start(cfg);
+  REQUIRE(eventually([&] { return a->members()->size() == 2 && b->members()->size() == 2; }));
+
+  set_watch local, remote, plain;  // on a (its own updates), on b (a's deltas), on b without set changes
+  auto id_local = a->subscribe("big", std::ref(local), {true});
+  auto id_remote = b->subscribe("big", std::ref(remote), {true});
+  auto id_plain = b->subscribe("big", std::ref(plain));
+  auto members = [](int from, int to) {
+    std::vector<std::string> out;
+    char name[16];
+    for (int i = from; i < to; ++i) out.emplace_back(name, std::snprintf(name, sizeof name, "m%04d", i));
+    return out;
+  };
+  // Each step waits for b, so that no event merges two of them (one event may list 1,000 members).
+  auto step = [&](rumor::operation op, uint64_t size) {
+    REQUIRE(a->apply("big", std::move(op)));
+    REQUIRE(eventually([&] { return local.last_size() == size && remote.last_size() == size; }));
+  };
+  step(rumor::op::add(members(0, 600)), 600);
+  step(rumor::op::add(members(600, 1001)), 1001);
+  step(rumor::op::remove({"m0000"}), 1000);
+  step(rumor::op::add({"new"}), 1001);
+
+  std::set<std::string> expect;
+  for (const auto& m : members(1, 1001)) expect.insert(m);
+  expect.insert("new");
+  for (set_watch* w : {&local, &remote}) {
+    std::lock_guard<std::mutex> lock(w->mu);
+    std::set<std::string> replayed;
+    for (const auto& e : w->events) {
+      REQUIRE(e.set);
+      CHECK(e.set->complete);
+      for (const auto& m : e.set->added) CHECK(replayed.insert(m).second);
+      for (const auto& m : e.set->removed) CHECK(replayed.erase(m) == 1);
+      CHECK(e.set->size == replayed.size());
+      // Over 1,000 members the value is left out; up to 1,000 it is the whole set.
+      CHECK(e.value_omitted == (e.set->size > 1000));
+      if (e.set->size <= 1000) {
+        REQUIRE(e.value);
+        CHECK(e.value->items == std::vector<std::string>(replayed.begin(), replayed.end()));
+      } else {
+        CHECK_FALSE(e.value);
+      }
+    }
+    CHECK(replayed == expect);
+    CHECK(w->events.back().origin == a->id());
+  }
+  {
+    // Without set changes: the whole value every time, as before.
+    std::lock_guard<std::mutex> lock(plain.mu);
+    REQUIRE_FALSE(plain.events.empty());
+    for (const auto& e : plain.events) {
+      CHECK_FALSE(e.set);
+      CHECK_FALSE(e.value_omitted);
+      CHECK(e.value);
+    }
+    REQUIRE(plain.events.back().value);
+    CHECK(plain.events.back().value->items == std::vector<std::string>(expect.begin(), expect.end()));
+  }
+  // Deleting the key: an event with no value that is not an omission.
+  REQUIRE(a->apply("big", rumor::op::del()));
+  REQUIRE(eventually([&] { return remote.last_size() == uint64_t{0}; }));
+  {
+    std::lock_guard<std::mutex> lock(remote.mu);
+    const auto& e = remote.events.back();
+    CHECK_FALSE(e.value);
+    CHECK_FALSE(e.value_omitted);
+    CHECK(e.set->removed.size() == 1000);  // 1,001 left: at most 1,000 listed
+    CHECK_FALSE(e.set->complete);
+  }
+  a->unsubscribe(id_local);
+  b->unsubscribe(id_remote);
+  b->unsubscribe(id_plain);
+  b->stop();
+  a->stop();
 }

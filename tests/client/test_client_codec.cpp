@@ -89,7 +89,7 @@ class generator {
       case 0: r.body = any_update(); break;
       case 1: r.body = any_get(); break;
       case 2: r.body = keys{bytes(), static_cast<uint32_t>(number())}; break;
-      case 3: r.body = watch{bytes()}; break;
+      case 3: r.body = watch{bytes(), coin()}; break;
       case 4: r.body = unwatch{number()}; break;
       case 5: r.body = members{}; break;
       case 6: {
@@ -150,7 +150,12 @@ class generator {
     return r;
   }
 
-  event any_event() { return event{number(), bytes(), bytes(), number()}; }
+  event any_event() {
+    event e{number(), bytes(), bytes(), number()};
+    if (coin()) e.set = set_changes{number(), list(3, [&] { return bytes(); }), list(3, [&] { return bytes(); }), coin()};
+    e.value_omitted = coin();
+    return e;
+  }
 
   client_message any() {
     switch (below(3)) {

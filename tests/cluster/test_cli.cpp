@@ -108,6 +108,25 @@ TEST_CASE("cli: client commands against a node, human and JSON output, exit code
     CHECK(w.out.find("{\"key\":\"u:") != std::string::npos);
     CHECK(w.out.find("\"key\":\"x\"") == std::string::npos);
   }
+  SUBCASE("watch of a big set prints what joined and left, not the whole set") {
+    std::vector<std::string> add = {"sadd", "big"};
+    char name[16];
+    for (int i = 0; i < 1002; ++i) add.emplace_back(name, std::snprintf(name, sizeof name, "m%04d", i));
+    REQUIRE(c(add).code == 0);
+    std::thread writer([&] {
+      for (int i = 0; i < 10; ++i) {
+        std::this_thread::sleep_for(200ms);
+        c({i % 2 ? "sadd" : "srem", "big", "m0000"});
+      }
+    });
+    auto w = rumor_cmd({"--connect", addr, "--json", "watch", "big"}, 2500ms);  // killed at the bound
+    writer.join();
+    CHECK(w.out.find("{\"key\":\"big\",\"type\":\"or_set\",\"value\":null,") != std::string::npos);
+    CHECK(w.out.find("\"value_omitted\":true,\"set\":{\"size\":1001,\"added\":[],\"removed\":[\"m0000\"],\"complete\":true}}") !=
+          std::string::npos);
+    CHECK(w.out.find("\"set\":{\"size\":1002,\"added\":[\"m0000\"],\"removed\":[],\"complete\":true}}") != std::string::npos);
+    CHECK(w.out.find("m0500") == std::string::npos);  // no event carried the whole set
+  }
   SUBCASE("usage errors exit 2 without contacting a node") {
     CHECK(rumor_cmd({"incr"}).code == 2);
     CHECK(rumor_cmd({"incr", "k", "-3"}).code == 2);

@@ -89,9 +89,21 @@ TEST_CASE("http processes: every route round-trips, a watch sees a remote change
       return !stop.load();
     });
   });
+  // And one with set changes: a set's events also say which members joined and left.
+  std::string set_stream;
+  std::atomic<bool> stop_sets{false};
+  std::thread set_watcher([&] {
+    httplib::Client w("127.0.0.1", a.http_port);
+    w.set_read_timeout(20);
+    w.Get("/v1/watch?prefix=set&set_changes=1", [&](const char* data, size_t n) {
+      std::lock_guard lk(mu);
+      set_stream.append(data, n);
+      return !stop_sets.load();
+    });
+  });
   REQUIRE(eventually_for(10s, [&] {
     std::lock_guard lk(mu);
-    return has(stream, ": watching");
+    return has(stream, ": watching") && has(set_stream, ": watching");
   }));
 
   // Writes through b: every operation kind; keys with a slash and a space (percent-encoded).
@@ -125,6 +137,19 @@ TEST_CASE("http processes: every route round-trips, a watch sees a remote change
   stop = true;
   post(cb, "/v1/kv/w%2Fcount", R"({"op":"incr"})", 200);  // wakes the stream so that it ends
   watcher.join();
+  // The set's last event (the two updates may reach a in one step): x and z are in, y is not.
+  CHECK(eventually_for(15s, [&] {
+    std::lock_guard lk(mu);
+    return has(set_stream, R"("key":"set","type":"or_set","value":["x","z"],)") &&
+           has(set_stream, R"("set":{"size":2,)") && !has(set_stream, R"("value_omitted")");
+  }));
+  {
+    std::lock_guard lk(mu);
+    CHECK_FALSE(has(stream, R"("set":{)"));  // the watch without set changes
+  }
+  stop_sets = true;
+  post(ca, "/v1/kv/set", R"({"op":"srem","members":["nobody"]})", 200);  // an event that ends the stream
+  set_watcher.join();
 
   // Reads through a see b's writes (replication), as the CLI's --json prints them.
   REQUIRE(eventually_for(15s, [&] {

@@ -31,6 +31,7 @@ struct one_node {
   uint64_t next_request = 1;
   std::vector<reply> replies;
   std::vector<outgoing> messages;
+  std::vector<change> changes;  // every change taken out, in order
 
   one_node() { restart(); }
   void restart() {
@@ -50,9 +51,11 @@ struct one_node {
   void settle(ready r) {
     for (auto& x : r.replies) replies.push_back(std::move(x));
     for (auto& m : r.messages) messages.push_back(std::move(m));
+    for (auto& c : r.changes) changes.push_back(std::move(c));
     ready more = rep->take_ready();
     for (auto& x : more.replies) replies.push_back(std::move(x));
     for (auto& m : more.messages) messages.push_back(std::move(m));
+    for (auto& c : more.changes) changes.push_back(std::move(c));
     REQUIRE(more.batches.empty());
   }
   void update(const std::string& key, const mutator& m, const std::vector<std::string>* touches = nullptr) {
@@ -127,6 +130,20 @@ TEST_CASE("replica sets: windowed and whole updates, views and restarts agree wi
   std::mt19937_64 rng(seed);
   one_node n;
   std::set<std::string> model;
+  // The members the changes' set diffs describe, replayed in order: each update says exactly
+  // which members joined and left (the watch events of the actor are made of these).
+  std::set<std::string> replayed;
+  auto replay = [&] {
+    for (const auto& c : n.changes) {
+      REQUIRE(c.set);
+      CHECK(c.set->complete);
+      for (const auto& m : c.set->added) CHECK(replayed.insert(m).second);
+      for (const auto& m : c.set->removed) CHECK(replayed.erase(m) == 1);
+      CHECK(c.set->size == replayed.size());
+    }
+    n.changes.clear();
+    CHECK(replayed == model);
+  };
   auto member = [&] {
     // Mostly short members; some longer than a plain element key holds (set_records.hpp).
     uint64_t i = rng() % 40;
@@ -148,8 +165,10 @@ TEST_CASE("replica sets: windowed and whole updates, views and restarts agree wi
       model.clear();
     } else if (what == 8) {
       n.commit(n.rep->take_ready());
+      replay();
     } else if (rng() % 8 == 0) {
       n.commit(n.rep->take_ready());
+      replay();
       n.restart();
     }
     // Reads see every update at once, committed or not.
@@ -163,6 +182,7 @@ TEST_CASE("replica sets: windowed and whole updates, views and restarts agree wi
   n.commit(n.rep->take_ready());
   if (model.empty()) n.update("s", ops::set_add({"last"})), model.insert("last");
   n.commit(n.rep->take_ready());
+  replay();
   // Paging the short members in byte order reaches every one exactly once.
   std::vector<std::string> paged;
   std::optional<std::string> after;
