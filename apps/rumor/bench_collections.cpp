@@ -10,6 +10,8 @@
 // --map-fields fields (one counter field per update). ../shared/peers/redis-sets.mjs measures
 // Redis the same way (primary + replica, pipelined SADD/SREM of new members, until the replica's
 // SCARD shows them). The goal: the figures at the largest size within 1.5x of those at 10^3.
+// --collection-watch changes|whole keeps a watch of every collection open on B meanwhile (with set
+// changes, or of whole values as older clients ask) and adds its event bytes per update.
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -17,7 +19,9 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstdio>
+#include <thread>
 #include <fstream>
 #include <optional>
 
@@ -104,8 +108,45 @@ void wait_materialized(const context& ctx, client::connection& c, const std::str
   }, 20);
 }
 
+// A watch of every collection key on B, read by its own thread: counts the events' bytes.
+class watcher {
+ public:
+  watcher(context& ctx, const std::string& address, bool set_changes) : conn_(connect(ctx, address)) {
+    client::request req;
+    req.body = client::watch{"", set_changes};
+    auto r = conn_.call(std::move(req), 10'000);
+    if (!r || r->code != errc::ok) throw std::runtime_error("the watch on B was refused");
+    thread_ = std::thread([this] {
+      while (!stop_) {
+        auto m = conn_.next(100);
+        if (!m) return;  // the connection failed: the bytes so far stand
+        if (*m)
+          if (const auto* e = std::get_if<client::event>(&**m)) {
+            uint64_t b = e->key.size() + e->value.size();
+            if (e->set)
+              for (const auto* l : {&e->set->added, &e->set->removed})
+                for (const auto& x : *l) b += x.size();
+            bytes_ += b;
+          }
+      }
+    });
+  }
+  ~watcher() {
+    stop_ = true;
+    thread_.join();
+  }
+  uint64_t bytes() const { return bytes_; }
+
+ private:
+  client::connection conn_;
+  std::atomic<bool> stop_{false};
+  std::atomic<uint64_t> bytes_{0};
+  std::thread thread_;
+};
+
 struct measured {
   double add_per_s = 0, remove_per_s = 0;
+  std::optional<double> watch_per_update;  // the watch's event bytes (keys, values, members)
   std::optional<double> disk_per_update;  // nullopt: no block device counter (device_written_bytes)
   double wire_per_update = 0;
   double p50_ms = 0, p99_ms = 0;
@@ -129,7 +170,7 @@ make_update named(const std::function<client::update(std::string)>& f, const cha
 }
 
 measured run_case(context& ctx, node_proc& a, const std::string& http_a, client::connection& ca, client::connection& cb,
-                  const collection_case& k, uint64_t ops) {
+                  const collection_case& k, uint64_t ops, const watcher* watch) {
   measured m;
   ctx.progress(k.type + " of " + std::to_string(k.size) + ": preloading " + std::to_string(k.preload_requests) +
                " requests");
@@ -142,6 +183,7 @@ measured run_case(context& ctx, node_proc& a, const std::string& http_a, client:
   wait_materialized(ctx, cb, "B");
   const auto disk0 = device_written_bytes(a.data_dir());
   const uint64_t wire0 = peer_sent_bytes(http_a);
+  const uint64_t watch0 = watch ? watch->bytes() : 0;
 
   t0 = now_ms();
   auto w = pipelined_writes(ctx, ca, ops, named(k.add, "new-"), k.type + " adds");
@@ -158,6 +200,7 @@ measured run_case(context& ctx, node_proc& a, const std::string& http_a, client:
   const auto disk1 = device_written_bytes(a.data_dir());
   if (disk0 && disk1) m.disk_per_update = double(*disk1 - *disk0) / double(2 * ops) / 2;
   m.wire_per_update = double(peer_sent_bytes(http_a) - wire0) / double(2 * ops);
+  if (watch) m.watch_per_update = double(watch->bytes() - watch0) / double(2 * ops);
 
   std::vector<double> lat;
   for (uint64_t i = 0; i < latency_samples; ++i) {
@@ -220,6 +263,8 @@ void run_collections(context& ctx) {
   wait_cluster(ctx, {a.address(), b.address()});
   auto ca = connect(ctx, a.address());
   auto cb = connect(ctx, b.address());
+  std::optional<watcher> watch;
+  if (ctx.opt.collection_watch != "none") watch.emplace(ctx, b.address(), ctx.opt.collection_watch == "changes");
 
   std::vector<collection_case> cases;
   for (uint64_t n : ctx.opt.collection_sizes) cases.push_back(set_case(n));
@@ -227,10 +272,11 @@ void run_collections(context& ctx) {
   std::optional<measured> smallest_set;
   uint64_t smallest_n = 0;
   for (const auto& k : cases) {
-    measured m = run_case(ctx, a, http_a, ca, cb, k, ops);
+    measured m = run_case(ctx, a, http_a, ca, cb, k, ops, watch ? &*watch : nullptr);
     std::vector<std::pair<std::string, std::string>> params = {
         {"type", k.type}, {"size", std::to_string(k.size)}, {"ops", std::to_string(ops)},
         {"window", std::to_string(ctx.opt.window)}, {"durability", ctx.opt.durability},
+        {"watch", ctx.opt.collection_watch},
         {"members", "single-member updates of new members (\"new-000000001\", 13 bytes)"}};
     std::string at = k.type + "_" + std::to_string(k.size);
     ctx.out.add({"collections", at + "_adds_per_s", m.add_per_s, "updates/s", params,
@@ -242,6 +288,8 @@ void run_collections(context& ctx) {
     else
       ctx.progress("no disk figure: the data directory is on no block device whose counters can be read");
     ctx.out.add({"collections", at + "_wire_bytes_per_update", m.wire_per_update, "bytes", params, "", std::nullopt});
+    if (m.watch_per_update)
+      ctx.out.add({"collections", at + "_watch_bytes_per_update", *m.watch_per_update, "bytes", params, "", std::nullopt});
     ctx.out.add({"collections", at + "_latency_p50_ms", m.p50_ms, "ms", params, "", std::nullopt});
     ctx.out.add({"collections", at + "_latency_p99_ms", m.p99_ms, "ms", params, "", std::nullopt});
     ctx.out.add({"collections", at + "_preload_ms", m.preload_ms, "ms", params, "", std::nullopt});
@@ -262,6 +310,7 @@ void run_collections(context& ctx) {
       ratio("disk_bytes", *smallest_set->disk_per_update, *m.disk_per_update);
     ratio("wire_bytes", smallest_set->wire_per_update, m.wire_per_update);
   }
+  watch.reset();
   ca.close();
   cb.close();
   b.stop();

@@ -81,6 +81,11 @@ CLI::App* add_bench_command(CLI::App& app, bench::options& o) {
                                ->capture_default_str();
   g_flags.map_fields = b->add_option("--map-fields", o.map_fields, "collections: the or_map's fields (0: none)")
                            ->capture_default_str();
+  b->add_option("--collection-watch", o.collection_watch,
+                "collections: a watch of the collections open on B meanwhile: with set changes (changes), of whole values "
+                "(whole, as clients before set changes), or none")
+      ->check(CLI::IsMember({"none", "changes", "whole"}))
+      ->capture_default_str();
   b->add_flag("--tls", o.tls, "nodes and clients speak TLS 1.3 (a throwaway CA in the temp dir; compare with a run without)");
   b->add_option("--trace", o.text_trace, "text: replay this sequential editing trace (editing-traces JSON, may be gzipped)")
       ->check(CLI::ExistingFile);
