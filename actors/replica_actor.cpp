@@ -218,7 +218,7 @@ void notify_watchers(replica_actor_state& st, const std::vector<replication::cha
           if (v.type() == step.type && !v.holds_nothing()) value = crdt::encode(v);
     for (const auto& [id, w] : st.watches) {
       if (!step.key.starts_with(w.prefix)) continue;
-      client::event e{id.second, step.key, {}, step.origin};
+      client::event e{id.second, step.key, {}, step.origin, std::nullopt, false};
       if (event_carries_value(step, w.set_changes)) e.value = value;
       else e.value_omitted = true;
       if (w.set_changes) e.set = step.set;

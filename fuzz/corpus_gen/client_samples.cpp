@@ -39,7 +39,7 @@ std::vector<client_message> requests(const std::string& context) {
       req(17, add_value), req(18, member), req(19, size), req(20, page), req(21, field),
       req(1, counter, consistency::majority), req(2, reg, consistency::all), req(3, mv), req(4, add),
       req(5, rem), req(6, flag), req(7, del),
-      req(8, get{"hits"}), req(9, keys{"pre", 10}), req(10, watch{"w/"}), req(11, unwatch{10}),
+      req(8, get{"hits"}), req(9, keys{"pre", 10}), req(10, watch{"w/", false}), req(23, watch{"s/", true}), req(11, unwatch{10}),
       req(12, client::members{}), req(13, client::status{}),
       req(14, cas{"lock", std::nullopt, std::string("me")}), req(15, cas{"lock", std::string("me"), std::nullopt}),
       req(16, lget{"lock"}),
@@ -71,7 +71,8 @@ std::vector<client_message> responses(const std::vector<crdt::value>& values, co
   response map_page{9, errc::ok};
   map_page.collection = collection_view{crdt::type_tag::or_map, 1, true, {}, {{"f", crdt::encode(values.front()), ""}}, false};
   return {outcome, set_page, map_page, with_values, key_list, member_list, status_response, failed, response{6, errc::timeout, "timeout"},
-          event{10, "w/x", crdt::encode(values.front()), 3}, event{10, "w/y", "", 0}};
+          event{10, "w/x", crdt::encode(values.front()), 3, std::nullopt, false}, event{10, "w/y", "", 0, std::nullopt, false},
+          event{23, "s/big", "", 3, set_changes{1001, {"a", "b"}, {"c"}, true}, true}};
 }
 
 }  // namespace
