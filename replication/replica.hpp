@@ -414,10 +414,10 @@ class replica {
   // Writes `v` as the value of `skey` (an or_set: its header and the element records that
   // differ from the stored ones). `old_record`: the raw record (read_raw) it replaces. Returns
   // crdt::encode(v).
-  // `diff` (or_sets): set to what the write did to the members.
+  // `diff`: set, for an or_set, to what the write did to its members (left alone otherwise).
   std::string write_value(const std::string& skey, const crdt::value& v, const version_vector& kv,
                           const std::optional<std::string>& old_record, bool old_held_nothing,
-                          set_diff* diff = nullptr);
+                          std::optional<set_diff>* diff = nullptr);
   // The writing half of write_value and write_set: puts `record` (the value-table record) of
   // `skey` into the open batch's overlay, with its bucket digest and tombstone marker.
   void put_record(const std::string& skey, std::string record, const std::optional<std::string>& old_record,

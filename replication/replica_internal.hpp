@@ -46,12 +46,6 @@ inline std::optional<uint64_t> read_le64(std::string_view s) {
   return s.size() == 8 ? get_u64le(s, at) : std::nullopt;
 }
 
-// `d` for a change of an or_set key (the only type whose writes say what they did to members).
-inline std::optional<set_diff> set_diff_of(crdt::type_tag t, set_diff d) {
-  if (t != crdt::type_tag::or_set) return std::nullopt;
-  return std::optional<set_diff>{std::move(d)};
-}
-
 // True iff `v` is a window onto a bigger set (replica::update's `touches`): not the key's value,
 // so never returned as one.
 inline bool is_window(const crdt::value& v) {

@@ -408,10 +408,9 @@ std::optional<std::string> replica::retire_dead(const std::string& skey, const v
   bool was_empty = v.holds_nothing();
   if (kill(v, dead_dots(v, l.kv, peer_vv, nullptr))) {
     ++stats_.stale_states;
-    set_diff diff;
+    std::optional<set_diff> diff;
     write_value(skey, v, l.kv, l.record, was_empty, &diff);
-    if (auto p = parse_storage_key(skey))
-      ready_.changes.push_back(change{std::string(p->user_key), p->type, 0, set_diff_of(p->type, std::move(diff))});
+    if (auto p = parse_storage_key(skey)) ready_.changes.push_back(change{std::string(p->user_key), p->type, 0, std::move(diff)});
   }
   if (l.kv.leq(peer_vv)) return std::nullopt;  // it has every update of the key: nothing to send
   auto now = read_encoded(skey);

@@ -195,7 +195,7 @@ result<std::vector<std::pair<std::string, crdt::type_tag>>> replica::list_keys(c
 
 std::string replica::write_value(const std::string& skey, const crdt::value& v, const version_vector& kv,
                                  const std::optional<std::string>& old_record, bool old_held_nothing,
-                                 set_diff* diff) {
+                                 std::optional<set_diff>* diff) {
   if (const auto* set = v.get_if<crdt::or_set>()) {
     // Decomposed (replica_sets.cpp): the stored elements are compared with v's. The caller has
     // just read this key, so a read error here is the store failing under us.
@@ -275,11 +275,10 @@ bool replica::join_state(const key_state& s, const version_vector* sender_vv) {
   // An unchanged value is left alone, unless its record is in an older format: rewriting it keeps
   // equal values byte-equal on every replica (digests compare records).
   if (v == before && kv == kv_before && (!*old || is_current_format((*old)->record, parsed->type))) return false;
-  set_diff diff;
+  std::optional<set_diff> diff;
   write_value(s.key, v, kv, *old ? std::optional<std::string>{(*old)->record} : std::nullopt, was_empty, &diff);
   ++stats_.states_joined;
-  if (!(v == before))
-    ready_.changes.push_back(change{std::string(parsed->user_key), parsed->type, 0, set_diff_of(parsed->type, std::move(diff))});
+  if (!(v == before)) ready_.changes.push_back(change{std::string(parsed->user_key), parsed->type, 0, std::move(diff)});
   return true;
 }
 
