@@ -56,6 +56,16 @@ bool eventually(const std::function<bool()>& pred, std::chrono::milliseconds tim
   return true;
 }
 
+// Two nodes in `d`: a, and b joined to it, both seeing both as members.
+std::pair<std::unique_ptr<rumor::node>, std::unique_ptr<rumor::node>> start_pair(const temp_dir& d) {
+  auto a = start(quiet(d.path + "/a"));
+  auto cfg = quiet(d.path + "/b");
+  cfg.seeds = {a->address()};
+  auto b = start(cfg);
+  REQUIRE(eventually([&] { return a->members()->size() == 2 && b->members()->size() == 2; }));
+  return {std::move(a), std::move(b)};
+}
+
 }  // namespace
 
 TEST_CASE("public api: each type reads as its plain value") {
@@ -232,11 +242,9 @@ TEST_CASE("public api: subscriptions, status and the log sink") {
 
 TEST_CASE("public api: two embedded nodes converge, majority writes, async calls, a disabled cas lane") {
   temp_dir d;
-  auto a = start(quiet(d.path + "/a"));
-  auto cfg = quiet(d.path + "/b");
-  cfg.seeds = {a->address()};
-  auto b = start(cfg);
-  REQUIRE(eventually([&] { return a->members()->size() == 2 && b->members()->size() == 2; }));
+  auto nodes = start_pair(d);
+  auto& a = nodes.first;
+  auto& b = nodes.second;
 
   auto w = b->apply("visits", rumor::op::increment(3), {rumor::consistency::majority, 5s});
   REQUIRE_MESSAGE(w, (w ? "" : w.err().describe()));
@@ -362,11 +370,9 @@ struct set_watch {
 
 TEST_CASE("public api: a subscription with set changes is told what joined and left a big set, not its whole value") {
   temp_dir d;
-  auto a = start(quiet(d.path + "/a"));
-  auto cfg = quiet(d.path + "/b");
-  cfg.seeds = {a->address()};
-  auto b = start(cfg);
-  REQUIRE(eventually([&] { return a->members()->size() == 2 && b->members()->size() == 2; }));
+  auto nodes = start_pair(d);
+  auto& a = nodes.first;
+  auto& b = nodes.second;
 
   set_watch local, remote, plain;  // on a (its own updates), on b (a's deltas), on b without set changes
   auto id_local = a->subscribe("big", std::ref(local), {true});

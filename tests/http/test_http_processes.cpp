@@ -76,31 +76,25 @@ TEST_CASE("http processes: every route round-trips, a watch sees a remote change
     return alive == 2;
   }));
 
-  // A watch stream on a, opened before the write through b.
+  // A watch stream on a, opened before the write through b; and one with set changes (a set's
+  // events also say which members joined and left). Each reads until its flag is set and another
+  // event arrives.
   std::mutex mu;
-  std::string stream;
-  std::atomic<bool> stop{false};
-  std::thread watcher([&] {
-    httplib::Client w("127.0.0.1", a.http_port);
-    w.set_read_timeout(20);
-    w.Get("/v1/watch?prefix=w%2F", [&](const char* data, size_t n) {
-      std::lock_guard lk(mu);
-      stream.append(data, n);
-      return !stop.load();
+  auto read_stream = [&](std::string path, std::string& into, std::atomic<bool>& stop_flag) {
+    return std::thread([&, path] {
+      httplib::Client w("127.0.0.1", a.http_port);
+      w.set_read_timeout(20);
+      w.Get(path.c_str(), [&](const char* data, size_t n) {
+        std::lock_guard lk(mu);
+        into.append(data, n);
+        return !stop_flag.load();
+      });
     });
-  });
-  // And one with set changes: a set's events also say which members joined and left.
-  std::string set_stream;
-  std::atomic<bool> stop_sets{false};
-  std::thread set_watcher([&] {
-    httplib::Client w("127.0.0.1", a.http_port);
-    w.set_read_timeout(20);
-    w.Get("/v1/watch?prefix=set&set_changes=1", [&](const char* data, size_t n) {
-      std::lock_guard lk(mu);
-      set_stream.append(data, n);
-      return !stop_sets.load();
-    });
-  });
+  };
+  std::string stream, set_stream;
+  std::atomic<bool> stop{false}, stop_sets{false};
+  std::thread watcher = read_stream("/v1/watch?prefix=w%2F", stream, stop);
+  std::thread set_watcher = read_stream("/v1/watch?prefix=set&set_changes=1", set_stream, stop_sets);
   REQUIRE(eventually_for(10s, [&] {
     std::lock_guard lk(mu);
     return has(stream, ": watching") && has(set_stream, ": watching");
