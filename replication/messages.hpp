@@ -191,15 +191,21 @@ struct key_state {
 };
 
 // Quorum read: every value stored under `key` (normally one type).
+// A read at majority/all. vector_only (a view of a big set: its size, one member, a page): the
+// answer is the key's vector (the merge of its stored types' key vectors), not its values; a node
+// before the field answers with values, and the reader takes their key vectors from them.
 struct read_request {
   uint64_t id = 0;
   std::string key;
+  bool vector_only = false;
   friend bool operator==(const read_request&, const read_request&) = default;
 };
 
 struct read_response {
   uint64_t id = 0;
-  std::vector<key_state> values;
+  std::vector<key_state> values;  // empty when vector_only
+  bool vector_only = false;
+  version_vector key_vector;      // vector_only: the key's vector at the responder
   friend bool operator==(const read_response&, const read_response&) = default;
 };
 

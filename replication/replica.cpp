@@ -161,6 +161,7 @@ void replica::send(node_id to, message m) { step_messages_.push_back(outgoing{to
 void replica::reply_now(reply r) { step_replies_.push_back(std::move(r)); }
 
 void replica::end_step() {
+  if (!read_waits_.empty()) check_view_reads();  // deltas this step applied may complete them
   // Membership changes are persisted with whatever else this step writes.
   auto changes = members_->take_changes();
   if (!changes.empty()) cur_.put_meta(meta_members, encode_message(join_response{members_->snapshot()}));
@@ -392,20 +393,7 @@ void replica::read(uint64_t request, std::string_view key, consistency c, uint64
   }
   size_t needed = quorum(c);
   if (needed <= 1) {
-    std::optional<reply> answered;
-    if (view) {
-      auto part = view_set(key, *view);
-      if (!part) answered = reply{request, part.err(), {}, {}};
-      else if (*part) {
-        answered = reply{request, {}, {}, {}};
-        answered->set = std::move(**part);
-      }
-    }
-    if (!answered) {
-      auto v = get(key);
-      answered = v ? reply{request, {}, {}, std::move(*v)} : reply{request, v.err(), {}, {}};
-    }
-    reply r = std::move(*answered);
+    reply r = local_read_reply(request, key, view);
     // A key none of whose types has an uncommitted write or collection reads committed state: its
     // answer need not wait for the batches in flight (so reads go on while commits are slow or
     // fail, e.g. on a full disk). Otherwise it waits, as every reply does, for what it read.
@@ -414,8 +402,9 @@ void replica::read(uint64_t request, std::string_view key, consistency c, uint64
     return end_step();
   }
   uint64_t id = request;
-  for (node_id p : live_peer_ids()) send(p, read_request{id, std::string(key)});
-  read_waits_.push_back(read_wait{request, std::string(key), needed - 1, {}, now_ms + timeout_ms});
+  for (node_id p : live_peer_ids()) send(p, read_request{id, std::string(key), view != nullptr});
+  read_waits_.push_back(read_wait{request, std::string(key), needed - 1, {}, now_ms + timeout_ms,
+                                  view ? std::optional<set_view_request>{*view} : std::nullopt, {}});
   end_step();
 }
 
@@ -496,12 +485,22 @@ void replica::receive(node_id from, const message& m, uint64_t now_ms) {
         } else if constexpr (std::is_same_v<M, sync_response>) {
           on_sync_response(from, msg, now_ms);
         } else if constexpr (std::is_same_v<M, read_request>) {
-          auto states = validate_user_key(msg.key) ? read_all_types(msg.key)
-                                                   : result<std::vector<key_state>>{std::vector<key_state>{}};
-          send(from, read_response{msg.id, states ? std::move(*states) : std::vector<key_state>{}});
+          if (msg.vector_only) {
+            // The key's vector only: a view read joins nothing (an unreadable key: none).
+            auto kv = validate_user_key(msg.key) ? key_vector(msg.key) : result<version_vector>{version_vector{}};
+            send(from, read_response{msg.id, {}, true, kv ? std::move(*kv) : version_vector{}});
+          } else {
+            auto states = validate_user_key(msg.key) ? read_all_types(msg.key)
+                                                     : result<std::vector<key_state>>{std::vector<key_state>{}};
+            send(from, read_response{msg.id, states ? std::move(*states) : std::vector<key_state>{}, false, {}});
+          }
         } else if constexpr (std::is_same_v<M, read_response>) {
           for (auto it = read_waits_.begin(); it != read_waits_.end(); ++it) {
             if (it->request != msg.id) continue;
+            if (it->view) {
+              if (on_view_read_answer(*it, from, msg)) read_waits_.erase(it);
+              break;
+            }
             it->responses[from] = msg.values;
             if (it->responses.size() >= it->needed) {
               finish_read(*it, false);

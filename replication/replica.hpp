@@ -239,9 +239,11 @@ class replica {
   void update(uint64_t request, std::string_view key, crdt::type_tag type, const mutator& fn,
               consistency c, uint64_t timeout_ms, uint64_t now_ms,
               const std::vector<std::string>* touches = nullptr);
-  // `view` (local reads): when the key holds only a non-empty or_set, the reply carries that view
-  // of it in `set`, read from the set's records without reading the whole set; otherwise (and
-  // for other consistency levels) the reply carries the values, as without it.
+  // `view`: when the key holds only a non-empty or_set, the reply carries that view of it in
+  // `set`, read from the set's records without reading the whole set; otherwise the reply
+  // carries the values, as without it. At majority/all a view read asks the peers for the key's
+  // vector only, and answers here once this replica has applied every update those vectors name
+  // (pulling what it lacks from the peers meanwhile): the set never travels.
   void read(uint64_t request, std::string_view key, consistency c, uint64_t timeout_ms, uint64_t now_ms,
             const set_view_request* view = nullptr);
   void receive(node_id from, const message& m, uint64_t now_ms);
@@ -334,6 +336,8 @@ class replica {
     size_t needed;  // responses from peers still to collect
     std::map<node_id, std::vector<key_state>> responses;
     uint64_t deadline;
+    std::optional<set_view_request> view;  // a view read: peers answer with key vectors
+    version_vector need;                   // view reads: the merge of the answered key vectors
   };
   // One big set of a repair session compared by its elements: the request in flight, and our
   // context when we built its table (what our answer at the end may claim).
@@ -509,6 +513,18 @@ class replica {
   size_t quorum(consistency c) const;
   void check_write_waits();
   void finish_read(read_wait& w, bool timed_out);
+  // A view read's answer from `from`: merges its key vector (taken from its values, for a node
+  // that answered with them); once enough peers answered, asks those ahead of this replica for
+  // what it lacks. Returns true when the read was answered.
+  bool on_view_read_answer(read_wait& w, node_id from, const read_response& r);
+  // Answers every view read whose peers have answered and whose key vectors this replica has
+  // applied (each step's end).
+  void check_view_reads();
+  // The reply to a read of `key` from this replica's state: the view (nullptr: none) when the key
+  // holds only a non-empty or_set, else its values.
+  reply local_read_reply(uint64_t request, std::string_view key, const set_view_request* view) const;
+  // The merge of the key vectors of `user_key`'s stored types. Errors: the store's, corrupt.
+  result<version_vector> key_vector(std::string_view user_key) const;
   void expire(uint64_t now_ms);
 
   // ---- repair (replica_repair.cpp) ----

@@ -8,6 +8,12 @@
 // - A read at majority/all waits (read_waits_) for quorum-1 peer responses. finish_read() joins
 //   them with the local states (leaving out dead dots, as join_state does), sends the joined
 //   state to every responder whose state differs (read repair), joins it here and replies.
+// - A view read (a big set's size, member or page) at majority/all asks for key vectors instead
+//   (read_request::vector_only). Once quorum-1 peers answered, it is answered from this
+//   replica's records as soon as vv_ covers every answered key vector: this replica has then
+//   applied (or collected) every update of the key those peers have, so its view reflects them.
+//   Meanwhile it pulls (sync_request) from the peers that are ahead; check_view_reads() looks
+//   again at each step's end. No state travels, so there is no read repair on this path.
 // - expire(now) (each tick): a write past its deadline is answered with a timeout (it stays
 //   applied and still replicates); a read past its deadline finishes with a timeout; a repair
 //   session without progress for recon_timeout_ms is dropped.
@@ -18,6 +24,7 @@
 
 #include "crdt/codec.hpp"
 #include "replication/replica_internal.hpp"
+#include "replication/set_records.hpp"
 #include "replication/stored_value.hpp"
 
 namespace rumor::replication {
@@ -54,9 +61,13 @@ void replica::check_write_waits() {
 }
 
 void replica::finish_read(read_wait& w, bool timed_out) {
-  auto local = read_all_types(w.key);
-  if (!local) {
-    ready_.replies.push_back(reply{w.request, local.err(), {}, {}});
+  if (timed_out && w.view && w.responses.size() >= w.needed) {
+    ready_.replies.push_back(reply{
+        w.request,
+        error{errc::timeout, "read of '" + w.key + "' reached " + std::to_string(w.responses.size() + 1) +
+                                 " replicas (this one included), and this one had not applied every update of "
+                                 "the key they have before the timeout"},
+        {}, {}});
     return;
   }
   if (timed_out) {
@@ -66,6 +77,11 @@ void replica::finish_read(read_wait& w, bool timed_out) {
                                  " replicas (this one included) before the timeout; " +
                                  std::to_string(w.needed + 1) + " were required"},
         {}, {}});
+    return;
+  }
+  auto local = read_all_types(w.key);
+  if (!local) {
+    ready_.replies.push_back(reply{w.request, local.err(), {}, {}});
     return;
   }
   // Join everything, then repair whoever was behind.
@@ -108,6 +124,70 @@ void replica::finish_read(read_wait& w, bool timed_out) {
   std::vector<crdt::value> values;
   for (auto& [k, l] : joined) values.push_back(l.value);
   reply_now(reply{w.request, {}, {}, std::move(values)});
+}
+
+reply replica::local_read_reply(uint64_t request, std::string_view key, const set_view_request* view) const {
+  if (view) {
+    auto part = view_set(key, *view);
+    if (!part) return reply{request, part.err(), {}, {}};
+    if (*part) {
+      reply r{request, {}, {}, {}};
+      r.set = std::move(**part);
+      return r;
+    }
+  }
+  auto v = get(key);
+  return v ? reply{request, {}, {}, std::move(*v)} : reply{request, v.err(), {}, {}};
+}
+
+result<version_vector> replica::key_vector(std::string_view user_key) const {
+  auto states = read_all_types_raw(user_key);
+  if (!states) return states.err();
+  version_vector out;
+  for (const auto& s : *states) {
+    if (set_records::is_header(s.value)) {
+      auto h = set_records::decode_header(s.value);
+      if (!h) return h.err();
+      out.merge(h->kv);
+    } else {
+      auto d = decode_stored(s.value);
+      if (!d) return d.err();
+      out.merge(d->kv);
+    }
+  }
+  return out;
+}
+
+bool replica::on_view_read_answer(read_wait& w, node_id from, const read_response& r) {
+  if (w.responses.count(from)) return false;  // a duplicate
+  w.responses[from] = {};
+  if (r.vector_only) {
+    w.need.merge(r.key_vector);
+  } else {
+    // A node before vector_only answered with its states: their key vectors say the same.
+    for (const auto& s : r.values)
+      if (auto d = decode_stored(s.value)) w.need.merge(d->kv);
+  }
+  if (w.responses.size() < w.needed) return false;
+  if (w.need.leq(vv_)) {
+    reply_now(local_read_reply(w.request, w.key, &*w.view));
+    return true;
+  }
+  // Behind: pull what this replica lacks from every peer that answered (anti-entropy would bring
+  // it too, a round later).
+  for (const auto& [peer, unused] : w.responses) send(peer, sync_request{vv_});
+  return false;
+}
+
+void replica::check_view_reads() {
+  for (auto it = read_waits_.begin(); it != read_waits_.end();) {
+    if (it->view && it->responses.size() >= it->needed && it->need.leq(vv_)) {
+      reply_now(local_read_reply(it->request, it->key, &*it->view));
+      it = read_waits_.erase(it);
+    } else {
+      ++it;
+    }
+  }
 }
 
 void replica::expire(uint64_t now_ms) {

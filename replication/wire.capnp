@@ -191,11 +191,15 @@ struct KeyState {
 struct ReadRequest {
   id @0 :UInt64;    # request id chosen by the sender, echoed in the response
   key @1 :Data;     # user key
+  vectorOnly @2 :Bool;  # answer with the key's vector only (a view of a big set; PROTOCOL.md,
+                        # "Consistency per operation"); a node before this field answers with values
 }
 
 struct ReadResponse {
   id @0 :UInt64;                # the request id being answered
-  values @1 :List(KeyState);    # every stored value of the key (empty: not found)
+  values @1 :List(KeyState);    # every stored value of the key (empty: not found, or vectorOnly)
+  vectorOnly @2 :Bool;          # an answer to a vectorOnly request
+  keyVector @3 :List(VvEntry);  # vectorOnly: the merge of the key vectors of the key's stored types
 }
 
 # States to join into the receiver's store (read repair; last steps of reconciliation).

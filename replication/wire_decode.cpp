@@ -289,9 +289,13 @@ class decoder {
     return s;
   }
 
-  message get(w::ReadRequest::Reader r) { return read_request{r.getId(), str(r.getKey())}; }
+  message get(w::ReadRequest::Reader r) { return read_request{r.getId(), str(r.getKey()), r.getVectorOnly()}; }
 
-  message get(w::ReadResponse::Reader r) { return read_response{r.getId(), get(r.getValues())}; }
+  message get(w::ReadResponse::Reader r) {
+    // keyVector counts only in a vectorOnly answer (the encoder writes it only there).
+    return read_response{r.getId(), get(r.getValues()), r.getVectorOnly(),
+                         r.getVectorOnly() ? get(r.getKeyVector()) : version_vector{}};
+  }
 
   message get(w::StatePush::Reader r) {
     state_push s;

@@ -181,12 +181,15 @@ void put_body(w::Message::Builder m, const read_request& x) {
   auto b = m.initReadRequest();
   b.setId(x.id);
   b.setKey(data_of(x.key));
+  b.setVectorOnly(x.vector_only);
 }
 
 void put_body(w::Message::Builder m, const read_response& x) {
   auto b = m.initReadResponse();
   b.setId(x.id);
   put(b.initValues(count(x.values.size())), x.values);
+  b.setVectorOnly(x.vector_only);
+  if (x.vector_only) put(b.initKeyVector(count(x.key_vector.size())), x.key_vector);
 }
 
 void put(capnp::List<uint64_t>::Builder l, const std::vector<uint64_t>& v) {

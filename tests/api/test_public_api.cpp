@@ -430,6 +430,19 @@ TEST_CASE("public api: a subscription with set changes is told what joined and l
     REQUIRE(plain.events.back().value);
     CHECK(plain.events.back().value->items == std::vector<std::string>(expect.begin(), expect.end()));
   }
+  // Views at majority and all go through the peers' key vectors (PROTOCOL.md, "Consistency per
+  // operation"), and agree with the set.
+  rumor::op_options majority{rumor::consistency::majority, 5s};
+  rumor::op_options all{rumor::consistency::all, 5s};
+  auto size = b->size("big", majority);
+  REQUIRE_MESSAGE(size, (size ? "" : size.err().describe()));
+  CHECK(*size == 1001);
+  auto has_new = a->contains("big", "new", all);
+  REQUIRE(has_new);
+  CHECK(*has_new);
+  auto has_gone = b->contains("big", "m0000", all);
+  REQUIRE(has_gone);
+  CHECK_FALSE(*has_gone);
   // Deleting the key: an event with no value that is not an omission.
   REQUIRE(a->apply("big", rumor::op::del()));
   REQUIRE(eventually([&] { return remote.last_size() == uint64_t{0}; }));

@@ -159,12 +159,13 @@ class simulation {
     for (size_t i = 0; i < nodes_.size(); ++i) process(i);
   }
 
-  void read(size_t i, const std::string& key, consistency c, uint64_t timeout_ms, reply_fn done) {
+  void read(size_t i, const std::string& key, consistency c, uint64_t timeout_ms, reply_fn done,
+            const set_view_request* view = nullptr) {
     node& n = nodes_[i];
     if (!n.up) return;
     uint64_t req = next_request();
     n.callbacks[req] = std::move(done);
-    n.rep->read(req, key, c, timeout_ms, now_);
+    n.rep->read(req, key, c, timeout_ms, now_, view);
     process(i);
   }
 

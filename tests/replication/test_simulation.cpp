@@ -74,7 +74,9 @@ std::vector<std::string> set_at(simulation& s, size_t i, const std::string& key)
 namespace {
 // A copy of a reply (replies own their update result and are move-only).
 reply copy_of(const reply& r) {
-  return reply{r.request, r.result, r.update ? std::make_unique<update_ok>(*r.update) : nullptr, r.values};
+  reply out{r.request, r.result, r.update ? std::make_unique<update_ok>(*r.update) : nullptr, r.values};
+  out.set = r.set;
+  return out;
 }
 }  // namespace
 
@@ -318,6 +320,56 @@ TEST_CASE("simulation: a majority read joins replicas and repairs the stale one"
   REQUIRE(got->values.size() == 1);
   CHECK(got->values[0].get_if<crdt::pn_counter>()->value() == 5);
   CHECK(counter_at(s, 0, "x") == 5);  // read repair wrote the joined state locally
+}
+
+TEST_CASE("simulation: a majority view of a big set reflects what a majority has, and no state travels") {
+  uint64_t seed = test::seed_for("majority view");
+  INFO("RUMOR_SEED=" << seed);
+  sim_config cfg;
+  cfg.nodes = 3;
+  simulation s(seed, cfg);
+  s.start_all();
+  s.run_for(2'000);
+  std::vector<std::string> members;
+  for (int i = 0; i < 600; ++i) members.push_back("m" + std::to_string(i));
+  s.update(1, "big", crdt::type_tag::or_set, ops::set_add(members), consistency::local, 1'000, nullptr);
+  REQUIRE(s.run_until([&] { return s.converged(); }, 30'000));
+  s.partition({{0}});  // node 0 alone: it misses the next two updates
+  std::vector<std::string> late{"late"}, gone{"m7", "m8"};
+  s.update(1, "big", crdt::type_tag::or_set, ops::set_add(late), consistency::local, 1'000, nullptr, &late);
+  s.update(2, "big", crdt::type_tag::or_set, ops::set_remove(gone), consistency::local, 1'000, nullptr, &gone);
+  s.run_for(300);
+  s.heal();
+  uint64_t state_bytes = 0, read_answers = 0;
+  s.observe_sends([&](size_t, const message& m) {
+    if (const auto* r = std::get_if<read_response>(&m)) {
+      ++read_answers;
+      for (const auto& v : r->values) state_bytes += v.value.size();
+    }
+    if (const auto* p = std::get_if<state_push>(&m))
+      for (const auto& v : p->states) state_bytes += v.value.size();
+  });
+  // Right after the heal, before anti-entropy has run: node 0 has neither update yet.
+  set_view_request size{set_view_request::kind::size, {}, {}, 0};
+  set_view_request member{set_view_request::kind::member, "late", {}, 0};
+  std::optional<reply> got_size, got_member, got_local;
+  s.read(0, "big", consistency::local, 1'000, [&](const reply& r) { got_local = copy_of(r); }, &size);
+  s.read(0, "big", consistency::majority, 2'000, [&](const reply& r) { got_size = copy_of(r); }, &size);
+  s.read(0, "big", consistency::all, 2'000, [&](const reply& r) { got_member = copy_of(r); }, &member);
+  REQUIRE(s.run_until([&] { return got_size.has_value() && got_member.has_value(); }, 3'000));
+  s.observe_sends(nullptr);
+  REQUIRE(got_local.has_value());
+  REQUIRE(got_local->set);
+  CHECK(got_local->set->size == 600);  // the local view is stale: this is what majority is for
+  REQUIRE(got_size->result.has_value());
+  REQUIRE(got_size->set);
+  CHECK(got_size->set->size == 599);   // 600 + late - m7 - m8
+  CHECK(got_size->values.empty());
+  REQUIRE(got_member->result.has_value());
+  REQUIRE(got_member->set);
+  CHECK(got_member->set->contains);
+  CHECK(read_answers >= 3);  // one peer for majority, two for all
+  CHECK(state_bytes == 0);   // key vectors answered the reads; no state was read or pushed
 }
 
 TEST_CASE("simulation: a node that missed truncated deltas is repaired by reconciliation, cost grows with what it missed") {

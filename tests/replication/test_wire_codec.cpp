@@ -112,8 +112,12 @@ class generator {
       case 7: return push_ack{vv()};
       case 8: return sync_request{vv(), number() % 2 == 1};
       case 9: return sync_response{vv(), deltas(), coin(), list(5, [&] { return node(); })};
-      case 10: return read_request{number(), bytes()};
-      case 11: return read_response{number(), states()};
+      case 10: return read_request{number(), bytes(), below(2) == 1};
+      case 11: {
+        // A vector-only answer carries a key vector and no values; the other, values only.
+        if (below(2)) return read_response{number(), {}, true, vv()};
+        return read_response{number(), states(), false, {}};
+      }
       case 12:
         return state_push{number(), states(), list(6, [&] { return bytes(); }), list(6, [&] { return number(); })};
       case 13:
