@@ -178,6 +178,18 @@ std::string render_json(const set_changes& c) {
          list(c.removed) + ",\"complete\":" + (c.complete ? "true" : "false") + "}";
 }
 
+std::string render_event_json(std::string_view key, const crdt::value* value, std::string_view origin,
+                              const set_changes* set, bool value_omitted) {
+  std::string type = value ? json_quote(crdt::to_string(value->type()))
+                           : value_omitted ? json_quote(crdt::to_string(crdt::type_tag::or_set)) : std::string("null");
+  std::string out = "{\"key\":" + json_quote(key) + ",\"type\":" + type +
+                    ",\"value\":" + (value ? render_json(*value) : std::string("null")) + ",\"origin\":\"" +
+                    std::string(origin) + "\"";
+  if (value_omitted) out += ",\"value_omitted\":true";
+  if (set) out += ",\"set\":" + render_json(*set);
+  return out + "}";
+}
+
 std::string render_text(const set_changes& c) {
   std::string out;
   for (const auto& m : c.added) out += "+" + text_escape(m, true) + " ";

@@ -51,6 +51,12 @@ std::string render_json(const crdt::value& v);
 // in JSON; as text "+a +b -c (N members)", with "; more changed" when not complete.
 std::string render_json(const set_changes& c);
 std::string render_text(const set_changes& c);
+// A watch event as one JSON object, as `rumor watch --json` and GET /v1/watch write it:
+// {"key","type","value","origin"[,"value_omitted":true][,"set":{…}]}. `value` null: the key is
+// gone, or (value_omitted) a big set's value was not sent, whose type is then "or_set". `origin`
+// goes in as given (each caller has its own hex form).
+std::string render_event_json(std::string_view key, const crdt::value* value, std::string_view origin,
+                              const set_changes* set, bool value_omitted);
 
 // Decode crdt codec bytes (crdt::decode) and render them. Errors: the decode error
 // (decode_error / unsupported_version).

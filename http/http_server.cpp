@@ -46,16 +46,8 @@ struct stream {
 std::string sse_frame(const watch_event& e) {
   char origin[17];
   std::snprintf(origin, sizeof origin, "%016llx", static_cast<unsigned long long>(e.origin));
-  // An omitted value is a big set's (client::watch_value_max_members).
-  std::string type = e.value ? client::json_quote(crdt::to_string(e.value->type()))
-                             : e.value_omitted ? client::json_quote(crdt::to_string(crdt::type_tag::or_set))
-                                               : std::string("null");
-  std::string data = "{\"key\":" + client::json_quote(e.key) + ",\"type\":" + type +
-                     ",\"value\":" + (e.value ? client::render_json(*e.value) : std::string("null")) +
-                     ",\"origin\":\"" + origin + "\"";
-  if (e.value_omitted) data += ",\"value_omitted\":true";
-  if (e.set) data += ",\"set\":" + client::render_json(*e.set);
-  data += "}";
+  std::string data = client::render_event_json(e.key, e.value ? &*e.value : nullptr, origin, e.set ? &*e.set : nullptr,
+                                               e.value_omitted);
   return "event: change\ndata: " + data + "\n\n";
 }
 

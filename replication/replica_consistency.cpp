@@ -173,8 +173,12 @@ bool replica::on_view_read_answer(read_wait& w, node_id from, const read_respons
     reply_now(local_read_reply(w.request, w.key, &*w.view));
     return true;
   }
-  // Behind: pull what this replica lacks from every peer that answered (anti-entropy would bring
-  // it too, a round later).
+  // Behind: pull what this replica lacks from the peers that answered (anti-entropy would bring
+  // it too, a round later): all of them once the quorum is in, then each later one alone.
+  if (w.responses.size() > w.needed) {
+    send(from, sync_request{vv_});
+    return false;
+  }
   for (const auto& [peer, unused] : w.responses) send(peer, sync_request{vv_});
   return false;
 }

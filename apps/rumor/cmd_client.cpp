@@ -266,14 +266,11 @@ int run_watch(session& s, const client_command& c) {
     if (!e->value.empty())
       if (auto d = crdt::decode(e->value)) v = std::move(*d);
     if (s.o.json) {
-      std::string type = v ? json_string(crdt::to_string(v->type()))
-                           : e->value_omitted ? json_string(crdt::to_string(crdt::type_tag::or_set)) : "null";
-      std::cout << "{\"key\":" << json_string(e->key) << ",\"type\":" << type
-                << ",\"value\":" << (v ? client::render_json(*v) : "null") << ",\"origin\":\"" << std::hex
-                << e->origin << std::dec << "\"";
-      if (e->value_omitted) std::cout << ",\"value_omitted\":true";
-      if (e->set) std::cout << ",\"set\":" << client::render_json(*e->set);
-      std::cout << "}" << std::endl;
+      char origin[17];
+      std::snprintf(origin, sizeof origin, "%llx", static_cast<unsigned long long>(e->origin));
+      std::cout << client::render_event_json(e->key, v ? &*v : nullptr, origin, e->set ? &*e->set : nullptr,
+                                             e->value_omitted)
+                << std::endl;
     } else if (e->value_omitted && e->set) {
       std::cout << e->key << ": " << client::render_text(*e->set) << std::endl;
     } else {
