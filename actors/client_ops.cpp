@@ -161,6 +161,8 @@ result<planned_update> plan_update(const client::update& u, crdt::type_tag key_t
   if (u.path.empty() && !p->response.update_value &&
       (u.op == client::op_kind::set_add || u.op == client::op_kind::set_remove))
     p->touches = u.members;
+  // A map field's update reads and writes that top-level field only (its every type).
+  if (!u.path.empty() && !p->response.update_value) p->touches = std::vector<std::string>{u.path.front()};
   auto probe = std::make_shared<outcome_probe>(u, leaf_type(u));
   auto outcome = std::make_shared<client::update_outcome>();
   p->response.outcome = outcome;

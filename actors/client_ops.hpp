@@ -30,8 +30,9 @@ struct planned_update {
   crdt::type_tag key_type;       // the type stored under the key (or_map when path is non-empty)
   replication::mutator mutate;
   response_plan response;
-  // The members a set update touches when its answer needs no value (replica::update's
-  // `touches`: the set is read and written in proportion to them, not to its size).
+  // The members a set update, or the top-level field a map update, touches when its answer needs
+  // no value (replica::update's `touches`: the collection is read and written in proportion to
+  // them, not to its size).
   std::optional<std::vector<std::string>> touches;
 };
 

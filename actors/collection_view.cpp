@@ -187,7 +187,8 @@ outcome_probe::seen outcome_probe::observe(const crdt::value& v) const {
     s.size = set.size();
     for (const auto& member : members_) s.present += set.find(member) ? 1 : 0;
   } else {
-    s.size = m->size();
+    // At the top a window's size (or_map::window) counts the fields it did not load.
+    s.size = path_.size() == 1 ? root->size() : m->size();
     s.present = f ? 1 : 0;
   }
   return s;

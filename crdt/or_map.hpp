@@ -49,7 +49,19 @@ class or_map : public causal<map_store> {
 
   // Present fields, ordered by (name, type).
   std::vector<field_key> fields() const;
-  size_t size() const noexcept { return store_.size(); }
+  size_t size() const noexcept { return store_.size() + hidden_; }
+
+  // A window onto a bigger map (the replica's decomposed storage, replication/map_records.hpp):
+  // the fields one update touches, `loaded`, with the map's whole context; `hidden` more fields
+  // exist and were not loaded. size() counts them; get(), fields(), remove() and join() see only
+  // the loaded ones, so a window serves updates of the fields it holds (join: of deltas that touch
+  // only them). Windows never leave the replica.
+  static or_map window(map_store loaded, dot_context ctx, size_t hidden) {
+    or_map m{std::move(loaded), std::move(ctx)};
+    m.hidden_ = hidden;
+    return m;
+  }
+  size_t hidden() const noexcept { return hidden_; }
 
   void join(const or_map& other) { join_parts(other.store_, other.ctx_); }
 
@@ -57,6 +69,8 @@ class or_map : public causal<map_store> {
 
  private:
   or_map remove_dots(std::string_view name, const dot_context* observed);
+
+  size_t hidden_ = 0;
 };
 
 template <class T, class F>

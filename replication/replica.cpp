@@ -323,12 +323,20 @@ void replica::update(uint64_t request, std::string_view key, crdt::type_tag type
   std::optional<crdt::dot_context> seed;
   // An or_set is read as a window onto the members the update touches (all, without `touches`).
   std::optional<set_window> win;
+  // An or_map likewise, onto the fields of the names the update touches.
+  std::optional<map_window> mwin;
   if (type == crdt::type_tag::or_set) {
     auto w = load_set(skey, old, touches);
     if (!w) return fail(error{errc::corrupt, "stored value of '" + std::string(key) + "': " + w.err().message});
     win = std::move(*w);
     current = crdt::value{std::move(win->set)};  // copied back once the mutator has run
     kv = win->kv;
+  } else if (type == crdt::type_tag::or_map) {
+    auto w = load_map(skey, old, touches);
+    if (!w) return fail(error{errc::corrupt, "stored value of '" + std::string(key) + "': " + w.err().message});
+    mwin = std::move(*w);
+    current = crdt::value{std::move(mwin->map)};
+    kv = mwin->kv;
   } else if (old) {
     auto decoded = decode_record(*old);
     if (!decoded) return fail(error{errc::corrupt, "stored value of '" + std::string(key) + "': " + decoded.err().message});
@@ -362,6 +370,9 @@ void replica::update(uint64_t request, std::string_view key, crdt::type_tag type
   if (win) {
     win->set = *current.get_if<crdt::or_set>();
     diff = write_set(skey, *win, kv);
+  } else if (mwin) {
+    mwin->map = *current.get_if<crdt::or_map>();
+    write_map(skey, *mwin, kv);
   } else {
     encoded = write_value(skey, current, kv, old, was_empty);
   }

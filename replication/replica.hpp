@@ -231,11 +231,13 @@ class replica {
   // Graceful leave: tells the members this node is leaving.
   void leave(uint64_t now_ms);
 
-  // `touches` (or_set keys only; null for every other use): the members `fn` reads or changes, and
-  // a promise that it calls only or_set::add/remove/contains/size with them. The set is then
-  // read and written in proportion to those members, not to the set (set_records.hpp), and the
-  // reply's value is a window onto the set (or_set::window: its size() is the whole set's).
-  // Without it the whole set is loaded.
+  // `touches` (or_set and or_map keys only; null for every other use): for a set, the members `fn`
+  // reads or changes, and a promise that it calls only or_set::add/remove/contains/size with
+  // them; for a map, the top-level field names, and a promise that it calls only or_map::update,
+  // remove and get of them, and size. The value is then read and written in proportion to those
+  // members or fields, not to the whole (set_records.hpp, map_records.hpp), and the reply's value
+  // is a window onto it (or_set::window, or_map::window: its size() is the whole's). Without it the
+  // whole value is loaded.
   void update(uint64_t request, std::string_view key, crdt::type_tag type, const mutator& fn,
               consistency c, uint64_t timeout_ms, uint64_t now_ms,
               const std::vector<std::string>* touches = nullptr);
@@ -465,6 +467,37 @@ class replica {
   // key: reads and writes only the elements it touches. Errors: the store's, corrupt records.
   result<set_diff> apply_set_delta(const std::string& skey, const crdt::or_set& delta, const version_vector& deps,
                                   node_id origin, uint64_t seq);
+
+  // The member keys (set_records::member_key) whose records hold dots of `delta_ctx` that the
+  // decomposed value `id` holds (`mine`: its context) and that `held` (the dots of the records
+  // already loaded) lacks: the records a delta with that context can change. Through the dot
+  // index: one point read per loose dot, one range scan per node of the compact part.
+  result<std::set<std::string>> indexed_keys(const std::string& id, const crdt::dot_context& mine,
+                                             const std::set<crdt::dot>& held, const crdt::dot_context& delta_ctx) const;
+
+  // ---- or_maps stored decomposed (replica_maps.cpp, map_records.hpp) ----
+  // As or_sets, with top-level fields for elements.
+  struct map_window {
+    std::string id;                                         // set_records::set_id(skey)
+    std::optional<std::string> old_raw;                     // the record replaced (nullopt: none)
+    bool stored_whole = false;                              // old_raw is an older build's whole record
+    version_vector kv;
+    uint64_t count = 0;                                     // fields stored
+    uint64_t field_sum = 0;
+    std::map<crdt::field_key, crdt::nested_store> before;   // loaded fields, as stored
+    crdt::or_map map;                                       // the window (or the whole map)
+  };
+  // Loads the map at `skey` with every field (of any type) named in `names` (nullptr: every
+  // field). `raw`: read_raw. `committed`: as whole_record's.
+  result<map_window> load_map(const std::string& skey, const std::optional<std::string>& raw,
+                              const std::vector<std::string>* names, bool committed = false) const;
+  // Adds to `w` the fields holding dots of `ctx` (a delta's context) that the map holds.
+  status load_map_dots(map_window& w, const crdt::dot_context& ctx) const;
+  // Writes w.map (changed from w.before) with key vector `kv`.
+  void write_map(const std::string& skey, const map_window& w, const version_vector& kv);
+  // Joins the or_map delta `delta` of update (origin, seq) into its key, as apply_set_delta.
+  status apply_map_delta(const std::string& skey, const crdt::or_map& delta, const version_vector& deps,
+                         node_id origin, uint64_t seq);
 
   // ---- deltas, push, anti-entropy, log truncation (replica_gossip.cpp) ----
   void offer(const delta_entry& e, node_id from, uint64_t now_ms);

@@ -145,7 +145,7 @@ result<version_vector> replica::key_vector(std::string_view user_key) const {
   if (!states) return states.err();
   version_vector out;
   for (const auto& s : *states) {
-    if (set_records::is_header(s.value)) {
+    if (set_records::is_decomposed(s.value)) {
       auto h = set_records::decode_header(s.value);
       if (!h) return h.err();
       out.merge(h->kv);

@@ -46,9 +46,10 @@ inline std::optional<uint64_t> read_le64(std::string_view s) {
   return s.size() == 8 ? get_u64le(s, at) : std::nullopt;
 }
 
-// True iff `v` is a window onto a bigger set (replica::update's `touches`): not the key's value,
-// so never returned as one.
+// True iff `v` is a window onto a bigger set or map (replica::update's `touches`): not the key's
+// value, so never returned as one.
 inline bool is_window(const crdt::value& v) {
+  if (const auto* m = v.get_if<crdt::or_map>()) return m->hidden() > 0;
   const auto* s = v.get_if<crdt::or_set>();
   return s && s->hidden() > 0;
 }

@@ -31,6 +31,7 @@
 
 #include "replication/replica_internal.hpp"
 #include "replication/storage_key.hpp"
+#include "replication/map_records.hpp"
 #include "replication/set_records.hpp"
 #include "replication/value_layout.hpp"
 
@@ -332,7 +333,7 @@ void replica::on_full_sync_request(node_id from, const full_sync_request& r) {
   bytes = 0;
   for (size_t i = 0; i < out.states.size(); ++i) {
     auto& s = out.states[i];
-    if (set_records::is_header(s.value) && !in_pages(s.value)) {
+    if (map_records::is_header(s.value) || (set_records::is_header(s.value) && !in_pages(s.value))) {
       auto whole = whole_record(s.key, std::move(s.value), true);
       if (!whole) return;
       s.value = std::move(*whole);

@@ -19,6 +19,7 @@
 #include <set>
 
 #include "crdt/codec.hpp"
+#include "replication/map_records.hpp"
 #include "replication/replica_internal.hpp"
 #include "replication/set_records.hpp"
 #include "replication/storage_key.hpp"
@@ -140,31 +141,38 @@ result<replica::set_window> replica::load_set(const std::string& skey, const std
   return w;
 }
 
+result<std::set<std::string>> replica::indexed_keys(const std::string& id, const crdt::dot_context& mine,
+                                                    const std::set<crdt::dot>& held,
+                                                    const crdt::dot_context& delta_ctx) const {
+  std::set<std::string> keys;
+  for (const auto& d : delta_ctx.cloud()) {
+    if (!mine.contains(d) || held.count(d)) continue;
+    auto k = read_meta(set_records::dot_name(id, d));
+    if (!k) return k.err();
+    if (*k) keys.insert(std::move(**k));
+  }
+  for (const auto& [node, counter] : delta_ctx.compact_part().entries()) {
+    // Every dot of `node` up to `counter`: the value's live ones are a range of the index.
+    auto range = persistence::key_range::between(set_records::dot_name(id, {node, 1}),
+                                                 set_records::dot_name(id, {node, counter}) + '\0');
+    auto st = scan_meta_range(range, [&](std::string_view, std::string_view k) {
+      keys.emplace(k);
+      return true;
+    });
+    if (!st) return st.err();
+  }
+  return keys;
+}
+
 status replica::load_set_dots(set_window& w, const crdt::dot_context& ctx) const {
   if (w.stored_whole || w.count == w.before.size()) return {};  // every element is loaded
   std::set<crdt::dot> held;
   for (const auto& [m, dots] : w.before)
     for (const auto& d : dots.dots()) held.insert(d);
-  const crdt::dot_context& mine = w.set.context();
-  std::set<std::string> keys;  // member keys to load
-  for (const auto& d : ctx.cloud()) {
-    if (!mine.contains(d) || held.count(d)) continue;
-    auto k = read_meta(set_records::dot_name(w.id, d));
-    if (!k) return k.err();
-    if (*k) keys.insert(std::move(**k));
-  }
-  for (const auto& [node, counter] : ctx.compact_part().entries()) {
-    // Every dot of `node` up to `counter`: the set's live ones are a range of the index.
-    auto range = persistence::key_range::between(set_records::dot_name(w.id, {node, 1}),
-                                                 set_records::dot_name(w.id, {node, counter}) + '\0');
-    auto st = scan_meta_range(range, [&](std::string_view, std::string_view k) {
-      keys.emplace(k);
-      return true;
-    });
-    if (!st) return st;
-  }
+  auto keys = indexed_keys(w.id, w.set.context(), held, ctx);
+  if (!keys) return keys.err();
   bool grew = false;
-  for (const auto& k : keys) {
+  for (const auto& k : *keys) {
     auto rec = read_meta(set_records::element_name(w.id, k));
     if (!rec) return rec.err();
     if (!*rec) return corrupt_set("a dot index record names a missing element");
@@ -231,6 +239,11 @@ result<set_diff> replica::apply_set_delta(const std::string& skey, const crdt::o
 }
 
 result<std::string> replica::whole_record(const std::string& skey, std::string raw, bool committed) const {
+  if (map_records::is_header(raw)) {
+    auto w = load_map(skey, raw, nullptr, committed);
+    if (!w) return w.err();
+    return encode_stored(w->kv, crdt::encode(crdt::value{w->map}));
+  }
   if (!set_records::is_header(raw)) return raw;
   auto w = load_set(skey, raw, nullptr, committed);
   if (!w) return w.err();

@@ -23,6 +23,7 @@
 #include <set>
 
 #include "crdt/codec.hpp"
+#include "replication/map_records.hpp"
 #include "replication/replica_internal.hpp"
 #include "replication/set_records.hpp"
 #include "replication/storage_key.hpp"
@@ -65,6 +66,11 @@ result<std::optional<replica::loaded>> replica::load(const std::string& skey) co
     if (!w) return w.err();
     return std::optional<loaded>{loaded{crdt::value{std::move(w->set)}, std::move(w->kv), std::move(**rec)}};
   }
+  if (map_records::is_header(**rec)) {
+    auto w = load_map(skey, *rec, nullptr);
+    if (!w) return w.err();
+    return std::optional<loaded>{loaded{crdt::value{std::move(w->map)}, std::move(w->kv), std::move(**rec)}};
+  }
   auto decoded = decode_record(**rec);
   if (!decoded) return decoded.err();
   decoded->record = std::move(**rec);
@@ -82,9 +88,9 @@ result<replica::loaded> replica::decode_record(std::string_view record) {
 result<std::vector<key_state>> replica::read_all_types(std::string_view user_key) const {
   auto out = read_all_types_raw(user_key);
   if (!out) return out;
-  // A set's header becomes its whole record.
+  // A set's or map's header becomes its whole record.
   for (auto& st : *out) {
-    if (!set_records::is_header(st.value)) continue;
+    if (!set_records::is_decomposed(st.value)) continue;
     auto whole = whole_record(st.key, std::move(st.value));
     if (!whole) return whole.err();
     st.value = std::move(*whole);
@@ -173,7 +179,7 @@ result<std::vector<std::pair<std::string, crdt::type_tag>>> replica::list_keys(c
     if (!p) return;
     if (found.size() >= limit && !found.empty() && std::prev(found.end())->first < p->user_key) return;
     if (erased.count(skey)) return;
-    if (set_records::is_header(record)) {
+    if (set_records::is_decomposed(record)) {
       auto h = set_records::decode_header(record);
       if (!h || h->count == 0) return;
     } else {
@@ -207,6 +213,16 @@ std::string replica::write_value(const std::string& skey, const crdt::value& v, 
     w->set = *set;
     auto d = write_set(skey, *w, kv);
     if (diff) *diff = std::move(d);
+    return crdt::encode(v);
+  }
+  if (const auto* map = v.get_if<crdt::or_map>()) {
+    auto w = load_map(skey, old_record, nullptr);  // as for a set
+    if (!w) {
+      failed_ = true;
+      return {};
+    }
+    w->map = *map;
+    write_map(skey, *w, kv);
     return crdt::encode(v);
   }
   std::string encoded = crdt::encode(v);

@@ -20,9 +20,9 @@ void put_u64be(std::string& out, uint64_t v) {
 
 }  // namespace
 
-std::string encode_header(const header& h) {
+std::string encode_header(const header& h, uint8_t format) {
   std::string out;
-  out.push_back(static_cast<char>(header_format));
+  out.push_back(static_cast<char>(format));
   vv_bytes::put_vv(out, h.kv);
   put_varint(out, h.count);
   put_u64le(out, h.element_sum);
@@ -31,7 +31,7 @@ std::string encode_header(const header& h) {
 }
 
 result<header> decode_header(std::string_view record) {
-  if (!is_header(record)) return error{errc::corrupt, "not a set header record"};
+  if (!is_decomposed(record)) return error{errc::corrupt, "not a set or map header record"};
   header h;
   size_t at = 1;
   if (vv_bytes::get_vv(record, at, h.kv) != vv_bytes::vv_status::ok)

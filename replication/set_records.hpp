@@ -49,12 +49,18 @@ struct header {
   crdt::dot_context ctx;    // the set's causal context
 };
 
-// True iff `record` (a value-table record) is a header.
+// True iff `record` (a value-table record) is a set's header.
 inline bool is_header(std::string_view record) {
   return !record.empty() && static_cast<uint8_t>(record[0]) == header_format;
 }
-std::string encode_header(const header& h);
-// Errors: corrupt.
+// True iff `record` is the header of a decomposed value: a set's (format 3) or a map's (format 4,
+// map_records.hpp, the same layout).
+inline bool is_decomposed(std::string_view record) {
+  return !record.empty() && (static_cast<uint8_t>(record[0]) == header_format || static_cast<uint8_t>(record[0]) == 4);
+}
+// `format`: header_format, or map_records::header_format.
+std::string encode_header(const header& h, uint8_t format = header_format);
+// A set's or a map's header. Errors: corrupt.
 result<header> decode_header(std::string_view record);
 
 struct element {

@@ -10,6 +10,7 @@ namespace {
 constexpr uint8_t format_context = 1;  // key vector as a crdt context encoding (read only)
 constexpr uint8_t format_compact = 2;  // key vector as varints (written)
 constexpr uint8_t format_set_header = 3;  // an or_set's header (set_records.hpp; not read here)
+constexpr uint8_t format_map_header = 4;  // an or_map's header (map_records.hpp; not read here)
 
 result<stored_value> decode_context_format(std::string_view record) {
   if (record.size() < 5) return error{errc::corrupt, "stored value record shorter than its header"};
@@ -52,6 +53,8 @@ result<stored_value> decode_stored(std::string_view record) {
     case format_compact: return decode_compact_format(record);
     case format_set_header:
       return error{errc::corrupt, "a decomposed set's header is not a whole value (set_records.hpp)"};
+    case format_map_header:
+      return error{errc::corrupt, "a decomposed map's header is not a whole value (map_records.hpp)"};
   }
   return error{errc::unsupported_version, "stored value record format " + std::to_string(static_cast<uint8_t>(record[0]))};
 }
@@ -59,6 +62,7 @@ result<stored_value> decode_stored(std::string_view record) {
 bool is_current_format(std::string_view record, crdt::type_tag type) {
   // An or_set is stored decomposed: its value-table record is a header (set_records.hpp).
   if (type == crdt::type_tag::or_set) return !record.empty() && static_cast<uint8_t>(record[0]) == format_set_header;
+  if (type == crdt::type_tag::or_map) return !record.empty() && static_cast<uint8_t>(record[0]) == format_map_header;
   if (record.empty() || static_cast<uint8_t>(record[0]) != format_compact) return false;
   size_t at = 1;
   crdt::version_vector kv;

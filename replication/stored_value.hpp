@@ -5,6 +5,7 @@
 //   format 3:           an or_set's header (set_records.hpp): or_sets are stored decomposed, and
 //                       decode_stored refuses a header (corrupt); a format-2 or_set record (an
 //                       older build's) is read and rewritten decomposed on the next change
+//   format 4:           an or_map's header (map_records.hpp), the same way
 //   format 1 (read):    u8 1 | u32 LE key-vector length | key vector (crdt context encoding:
 //                       no cloud, no origin 0) | crdt bytes
 // The crdt bytes are crdt::encode's: since protocol version 3 the compact form for

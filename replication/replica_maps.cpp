@@ -1,0 +1,179 @@
+// replica, or_maps stored decomposed (map_records.hpp): a header in the value table, one record
+// per top-level field and one per field dot in the meta table — the or_set's layout
+// (replica_sets.cpp) with fields for elements.
+//
+// Contract of this part:
+// - load_map() reads the header and the fields of the named names (every type), or all fields,
+//   giving a window (or_map::window) onto the map; load_map_dots() adds the fields holding the
+//   dots a delta's context covers (through the dot index), so the window holds every field the
+//   delta can change. A join, or an or_map update/remove of a loaded name, changes only those.
+// - write_map() writes what changed between the loaded fields and the window: field and dot index
+//   records through dirty_meta_, then the header through put_record. The header's count and field
+//   hash sum are kept from the difference, never recounted.
+// - A key still holding an older build's whole record loads as a whole map with no field records;
+//   its first write writes every field (the migration).
+
+#include "replication/replica.hpp"
+
+#include "replication/map_records.hpp"
+#include "replication/replica_internal.hpp"
+#include "replication/set_records.hpp"
+
+namespace rumor::replication {
+
+namespace {
+
+error corrupt_map(std::string_view what) { return error{errc::corrupt, "stored map: " + std::string(what)}; }
+
+crdt::or_map window_of(const std::map<crdt::field_key, crdt::nested_store>& loaded, crdt::dot_context ctx,
+                       uint64_t count) {
+  crdt::map_store m;
+  for (const auto& [k, s] : loaded) m.set(k, s);
+  uint64_t hidden = count > loaded.size() ? count - loaded.size() : 0;
+  return crdt::or_map::window(std::move(m), std::move(ctx), hidden);
+}
+
+std::string field_name(const std::string& id, const crdt::field_key& f) {
+  return set_records::element_name(id, set_records::member_key(map_records::field_member(f)));
+}
+
+}  // namespace
+
+result<replica::map_window> replica::load_map(const std::string& skey, const std::optional<std::string>& raw,
+                                              const std::vector<std::string>* names, bool committed) const {
+  map_window w;
+  w.id = set_records::set_id(skey);
+  w.old_raw = raw;
+  if (raw && !map_records::is_header(*raw)) {
+    auto whole = map_records::decode_whole_map(*raw);
+    if (!whole) return whole.err();
+    w.stored_whole = true;
+    w.kv = std::move(whole->kv);
+    w.map = std::move(whole->map);
+    w.count = w.map.size();
+    return w;
+  }
+  crdt::dot_context ctx;
+  if (raw) {
+    auto h = set_records::decode_header(*raw);
+    if (!h) return h.err();
+    w.kv = std::move(h->kv);
+    w.count = h->count;
+    w.field_sum = h->element_sum;
+    ctx = std::move(h->ctx);
+    auto take = [&](std::string_view bytes) -> status {
+      auto f = map_records::decode_field(bytes);
+      if (!f) return f.err();
+      w.before.emplace(std::move(f->key), std::move(f->store));
+      return {};
+    };
+    if (names) {
+      for (const auto& name : *names) {
+        for (uint8_t t = crdt::first_type_tag; t <= crdt::last_type_tag; ++t) {
+          crdt::field_key k{name, static_cast<crdt::type_tag>(t)};
+          if (k.type == crdt::type_tag::text || w.before.count(k)) continue;
+          auto rec = read_meta(field_name(w.id, k), committed);
+          if (!rec) return rec.err();
+          if (!*rec) continue;
+          auto f = map_records::decode_field(**rec);
+          if (!f) return f.err();
+          if (!(f->key == k)) return corrupt_map("two fields share a record name");
+          w.before.emplace(std::move(f->key), std::move(f->store));
+        }
+      }
+    } else {
+      std::optional<error> bad;
+      auto st = scan_meta_range(persistence::key_range::with_prefix(set_records::element_prefix(w.id)),
+                                [&](std::string_view, std::string_view bytes) {
+                                  if (auto ok = take(bytes); !ok) {
+                                    bad = ok.err();
+                                    return false;
+                                  }
+                                  return true;
+                                }, committed);
+      if (!st) return st.err();
+      if (bad) return *bad;
+      if (w.before.size() != w.count) return corrupt_map("its header counts " + std::to_string(w.count) +
+                                                         " fields, its records " + std::to_string(w.before.size()));
+    }
+  }
+  w.map = window_of(w.before, std::move(ctx), w.count);
+  return w;
+}
+
+status replica::load_map_dots(map_window& w, const crdt::dot_context& ctx) const {
+  if (w.stored_whole || w.count == w.before.size()) return {};  // every field is loaded
+  std::set<crdt::dot> held;
+  for (const auto& [k, s] : w.before) s.for_each_dot([&](const crdt::dot& d) { held.insert(d); });
+  auto keys = indexed_keys(w.id, w.map.context(), held, ctx);
+  if (!keys) return keys.err();
+  bool grew = false;
+  for (const auto& k : *keys) {
+    auto rec = read_meta(set_records::element_name(w.id, k));
+    if (!rec) return rec.err();
+    if (!*rec) return corrupt_map("a dot index record names a missing field");
+    auto f = map_records::decode_field(**rec);
+    if (!f) return f.err();
+    if (w.before.emplace(std::move(f->key), std::move(f->store)).second) grew = true;
+  }
+  if (grew) w.map = window_of(w.before, w.map.context(), w.count);
+  return {};
+}
+
+void replica::write_map(const std::string& skey, const map_window& w, const version_vector& kv) {
+  uint64_t count = w.stored_whole ? 0 : w.count;
+  uint64_t sum = w.stored_whole ? 0 : w.field_sum;
+  const auto& after = w.map.store();
+  auto change = [&](const crdt::field_key& k, const crdt::nested_store* old, const crdt::nested_store* now) {
+    if (old && now && *old == *now) return;
+    std::string mk = set_records::member_key(map_records::field_member(k));
+    std::string name = set_records::element_name(w.id, mk);
+    std::set<crdt::dot> now_dots;
+    if (now) now->for_each_dot([&](const crdt::dot& d) { now_dots.insert(d); });
+    std::set<crdt::dot> old_dots;
+    if (old) {
+      sum -= set_records::element_hash(map_records::encode_field(k, *old));
+      --count;
+      old->for_each_dot([&](const crdt::dot& d) {
+        old_dots.insert(d);
+        if (!now_dots.count(d)) erase_meta_now(set_records::dot_name(w.id, d));
+      });
+    }
+    if (now) {
+      std::string rec = map_records::encode_field(k, *now);
+      sum += set_records::element_hash(rec);
+      ++count;
+      put_meta_now(name, std::move(rec));
+      for (const auto& d : now_dots)
+        if (!old_dots.count(d)) put_meta_now(set_records::dot_name(w.id, d), mk);
+    } else {
+      erase_meta_now(name);
+    }
+  };
+  for (const auto& [k, old] : w.before) change(k, &old, after.find(k));
+  for (const auto& [k, now] : after.entries())
+    if (!w.before.count(k)) change(k, nullptr, &now);
+  set_records::header h{kv, count, sum, w.map.context()};
+  bool old_held_nothing = w.old_raw && w.count == 0;
+  put_record(skey, set_records::encode_header(h, map_records::header_format), w.old_raw, old_held_nothing, count == 0);
+}
+
+status replica::apply_map_delta(const std::string& skey, const crdt::or_map& delta, const version_vector& deps,
+                                node_id origin, uint64_t seq) {
+  auto raw = read_raw(skey);
+  if (!raw) return raw.err();
+  std::vector<std::string> named;
+  for (const auto& [k, s] : delta.store().entries())
+    if (named.empty() || named.back() != k.name) named.push_back(k.name);
+  auto w = load_map(skey, *raw, &named);
+  if (!w) return w.err();
+  if (auto st = load_map_dots(*w, delta.context()); !st) return st;
+  w->map.join(delta);
+  version_vector kv = w->kv;
+  kv.merge(deps);
+  kv.raise(origin, seq);
+  write_map(skey, *w, kv);
+  return {};
+}
+
+}  // namespace rumor::replication
