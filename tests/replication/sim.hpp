@@ -262,9 +262,10 @@ class simulation {
       out.emplace(std::string(storage_key_of(k)), std::string(v));
       return true;
     });
-    // A set is stored as a header and element records (set_records.hpp): its whole record.
+    // A set or map is stored as a header and element or field records (set_records.hpp,
+    // map_records.hpp): its whole record.
     for (auto& [k, record] : out)
-      if (set_records::is_header(record) && n.rep)
+      if (set_records::is_decomposed(record) && n.rep)
         if (auto whole = n.rep->whole_record(k, record, true)) record = std::move(*whole);
     return out;
   }

@@ -1,7 +1,7 @@
 // replication_sim: runs any number of seeded simulation schedules.
-//   replication_sim <first-seed> <count> [duration-ms] [--collect|--no-collect] [--text]
+//   replication_sim <first-seed> <count> [duration-ms] [--collect|--no-collect] [--text] [--maps]
 // --collect / --no-collect override replica_config::collect_tombstones (default: the replica's
-// default); --text adds concurrent splices of text keys (workload_options::text). Prints each failing seed (it reproduces exactly) and exits 1 if any failed.
+// default); --text adds concurrent splices of text keys (workload_options::text); --maps updates of or_map keys (workload_options::maps). Prints each failing seed (it reproduces exactly) and exits 1 if any failed.
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -15,10 +15,11 @@ int main(int argc, char** argv) {
     if (!std::strcmp(argv[i], "--collect")) opt.collect_tombstones = true;
     else if (!std::strcmp(argv[i], "--no-collect")) opt.collect_tombstones = false;
     else if (!std::strcmp(argv[i], "--text")) opt.text = true;
+    else if (!std::strcmp(argv[i], "--maps")) opt.maps = true;
     else pos.push_back(argv[i]);
   }
   if (pos.size() < 2) {
-    std::fprintf(stderr, "usage: %s <first-seed> <count> [duration-ms] [--collect|--no-collect] [--text]\n", argv[0]);
+    std::fprintf(stderr, "usage: %s <first-seed> <count> [duration-ms] [--collect|--no-collect] [--text] [--maps]\n", argv[0]);
     return 2;
   }
   uint64_t first = std::strtoull(pos[0], nullptr, 10);

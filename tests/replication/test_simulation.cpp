@@ -102,6 +102,22 @@ TEST_CASE("simulation: text keys spliced concurrently on every node converge wit
     if (!r.converged || !r.failure.empty()) return;
   }
 }
+// Map keys (stored decomposed, map_records.hpp) updated field by field on every node, windowed and
+// whole, with field removals and key deletion, through the same faults (workload.hpp).
+TEST_CASE("simulation: map keys updated field by field on every node converge with nothing acknowledged lost") {
+  uint64_t base = test::seed_for("map simulation schedules");
+  const int count = test::scaled_count(40);
+  workload_options opt;
+  opt.maps = true;
+  for (int i = 0; i < count; ++i) {
+    uint64_t seed = base + static_cast<uint64_t>(i);
+    auto r = run_workload(seed, opt);
+    INFO("failing schedule: RUMOR_SEED=" << seed << " replication_sim " << seed << " 1 --maps");
+    CHECK(r.converged);
+    CHECK(r.failure == "");
+    if (!r.converged || !r.failure.empty()) return;
+  }
+}
 TEST_CASE("simulation: seeded fault schedules converge with every acknowledged write (block 5)") { run_schedules(5); }
 TEST_CASE("simulation: seeded fault schedules converge with every acknowledged write (block 6)") { run_schedules(6); }
 TEST_CASE("simulation: seeded fault schedules converge with every acknowledged write (block 7)") { run_schedules(7); }

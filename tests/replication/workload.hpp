@@ -47,6 +47,10 @@ struct workload_options {
   // schedule stay as they were; the simulation's schedule changes with the extra messages, so
   // this is off for the named regression seeds).
   bool text = false;
+  // Also update or_map keys (decomposed: map_records.hpp) on every node: nested set adds, counter
+  // and register fields, field removals and key deletion, half of them through a window (the
+  // field's `touches`). Its own rng too, off for the named regression seeds.
+  bool maps = false;
 };
 
 inline workload_result run_workload(uint64_t seed, const workload_options& opt = {}) {
@@ -93,6 +97,12 @@ inline workload_result run_workload(uint64_t seed, const workload_options& opt =
   std::set<char32_t> text_acked;
   uint32_t text_next = 0;
 
+  // Maps: "m0" is never deleted and its set fields never removed, so each acknowledged add to them
+  // must be there at the end; "m1" also loses fields and is deleted and re-created.
+  std::mt19937_64 map_rng(seed ^ 0x6d61707300000000ull);
+  std::set<std::string> map_acked;  // "field/element" of m0's set fields
+  uint64_t map_next = 0;
+
   auto live = [&] {
     std::vector<size_t> v;
     for (size_t i = 0; i < s.size(); ++i)
@@ -124,6 +134,47 @@ inline workload_result run_workload(uint64_t seed, const workload_options& opt =
                consistency::local, 5'000, [&text_acked, ins](const reply& r) {
                  if (r.result) text_acked.insert(ins.begin(), ins.end());
                });
+    }
+    if (opt.maps && map_rng() % 2 == 0) {
+      size_t mat = up[map_rng() % up.size()];
+      std::string key = "m" + std::to_string(map_rng() % 2);
+      std::string field;
+      replication::mutator m;
+      int kind = static_cast<int>(map_rng() % 10);
+      std::function<void(const reply&)> on_reply;
+      if (kind < 4) {
+        field = "s" + std::to_string(map_rng() % 4);
+        std::string e = "e" + std::to_string(map_next++);
+        m = ops::map_update(field, crdt::type_tag::or_set, ops::set_add({e}));
+        if (key == "m0") on_reply = [&map_acked, field, e](const reply& r) {
+          if (r.result) map_acked.insert(field + "/" + e);
+        };
+      } else if (kind < 6) {
+        field = "c" + std::to_string(map_rng() % 3);
+        uint64_t n = 1 + map_rng() % 5;
+        m = ops::map_update(field, crdt::type_tag::pn_counter,
+                            [n](crdt::value& v, node_id self, crdt::hlc_timestamp) -> result<crdt::value> {
+                              auto d = v.get_if<crdt::pn_counter>()->increment(self, n);
+                              if (!d) return d.err();
+                              return crdt::value{*d};
+                            });
+      } else if (kind < 8) {
+        field = "r" + std::to_string(map_rng() % 3);
+        std::string value = "v" + std::to_string(map_rng() % 100);
+        m = ops::map_update(field, crdt::type_tag::lww_register,
+                            [value](crdt::value& v, node_id self, crdt::hlc_timestamp ts) -> result<crdt::value> {
+                              return crdt::value{v.get_if<crdt::lww_register>()->assign(self, ts, value)};
+                            });
+      } else if (kind < 9 || key == "m0") {
+        field = (map_rng() % 2 ? "c" : "r") + std::to_string(map_rng() % 3);
+        m = ops::map_remove(field);
+      } else {
+        m = ops::remove_key();  // the whole of m1, as observed
+      }
+      std::vector<std::string> touches{field};
+      bool windowed = !field.empty() && map_rng() % 2 == 0;
+      s.update(mat, key, crdt::type_tag::or_map, m, consistency::local, 5'000, on_reply,
+               windowed ? &touches : nullptr);
     }
     size_t at = up[rng() % up.size()];
     int what = static_cast<int>(rng() % 10);
@@ -348,6 +399,20 @@ inline workload_result run_workload(uint64_t seed, const workload_options& opt =
       if (set)
         for (auto& e : set->elements())
           if (!all_added.count(key + "/" + e)) why << "node " << i << " invented " << key << "/" << e << "; ";
+    }
+  }
+  // Maps: every acknowledged add to m0's set fields is there.
+  for (size_t i = 0; opt.maps && i < s.size(); ++i) {
+    if (!s.at(i).up) continue;
+    auto v = s.values(i, "m0");
+    const crdt::or_map* m = v.empty() ? nullptr : v[0].get_if<crdt::or_map>();
+    for (const auto& fe : map_acked) {
+      auto slash = fe.find('/');
+      auto f = m ? m->get<crdt::or_set>(fe.substr(0, slash)) : std::nullopt;
+      if (!f || !f->contains(fe.substr(slash + 1))) {
+        why << "node " << i << " lost acknowledged map add m0/" << fe << "; ";
+        break;
+      }
     }
   }
   // Text: one content on every node, holding every acknowledged codepoint no splice deleted.
