@@ -6,8 +6,8 @@
 // written per update and node (device_written_bytes below, after both nodes have materialized
 // everything, halved: A and B do the same writes) and A's bytes sent to peers
 // (rumor_network_sent_bytes_total{role="peer"}) per update over those adds and removes; then
-// the latency of 100 single adds sent one at a time. The same for an or_map key of
-// --map-fields fields (one counter field per update). ../shared/peers/redis-sets.mjs measures
+// the latency of 100 single adds sent one at a time. The same for or_map keys of each
+// --map-fields size (one counter field per update, removed by field). ../shared/peers/redis-sets.mjs measures
 // Redis the same way (primary + replica, pipelined SADD/SREM of new members, until the replica's
 // SCARD shows them). The goal: the figures at the largest size within 1.5x of those at 10^3.
 // --collection-watch changes|whole keeps a watch of every collection open on B meanwhile (with set
@@ -268,9 +268,10 @@ void run_collections(context& ctx) {
 
   std::vector<collection_case> cases;
   for (uint64_t n : ctx.opt.collection_sizes) cases.push_back(set_case(n));
-  if (ctx.opt.map_fields > 0) cases.push_back(map_case(ctx.opt.map_fields));
-  std::optional<measured> smallest_set;
-  uint64_t smallest_n = 0;
+  for (uint64_t n : ctx.opt.map_fields)
+    if (n > 0) cases.push_back(map_case(n));
+  // The smallest case of each type, which the bigger ones are compared with.
+  std::map<std::string, std::pair<measured, uint64_t>> smallest;
   for (const auto& k : cases) {
     measured m = run_case(ctx, a, http_a, ca, cb, k, ops, watch ? &*watch : nullptr);
     std::vector<std::pair<std::string, std::string>> params = {
@@ -293,13 +294,12 @@ void run_collections(context& ctx) {
     ctx.out.add({"collections", at + "_latency_p50_ms", m.p50_ms, "ms", params, "", std::nullopt});
     ctx.out.add({"collections", at + "_latency_p99_ms", m.p99_ms, "ms", params, "", std::nullopt});
     ctx.out.add({"collections", at + "_preload_ms", m.preload_ms, "ms", params, "", std::nullopt});
-    if (k.type != "or_set") continue;
-    if (!smallest_set) {
-      smallest_set = m;
-      smallest_n = k.size;
-      continue;
-    }
-    // How the cost grew from the smallest set to this one (the goal: at most 1.5x).
+    auto [first, fresh] = smallest.emplace(k.type, std::pair{m, k.size});
+    if (fresh) continue;
+    const measured* smallest_set = &first->second.first;  // of this type
+    const uint64_t smallest_n = first->second.second;
+    // How the cost grew from the smallest collection of this type to this one (the goal: at most
+    // 1.5x).
     auto ratio = [&](const std::string& what, double small, double big) {
       double r = small > 0 ? big / small : 0;
       ctx.out.add({"collections", at + "_" + what + "_vs_" + std::to_string(smallest_n), r, "x", params,

@@ -40,7 +40,7 @@ struct options {
   bool observe = false;                 // replicate: nodes with --http, scraped and dashboard-polled
   std::vector<uint64_t> collection_sizes = {1'000, 10'000, 100'000};  // collections: set sizes
   uint64_t collection_ops = 1'000;      // collections: adds (and as many removes) per size
-  uint64_t map_fields = 10'000;         // collections: the or_map's fields (0: no map case)
+  std::vector<uint64_t> map_fields = {1'000, 100'000};  // collections: or_map sizes in fields (0: none)
   std::string collection_watch = "none";  // collections: a watch open on B: none, changes, whole
   bool tls = false;                     // nodes and clients speak TLS (a throwaway CA in the temp dir)
   std::string text_trace;               // text: a sequential editing trace (JSON, optionally gzipped)

@@ -79,7 +79,9 @@ CLI::App* add_bench_command(CLI::App& app, bench::options& o) {
   g_flags.collection_ops = b->add_option("--collection-ops", o.collection_ops,
                                          "collections: adds (and as many removes) measured per size")
                                ->capture_default_str();
-  g_flags.map_fields = b->add_option("--map-fields", o.map_fields, "collections: the or_map's fields (0: none)")
+  g_flags.map_fields = b->add_option("--map-fields", o.map_fields,
+                                     "collections: or_map sizes in fields, e.g. --map-fields 1000,100000 (0: no map)")
+                           ->delimiter(',')
                            ->capture_default_str();
   b->add_option("--collection-watch", o.collection_watch,
                 "collections: a watch of the collections open on B meanwhile: with set changes (changes), of whole values "
@@ -124,7 +126,7 @@ int run_bench(bench::options o, const std::string& self) {
     if (!g_flags.timeout || !g_flags.timeout->count()) o.scenario_timeout_s = 60;
     if (!g_flags.collection_sizes || !g_flags.collection_sizes->count()) o.collection_sizes = {1'000, 10'000};
     if (!g_flags.collection_ops || !g_flags.collection_ops->count()) o.collection_ops = 200;
-    if (!g_flags.map_fields || !g_flags.map_fields->count()) o.map_fields = 1'000;
+    if (!g_flags.map_fields || !g_flags.map_fields->count()) o.map_fields = {1'000};
   }
   if (o.collection_sizes.empty() || o.collection_ops == 0 ||
       std::find(o.collection_sizes.begin(), o.collection_sizes.end(), uint64_t{0}) != o.collection_sizes.end()) {
