@@ -2,6 +2,8 @@
 
 #include <vector>
 
+#include <xxhash.h>
+
 #include "base/varint.hpp"
 #include "crdt/codec.hpp"
 #include "crdt/value.hpp"
@@ -34,9 +36,27 @@ std::optional<crdt::nested_store> store_of(const crdt::value& v) {
 
 }  // namespace
 
-std::string field_member(const crdt::field_key& f) {
-  std::string out = f.name;
+std::string name_key(std::string_view name) {
+  std::string out;
+  out.reserve(name.size() + 1);
+  for (char c : name) {
+    out.push_back(c);
+    if (c == '\0') out.push_back('\xff');
+  }
+  if (out.size() <= max_plain_name) {
+    out.push_back('\0');
+    return out;
+  }
+  out.resize(max_plain_name);
+  out.append("\xff\xff");
+  uint64_t h = XXH3_64bits(name.data(), name.size());
+  for (int i = 7; i >= 0; --i) out.push_back(static_cast<char>(h >> (8 * i)));
   out.push_back('\0');
+  return out;
+}
+
+std::string field_key_bytes(const crdt::field_key& f) {
+  std::string out = name_key(f.name);
   out.push_back(static_cast<char>(f.type));
   return out;
 }

@@ -34,7 +34,7 @@ crdt::or_map window_of(const std::map<crdt::field_key, crdt::nested_store>& load
 }
 
 std::string field_name(const std::string& id, const crdt::field_key& f) {
-  return set_records::element_name(id, set_records::member_key(map_records::field_member(f)));
+  return set_records::element_name(id, map_records::field_key_bytes(f));
 }
 
 }  // namespace
@@ -68,18 +68,21 @@ result<replica::map_window> replica::load_map(const std::string& skey, const std
       return {};
     };
     if (names) {
+      // One short range scan per name: its types' records are adjacent.
       for (const auto& name : *names) {
-        for (uint8_t t = crdt::first_type_tag; t <= crdt::last_type_tag; ++t) {
-          crdt::field_key k{name, static_cast<crdt::type_tag>(t)};
-          if (k.type == crdt::type_tag::text || w.before.count(k)) continue;
-          auto rec = read_meta(field_name(w.id, k), committed);
-          if (!rec) return rec.err();
-          if (!*rec) continue;
-          auto f = map_records::decode_field(**rec);
-          if (!f) return f.err();
-          if (!(f->key == k)) return corrupt_map("two fields share a record name");
-          w.before.emplace(std::move(f->key), std::move(f->store));
-        }
+        std::optional<error> bad;
+        const std::string at = set_records::element_prefix(w.id) + map_records::name_key(name);
+        auto st = scan_meta_range(
+            persistence::key_range::between(at + '\x01', at + '\x09'),
+            [&](std::string_view, std::string_view bytes) {
+              auto f = map_records::decode_field(bytes);
+              if (!f) bad = f.err();
+              else if (f->key.name != name) bad = corrupt_map("two field names share a record name");
+              else w.before.emplace(std::move(f->key), std::move(f->store));
+              return !bad;
+            }, committed);
+        if (!st) return st.err();
+        if (bad) return *bad;
       }
     } else {
       std::optional<error> bad;
@@ -126,7 +129,7 @@ void replica::write_map(const std::string& skey, const map_window& w, const vers
   const auto& after = w.map.store();
   auto change = [&](const crdt::field_key& k, const crdt::nested_store* old, const crdt::nested_store* now) {
     if (old && now && *old == *now) return;
-    std::string mk = set_records::member_key(map_records::field_member(k));
+    std::string mk = map_records::field_key_bytes(k);
     std::string name = set_records::element_name(w.id, mk);
     std::set<crdt::dot> now_dots;
     if (now) now->for_each_dot([&](const crdt::dot& d) { now_dots.insert(d); });

@@ -103,10 +103,33 @@ TEST_CASE("map records: field round trip of every field type, corrupt records re
   std::string wrong_version = rec;
   wrong_version[0] = 9;
   CHECK_FALSE(map_records::decode_field(wrong_version));
-  // Field members are injective in (name, type): a name ending like another's type byte differs.
-  CHECK(map_records::field_member({"a", crdt::type_tag::or_set}) != map_records::field_member({"a", crdt::type_tag::or_map}));
-  CHECK(map_records::field_member({std::string("a\0\x05", 3), crdt::type_tag::or_set}) !=
-        map_records::field_member({"a", crdt::type_tag::or_set}));
+  // Field record names are in (name, type) order, a name's types adjacent, names with NULs too.
+  std::vector<crdt::field_key> keys{{"", crdt::type_tag::or_set},
+                                    {"a", crdt::type_tag::g_counter},
+                                    {"a", crdt::type_tag::or_map},
+                                    {std::string("a\0", 2), crdt::type_tag::g_counter},
+                                    {std::string("a\0\x01", 3), crdt::type_tag::g_counter},
+                                    {std::string("a\x01", 2), crdt::type_tag::g_counter},
+                                    {"ab", crdt::type_tag::ew_flag},
+                                    {"b", crdt::type_tag::g_counter}};
+  for (size_t i = 0; i + 1 < keys.size(); ++i) {
+    INFO("field " << i);
+    REQUIRE(keys[i] < keys[i + 1]);
+    CHECK(map_records::field_key_bytes(keys[i]) < map_records::field_key_bytes(keys[i + 1]));
+    CHECK(map_records::field_key_bytes(keys[i]).starts_with(map_records::name_key(keys[i].name)));
+    if (keys[i].name != keys[i + 1].name) {
+      // Outside the range of the name's records (name_key ‖ 1 .. name_key ‖ 8).
+      std::string next = map_records::field_key_bytes(keys[i + 1]);
+      CHECK(next > map_records::name_key(keys[i].name) + '\x08');
+    }
+  }
+  // A long name: its types share a prefix that no other name's record starts with.
+  std::string long_a(600, 'a'), long_b = long_a;
+  long_b.back() = 'b';
+  CHECK(map_records::name_key(long_a) != map_records::name_key(long_b));
+  CHECK(map_records::name_key(long_a).size() == map_records::max_plain_name + 11);
+  CHECK_FALSE(map_records::name_key(long_b).starts_with(map_records::name_key(long_a)));
+  CHECK(set_records::element_name(std::string(16, 'i'), map_records::field_key_bytes({long_a, crdt::type_tag::or_map})).size() <= 500);
   // A header of format 4 is a decomposed record, not a set's.
   set_records::header h;
   h.count = 1;
@@ -128,7 +151,10 @@ TEST_CASE("replica maps: windowed and whole updates, removals, deletion and rest
   std::map<uint64_t, size_t> expected_size;  // request -> the map's size after it
   for (int step = 0; step < 500; ++step) {
     int what = static_cast<int>(rng() % 12);
-    std::string name = "f" + std::to_string(rng() % 12);
+    // Names with NUL bytes too, one a prefix of another's record name ("f1" ‖ 0, then "f1\0" ‖ 0xFF 0).
+    const std::string odd[] = {std::string("f1\0", 3), std::string("f1\0\x01", 4), std::string(480, 'L')};
+    uint64_t pick = rng() % 15;
+    std::string name = pick < 12 ? "f" + std::to_string(pick) : odd[pick - 12];
     std::vector<std::string> touches{name};
     bool window = rng() % 2 == 0;
     auto update = [&](const mutator& m) {
