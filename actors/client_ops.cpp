@@ -177,11 +177,13 @@ result<planned_update> plan_update(const client::update& u, crdt::type_tag key_t
 }
 
 std::optional<replication::set_view_request> set_view_of(const client::get& g) {
-  if (!g.path.empty() || g.view == client::view_kind::value) return std::nullopt;
+  if (g.path.empty() && g.view == client::view_kind::value) return std::nullopt;
   replication::set_view_request q;
   q.what = g.view == client::view_kind::size     ? replication::set_view_request::kind::size
            : g.view == client::view_kind::member ? replication::set_view_request::kind::member
-                                                 : replication::set_view_request::kind::page;
+           : g.view == client::view_kind::page   ? replication::set_view_request::kind::page
+                                                 : replication::set_view_request::kind::value;
+  q.path = g.path;
   q.member = g.member;
   q.after = g.after;
   q.limit = g.limit;

@@ -44,8 +44,9 @@ struct planned_update {
 // type), undecodable context, empty member list), each with a message naming the problem.
 result<planned_update> plan_update(const client::update& u, crdt::type_tag key_type_for_delete);
 
-// The replica-level view of a get of a whole key's member, size or page (replica::read answers it
-// from the set's records when the key holds a set); nullopt for value reads and paths.
+// The replica-level view of a get of a member, size or page, or of a path (replica::read answers
+// it from the set's or map's records when the key holds a decomposed set or map); nullopt for a
+// whole-value read of the key.
 std::optional<replication::set_view_request> set_view_of(const client::get& g);
 
 client::consistency to_client(replication::consistency c);

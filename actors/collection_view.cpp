@@ -19,7 +19,7 @@ error mismatch(std::string m) { return error{errc::type_mismatch, std::move(m)};
 // The key's or_map, if it holds one with something in it.
 const crdt::or_map* root_map(const std::vector<crdt::value>& key_values) {
   for (const auto& v : key_values)
-    if (const auto* m = v.get_if<crdt::or_map>(); m && !m->store().empty()) return m;
+    if (const auto* m = v.get_if<crdt::or_map>(); m && !v.holds_nothing()) return m;
   return nullptr;
 }
 
@@ -50,6 +50,8 @@ struct place {
   const set_store* set = nullptr;
   const map_store* map = nullptr;
   const crdt::dot_context* ctx = nullptr;  // the context the stores' values are read with
+  const crdt::or_map* key_map = nullptr;   // the key's map when `map` is it (its size counts the
+                                           // fields a window onto it did not load: or_map::window)
 };
 
 result<place> locate(const std::vector<crdt::value>& key_values, const std::vector<std::string>& path) {
@@ -58,7 +60,7 @@ result<place> locate(const std::vector<crdt::value>& key_values, const std::vect
     for (const auto& v : key_values) {
       if (v.holds_nothing()) continue;
       if (const auto* s = v.get_if<crdt::or_set>(); s && !p.set) p = place{&s->store(), nullptr, &s->context()};
-      if (const auto* m = v.get_if<crdt::or_map>(); m && !p.set && !p.map) p = place{nullptr, &m->store(), &m->context()};
+      if (const auto* m = v.get_if<crdt::or_map>(); m && !p.set && !p.map) p = place{nullptr, &m->store(), &m->context(), m};
     }
     for (const auto& v : key_values)
       if (!p.set && !p.map && !v.holds_nothing())
@@ -134,7 +136,7 @@ result<client::collection_view> view_of(const std::vector<crdt::value>& key_valu
   } else if (p->map) {
     const auto& entries = p->map->entries();
     out.type = type_tag::or_map;
-    out.size = entries.size();
+    out.size = p->key_map ? p->key_map->size() : entries.size();
     if (g.view == client::view_kind::member) {
       auto it = first_named(*p->map, g.member);
       out.contains = it != entries.end() && it->first.name == g.member;

@@ -47,10 +47,16 @@ class value {
   bool is_bottom() const noexcept {
     return std::visit([](const auto& x) { return x.is_bottom(); }, v_);
   }
-  // True iff the value holds nothing (never written, or removed): its store is empty, though its
-  // context may still remember what was removed.
+  // True iff the value holds nothing (never written, or removed): its store is empty (and, for a
+  // window, nothing is hidden), though its context may still remember what was removed.
   bool holds_nothing() const noexcept {
-    return std::visit([](const auto& x) { return x.store().empty(); }, v_);
+    return std::visit(
+        [](const auto& x) {
+          // A window (or_set::window, or_map::window) holds the elements it did not load.
+          if constexpr (requires { x.hidden(); }) return x.store().empty() && x.hidden() == 0;
+          else return x.store().empty();
+        },
+        v_);
   }
   // Removes everything this value holds as observed here (the context keeps what was removed, so
   // late deltas cannot bring it back); returns the delta. Used for key deletion.

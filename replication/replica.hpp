@@ -119,12 +119,21 @@ struct update_ok {
 
 // A read of part of an or_set (replica::read): its size, whether it holds `member`, or the
 // first `limit` members after `after` (ascending byte order).
+//
+// The same request reads part of a decomposed or_map (replica::read; map_records.hpp): at `path`
+// (nested field names, outermost first; empty: the key's map), its size, whether it has a field
+// called `member`, the fields of the first `limit` names after `after`, or (kind value, with a
+// path) the fields called path.back(). The reply then carries a window onto the map
+// (or_map::window) holding at least the fields the request reads, for the client layer to read
+// the part from (actors/collection_view.hpp); a page's window holds one name more than `limit`
+// when more follow.
 struct set_view_request {
-  enum class kind : uint8_t { size, member, page };
+  enum class kind : uint8_t { size, member, page, value };
   kind what = kind::size;
   std::string member;
   std::optional<std::string> after;
   size_t limit = 0;
+  std::vector<std::string> path;  // maps only
 };
 
 struct set_view {
@@ -242,8 +251,9 @@ class replica {
               consistency c, uint64_t timeout_ms, uint64_t now_ms,
               const std::vector<std::string>* touches = nullptr);
   // `view`: when the key holds only a non-empty or_set, the reply carries that view of it in
-  // `set`, read from the set's records without reading the whole set; otherwise the reply
-  // carries the values, as without it. At majority/all a view read asks the peers for the key's
+  // `set`, read from the set's records without reading the whole set; when it holds only a
+  // non-empty decomposed or_map, the reply's value is a window onto the fields the view reads;
+  // otherwise the reply carries the values, as without it. At majority/all a view read asks the peers for the key's
   // vector only, and answers here once this replica has applied every update those vectors name
   // (pulling what it lacks from the peers meanwhile): the set never travels.
   void read(uint64_t request, std::string_view key, consistency c, uint64_t timeout_ms, uint64_t now_ms,
@@ -286,6 +296,9 @@ class replica {
   // The answer to `q` when `user_key` holds only a non-empty or_set, read from the set's records
   // (never the whole set); nullopt otherwise (replica_sets.cpp). Sees uncommitted writes, as get.
   result<std::optional<set_view>> view_set(std::string_view user_key, const set_view_request& q) const;
+  // When the key holds only a non-empty decomposed or_map: a window onto it holding the fields
+  // `q` reads (set_view_request); nullopt otherwise (read it whole). Costs the fields it loads.
+  result<std::optional<crdt::value>> view_map(std::string_view user_key, const set_view_request& q) const;
   result<std::vector<crdt::value>> get(std::string_view key) const;
   // Keys (with their types) starting with `prefix`, in order, at most `limit`. Deleted keys (whose
   // value holds nothing until the tombstone is collected) are not listed. Reads every stored value

@@ -135,6 +135,9 @@ reply replica::local_read_reply(uint64_t request, std::string_view key, const se
       r.set = std::move(**part);
       return r;
     }
+    auto window = view_map(key, *view);
+    if (!window) return reply{request, window.err(), {}, {}};
+    if (*window) return reply{request, {}, {}, {std::move(**window)}};
   }
   auto v = get(key);
   return v ? reply{request, {}, {}, std::move(*v)} : reply{request, v.err(), {}, {}};

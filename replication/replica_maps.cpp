@@ -18,6 +18,7 @@
 #include "replication/map_records.hpp"
 #include "replication/replica_internal.hpp"
 #include "replication/set_records.hpp"
+#include "replication/storage_key.hpp"
 
 namespace rumor::replication {
 
@@ -177,6 +178,49 @@ status replica::apply_map_delta(const std::string& skey, const crdt::or_map& del
   kv.raise(origin, seq);
   write_map(skey, *w, kv);
   return {};
+}
+
+result<std::optional<crdt::value>> replica::view_map(std::string_view user_key, const set_view_request& q) const {
+  if (auto ok = validate_user_key(user_key); !ok) return ok.err();
+  auto states = read_all_types_raw(user_key);
+  if (!states) return states.err();
+  const std::string skey = storage_key(user_key, crdt::type_tag::or_map);
+  if (states->size() != 1 || states->front().key != skey || !map_records::is_header(states->front().value))
+    return std::optional<crdt::value>{};
+  const std::string& raw = states->front().value;
+  auto h = set_records::decode_header(raw);
+  if (!h) return h.err();
+  if (h->count == 0) return std::optional<crdt::value>{};
+  std::vector<std::string> names;
+  if (!q.path.empty()) {
+    names.push_back(q.path.front());  // everything below is inside that field
+  } else if (q.what == set_view_request::kind::member) {
+    names.push_back(q.member);
+  } else if (q.what == set_view_request::kind::page) {
+    // The names of the page and one more (so the reader knows more follow), in record order,
+    // which is (name, type) order (map_records.hpp).
+    const std::string id = set_records::set_id(skey);
+    persistence::key_range range = persistence::key_range::with_prefix(set_records::element_prefix(id));
+    if (q.after) range.from = set_records::element_prefix(id) + map_records::name_key(*q.after) + '\xff';
+    std::optional<error> bad;
+    auto st = scan_meta_range(range, [&](std::string_view, std::string_view bytes) {
+      auto f = map_records::decode_field(bytes);
+      if (!f) {
+        bad = f.err();
+        return false;
+      }
+      if (names.empty() || names.back() != f->key.name) {
+        if (names.size() > q.limit) return false;
+        names.push_back(std::move(f->key.name));
+      }
+      return true;
+    });
+    if (!st) return st.err();
+    if (bad) return error{errc::corrupt, "stored map '" + std::string(user_key) + "': " + bad->message};
+  }
+  auto w = load_map(skey, raw, &names);
+  if (!w) return error{errc::corrupt, "stored map '" + std::string(user_key) + "': " + w.err().message};
+  return std::optional<crdt::value>{crdt::value{std::move(w->map)}};
 }
 
 }  // namespace rumor::replication

@@ -260,7 +260,8 @@ result<std::optional<set_view>> replica::view_set(std::string_view user_key, con
   if (!states) return states.err();
   const std::string skey = storage_key(user_key, crdt::type_tag::or_set);
   // Only a key holding just a non-empty decomposed set; the rest is read whole (as without a view).
-  if (states->size() != 1 || states->front().key != skey || !set_records::is_header(states->front().value))
+  if (states->size() != 1 || states->front().key != skey || !set_records::is_header(states->front().value) ||
+      !q.path.empty() || q.what == set_view_request::kind::value)
     return std::optional<set_view>{};
   auto h = set_records::decode_header(states->front().value);
   if (!h) return h.err();

@@ -349,6 +349,49 @@ TEST_CASE("public api: parts of a set or map without reading all of it, page by 
   CHECK(n->page("big", std::nullopt, 100'001).err().code == rumor::errc::invalid_argument);
 }
 
+TEST_CASE("public api: a map of many fields is read by size, field and page from its records") {
+  // A map is stored as one record per field (replication/map_records.hpp): each read below loads
+  // the fields it answers with, and pages walk the field records in (name, type) order.
+  temp_dir d;
+  auto n = start(quiet(d.path + "/n"));
+  std::vector<std::string> names;
+  for (int i = 0; i < 1500; ++i) names.push_back("field-" + std::to_string(10000 + i));
+  names.push_back(std::string("field-1\0nul", 11));  // a NUL in a name: ordered as bytes
+  std::sort(names.begin(), names.end());
+  for (const auto& f : names) REQUIRE(n->apply("wide", rumor::op::in_map({f}, rumor::op::increment(3))));
+  REQUIRE(n->apply("wide", rumor::op::in_map({"field-10007"}, rumor::op::add({"x"}))));  // a second type
+  CHECK(n->size("wide").value() == names.size() + 1);  // fields are (name, type)
+  CHECK(n->contains("wide", "field-10042").value());
+  CHECK(n->contains("wide", std::string("field-1\0nul", 11)).value());
+  CHECK_FALSE(n->contains("wide", "field-99999").value());
+  auto one = n->fields({"wide", {"field-10007"}});
+  REQUIRE(one);
+  REQUIRE(one->size() == 2);  // the counter and the set
+  CHECK((*one)[0].v.counter == 3);
+  CHECK((*one)[1].v.items == std::vector<std::string>{"x"});
+  CHECK(n->size({"wide", {"field-10007"}}).value() == 1);  // the set in that field
+  // Pages: every name once, in byte order, never splitting a name's types.
+  std::vector<std::string> walked;
+  std::optional<std::string> after;
+  for (int pages = 0; pages < 100; ++pages) {
+    auto p = n->page("wide", after, 200);
+    REQUIRE(p);
+    CHECK(p->type == rumor::value_type::or_map);
+    CHECK(p->size == names.size() + 1);
+    for (const auto& f : p->fields)
+      if (walked.empty() || walked.back() != f.name) walked.push_back(f.name);
+    if (!p->more) break;
+    REQUIRE_FALSE(p->fields.empty());
+    after = p->fields.back().name;
+  }
+  CHECK(walked == names);
+  // A field removed: gone from every read.
+  REQUIRE(n->apply("wide", rumor::op::map_remove({"field-10042"}, rumor::value_type::pn_counter)));
+  CHECK(n->size("wide").value() == names.size());
+  CHECK_FALSE(n->contains("wide", "field-10042").value());
+  CHECK(n->fields({"wide", {"field-10042"}}).value().empty());
+}
+
 namespace {
 
 // The events a subscription received, and the set they describe when replayed.
