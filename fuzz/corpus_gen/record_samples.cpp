@@ -14,6 +14,8 @@
 #include "persistence/record_format.hpp"
 #include "persistence/wal_record.hpp"
 #include "replication/log_record.hpp"
+#include "replication/map_records.hpp"
+#include "replication/set_records.hpp"
 #include "replication/storage_key.hpp"
 #include "replication/stored_value.hpp"
 #include "replication/vv_bytes.hpp"
@@ -88,6 +90,14 @@ inputs stored_record_inputs() {
     // Framing input: u8 key length | key | framed record (fuzz_stored_record.cpp).
     std::string key = "v/" + n;
     out.emplace_back("framed-" + n, std::string(1, static_cast<char>(key.size())) + key + persistence::frame_record(key, stored));
+    // A decomposed map's header and field records (map_records.hpp).
+    if (const auto* m = values[i].get_if<crdt::or_map>()) {
+      replication::set_records::header h{kv, m->size(), i, m->context()};
+      out.emplace_back("map-header-" + n, replication::set_records::encode_header(h, replication::map_records::header_format));
+      int f = 0;
+      for (const auto& [fk, store] : m->store().entries())
+        out.emplace_back("map-field-" + n + "-" + std::to_string(f++), replication::map_records::encode_field(fk, store));
+    }
   }
   std::string wal;
   int g = 0;
