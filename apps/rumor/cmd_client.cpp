@@ -138,12 +138,13 @@ int run_get(session& s, const client_command& c) {
   client::get g{c.args.at(0)};
   g.path = *path;
   if (c.name == "get" && path->empty()) {
-    // A big set is read page by page from the start: the node then reads one page at a time
-    // from the set's records, never the whole set (its size is read from its header).
+    // A big set or map is read page by page from the start: the node then reads one page at a
+    // time from its records, never the whole of it (its size is read from its header).
     client::get size = g;
     size.view = client::view_kind::size;
     auto view = fetch_view(s.caller(), size);
-    if (view && view->type == crdt::type_tag::or_set && view->size > whole_page_limit) {
+    if (view && (view->type == crdt::type_tag::or_set || view->type == crdt::type_tag::or_map) &&
+        view->size > whole_page_limit) {
       auto printed = print_whole(s.caller(), s.o.json, g, std::cout);
       if (!printed) return fail(c.name, printed.err());
       if (*printed) return exit_ok;
