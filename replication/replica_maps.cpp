@@ -15,6 +15,9 @@
 
 #include "replication/replica.hpp"
 
+#include <algorithm>
+
+#include "replication/element_writes.hpp"
 #include "replication/map_records.hpp"
 #include "replication/replica_internal.hpp"
 #include "replication/set_records.hpp"
@@ -34,9 +37,17 @@ crdt::or_map window_of(const std::map<crdt::field_key, crdt::nested_store>& load
   return crdt::or_map::window(std::move(m), std::move(ctx), hidden);
 }
 
-std::string field_name(const std::string& id, const crdt::field_key& f) {
-  return set_records::element_name(id, map_records::field_key_bytes(f));
-}
+// An or_map's fields as element_writes.hpp writes them.
+struct field_codec {
+  std::string key_bytes(const crdt::field_key& f) const { return map_records::field_key_bytes(f); }
+  std::string encode(const crdt::field_key& f, const crdt::nested_store& s) const { return map_records::encode_field(f, s); }
+  std::vector<crdt::dot> dots(const crdt::nested_store& s) const {
+    std::vector<crdt::dot> out;
+    s.for_each_dot([&](const crdt::dot& d) { out.push_back(d); });
+    std::sort(out.begin(), out.end());
+    return out;
+  }
+};
 
 }  // namespace
 
@@ -125,41 +136,15 @@ status replica::load_map_dots(map_window& w, const crdt::dot_context& ctx) const
 }
 
 void replica::write_map(const std::string& skey, const map_window& w, const version_vector& kv) {
-  uint64_t count = w.stored_whole ? 0 : w.count;
-  uint64_t sum = w.stored_whole ? 0 : w.field_sum;
-  const auto& after = w.map.store();
-  auto change = [&](const crdt::field_key& k, const crdt::nested_store* old, const crdt::nested_store* now) {
-    if (old && now && *old == *now) return;
-    std::string mk = map_records::field_key_bytes(k);
-    std::string name = set_records::element_name(w.id, mk);
-    std::set<crdt::dot> now_dots;
-    if (now) now->for_each_dot([&](const crdt::dot& d) { now_dots.insert(d); });
-    std::set<crdt::dot> old_dots;
-    if (old) {
-      sum -= set_records::element_hash(map_records::encode_field(k, *old));
-      --count;
-      old->for_each_dot([&](const crdt::dot& d) {
-        old_dots.insert(d);
-        if (!now_dots.count(d)) erase_meta_now(set_records::dot_name(w.id, d));
-      });
-    }
-    if (now) {
-      std::string rec = map_records::encode_field(k, *now);
-      sum += set_records::element_hash(rec);
-      ++count;
-      put_meta_now(name, std::move(rec));
-      for (const auto& d : now_dots)
-        if (!old_dots.count(d)) put_meta_now(set_records::dot_name(w.id, d), mk);
-    } else {
-      erase_meta_now(name);
-    }
-  };
-  for (const auto& [k, old] : w.before) change(k, &old, after.find(k));
-  for (const auto& [k, now] : after.entries())
-    if (!w.before.count(k)) change(k, nullptr, &now);
-  set_records::header h{kv, count, sum, w.map.context()};
+  element_totals from = w.stored_whole ? element_totals{} : element_totals{w.count, w.field_sum};
+  auto totals = write_elements(
+      w.id, w.before, w.map.store(), from, field_codec{},
+      [&](const std::string& name, std::string bytes) { put_meta_now(name, std::move(bytes)); },
+      [&](const std::string& name) { erase_meta_now(name); }, [](const crdt::field_key&, bool) {});
+  set_records::header h{kv, totals.count, totals.sum, w.map.context()};
   bool old_held_nothing = w.old_raw && w.count == 0;
-  put_record(skey, set_records::encode_header(h, map_records::header_format), w.old_raw, old_held_nothing, count == 0);
+  put_record(skey, set_records::encode_header(h, map_records::header_format), w.old_raw, old_held_nothing,
+             totals.count == 0);
 }
 
 status replica::apply_map_delta(const std::string& skey, const crdt::or_map& delta, const version_vector& deps,

@@ -19,6 +19,7 @@
 #include <set>
 
 #include "crdt/codec.hpp"
+#include "replication/element_writes.hpp"
 #include "replication/map_records.hpp"
 #include "replication/replica_internal.hpp"
 #include "replication/set_records.hpp"
@@ -184,40 +185,31 @@ status replica::load_set_dots(set_window& w, const crdt::dot_context& ctx) const
   return {};
 }
 
+namespace {
+
+// An or_set's elements as element_writes.hpp writes them.
+struct element_codec {
+  std::string key_bytes(const std::string& member) const { return set_records::member_key(member); }
+  std::string encode(const std::string& member, const crdt::dot_set& dots) const {
+    return set_records::encode_element(member, dots);
+  }
+  const std::vector<crdt::dot>& dots(const crdt::dot_set& d) const { return d.dots(); }
+};
+
+}  // namespace
+
 set_diff replica::write_set(const std::string& skey, const set_window& w, const version_vector& kv) {
   set_diff diff;
-  uint64_t count = w.stored_whole ? 0 : w.count;
-  uint64_t sum = w.stored_whole ? 0 : w.element_sum;
-  const auto& after = w.set.store();
-  auto change = [&](const std::string& m, const crdt::dot_set* old, const crdt::dot_set* now) {
-    if (old && now && old->dots() == now->dots()) return;
-    if (!old != !now) diff.note(m, now != nullptr);
-    std::string mk = set_records::member_key(m);
-    std::string name = set_records::element_name(w.id, mk);
-    if (old) {
-      sum -= set_records::element_hash(set_records::encode_element(m, *old));
-      --count;
-      for (const auto& d : old->dots())
-        if (!now || !now->contains(d)) erase_meta_now(set_records::dot_name(w.id, d));
-    }
-    if (now) {
-      std::string rec = set_records::encode_element(m, *now);
-      sum += set_records::element_hash(rec);
-      ++count;
-      put_meta_now(name, std::move(rec));
-      for (const auto& d : now->dots())
-        if (!old || !old->contains(d)) put_meta_now(set_records::dot_name(w.id, d), mk);
-    } else {
-      erase_meta_now(name);
-    }
-  };
-  for (const auto& [m, old] : w.before) change(m, &old, after.find(m));
-  for (const auto& [m, now] : after.entries())
-    if (!w.before.count(m)) change(m, nullptr, &now);
-  set_records::header h{kv, count, sum, w.set.context()};
+  element_totals from = w.stored_whole ? element_totals{} : element_totals{w.count, w.element_sum};
+  auto totals = write_elements(
+      w.id, w.before, w.set.store(), from, element_codec{},
+      [&](const std::string& name, std::string bytes) { put_meta_now(name, std::move(bytes)); },
+      [&](const std::string& name) { erase_meta_now(name); },
+      [&](const std::string& member, bool present) { diff.note(member, present); });
+  set_records::header h{kv, totals.count, totals.sum, w.set.context()};
   bool old_held_nothing = w.old_raw && w.count == 0;
-  put_record(skey, set_records::encode_header(h), w.old_raw, old_held_nothing, count == 0);
-  diff.size = count;
+  put_record(skey, set_records::encode_header(h), w.old_raw, old_held_nothing, totals.count == 0);
+  diff.size = totals.count;
   return diff;
 }
 
