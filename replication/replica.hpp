@@ -481,12 +481,18 @@ class replica {
   result<set_diff> apply_set_delta(const std::string& skey, const crdt::or_set& delta, const version_vector& deps,
                                   node_id origin, uint64_t seq);
 
-  // The member keys (set_records::member_key) whose records hold dots of `delta_ctx` that the
-  // decomposed value `id` holds (`mine`: its context) and that `held` (the dots of the records
-  // already loaded) lacks: the records a delta with that context can change. Through the dot
-  // index: one point read per loose dot, one range scan per node of the compact part.
-  result<std::set<std::string>> indexed_keys(const std::string& id, const crdt::dot_context& mine,
-                                             const std::set<crdt::dot>& held, const crdt::dot_context& delta_ctx) const;
+  // Reads the element records of the decomposed value `id` that hold dots of `delta_ctx` which
+  // the value holds (`mine`: its context) and which `held` (the dots of the records already
+  // loaded) lacks — the records a delta with that context can change — and hands each to `take`
+  // (an error from it stops the read and is returned). Through the dot index: one point read per
+  // loose dot, one range scan per node of the compact part. Errors: the store's; corrupt (an
+  // index record naming a missing record).
+  status read_indexed(const std::string& id, const crdt::dot_context& mine, const std::set<crdt::dot>& held,
+                      const crdt::dot_context& delta_ctx, const std::function<status(std::string_view)>& take) const;
+  // Hands each meta record in `range` (through the uncommitted overlay unless `committed`) to
+  // `take`, in name order; an error from it stops the scan and is returned.
+  status scan_records(const persistence::key_range& range, const std::function<status(std::string_view)>& take,
+                      bool committed = false) const;
 
   // ---- or_maps stored decomposed (replica_maps.cpp, map_records.hpp) ----
   // As or_sets, with top-level fields for elements.

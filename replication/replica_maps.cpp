@@ -73,41 +73,29 @@ result<replica::map_window> replica::load_map(const std::string& skey, const std
     w.count = h->count;
     w.field_sum = h->element_sum;
     ctx = std::move(h->ctx);
-    auto take = [&](std::string_view bytes) -> status {
-      auto f = map_records::decode_field(bytes);
-      if (!f) return f.err();
-      w.before.emplace(std::move(f->key), std::move(f->store));
-      return {};
-    };
     if (names) {
       // One short range scan per name: its types' records are adjacent.
       for (const auto& name : *names) {
-        std::optional<error> bad;
         const std::string at = set_records::element_prefix(w.id) + map_records::name_key(name);
-        auto st = scan_meta_range(
-            persistence::key_range::between(at + '\x01', at + '\x09'),
-            [&](std::string_view, std::string_view bytes) {
-              auto f = map_records::decode_field(bytes);
-              if (!f) bad = f.err();
-              else if (f->key.name != name) bad = corrupt_map("two field names share a record name");
-              else w.before.emplace(std::move(f->key), std::move(f->store));
-              return !bad;
-            }, committed);
+        auto st = scan_records(persistence::key_range::between(at + '\x01', at + '\x09'),
+                               [&](std::string_view bytes) -> status {
+                                 auto f = map_records::decode_field(bytes);
+                                 if (!f) return f.err();
+                                 if (f->key.name != name) return corrupt_map("two field names share a record name");
+                                 w.before.emplace(std::move(f->key), std::move(f->store));
+                                 return {};
+                               }, committed);
         if (!st) return st.err();
-        if (bad) return *bad;
       }
     } else {
-      std::optional<error> bad;
-      auto st = scan_meta_range(persistence::key_range::with_prefix(set_records::element_prefix(w.id)),
-                                [&](std::string_view, std::string_view bytes) {
-                                  if (auto ok = take(bytes); !ok) {
-                                    bad = ok.err();
-                                    return false;
-                                  }
-                                  return true;
-                                }, committed);
+      auto st = scan_records(persistence::key_range::with_prefix(set_records::element_prefix(w.id)),
+                             [&](std::string_view bytes) -> status {
+                               auto f = map_records::decode_field(bytes);
+                               if (!f) return f.err();
+                               w.before.emplace(std::move(f->key), std::move(f->store));
+                               return {};
+                             }, committed);
       if (!st) return st.err();
-      if (bad) return *bad;
       if (w.before.size() != w.count) return corrupt_map("its header counts " + std::to_string(w.count) +
                                                          " fields, its records " + std::to_string(w.before.size()));
     }
@@ -120,17 +108,14 @@ status replica::load_map_dots(map_window& w, const crdt::dot_context& ctx) const
   if (w.stored_whole || w.count == w.before.size()) return {};  // every field is loaded
   std::set<crdt::dot> held;
   for (const auto& [k, s] : w.before) s.for_each_dot([&](const crdt::dot& d) { held.insert(d); });
-  auto keys = indexed_keys(w.id, w.map.context(), held, ctx);
-  if (!keys) return keys.err();
   bool grew = false;
-  for (const auto& k : *keys) {
-    auto rec = read_meta(set_records::element_name(w.id, k));
-    if (!rec) return rec.err();
-    if (!*rec) return corrupt_map("a dot index record names a missing field");
-    auto f = map_records::decode_field(**rec);
+  auto st = read_indexed(w.id, w.map.context(), held, ctx, [&](std::string_view record) -> status {
+    auto f = map_records::decode_field(record);
     if (!f) return f.err();
-    if (w.before.emplace(std::move(f->key), std::move(f->store)).second) grew = true;
-  }
+    grew |= w.before.emplace(std::move(f->key), std::move(f->store)).second;
+    return {};
+  });
+  if (!st) return st;
   if (grew) w.map = window_of(w.before, w.map.context(), w.count);
   return {};
 }
@@ -190,15 +175,12 @@ result<std::optional<crdt::value>> replica::view_map(std::string_view user_key, 
     std::optional<error> bad;
     auto st = scan_meta_range(range, [&](std::string_view, std::string_view bytes) {
       auto f = map_records::decode_field(bytes);
-      if (!f) {
-        bad = f.err();
-        return false;
-      }
-      if (names.empty() || names.back() != f->key.name) {
-        if (names.size() > q.limit) return false;
+      if (!f) bad = f.err();
+      else if (names.empty() || names.back() != f->key.name) {
+        if (names.size() > q.limit) return false;  // the page and one more name
         names.push_back(std::move(f->key.name));
       }
-      return true;
+      return !bad;
     });
     if (!st) return st.err();
     if (bad) return error{errc::corrupt, "stored map '" + std::string(user_key) + "': " + bad->message};

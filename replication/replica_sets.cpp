@@ -121,19 +121,14 @@ result<replica::set_window> replica::load_set(const std::string& skey, const std
         w.before.emplace(m, std::move(el->dots));
       }
     } else {
-      std::optional<error> bad;
-      auto st = scan_meta_range(persistence::key_range::with_prefix(set_records::element_prefix(w.id)),
-                                [&](std::string_view, std::string_view bytes) {
-                                  auto el = set_records::decode_element(bytes);
-                                  if (!el) {
-                                    bad = el.err();
-                                    return false;
-                                  }
-                                  w.before.emplace(std::move(el->member), std::move(el->dots));
-                                  return true;
-                                }, committed);
+      auto st = scan_records(persistence::key_range::with_prefix(set_records::element_prefix(w.id)),
+                             [&](std::string_view bytes) -> status {
+                               auto el = set_records::decode_element(bytes);
+                               if (!el) return el.err();
+                               w.before.emplace(std::move(el->member), std::move(el->dots));
+                               return {};
+                             }, committed);
       if (!st) return st.err();
-      if (bad) return *bad;
       if (w.before.size() != w.count) return corrupt_set("its header counts " + std::to_string(w.count) +
                                                          " elements, its records " + std::to_string(w.before.size()));
     }
@@ -142,9 +137,9 @@ result<replica::set_window> replica::load_set(const std::string& skey, const std
   return w;
 }
 
-result<std::set<std::string>> replica::indexed_keys(const std::string& id, const crdt::dot_context& mine,
-                                                    const std::set<crdt::dot>& held,
-                                                    const crdt::dot_context& delta_ctx) const {
+status replica::read_indexed(const std::string& id, const crdt::dot_context& mine, const std::set<crdt::dot>& held,
+                             const crdt::dot_context& delta_ctx,
+                             const std::function<status(std::string_view)>& take) const {
   std::set<std::string> keys;
   for (const auto& d : delta_ctx.cloud()) {
     if (!mine.contains(d) || held.count(d)) continue;
@@ -160,9 +155,27 @@ result<std::set<std::string>> replica::indexed_keys(const std::string& id, const
       keys.emplace(k);
       return true;
     });
-    if (!st) return st.err();
+    if (!st) return st;
   }
-  return keys;
+  for (const auto& k : keys) {
+    auto rec = read_meta(set_records::element_name(id, k));
+    if (!rec) return rec.err();
+    if (!*rec) return error{errc::corrupt, "a dot index record names a missing element record"};
+    if (auto st = take(**rec); !st) return st;
+  }
+  return {};
+}
+
+status replica::scan_records(const persistence::key_range& range,
+                             const std::function<status(std::string_view)>& take, bool committed) const {
+  std::optional<error> bad;
+  auto st = scan_meta_range(range, [&](std::string_view, std::string_view bytes) {
+    if (auto ok = take(bytes); !ok) bad = ok.err();
+    return !bad;
+  }, committed);
+  if (!st) return st;
+  if (bad) return *bad;
+  return {};
 }
 
 status replica::load_set_dots(set_window& w, const crdt::dot_context& ctx) const {
@@ -170,17 +183,14 @@ status replica::load_set_dots(set_window& w, const crdt::dot_context& ctx) const
   std::set<crdt::dot> held;
   for (const auto& [m, dots] : w.before)
     for (const auto& d : dots.dots()) held.insert(d);
-  auto keys = indexed_keys(w.id, w.set.context(), held, ctx);
-  if (!keys) return keys.err();
   bool grew = false;
-  for (const auto& k : *keys) {
-    auto rec = read_meta(set_records::element_name(w.id, k));
-    if (!rec) return rec.err();
-    if (!*rec) return corrupt_set("a dot index record names a missing element");
-    auto el = set_records::decode_element(**rec);
+  auto st = read_indexed(w.id, w.set.context(), held, ctx, [&](std::string_view record) -> status {
+    auto el = set_records::decode_element(record);
     if (!el) return el.err();
-    if (w.before.emplace(std::move(el->member), std::move(el->dots)).second) grew = true;
-  }
+    grew |= w.before.emplace(std::move(el->member), std::move(el->dots)).second;
+    return {};
+  });
+  if (!st) return st;
   if (grew) w.set = window_of(w.before, w.set.context(), w.count);
   return {};
 }
