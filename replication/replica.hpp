@@ -451,13 +451,18 @@ class replica {
   // ---- or_sets stored decomposed (replica_sets.cpp, set_records.hpp) ----
   // Element and dot index records go through their own uncommitted overlay (dirty_meta_), as
   // values go through dirty_: read_meta/scan_meta_range see the open and in-flight batches.
-  struct set_window {
+  // What a window onto a decomposed set or map knows of it besides its elements.
+  struct decomposed_window {
     std::string id;                                 // set_records::set_id(skey)
     std::optional<std::string> old_raw;             // the record replaced (nullopt: none)
     bool stored_whole = false;                      // old_raw is an older build's whole record
     version_vector kv;
-    uint64_t count = 0;                             // elements stored
+    uint64_t count = 0;                             // elements (fields) stored
     uint64_t element_sum = 0;
+  };
+  // Fills `w` from the header `raw` (a set's or a map's) and returns its context.
+  static result<crdt::dot_context> read_header(decomposed_window& w, const std::string& raw);
+  struct set_window : decomposed_window {
     std::map<std::string, crdt::dot_set> before;    // loaded member -> dots, as stored
     crdt::or_set set;                               // the window (or the whole set)
   };
@@ -496,13 +501,7 @@ class replica {
 
   // ---- or_maps stored decomposed (replica_maps.cpp, map_records.hpp) ----
   // As or_sets, with top-level fields for elements.
-  struct map_window {
-    std::string id;                                         // set_records::set_id(skey)
-    std::optional<std::string> old_raw;                     // the record replaced (nullopt: none)
-    bool stored_whole = false;                              // old_raw is an older build's whole record
-    version_vector kv;
-    uint64_t count = 0;                                     // fields stored
-    uint64_t field_sum = 0;
+  struct map_window : decomposed_window {
     std::map<crdt::field_key, crdt::nested_store> before;   // loaded fields, as stored
     crdt::or_map map;                                       // the window (or the whole map)
   };

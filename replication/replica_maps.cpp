@@ -67,12 +67,9 @@ result<replica::map_window> replica::load_map(const std::string& skey, const std
   }
   crdt::dot_context ctx;
   if (raw) {
-    auto h = set_records::decode_header(*raw);
-    if (!h) return h.err();
-    w.kv = std::move(h->kv);
-    w.count = h->count;
-    w.field_sum = h->element_sum;
-    ctx = std::move(h->ctx);
+    auto header_ctx = read_header(w, *raw);
+    if (!header_ctx) return header_ctx.err();
+    ctx = std::move(*header_ctx);
     if (names) {
       // One short range scan per name: its types' records are adjacent.
       for (const auto& name : *names) {
@@ -121,7 +118,7 @@ status replica::load_map_dots(map_window& w, const crdt::dot_context& ctx) const
 }
 
 void replica::write_map(const std::string& skey, const map_window& w, const version_vector& kv) {
-  element_totals from = w.stored_whole ? element_totals{} : element_totals{w.count, w.field_sum};
+  element_totals from = w.stored_whole ? element_totals{} : element_totals{w.count, w.element_sum};
   auto totals = write_elements(
       w.id, w.before, w.map.store(), from, field_codec{},
       [&](const std::string& name, std::string bytes) { put_meta_now(name, std::move(bytes)); },
@@ -167,23 +164,30 @@ result<std::optional<crdt::value>> replica::view_map(std::string_view user_key, 
   } else if (q.what == set_view_request::kind::member) {
     names.push_back(q.member);
   } else if (q.what == set_view_request::kind::page) {
-    // The names of the page and one more (so the reader knows more follow), in record order,
-    // which is (name, type) order (map_records.hpp).
+    // The fields of the page's names and of one more (so the reader knows more follow), in record
+    // order, which is (name, type) order (map_records.hpp): the window is what the scan read.
     const std::string id = set_records::set_id(skey);
     persistence::key_range range = persistence::key_range::with_prefix(set_records::element_prefix(id));
     if (q.after) range.from = set_records::element_prefix(id) + map_records::name_key(*q.after) + '\xff';
+    std::map<crdt::field_key, crdt::nested_store> page;
+    size_t page_names = 0;
     std::optional<error> bad;
     auto st = scan_meta_range(range, [&](std::string_view, std::string_view bytes) {
       auto f = map_records::decode_field(bytes);
-      if (!f) bad = f.err();
-      else if (names.empty() || names.back() != f->key.name) {
-        if (names.size() > q.limit) return false;  // the page and one more name
-        names.push_back(std::move(f->key.name));
+      if (!f) {
+        bad = f.err();
+        return false;
       }
-      return !bad;
+      if (page.empty() || std::prev(page.end())->first.name != f->key.name) {
+        if (page_names > q.limit) return false;  // the page and one more name
+        ++page_names;
+      }
+      page.emplace(std::move(f->key), std::move(f->store));
+      return true;
     });
     if (!st) return st.err();
     if (bad) return error{errc::corrupt, "stored map '" + std::string(user_key) + "': " + bad->message};
+    return std::optional<crdt::value>{crdt::value{window_of(page, std::move(h->ctx), h->count)}};
   }
   auto w = load_map(skey, raw, &names);
   if (!w) return error{errc::corrupt, "stored map '" + std::string(user_key) + "': " + w.err().message};

@@ -86,6 +86,15 @@ crdt::or_set window_of(const std::map<std::string, crdt::dot_set>& loaded, crdt:
 
 }  // namespace
 
+result<crdt::dot_context> replica::read_header(decomposed_window& w, const std::string& raw) {
+  auto h = set_records::decode_header(raw);
+  if (!h) return h.err();
+  w.kv = std::move(h->kv);
+  w.count = h->count;
+  w.element_sum = h->element_sum;
+  return std::move(h->ctx);
+}
+
 result<replica::set_window> replica::load_set(const std::string& skey, const std::optional<std::string>& raw,
                                               const std::vector<std::string>* members, bool committed) const {
   set_window w;
@@ -103,12 +112,9 @@ result<replica::set_window> replica::load_set(const std::string& skey, const std
   }
   crdt::dot_context ctx;
   if (raw) {
-    auto h = set_records::decode_header(*raw);
-    if (!h) return h.err();
-    w.kv = std::move(h->kv);
-    w.count = h->count;
-    w.element_sum = h->element_sum;
-    ctx = std::move(h->ctx);
+    auto header_ctx = read_header(w, *raw);
+    if (!header_ctx) return header_ctx.err();
+    ctx = std::move(*header_ctx);
     if (members) {
       for (const auto& m : *members) {
         if (w.before.count(m)) continue;

@@ -86,37 +86,38 @@ TEST_CASE("simulation: seeded fault schedules converge with every acknowledged w
 TEST_CASE("simulation: seeded fault schedules converge with every acknowledged write (block 3)") { run_schedules(3); }
 TEST_CASE("simulation: seeded fault schedules converge with every acknowledged write (block 4)") { run_schedules(4); }
 
-// Text keys spliced concurrently on every node, through the same faults: every node reads one
-// content, holding every acknowledged codepoint that no splice deleted (workload.hpp).
-TEST_CASE("simulation: text keys spliced concurrently on every node converge with nothing acknowledged lost") {
-  uint64_t base = test::seed_for("text simulation schedules");
+namespace {
+
+// `count` schedules from the seed of `label`, with the extra keys of `opt`; `flag` is
+// replication_sim's option for them (a failing seed prints its command).
+void run_extra_schedules(const char* label, workload_options opt, const char* flag) {
+  uint64_t base = test::seed_for(label);
   const int count = test::scaled_count(40);
-  workload_options opt;
-  opt.text = true;
   for (int i = 0; i < count; ++i) {
     uint64_t seed = base + static_cast<uint64_t>(i);
     auto r = run_workload(seed, opt);
-    INFO("failing schedule: RUMOR_SEED=" << seed << " replication_sim " << seed << " 1 --text");
+    INFO("failing schedule: RUMOR_SEED=" << seed << " replication_sim " << seed << " 1 " << flag);
     CHECK(r.converged);
     CHECK(r.failure == "");
     if (!r.converged || !r.failure.empty()) return;
   }
 }
+
+}  // namespace
+
+// Text keys spliced concurrently on every node, through the same faults: every node reads one
+// content, holding every acknowledged codepoint that no splice deleted (workload.hpp).
+TEST_CASE("simulation: text keys spliced concurrently on every node converge with nothing acknowledged lost") {
+  workload_options opt;
+  opt.text = true;
+  run_extra_schedules("text simulation schedules", opt, "--text");
+}
 // Map keys (stored decomposed, map_records.hpp) updated field by field on every node, windowed and
 // whole, with field removals and key deletion, through the same faults (workload.hpp).
 TEST_CASE("simulation: map keys updated field by field on every node converge with nothing acknowledged lost") {
-  uint64_t base = test::seed_for("map simulation schedules");
-  const int count = test::scaled_count(40);
   workload_options opt;
   opt.maps = true;
-  for (int i = 0; i < count; ++i) {
-    uint64_t seed = base + static_cast<uint64_t>(i);
-    auto r = run_workload(seed, opt);
-    INFO("failing schedule: RUMOR_SEED=" << seed << " replication_sim " << seed << " 1 --maps");
-    CHECK(r.converged);
-    CHECK(r.failure == "");
-    if (!r.converged || !r.failure.empty()) return;
-  }
+  run_extra_schedules("map simulation schedules", opt, "--maps");
 }
 TEST_CASE("simulation: seeded fault schedules converge with every acknowledged write (block 5)") { run_schedules(5); }
 TEST_CASE("simulation: seeded fault schedules converge with every acknowledged write (block 6)") { run_schedules(6); }
