@@ -138,8 +138,8 @@ struct change {
   std::string key;
   std::optional<crdt::value> value;  // after the change; nullopt if the key is gone or value_omitted
   uint64_t origin = 0;               // node that made the update; 0 for repairs
-  std::optional<client::set_changes> set;  // subscriptions with set_changes, or_set keys
-  bool value_omitted = false;        // an or_set over client::watch_value_max_members
+  std::optional<client::set_changes> set;  // subscriptions with set_changes, or_set and or_map keys
+  bool value_omitted = false;        // an or_set (or_map) over client::watch_value_max_members
 };
 
 struct member {

@@ -1,8 +1,9 @@
 #pragma once
 // watch_events: what watches are told of one replica step (client.capnp Event). A step may change
 // a key several times (a burst of updates, a page of a repair); a watch gets one event per key and
-// type per step, carrying the value after the whole step, and for an or_set what the whole step
-// did to its members: a member that joined and left again within the step is in neither list.
+// type per step, carrying the value after the whole step, and for an or_set or or_map what the
+// whole step did to its members or fields: a member that joined and left again within the step
+// is in no list; a map field present before and after the step that was written is `changed`.
 // Pure: the replica actor reads values and sends the events (replica_actor.cpp).
 
 #include <optional>
@@ -19,7 +20,7 @@ struct key_step {
   std::string key;
   crdt::type_tag type = crdt::type_tag::g_counter;
   uint64_t origin = 0;                     // the last change's origin
-  std::optional<client::set_changes> set;  // or_sets whose every change said what it did
+  std::optional<client::set_changes> set;  // or_sets and or_maps whose every change said what it did
 };
 
 // One entry per (key, type) of `changes`, ordered by key then type. The lists of `set` hold at
@@ -27,7 +28,7 @@ struct key_step {
 std::vector<key_step> merge_step(const std::vector<replication::change>& changes);
 
 // Whether a watch (set_changes: its flag) is sent `step`'s value: not when it asked for set
-// changes and the set is bigger than client::watch_value_max_members.
+// changes and the set or map is bigger than client::watch_value_max_members (members, fields).
 inline bool event_carries_value(const key_step& step, bool set_changes) {
   return !(set_changes && step.set && step.set->size > client::watch_value_max_members);
 }

@@ -194,9 +194,11 @@ struct KeysRequest {
 # to the watch request confirms it is active.
 struct WatchRequest {
   prefix @0 :Data;           # empty: every key
-  setChanges @1 :Bool;       # an or_set's events carry `setChanges`, and its whole `value` only
-                             # while it has at most 1,000 members (else `valueOmitted`). false (and
-                             # nodes before this field): every event carries the whole value
+  setChanges @1 :Bool;       # an or_set's or or_map's events carry `setChanges`, and its whole
+                             # `value` only while it has at most 1,000 members or fields (else
+                             # `valueOmitted`). false (and nodes before this field): every event
+                             # carries the whole value (nodes before maps had setChanges: a map's
+                             # events carry the whole value and no setChanges)
 }
 
 # Stop the watch started by request `watchId`.
@@ -353,20 +355,26 @@ struct Event {
   value @2 :Data;                 # crdt codec bytes of the key's value after the change (empty:
                                   # deleted / none)
   origin @3 :UInt64;              # node that made the update (0: a repair / state transfer)
-  setChanges @4 :SetChanges;      # watches with setChanges, or_set keys: what the change did to
-                                  # the members (absent: not known, e.g. another type)
-  valueOmitted @5 :Bool;          # `value` is empty because the set has over 1,000 members (read
-                                  # it in pages), not because the key is gone
+  setChanges @4 :SetChanges;      # watches with setChanges, or_set and or_map keys: what the
+                                  # change did to the members or fields (absent: not known, e.g.
+                                  # another type)
+  valueOmitted @5 :Bool;          # `value` is empty because the set (map) has over 1,000 members
+                                  # (fields; read it in pages), not because the key is gone
 }
 
 # What changes of an or_set did to its members, for one event: the members that joined and that
 # left since the key's previous event, each once, at most 1,000 in all (`complete` false: more
-# changed than are listed; read the set to know them).
+# changed than are listed; read the set to know them). For an or_map the same of its field names:
+# fields that appeared (added), went (removed), or were written while present before and after
+# (changed; read them with a path get). A name holding fields of two types is listed once per
+# type that changed.
 struct SetChanges {
-  size @0 :UInt64;                # members after the change
+  size @0 :UInt64;                # members (an or_map: fields) after the change
   added @1 :List(Data);
   removed @2 :List(Data);
   complete @3 :Bool;
+  changed @4 :List(Data);         # an or_map's fields present before and after, written since
+  type @5 :CrdtType;              # orSet or orMap; unknown (older nodes: only sets): orSet
 }
 
 # ---- the envelope ----

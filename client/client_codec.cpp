@@ -203,7 +203,9 @@ void put(w::ClientMessage::Builder m, const event& x) {
     sc.setSize(x.set->size);
     if (!x.set->added.empty()) put(sc.initAdded(count(x.set->added.size())), x.set->added);
     if (!x.set->removed.empty()) put(sc.initRemoved(count(x.set->removed.size())), x.set->removed);
+    if (!x.set->changed.empty()) put(sc.initChanged(count(x.set->changed.size())), x.set->changed);
     sc.setComplete(x.set->complete);
+    sc.setType(enum_of<w::CrdtType>(x.set->type));
   }
   e.setValueOmitted(x.value_omitted);
 }
@@ -399,7 +401,13 @@ class decoder {
     event e{r.getWatchId(), str(r.getKey()), str(r.getValue()), r.getOrigin(), std::nullopt, r.getValueOmitted()};
     if (r.hasSetChanges()) {
       auto sc = r.getSetChanges();
-      e.set = set_changes{sc.getSize(), get(sc.getAdded()), get(sc.getRemoved()), sc.getComplete()};
+      e.set = set_changes{sc.getSize(), get(sc.getAdded()), get(sc.getRemoved()), sc.getComplete(),
+                          get(sc.getChanged()), crdt::type_tag::or_set};
+      if (sc.getType() != w::CrdtType::UNKNOWN) {
+        e.set->type = type_of(sc.getType());
+        if (e.set->type != crdt::type_tag::or_set && e.set->type != crdt::type_tag::or_map)
+          violation("set changes of a " + std::string(crdt::to_string(e.set->type)) + ", not a set or map");
+      }
     }
     return e;
   }

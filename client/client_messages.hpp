@@ -91,7 +91,7 @@ struct keys {
 // from peers), until `unwatch` with the same request id or the connection closes.
 struct watch {
   std::string prefix;
-  bool set_changes = false;  // or_set events carry set_changes; a big set's value is omitted
+  bool set_changes = false;  // or_set and or_map events carry set_changes; a big one's value is omitted
   friend bool operator==(const watch&, const watch&) = default;
 };
 
@@ -227,15 +227,19 @@ struct response {
   friend bool operator==(const response&, const response&) = default;
 };
 
-// What changes of an or_set did to its members (client.capnp SetChanges).
+// What changes of an or_set did to its members, or of an or_map to its fields (client.capnp
+// SetChanges). A map's lists hold field names.
 struct set_changes {
-  uint64_t size = 0;                  // members after
+  uint64_t size = 0;                  // members (a map: fields) after
   std::vector<std::string> added;     // joined since the key's previous event
   std::vector<std::string> removed;   // left since then
   bool complete = true;               // false: more changed than are listed (at most 1,000)
+  std::vector<std::string> changed;   // a map's fields present before and after, written since
+  crdt::type_tag type = crdt::type_tag::or_set;  // or_set or or_map
   friend bool operator==(const set_changes&, const set_changes&) = default;
 };
-// Above this many members an or_set's events to a watch with set_changes omit the value.
+// Above this many members (fields) an or_set's (or_map's) events to a watch with set_changes omit
+// the value.
 inline constexpr uint64_t watch_value_max_members = 1000;
 
 // A change seen by a watch.
@@ -245,8 +249,8 @@ struct event {
   std::string value;  // crdt codec bytes of the key's value after the change (empty: deleted/none,
                       // or value_omitted)
   uint64_t origin = 0;  // node that made the update (0: a repair / state transfer)
-  std::optional<set_changes> set;  // watches with set_changes, or_set keys
-  bool value_omitted = false;      // a big set's value is not sent (watch_value_max_members)
+  std::optional<set_changes> set;  // watches with set_changes, or_set and or_map keys
+  bool value_omitted = false;      // a big set's or map's value is not sent (watch_value_max_members)
   friend bool operator==(const event&, const event&) = default;
 };
 

@@ -174,14 +174,17 @@ std::string render_json(const set_changes& c) {
     for (size_t i = 0; i < members.size(); ++i) out += (i ? "," : "") + json_quote(members[i]);
     return out + "]";
   };
-  return "{\"size\":" + std::to_string(c.size) + ",\"added\":" + list(c.added) + ",\"removed\":" +
-         list(c.removed) + ",\"complete\":" + (c.complete ? "true" : "false") + "}";
+  std::string out = "{\"size\":" + std::to_string(c.size) + ",\"added\":" + list(c.added) + ",\"removed\":" +
+                    list(c.removed);
+  if (c.type == crdt::type_tag::or_map) out += ",\"changed\":" + list(c.changed);
+  return out + ",\"complete\":" + (c.complete ? "true" : "false") + "}";
 }
 
 std::string render_event_json(std::string_view key, const crdt::value* value, std::string_view origin,
                               const set_changes* set, bool value_omitted) {
   std::string type = value ? json_quote(crdt::to_string(value->type()))
-                           : value_omitted ? json_quote(crdt::to_string(crdt::type_tag::or_set)) : std::string("null");
+                           : value_omitted ? json_quote(crdt::to_string(set ? set->type : crdt::type_tag::or_set))
+                                           : std::string("null");
   std::string out = "{\"key\":" + json_quote(key) + ",\"type\":" + type +
                     ",\"value\":" + (value ? render_json(*value) : std::string("null")) + ",\"origin\":\"" +
                     std::string(origin) + "\"";
@@ -194,7 +197,9 @@ std::string render_text(const set_changes& c) {
   std::string out;
   for (const auto& m : c.added) out += "+" + text_escape(m, true) + " ";
   for (const auto& m : c.removed) out += "-" + text_escape(m, true) + " ";
-  out += "(" + std::to_string(c.size) + (c.size == 1 ? " member" : " members");
+  for (const auto& m : c.changed) out += "~" + text_escape(m, true) + " ";
+  const bool map = c.type == crdt::type_tag::or_map;
+  out += "(" + std::to_string(c.size) + (c.size == 1 ? (map ? " field" : " member") : (map ? " fields" : " members"));
   if (!c.complete) out += "; more changed";
   return out + ")";
 }

@@ -48,12 +48,13 @@ namespace rumor::client {
 std::string render_text(const crdt::value& v);
 std::string render_json(const crdt::value& v);
 // What a watch event says of a set's members: {"size":N,"added":[…],"removed":[…],"complete":B}
-// in JSON; as text "+a +b -c (N members)", with "; more changed" when not complete.
+// in JSON; as text +"a" +"b" -"c" (N members), with "; more changed" when not complete. A map's
+// fields likewise, with "changed":[…] in JSON and "~d" in text, and "(N fields)".
 std::string render_json(const set_changes& c);
 std::string render_text(const set_changes& c);
 // A watch event as one JSON object, as `rumor watch --json` and GET /v1/watch write it:
 // {"key","type","value","origin"[,"value_omitted":true][,"set":{…}]}. `value` null: the key is
-// gone, or (value_omitted) a big set's value was not sent, whose type is then "or_set". `origin`
+// gone, or (value_omitted) a big set's or map's value was not sent, whose type `set` names. `origin`
 // goes in as given (each caller has its own hex form).
 std::string render_event_json(std::string_view key, const crdt::value* value, std::string_view origin,
                               const set_changes* set, bool value_omitted);

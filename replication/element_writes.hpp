@@ -25,14 +25,15 @@ struct element_totals {
 // `after` (a dot store of the same keys: the window's) under the value `id`. `codec` gives
 // key_bytes(key) (the record name after set_records::element_prefix), encode(key, payload) (the
 // record) and dots(payload) (ascending); `put(name, bytes)` / `erase(name)` write meta records;
-// `presence(key, present)` hears of each key that appeared or went. Returns `totals` updated.
-template <class K, class V, class Store, class Codec, class Put, class Erase, class Presence>
+// `changed(key, was, is)` hears of each key whose payload changed: it appeared (!was), went
+// (!is) or changed in place (both). Returns `totals` updated.
+template <class K, class V, class Store, class Codec, class Put, class Erase, class Changed>
 element_totals write_elements(const std::string& id, const std::map<K, V>& before, const Store& after,
                               element_totals totals, const Codec& codec, Put&& put, Erase&& erase,
-                              Presence&& presence) {
+                              Changed&& changed) {
   auto change = [&](const K& k, const V* old, const V* now) {
     if (old && now && *old == *now) return;
-    if (!old != !now) presence(k, now != nullptr);
+    changed(k, old != nullptr, now != nullptr);
     std::string key = codec.key_bytes(k);
     std::string name = set_records::element_name(id, key);
     std::vector<crdt::dot> old_dots, now_dots;

@@ -372,7 +372,7 @@ void replica::update(uint64_t request, std::string_view key, crdt::type_tag type
     diff = write_set(skey, *win, kv);
   } else if (mwin) {
     mwin->map = *current.get_if<crdt::or_map>();
-    write_map(skey, *mwin, kv);
+    diff = write_map(skey, *mwin, kv);
   } else {
     encoded = write_value(skey, current, kv, old, was_empty);
   }

@@ -155,20 +155,23 @@ struct reply {
                                         // records (then `values` is empty)
 };
 
-// What one write of an or_set did to its membership (watches report it instead of the whole
-// value of a big set): the members that joined and that left, at most max_listed of them in all
-// (`complete` false: more changed than are listed), and the number of members after.
+// What one write of an or_set or an or_map did to its elements (watches report it instead of
+// the whole value of a big collection): the members (a map: field names) that joined and that
+// left, for a map the fields present before and after whose value changed, at most max_listed
+// names in all (`complete` false: more changed than are listed), and the number of members (a
+// map: fields, one per name and type) after. A map lists a name once per type that changed.
 struct set_diff {
   static constexpr size_t max_listed = 1000;
   uint64_t size = 0;
-  std::vector<std::string> added, removed;
+  std::vector<std::string> added, removed, changed;
   bool complete = true;
-  void note(const std::string& member, bool joined) {
-    if (added.size() + removed.size() >= max_listed) {
+  // An element that was (`was`) or is (`is`) present changed.
+  void note(const std::string& name, bool was, bool is) {
+    if (added.size() + removed.size() + changed.size() >= max_listed) {
       complete = false;
       return;
     }
-    (joined ? added : removed).push_back(member);
+    (was && is ? changed : is ? added : removed).push_back(name);
   }
 };
 
@@ -176,7 +179,7 @@ struct change {
   std::string key;
   crdt::type_tag type = crdt::type_tag::g_counter;
   node_id origin = 0;  // 0 for state joins (repair), else the update's origin
-  std::optional<set_diff> set;  // an or_set's write: what it did to the members
+  std::optional<set_diff> set;  // an or_set's or or_map's write: what it did to the elements
 };
 
 struct pending_batch {
@@ -433,7 +436,7 @@ class replica {
   // Writes `v` as the value of `skey` (an or_set: its header and the element records that
   // differ from the stored ones). `old_record`: the raw record (read_raw) it replaces. Returns
   // crdt::encode(v).
-  // `diff`: set, for an or_set, to what the write did to its members (left alone otherwise).
+  // `diff`: set, for an or_set or or_map, to what the write did to its elements (left alone otherwise).
   std::string write_value(const std::string& skey, const crdt::value& v, const version_vector& kv,
                           const std::optional<std::string>& old_record, bool old_held_nothing,
                           std::optional<set_diff>* diff = nullptr);
@@ -511,10 +514,10 @@ class replica {
                               const std::vector<std::string>* names, bool committed = false) const;
   // Adds to `w` the fields holding dots of `ctx` (a delta's context) that the map holds.
   status load_map_dots(map_window& w, const crdt::dot_context& ctx) const;
-  // Writes w.map (changed from w.before) with key vector `kv`.
-  void write_map(const std::string& skey, const map_window& w, const version_vector& kv);
+  // Writes w.map (changed from w.before) with key vector `kv`; returns what that did to the fields.
+  set_diff write_map(const std::string& skey, const map_window& w, const version_vector& kv);
   // Joins the or_map delta `delta` of update (origin, seq) into its key, as apply_set_delta.
-  status apply_map_delta(const std::string& skey, const crdt::or_map& delta, const version_vector& deps,
+  result<set_diff> apply_map_delta(const std::string& skey, const crdt::or_map& delta, const version_vector& deps,
                          node_id origin, uint64_t seq);
 
   // ---- deltas, push, anti-entropy, log truncation (replica_gossip.cpp) ----

@@ -105,10 +105,12 @@ bool replica::apply(const delta_entry& e, node_id from, uint64_t now_ms) {
     diff = std::move(*d);
   } else if (const auto* map_delta = delta->get_if<crdt::or_map>()) {
     // Likewise: only the fields the delta touches.
-    if (auto st = apply_map_delta(skey, *map_delta, r.deps, e.origin, e.seq); !st) {
-      if (st.err().code == errc::corrupt) ++stats_.bad_deltas;
+    auto d = apply_map_delta(skey, *map_delta, r.deps, e.origin, e.seq);
+    if (!d) {
+      if (d.err().code == errc::corrupt) ++stats_.bad_deltas;
       return false;
     }
+    diff = std::move(*d);
   } else {
     auto old = load(skey);
     if (!old) {

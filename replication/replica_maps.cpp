@@ -9,7 +9,8 @@
 //   delta can change. A join, or an or_map update/remove of a loaded name, changes only those.
 // - write_map() writes what changed between the loaded fields and the window: field and dot index
 //   records through dirty_meta_, then the header through put_record. The header's count and field
-//   hash sum are kept from the difference, never recounted.
+//   hash sum are kept from the difference, never recounted. It returns what the write did to the
+//   fields (set_diff: names added, removed, changed), which watches report for big maps.
 // - A key still holding an older build's whole record loads as a whole map with no field records;
 //   its first write writes every field (the migration).
 
@@ -117,19 +118,23 @@ status replica::load_map_dots(map_window& w, const crdt::dot_context& ctx) const
   return {};
 }
 
-void replica::write_map(const std::string& skey, const map_window& w, const version_vector& kv) {
+set_diff replica::write_map(const std::string& skey, const map_window& w, const version_vector& kv) {
+  set_diff diff;
   element_totals from = w.stored_whole ? element_totals{} : element_totals{w.count, w.element_sum};
   auto totals = write_elements(
       w.id, w.before, w.map.store(), from, field_codec{},
       [&](const std::string& name, std::string bytes) { put_meta_now(name, std::move(bytes)); },
-      [&](const std::string& name) { erase_meta_now(name); }, [](const crdt::field_key&, bool) {});
+      [&](const std::string& name) { erase_meta_now(name); },
+      [&](const crdt::field_key& f, bool was, bool is) { diff.note(f.name, was, is); });
   set_records::header h{kv, totals.count, totals.sum, w.map.context()};
   bool old_held_nothing = w.old_raw && w.count == 0;
   put_record(skey, set_records::encode_header(h, map_records::header_format), w.old_raw, old_held_nothing,
              totals.count == 0);
+  diff.size = totals.count;
+  return diff;
 }
 
-status replica::apply_map_delta(const std::string& skey, const crdt::or_map& delta, const version_vector& deps,
+result<set_diff> replica::apply_map_delta(const std::string& skey, const crdt::or_map& delta, const version_vector& deps,
                                 node_id origin, uint64_t seq) {
   auto raw = read_raw(skey);
   if (!raw) return raw.err();
@@ -138,13 +143,12 @@ status replica::apply_map_delta(const std::string& skey, const crdt::or_map& del
     if (named.empty() || named.back() != k.name) named.push_back(k.name);
   auto w = load_map(skey, *raw, &named);
   if (!w) return w.err();
-  if (auto st = load_map_dots(*w, delta.context()); !st) return st;
+  if (auto st = load_map_dots(*w, delta.context()); !st) return st.err();
   w->map.join(delta);
   version_vector kv = w->kv;
   kv.merge(deps);
   kv.raise(origin, seq);
-  write_map(skey, *w, kv);
-  return {};
+  return write_map(skey, *w, kv);
 }
 
 result<std::optional<crdt::value>> replica::view_map(std::string_view user_key, const set_view_request& q) const {

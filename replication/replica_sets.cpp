@@ -221,7 +221,9 @@ set_diff replica::write_set(const std::string& skey, const set_window& w, const 
       w.id, w.before, w.set.store(), from, element_codec{},
       [&](const std::string& name, std::string bytes) { put_meta_now(name, std::move(bytes)); },
       [&](const std::string& name) { erase_meta_now(name); },
-      [&](const std::string& member, bool present) { diff.note(member, present); });
+      [&](const std::string& member, bool was, bool is) {
+        if (was != is) diff.note(member, was, is);  // an element's dots changing is no news
+      });
   set_records::header h{kv, totals.count, totals.sum, w.set.context()};
   bool old_held_nothing = w.old_raw && w.count == 0;
   put_record(skey, set_records::encode_header(h), w.old_raw, old_held_nothing, totals.count == 0);

@@ -222,7 +222,8 @@ std::string replica::write_value(const std::string& skey, const crdt::value& v, 
       return {};
     }
     w->map = *map;
-    write_map(skey, *w, kv);
+    auto d = write_map(skey, *w, kv);
+    if (diff) *diff = std::move(d);
     return crdt::encode(v);
   }
   std::string encoded = crdt::encode(v);

@@ -381,18 +381,22 @@ class Outcome:
 
 @dataclass
 class SetChanges:
-    """What changes of a set did to its members since the key's previous event
-    (client.capnp SetChanges): at most 1,000 listed; complete is False when more changed."""
+    """What changes of a set did to its members since the key's previous event, or of a map to
+    its field names (client.capnp SetChanges): at most 1,000 listed; complete is False when more
+    changed. A map's fields written while present are in `changed`; type is "orSet" or "orMap"."""
     size: int
     added: List[bytes]
     removed: List[bytes]
     complete: bool
+    changed: List[bytes] = field(default_factory=list)
+    type: str = "orSet"
 
 
 @dataclass
 class Event:
     """A change seen by a watch; type and value are None when the key was deleted, and value is
-    None with value_omitted when a set of over 1,000 members changed (watch(set_changes=True))."""
+    None with value_omitted when a set of over 1,000 members (a map of over 1,000 fields) changed
+    (watch(set_changes=True))."""
     watch_id: int
     key: bytes
     type: Optional[str]
@@ -579,11 +583,14 @@ class Client:
         sc = e.get("setChanges")
         changes = None
         if sc is not None:
+            kind = sc.get("type", "unknown")
             changes = SetChanges(int(sc.get("size", "0")), [data_in(m) for m in sc.get("added", [])],
-                                 [data_in(m) for m in sc.get("removed", [])], bool(sc.get("complete", False)))
+                                 [data_in(m) for m in sc.get("removed", [])], bool(sc.get("complete", False)),
+                                 [data_in(m) for m in sc.get("changed", [])],
+                                 "orSet" if kind == "unknown" else kind)
         omitted = bool(e.get("valueOmitted", False))
         if omitted:
-            type_ = "orSet"
+            type_ = changes.type if changes is not None else "orSet"
         return Event(int(e["watchId"]), data_in(e.get("key", [])), type_, value,
                      int(e.get("origin", "0")), raw, changes, omitted)
 

@@ -274,6 +274,22 @@ class ClientTest(unittest.TestCase):
         self.assertEqual((counter.key, counter.value, counter.set, counter.value_omitted), (b"ws/counter", 1, None, False))
         self.c.unwatch(wid)
 
+    def test_watch_map_field_changes(self):
+        wid = self.c.watch("wm/", set_changes=True)
+        with Client(ADDRESS) as other:
+            other.update("wm/doc", "counterAdd", "pnCounter", path=["a"], amount=1)
+            other.update("wm/doc", "counterAdd", "pnCounter", path=["a"], amount=2)
+            other.update("wm/doc", "registerSet", "lwwRegister", path=["b"], value=b"x")
+            other.update("wm/doc", "removeKey", "pnCounter", path=["a"])
+        appeared, written, second, gone = [self.c.next_event(timeout=10) for _ in range(4)]
+        self.assertEqual((appeared.type, appeared.set.type, appeared.set.size, appeared.set.added, appeared.set.changed),
+                         ("orMap", "orMap", 1, [b"a"], []))
+        self.assertEqual((written.set.size, written.set.added, written.set.changed, written.set.removed),
+                         (1, [], [b"a"], []))
+        self.assertEqual((second.set.size, second.set.added), (2, [b"b"]))
+        self.assertEqual((gone.set.size, gone.set.removed, gone.value_omitted), (1, [b"a"], False))
+        self.c.unwatch(wid)
+
     def test_refused_cluster(self):
         try:
             with Client(ADDRESS, cluster="no-such-cluster", timeout=10) as c:

@@ -72,7 +72,8 @@ std::vector<client_message> responses(const std::vector<crdt::value>& values, co
   map_page.collection = collection_view{crdt::type_tag::or_map, 1, true, {}, {{"f", crdt::encode(values.front()), ""}}, false};
   return {outcome, set_page, map_page, with_values, key_list, member_list, status_response, failed, response{6, errc::timeout, "timeout"},
           event{10, "w/x", crdt::encode(values.front()), 3, std::nullopt, false}, event{10, "w/y", "", 0, std::nullopt, false},
-          event{23, "s/big", "", 3, set_changes{1001, {"a", "b"}, {"c"}, true}, true}};
+          event{23, "s/big", "", 3, set_changes{1001, {"a", "b"}, {"c"}, true}, true},
+          event{24, "m/big", "", 3, set_changes{1001, {"n"}, {}, true, {"f", "g"}, crdt::type_tag::or_map}, true}};
 }
 
 }  // namespace

@@ -211,12 +211,15 @@ operation in_map(std::vector<std::string> path, operation inner);
 operation map_remove(std::vector<std::string> path, value_type field_type);
 }  // namespace op
 
-// What the changes of a set did to its members since its previous change event.
+// What the changes of a set did to its members since its previous change event; for a map, the
+// same of its field names (a name holding fields of two types is listed once per type changed).
 struct set_changes {
-  uint64_t size = 0;                 // members after
-  std::vector<std::string> added;    // members that joined
-  std::vector<std::string> removed;  // members that left
+  uint64_t size = 0;                 // members (a map: fields) after
+  std::vector<std::string> added;    // members that joined (fields that appeared)
+  std::vector<std::string> removed;  // members that left (fields that went)
   bool complete = true;              // false: more changed than are listed (at most 1,000)
+  std::vector<std::string> changed;  // a map's fields present before and after, written since
+  value_type type = value_type::or_set;  // or_set or or_map
 };
 
 struct change {
@@ -224,13 +227,15 @@ struct change {
   std::optional<rumor::value> value;  // after the change; nullopt when the key is gone, or
                                       // value_omitted
   uint64_t origin = 0;                // node that made the update; 0 for repairs
-  std::optional<set_changes> set;     // subscriptions with set_changes, set keys
-  bool value_omitted = false;         // a set of over 1,000 members: read it in pages (node::page)
+  std::optional<set_changes> set;     // subscriptions with set_changes, set and map keys
+  bool value_omitted = false;         // a set (map) of over 1,000 members (fields): read it in pages
+                                      // (node::page) or by field (node::fields)
 };
 
 struct subscribe_options {
   // A set's changes carry `set` (what joined and left), and its whole value only while it has at
   // most 1,000 members: a subscriber to a big set does not make the node assemble it per change.
+  // A map's likewise (fields that appeared, went or were written; at most 1,000 fields).
   bool set_changes = false;
 };
 

@@ -503,3 +503,76 @@ TEST_CASE("public api: a subscription with set changes is told what joined and l
   b->stop();
   a->stop();
 }
+
+TEST_CASE("public api: a subscription with set changes is told which fields of a big map appeared, went and changed") {
+  temp_dir d;
+  auto nodes = start_pair(d);
+  auto& a = nodes.first;
+  auto& b = nodes.second;
+
+  set_watch local, remote, plain;  // on a (its own updates), on b (a's deltas), on b without set changes
+  auto id_local = a->subscribe("doc", std::ref(local), {true});
+  auto id_remote = b->subscribe("doc", std::ref(remote), {true});
+  auto id_plain = b->subscribe("doc", std::ref(plain));
+  auto field = [](int i) {
+    char name[16];
+    return std::string(name, std::snprintf(name, sizeof name, "f%04d", i));
+  };
+  for (int i = 0; i < 1001; ++i) REQUIRE(a->apply("doc", rumor::op::in_map({field(i)}, rumor::op::increment(1))));
+  REQUIRE(eventually([&] { return local.last_size() == uint64_t{1001} && remote.last_size() == uint64_t{1001}; }));
+  // One field written again, one removed: each its own step (waited for), so the lists say which.
+  REQUIRE(a->apply("doc", rumor::op::in_map({field(7)}, rumor::op::increment(5))));
+  REQUIRE(eventually([&] {
+    std::lock_guard<std::mutex> lock(remote.mu);
+    return !remote.events.empty() && remote.events.back().set && !remote.events.back().set->changed.empty();
+  }));
+  REQUIRE(a->apply("doc", rumor::op::map_remove({field(3)}, rumor::value_type::pn_counter)));
+  REQUIRE(eventually([&] { return local.last_size() == uint64_t{1000} && remote.last_size() == uint64_t{1000}; }));
+
+  for (set_watch* w : {&local, &remote}) {
+    std::lock_guard<std::mutex> lock(w->mu);
+    std::set<std::string> replayed;
+    size_t changes_of_7 = 0;
+    for (const auto& e : w->events) {
+      REQUIRE(e.set);
+      CHECK(e.set->type == rumor::value_type::or_map);
+      CHECK(e.set->complete);
+      for (const auto& f : e.set->added) CHECK(replayed.insert(f).second);
+      for (const auto& f : e.set->removed) CHECK(replayed.erase(f) == 1);
+      for (const auto& f : e.set->changed) {
+        CHECK(replayed.count(f) == 1);
+        changes_of_7 += f == field(7);
+      }
+      CHECK(e.set->size == replayed.size());
+      // Over 1,000 fields the value is left out; up to 1,000 it is the whole map.
+      CHECK(e.value_omitted == (e.set->size > 1000));
+      if (e.set->size <= 1000) {
+        REQUIRE(e.value);
+        CHECK(e.value->type == rumor::value_type::or_map);
+        CHECK(e.value->fields.size() == replayed.size());
+      } else {
+        CHECK_FALSE(e.value);
+      }
+    }
+    CHECK(changes_of_7 == 1);
+    CHECK(replayed.size() == 1000);
+    CHECK(replayed.count(field(3)) == 0);
+    CHECK(replayed.count(field(1000)) == 1);
+    CHECK(w->events.back().origin == a->id());
+  }
+  {
+    // Without set changes: the whole map every time, as before.
+    std::lock_guard<std::mutex> lock(plain.mu);
+    REQUIRE_FALSE(plain.events.empty());
+    for (const auto& e : plain.events) {
+      CHECK_FALSE(e.set);
+      CHECK_FALSE(e.value_omitted);
+      CHECK(e.value);
+    }
+  }
+  a->unsubscribe(id_local);
+  b->unsubscribe(id_remote);
+  b->unsubscribe(id_plain);
+  b->stop();
+  a->stop();
+}

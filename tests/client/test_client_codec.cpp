@@ -152,7 +152,13 @@ class generator {
 
   event any_event() {
     event e{number(), bytes(), bytes(), number()};
-    if (coin()) e.set = set_changes{number(), list(3, [&] { return bytes(); }), list(3, [&] { return bytes(); }), coin()};
+    if (coin()) {
+      e.set = set_changes{number(), list(3, [&] { return bytes(); }), list(3, [&] { return bytes(); }), coin()};
+      if (coin()) {  // a map's: changed fields too
+        e.set->type = crdt::type_tag::or_map;
+        e.set->changed = list(3, [&] { return bytes(); });
+      }
+    }
     e.value_omitted = coin();
     return e;
   }

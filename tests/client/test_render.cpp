@@ -196,3 +196,16 @@ TEST_CASE("host_port parsing") {
     CHECK(r.err().code == errc::invalid_argument);
   }
 }
+
+TEST_CASE("render: what a watch event says of a set's members and of a map's fields") {
+  set_changes s{1001, {"a"}, {"b"}, true};
+  CHECK(render_text(s) == "+\"a\" -\"b\" (1001 members)");
+  CHECK(render_json(s) == R"({"size":1001,"added":["a"],"removed":["b"],"complete":true})");
+  set_changes m{1, {"x y"}, {}, false, {"c", "d"}, type_tag::or_map};
+  CHECK(render_text(m) == "+\"x y\" ~\"c\" ~\"d\" (1 field; more changed)");
+  CHECK(render_json(m) == R"({"size":1,"added":["x y"],"removed":[],"changed":["c","d"],"complete":false})");
+  // A big map's value left out: the event names its type.
+  CHECK(render_event_json("doc", nullptr, "1f", &m, true) ==
+        R"({"key":"doc","type":"or_map","value":null,"origin":"1f","value_omitted":true,"set":)" + render_json(m) + "}");
+  CHECK(render_event_json("s", nullptr, "1f", &s, true).find(R"("type":"or_set")") != std::string::npos);
+}

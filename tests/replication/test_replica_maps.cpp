@@ -266,6 +266,53 @@ TEST_CASE("replica maps: a windowed field update reads and writes that field's r
   CHECK(window->hidden() == 199);
   CHECK(window->size() == 200);
   CHECK(read_map(n, "m")[{"f7", static_cast<int>(crdt::type_tag::pn_counter)}] == "6");
+  // What the write did, for watches: one field changed in place, 200 after.
+  REQUIRE(n.changes.back().set);
+  CHECK(n.changes.back().set->changed == std::vector<std::string>{"f7"});
+  CHECK(n.changes.back().set->added.empty());
+  CHECK(n.changes.back().set->removed.empty());
+  CHECK(n.changes.back().set->size == 200);
+}
+
+TEST_CASE("replica maps: a write says which fields appeared, went and changed, per type, windowed or whole") {
+  one_node n;
+  auto step = [&](const mutator& m, const std::string& name, bool windowed) {
+    std::vector<std::string> touches{name};
+    n.update("m", m, windowed ? &touches : nullptr, map_type);
+    n.commit(n.rep->take_ready());
+    REQUIRE_FALSE(n.changes.empty());
+    REQUIRE(n.changes.back().set);
+    return *n.changes.back().set;
+  };
+  using list = std::vector<std::string>;
+  for (bool windowed : {true, false}) {
+    INFO("windowed " << windowed);
+    n.update("m", ops::remove_key(), nullptr, map_type);
+    n.commit(n.rep->take_ready());
+    auto d = step(ops::map_update("a", crdt::type_tag::pn_counter, counter_add(1)), "a", windowed);
+    CHECK(d.added == list{"a"});
+    CHECK(d.size == 1);
+    d = step(ops::map_update("b", crdt::type_tag::lww_register, register_set("x")), "b", windowed);
+    CHECK(d.added == list{"b"});
+    CHECK(d.size == 2);
+    d = step(ops::map_update("a", crdt::type_tag::pn_counter, counter_add(2)), "a", windowed);
+    CHECK(d.changed == list{"a"});
+    CHECK(d.added.empty());
+    CHECK(d.size == 2);
+    // A second type under a name is a field of its own.
+    d = step(ops::map_update("a", crdt::type_tag::or_set, ops::set_add({"e"})), "a", windowed);
+    CHECK(d.added == list{"a"});
+    CHECK(d.changed.empty());
+    CHECK(d.size == 3);
+    // Removing a name removes each of its types: listed once per type.
+    d = step(ops::map_remove("a"), "a", windowed);
+    CHECK(d.removed == list{"a", "a"});
+    CHECK(d.size == 1);
+    d = step(ops::map_remove("b"), "b", windowed);
+    CHECK(d.removed == list{"b"});
+    CHECK(d.size == 0);
+    CHECK(d.complete);
+  }
 }
 
 TEST_CASE("replica maps: a map stored whole by an older build is read, then rewritten decomposed") {
