@@ -251,7 +251,7 @@ int run_keys(session& s, const client_command& c) {
 int run_watch(session& s, const client_command& c) {
   client::request req;
   req.id = s.conn.next_id();
-  // With set changes: a big set's events say what joined and left, not its whole value.
+  // With set changes: a big set's (map's) events say what joined and left (and changed), not its whole value.
   req.body = client::watch{c.args.empty() ? std::string() : c.args[0], true};
   auto r = s.conn.call(req, connect_timeout_ms);
   if (!r) return fail(c.name, r.err());

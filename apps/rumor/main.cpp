@@ -166,7 +166,7 @@ int main(int argc, char** argv) {
   splice->add_flag("--value", cmd.value, "print the whole text after the update instead");
   add("del", "delete a key", "KEY", true);
   add("keys", "list keys: keys [PREFIX]", "[PREFIX]", false);
-  add("watch", "stream changes of keys with PREFIX until interrupted (a set of over 1,000 members: what joined and left)", "[PREFIX]", false);
+  add("watch", "stream changes of keys with PREFIX until interrupted (a set or map of over 1,000 members or fields: what joined, left or changed)", "[PREFIX]", false);
   add("members", "list the cluster's members", "", false);
   add("status", "node id, readiness, keys, per-peer lag, delta log size", "", false);
   auto* cas = add("cas", "linearizable compare-and-set: cas KEY EXPECTED NEW | cas KEY --absent NEW | "
