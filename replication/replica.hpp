@@ -468,6 +468,7 @@ class replica {
   struct set_window : decomposed_window {
     std::map<std::string, crdt::dot_set> before;    // loaded member -> dots, as stored
     crdt::or_set set;                               // the window (or the whole set)
+    std::set<std::string> whole_members;            // stored_whole: the members it held
   };
   // Loads the set at `skey` with the members `members` (nullptr: every member). `raw`: read_raw.
   // `committed`: as whole_record's.
@@ -507,6 +508,7 @@ class replica {
   struct map_window : decomposed_window {
     std::map<crdt::field_key, crdt::nested_store> before;   // loaded fields, as stored
     crdt::or_map map;                                       // the window (or the whole map)
+    std::map<crdt::field_key, crdt::nested_store> whole_before;  // stored_whole: the fields it held
   };
   // Loads the map at `skey` with every field (of any type) named in `names` (nullptr: every
   // field). `raw`: read_raw. `committed`: as whole_record's.

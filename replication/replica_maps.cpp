@@ -64,6 +64,7 @@ result<replica::map_window> replica::load_map(const std::string& skey, const std
     w.kv = std::move(whole->kv);
     w.map = std::move(whole->map);
     w.count = w.map.size();
+    for (const auto& [k, s] : w.map.store().entries()) w.whole_before.emplace(k, s);
     return w;
   }
   crdt::dot_context ctx;
@@ -125,7 +126,19 @@ set_diff replica::write_map(const std::string& skey, const map_window& w, const 
       w.id, w.before, w.map.store(), from, field_codec{},
       [&](const std::string& name, std::string bytes) { put_meta_now(name, std::move(bytes)); },
       [&](const std::string& name) { erase_meta_now(name); },
-      [&](const crdt::field_key& f, bool was, bool is) { diff.note(f.name, was, is); });
+      [&](const crdt::field_key& f, bool was, bool is) {
+        if (!w.stored_whole) diff.note(f.name, was, is);  // a whole record: compared below
+      });
+  if (w.stored_whole) {
+    // An older build's whole record has no field records: its fields, as it held them, decide.
+    for (const auto& [k, old] : w.whole_before) {
+      const auto* now = w.map.store().find(k);
+      if (!now) diff.note(k.name, true, false);
+      else if (!(*now == old)) diff.note(k.name, true, true);
+    }
+    for (const auto& [k, now] : w.map.store().entries())
+      if (!w.whole_before.count(k)) diff.note(k.name, false, true);
+  }
   set_records::header h{kv, totals.count, totals.sum, w.map.context()};
   bool old_held_nothing = w.old_raw && w.count == 0;
   put_record(skey, set_records::encode_header(h, map_records::header_format), w.old_raw, old_held_nothing,

@@ -108,6 +108,7 @@ result<replica::set_window> replica::load_set(const std::string& skey, const std
     w.kv = std::move(whole->kv);
     w.set = std::move(whole->set);
     w.count = w.set.size();
+    for (const auto& [m, dots] : w.set.store().entries()) w.whole_members.insert(m);
     return w;
   }
   crdt::dot_context ctx;
@@ -222,8 +223,16 @@ set_diff replica::write_set(const std::string& skey, const set_window& w, const 
       [&](const std::string& name, std::string bytes) { put_meta_now(name, std::move(bytes)); },
       [&](const std::string& name) { erase_meta_now(name); },
       [&](const std::string& member, bool was, bool is) {
-        if (was != is) diff.note(member, was, is);  // an element's dots changing is no news
+        // An element's dots changing is no news; an older build's whole record has no element
+        // records, so its members are compared below instead.
+        if (was != is && !w.stored_whole) diff.note(member, was, is);
       });
+  if (w.stored_whole) {
+    for (const auto& m : w.whole_members)
+      if (!w.set.store().find(m)) diff.note(m, true, false);
+    for (const auto& [m, dots] : w.set.store().entries())
+      if (!w.whole_members.count(m)) diff.note(m, false, true);
+  }
   set_records::header h{kv, totals.count, totals.sum, w.set.context()};
   bool old_held_nothing = w.old_raw && w.count == 0;
   put_record(skey, set_records::encode_header(h), w.old_raw, old_held_nothing, totals.count == 0);

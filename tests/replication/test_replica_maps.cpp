@@ -334,6 +334,11 @@ TEST_CASE("replica maps: a map stored whole by an older build is read, then rewr
   n.commit(n.rep->take_ready());
   observed after = read_map(n, "legacy");
   CHECK(after.size() == 3);
+  // Watches hear what the write did, not that every field of the migrated record appeared.
+  REQUIRE(n.changes.back().set);
+  CHECK(n.changes.back().set->added == std::vector<std::string>{"c"});
+  CHECK(n.changes.back().set->changed.empty());
+  CHECK(n.changes.back().set->size == 3);
   CHECK(after[{"a", static_cast<int>(crdt::type_tag::pn_counter)}] == "2");
   CHECK(after[{"c", static_cast<int>(crdt::type_tag::lww_register)}] == "new");
   auto raw = n.store.get_value(value_key(skey));
@@ -342,4 +347,20 @@ TEST_CASE("replica maps: a map stored whole by an older build is read, then rewr
   REQUIRE(map_records::is_header(**raw));
   CHECK(set_records::decode_header(**raw)->count == 3);
   CHECK(count_meta(n.store, set_records::element_prefix(set_records::set_id(skey))) == 3);
+
+  // Another key from a whole record, by a whole update that changes one field; then one removed.
+  persistence::write_batch again;
+  again.put_value(value_key(storage_key("legacy2", map_type)), encode_stored(kv, crdt::encode(crdt::value{old})));
+  REQUIRE(n.store.commit(std::span(&again, 1)));
+  n.restart();
+  n.update("legacy2", ops::map_update("a", crdt::type_tag::pn_counter, counter_add(1)), nullptr, map_type);
+  n.commit(n.rep->take_ready());
+  REQUIRE(n.changes.back().set);
+  CHECK(n.changes.back().set->changed == std::vector<std::string>{"a"});
+  CHECK(n.changes.back().set->added.empty());
+  n.update("legacy2", ops::map_remove("b"), nullptr, map_type);
+  n.commit(n.rep->take_ready());
+  REQUIRE(n.changes.back().set);
+  CHECK(n.changes.back().set->removed == std::vector<std::string>{"b"});
+  CHECK(n.changes.back().set->size == 1);
 }

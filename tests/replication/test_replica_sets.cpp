@@ -179,6 +179,11 @@ TEST_CASE("replica sets: a set stored whole by an older build is read, then rewr
   n.update("legacy", ops::set_add(touches), &touches);
   n.commit(n.rep->take_ready());
   CHECK(n.members("legacy") == std::set<std::string>{"a", "b", "c"});
+  // Watches hear what the write did, not that every member of the migrated record appeared.
+  REQUIRE(n.changes.back().set);
+  CHECK(n.changes.back().set->added == std::vector<std::string>{"c"});
+  CHECK(n.changes.back().set->removed.empty());
+  CHECK(n.changes.back().set->size == 3);
   auto raw = n.store.get_value(value_key(skey));
   REQUIRE(raw);
   REQUIRE(*raw);
