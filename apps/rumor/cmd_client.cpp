@@ -92,9 +92,22 @@ struct session {
   }
 };
 
-// What an update of a collection did: "added 2 (5 members)" / {"key":..,"changed":2,"size":5}.
+// What an update of a collection did: "added 2 (5 members)" / {"key":..,"changed":2,"size":5}
+// (sadd / srem --field a.b: of the set in that field). A counter, register or flag in a map field
+// (--field a.b): "added field a.b (3 fields)" when the field appeared, else "updated field a.b (3
+// fields)", the fields of the map holding it; JSON adds "field".
 void print_outcome(const client_options& o, const client_command& c, const std::string& key,
                    const client::update_outcome& out) {
+  if (!c.field.empty() && c.name != "sadd" && c.name != "srem") {
+    if (o.json) {
+      std::cout << "{\"key\":" << json_string(key) << ",\"field\":" << json_string(c.field) << ",\"changed\":" << out.changed
+                << ",\"size\":" << out.size << "}\n";
+      return;
+    }
+    std::cout << (out.changed ? "added field " : "updated field ") << c.field << " (" << out.size
+              << (out.size == 1 ? " field)\n" : " fields)\n");
+    return;
+  }
   if (o.json) {
     std::cout << "{\"key\":" << json_string(key) << ",\"changed\":" << out.changed << ",\"size\":" << out.size << "}\n";
     return;
@@ -441,6 +454,12 @@ int run_client(const client_options& o, const client_command& c) {
   }
   if (bad) return *bad;
   if (n == "del") u.op = client::op_kind::remove_key;
+  if (!c.field.empty() && (n == "incr" || n == "decr" || n == "set" || n == "sadd" || n == "srem" || n == "flag")) {
+    // The update applies to the nested map field a.b of KEY's map (created as needed).
+    auto path = client::parse_field_path(c.field);
+    if (!path) return usage(n, "--field: " + path.err().message);
+    u.path = std::move(*path);
+  }
 
   std::string address = o.connect;
   if (address.empty()) {

@@ -136,15 +136,18 @@ int main(int argc, char** argv) {
   get->add_option("--field", cmd.field, "read the nested map field a.b instead (field names joined by '.')");
   auto* incr = add("incr", "add to a counter: incr KEY [N]", "KEY [N]", true);
   auto* decr = add("decr", "subtract from a counter: decr KEY [N]", "KEY [N]", true);
-  add("set", "set a register (last writer wins): set KEY VALUE", "KEY VALUE", true);
+  auto* set_cmd = add("set", "set a register (last writer wins): set KEY VALUE", "KEY VALUE", true);
   auto* mvput = add("mvput", "write a multi-value register: mvput KEY VALUE [--context C]", "KEY VALUE", true);
   mvput->add_option("--context", cmd.context, "context from mvget: supersede exactly that, fail if stale");
   add("mvget", "read a multi-value register's siblings and context", "KEY", true);
+  CLI::App* sadd_cmd = nullptr;
+  CLI::App* srem_cmd = nullptr;
   for (const char* name : {"sadd", "srem"}) {
     auto* sc = add(name, std::string(name == std::string("sadd") ? "add members to" : "remove members from") +
                              " a set: " + name + " KEY MEMBER... (prints how many changed and the new size)",
                    "KEY MEMBER...", true);
     sc->add_flag("--value", cmd.value, "print the whole set after the update instead");
+    (name == std::string("sadd") ? sadd_cmd : srem_cmd) = sc;
   }
   auto* sismember = add("sismember", "is MEMBER in the set KEY (or a field name of the map)? true / false",
                         "KEY MEMBER", true);
@@ -156,7 +159,7 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1u, 100'000u));
   for (auto* sc : {sismember, scard, smembers})
     sc->add_option("--field", cmd.field, "the set or map in the nested map field a.b (names joined by '.')");
-  add("flag", "set a flag: flag KEY on|off", "KEY on|off", true);
+  auto* flag = add("flag", "set a flag: flag KEY on|off", "KEY on|off", true);
   auto* text = add("text", "read a collaborative text as it is (rumor splice edits it)", "KEY", true);
   text->add_flag("--context", cmd.show_context, "also print its context (stderr), for splice --context");
   auto* splice = add("splice", "edit a text: delete DEL codepoints at codepoint POS, insert TEXT there "
@@ -165,6 +168,9 @@ int main(int argc, char** argv) {
   splice->add_option("--context", cmd.context, "context from text --context: fail (exit 5) if the text changed since");
   splice->add_flag("--value", cmd.value, "print the whole text after the update instead");
   add("del", "delete a key", "KEY", true);
+  for (auto* sc : {incr, decr, set_cmd, sadd_cmd, srem_cmd, flag})
+    sc->add_option("--field", cmd.field,
+                   "update the field a.b of the map KEY instead (names joined by '.'; created as needed)");
   add("keys", "list keys: keys [PREFIX]", "[PREFIX]", false);
   add("watch", "stream changes of keys with PREFIX until interrupted (a set or map of over 1,000 members or fields: what joined, left or changed)", "[PREFIX]", false);
   add("members", "list the cluster's members", "", false);
@@ -175,8 +181,6 @@ int main(int argc, char** argv) {
   cas->add_flag("--absent", cmd.absent, "succeed only if KEY does not exist yet");
   cas->add_flag("--delete", cmd.remove, "delete KEY (if it holds EXPECTED) instead of setting it");
   add("lget", "linearizable read of a compare-and-set key", "KEY", true);
-  (void)incr;
-  (void)decr;
 
   // ---- rumor completion / man: derived from everything above, so they come last ----
   docs_commands docs;

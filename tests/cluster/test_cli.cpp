@@ -127,6 +127,36 @@ TEST_CASE("cli: client commands against a node, human and JSON output, exit code
     CHECK(w.out.find("\"set\":{\"size\":1002,\"added\":[\"m0000\"],\"removed\":[],\"complete\":true}}") != std::string::npos);
     CHECK(w.out.find("m0500") == std::string::npos);  // no event carried the whole set
   }
+  SUBCASE("map fields are written with --field, and a watch says which fields changed") {
+    std::thread writer([&] {
+      for (int i = 0; i < 10; ++i) {  // each field appears, then is written again
+        std::this_thread::sleep_for(200ms);
+        c({"incr", "doc", "--field", "f" + std::to_string(i)});
+        c({"incr", "doc", "--field", "f" + std::to_string(i), "4"});
+      }
+    });
+    auto w = rumor_cmd({"--connect", addr, "--json", "watch", "doc"}, 2500ms);  // killed at the bound
+    writer.join();
+    CHECK(w.out.find("{\"key\":\"doc\",\"type\":\"or_map\",") != std::string::npos);
+    CHECK(w.out.find("\"set\":{\"size\":") != std::string::npos);
+    CHECK(w.out.find("\"added\":[\"f") != std::string::npos);                                   // appeared
+    CHECK(w.out.find("\"added\":[],\"removed\":[],\"changed\":[\"f") != std::string::npos);    // written again
+    CHECK(c({"get", "doc", "--field", "f9"}).out == "5\n");
+    REQUIRE(c({"del", "doc"}).code == 0);
+    CHECK(c({"incr", "doc", "--field", "views"}).out == "added field views (1 field)\n");
+    CHECK(c({"sadd", "doc", "--field", "tags", "a", "b"}).out == "added 2 (2 members)\n");  // the set in the field
+    r = c({"set", "doc", "--field", "meta.owner", "ann"});
+    CHECK(r.out == "added field meta.owner (1 field)\n");  // the fields of the map holding it: meta
+    r = c({"incr", "doc", "--field", "views"});
+    CHECK(r.out == "updated field views (3 fields)\n");
+    r = c({"--json", "srem", "doc", "--field", "tags", "a"});  // the set in the field: its members
+    CHECK(r.out == "{\"key\":\"doc\",\"changed\":1,\"size\":1}\n");
+    CHECK(c({"flag", "doc", "--field", "live", "on"}).code == 0);
+    CHECK(c({"get", "doc", "--field", "meta.owner"}).out == "ann\n");
+    CHECK(c({"get", "doc"}).out == "{live: true, meta: {owner: ann}, tags: {\"b\"}, views: 2}\n");
+    CHECK(c({"incr", "hits", "--field", "x"}).code == 6);  // a counter is not a map
+    CHECK(c({"incr", "doc", "--field", "a..b"}).code == 2);
+  }
   SUBCASE("usage errors exit 2 without contacting a node") {
     CHECK(rumor_cmd({"incr"}).code == 2);
     CHECK(rumor_cmd({"incr", "k", "-3"}).code == 2);
