@@ -640,7 +640,7 @@ result<client::node_status> node::status() {
 uint64_t node::subscribe(std::string prefix, std::function<void(const change&)> fn, bool set_changes) {
   client::request req;
   req.id = impl_->next_id++;
-  req.body = client::watch{std::move(prefix), set_changes};
+  req.body = client::watch{std::move(prefix), set_changes, set_changes};  // in-process: sets and maps alike
   auto on_event = [fn = std::move(fn)](client::event e) {
     change c{std::move(e.key), std::nullopt, e.origin, std::nullopt, e.value_omitted};
     if (!e.value.empty()) {

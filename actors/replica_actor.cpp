@@ -89,7 +89,14 @@ namespace {
 struct watch_entry {
   std::string prefix;
   std::function<void(client::event)> on_event;
-  bool set_changes = false;  // client::watch::set_changes
+  bool set_changes = false;    // client::watch::set_changes
+  bool field_changes = false;  // client::watch::field_changes
+
+  // Whether this watch is told what `step` did to a collection's elements (instead of, for a big
+  // one, its whole value): set changes for sets, field changes for maps.
+  bool reports_changes(const key_step& step) const {
+    return step.type == crdt::type_tag::or_map ? field_changes : set_changes;
+  }
 };
 
 struct replica_actor_state {
@@ -208,7 +215,7 @@ void notify_watchers(replica_actor_state& st, const std::vector<replication::cha
     for (const auto& [id, w] : st.watches) {
       if (!step.key.starts_with(w.prefix)) continue;
       wanted = true;
-      value_wanted = value_wanted || event_carries_value(step, w.set_changes);
+      value_wanted = value_wanted || event_carries_value(step, w.reports_changes(step));
     }
     if (!wanted) continue;
     std::string value;  // read only when some watch is sent it: a big set is not assembled
@@ -219,9 +226,9 @@ void notify_watchers(replica_actor_state& st, const std::vector<replication::cha
     for (const auto& [id, w] : st.watches) {
       if (!step.key.starts_with(w.prefix)) continue;
       client::event e{id.second, step.key, {}, step.origin, std::nullopt, false};
-      if (event_carries_value(step, w.set_changes)) e.value = value;
+      if (event_carries_value(step, w.reports_changes(step))) e.value = value;
       else e.value_omitted = true;
-      if (w.set_changes) e.set = step.set;
+      if (w.reports_changes(step)) e.set = step.set;
       w.on_event(std::move(e));
     }
   }
@@ -451,7 +458,7 @@ void handle_request(self_ptr self, uint64_t session, client::request& req, reply
     list_keys_elsewhere(self, req.id, *k, std::move(to));
   } else if (auto* w = std::get_if<client::watch>(&body)) {
     if (!on_event) return respond(st, to, error_response(req.id, error{errc::invalid_argument, "watch without a receiver"}));
-    st.watches[{session, req.id}] = watch_entry{w->prefix, std::move(on_event), w->set_changes};
+    st.watches[{session, req.id}] = watch_entry{w->prefix, std::move(on_event), w->set_changes, w->field_changes};
     respond(st, to, ok_response());
   } else if (auto* uw = std::get_if<client::unwatch>(&body)) {
     st.watches.erase({session, uw->watch_id});

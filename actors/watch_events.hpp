@@ -27,10 +27,11 @@ struct key_step {
 // most replication::set_diff::max_listed members in all (else complete is false).
 std::vector<key_step> merge_step(const std::vector<replication::change>& changes);
 
-// Whether a watch (set_changes: its flag) is sent `step`'s value: not when it asked for set
-// changes and the set or map is bigger than client::watch_value_max_members (members, fields).
-inline bool event_carries_value(const key_step& step, bool set_changes) {
-  return !(set_changes && step.set && step.set->size > client::watch_value_max_members);
+// Whether a watch is sent `step`'s value (`changes`: it asked for set changes of a set, field
+// changes of a map): not when it asked and the set or map is bigger than
+// client::watch_value_max_members (members, fields).
+inline bool event_carries_value(const key_step& step, bool changes) {
+  return !(changes && step.set && step.set->size > client::watch_value_max_members);
 }
 
 }  // namespace rumor::actors

@@ -194,11 +194,12 @@ struct KeysRequest {
 # to the watch request confirms it is active.
 struct WatchRequest {
   prefix @0 :Data;           # empty: every key
-  setChanges @1 :Bool;       # an or_set's or or_map's events carry `setChanges`, and its whole
-                             # `value` only while it has at most 1,000 members or fields (else
-                             # `valueOmitted`). false (and nodes before this field): every event
-                             # carries the whole value (nodes before maps had setChanges: a map's
-                             # events carry the whole value and no setChanges)
+  setChanges @1 :Bool;       # an or_set's events carry `setChanges`, and its whole `value` only
+                             # while it has at most 1,000 members (else `valueOmitted`). false (and
+                             # nodes before this field): every event carries the whole value
+  fieldChanges @2 :Bool;     # the same for an or_map's events and its fields (`setChanges` of type
+                             # orMap). false (and nodes before this field): a map's events carry
+                             # the whole value and no `setChanges`
 }
 
 # Stop the watch started by request `watchId`.

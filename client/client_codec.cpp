@@ -89,6 +89,7 @@ void put_body(w::Request::Body::Builder b, const watch& x) {
   auto wr = b.initWatch();
   wr.setPrefix(data_of(x.prefix));
   wr.setSetChanges(x.set_changes);
+  wr.setFieldChanges(x.field_changes);
 }
 
 void put_body(w::Request::Body::Builder b, const unwatch& x) { b.initUnwatch().setWatchId(x.watch_id); }
@@ -322,7 +323,8 @@ class decoder {
         return q;
       }
       case w::Request::Body::WATCH:
-        q.body = client::watch{str(body.getWatch().getPrefix()), body.getWatch().getSetChanges()};
+        q.body = client::watch{str(body.getWatch().getPrefix()), body.getWatch().getSetChanges(),
+                               body.getWatch().getFieldChanges()};
         return q;
       case w::Request::Body::UNWATCH: q.body = client::unwatch{body.getUnwatch().getWatchId()}; return q;
       case w::Request::Body::MEMBERS: q.body = client::members{}; return q;

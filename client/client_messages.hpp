@@ -91,7 +91,8 @@ struct keys {
 // from peers), until `unwatch` with the same request id or the connection closes.
 struct watch {
   std::string prefix;
-  bool set_changes = false;  // or_set and or_map events carry set_changes; a big one's value is omitted
+  bool set_changes = false;    // or_set events carry set_changes; a big set's value is omitted
+  bool field_changes = false;  // or_map events likewise (their fields); a big map's value is omitted
   friend bool operator==(const watch&, const watch&) = default;
 };
 

@@ -113,7 +113,7 @@ class watcher {
  public:
   watcher(context& ctx, const std::string& address, bool set_changes) : conn_(connect(ctx, address)) {
     client::request req;
-    req.body = client::watch{"", set_changes};
+    req.body = client::watch{"", set_changes, set_changes};
     auto r = conn_.call(std::move(req), 10'000);
     if (!r || r->code != errc::ok) throw std::runtime_error("the watch on B was refused");
     thread_ = std::thread([this] {

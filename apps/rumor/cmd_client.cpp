@@ -265,7 +265,7 @@ int run_watch(session& s, const client_command& c) {
   client::request req;
   req.id = s.conn.next_id();
   // With set changes: a big set's (map's) events say what joined and left (and changed), not its whole value.
-  req.body = client::watch{c.args.empty() ? std::string() : c.args[0], true};
+  req.body = client::watch{c.args.empty() ? std::string() : c.args[0], true, true};
   auto r = s.conn.call(req, connect_timeout_ms);
   if (!r) return fail(c.name, r.err());
   if (r->code != errc::ok) return fail(c.name, error{r->code, r->message});

@@ -785,9 +785,11 @@ class Client:
     # -- watches
 
     def watch(self, prefix=b"", set_changes=False):
-        """Starts a watch; returns its id (pass it to unwatch). set_changes: a set's events
-        carry Event.set, and a set of over 1,000 members its value no more (value_omitted)."""
-        rid = self._send({"watch": {"prefix": data_out(prefix), "setChanges": bool(set_changes)}})
+        """Starts a watch; returns its id (pass it to unwatch). set_changes: a set's (and a
+        map's) events carry Event.set, and a set of over 1,000 members (a map of over 1,000
+        fields) its value no more (value_omitted)."""
+        rid = self._send({"watch": {"prefix": data_out(prefix), "setChanges": bool(set_changes),
+                                    "fieldChanges": bool(set_changes)}})
         self._wait(rid)
         return rid
 

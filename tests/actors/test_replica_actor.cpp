@@ -72,6 +72,7 @@ struct fixture {
   // False once a test body has ended by an exception (a failed REQUIRE): its locals, which the
   // callbacks given to send_call refer to, are gone, so teardown must not call them.
   std::shared_ptr<bool> body_alive = std::make_shared<bool>(true);
+  uint64_t next_request_id = 1;
 
   uint64_t now_ms() const {
     return 1'700'000'000'000ull +
@@ -138,7 +139,7 @@ struct fixture {
   void send_call(Body body, std::function<void(client::response)> reply,
                  std::function<void(client::event)> on_event = {}) {
     client::request req;
-    req.id = 1;
+    req.id = next_request_id++;  // watches are kept per (session, request id)
     req.body = std::move(body);
     auto guarded_reply = [alive = body_alive, reply = std::move(reply)](client::response r) {
       if (*alive) reply(std::move(r));
@@ -250,6 +251,37 @@ TEST_CASE_FIXTURE(fixture, "replica actor: a peer's delta is applied and reaches
   auto v = crdt::decode(events[0].value);
   REQUIRE(v);
   CHECK(v->get_if<crdt::pn_counter>()->value() == 5);
+}
+
+TEST_CASE_FIXTURE(fixture, "replica actor: a map's field changes go only to watches that asked for them, older clients get the value") {
+  start({});
+  std::vector<client::event> sets_only, both, plain;  // set_changes (a client before field changes), both, none
+  auto into = [](std::vector<client::event>& v) { return [&v](client::event e) { v.push_back(std::move(e)); }; };
+  send_call(client::watch{"m", true, false}, [](client::response) {}, into(sets_only));
+  send_call(client::watch{"m", true, true}, [](client::response) {}, into(both));
+  send_call(client::watch{"m"}, [](client::response) {}, into(plain));
+  client::update u = increment("m", 2);
+  u.path = {"f"};
+  std::vector<client::response> replies;
+  send_call(u, [&](client::response r) { replies.push_back(std::move(r)); });
+  commit_all();
+  REQUIRE(replies.size() == 1);
+  CHECK_MESSAGE(replies[0].code == errc::ok, replies[0].message);
+  REQUIRE(both.size() == 1);
+  REQUIRE(both[0].set);
+  CHECK(both[0].set->type == crdt::type_tag::or_map);
+  CHECK(both[0].set->added == std::vector<std::string>{"f"});
+  CHECK(both[0].set->size == 1);
+  for (auto* events : {&sets_only, &plain}) {
+    REQUIRE(events->size() == 1);
+    CHECK_FALSE((*events)[0].set);
+    CHECK_FALSE((*events)[0].value_omitted);
+  }
+  for (auto* events : {&sets_only, &both, &plain}) {
+    auto v = crdt::decode((*events)[0].value);  // a small map: its value goes to every watch
+    REQUIRE(v);
+    CHECK(v->get_if<crdt::or_map>());
+  }
 }
 
 TEST_CASE_FIXTURE(fixture, "replica actor: stop answers pending calls with unavailable and stops storage and transport") {

@@ -89,7 +89,7 @@ class generator {
       case 0: r.body = any_update(); break;
       case 1: r.body = any_get(); break;
       case 2: r.body = keys{bytes(), static_cast<uint32_t>(number())}; break;
-      case 3: r.body = watch{bytes(), coin()}; break;
+      case 3: r.body = watch{bytes(), coin(), coin()}; break;
       case 4: r.body = unwatch{number()}; break;
       case 5: r.body = members{}; break;
       case 6: {
