@@ -386,11 +386,12 @@ result<std::unique_ptr<node>> node::start(node_config cfg) {
     b.submit = [self](client::request req, std::function<void(client::response)> reply) {
       self->impl_->send_call(std::move(req), std::move(reply));
     };
-    b.watch = [self](std::string prefix, bool set_changes, std::function<void(const http::watch_event&)> fn) {
+    b.watch = [self](std::string prefix, bool set_changes, bool field_changes,
+                     std::function<void(const http::watch_event&)> fn) {
       auto each = [fn = std::move(fn)](const change& c) {
         fn(http::watch_event{c.key, c.value, c.origin, c.set, c.value_omitted});
       };
-      return self->subscribe(std::move(prefix), std::move(each), set_changes);
+      return self->subscribe(std::move(prefix), std::move(each), set_changes, field_changes);
     };
     b.unwatch = [self](uint64_t id) { self->unsubscribe(id); };
     b.metrics = [self] { return self->metrics(); };
@@ -637,10 +638,11 @@ result<client::node_status> node::status() {
   return *r.node;
 }
 
-uint64_t node::subscribe(std::string prefix, std::function<void(const change&)> fn, bool set_changes) {
+uint64_t node::subscribe(std::string prefix, std::function<void(const change&)> fn, bool set_changes,
+                         bool field_changes) {
   client::request req;
   req.id = impl_->next_id++;
-  req.body = client::watch{std::move(prefix), set_changes, set_changes};  // in-process: sets and maps alike
+  req.body = client::watch{std::move(prefix), set_changes, field_changes};
   auto on_event = [fn = std::move(fn)](client::event e) {
     change c{std::move(e.key), std::nullopt, e.origin, std::nullopt, e.value_omitted};
     if (!e.value.empty()) {

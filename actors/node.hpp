@@ -213,8 +213,9 @@ class node {
   // Calls `fn` for every change of a key starting with `prefix`, local or from peers, from the
   // node's replica actor (keep it quick; do not block on this node inside it). Returns an id for
   // unsubscribe().
-  // `set_changes`: as client::watch's.
-  uint64_t subscribe(std::string prefix, std::function<void(const change&)> fn, bool set_changes = false);
+  // `set_changes`, `field_changes`: as client::watch's.
+  uint64_t subscribe(std::string prefix, std::function<void(const change&)> fn, bool set_changes = false,
+                     bool field_changes = false);
   void unsubscribe(uint64_t id);
 
   // ---- the linearizable compare-and-set lane (its own key namespace; never a CRDT key) ----

@@ -327,7 +327,7 @@ uint64_t node::subscribe(std::string prefix, std::function<void(const change&)> 
                             c.set->complete, c.set->changed, api::to_public(c.set->type)};
     fn(out);
   };
-  return impl_->runtime->subscribe(std::move(prefix), std::move(each), opts.set_changes);
+  return impl_->runtime->subscribe(std::move(prefix), std::move(each), opts.set_changes, opts.set_changes);
 }
 
 void node::unsubscribe(uint64_t id) { impl_->runtime->unsubscribe(id); }

@@ -144,6 +144,7 @@ struct server::impl {
     const auto start = clock_type::now();
     std::string prefix = req.has_param("prefix") ? req.get_param_value("prefix") : "";
     const bool set_changes = req.has_param("set_changes") && req.get_param_value("set_changes") != "0";
+    const bool field_changes = req.has_param("field_changes") && req.get_param_value("field_changes") != "0";
     auto s = std::make_shared<stream>();
     {
       std::lock_guard lk(streams_mu);
@@ -156,7 +157,7 @@ struct server::impl {
       streams.push_back(s);
     }
     const size_t backlog = cfg.max_stream_backlog;
-    uint64_t id = b.watch(prefix, set_changes, [s, backlog](const watch_event& e) {
+    uint64_t id = b.watch(prefix, set_changes, field_changes, [s, backlog](const watch_event& e) {
       std::lock_guard lk(s->mu);
       if (s->events.size() >= backlog) {
         s->overflowed = true;

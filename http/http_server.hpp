@@ -40,9 +40,11 @@ struct watch_event {
 struct backend {
   // Sends a client-protocol request to the node; `reply` is called exactly once, on any thread.
   std::function<void(client::request, std::function<void(client::response)>)> submit;
-  // Starts a watch of the keys starting with `prefix` (set_changes: as client::watch's); returns
-  // its id for unwatch.
-  std::function<uint64_t(std::string prefix, bool set_changes, std::function<void(const watch_event&)>)> watch;
+  // Starts a watch of the keys starting with `prefix` (set_changes, field_changes: as
+  // client::watch's); returns its id for unwatch.
+  std::function<uint64_t(std::string prefix, bool set_changes, bool field_changes,
+                         std::function<void(const watch_event&)>)>
+      watch;
   std::function<void(uint64_t id)> unwatch;
   // The node's own measurements for /metrics (empty function or nullopt: left out).
   std::function<std::optional<node_metrics>()> metrics;

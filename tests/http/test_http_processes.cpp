@@ -91,13 +91,14 @@ TEST_CASE("http processes: every route round-trips, a watch sees a remote change
       });
     });
   };
-  std::string stream, set_stream;
-  std::atomic<bool> stop{false}, stop_sets{false};
+  std::string stream, set_stream, map_stream;
+  std::atomic<bool> stop{false}, stop_sets{false}, stop_maps{false};
   std::thread watcher = read_stream("/v1/watch?prefix=w%2F", stream, stop);
   std::thread set_watcher = read_stream("/v1/watch?prefix=set&set_changes=1", set_stream, stop_sets);
+  std::thread map_watcher = read_stream("/v1/watch?prefix=map&set_changes=1&field_changes=1", map_stream, stop_maps);
   REQUIRE(eventually_for(10s, [&] {
     std::lock_guard lk(mu);
-    return has(stream, ": watching") && has(set_stream, ": watching");
+    return has(stream, ": watching") && has(set_stream, ": watching") && has(map_stream, ": watching");
   }));
 
   // Writes through b: every operation kind; keys with a slash and a space (percent-encoded).
@@ -144,6 +145,15 @@ TEST_CASE("http processes: every route round-trips, a watch sees a remote change
   stop_sets = true;
   post(ca, "/v1/kv/set", R"({"op":"srem","members":["nobody"]})", 200);  // an event that ends the stream
   set_watcher.join();
+  // With field changes: the map's event says which field appeared.
+  CHECK(eventually_for(15s, [&] {
+    std::lock_guard lk(mu);
+    return has(map_stream, R"("key":"map","type":"or_map","value":{"hits":4},)") &&
+           has(map_stream, R"("set":{"size":1,"added":["hits"],"removed":[],"changed":[],"complete":true})");
+  }));
+  stop_maps = true;
+  post(ca, "/v1/kv/mapx", R"({"op":"incr","by":1,"path":["n"]})", 200);  // an event that ends the stream
+  map_watcher.join();
 
   // Reads through a see b's writes (replication), as the CLI's --json prints them.
   REQUIRE(eventually_for(15s, [&] {
