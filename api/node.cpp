@@ -323,7 +323,7 @@ uint64_t node::subscribe(std::string prefix, std::function<void(const change&)> 
     change out{c.key, std::nullopt, c.origin, std::nullopt, c.value_omitted};
     if (c.value && !c.value->holds_nothing()) out.value = api::to_public(*c.value);
     if (c.set)
-      out.set = set_changes{c.set->size, c.set->added,   c.set->removed,
+      out.set = set_changes{c.set->size,     c.set->added,   c.set->removed,
                             c.set->complete, c.set->changed, api::to_public(c.set->type)};
     fn(out);
   };

@@ -21,6 +21,18 @@ struct element_totals {
   uint64_t sum = 0;
 };
 
+// Calls f(key, old, now) for every key whose payload differs between `before` and `after` (a dot
+// store of the same keys): old or now is nullptr where the key is absent.
+template <class K, class V, class Store, class F>
+void compare_elements(const std::map<K, V>& before, const Store& after, F&& f) {
+  for (const auto& [k, old] : before) {
+    const V* now = after.find(k);
+    if (!now || !(*now == old)) f(k, &old, now);
+  }
+  for (const auto& [k, now] : after.entries())
+    if (!before.count(k)) f(k, static_cast<const V*>(nullptr), &now);
+}
+
 // Writes what changed between `before` (key -> payload as stored: the loaded elements) and
 // `after` (a dot store of the same keys: the window's) under the value `id`. `codec` gives
 // key_bytes(key) (the record name after set_records::element_prefix), encode(key, payload) (the
@@ -31,8 +43,7 @@ template <class K, class V, class Store, class Codec, class Put, class Erase, cl
 element_totals write_elements(const std::string& id, const std::map<K, V>& before, const Store& after,
                               element_totals totals, const Codec& codec, Put&& put, Erase&& erase,
                               Changed&& changed) {
-  auto change = [&](const K& k, const V* old, const V* now) {
-    if (old && now && *old == *now) return;
+  compare_elements(before, after, [&](const K& k, const V* old, const V* now) {
     changed(k, old != nullptr, now != nullptr);
     std::string key = codec.key_bytes(k);
     std::string name = set_records::element_name(id, key);
@@ -58,10 +69,7 @@ element_totals write_elements(const std::string& id, const std::map<K, V>& befor
     } else {
       erase(name);
     }
-  };
-  for (const auto& [k, old] : before) change(k, &old, after.find(k));
-  for (const auto& [k, now] : after.entries())
-    if (!before.count(k)) change(k, nullptr, &now);
+  });
   return totals;
 }
 

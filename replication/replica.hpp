@@ -468,7 +468,7 @@ class replica {
   struct set_window : decomposed_window {
     std::map<std::string, crdt::dot_set> before;    // loaded member -> dots, as stored
     crdt::or_set set;                               // the window (or the whole set)
-    std::set<std::string> whole_members;            // stored_whole: the members it held
+    std::map<std::string, crdt::dot_set> whole_before;  // stored_whole: the members it held
   };
   // Loads the set at `skey` with the members `members` (nullptr: every member). `raw`: read_raw.
   // `committed`: as whole_record's.

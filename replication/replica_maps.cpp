@@ -129,16 +129,11 @@ set_diff replica::write_map(const std::string& skey, const map_window& w, const 
       [&](const crdt::field_key& f, bool was, bool is) {
         if (!w.stored_whole) diff.note(f.name, was, is);  // a whole record: compared below
       });
-  if (w.stored_whole) {
-    // An older build's whole record has no field records: its fields, as it held them, decide.
-    for (const auto& [k, old] : w.whole_before) {
-      const auto* now = w.map.store().find(k);
-      if (!now) diff.note(k.name, true, false);
-      else if (!(*now == old)) diff.note(k.name, true, true);
-    }
-    for (const auto& [k, now] : w.map.store().entries())
-      if (!w.whole_before.count(k)) diff.note(k.name, false, true);
-  }
+  if (w.stored_whole)  // an older build's whole record has no field records: the fields it held decide
+    compare_elements(w.whole_before, w.map.store(),
+                     [&](const crdt::field_key& f, const crdt::nested_store* old, const crdt::nested_store* now) {
+                       diff.note(f.name, old != nullptr, now != nullptr);
+                     });
   set_records::header h{kv, totals.count, totals.sum, w.map.context()};
   bool old_held_nothing = w.old_raw && w.count == 0;
   put_record(skey, set_records::encode_header(h, map_records::header_format), w.old_raw, old_held_nothing,

@@ -108,7 +108,7 @@ result<replica::set_window> replica::load_set(const std::string& skey, const std
     w.kv = std::move(whole->kv);
     w.set = std::move(whole->set);
     w.count = w.set.size();
-    for (const auto& [m, dots] : w.set.store().entries()) w.whole_members.insert(m);
+    for (const auto& [m, dots] : w.set.store().entries()) w.whole_before.emplace(m, dots);
     return w;
   }
   crdt::dot_context ctx;
@@ -227,12 +227,10 @@ set_diff replica::write_set(const std::string& skey, const set_window& w, const 
         // records, so its members are compared below instead.
         if (was != is && !w.stored_whole) diff.note(member, was, is);
       });
-  if (w.stored_whole) {
-    for (const auto& m : w.whole_members)
-      if (!w.set.store().find(m)) diff.note(m, true, false);
-    for (const auto& [m, dots] : w.set.store().entries())
-      if (!w.whole_members.count(m)) diff.note(m, false, true);
-  }
+  if (w.stored_whole)
+    compare_elements(w.whole_before, w.set.store(), [&](const std::string& m, const crdt::dot_set* old, const crdt::dot_set* now) {
+      if (!old != !now) diff.note(m, old != nullptr, now != nullptr);
+    });
   set_records::header h{kv, totals.count, totals.sum, w.set.context()};
   bool old_held_nothing = w.old_raw && w.count == 0;
   put_record(skey, set_records::encode_header(h), w.old_raw, old_held_nothing, totals.count == 0);
