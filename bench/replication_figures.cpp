@@ -1,12 +1,13 @@
 // replication_figures: prints the replication protocol's figures from the deterministic
 // simulation (virtual time, simulated network; bytes are real wire-codec bytes).
-//   replication_figures [--quick] [--seed N] [--only 1|2|3|4|5]
+//   replication_figures [--quick] [--seed N] [--only 1|2|3|4|5|6]
 // 1. dissemination: gossip rounds until every replica has one update, N = 16, 64, 256, 1000,
 //    beside log2 N + ln N (Demers et al., push-pull);
 // 2. bytes on the wire per update across the cluster (5 and 16 nodes; tree and random push);
 // 3. bytes of one in-sync anti-entropy round at 10^3 and 10^6 keys;
 // 4. reconciliation of d = 1, 100, 10,000 differences among 10^6 keys: bytes and round trips;
-// 5. repair of one changed element of an or_set of 10^6 members: bytes and round trips.
+// 5. repair of one changed element of an or_set of 10^6 members: bytes and round trips;
+// 6. the same for one field of an or_map of 10^5 fields.
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -223,33 +224,51 @@ void reconcile(uint64_t seed, bool quick) {
   }
 }
 
-void set_repair(uint64_t seed, bool quick) {
-  const int members = quick ? 20'000 : 1'000'000;
-  std::printf("\n5. repair of one element added (node 0) while node 1 was down, in an or_set of %d members\n", members);
+// 5 (or 6 with `map`): one element (field) added to a big or_set (or_map) while node 1 was down.
+void collection_repair(uint64_t seed, bool quick, bool map) {
+  const int members = map ? (quick ? 20'000 : 100'000) : (quick ? 20'000 : 1'000'000);
+  const crdt::type_tag type = map ? crdt::type_tag::or_map : crdt::type_tag::or_set;
+  if (map)
+    std::printf("\n6. repair of one counter field added (node 0) while node 1 was down, in an or_map of %d fields\n",
+                members);
+  else
+    std::printf("\n5. repair of one element added (node 0) while node 1 was down, in an or_set of %d members\n", members);
   std::printf("   goal: <= 4 KB and <= 4 round trips\n");
   auto cfg = sim_config::quick_probes(2);
   simulation s(seed, cfg);
   s.start_all();
   s.run_for(1'000);
+  // A map's fields are written one per update (touching only that field), a set's members 10,000
+  // per update.
+  auto add_field = [&](const std::string& name) {
+    std::vector<std::string> touches{name};
+    s.update(0, "big", type, ops::map_update(name, crdt::type_tag::pn_counter, ops::counter_add(1)), consistency::local,
+             600'000, nullptr, &touches);
+  };
   for (int batch = 0; batch < members / 10'000 + (members % 10'000 != 0); ++batch) {
     std::vector<std::string> add;
     for (int i = batch * 10'000; i < std::min(members, (batch + 1) * 10'000); ++i) add.push_back("member-" + std::to_string(i));
-    s.update(0, "big", crdt::type_tag::or_set, ops::set_add(add), consistency::local, 600'000, nullptr, &add);
+    if (map) {
+      for (const auto& name : add) add_field(name);
+    } else {
+      s.update(0, "big", type, ops::set_add(add), consistency::local, 600'000, nullptr, &add);
+    }
     s.run_for(50);
   }
   auto header = [&](size_t i) {
-    auto raw = s.at(i).store->get_value(value_key(storage_key("big", crdt::type_tag::or_set)));
+    auto raw = s.at(i).store->get_value(value_key(storage_key("big", type)));
     return raw && *raw ? **raw : std::string();
   };
   auto same = [&] { return !header(0).empty() && header(0) == header(1) && s.at(0).rep->vv() == s.at(1).rep->vv(); };
   if (!s.run_until(same, 3'600'000)) {
-    std::printf("   the set did not reach node 1\n");
+    std::printf("   the %s did not reach node 1\n", map ? "map" : "set");
     return;
   }
   s.crash(1);
   s.run_for(20'000);  // node 1 declared dead; node 0 truncates its log
   std::vector<std::string> one{"member-new"};
-  s.update(0, "big", crdt::type_tag::or_set, ops::set_add(one), consistency::local, 60'000, nullptr, &one);
+  if (map) add_field("member-new");
+  else s.update(0, "big", type, ops::set_add(one), consistency::local, 60'000, nullptr, &one);
   s.run_for(2'000);
   s.reset_counters();
   s.restart(1);
@@ -294,6 +313,7 @@ int main(int argc, char** argv) {
   if (!only || only == 2) bytes_per_update(seed, quick);
   if (!only || only == 3) insync(seed, quick);
   if (!only || only == 4) reconcile(seed, quick);
-  if (!only || only == 5) set_repair(seed, quick);
+  if (!only || only == 5) collection_repair(seed, quick, false);
+  if (!only || only == 6) collection_repair(seed, quick, true);
   return 0;
 }

@@ -49,7 +49,7 @@ using crdt::version_vector;
 //   9: text values (crdt type tag 8, crdt/text.hpp) in deltas, states and repair, which version-8
 //      builds refuse as an unknown type: refused at the hello instead. The client protocol moves
 //      to 5 (the text type and the splice operation); nodes still accept clients of version 4.
-inline constexpr uint32_t protocol_version = 9;
+inline constexpr uint32_t protocol_version = 10;
 // The version on a client connection's hellos (both ways): the client protocol (docs/protocol.md).
 // 5 adds the text type and the splice operation. A node accepts clients of versions
 // min_client_protocol_version .. client_protocol_version and answers each with its own version; a

@@ -210,8 +210,8 @@ struct replica_stats {
   uint64_t repairs_started = 0;
   uint64_t repairs_finished = 0;
   uint64_t full_transfers = 0;  // repairs that were full transfers (of repairs_started)
-  uint64_t sets_repaired_by_elements = 0;  // big sets of repairs compared by their elements
-  uint64_t sets_transferred_in_pages = 0;  // big sets of full transfers fetched in pages
+  uint64_t sets_repaired_by_elements = 0;  // big sets and maps of repairs compared by their elements
+  uint64_t sets_transferred_in_pages = 0;  // big sets and maps of full transfers fetched in pages
   uint64_t gossip_rounds = 0;   // anti-entropy rounds (one per gossip interval)
   uint64_t announcements = 0;   // ihave messages sent
   uint64_t grafts = 0;          // pulls started by an ihave of deltas this node still lacked
@@ -395,7 +395,7 @@ class replica {
     std::optional<std::string> streamed_to;  // full transfer: the last key of the last chunk joined
     bool streamed_all = false;               // full transfer: the last chunk is joined
     bool states_asked = false;      // recon: a state_push asking for states is unanswered
-    // recon: big sets compared by their elements (replica_set_repair.cpp), by storage key
+    // recon: big sets and maps compared by their elements (replica_element_repair.cpp), by storage key
     std::map<std::string, set_repair> sets;
   };
   struct held {
@@ -608,11 +608,15 @@ class replica {
   void on_full_sync_request(node_id from, const full_sync_request& r);
   void on_full_sync_chunk(node_id from, const full_sync_chunk& r, uint64_t now_ms);
   void finish_repair(recon_session& s);
-  // ---- repair of big sets by their elements (replica_set_repair.cpp) ----
-  // If our record of `skey` is a set of at least set_recon_min_elements elements, registers it in
-  // s.sets (to be compared by its elements) and returns true.
+  // ---- repair of big sets and maps by their elements (replica_element_repair.cpp) ----
+  // The element kinds (element_kinds.hpp): K below is one of them. A map's elements are its
+  // top-level fields; "set" in what follows means either.
+  struct set_elements;
+  struct map_elements;
+  // If our record of `skey` is a set or map of at least set_recon_min_elements elements, registers
+  // it in s.sets (to be compared by its elements) and returns true.
   bool compare_by_elements(const std::string& skey, recon_session& s);
-  // A full transfer: true iff the set whose header is `header` travels as that header, its
+  // A full transfer: true iff the set or map whose header is `header` travels as that header, its
   // elements fetched in pages (set_recon_min_elements or more of them).
   bool in_pages(const std::string& header) const;
   // A full transfer brought the header of a big set: its elements are fetched in pages within the
@@ -626,34 +630,44 @@ class replica {
   void maybe_finish_repair(std::map<uint64_t, recon_session>::iterator it);
   void on_set_recon_request(node_id from, const set_recon_request& q);
   void on_set_recon_answer(node_id from, const set_recon_answer& a, uint64_t now_ms);
+  template <class K>
+  void answer_element_recon(node_id from, const set_recon_request& q);
+  template <class K>
+  void join_element_answer(node_id from, const set_recon_answer& a, uint64_t now_ms);
   // The IBLT of `cells` cells over the elements of the set at `skey` (raw: read_raw).
+  template <class K>
   result<iblt> element_table(const std::string& skey, const std::string& raw, size_t cells) const;
-  // A stored record of the or_set holding our elements of `skey` whose id is in `ids` and those
-  // named in `members`, with key vector `kv` and context `ctx` plus their dots.
+  // A stored record of the set holding our elements of `skey` whose id is in `ids` and those
+  // named in `named`, with key vector `kv` and context `ctx` plus their dots.
+  template <class K>
   result<std::string> elements_state(const std::string& skey, const std::string& raw, const std::set<uint32_t>& ids,
-                                     const std::set<std::string>& members, const version_vector& kv,
+                                     const std::set<typename K::key_type>& named, const version_vector& kv,
                                      crdt::dot_context ctx) const;
-  // Joins `state` (the or_set of a set_recon_answer) into our set at `skey`: only our elements
+  // Joins `state` (the set of a set_recon_answer) into our set at `skey`: only our elements
   // `ours` chooses and those it names are read and written. `sender_vv`: as join_state's. Without
   // `merge_context` the set's context gains only the dots of the elements joined (a page). A key
   // we do not hold as a set is left alone (the whole-key repair brings it).
   // `since` (a requester joining an answer to its table): the context of that table; our elements
   // holding dots the answer's context covers and `since` does not (added here after the table)
   // are joined too, with what the responder held of them then — the dots within `since`.
+  template <class K>
   void join_elements(const std::string& skey, const std::string& state, const element_choice& ours,
                      const version_vector* sender_vv, bool merge_context = true,
                      const crdt::dot_context* since = nullptr);
   // For join_elements' `since`: our elements of the set `id` (not chosen by `ours`, not in the
   // answer) that hold a dot `answer`'s context covers and `since` does not; `incoming` is the
   // answer plus those of them that held dots within `since` (with just those dots), if any did.
+  template <class K>
   struct grown_elements {
-    std::vector<std::string> members;
-    std::optional<crdt::or_set> incoming;
+    std::vector<typename K::key_type> keys;
+    std::optional<typename K::value_type> incoming;
   };
-  result<grown_elements> grown_since(const std::string& id, const crdt::or_set& answer,
-                                     const crdt::dot_context& since, const element_choice& ours) const;
+  template <class K>
+  result<grown_elements<K>> grown_since(const std::string& id, const typename K::value_type& answer,
+                                        const crdt::dot_context& since, const element_choice& ours) const;
   // A page answer: our elements of `skey` with member keys after `after`, about
   // set_recon_page_bytes of them, with the set's key vector and whole context.
+  template <class K>
   result<set_recon_answer> set_page(const std::string& skey, const std::string& raw, const std::string& after) const;
   result<std::map<std::string, uint64_t>> bucket_contents(uint32_t bucket) const;
   // The responder of a repair whose vector was `peer_vv` no longer holds `skey`: our dots of

@@ -13,8 +13,8 @@
 //   joins the answer and sends back what the responder still lacks. Full transfer (not
 //   bootstrapped, empty vector, or too many differences): the responder streams its keyspace
 //   in value-key order (value_layout.hpp), in bounded chunks (on_full_sync_request,
-//   on_full_sync_chunk); a big set travels as its header, its elements fetched in pages within
-//   the session (in_pages, fetch_set_in_pages; replica_set_repair.cpp), which finishes after them.
+//   on_full_sync_chunk); a big set or map travels as its header, its elements fetched in pages within
+//   the session (in_pages, fetch_set_in_pages; replica_element_repair.cpp), which finishes after them.
 // - Retirement: a key the responder does not hold although it had applied every update of it
 //   was collected there; our dots of it are dead and dropped (retire_dead, retire_uncarried).
 //   A key it lacks otherwise is sent to it.
@@ -225,8 +225,8 @@ void replica::on_recon_buckets(node_id from, const recon_buckets& r, uint64_t no
     if (!mine) return;
     if (!compare_hashed_bucket(*mine, theirs, s, out)) return;
   }
-  // Big sets both hold in different versions are compared by their elements
-  // (replica_set_repair.cpp).
+  // Big sets and maps both hold in different versions are compared by their elements
+  // (replica_element_repair.cpp).
   for (const auto& [k, r] : s.sets) {
     if (!send_set_recon(s, k)) {
       repairs_.erase(it);
@@ -325,18 +325,19 @@ void replica::on_full_sync_request(node_id from, const full_sync_request& r) {
     return true;
   });
   if (!st) return;
-  // A set's header travels as its whole record (read after the scan: it reads more records; from
-  // the committed state, as the scan) — unless the set has set_recon_min_elements or more: then
-  // as its header, and the requester fetches its elements in pages (replica_set_repair.cpp). The
+  // A set's or map's header travels as its whole record (read after the scan: it reads more
+  // records; from the committed state, as the scan) — unless it has set_recon_min_elements
+  // elements (fields) or more, or its whole record passes set_recon_page_bytes: then as its header, and the requester fetches its elements in pages (replica_element_repair.cpp). The
   // chunk ends where the whole records pass the message budget; the next request goes on from
   // there.
   bytes = 0;
   for (size_t i = 0; i < out.states.size(); ++i) {
     auto& s = out.states[i];
-    if (map_records::is_header(s.value) || (set_records::is_header(s.value) && !in_pages(s.value))) {
-      auto whole = whole_record(s.key, std::move(s.value), true);
+    if (set_records::is_decomposed(s.value) && !in_pages(s.value)) {
+      auto whole = whole_record(s.key, s.value, true);
       if (!whole) return;
-      s.value = std::move(*whole);
+      // A few big fields (or members) make a big record too: past a page, it goes in pages.
+      if (whole->size() <= config_.set_recon_page_bytes) s.value = std::move(*whole);
     }
     bytes += s.key.size() + s.value.size();
     if (bytes >= config_.max_message_bytes && i + 1 < out.states.size()) {
@@ -360,8 +361,9 @@ void replica::on_full_sync_chunk(node_id from, const full_sync_chunk& r, uint64_
   for (const auto& s : r.states) {
     carried.insert(s.key);
     auto parsed = parse_storage_key(s.key);
-    if (set_records::is_header(s.value) && parsed && parsed->type == crdt::type_tag::or_set) {
-      fetch_set_in_pages(session, s.key);  // a big set: its header only, the elements in pages
+    if (set_records::is_decomposed(s.value) && parsed &&
+        (parsed->type == crdt::type_tag::or_set || parsed->type == crdt::type_tag::or_map)) {
+      fetch_set_in_pages(session, s.key);  // a big set or map: its header only, the elements in pages
       continue;
     }
     join_state(s, &session.peer_vv);

@@ -279,10 +279,13 @@ struct FullSyncChunk {
 # Requester -> responder, within a repair session: the requester's elements of one or_set as an
 # IBLT of (element id, element hash) pairs: element id = the low 32 bits of XXH3-64 (seed 0) of the
 # element's member key, element hash = XXH3-64 of the element record (persistence/FORMAT.md, "or_set
-# records"; the record form is the same on every replica).
+# records"; the record form is the same on every replica). Since protocol version 10 the key may
+# also be an or_map's: its elements are its top-level fields, the member key is the field's key
+# bytes (map_records.hpp: name key, then type) and the element record is the field record; the
+# answer's state is then an or_map of those fields.
 struct SetReconRequest {
   session @0 :UInt64;   # the requester's repair session
-  key @1 :Data;         # storage key of the set
+  key @1 :Data;         # storage key of the set (or map)
   packedCells @2 :Data; # the cells, as ReconRequest.packedCells; empty: send a page instead
   after @3 :Data;       # a page: the elements with member keys after this one ("": from the first)
 }

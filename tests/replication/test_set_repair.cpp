@@ -1,4 +1,4 @@
-// Repair of big sets by their elements (replication/replica_set_repair.cpp): a set that differs by
+// Repair of big sets by their elements (replication/replica_element_repair.cpp): a set that differs by
 // a few elements between two replicas whose logs no longer hold the deltas is repaired with bytes
 // and round trips in proportion to the difference, in both directions, and the result is the join.
 // (The seeded simulation, tests/replication/workload.hpp, runs half its schedules with every set

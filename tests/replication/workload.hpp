@@ -67,8 +67,9 @@ inline workload_result run_workload(uint64_t seed, const workload_options& opt =
   cfg.replica.collect_tombstones = opt.collect_tombstones;
   cfg.replica.membership.probe_interval_ms = 500;
   cfg.replica.membership.probe_timeout_ms = 200;
-  // Half the schedules repair every set by its elements (replica_set_repair.cpp), however small;
-  // from the seed, not the rng, so the other draws of a schedule stay as they were.
+  // Half the schedules repair every set (and map: --maps) by its elements
+  // (replica_element_repair.cpp), however small; from the seed, not the rng, so the other draws
+  // of a schedule stay as they were.
   // Of those, half fetch a set in pages of a few elements as soon as a table fails to decode.
   if ((seed >> 1) & 1) cfg.replica.set_recon_min_elements = 0;
   if ((seed >> 1) & 1 && (seed >> 2) & 1) {

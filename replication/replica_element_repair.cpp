@@ -1,8 +1,11 @@
-// replica, repair of big sets by their elements (PROTOCOL.md, "Repair of big sets by their
-// elements"): within a reconciliation session, a key both replicas hold in different versions is
-// fetched whole (replica_repair.cpp) — unless it is an or_set of at least set_recon_min_elements
-// elements here. Such a set is compared by its elements, so that one changed element of a set of
-// millions costs bytes in proportion to the difference:
+// replica, repair of big sets and maps by their elements (PROTOCOL.md, "Repair of big sets and
+// maps by their elements"): within a reconciliation session, a key both replicas hold in different
+// versions is fetched whole (replica_repair.cpp) — unless it is an or_set or or_map of at least
+// set_recon_min_elements elements (fields) here. Such a collection is compared by its elements, so
+// that one changed element of a collection of millions costs bytes in proportion to the difference.
+// An or_map's elements are its top-level fields (map_records.hpp): a field is an element whose
+// "dots" are every dot of its nested store. Every step below is written once, over the element kind
+// (set_elements, map_elements); what is said of a set holds of a map with "field" for "element".
 //
 //   requester R                                  responder P
 //   set_recon_request: IBLT of R's (element id,  ->
@@ -42,9 +45,19 @@
 // read the store abandons the session without finishing it (finishing claims everything the peer
 // held).
 
+// Why the argument holds for maps: a field's nested store is a dot store too (every nested type's
+// store is a set of dots, each with a fixed payload, joined by dot presence against the shared
+// context), so "an element equal on both sides stays as it is" and the dead-dot rules carry over.
+// Loading a map window reads every type of the names it loads (load_map); the joins here restrict
+// it to exactly the fields they join (restrict_window), as a set window holds exactly its members.
+
 #include "replication/replica.hpp"
 
+#include <algorithm>
+
 #include "crdt/codec.hpp"
+#include "replication/element_kinds.hpp"
+#include "replication/map_records.hpp"
 #include "replication/replica_internal.hpp"
 #include "replication/set_records.hpp"
 #include "replication/storage_key.hpp"
@@ -59,30 +72,31 @@ namespace {
 // The first table of a set: room for a few differing elements (2 pairs each), ~1 KB.
 constexpr size_t first_set_pairs = 16;
 
-// The key vector and context of a set record (a header, or an older build's whole record).
+// The key vector and context of a set or map record (a header, or an older build's whole record).
 struct set_meta {
   version_vector kv;
   crdt::dot_context ctx;
 };
 
+template <class K>
 result<set_meta> meta_of(const std::string& raw) {
-  if (set_records::is_header(raw)) {
+  if (set_records::is_decomposed(raw)) {
     auto h = set_records::decode_header(raw);
     if (!h) return h.err();
     return set_meta{std::move(h->kv), std::move(h->ctx)};
   }
-  auto whole = set_records::decode_whole_set(raw);
+  auto whole = K::decode_whole(raw);
   if (!whole) return whole.err();
-  return set_meta{std::move(whole->kv), whole->set.context()};
+  return set_meta{std::move(whole->first), whole->second.context()};
 }
 
 }  // namespace
 
 bool replica::compare_by_elements(const std::string& skey, recon_session& s) {
   auto p = parse_storage_key(skey);
-  if (!p || p->type != crdt::type_tag::or_set) return false;
+  if (!p || (p->type != crdt::type_tag::or_set && p->type != crdt::type_tag::or_map)) return false;
   auto raw = read_raw(skey);
-  if (!raw || !*raw || !set_records::is_header(**raw)) return false;
+  if (!raw || !*raw || !set_records::is_decomposed(**raw)) return false;
   auto h = set_records::decode_header(**raw);
   if (!h || h->count < config_.set_recon_min_elements) return false;
   s.sets.emplace(skey, set_repair{iblt_cells_for(first_set_pairs), {}, {}});
@@ -97,14 +111,14 @@ void replica::fetch_set_in_pages(recon_session& s, const std::string& skey) {
   (void)send_set_recon(s, skey);  // a page request: always sent
 }
 
+template <class K>
 result<iblt> replica::element_table(const std::string& skey, const std::string& raw, size_t cells) const {
   iblt t(cells);
-  if (!set_records::is_header(raw)) {
-    auto whole = set_records::decode_whole_set(raw);
+  if (!K::is_header(raw)) {
+    auto whole = K::decode_whole(raw);
     if (!whole) return whole.err();
-    for (const auto& [m, dots] : whole->set.store().entries())
-      t.insert(set_records::element_id(set_records::member_key(m)),
-               set_records::element_hash(set_records::encode_element(m, dots)));
+    for (const auto& [k, e] : whole->second.store().entries())
+      t.insert(set_records::element_id(K::key_bytes(k)), set_records::element_hash(K::encode(k, e)));
     return t;
   }
   // The element records as stored: no decoding.
@@ -118,19 +132,21 @@ result<iblt> replica::element_table(const std::string& skey, const std::string& 
   return t;
 }
 
+template <class K>
 result<std::string> replica::elements_state(const std::string& skey, const std::string& raw,
-                                            const std::set<uint32_t>& ids, const std::set<std::string>& members,
-                                            const version_vector& kv, crdt::dot_context ctx) const {
-  crdt::dot_map<std::string, crdt::dot_set> chosen;
-  auto take = [&](std::string member, crdt::dot_set dots) {
-    dots.for_each_dot([&](const crdt::dot& d) { ctx.insert(d); });
-    chosen.set(std::move(member), std::move(dots));
+                                            const std::set<uint32_t>& ids,
+                                            const std::set<typename K::key_type>& named, const version_vector& kv,
+                                            crdt::dot_context ctx) const {
+  typename K::store_type chosen;
+  auto take = [&](typename K::key_type k, typename K::elem_type e) {
+    e.for_each_dot([&](const crdt::dot& d) { ctx.insert(d); });
+    chosen.set(std::move(k), std::move(e));
   };
-  if (!set_records::is_header(raw)) {
-    auto whole = set_records::decode_whole_set(raw);
+  if (!K::is_header(raw)) {
+    auto whole = K::decode_whole(raw);
     if (!whole) return whole.err();
-    for (const auto& [m, dots] : whole->set.store().entries())
-      if (members.count(m) || ids.count(set_records::element_id(set_records::member_key(m)))) take(m, dots);
+    for (const auto& [k, e] : whole->second.store().entries())
+      if (named.count(k) || ids.count(set_records::element_id(K::key_bytes(k)))) take(k, e);
   } else if (!ids.empty()) {
     // One pass over the element names; only the chosen records are decoded.
     std::optional<error> bad;
@@ -138,31 +154,30 @@ result<std::string> replica::elements_state(const std::string& skey, const std::
         persistence::key_range::with_prefix(set_records::element_prefix(set_records::set_id(skey))),
         [&](std::string_view name, std::string_view bytes) {
           if (!ids.count(set_records::element_id(set_records::member_key_of(name)))) return true;
-          auto el = set_records::decode_element(bytes);
+          auto el = K::decode(bytes);
           if (!el) {
             bad = el.err();
             return false;
           }
-          take(std::move(el->member), std::move(el->dots));
+          take(std::move(el->first), std::move(el->second));
           return true;
         });
     if (!st) return st.err();
     if (bad) return *bad;
   }
-  if (set_records::is_header(raw)) {
+  if (K::is_header(raw)) {
     const std::string id = set_records::set_id(skey);
-    for (const auto& m : members) {
-      if (chosen.find(m)) continue;
-      auto rec = read_meta(set_records::element_name(id, set_records::member_key(m)));
+    for (const auto& k : named) {
+      if (chosen.find(k)) continue;
+      auto rec = read_meta(set_records::element_name(id, K::key_bytes(k)));
       if (!rec) return rec.err();
       if (!*rec) continue;
-      auto el = set_records::decode_element(**rec);
+      auto el = K::decode(**rec);
       if (!el) return el.err();
-      if (el->member == m) take(std::move(el->member), std::move(el->dots));
+      if (el->first == k) take(std::move(el->first), std::move(el->second));
     }
   }
-  crdt::or_set window = crdt::or_set::window(std::move(chosen), std::move(ctx), 0);
-  return encode_stored(kv, crdt::encode(crdt::value{std::move(window)}));
+  return encode_stored(kv, crdt::encode(crdt::value{K::window(std::move(chosen), std::move(ctx), 0)}));
 }
 
 bool replica::element_choice::chooses(std::string_view member_key) const {
@@ -170,9 +185,10 @@ bool replica::element_choice::chooses(std::string_view member_key) const {
   return ids && ids->count(set_records::element_id(member_key));
 }
 
-result<replica::grown_elements> replica::grown_since(const std::string& id, const crdt::or_set& answer,
-                                                    const crdt::dot_context& since,
-                                                    const element_choice& ours) const {
+template <class K>
+result<replica::grown_elements<K>> replica::grown_since(const std::string& id, const typename K::value_type& answer,
+                                                        const crdt::dot_context& since,
+                                                        const element_choice& ours) const {
   // Such an element was equal to the responder's when the table was built, so the responder held
   // only its dots within `since` — the others it had seen removed. (Its vector, which this repair
   // adopts, counts those removals as applied here: they must be.)
@@ -196,44 +212,46 @@ result<replica::grown_elements> replica::grown_since(const std::string& id, cons
     if (!mk) return mk.err();
     if (*mk) keys.insert(std::move(**mk));
   }
-  grown_elements out;
-  crdt::dot_map<std::string, crdt::dot_set> theirs = answer.store();
+  grown_elements<K> out;
+  typename K::store_type theirs = answer.store();
   bool added = false;
   for (const auto& mk : keys) {
     if (ours.chooses(mk)) continue;  // compared element by element already
     auto rec = read_meta(set_records::element_name(id, mk));
     if (!rec) return rec.err();
     if (!*rec) continue;
-    auto el = set_records::decode_element(**rec);
-    if (!el || theirs.find(el->member)) continue;
-    std::vector<crdt::dot> then;
-    for (const auto& d : el->dots.dots())
-      if (since.contains(d)) then.push_back(d);
-    out.members.push_back(el->member);
+    auto el = K::decode(**rec);
+    if (!el || theirs.find(el->first)) continue;
+    typename K::elem_type then = K::within(el->second, since);
+    out.keys.push_back(el->first);
     if (!then.empty()) {
-      theirs.set(el->member, crdt::dot_set(std::move(then)));
+      theirs.set(el->first, std::move(then));
       added = true;
     }
   }
-  if (added) out.incoming = crdt::or_set::window(std::move(theirs), cp, 0);
+  if (added) out.incoming = K::window(std::move(theirs), cp, 0);
   return out;
 }
 
+template <class K>
 void replica::join_elements(const std::string& skey, const std::string& state, const element_choice& ours,
                             const version_vector* sender_vv, bool merge_context, const crdt::dot_context* since) {
+  using value_type = typename K::value_type;
+  using store_type = typename K::store_type;
   auto parsed = parse_storage_key(skey);
-  if (!parsed || parsed->type != crdt::type_tag::or_set) return;
+  if (!parsed || parsed->type != K::tag) return;
   auto raw = read_raw(skey);
   if (!raw || (!*raw && !ours.create)) return;
-  const bool header = *raw && set_records::is_header(**raw);
+  const bool header = *raw && K::is_header(**raw);
   auto in = decode_record(state);
-  if (!in || !in->value.get_if<crdt::or_set>()) {
+  if (!in || !in->value.template get_if<value_type>()) {
     ++stats_.bad_deltas;
     return;
   }
+  const value_type& answer = *in->value.template get_if<value_type>();
   // Our elements `ours` chooses, and those the state names.
-  std::vector<std::string> names;
-  for (const auto& [m, dots] : in->value.get_if<crdt::or_set>()->store().entries()) names.push_back(m);
+  std::set<typename K::key_type> keys;
+  for (const auto& [k, e] : answer.store().entries()) keys.insert(k);
   if (header && (ours.page || (ours.ids && !ours.ids->empty()))) {
     const std::string id = set_records::set_id(skey);
     auto range = persistence::key_range::with_prefix(set_records::element_prefix(id));
@@ -241,8 +259,8 @@ void replica::join_elements(const std::string& skey, const std::string& state, c
     if (ours.page && ours.last) range.to = set_records::element_name(id, *ours.last) + '\0';
     auto st = scan_meta_range(range, [&](std::string_view name, std::string_view bytes) {
       if (!ours.chooses(set_records::member_key_of(name))) return true;
-      if (auto el = set_records::decode_element(bytes)) names.push_back(std::move(el->member));
-      return true;  // a corrupt record fails load_set below
+      if (auto el = K::decode(bytes)) keys.insert(std::move(el->first));
+      return true;  // a corrupt record fails the load below
     });
     if (!st) return;
   }
@@ -250,77 +268,88 @@ void replica::join_elements(const std::string& skey, const std::string& state, c
   // covers: joined with what the responder held of them then (grown_since).
   crdt::value incoming = in->value;
   if (since && header) {
-    auto grown = grown_since(set_records::set_id(skey), *in->value.get_if<crdt::or_set>(), *since, ours);
+    auto grown = grown_since<K>(set_records::set_id(skey), answer, *since, ours);
     if (!grown) return;
-    for (auto& m : grown->members) names.push_back(std::move(m));
+    for (auto& k : grown->keys) keys.insert(std::move(k));
     if (grown->incoming) incoming = crdt::value{std::move(*grown->incoming)};
   }
-  auto w = load_set(skey, *raw, &names);  // absent: an empty set (ours.create)
+  const std::vector<std::string> names = K::names(keys);
+  auto w = K::load(*this, skey, *raw, &names);  // absent: an empty set (ours.create)
   if (!w) return;
+  value_type& v = K::value(*w);
   // An older build's whole record loads whole: join only those elements, as a window of it.
-  std::optional<crdt::or_set> whole;
+  std::optional<value_type> whole;
   if (w->stored_whole) {
-    whole = std::move(w->set);
-    const std::set<std::string> chosen(names.begin(), names.end());
-    crdt::dot_map<std::string, crdt::dot_set> part;
-    for (const auto& [m, dots] : whole->store().entries())
-      if (chosen.count(m) || ours.chooses(set_records::member_key(m))) part.set(m, dots);
+    whole = std::move(v);
+    store_type part;
+    for (const auto& [k, e] : whole->store().entries())
+      if (keys.count(k) || ours.chooses(K::key_bytes(k))) part.set(k, e);
     size_t loaded = part.entries().size();
-    w->set = crdt::or_set::window(std::move(part), whole->context(), whole->size() - loaded);
+    v = K::window(std::move(part), whole->context(), whole->size() - loaded);
+  } else if (w->before.size() > keys.size() || std::any_of(w->before.begin(), w->before.end(), [&](const auto& e) {
+               return !keys.count(e.first);
+             })) {
+    // A map window holds every type of the names it loaded: exactly the fields joined are kept
+    // (a field left out is not written, as one not loaded).
+    for (auto it = w->before.begin(); it != w->before.end();)
+      it = keys.count(it->first) ? std::next(it) : w->before.erase(it);
+    store_type kept;
+    for (const auto& [k, e] : w->before) kept.set(k, e);
+    v = K::window(std::move(kept), v.context(), w->count - w->before.size());
   }
   // join_state's dead-dot rules, on the elements joined (the others are held alike on both sides).
-  crdt::value mine{w->set};
+  crdt::value mine{v};
   crdt::value theirs = std::move(incoming);
   auto dead_in = dead_dots(theirs, in->kv, vv_, &mine);
   if (sender_vv && kill(mine, dead_dots(mine, w->kv, *sender_vv, &theirs))) ++stats_.stale_states;
   if (kill(theirs, dead_in)) ++stats_.stale_states;
-  const crdt::or_set before = w->set;
-  w->set = std::move(*mine.get_if<crdt::or_set>());
-  w->set.join(*theirs.get_if<crdt::or_set>());
+  const value_type before = v;
+  v = std::move(*mine.template get_if<value_type>());
+  v.join(*theirs.template get_if<value_type>());
   if (!merge_context) {
     // A page: the context it came with covers elements of other pages, which are still to come.
     crdt::dot_context ctx = before.context();
-    w->set.store().for_each_dot([&](const crdt::dot& d) { ctx.insert(d); });
-    w->set = crdt::or_set::window(crdt::dot_map<std::string, crdt::dot_set>(w->set.store()), std::move(ctx),
-                                  w->set.hidden());
+    v.store().for_each_dot([&](const crdt::dot& d) { ctx.insert(d); });
+    v = K::window(store_type(v.store()), std::move(ctx), v.hidden());
   }
   // The key vector covers every update whose dots the set holds (J1/J2 rely on it), so it takes a
   // page's too: a bigger key vector only makes those rules drop less.
   version_vector kv = w->kv;
   kv.merge(in->kv);
-  bool changed = !(w->set == before);
+  bool changed = !(v == before);
   if (!changed && kv == w->kv && !w->stored_whole) return;
   if (whole) {
-    // Back into the whole set, which write_set migrates (every element written).
-    crdt::dot_map<std::string, crdt::dot_set> all;
-    for (const auto& [m, dots] : whole->store().entries())
-      if (!before.store().find(m)) all.set(m, dots);
-    for (const auto& [m, dots] : w->set.store().entries()) all.set(m, dots);
-    w->set = crdt::or_set::window(std::move(all), w->set.context(), 0);
+    // Back into the whole value, which the write migrates (every element written).
+    store_type all;
+    for (const auto& [k, e] : whole->store().entries())
+      if (!before.store().find(k)) all.set(k, e);
+    for (const auto& [k, e] : v.store().entries()) all.set(k, e);
+    v = K::window(std::move(all), v.context(), 0);
   }
-  auto diff = write_set(skey, *w, kv);
+  auto diff = K::write(*this, skey, *w, kv);
   ++stats_.states_joined;
   if (changed) ready_.changes.push_back(change{std::string(parsed->user_key), parsed->type, 0, std::move(diff)});
 }
 
+template <class K>
 result<set_recon_answer> replica::set_page(const std::string& skey, const std::string& raw,
                                            const std::string& after) const {
-  auto meta = meta_of(raw);
+  auto meta = meta_of<K>(raw);
   if (!meta) return meta.err();
   set_recon_answer a;
   a.key = skey;
   a.page = true;
   a.after = after;
-  crdt::dot_map<std::string, crdt::dot_set> chosen;
+  typename K::store_type chosen;
   size_t bytes = 0;
   auto full = [&] { return bytes >= config_.set_recon_page_bytes && !chosen.empty(); };
-  if (!set_records::is_header(raw)) {
+  if (!K::is_header(raw)) {
     // An older build's whole record: its elements in member-key order.
-    auto whole = set_records::decode_whole_set(raw);
+    auto whole = K::decode_whole(raw);
     if (!whole) return whole.err();
-    std::map<std::string, const std::pair<const std::string, crdt::dot_set>*> by_key;
-    for (const auto& e : whole->set.store().entries()) {
-      std::string mk = set_records::member_key(e.first);
+    std::map<std::string, const std::pair<const typename K::key_type, typename K::elem_type>*> by_key;
+    for (const auto& e : whole->second.store().entries()) {
+      std::string mk = K::key_bytes(e.first);
       if (mk > after) by_key.emplace(std::move(mk), &e);
     }
     for (const auto& [mk, e] : by_key) {
@@ -328,7 +357,7 @@ result<set_recon_answer> replica::set_page(const std::string& skey, const std::s
         a.more = true;
         break;
       }
-      bytes += set_records::encode_element(e->first, e->second).size() + mk.size();
+      bytes += K::encode(e->first, e->second).size() + mk.size();
       chosen.set(e->first, e->second);
       a.last = mk;
     }
@@ -342,13 +371,13 @@ result<set_recon_answer> replica::set_page(const std::string& skey, const std::s
         a.more = true;
         return false;
       }
-      auto el = set_records::decode_element(rec);
+      auto el = K::decode(rec);
       if (!el) {
         bad = el.err();
         return false;
       }
       bytes += rec.size() + name.size();
-      chosen.set(std::move(el->member), std::move(el->dots));
+      chosen.set(std::move(el->first), std::move(el->second));
       a.last = std::string(set_records::member_key_of(name));
       return true;
     });
@@ -357,8 +386,7 @@ result<set_recon_answer> replica::set_page(const std::string& skey, const std::s
   }
   if (!a.more) a.last.clear();
   // The set's whole context (it covers every element of the page's dots).
-  crdt::or_set page = crdt::or_set::window(std::move(chosen), std::move(meta->ctx), 0);
-  a.state = encode_stored(meta->kv, crdt::encode(crdt::value{std::move(page)}));
+  a.state = encode_stored(meta->kv, crdt::encode(crdt::value{K::window(std::move(chosen), std::move(meta->ctx), 0)}));
   return a;
 }
 
@@ -377,9 +405,13 @@ bool replica::send_set_recon(recon_session& s, const std::string& skey, bool reb
   }
   auto raw = read_raw(skey);
   if (!raw || !*raw) return false;
-  auto meta = meta_of(**raw);
+  auto p = parse_storage_key(skey);
+  if (!p) return false;
+  const bool map = p->type == crdt::type_tag::or_map;
+  auto meta = map ? meta_of<map_elements>(**raw) : meta_of<set_elements>(**raw);
   if (!meta) return false;
-  auto table = element_table(skey, **raw, r->second.cells);
+  auto table = map ? element_table<map_elements>(skey, **raw, r->second.cells)
+                   : element_table<set_elements>(skey, **raw, r->second.cells);
   if (!table) return false;
   r->second.ctx = std::move(meta->ctx);
   r->second.table = table->cells();
@@ -396,7 +428,12 @@ void replica::maybe_finish_repair(std::map<uint64_t, recon_session>::iterator it
 
 void replica::on_set_recon_request(node_id from, const set_recon_request& q) {
   auto parsed = parse_storage_key(q.key);
-  if (!parsed || parsed->type != crdt::type_tag::or_set) return;
+  if (parsed && parsed->type == crdt::type_tag::or_set) answer_element_recon<set_elements>(from, q);
+  if (parsed && parsed->type == crdt::type_tag::or_map) answer_element_recon<map_elements>(from, q);
+}
+
+template <class K>
+void replica::answer_element_recon(node_id from, const set_recon_request& q) {
   set_recon_answer a{q.session, q.key, set_recon_status::ok, {}, {}};
   a.page = q.cells.empty();
   a.cells = static_cast<uint32_t>(q.cells.size());
@@ -408,7 +445,7 @@ void replica::on_set_recon_request(node_id from, const set_recon_request& q) {
     return;
   }
   if (q.cells.empty()) {
-    auto page = set_page(q.key, **raw, q.after);
+    auto page = set_page<K>(q.key, **raw, q.after);
     if (!page) return;
     page->session = q.session;
     send(from, std::move(*page));
@@ -416,7 +453,7 @@ void replica::on_set_recon_request(node_id from, const set_recon_request& q) {
   }
   auto theirs = iblt::from_cells(q.cells);
   if (!theirs) return;
-  auto mine = element_table(q.key, **raw, theirs->cells().size());
+  auto mine = element_table<K>(q.key, **raw, theirs->cells().size());
   if (!mine) return;
   mine->subtract(*theirs);
   auto diff = mine->decode();
@@ -428,9 +465,9 @@ void replica::on_set_recon_request(node_id from, const set_recon_request& q) {
   std::set<uint32_t> ids;
   for (const auto& [id, digest] : diff->only_here) ids.insert(id);
   for (const auto& [id, digest] : diff->only_there) ids.insert(id);
-  auto meta = meta_of(**raw);
+  auto meta = meta_of<K>(**raw);
   if (!meta) return;
-  auto state = elements_state(q.key, **raw, ids, {}, meta->kv, std::move(meta->ctx));
+  auto state = elements_state<K>(q.key, **raw, ids, {}, meta->kv, std::move(meta->ctx));
   if (!state) return;
   a.ids.assign(ids.begin(), ids.end());
   a.state = std::move(*state);
@@ -438,13 +475,21 @@ void replica::on_set_recon_request(node_id from, const set_recon_request& q) {
 }
 
 void replica::on_set_recon_answer(node_id from, const set_recon_answer& a, uint64_t now_ms) {
+  auto parsed = parse_storage_key(a.key);
+  if (parsed && parsed->type == crdt::type_tag::or_set) join_element_answer<set_elements>(from, a, now_ms);
+  if (parsed && parsed->type == crdt::type_tag::or_map) join_element_answer<map_elements>(from, a, now_ms);
+}
+
+template <class K>
+void replica::join_element_answer(node_id from, const set_recon_answer& a, uint64_t now_ms) {
+  using value_type = typename K::value_type;
   const std::set<uint32_t> ids(a.ids.begin(), a.ids.end());
   if (a.session == 0) {  // the requester's last step
     // Its context is the requester's whole context, which only this node's answer (its elements
     // outside the ids equal the requester's) makes safe to join: a wiped node's new identity at
     // the same address would take removals of elements it never had (seed 17357097224348164554).
     if (a.status == set_recon_status::ok && !a.page && a.to == id())
-      join_elements(a.key, a.state, element_choice{&ids}, nullptr);
+      join_elements<K>(a.key, a.state, element_choice{&ids}, nullptr);
     return;
   }
   auto it = repairs_.find(a.session);
@@ -481,7 +526,7 @@ void replica::on_set_recon_answer(node_id from, const set_recon_answer& a, uint6
     case set_recon_status::ok: {
       if (sr.paged) {
         auto in = decode_record(a.state);
-        if (!in || !in->value.get_if<crdt::or_set>()) {
+        if (!in || !in->value.template get_if<value_type>()) {
           ++stats_.bad_deltas;
           repairs_.erase(it);
           return;
@@ -489,12 +534,12 @@ void replica::on_set_recon_answer(node_id from, const set_recon_answer& a, uint6
         if (!sr.started) {
           sr.started = true;
           sr.first_kv = in->kv;
-          sr.first_ctx = in->value.get_if<crdt::or_set>()->context();
+          sr.first_ctx = in->value.template get_if<value_type>()->context();
         }
         // A full transfer's set (fetch_set_in_pages) is created if we do not hold it.
         element_choice page{nullptr, true, sr.after, std::nullopt, s.full};
         if (a.more) page.last = a.last;
-        join_elements(a.key, a.state, page, &s.peer_vv, false);
+        join_elements<K>(a.key, a.state, page, &s.peer_vv, false);
         if (a.more) {
           sr.after = a.last;
           if (!send_set_recon(s, a.key)) repairs_.erase(it);
@@ -503,9 +548,9 @@ void replica::on_set_recon_answer(node_id from, const set_recon_answer& a, uint6
         // The last page: the set takes the first page's context and key vector, which cover
         // only elements that page or a later one brought, or that the responder had removed.
         const std::set<uint32_t> none;
-        std::string tail = encode_stored(
-            sr.first_kv, crdt::encode(crdt::value{crdt::or_set::window({}, std::move(sr.first_ctx), 0)}));
-        join_elements(a.key, tail, element_choice{&none, false, {}, std::nullopt, s.full}, &s.peer_vv);
+        std::string tail =
+            encode_stored(sr.first_kv, crdt::encode(crdt::value{K::window({}, std::move(sr.first_ctx), 0)}));
+        join_elements<K>(a.key, tail, element_choice{&none, false, {}, std::nullopt, s.full}, &s.peer_vv);
         // Elements that gained dots from deltas while the pages came may hold dots the responder
         // had removed: a table settles them (its join looks at exactly those), unless the set
         // keeps changing too fast to settle — then the session ends unfinished.
@@ -522,10 +567,10 @@ void replica::on_set_recon_answer(node_id from, const set_recon_answer& a, uint6
         return;
       }
       ++stats_.sets_repaired_by_elements;
-      join_elements(a.key, a.state, element_choice{&ids}, &s.peer_vv, true, &sr.ctx);
-      std::set<std::string> named;
-      if (auto in = decode_record(a.state); in && in->value.get_if<crdt::or_set>())
-        for (const auto& [m, dots] : in->value.get_if<crdt::or_set>()->store().entries()) named.insert(m);
+      join_elements<K>(a.key, a.state, element_choice{&ids}, &s.peer_vv, true, &sr.ctx);
+      std::set<typename K::key_type> named;
+      if (auto in = decode_record(a.state); in && in->value.template get_if<value_type>())
+        for (const auto& [k, e] : in->value.template get_if<value_type>()->store().entries()) named.insert(k);
       auto raw = read_raw(a.key);
       if (!raw) {
         repairs_.erase(it);
@@ -535,12 +580,12 @@ void replica::on_set_recon_answer(node_id from, const set_recon_answer& a, uint6
         // Our elements now may hold dots of updates after our table (joined just now, or made
         // since): the key vector goes as it is now (J1/J2 rely on it covering them), the context
         // as it was then.
-        auto now = meta_of(**raw);
+        auto now = meta_of<K>(**raw);
         if (!now) {
           repairs_.erase(it);
           return;
         }
-        auto state = elements_state(a.key, **raw, ids, named, now->kv, sr.ctx);
+        auto state = elements_state<K>(a.key, **raw, ids, named, now->kv, sr.ctx);
         if (!state) {
           repairs_.erase(it);
           return;
