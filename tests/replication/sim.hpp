@@ -312,6 +312,23 @@ class simulation {
   }
   const std::map<std::string, uint64_t>& bytes_by_kind() const { return bytes_by_kind_; }
   const std::map<std::string, uint64_t>& messages_by_kind() const { return messages_by_kind_; }
+  // Messages and bytes sent of one kind (kind_name), 0 if none.
+  uint64_t messages_of(const std::string& kind) const {
+    auto it = messages_by_kind_.find(kind);
+    return it == messages_by_kind_.end() ? 0 : it->second;
+  }
+  uint64_t bytes_of(const std::string& kind) const {
+    auto it = bytes_by_kind_.find(kind);
+    return it == bytes_by_kind_.end() ? 0 : it->second;
+  }
+  // Bytes of every repair message (reconciliation, full transfer, element repair).
+  uint64_t repair_bytes() const {
+    uint64_t b = 0;
+    for (auto kind : {"recon_request", "recon_buckets", "state_push", "full_sync_request", "full_sync_chunk",
+                      "set_recon_request", "set_recon_answer"})
+      b += bytes_of(kind);
+    return b;
+  }
   // Called with each message a node sends (before loss, partitions and blocks apply).
   void observe_sends(std::function<void(size_t from, const message&)> fn) { observer_ = std::move(fn); }
   void reset_counters() {

@@ -81,22 +81,6 @@ std::optional<std::string> register_at(simulation& s, size_t i, const std::strin
   return crdt::lww_register{std::get<crdt::lww_register::store_type>(st->variant()), {}}.read();
 }
 
-uint64_t sent(const simulation& s, const char* kind) {
-  return s.messages_by_kind().count(kind) ? s.messages_by_kind().at(kind) : 0;
-}
-
-uint64_t bytes_of(const simulation& s, const char* kind) {
-  return s.bytes_by_kind().count(kind) ? s.bytes_by_kind().at(kind) : 0;
-}
-
-uint64_t repair_bytes(const simulation& s) {
-  uint64_t b = 0;
-  for (auto kind : {"recon_request", "recon_buckets", "state_push", "full_sync_request", "full_sync_chunk",
-                    "set_recon_request", "set_recon_answer"})
-    b += bytes_of(s, kind);
-  return b;
-}
-
 bool same_big_map(simulation& s) {
   std::string h = header_at(s, 0);
   return !h.empty() && h == header_at(s, 1) && s.at(0).rep->vv() == s.at(1).rep->vv();
@@ -160,17 +144,17 @@ TEST_CASE("map repair: a big map that differs by a few fields on each side is re
     CHECK(register_at(s, i, name(2'999)) == "v2999");
     CHECK(count_at(s, i) == fields + 1 + 2 - 1);
   }
-  uint64_t bytes = repair_bytes(s);
+  uint64_t bytes = s.repair_bytes();
   uint64_t sessions = s.at(0).rep->stats().repairs_started + s.at(1).rep->stats().repairs_started;
   MESSAGE("repair of a " << fields + 1 << "-field map differing by 6 fields: " << bytes << " bytes in " << sessions
-                         << " sessions; set_recon_request " << sent(s, "set_recon_request") << ", set_recon_answer "
-                         << sent(s, "set_recon_answer") << ", state_push " << sent(s, "state_push") << " ("
-                         << bytes_of(s, "state_push") << " bytes)");
+                         << " sessions; set_recon_request " << s.messages_of("set_recon_request") << ", set_recon_answer "
+                         << s.messages_of("set_recon_answer") << ", state_push " << s.messages_of("state_push") << " ("
+                         << s.bytes_of("state_push") << " bytes)");
   CHECK(sessions >= 1);
   CHECK(s.at(0).rep->stats().sets_repaired_by_elements + s.at(1).rep->stats().sets_repaired_by_elements >= 1);
   // Never the whole map (~60 KB): a few tables and the differing fields.
   CHECK(bytes <= 4'096 * sessions);
-  CHECK(sent(s, "full_sync_request") == 0);
+  CHECK(s.messages_of("full_sync_request") == 0);
 }
 
 TEST_CASE("map repair: a map too different to compare by a table is fetched in pages, both sides' changes kept") {
@@ -206,13 +190,13 @@ TEST_CASE("map repair: a map too different to compare by a table is fetched in p
     CHECK(register_at(s, i, name(1'201)) == "v1201");
     CHECK(count_at(s, i) == fields + 1 + 200 - 100);
   }
-  MESSAGE("pages: set_recon_request " << sent(s, "set_recon_request") << ", set_recon_answer "
-                                      << sent(s, "set_recon_answer") << ", " << repair_bytes(s) << " bytes; sessions "
+  MESSAGE("pages: set_recon_request " << s.messages_of("set_recon_request") << ", set_recon_answer "
+                                      << s.messages_of("set_recon_answer") << ", " << s.repair_bytes() << " bytes; sessions "
                                       << s.at(0).rep->stats().repairs_started << "+" << s.at(1).rep->stats().repairs_started
                                       << ", finished " << s.at(0).rep->stats().repairs_finished << "+"
                                       << s.at(1).rep->stats().repairs_finished);
-  CHECK(sent(s, "set_recon_request") > 10);  // paged, not one whole record
-  CHECK(sent(s, "state_push") == 0);
+  CHECK(s.messages_of("set_recon_request") > 10);  // paged, not one whole record
+  CHECK(s.messages_of("state_push") == 0);
 }
 
 TEST_CASE("map transfer: a wiped node bootstraps a big map in pages, not as one record, with updates meanwhile") {
@@ -237,10 +221,10 @@ TEST_CASE("map transfer: a wiped node bootstraps a big map in pages, not as one 
   CHECK(register_at(s, 1, name(3)) == "v3");
   CHECK_FALSE(register_at(s, 1, name(1 + 2 * 97)));
   CHECK(s.at(1).rep->stats().sets_transferred_in_pages >= 1);
-  const uint64_t chunks = bytes_of(s, "full_sync_chunk");
-  MESSAGE("full_sync_chunk bytes " << chunks << ", set_recon_answer " << sent(s, "set_recon_answer") << " messages");
+  const uint64_t chunks = s.bytes_of("full_sync_chunk");
+  MESSAGE("full_sync_chunk bytes " << chunks << ", set_recon_answer " << s.messages_of("set_recon_answer") << " messages");
   CHECK(chunks < 4'000);  // the map's header, not its ~60 KB
-  CHECK(sent(s, "set_recon_answer") >= 10);
+  CHECK(s.messages_of("set_recon_answer") >= 10);
 }
 
 TEST_CASE("map repair: a map deleted on one side while fields are written on the other") {
@@ -274,7 +258,7 @@ TEST_CASE("map repair: a map deleted on one side while fields are written on the
     CHECK(register_at(s, i, "d") == "y");
     CHECK(count_at(s, i) == 2);
   }
-  CHECK(sent(s, "set_recon_request") >= 1);
+  CHECK(s.messages_of("set_recon_request") >= 1);
 }
 
 TEST_CASE("map transfer: a map of a few big fields travels in pages too, not as one record") {
@@ -305,9 +289,9 @@ TEST_CASE("map transfer: a map of a few big fields travels in pages too, not as 
     CHECK(std::get<crdt::or_set::store_type>(st->variant()).entries().size() == 2'000);
   }
   CHECK(s.at(1).rep->stats().sets_transferred_in_pages >= 1);
-  const uint64_t chunks = bytes_of(s, "full_sync_chunk");
-  MESSAGE("full_sync_chunk bytes " << chunks << ", set_recon_answer " << sent(s, "set_recon_answer") << " messages, "
-                                   << bytes_of(s, "set_recon_answer") << " bytes");
+  const uint64_t chunks = s.bytes_of("full_sync_chunk");
+  MESSAGE("full_sync_chunk bytes " << chunks << ", set_recon_answer " << s.messages_of("set_recon_answer") << " messages, "
+                                   << s.bytes_of("set_recon_answer") << " bytes");
   CHECK(chunks < 2'000);  // the map's header, not its ~300 KB
-  CHECK(sent(s, "set_recon_answer") >= 3);
+  CHECK(s.messages_of("set_recon_answer") >= 3);
 }

@@ -39,18 +39,6 @@ bool holds(simulation& s, size_t i, const std::string& key, const std::string& m
   return rec && *rec;
 }
 
-uint64_t repair_bytes(const simulation& s) {
-  uint64_t b = 0;
-  for (auto kind : {"recon_request", "recon_buckets", "state_push", "full_sync_request", "full_sync_chunk",
-                    "set_recon_request", "set_recon_answer"})
-    if (s.bytes_by_kind().count(kind)) b += s.bytes_by_kind().at(kind);
-  return b;
-}
-
-uint64_t sent(const simulation& s, const char* kind) {
-  return s.messages_by_kind().count(kind) ? s.messages_by_kind().at(kind) : 0;
-}
-
 // Nodes 0 and 1 hold the same set "big" (equal headers) and equal vectors.
 bool same_big_set(simulation& s) {
   std::string h = header_at(s, 0, "big");
@@ -107,19 +95,19 @@ TEST_CASE("set repair: a big set that differs by a few elements on each side is 
     CHECK(holds(s, i, "big", member(8)));
     CHECK(set_records::decode_header(header_at(s, i, "big"))->count == members);
   }
-  uint64_t bytes = repair_bytes(s);
+  uint64_t bytes = s.repair_bytes();
   uint64_t sessions = s.at(0).rep->stats().repairs_started + s.at(1).rep->stats().repairs_started;
   MESSAGE("repair of a " << members << "-member set differing by 4 elements: " << bytes << " bytes in " << sessions
-                         << " sessions; set_recon_request " << sent(s, "set_recon_request") << ", set_recon_answer "
-                         << sent(s, "set_recon_answer") << ", state_push " << sent(s, "state_push"));
-  for (const auto& [kind, b] : s.bytes_by_kind()) MESSAGE(kind << ": " << sent(s, kind.c_str()) << " messages, " << b << " bytes");
+                         << " sessions; set_recon_request " << s.messages_of("set_recon_request") << ", set_recon_answer "
+                         << s.messages_of("set_recon_answer") << ", state_push " << s.messages_of("state_push"));
+  for (const auto& [kind, b] : s.bytes_by_kind()) MESSAGE(kind << ": " << s.messages_of(kind) << " messages, " << b << " bytes");
   CHECK(sessions >= 1);
-  CHECK(sent(s, "set_recon_request") >= 1);
+  CHECK(s.messages_of("set_recon_request") >= 1);
   // Per session: recon_request, recon_buckets, set_recon_request, set_recon_answer and the last
   // set_recon_answer back — 2.5 round trips, about 2 KB; never the whole set (~600 KB).
   CHECK(bytes <= 4'096 * sessions);
-  CHECK(sent(s, "set_recon_request") <= sessions);  // every table decoded the first time
-  CHECK(sent(s, "full_sync_request") == 0);
+  CHECK(s.messages_of("set_recon_request") <= sessions);  // every table decoded the first time
+  CHECK(s.messages_of("full_sync_request") == 0);
 }
 
 TEST_CASE("set repair: a set too different to compare by a table is fetched in pages, both sides' changes kept") {
@@ -162,10 +150,10 @@ TEST_CASE("set repair: a set too different to compare by a table is fetched in p
     CHECK(holds(s, i, "big", member(2'000)));
     CHECK(set_records::decode_header(header_at(s, i, "big"))->count == 4'000 - 500 - 200 + 1);
   }
-  MESSAGE("pages: set_recon_request " << sent(s, "set_recon_request") << ", set_recon_answer "
-                                      << sent(s, "set_recon_answer") << ", " << repair_bytes(s) << " bytes");
-  CHECK(sent(s, "set_recon_request") > 10);  // paged, not one whole record
-  CHECK(sent(s, "state_push") == 0);
+  MESSAGE("pages: set_recon_request " << s.messages_of("set_recon_request") << ", set_recon_answer "
+                                      << s.messages_of("set_recon_answer") << ", " << s.repair_bytes() << " bytes");
+  CHECK(s.messages_of("set_recon_request") > 10);  // paged, not one whole record
+  CHECK(s.messages_of("state_push") == 0);
 }
 
 TEST_CASE("set repair: a set deleted on one side while elements are added on the other") {
@@ -195,7 +183,7 @@ TEST_CASE("set repair: a set deleted on one side while elements are added on the
     CHECK_FALSE(holds(s, i, "s", "a"));
     CHECK_FALSE(holds(s, i, "s", "c"));
   }
-  CHECK(sent(s, "set_recon_request") >= 1);
+  CHECK(s.messages_of("set_recon_request") >= 1);
 }
 
 TEST_CASE("set transfer: a wiped node bootstraps a big set in pages, not as one record, with updates meanwhile") {
@@ -222,10 +210,10 @@ TEST_CASE("set transfer: a wiped node bootstraps a big set in pages, not as one 
   CHECK_FALSE(holds(s, 1, "big", member(997)));
   CHECK(s.at(1).rep->stats().sets_transferred_in_pages >= 1);
   // The set's ~600 KB went in pages of ~20 KB; the full transfer itself carried only its header.
-  const uint64_t chunks = s.bytes_by_kind().count("full_sync_chunk") ? s.bytes_by_kind().at("full_sync_chunk") : 0;
-  MESSAGE("full_sync_chunk bytes " << chunks << ", set_recon_answer " << sent(s, "set_recon_answer") << " messages");
+  const uint64_t chunks = s.bytes_of("full_sync_chunk");
+  MESSAGE("full_sync_chunk bytes " << chunks << ", set_recon_answer " << s.messages_of("set_recon_answer") << " messages");
   CHECK(chunks < 20'000);
-  CHECK(sent(s, "set_recon_answer") >= 20);
+  CHECK(s.messages_of("set_recon_answer") >= 20);
 }
 
 // Found by the simulation while pages were being built (each seed runs the randomized workload of
