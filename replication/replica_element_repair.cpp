@@ -286,9 +286,7 @@ void replica::join_elements(const std::string& skey, const std::string& state, c
       if (keys.count(k) || ours.chooses(K::key_bytes(k))) part.set(k, e);
     size_t loaded = part.entries().size();
     v = K::window(std::move(part), whole->context(), whole->size() - loaded);
-  } else if (w->before.size() > keys.size() || std::any_of(w->before.begin(), w->before.end(), [&](const auto& e) {
-               return !keys.count(e.first);
-             })) {
+  } else if (std::any_of(w->before.begin(), w->before.end(), [&](const auto& e) { return !keys.count(e.first); })) {
     // A map window holds every type of the names it loaded: exactly the fields joined are kept
     // (a field left out is not written, as one not loaded).
     for (auto it = w->before.begin(); it != w->before.end();)
