@@ -112,8 +112,10 @@ result<planned_update> plan_mutation(const client::update& u, crdt::type_tag key
   if (u.path.empty() && u.op == client::op_kind::remove_key)
     return planned_update{key_type_for_delete, ops::remove_key(), {}};
   if (!u.path.empty() && u.op == client::op_kind::remove_key) {
-    // Removes the last field of the path from its map.
-    replication::mutator m = ops::map_remove(u.path.back());
+    // Removes the last field of the path, (name, type), from its map: a field of another type
+    // under that name stays.
+    if (u.type == crdt::type_tag::text) return bad("a text cannot be a map field");
+    replication::mutator m = ops::map_remove(u.path.back(), u.type);
     for (size_t i = u.path.size() - 1; i-- > 0;) m = ops::map_update(u.path[i], crdt::type_tag::or_map, std::move(m));
     return planned_update{crdt::type_tag::or_map, std::move(m), {}};
   }

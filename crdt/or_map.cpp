@@ -34,10 +34,13 @@ or_map or_map::remove(std::string_view name, const dot_context& observed) {
   return remove_dots(name, &observed);
 }
 
-or_map or_map::remove_dots(std::string_view name, const dot_context* observed) {
+or_map or_map::remove(std::string_view name, type_tag type) { return remove_dots(name, nullptr, type); }
+
+or_map or_map::remove_dots(std::string_view name, const dot_context* observed, std::optional<type_tag> type) {
   std::vector<dot> covered;
   auto it = store_.entries().lower_bound(field_key{std::string(name), type_tag::g_counter});
   for (; it != store_.entries().end() && it->first.name == name; ++it) {
+    if (type && it->first.type != *type) continue;
     it->second.for_each_dot([&](const dot& d) {
       if (!observed || observed->contains(d)) covered.push_back(d);
     });

@@ -37,6 +37,9 @@ class or_map : public causal<map_store> {
   or_map remove(std::string_view name);
   // Removes only what `observed` covers of the fields called `name`; returns the delta.
   or_map remove(std::string_view name, const dot_context& observed);
+  // Removes the one field (`name`, `type`) as observed here (fields of other types under that
+  // name stay); returns the delta.
+  or_map remove(std::string_view name, type_tag type);
 
   // The field (`name`, T) as a standalone value (its store with the map's context); nullopt if
   // absent.
@@ -68,7 +71,8 @@ class or_map : public causal<map_store> {
   friend bool operator==(const or_map&, const or_map&) = default;
 
  private:
-  or_map remove_dots(std::string_view name, const dot_context* observed);
+  // `type`: only that type's field of the name (nullopt: every type).
+  or_map remove_dots(std::string_view name, const dot_context* observed, std::optional<type_tag> type = std::nullopt);
 
   size_t hidden_ = 0;
 };

@@ -132,11 +132,11 @@ mutator map_update(std::string field, crdt::type_tag field_type, mutator inner) 
   };
 }
 
-mutator map_remove(std::string field) {
-  return [field = std::move(field)](crdt::value& v, node_id, crdt::hlc_timestamp) -> result<crdt::value> {
+mutator map_remove(std::string field, std::optional<crdt::type_tag> type) {
+  return [field = std::move(field), type](crdt::value& v, node_id, crdt::hlc_timestamp) -> result<crdt::value> {
     auto* m = v.get_if<crdt::or_map>();
     if (!m) return wrong_type(crdt::type_tag::or_map, v);
-    return crdt::value{m->remove(field)};
+    return crdt::value{type ? m->remove(field, *type) : m->remove(field)};
   };
 }
 

@@ -35,8 +35,9 @@ mutator flag_set(bool on);
 mutator text_splice(uint64_t pos, uint64_t del, std::string ins, std::optional<crdt::dot_context> seen, bool conditional);
 // or_map field update: applies `inner` (any operation above, of type `field_type`) to the field.
 mutator map_update(std::string field, crdt::type_tag field_type, mutator inner);
-// or_map field removal (as observed here).
-mutator map_remove(std::string field);
+// or_map field removal (as observed here): every type of the name, or with `type` only that
+// type's field (a field is identified by its name and type).
+mutator map_remove(std::string field, std::optional<crdt::type_tag> type = std::nullopt);
 // Deletes the key (any type): removes everything observed here. A concurrent update survives.
 mutator remove_key();
 

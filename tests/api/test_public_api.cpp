@@ -390,6 +390,13 @@ TEST_CASE("public api: a map of many fields is read by size, field and page from
   CHECK(n->size("wide").value() == names.size());
   CHECK_FALSE(n->contains("wide", "field-10042").value());
   CHECK(n->fields({"wide", {"field-10042"}}).value().empty());
+  // A field is (name, type): removing the counter of field-10007 leaves its set.
+  REQUIRE(n->apply("wide", rumor::op::map_remove({"field-10007"}, rumor::value_type::pn_counter)));
+  auto left = n->fields({"wide", {"field-10007"}});
+  REQUIRE(left);
+  REQUIRE(left->size() == 1);
+  CHECK(left->front().v.items == std::vector<std::string>{"x"});
+  CHECK(n->size("wide").value() == names.size() - 1);
 }
 
 TEST_CASE("public api: a node that joins late gets a map of many fields field by field, equal to the source") {

@@ -213,6 +213,16 @@ TEST_CASE("or_map: nested fields of different types, nested deltas, field identi
   CHECK(a.get<or_set>("tags")->contains("red"));
   CHECK_FALSE(a.get<g_counter>("tags").has_value());
   CHECK(a.fields().size() == 3);
+  // Removing one field removes that (name, type) only; without a type, every type of the name.
+  auto rm = b.remove("visits", type_tag::pn_counter);
+  a.join(rm);
+  CHECK_FALSE(a.get<pn_counter>("visits").has_value());
+  CHECK(a.get<or_set>("visits")->elements() == std::vector<std::string>{"weird"});
+  CHECK(b == a);
+  CHECK(b.remove("visits", type_tag::lww_register).store().empty());  // no such field: an empty delta
+  a.join(a.remove("visits"));
+  CHECK_FALSE(a.get<or_set>("visits").has_value());
+  CHECK(a.fields().size() == 1);
 }
 
 TEST_CASE("or_map: removing a field resets it — a node updating concurrently keeps its running total") {
