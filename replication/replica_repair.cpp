@@ -13,8 +13,9 @@
 //   joins the answer and sends back what the responder still lacks. Full transfer (not
 //   bootstrapped, empty vector, or too many differences): the responder streams its keyspace
 //   in value-key order (value_layout.hpp), in bounded chunks (on_full_sync_request,
-//   on_full_sync_chunk); a big set or map travels as its header, its elements fetched in pages within
-//   the session (in_pages, fetch_set_in_pages; replica_element_repair.cpp), which finishes after them.
+//   on_full_sync_chunk); a big set or map travels as its header, its elements fetched in pages
+//   within the session (in_pages, fetch_set_in_pages; replica_element_repair.cpp), which
+//   finishes after them.
 // - Retirement: a key the responder does not hold although it had applied every update of it
 //   was collected there; our dots of it are dead and dropped (retire_dead, retire_uncarried).
 //   A key it lacks otherwise is sent to it.
@@ -327,7 +328,8 @@ void replica::on_full_sync_request(node_id from, const full_sync_request& r) {
   if (!st) return;
   // A set's or map's header travels as its whole record (read after the scan: it reads more
   // records; from the committed state, as the scan) — unless it has set_recon_min_elements
-  // elements (fields) or more, or its whole record passes set_recon_page_bytes: then as its header, and the requester fetches its elements in pages (replica_element_repair.cpp). The
+  // elements (fields) or more, or its whole record passes set_recon_page_bytes: then as its
+  // header, and the requester fetches its elements in pages (replica_element_repair.cpp). The
   // chunk ends where the whole records pass the message budget; the next request goes on from
   // there.
   bytes = 0;
