@@ -618,7 +618,7 @@ class replica {
   bool compare_by_elements(const std::string& skey, recon_session& s);
   // A full transfer: true iff the set or map whose header is `header` travels as that header, its
   // elements fetched in pages (set_recon_min_elements or more of them; on_full_sync_request also
-  // sends the header of one whose whole record would pass set_recon_page_bytes).
+  // sends the header of one whose element records pass set_recon_page_bytes in all).
   bool in_pages(const std::string& header) const;
   // A full transfer brought the header of a big set: its elements are fetched in pages within the
   // session, which finishes only after them; a set we do not hold is created.

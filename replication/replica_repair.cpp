@@ -328,7 +328,7 @@ void replica::on_full_sync_request(node_id from, const full_sync_request& r) {
   if (!st) return;
   // A set's or map's header travels as its whole record (read after the scan: it reads more
   // records; from the committed state, as the scan) — unless it has set_recon_min_elements
-  // elements (fields) or more, or its whole record passes set_recon_page_bytes: then as its
+  // elements (fields) or more, or its element records pass set_recon_page_bytes: then as its
   // header, and the requester fetches its elements in pages (replica_element_repair.cpp). The
   // chunk ends where the whole records pass the message budget; the next request goes on from
   // there.
@@ -336,10 +336,22 @@ void replica::on_full_sync_request(node_id from, const full_sync_request& r) {
   for (size_t i = 0; i < out.states.size(); ++i) {
     auto& s = out.states[i];
     if (set_records::is_decomposed(s.value) && !in_pages(s.value)) {
-      auto whole = whole_record(s.key, s.value, true);
-      if (!whole) return;
       // A few big fields (or members) make a big record too: past a page, it goes in pages.
-      if (whole->size() <= config_.set_recon_page_bytes) s.value = std::move(*whole);
+      // Their records' bytes decide, summed without decoding or assembling anything.
+      size_t element_bytes = 0;
+      auto sized = scan_meta_range(
+          persistence::key_range::with_prefix(set_records::element_prefix(set_records::set_id(s.key))),
+          [&](std::string_view, std::string_view rec) {
+            element_bytes += rec.size();
+            return element_bytes <= config_.set_recon_page_bytes;
+          },
+          true);
+      if (!sized) return;
+      if (element_bytes <= config_.set_recon_page_bytes) {
+        auto whole = whole_record(s.key, std::move(s.value), true);
+        if (!whole) return;
+        s.value = std::move(*whole);
+      }
     }
     bytes += s.key.size() + s.value.size();
     if (bytes >= config_.max_message_bytes && i + 1 < out.states.size()) {
