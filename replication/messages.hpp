@@ -49,7 +49,12 @@ using crdt::version_vector;
 //   9: text values (crdt type tag 8, crdt/text.hpp) in deltas, states and repair, which version-8
 //      builds refuse as an unknown type: refused at the hello instead. The client protocol moves
 //      to 5 (the text type and the splice operation); nodes still accept clients of version 4.
-inline constexpr uint32_t protocol_version = 10;
+//  10: repair and full transfer of big or_maps by their fields (set_recon_* on a map's key, a
+//      map's header in full_sync_chunk). Peer messages only.
+//  11: a big set or map never travels whole: a repair answer (state_push) carries its header,
+//      whose elements the requester fetches in pages, and a set_recon_answer may say too_big;
+//      version-10 builds would take such a header for a value. Peer messages only.
+inline constexpr uint32_t protocol_version = 11;
 // The version on a client connection's hellos (both ways): the client protocol (docs/protocol.md).
 // 5 adds the text type and the splice operation. A node accepts clients of versions
 // min_client_protocol_version .. client_protocol_version and answers each with its own version; a
@@ -305,6 +310,7 @@ enum class set_recon_status : uint8_t {
   ok,         // `state` holds the sender's elements whose id is in `ids`, with the set's context
   undecoded,  // the difference did not decode: ask again with a bigger table
   absent,     // the sender holds no record of the key
+  too_big,    // the differing elements pass max_message_bytes: fetch the elements in pages
 };
 
 // Responder -> requester (session != 0: the answer to a set_recon_request of that session), or

@@ -91,8 +91,9 @@ struct replica_config {
   uint64_t log_retain_deltas = 262'144;
   unsigned bucket_bits = 16;              // reconciliation buckets = 2^bucket_bits
   size_t full_sync_threshold = 50'000;    // expected differences beyond which repair streams all
-  // A repair compares an or_set of at least this many elements (here) by its elements, not as
-  // one value (PROTOCOL.md, "Repair of big sets by their elements").
+  // A repair compares an or_set or or_map of at least this many elements (fields) here, or one
+  // whose element records pass set_recon_page_bytes, by its elements, and never sends it as one
+  // value (PROTOCOL.md, "Big sets by their elements", "Big collections never travel whole").
   size_t set_recon_min_elements = 256;
   // A set whose element table still does not decode at this many cells (0: the cells of
   // full_sync_threshold pairs) is fetched in pages of about set_recon_page_bytes instead.
@@ -372,6 +373,9 @@ class replica {
     version_vector first_kv;
     crdt::dot_context first_ctx;
     size_t rounds = 0;  // tables that followed pages
+    // Fetched from a header (fetch_set_in_pages: a full transfer, or a repair answer for a key we
+    // may not hold): the pages create the set if we do not hold it.
+    bool create = false;
   };
   // Which of our elements of a set a join reads: those with an id in `ids`, or (page) those with a
   // member key in (after, last] — (after, end) without `last`.
@@ -380,7 +384,7 @@ class replica {
     bool page = false;
     std::string after;
     std::optional<std::string> last;
-    bool create = false;  // a set we do not hold is created (a full transfer's pages), not left alone
+    bool create = false;  // a set we do not hold is created (pages from a header), not left alone
     bool chooses(std::string_view member_key) const;
   };
   struct recon_session {
@@ -613,15 +617,25 @@ class replica {
   // top-level fields; "set" in what follows means either.
   struct set_elements;
   struct map_elements;
-  // If our record of `skey` is a set or map of at least set_recon_min_elements elements, registers
-  // it in s.sets (to be compared by its elements) and returns true.
+  // If our record of `skey` is a set or map that travels in pages (in_pages), registers it in
+  // s.sets (to be compared by its elements) and returns true.
   bool compare_by_elements(const std::string& skey, recon_session& s);
-  // A full transfer: true iff the set or map whose header is `header` travels as that header, its
-  // elements fetched in pages (set_recon_min_elements or more of them; on_full_sync_request also
-  // sends the header of one whose element records pass set_recon_page_bytes in all).
-  bool in_pages(const std::string& header) const;
-  // A full transfer brought the header of a big set: its elements are fetched in pages within the
-  // session, which finishes only after them; a set we do not hold is created.
+  // True iff `skey` names an or_set or or_map.
+  static bool is_collection(const std::string& skey);
+  // True iff `raw` (read_raw of `skey`) is the header of a set or map that never travels whole
+  // (repair answers, full transfers, pushed states): set_recon_min_elements elements (fields) or
+  // more, or element records that pass set_recon_page_bytes in all (summed from the stored
+  // records, nothing decoded). It travels as its header, its elements fetched in pages.
+  // `committed`: as scan_meta_range's. Errors: the store's, a corrupt header.
+  result<bool> in_pages(const std::string& skey, const std::string& raw, bool committed = false) const;
+  // What a repair answer carries of `skey` (answer_wanted): its header if it travels in pages,
+  // else its whole record; nullopt if we hold no record.
+  result<std::optional<std::string>> answer_state(const std::string& skey) const;
+  // Our whole record of `skey` to send unasked (states the peer lacks or holds in less); nullopt
+  // if we hold none or it travels in pages (the peer's own anti-entropy fetches it in pages).
+  result<std::optional<std::string>> sendable(const std::string& skey) const;
+  // A full transfer or a repair answer brought the header of a big set: its elements are fetched in
+  // pages within the session, which finishes only after them; a set we do not hold is created.
   void fetch_set_in_pages(recon_session& s, const std::string& skey);
   // Sends the request of the set `skey` of s.sets: its page, or its element table — a new one
   // with `rebuild` (or none yet), else the one in flight again. False: the store failed (the
@@ -639,11 +653,13 @@ class replica {
   template <class K>
   result<iblt> element_table(const std::string& skey, const std::string& raw, size_t cells) const;
   // A stored record of the set holding our elements of `skey` whose id is in `ids` and those
-  // named in `named`, with key vector `kv` and context `ctx` plus their dots.
+  // named in `named`, with key vector `kv` and context `ctx` plus their dots; nullopt when their
+  // element records pass max_message_bytes in all (too big for one message: pages instead).
   template <class K>
-  result<std::string> elements_state(const std::string& skey, const std::string& raw, const std::set<uint32_t>& ids,
-                                     const std::set<typename K::key_type>& named, const version_vector& kv,
-                                     crdt::dot_context ctx) const;
+  result<std::optional<std::string>> elements_state(const std::string& skey, const std::string& raw,
+                                                    const std::set<uint32_t>& ids,
+                                                    const std::set<typename K::key_type>& named,
+                                                    const version_vector& kv, crdt::dot_context ctx) const;
   // Joins `state` (the set of a set_recon_answer) into our set at `skey`: only our elements
   // `ours` chooses and those it names are read and written. `sender_vv`: as join_state's. Without
   // `merge_context` the set's context gains only the dots of the elements joined (a page). A key

@@ -1,8 +1,9 @@
 // replica, repair of big sets and maps by their elements (PROTOCOL.md, "Repair of big sets and
 // maps by their elements"): within a reconciliation session, a key both replicas hold in different
-// versions is fetched whole (replica_repair.cpp) — unless it is an or_set or or_map of at least
-// set_recon_min_elements elements (fields) here. Such a collection is compared by its elements, so
-// that one changed element of a collection of millions costs bytes in proportion to the difference.
+// versions is fetched whole (replica_repair.cpp) — unless it is an or_set or or_map that travels in
+// pages here (in_pages: set_recon_min_elements elements (fields) or more, or element records that
+// pass set_recon_page_bytes in all). Such a collection is compared by its elements, so that one
+// changed element of a collection of millions costs bytes in proportion to the difference.
 // An or_map's elements are its top-level fields (map_records.hpp): a field is an element whose
 // "dots" are every dot of its nested store. Every step below is written once, over the element kind
 // (set_elements, map_elements); what is said of a set holds of a map with "field" for "element".
@@ -13,11 +14,15 @@
 //                                                <- set_recon_answer: the ids that differ, and P's
 //                                                   elements with those ids + P's context (one
 //                                                   snapshot of P), or undecoded (R asks again
-//                                                   with 4x the cells), or absent
+//                                                   with 4x the cells), or too_big (those
+//                                                   elements pass max_message_bytes: R fetches
+//                                                   pages), or absent
 //   joins them into its elements with those ids
 //   (join_elements), then set_recon_answer        ->  P joins them likewise
 //     (session 0): R's elements with those ids,
 //     with R's context when it built its table
+//     (not sent if they pass max_message_bytes:
+//     P's own anti-entropy fetches them)
 //
 // Why joining only those elements is the whole join: every element outside the ids was equal in
 // R's table and P's snapshot, so the or_set join leaves it as it is on both sides (dots of it are
@@ -96,9 +101,9 @@ bool replica::compare_by_elements(const std::string& skey, recon_session& s) {
   auto p = parse_storage_key(skey);
   if (!p || (p->type != crdt::type_tag::or_set && p->type != crdt::type_tag::or_map)) return false;
   auto raw = read_raw(skey);
-  if (!raw || !*raw || !set_records::is_decomposed(**raw)) return false;
-  auto h = set_records::decode_header(**raw);
-  if (!h || h->count < config_.set_recon_min_elements) return false;
+  if (!raw || !*raw) return false;
+  auto paged = in_pages(skey, **raw);
+  if (!paged || !*paged) return false;
   s.sets.emplace(skey, set_repair{iblt_cells_for(first_set_pairs), {}, {}});
   return true;
 }
@@ -107,6 +112,7 @@ void replica::fetch_set_in_pages(recon_session& s, const std::string& skey) {
   auto [r, fresh] = s.sets.emplace(skey, set_repair{iblt_cells_for(first_set_pairs), {}, {}});
   if (!fresh) return;
   r->second.paged = true;
+  r->second.create = true;
   ++stats_.sets_transferred_in_pages;
   (void)send_set_recon(s, skey);  // a page request: always sent
 }
@@ -133,28 +139,34 @@ result<iblt> replica::element_table(const std::string& skey, const std::string& 
 }
 
 template <class K>
-result<std::string> replica::elements_state(const std::string& skey, const std::string& raw,
-                                            const std::set<uint32_t>& ids,
-                                            const std::set<typename K::key_type>& named, const version_vector& kv,
-                                            crdt::dot_context ctx) const {
+result<std::optional<std::string>> replica::elements_state(const std::string& skey, const std::string& raw,
+                                                           const std::set<uint32_t>& ids,
+                                                           const std::set<typename K::key_type>& named,
+                                                           const version_vector& kv, crdt::dot_context ctx) const {
+  using out = std::optional<std::string>;
   typename K::store_type chosen;
+  size_t bytes = 0;  // the chosen element records'
   auto take = [&](typename K::key_type k, typename K::elem_type e) {
     e.for_each_dot([&](const crdt::dot& d) { ctx.insert(d); });
     chosen.set(std::move(k), std::move(e));
   };
   if (!K::is_header(raw)) {
+    // An older build's whole record: it travels whole anyway (set_page reads it too).
     auto whole = K::decode_whole(raw);
     if (!whole) return whole.err();
     for (const auto& [k, e] : whole->second.store().entries())
       if (named.count(k) || ids.count(set_records::element_id(K::key_bytes(k)))) take(k, e);
   } else if (!ids.empty()) {
-    // One pass over the element names; only the chosen records are decoded.
+    // One pass over the element names; only the chosen records are decoded, and none once they
+    // pass the message budget.
     std::optional<error> bad;
     auto st = scan_meta_range(
         persistence::key_range::with_prefix(set_records::element_prefix(set_records::set_id(skey))),
-        [&](std::string_view name, std::string_view bytes) {
+        [&](std::string_view name, std::string_view bytes_of) {
           if (!ids.count(set_records::element_id(set_records::member_key_of(name)))) return true;
-          auto el = K::decode(bytes);
+          bytes += bytes_of.size();
+          if (bytes > config_.max_message_bytes) return false;
+          auto el = K::decode(bytes_of);
           if (!el) {
             bad = el.err();
             return false;
@@ -168,16 +180,19 @@ result<std::string> replica::elements_state(const std::string& skey, const std::
   if (K::is_header(raw)) {
     const std::string id = set_records::set_id(skey);
     for (const auto& k : named) {
+      if (bytes > config_.max_message_bytes) break;
       if (chosen.find(k)) continue;
       auto rec = read_meta(set_records::element_name(id, K::key_bytes(k)));
       if (!rec) return rec.err();
       if (!*rec) continue;
+      bytes += (*rec)->size();
       auto el = K::decode(**rec);
       if (!el) return el.err();
       if (el->first == k) take(std::move(el->first), std::move(el->second));
     }
   }
-  return encode_stored(kv, crdt::encode(crdt::value{K::window(std::move(chosen), std::move(ctx), 0)}));
+  if (bytes > config_.max_message_bytes) return out{};
+  return out{encode_stored(kv, crdt::encode(crdt::value{K::window(std::move(chosen), std::move(ctx), 0)}))};
 }
 
 bool replica::element_choice::chooses(std::string_view member_key) const {
@@ -467,8 +482,13 @@ void replica::answer_element_recon(node_id from, const set_recon_request& q) {
   if (!meta) return;
   auto state = elements_state<K>(q.key, **raw, ids, {}, meta->kv, std::move(meta->ctx));
   if (!state) return;
+  if (!*state) {
+    a.status = set_recon_status::too_big;  // a few big elements differ: pages, not one answer
+    send(from, std::move(a));
+    return;
+  }
   a.ids.assign(ids.begin(), ids.end());
-  a.state = std::move(*state);
+  a.state = std::move(**state);
   send(from, std::move(a));
 }
 
@@ -515,6 +535,20 @@ void replica::join_element_answer(node_id from, const set_recon_answer& a, uint6
       if (!send_set_recon(s, a.key, true)) repairs_.erase(it);
       return;
     }
+    case set_recon_status::too_big: {
+      // The elements that differ pass the message budget in all: fetched in pages, as a table
+      // that does not decode is. After a round of pages we hold everything the responder held, so what still
+      // differs is ours: the session ends unfinished (its joins stand), and the responder's own
+      // anti-entropy fetches ours, rather than a second pass over the whole set.
+      if (sr.rounds > 0) {
+        repairs_.erase(it);
+        return;
+      }
+      sr.paged = true;
+      sr.after.clear();
+      if (!send_set_recon(s, a.key)) repairs_.erase(it);
+      return;
+    }
     case set_recon_status::absent: {
       s.sets.erase(r);
       // As a key asked for and not answered (on_state_push): the responder collected it.
@@ -534,8 +568,8 @@ void replica::join_element_answer(node_id from, const set_recon_answer& a, uint6
           sr.first_kv = in->kv;
           sr.first_ctx = in->value.template get_if<value_type>()->context();
         }
-        // A full transfer's set (fetch_set_in_pages) is created if we do not hold it.
-        element_choice page{nullptr, true, sr.after, std::nullopt, s.full};
+        // A set fetched from its header (fetch_set_in_pages) is created if we do not hold it.
+        element_choice page{nullptr, true, sr.after, std::nullopt, sr.create};
         if (a.more) page.last = a.last;
         join_elements<K>(a.key, a.state, page, &s.peer_vv, false);
         if (a.more) {
@@ -548,7 +582,7 @@ void replica::join_element_answer(node_id from, const set_recon_answer& a, uint6
         const std::set<uint32_t> none;
         std::string tail =
             encode_stored(sr.first_kv, crdt::encode(crdt::value{K::window({}, std::move(sr.first_ctx), 0)}));
-        join_elements<K>(a.key, tail, element_choice{&none, false, {}, std::nullopt, s.full}, &s.peer_vv);
+        join_elements<K>(a.key, tail, element_choice{&none, false, {}, std::nullopt, sr.create}, &s.peer_vv);
         // Elements that gained dots from deltas while the pages came may hold dots the responder
         // had removed: a table settles them (its join looks at exactly those), unless the set
         // keeps changing too fast to settle — then the session ends unfinished.
@@ -588,9 +622,12 @@ void replica::join_element_answer(node_id from, const set_recon_answer& a, uint6
           repairs_.erase(it);
           return;
         }
-        set_recon_answer last{0, a.key, set_recon_status::ok, a.ids, std::move(*state)};
-        last.to = from;
-        send(from, std::move(last));
+        // Too big for one message: the responder's own anti-entropy fetches ours in pages.
+        if (*state) {
+          set_recon_answer last{0, a.key, set_recon_status::ok, a.ids, std::move(**state)};
+          last.to = from;
+          send(from, std::move(last));
+        }
       }
       s.sets.erase(r);
       break;

@@ -10,7 +10,10 @@
 //   (beyond, a full transfer). The requester compares (on_recon_buckets, compare_bucket,
 //   compare_hashed_bucket), sends the states the responder lacks and fetches those that differ
 //   (a state_push asking for keys or key hashes, answered by answer_wanted); on_state_push
-//   joins the answer and sends back what the responder still lacks. Full transfer (not
+//   joins the answer and sends back what the responder still lacks. A big set or map (in_pages)
+//   never travels whole: asked for, it is answered with its header, whose elements the requester
+//   fetches in pages within the session; one the other side lacks or holds in less is left to
+//   that side's own anti-entropy, which fetches it so (sendable). Full transfer (not
 //   bootstrapped, empty vector, or too many differences): the responder streams its keyspace
 //   in value-key order (value_layout.hpp), in bounded chunks (on_full_sync_request,
 //   on_full_sync_chunk); a big set or map travels as its header, its elements fetched in pages
@@ -179,9 +182,9 @@ bool replica::compare_hashed_bucket(const std::map<std::string, uint64_t>& mine,
       if (auto v = retire_dead(k, s.peer_vv)) out.states.push_back(key_state{k, std::move(*v)});
       continue;
     }
-    auto v = read_encoded(k);
+    auto v = sendable(k);
     if (!v) return false;
-    if (*v) out.states.push_back(key_state{k, **v});
+    if (*v) out.states.push_back(key_state{k, std::move(**v)});
   }
   return true;
 }
@@ -254,12 +257,23 @@ void replica::on_state_push(node_id from, const state_push& r, uint64_t now_ms) 
   std::vector<key_state> send_back;
   std::set<std::string> answered;
   for (const auto& s : r.states) {
+    if (set_records::is_decomposed(s.value)) {
+      // A big set's or map's header (answer_wanted): its elements are fetched in pages within
+      // the session. Only a repair answer carries one.
+      if (repair_answer && is_collection(s.key)) {
+        answered.insert(s.key);
+        fetch_set_in_pages(session->second, s.key);
+      } else {
+        ++stats_.bad_deltas;
+      }
+      continue;
+    }
     join_state(s, repair_answer ? &session->second.peer_vv : nullptr);
     if (!repair_answer) continue;
     answered.insert(s.key);
     // Both sides held this key: if our join has more than theirs, they need it too.
-    auto mine = read_encoded(s.key);
-    if (mine && *mine && **mine != s.value) send_back.push_back(key_state{s.key, **mine});
+    auto mine = sendable(s.key);
+    if (mine && *mine && **mine != s.value) send_back.push_back(key_state{s.key, std::move(**mine)});
   }
   if (!send_back.empty() && !repair_answer) send(from, state_push{0, std::move(send_back), {}, {}});
   if (asks) {
@@ -282,8 +296,8 @@ void replica::on_state_push(node_id from, const state_push& r, uint64_t now_ms) 
 state_push replica::answer_wanted(const state_push& r) const {
   state_push answer{r.session, {}, {}, {}};
   for (const auto& k : r.wanted) {
-    auto v = read_encoded(k);
-    if (v && *v) answer.states.push_back(key_state{k, **v});
+    auto v = answer_state(k);
+    if (v && *v) answer.states.push_back(key_state{k, std::move(**v)});
   }
   std::map<uint32_t, std::map<uint64_t, std::vector<std::string>>> by_bucket;  // bucket -> hash -> keys
   for (uint64_t h : r.wanted_hashes) {
@@ -297,17 +311,57 @@ state_push replica::answer_wanted(const state_push& r) const {
     auto keys = it->second.find(h);
     if (keys == it->second.end()) continue;  // no longer here
     for (const auto& k : keys->second) {
-      auto v = read_encoded(k);
-      if (v && *v) answer.states.push_back(key_state{k, **v});
+      auto v = answer_state(k);
+      if (v && *v) answer.states.push_back(key_state{k, std::move(**v)});
     }
     it->second.erase(keys);  // a hash asked twice is answered once
   }
   return answer;
 }
 
-bool replica::in_pages(const std::string& header) const {
-  auto h = set_records::decode_header(header);
-  return h && h->count >= config_.set_recon_min_elements;
+bool replica::is_collection(const std::string& skey) {
+  auto p = parse_storage_key(skey);
+  return p && (p->type == crdt::type_tag::or_set || p->type == crdt::type_tag::or_map);
+}
+
+result<bool> replica::in_pages(const std::string& skey, const std::string& raw, bool committed) const {
+  if (!set_records::is_decomposed(raw) || !is_collection(skey)) return false;
+  auto h = set_records::decode_header(raw);
+  if (!h) return h.err();
+  if (h->count >= config_.set_recon_min_elements) return true;
+  // A few big elements (fields) make a big record too. Their records' bytes decide, summed
+  // without decoding or assembling anything; the scan stops once they pass a page.
+  size_t element_bytes = 0;
+  auto st = scan_meta_range(persistence::key_range::with_prefix(set_records::element_prefix(set_records::set_id(skey))),
+                            [&](std::string_view, std::string_view rec) {
+                              element_bytes += rec.size();
+                              return element_bytes <= config_.set_recon_page_bytes;
+                            },
+                            committed);
+  if (!st) return st.err();
+  return element_bytes > config_.set_recon_page_bytes;
+}
+
+result<std::optional<std::string>> replica::answer_state(const std::string& skey) const {
+  auto raw = read_raw(skey);
+  if (!raw || !*raw) return raw;
+  auto paged = in_pages(skey, **raw);
+  if (!paged) return paged.err();
+  if (*paged) return raw;  // the header: the requester fetches the elements in pages
+  auto whole = whole_record(skey, std::move(**raw));
+  if (!whole) return whole.err();
+  return std::optional<std::string>{std::move(*whole)};
+}
+
+result<std::optional<std::string>> replica::sendable(const std::string& skey) const {
+  auto raw = read_raw(skey);
+  if (!raw || !*raw) return raw;
+  auto paged = in_pages(skey, **raw);
+  if (!paged) return paged.err();
+  if (*paged) return std::optional<std::string>{};  // the peer fetches it in pages itself
+  auto whole = whole_record(skey, std::move(**raw));
+  if (!whole) return whole.err();
+  return std::optional<std::string>{std::move(*whole)};
 }
 
 void replica::on_full_sync_request(node_id from, const full_sync_request& r) {
@@ -327,27 +381,18 @@ void replica::on_full_sync_request(node_id from, const full_sync_request& r) {
   });
   if (!st) return;
   // A set's or map's header travels as its whole record (read after the scan: it reads more
-  // records; from the committed state, as the scan) — unless it has set_recon_min_elements
-  // elements (fields) or more, or its element records pass set_recon_page_bytes: then as its
-  // header, and the requester fetches its elements in pages (replica_element_repair.cpp). The
-  // chunk ends where the whole records pass the message budget; the next request goes on from
-  // there.
+  // records; from the committed state, as the scan) — unless it travels in pages (in_pages:
+  // set_recon_min_elements elements or more, or element records that pass set_recon_page_bytes):
+  // then as its header, and the requester fetches its elements in pages
+  // (replica_element_repair.cpp). The chunk ends where the whole records pass the message
+  // budget; the next request goes on from there.
   bytes = 0;
   for (size_t i = 0; i < out.states.size(); ++i) {
     auto& s = out.states[i];
-    if (set_records::is_decomposed(s.value) && !in_pages(s.value)) {
-      // A few big fields (or members) make a big record too: past a page, it goes in pages.
-      // Their records' bytes decide, summed without decoding or assembling anything.
-      size_t element_bytes = 0;
-      auto sized = scan_meta_range(
-          persistence::key_range::with_prefix(set_records::element_prefix(set_records::set_id(s.key))),
-          [&](std::string_view, std::string_view rec) {
-            element_bytes += rec.size();
-            return element_bytes <= config_.set_recon_page_bytes;
-          },
-          true);
-      if (!sized) return;
-      if (element_bytes <= config_.set_recon_page_bytes) {
+    if (set_records::is_decomposed(s.value)) {
+      auto paged = in_pages(s.key, s.value, true);
+      if (!paged) return;
+      if (!*paged) {
         auto whole = whole_record(s.key, std::move(s.value), true);
         if (!whole) return;
         s.value = std::move(*whole);
@@ -374,9 +419,7 @@ void replica::on_full_sync_chunk(node_id from, const full_sync_chunk& r, uint64_
   std::set<std::string> carried;
   for (const auto& s : r.states) {
     carried.insert(s.key);
-    auto parsed = parse_storage_key(s.key);
-    if (set_records::is_decomposed(s.value) && parsed &&
-        (parsed->type == crdt::type_tag::or_set || parsed->type == crdt::type_tag::or_map)) {
+    if (set_records::is_decomposed(s.value) && is_collection(s.key)) {
       fetch_set_in_pages(session, s.key);  // a big set or map: its header only, the elements in pages
       continue;
     }
@@ -430,9 +473,9 @@ std::optional<std::string> replica::retire_dead(const std::string& skey, const v
     if (auto p = parse_storage_key(skey)) ready_.changes.push_back(change{std::string(p->user_key), p->type, 0, std::move(diff)});
   }
   if (l.kv.leq(peer_vv)) return std::nullopt;  // it has every update of the key: nothing to send
-  auto now = read_encoded(skey);
+  auto now = sendable(skey);
   if (!now) return std::nullopt;
-  return *now;
+  return std::move(*now);
 }
 
 void replica::finish_repair(recon_session& s) {

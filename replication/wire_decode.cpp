@@ -410,6 +410,7 @@ class decoder {
       case w::SetReconStatus::OK: a.status = set_recon_status::ok; break;
       case w::SetReconStatus::UNDECODED: a.status = set_recon_status::undecoded; break;
       case w::SetReconStatus::ABSENT: a.status = set_recon_status::absent; break;
+      case w::SetReconStatus::TOO_BIG: a.status = set_recon_status::too_big; break;
       default: violation("set_recon_answer with an unknown status");
     }
     auto ids = r.getIds();

@@ -293,6 +293,7 @@ void put_body(w::Message::Builder m, const set_recon_answer& x) {
     case set_recon_status::ok: b.setStatus(w::SetReconStatus::OK); break;
     case set_recon_status::undecoded: b.setStatus(w::SetReconStatus::UNDECODED); break;
     case set_recon_status::absent: b.setStatus(w::SetReconStatus::ABSENT); break;
+    case set_recon_status::too_big: b.setStatus(w::SetReconStatus::TOO_BIG); break;
   }
   auto ids = b.initIds(count(x.ids.size()));
   for (unsigned i = 0; i < ids.size(); ++i) ids.set(i, x.ids[i]);

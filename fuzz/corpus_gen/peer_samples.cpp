@@ -76,6 +76,7 @@ std::vector<message> gossip() {
       set_recon_answer{4, "s\x05big", set_recon_status::ok, {3, 17, 4000000000u}, states(1).front().value},
       set_recon_answer{4, "s\x05big", set_recon_status::undecoded, {}, ""},
       set_recon_answer{0, "s\x05big", set_recon_status::absent, {}, ""},
+      set_recon_answer{6, "m\x06fields", set_recon_status::too_big, {}, ""},
       set_recon_request{5, "s\x05big", {}, "member-17"},
       set_recon_answer{5, "s\x05big", set_recon_status::ok, {}, states(1).front().value, 0, true, true, "member-20"},
       ihave{}, ihave{vv(4)},

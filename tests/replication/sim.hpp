@@ -321,6 +321,11 @@ class simulation {
     auto it = bytes_by_kind_.find(kind);
     return it == bytes_by_kind_.end() ? 0 : it->second;
   }
+  // Bytes of the largest message of `kind` sent since the last reset_counters.
+  uint64_t largest_of(const std::string& kind) const {
+    auto it = largest_by_kind_.find(kind);
+    return it == largest_by_kind_.end() ? 0 : it->second;
+  }
   // Bytes of every repair message (reconciliation, full transfer, element repair).
   uint64_t repair_bytes() const {
     uint64_t b = 0;
@@ -335,6 +340,7 @@ class simulation {
     for (node& n : nodes_) n.bytes_sent = n.messages_sent = 0;
     bytes_by_kind_.clear();
     messages_by_kind_.clear();
+    largest_by_kind_.clear();
   }
 
  private:
@@ -447,6 +453,8 @@ class simulation {
     nodes_[from].messages_sent += 1;
     bytes_by_kind_[replication::kind_name(o.msg)] += bytes.size();
     messages_by_kind_[replication::kind_name(o.msg)] += 1;
+    uint64_t& largest = largest_by_kind_[replication::kind_name(o.msg)];
+    largest = std::max<uint64_t>(largest, bytes.size());
     if (observer_) observer_(from, o.msg);
     if (!to) return;  // unknown or down: the packet goes nowhere
     if (!group_.empty() && group_[from] != group_[*to]) return;
@@ -489,6 +497,7 @@ class simulation {
   uint64_t request_ = 0;
   std::map<std::string, uint64_t> bytes_by_kind_;
   std::map<std::string, uint64_t> messages_by_kind_;
+  std::map<std::string, uint64_t> largest_by_kind_;
   std::function<void(size_t, const message&)> observer_;
   bool in_burst_ = false;
 };

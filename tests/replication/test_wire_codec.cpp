@@ -139,7 +139,7 @@ class generator {
                                  }),
                                  bytes()};
       case 18:
-        return set_recon_answer{number(), bytes(), static_cast<set_recon_status>(below(3)), ascending_buckets(),
+        return set_recon_answer{number(), bytes(), static_cast<set_recon_status>(below(4)), ascending_buckets(),
                                 bytes(), static_cast<uint32_t>(number()), coin(), coin(), bytes(), bytes(), number()};
       default: return ihave{vv()};
     }
