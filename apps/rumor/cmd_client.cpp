@@ -369,6 +369,79 @@ int run_lane(session& s, const client_command& c, client::request req, const std
 
 }  // namespace
 
+namespace {
+
+// The field types `del --type` accepts: the CLI's words for them, and the type names.
+std::optional<crdt::type_tag> field_type_of(const std::string& s) {
+  if (s == "counter") return crdt::type_tag::pn_counter;
+  if (s == "register") return crdt::type_tag::lww_register;
+  if (s == "set") return crdt::type_tag::or_set;
+  if (s == "map") return crdt::type_tag::or_map;
+  if (s == "flag") return crdt::type_tag::ew_flag;
+  auto t = crdt::parse_type_tag(s);
+  if (t == crdt::type_tag::text) return std::nullopt;  // a map field is never a text
+  return t;
+}
+
+// del KEY --field a.b [--type T]: removes the field a.b of the map KEY (as observed here: a
+// concurrent write of it elsewhere survives). A map field is a (name, type) pair, so the removal
+// names the type; without --type it is read first, and a name holding several types needs one.
+// A field that is not there is nothing to delete (exit 0, like del of an absent key).
+int run_del_field(session& s, const client_command& c, client::update u) {
+  const std::string& key = c.args.at(0);
+  auto path = client::parse_field_path(c.field);
+  if (!path) return usage(c.name, "--field: " + path.err().message);
+  u.key = key;
+  u.path = *path;
+  if (!c.type.empty()) {
+    auto t = field_type_of(c.type);
+    if (!t)
+      return usage(c.name, "--type: unknown field type '" + c.type +
+                               "' (counter, register, mv_register, set, map, flag, g_counter, pn_counter, "
+                               "lww_register, or_set, or_map, ew_flag)");
+    u.type = *t;
+  } else {
+    client::get g{key};
+    g.path = *path;
+    client::request req;
+    req.body = g;
+    auto r = s.call(std::move(req));
+    if (!r) return fail(c.name, r.err());
+    if (r->code != errc::ok) return fail(c.name, error{r->code, r->message});
+    std::vector<crdt::type_tag> types;
+    for (const auto& kv : r->values) {
+      auto v = crdt::decode(kv.value);
+      if (!v) return fail(c.name, error{errc::decode_error, "the node sent an undecodable value: " + v.err().message});
+      if (!v->holds_nothing()) types.push_back(v->type());
+    }
+    if (types.empty()) {
+      if (!s.o.json) std::cout << "nothing to delete: '" << key << "' has no field " << c.field << "\n";
+      else std::cout << "{\"key\":" << json_string(key) << ",\"field\":" << json_string(c.field) << ",\"deleted\":false}\n";
+      return exit_ok;
+    }
+    if (types.size() > 1) {
+      std::string names;
+      for (auto t : types) names += std::string(names.empty() ? "" : ", ") + std::string(crdt::to_string(t));
+      return usage(c.name, "the field " + c.field + " of '" + key + "' holds several types (" + names +
+                               "): say which with --type");
+    }
+    u.type = types.front();
+  }
+  client::request req;
+  req.body = u;
+  auto r = s.call(std::move(req));
+  if (!r) return fail(c.name, r.err());
+  if (r->code != errc::ok) return fail(c.name, error{r->code, r->message});
+  const std::string type_name(crdt::to_string(u.type));
+  if (!s.o.json) std::cout << "deleted field " << c.field << " (" << type_name << ")\n";
+  else
+    std::cout << "{\"key\":" << json_string(key) << ",\"field\":" << json_string(c.field) << ",\"type\":"
+              << json_string(type_name) << ",\"deleted\":true}\n";
+  return exit_ok;
+}
+
+}  // namespace
+
 int run_client(const client_options& o, const client_command& c) {
   // Argument checks first: a usage error never needs a node.
   auto need = [&](size_t min, size_t max, const char* shape) -> std::optional<int> {
@@ -454,6 +527,7 @@ int run_client(const client_options& o, const client_command& c) {
   }
   if (bad) return *bad;
   if (n == "del") u.op = client::op_kind::remove_key;
+  if (!c.type.empty() && (n != "del" || c.field.empty())) return usage(n, "--type goes with del --field only");
   if (!c.field.empty() && (n == "incr" || n == "decr" || n == "set" || n == "sadd" || n == "srem" || n == "flag")) {
     // The update applies to the nested map field a.b of KEY's map (created as needed).
     auto path = client::parse_field_path(c.field);
@@ -495,6 +569,7 @@ int run_client(const client_options& o, const client_command& c) {
   if (n == "watch") return run_watch(s, c);
   if (n == "members") return run_members(s, c);
   if (n == "status") return run_status(s, c);
+  if (n == "del" && !c.field.empty()) return run_del_field(s, c, std::move(u));
   if (n == "del") {
     u.key = c.args[0];
     client::request req;

@@ -34,7 +34,8 @@ struct client_command {
   bool absent = false;              // cas --absent: expect no value
   bool remove = false;              // cas --delete: the new "value" is absent
   std::string field;                // --field a.b: a nested map field (get, sismember, scard, smembers;
-                                    // writes: incr, decr, set, sadd, srem, flag)
+                                    // writes: incr, decr, set, sadd, srem, flag; del)
+  std::string type;                 // del --field --type: the type of the field to remove
   std::optional<std::string> after; // smembers --after: start after this member / field name
   std::optional<uint32_t> limit;    // smembers --limit: one page of at most this many (else: every page)
   bool value = false;               // sadd / srem / splice --value: print the value after the update

@@ -167,7 +167,11 @@ int main(int argc, char** argv) {
                      "KEY POS DEL [TEXT]", true);
   splice->add_option("--context", cmd.context, "context from text --context: fail (exit 5) if the text changed since");
   splice->add_flag("--value", cmd.value, "print the whole text after the update instead");
-  add("del", "delete a key", "KEY", true);
+  auto* del = add("del", "delete a key, or with --field a.b that field of the map KEY", "KEY", true);
+  del->add_option("--field", cmd.field, "remove the field a.b of the map KEY instead (names joined by '.')");
+  del->add_option("--type", cmd.type,
+                  "with --field: the type of the field to remove (counter, register, mv_register, set, map, flag "
+                  "or a type name as get --json prints it); needed only when the name holds several types");
   for (auto* sc : {incr, decr, set_cmd, sadd_cmd, srem_cmd, flag})
     sc->add_option("--field", cmd.field,
                    "update the field a.b of the map KEY instead (names joined by '.'; created as needed)");

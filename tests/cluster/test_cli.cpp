@@ -156,6 +156,21 @@ TEST_CASE("cli: client commands against a node, human and JSON output, exit code
     CHECK(c({"get", "doc"}).out == "{live: true, meta: {owner: ann}, tags: {\"b\"}, views: 2}\n");
     CHECK(c({"incr", "hits", "--field", "x"}).code == 6);  // a counter is not a map
     CHECK(c({"incr", "doc", "--field", "a..b"}).code == 2);
+    // del --field removes one field; the name's type is read when it holds one.
+    CHECK(c({"del", "doc", "--field", "meta.owner"}).out == "deleted field meta.owner (lww_register)\n");
+    CHECK(c({"get", "doc", "--field", "meta.owner"}).out == "(none)\n");
+    CHECK(c({"del", "doc", "--field", "nope"}).out == "nothing to delete: 'doc' has no field nope\n");
+    // A name holding a counter and a flag: --type says which goes.
+    REQUIRE(c({"flag", "doc", "--field", "views", "on"}).code == 0);
+    r = c({"del", "doc", "--field", "views"});
+    CHECK(r.code == 2);
+    CHECK(r.err.find("several types (pn_counter, ew_flag)") != std::string::npos);
+    CHECK(c({"--json", "del", "doc", "--field", "views", "--type", "counter"}).out ==
+          "{\"key\":\"doc\",\"field\":\"views\",\"type\":\"pn_counter\",\"deleted\":true}\n");
+    CHECK(c({"get", "doc", "--field", "views"}).out == "true\n");  // the flag of that name stays
+    CHECK(c({"del", "doc", "--field", "views", "--type", "colour"}).code == 2);
+    CHECK(c({"del", "doc", "--type", "flag"}).code == 2);  // --type without --field
+    CHECK(c({"get", "doc"}).out == "{live: true, tags: {\"b\"}, views: true}\n");  // an emptied map shows as none
   }
   SUBCASE("usage errors exit 2 without contacting a node") {
     CHECK(rumor_cmd({"incr"}).code == 2);
