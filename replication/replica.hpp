@@ -689,7 +689,10 @@ class replica {
   result<std::map<std::string, uint64_t>> bucket_contents(uint32_t bucket) const;
   // The responder of a repair whose vector was `peer_vv` no longer holds `skey`: our dots of
   // origins whose updates in the key vector it had all applied are dead; drops them. Returns
-  // our record afterwards if the peer still needs it (it lacks some of the key's updates).
+  // our record afterwards if the peer still needs it (it lacks some of the key's updates) and
+  // it is sendable. A set or map stored by its elements is loaded only if some dot can be dead
+  // (the peer had applied every update of some origin in its key vector: it collected the key);
+  // the common case, a collection the peer has not received yet, costs its header.
   std::optional<std::string> retire_dead(const std::string& skey, const version_vector& peer_vv);
   // Full transfer: retires (retire_dead) our keys in `range`, stored or uncommitted, other than
   // `carried` — the responder of a repair whose vector was `peer_vv` streamed that range without them.

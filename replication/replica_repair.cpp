@@ -461,6 +461,22 @@ void replica::retire_uncarried(const persistence::key_range& range, const std::s
 }
 
 std::optional<std::string> replica::retire_dead(const std::string& skey, const version_vector& peer_vv) {
+  auto raw = read_raw(skey);
+  if (!raw || !*raw) return std::nullopt;
+  if (set_records::is_decomposed(**raw)) {
+    auto h = set_records::decode_header(**raw);
+    if (!h) return std::nullopt;
+    // A dot of origin o can be dead only if the peer applied every update of o to the key.
+    bool some_dead = false;
+    for (const auto& [origin, seq] : h->kv.entries())
+      if (seq != 0 && seq <= peer_vv.get(origin)) some_dead = true;
+    if (!some_dead) {
+      if (h->kv.leq(peer_vv)) return std::nullopt;
+      auto now = sendable(skey);
+      if (!now) return std::nullopt;
+      return std::move(*now);
+    }
+  }
   auto old = load(skey);
   if (!old || !*old) return std::nullopt;
   loaded& l = **old;
