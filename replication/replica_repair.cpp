@@ -259,12 +259,11 @@ void replica::on_state_push(node_id from, const state_push& r, uint64_t now_ms) 
   for (const auto& s : r.states) {
     if (set_records::is_decomposed(s.value)) {
       // A big set's or map's header (answer_wanted): its elements are fetched in pages within
-      // the session. Only a repair answer carries one.
+      // the session. Only a repair answer carries one; one that comes late (its session over)
+      // holds nothing to join.
       if (repair_answer && is_collection(s.key)) {
         answered.insert(s.key);
         fetch_set_in_pages(session->second, s.key);
-      } else {
-        ++stats_.bad_deltas;
       }
       continue;
     }
