@@ -353,14 +353,9 @@ result<std::optional<std::string>> replica::answer_state(const std::string& skey
 }
 
 result<std::optional<std::string>> replica::sendable(const std::string& skey) const {
-  auto raw = read_raw(skey);
-  if (!raw || !*raw) return raw;
-  auto paged = in_pages(skey, **raw);
-  if (!paged) return paged.err();
-  if (*paged) return std::optional<std::string>{};  // the peer fetches it in pages itself
-  auto whole = whole_record(skey, std::move(**raw));
-  if (!whole) return whole.err();
-  return std::optional<std::string>{std::move(*whole)};
+  auto v = answer_state(skey);
+  if (v && *v && set_records::is_decomposed(**v)) return std::optional<std::string>{};  // fetched in pages
+  return v;
 }
 
 void replica::on_full_sync_request(node_id from, const full_sync_request& r) {
