@@ -310,7 +310,7 @@ enum class set_recon_status : uint8_t {
   ok,         // `state` holds the sender's elements whose id is in `ids`, with the set's context
   undecoded,  // the difference did not decode: ask again with a bigger table
   absent,     // the sender holds no record of the key
-  too_big,    // the differing elements pass max_message_bytes: fetch the elements in pages
+  too_big,    // the differing elements pass set_recon_max_answer_bytes: fetch them in pages
 };
 
 // Responder -> requester (session != 0: the answer to a set_recon_request of that session), or

@@ -99,6 +99,11 @@ struct replica_config {
   // full_sync_threshold pairs) is fetched in pages of about set_recon_page_bytes instead.
   size_t set_recon_max_cells = 0;
   size_t set_recon_page_bytes = 1 << 20;
+  // A table answer (or a requester's last step) whose differing elements' records pass this is
+  // not sent: the answer says too_big and the requester fetches pages; the last step is left to
+  // the responder's own anti-entropy. A quarter of the 64 MiB frame limit: far past a message
+  // budget, since after a round of pages a too_big answer ends the session unfinished.
+  size_t set_recon_max_answer_bytes = 16 << 20;
   uint64_t recon_timeout_ms = 10'000;     // a repair session without progress is abandoned
   uint64_t max_drift_ms = 60'000;         // HLC: refuse to follow a peer clock further ahead
   // Collect deletion tombstones once causally stable: this node has joined, every voting member has
@@ -654,7 +659,7 @@ class replica {
   result<iblt> element_table(const std::string& skey, const std::string& raw, size_t cells) const;
   // A stored record of the set holding our elements of `skey` whose id is in `ids` and those
   // named in `named`, with key vector `kv` and context `ctx` plus their dots; nullopt when their
-  // element records pass max_message_bytes in all (too big for one message: pages instead).
+  // element records pass set_recon_max_answer_bytes in all (too big for one message: pages).
   template <class K>
   result<std::optional<std::string>> elements_state(const std::string& skey, const std::string& raw,
                                                     const std::set<uint32_t>& ids,

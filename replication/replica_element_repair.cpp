@@ -15,14 +15,14 @@
 //                                                   elements with those ids + P's context (one
 //                                                   snapshot of P), or undecoded (R asks again
 //                                                   with 4x the cells), or too_big (those
-//                                                   elements pass max_message_bytes: R fetches
-//                                                   pages), or absent
+//                                                   elements pass set_recon_max_answer_bytes:
+//                                                   R fetches pages), or absent
 //   joins them into its elements with those ids
 //   (join_elements), then set_recon_answer        ->  P joins them likewise
 //     (session 0): R's elements with those ids,
 //     with R's context when it built its table
-//     (not sent if they pass max_message_bytes:
-//     P's own anti-entropy fetches them)
+//     (not sent if they pass set_recon_max_answer_
+//     bytes: P's own anti-entropy fetches them)
 //
 // Why joining only those elements is the whole join: every element outside the ids was equal in
 // R's table and P's snapshot, so the or_set join leaves it as it is on both sides (dots of it are
@@ -158,14 +158,14 @@ result<std::optional<std::string>> replica::elements_state(const std::string& sk
       if (named.count(k) || ids.count(set_records::element_id(K::key_bytes(k)))) take(k, e);
   } else if (!ids.empty()) {
     // One pass over the element names; only the chosen records are decoded, and none once they
-    // pass the message budget.
+    // pass set_recon_max_answer_bytes.
     std::optional<error> bad;
     auto st = scan_meta_range(
         persistence::key_range::with_prefix(set_records::element_prefix(set_records::set_id(skey))),
         [&](std::string_view name, std::string_view bytes_of) {
           if (!ids.count(set_records::element_id(set_records::member_key_of(name)))) return true;
           bytes += bytes_of.size();
-          if (bytes > config_.max_message_bytes) return false;
+          if (bytes > config_.set_recon_max_answer_bytes) return false;
           auto el = K::decode(bytes_of);
           if (!el) {
             bad = el.err();
@@ -180,7 +180,7 @@ result<std::optional<std::string>> replica::elements_state(const std::string& sk
   if (K::is_header(raw)) {
     const std::string id = set_records::set_id(skey);
     for (const auto& k : named) {
-      if (bytes > config_.max_message_bytes) break;
+      if (bytes > config_.set_recon_max_answer_bytes) break;
       if (chosen.find(k)) continue;
       auto rec = read_meta(set_records::element_name(id, K::key_bytes(k)));
       if (!rec) return rec.err();
@@ -191,7 +191,7 @@ result<std::optional<std::string>> replica::elements_state(const std::string& sk
       if (el->first == k) take(std::move(el->first), std::move(el->second));
     }
   }
-  if (bytes > config_.max_message_bytes) return out{};
+  if (bytes > config_.set_recon_max_answer_bytes) return out{};
   return out{encode_stored(kv, crdt::encode(crdt::value{K::window(std::move(chosen), std::move(ctx), 0)}))};
 }
 
@@ -536,8 +536,8 @@ void replica::join_element_answer(node_id from, const set_recon_answer& a, uint6
       return;
     }
     case set_recon_status::too_big: {
-      // The elements that differ pass the message budget in all: fetched in pages, as a table
-      // that does not decode is. After a round of pages we hold everything the responder held, so what still
+      // The elements that differ pass set_recon_max_answer_bytes in all: fetched in pages, as a
+      // table that does not decode is. After a round of pages we hold everything the responder held, so what still
       // differs is ours: the session ends unfinished (its joins stand), and the responder's own
       // anti-entropy fetches ours, rather than a second pass over the whole set.
       if (sr.rounds > 0) {

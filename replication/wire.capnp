@@ -294,8 +294,8 @@ enum SetReconStatus {
   ok @0;         # state holds the sender's elements whose id is in ids, and the set's context
   undecoded @1;  # the difference did not decode: ask again with a bigger table
   absent @2;     # the sender holds no record of the key
-  tooBig @3;     # (version 11) the differing elements' records pass the sender's message budget
-                 # (max_message_bytes, 1 MiB): fetch the elements in pages instead
+  tooBig @3;     # (version 11) the differing elements' records pass the sender's answer limit
+                 # (set_recon_max_answer_bytes, 16 MiB): fetch the elements in pages instead
 }
 
 # Responder -> requester (session != 0: the answer to that session's SetReconRequest), or the

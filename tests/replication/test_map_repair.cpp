@@ -324,14 +324,14 @@ uint64_t largest_repair_message(simulation& s) {
 
 TEST_CASE("map repair: a map of a few big fields that differs in several is repaired in pages, never whole") {
   // Five fields of 2,000 members (~50 KB of records, ~105 KB in a message each), a page of 50 KB,
-  // a message budget of 150 KB: the map travels in pages by its bytes though it has far fewer
+  // answers of at most 150 KB: the map travels in pages by its bytes though it has far fewer
   // than set_recon_min_elements fields. Four fields differ, ~200 KB of records together: the
   // table answer says too_big and the fields come a page (one field) at a time.
   uint64_t seed = test::seed_for("map repair big fields");
   INFO("RUMOR_SEED=" << seed);
   auto cfg = sim_config::quick_probes(2);
   cfg.replica.set_recon_page_bytes = 50'000;
-  cfg.replica.max_message_bytes = 150'000;
+  cfg.replica.set_recon_max_answer_bytes = 150'000;
   simulation s(seed, cfg);
   s.start_all();
   s.run_for(2'000);
@@ -385,7 +385,7 @@ TEST_CASE("map repair: a replica holding a small version of a map, or none, gets
   INFO("RUMOR_SEED=" << seed);
   auto cfg = sim_config::quick_probes(2);
   cfg.replica.set_recon_page_bytes = 50'000;
-  cfg.replica.max_message_bytes = 150'000;
+  cfg.replica.set_recon_max_answer_bytes = 150'000;
   simulation s(seed, cfg);
   s.start_all();
   s.run_for(2'000);
