@@ -537,9 +537,9 @@ void replica::join_element_answer(node_id from, const set_recon_answer& a, uint6
     }
     case set_recon_status::too_big: {
       // The elements that differ pass set_recon_max_answer_bytes in all: fetched in pages, as a
-      // table that does not decode is. After a round of pages we hold everything the responder held, so what still
-      // differs is ours: the session ends unfinished (its joins stand), and the responder's own
-      // anti-entropy fetches ours, rather than a second pass over the whole set.
+      // table that does not decode is. After a round of pages we hold everything the responder
+      // held, so what still differs is ours: the session ends unfinished (its joins stand), and
+      // the responder's own anti-entropy fetches ours, rather than a second pass over the set.
       if (sr.rounds > 0) {
         repairs_.erase(it);
         return;
