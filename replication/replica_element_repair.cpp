@@ -98,11 +98,9 @@ result<set_meta> meta_of(const std::string& raw) {
 }  // namespace
 
 bool replica::compare_by_elements(const std::string& skey, recon_session& s) {
-  auto p = parse_storage_key(skey);
-  if (!p || (p->type != crdt::type_tag::or_set && p->type != crdt::type_tag::or_map)) return false;
   auto raw = read_raw(skey);
   if (!raw || !*raw) return false;
-  auto paged = in_pages(skey, **raw);
+  auto paged = in_pages(skey, **raw);  // false for anything but a set or map stored decomposed
   if (!paged || !*paged) return false;
   s.sets.emplace(skey, set_repair{iblt_cells_for(first_set_pairs), {}, {}});
   return true;
