@@ -193,7 +193,7 @@ result<std::optional<std::string>> replica::elements_state(const std::string& sk
   return out{encode_stored(kv, crdt::encode(crdt::value{K::window(std::move(chosen), std::move(ctx), 0)}))};
 }
 
-bool replica::element_choice::chooses(std::string_view member_key) const {
+bool detail::element_choice::chooses(std::string_view member_key) const {
   if (page) return member_key > after && (!last || member_key <= *last);
   return ids && ids->count(set_records::element_id(member_key));
 }

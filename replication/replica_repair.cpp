@@ -464,12 +464,11 @@ std::optional<std::string> replica::retire_dead(const std::string& skey, const v
     bool some_dead = false;
     for (const auto& [origin, seq] : h->kv.entries())
       if (seq != 0 && seq <= peer_vv.get(origin)) some_dead = true;
-    if (!some_dead) {
-      if (h->kv.leq(peer_vv)) return std::nullopt;
-      auto now = sendable(skey);
-      if (!now) return std::nullopt;
-      return std::move(*now);
-    }
+    if (some_dead && !retire_dead_elements(skey, **raw, peer_vv)) return std::nullopt;
+    if (h->kv.leq(peer_vv)) return std::nullopt;  // it has every update of the key: nothing to send
+    auto now = sendable(skey);
+    if (!now) return std::nullopt;
+    return std::move(*now);
   }
   auto old = load(skey);
   if (!old || !*old) return std::nullopt;
@@ -486,6 +485,44 @@ std::optional<std::string> replica::retire_dead(const std::string& skey, const v
   auto now = sendable(skey);
   if (!now) return std::nullopt;
   return std::move(*now);
+}
+
+bool replica::retire_dead_elements(const std::string& skey, const std::string& raw, const version_vector& peer_vv) {
+  // The dots of the header's context that can be dead: those of the origins whose updates in the
+  // key vector the peer had all applied. The window reads the elements holding any of them.
+  auto reach = [&](const crdt::dot_context& ctx, const version_vector& kv) {
+    auto dead_origin = [&](node_id o) {
+      uint64_t seq = kv.get(o);
+      return seq != 0 && seq <= peer_vv.get(o);
+    };
+    version_vector vv;
+    std::vector<crdt::dot> cloud;
+    for (const auto& [o, c] : ctx.compact_part().entries())
+      if (dead_origin(o)) vv.set(o, c);
+    for (const crdt::dot& d : ctx.cloud())
+      if (dead_origin(d.node)) cloud.push_back(d);
+    return crdt::dot_context::from_parts(std::move(vv), std::move(cloud));
+  };
+  const std::vector<std::string> none;
+  set_diff diff;
+  if (map_records::is_header(raw)) {
+    auto w = load_map(skey, raw, &none);
+    if (!w || !load_map_dots(*w, reach(w->map.context(), w->kv))) return false;
+    auto dead = dead_dots(crdt::value{w->map}, w->kv, peer_vv, nullptr);
+    if (dead.empty()) return true;
+    w->map.join(crdt::or_map{crdt::or_map::store_type{}, crdt::dot_context::of(dead)});
+    diff = write_map(skey, *w, w->kv);
+  } else {
+    auto w = load_set(skey, raw, &none);
+    if (!w || !load_set_dots(*w, reach(w->set.context(), w->kv))) return false;
+    auto dead = dead_dots(crdt::value{w->set}, w->kv, peer_vv, nullptr);
+    if (dead.empty()) return true;
+    w->set.join(crdt::or_set{crdt::or_set::store_type{}, crdt::dot_context::of(dead)});
+    diff = write_set(skey, *w, w->kv);
+  }
+  ++stats_.stale_states;
+  if (auto p = parse_storage_key(skey)) ready_.changes.push_back(change{std::string(p->user_key), p->type, 0, std::move(diff)});
+  return true;
 }
 
 void replica::finish_repair(recon_session& s) {

@@ -131,8 +131,10 @@ class simulation {
   }
   // Messages from `from` to `to` (one way) are dropped until heal() or unblock().
   void block(size_t from, size_t to) { blocked_.insert({from, to}); }
-  // Every message of kind `kind` (replication::kind_name) sent to node `to` is lost from now on.
+  // Every message of kind `kind` (replication::kind_name) sent to node `to` is lost from now on,
+  // until keep_kind(to, kind).
   void drop_kind(size_t to, std::string kind) { dropped_kinds_.insert({to, std::move(kind)}); }
+  void keep_kind(size_t to, const std::string& kind) { dropped_kinds_.erase({to, kind}); }
   void unblock(size_t from, size_t to) { blocked_.erase({from, to}); }
   // True iff node i holds a batch not yet committed.
   bool has_uncommitted(size_t i) const { return !nodes_[i].uncommitted.empty(); }

@@ -261,6 +261,53 @@ TEST_CASE("map repair: a map deleted on one side while fields are written on the
   CHECK(s.messages_of("set_recon_request") >= 1);
 }
 
+TEST_CASE("map repair: a node holding a big map the cluster collected drops the dead fields only, by a window") {
+  // As the set's case (test_set_repair.cpp): node 2, cut off since it started, holds the map from
+  // before its deletion, adds fields of its own and adds to an old counter field. Its full transfer
+  // retires the map: node 0's dots are dead (the peer had applied all its updates), and are dropped
+  // through a window onto the fields holding them; the old counter keeps node 2's addition only.
+  uint64_t seed = test::seed_for("map retire window");
+  INFO("RUMOR_SEED=" << seed);
+  auto cfg = sim_config::quick_probes(2);
+  simulation s(seed, cfg);
+  s.start_all();
+  s.run_for(2'000);
+  for (int i = 0; i < 300; ++i) add(s, 0, name(i), i + 1);
+  REQUIRE(s.run_until([&] { return s.converged() && same_big_map(s); }, 60'000));
+  const std::string skey = storage_key("big", crdt::type_tag::or_map);
+  auto before_delete = s.dump(s.at(0));
+  REQUIRE(before_delete.count(skey) == 1);
+  s.update(1, "big", crdt::type_tag::or_map, ops::remove_key(), consistency::local, 5'000, nullptr);
+  REQUIRE(s.run_until([&] { return header_at(s, 0).empty() && header_at(s, 1).empty(); }, 30'000));
+
+  size_t late = s.add_node();
+  s.partition({{late}});
+  s.at(late).rep->receive(s.at(0).rep->id(), state_push{0, {key_state{skey, before_delete.at(skey)}}, {}, {}}, s.now());
+  s.run_for(100);
+  REQUIRE(count_at(s, late) == 300);
+  add(s, late, name(5), 1'000);
+  for (int i = 0; i < 300; ++i) assign(s, late, "new-" + std::to_string(i), "n");
+  s.run_for(500);
+  REQUIRE(count_at(s, late) == 600);
+  REQUIRE(counter_at(s, late, name(5)) == 1'006);
+
+  // Node 2 answers no reconciliation until it has bootstrapped (see the set's case).
+  s.drop_kind(late, "recon_request");
+  s.heal();
+  REQUIRE(s.run_until([&] { return s.all_bootstrapped(); }, 30'000));
+  CHECK(s.at(late).rep->stats().stale_states == 1);
+  CHECK(count_at(s, late) == 301);
+  s.keep_kind(late, "recon_request");
+  REQUIRE(s.run_until([&] { return s.converged(); }, 60'000));
+  for (size_t i = 0; i < 3; ++i) {
+    INFO("node " << i);
+    CHECK(count_at(s, i) == 301);
+    CHECK(counter_at(s, i, name(5)) == 1'000);
+    CHECK_FALSE(counter_at(s, i, name(4)));
+    CHECK(register_at(s, i, "new-299") == "n");
+  }
+}
+
 TEST_CASE("map transfer: a map of a few big fields travels in pages too, not as one record") {
   // Fewer fields than set_recon_min_elements, but a whole record past a page: a full transfer
   // sends its header and the fields in pages, so no frame has to hold the whole map.

@@ -186,6 +186,65 @@ TEST_CASE("set repair: a set deleted on one side while elements are added on the
   CHECK(s.messages_of("set_recon_request") >= 1);
 }
 
+TEST_CASE("set repair: a node holding a big set the cluster collected drops the dead elements only, by a window") {
+  // A node that never heard of the deletion holds the set live: node 2, cut off since it started,
+  // is handed a state of the set from before it (as a message still in flight would), then adds
+  // members of its own, one of them an old member again. When it joins, the peer's full transfer
+  // does not carry the set (collected there), so node 2 retires it (retire_dead): the dots of
+  // node 0, every update of which the peer had applied, are dead. They are dropped through a
+  // window onto the elements that hold node-0 dots; node 2's own elements stay, and the old
+  // member re-added here keeps node 2's dot.
+  uint64_t seed = test::seed_for("set retire window");
+  INFO("RUMOR_SEED=" << seed);
+  auto cfg = sim_config::quick_probes(2);
+  simulation s(seed, cfg);
+  s.start_all();
+  s.run_for(2'000);
+  std::vector<std::string> old;
+  for (int i = 0; i < 300; ++i) old.push_back("old-" + std::to_string(i));
+  s.update(0, "k", crdt::type_tag::or_set, ops::set_add(old), consistency::local, 5'000, nullptr, &old);
+  REQUIRE(s.run_until([&] { return s.converged() && !header_at(s, 1, "k").empty(); }, 60'000));
+  const std::string skey = storage_key("k", crdt::type_tag::or_set);
+  auto before_delete = s.dump(s.at(0));
+  REQUIRE(before_delete.count(skey) == 1);
+  s.update(1, "k", crdt::type_tag::or_set, ops::remove_key(), consistency::local, 5'000, nullptr);
+  REQUIRE(s.run_until([&] { return header_at(s, 0, "k").empty() && header_at(s, 1, "k").empty(); }, 30'000));
+  REQUIRE(s.at(0).rep->stats().tombstones_collected == 1);
+
+  size_t late = s.add_node();
+  s.partition({{late}});
+  s.at(late).rep->receive(s.at(0).rep->id(), state_push{0, {key_state{skey, before_delete.at(skey)}}, {}, {}}, s.now());
+  s.run_for(100);
+  REQUIRE(set_records::decode_header(header_at(s, late, "k"))->count == 300);
+  std::vector<std::string> mine{"old-5"};
+  for (int i = 0; i < 300; ++i) mine.push_back("new-" + std::to_string(i));
+  s.update(late, "k", crdt::type_tag::or_set, ops::set_add(mine), consistency::local, 5'000, nullptr, &mine);
+  s.run_for(500);
+  REQUIRE(set_records::decode_header(header_at(s, late, "k"))->count == 600);
+
+  // Node 2 answers no reconciliation until it has bootstrapped, so that the others do not fetch
+  // its set first (killing the dead dots on their side, and sending back a context that drops
+  // them): its own full transfer retires them. Its set then reaches them by their repairs (its
+  // log, truncated while it was alone, no longer holds its update).
+  s.drop_kind(late, "recon_request");
+  s.heal();
+  REQUIRE(s.run_until([&] { return s.all_bootstrapped(); }, 30'000));
+  CHECK(s.at(late).rep->stats().stale_states == 1);
+  CHECK(set_records::decode_header(header_at(s, late, "k"))->count == 301);
+  s.keep_kind(late, "recon_request");
+  REQUIRE(s.run_until([&] { return s.converged(); }, 60'000));
+  s.run_for(1'000);
+  for (size_t i = 0; i < 3; ++i) {
+    INFO("node " << i);
+    CHECK(set_records::decode_header(header_at(s, i, "k"))->count == 301);
+    CHECK(holds(s, i, "k", "old-5"));
+    CHECK(holds(s, i, "k", "new-0"));
+    CHECK(holds(s, i, "k", "new-299"));
+    CHECK_FALSE(holds(s, i, "k", "old-4"));
+    CHECK_FALSE(holds(s, i, "k", "old-299"));
+  }
+}
+
 TEST_CASE("set transfer: a wiped node bootstraps a big set in pages, not as one record, with updates meanwhile") {
   uint64_t seed = test::seed_for("set transfer pages");
   INFO("RUMOR_SEED=" << seed);
