@@ -428,10 +428,12 @@ void handle_update(self_ptr self, const client::request& req, reply_to& to, cons
   auto plan = plan_update(u, delete_type);
   if (!plan) return respond(st, to, error_response(req.id, plan.err()));
   uint64_t rid = st.next_request++;
+  const bool reply_value = plan->response.update_value;  // the response is moved into the call
   st.calls.emplace(rid, waiting_call{req.id, u.key, std::move(to), st.burst_time ? st.burst_time->steady_us : steady_us(),
                                      std::move(plan->response)});
   st.rep->update(rid, u.key, plan->key_type, plan->mutate, to_replication(req.level), req.timeout_ms,
-                 st.burst_time ? st.burst_time->wall_ms : now_ms(st), plan->touches ? &*plan->touches : nullptr);
+                 st.burst_time ? st.burst_time->wall_ms : now_ms(st), plan->touches ? &*plan->touches : nullptr,
+                 reply_value);
 }
 
 // Handles one request of `session`; its response goes to `to`, a watch's events to `on_event`.

@@ -285,7 +285,8 @@ ready replica::take_ready() {
 // local operations
 
 void replica::update(uint64_t request, std::string_view key, crdt::type_tag type, const mutator& fn,
-                     consistency c, uint64_t timeout_ms, uint64_t now_ms, const std::vector<std::string>* touches) {
+                     consistency c, uint64_t timeout_ms, uint64_t now_ms, const std::vector<std::string>* touches,
+                     bool reply_value) {
   now_ms_ = now_ms;
   auto fail = [&](error e, std::vector<crdt::value> current = {}) {
     reply_now(reply{request, std::move(e), nullptr, std::move(current)});
@@ -338,8 +339,14 @@ void replica::update(uint64_t request, std::string_view key, crdt::type_tag type
     current = crdt::value{std::move(mwin->map)};
     kv = mwin->kv;
   } else if (old) {
-    auto decoded = decode_record(*old);
-    if (!decoded) return fail(error{errc::corrupt, "stored value of '" + std::string(key) + "': " + decoded.err().message});
+    // A text last written here is still decoded (replica_texts.cpp); anything else is decoded.
+    std::optional<loaded> decoded;
+    if (type == crdt::type_tag::text) decoded = take_decoded(skey, *old);
+    if (!decoded) {
+      auto d = decode_record(*old);
+      if (!d) return fail(error{errc::corrupt, "stored value of '" + std::string(key) + "': " + d.err().message});
+      decoded = std::move(*d);
+    }
     current = std::move(decoded->value);
     kv = std::move(decoded->kv);
   }
@@ -375,6 +382,15 @@ void replica::update(uint64_t request, std::string_view key, crdt::type_tag type
     diff = write_map(skey, *mwin, kv);
   } else {
     encoded = write_value(skey, current, kv, old, was_empty);
+  }
+  if (type == crdt::type_tag::text) {
+    if (reply_value) {
+      keep_decoded(skey, current, kv);
+    } else {
+      keep_decoded(skey, std::move(current), kv);
+      current = crdt::value::empty_of(type);
+      encoded.clear();
+    }
   }
   cur_.append_delta(self_, seq, encode_log_record(rec));
   delta_entry entry{self_, seq, std::move(rec)};

@@ -16,6 +16,7 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <list>
 #include <map>
 #include <memory>
 #include <optional>
@@ -68,9 +69,12 @@ class replica {
   // members or fields, not to the whole (set_records.hpp, map_records.hpp), and the reply's value
   // is a window onto it (or_set::window, or_map::window: its size() is the whole's). Without it the
   // whole value is loaded.
+  // `reply_value` false: the caller does not read the reply's update_ok.value (it learns what the
+  // update did from its mutator), which is then left the bottom value of the type where that
+  // saves a copy — a text's decoded state stays in this replica's working set instead.
   void update(uint64_t request, std::string_view key, crdt::type_tag type, const mutator& fn,
               consistency c, uint64_t timeout_ms, uint64_t now_ms,
-              const std::vector<std::string>* touches = nullptr);
+              const std::vector<std::string>* touches = nullptr, bool reply_value = true);
   // `view`: when the key holds only a non-empty or_set, the reply carries that view of it in
   // `set`, read from the set's records without reading the whole set; when it holds only a
   // non-empty decomposed or_map, the reply's value is a window onto the fields the view reads;
@@ -215,6 +219,28 @@ class replica {
   // read the state; our dots that it shows the sender has seen, and that the state lacks, are dead
   // too (PROTOCOL.md, "Key deletion").
   bool join_state(const key_state& s, const version_vector* sender_vv = nullptr);
+
+  // ---- texts kept decoded between writes (replica_texts.cpp) ----
+  // The decoded text whose stored record is `record` (read_raw of `skey`), taken out of the
+  // working set; nullopt when it holds none for these bytes (checked by their hash, so a write
+  // that bypassed keep_decoded is never mistaken for the cached state). loaded.record is empty.
+  std::optional<loaded> take_decoded(const std::string& skey, const std::string& record);
+  // load() for a text: the working set's decoded state if it matches the stored record.
+  result<std::optional<loaded>> load_text(const std::string& skey);
+  // Keeps `v` (a text just written as the value of `skey`, key vector `kv`) decoded for the next
+  // write; evicts the least recently kept texts past config.text_cache_bytes.
+  void keep_decoded(const std::string& skey, crdt::value v, version_vector kv);
+  void forget_decoded(const std::string& skey);
+  struct decoded_text {
+    crdt::value value;
+    version_vector kv;
+    uint64_t record_hash = 0;  // bucket_digests::value_hash of the record it was written as
+    size_t bytes = 0;          // memory_bytes() when kept
+    std::list<std::string>::iterator lru;
+  };
+  std::unordered_map<std::string, decoded_text> texts_;
+  std::list<std::string> texts_lru_;  // least recently kept first
+  size_t texts_bytes_ = 0;
 
   // ---- or_sets stored decomposed (replica_sets.cpp, set_records.hpp) ----
   // Element and dot index records go through their own uncommitted overlay (dirty_meta_), as

@@ -112,7 +112,7 @@ bool replica::apply(const delta_entry& e, node_id from, uint64_t now_ms) {
     }
     diff = std::move(*d);
   } else {
-    auto old = load(skey);
+    auto old = r.type == crdt::type_tag::text ? load_text(skey) : load(skey);
     if (!old) {
       if (old.err().code == errc::corrupt) ++stats_.bad_deltas;
       return false;  // store read error: leave the gap, anti-entropy retries
@@ -130,6 +130,7 @@ bool replica::apply(const delta_entry& e, node_id from, uint64_t now_ms) {
     kv.merge(r.deps);
     kv.raise(e.origin, e.seq);
     write_value(skey, v, kv, std::move(old_record), was_empty);
+    if (r.type == crdt::type_tag::text) keep_decoded(skey, std::move(v), std::move(kv));
   }
   vv_.set(e.origin, e.seq);
   vv_dirty_ = true;

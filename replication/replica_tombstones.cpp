@@ -88,6 +88,7 @@ void replica::collect_tombstones(const version_vector& stable_everywhere) {
     // Until the erase commits, reads must not see the stored tombstone (a write based on it would
     // skip the t/ marker and remove its hash from the digest twice).
     erased_[skey] = next_batch_id_;
+    forget_decoded(skey);
     batch_keys_.push_back(skey);
     ++stats_.tombstones_collected;
   }

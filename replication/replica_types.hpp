@@ -89,6 +89,10 @@ struct replica_config {
   // the responder's own anti-entropy. A quarter of the 64 MiB frame limit: far past a message
   // budget, since after a round of pages a too_big answer ends the session unfinished.
   size_t set_recon_max_answer_bytes = 16 << 20;
+  // Texts are kept decoded in memory between their writes, up to this many bytes of decoded
+  // structure (crdt::text::memory_bytes; least recently written out first), so that a splice or
+  // a remote text delta does not decode the whole stored text again (replica_texts.cpp). 0: off.
+  size_t text_cache_bytes = 64 << 20;
   uint64_t recon_timeout_ms = 10'000;     // a repair session without progress is abandoned
   uint64_t max_drift_ms = 60'000;         // HLC: refuse to follow a peer clock further ahead
   // Collect deletion tombstones once causally stable: this node has joined, every voting member has

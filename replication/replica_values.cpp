@@ -233,6 +233,7 @@ std::string replica::write_value(const std::string& skey, const crdt::value& v, 
 
 void replica::put_record(const std::string& skey, std::string record, const std::optional<std::string>& old_record,
                          bool old_held_nothing, bool empty) {
+  if (!texts_.empty()) forget_decoded(skey);  // a writer that keeps its text keeps it again after
   if (!old_record) ++value_records_;
   std::optional<uint64_t> old_hash;
   if (old_record) old_hash = bucket_digests::value_hash(*old_record);

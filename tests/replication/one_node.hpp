@@ -25,9 +25,11 @@ struct one_node {
   std::vector<outgoing> messages;
   std::vector<change> changes;  // every change taken out, in order
 
+  replica_config config;  // what restart() builds the replica with
+
   one_node() { restart(); }
   void restart() {
-    rep = std::make_unique<replica>(store, "127.0.0.1:7000", replica_config{}, 42);
+    rep = std::make_unique<replica>(store, "127.0.0.1:7000", config, 42);
     REQUIRE(rep->load(now));
     rep->start({}, now);
     commit(rep->take_ready());

@@ -142,13 +142,15 @@ class simulation {
   uint64_t next_request() { return ++request_; }
 
   // `touches`: replica::update's (the members an or_set update reads or changes; null: whole set).
+  // `reply_value`: replica::update's (false: the reply's value may be left out).
   void update(size_t i, const std::string& key, crdt::type_tag type, const mutator& fn, consistency c,
-              uint64_t timeout_ms, reply_fn done, const std::vector<std::string>* touches = nullptr) {
+              uint64_t timeout_ms, reply_fn done, const std::vector<std::string>* touches = nullptr,
+              bool reply_value = true) {
     node& n = nodes_[i];
     if (!n.up) return;
     uint64_t req = next_request();
     n.callbacks[req] = std::move(done);
-    n.rep->update(req, key, type, fn, c, timeout_ms, now_, touches);
+    n.rep->update(req, key, type, fn, c, timeout_ms, now_, touches, reply_value);
     process(i);
   }
 

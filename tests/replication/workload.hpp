@@ -134,7 +134,8 @@ inline workload_result run_workload(uint64_t seed, const workload_options& opt =
                },
                consistency::local, 5'000, [&text_acked, ins](const reply& r) {
                  if (r.result) text_acked.insert(ins.begin(), ins.end());
-               });
+               },
+               nullptr, text_next % 2 == 0);  // half without the value in the reply, as the node runtime asks
     }
     if (opt.maps && map_rng() % 2 == 0) {
       size_t mat = up[map_rng() % up.size()];
