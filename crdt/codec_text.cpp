@@ -22,9 +22,13 @@ struct node_table {
   uint64_t of(node_id n) const { return index.at(n); }
 };
 
-// The right origin of the run of `runs` holding item `d`, if one does.
-const text_run* holder(const std::map<dot, size_t>& starts, const std::vector<text_run>& runs, const dot& d) {
-  auto it = starts.upper_bound(d);
+// The first ids of `runs` with their indexes, sorted by id (one allocation, not a tree).
+using run_starts = std::vector<std::pair<dot, size_t>>;
+
+// The run of `runs` holding item `d`, if one does.
+const text_run* holder(const run_starts& starts, const std::vector<text_run>& runs, const dot& d) {
+  auto it = std::upper_bound(starts.begin(), starts.end(), d,
+                             [](const dot& x, const std::pair<dot, size_t>& s) { return x < s.first; });
   if (it == starts.begin()) return nullptr;
   const text_run& r = runs[std::prev(it)->second];
   if (r.id.node != d.node || d.counter - r.id.counter >= r.length) return nullptr;
@@ -33,8 +37,10 @@ const text_run* holder(const std::map<dot, size_t>& starts, const std::vector<te
 
 void put_runs(std::string& out, const std::vector<text_run>& runs, const node_table& nt) {
   put_varint(out, runs.size());
-  std::map<dot, size_t> starts;
-  for (size_t i = 0; i < runs.size(); ++i) starts.emplace(runs[i].id, i);
+  run_starts starts;
+  starts.reserve(runs.size());
+  for (size_t i = 0; i < runs.size(); ++i) starts.emplace_back(runs[i].id, i);
+  std::sort(starts.begin(), starts.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
   uint64_t prev_end = 0;
   for (size_t i = 0; i < runs.size(); ++i) {
     const text_run& r = runs[i];
