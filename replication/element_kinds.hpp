@@ -47,6 +47,8 @@ struct replica::set_elements {
                                   const std::vector<std::string>* names) {
     return r.load_set(skey, raw, names);
   }
+  // Adds to `w` the elements holding dots of `ctx` (load_set_dots).
+  static status load_dots(const replica& r, window_type& w, const crdt::dot_context& ctx) { return r.load_set_dots(w, ctx); }
   static set_diff write(replica& r, const std::string& skey, const window_type& w, const version_vector& kv) {
     return r.write_set(skey, w, kv);
   }
@@ -96,6 +98,7 @@ struct replica::map_elements {
                                   const std::vector<std::string>* names) {
     return r.load_map(skey, raw, names);
   }
+  static status load_dots(const replica& r, window_type& w, const crdt::dot_context& ctx) { return r.load_map_dots(w, ctx); }
   static set_diff write(replica& r, const std::string& skey, const window_type& w, const version_vector& kv) {
     return r.write_map(skey, w, kv);
   }

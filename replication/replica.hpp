@@ -486,6 +486,7 @@ class replica {
   // through a window onto the elements that hold dots of the origins whose updates in the key
   // vector the peer had all applied; elements of other origins are not read. Returns false on a
   // store error or a corrupt record (nothing is written then).
+  template <class K>
   bool retire_dead_elements(const std::string& skey, const std::string& raw, const version_vector& peer_vv);
   // Full transfer: retires (retire_dead) our keys in `range`, stored or uncommitted, other than
   // `carried` — the responder of a repair whose vector was `peer_vv` streamed that range without them.

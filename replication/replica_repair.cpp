@@ -33,6 +33,7 @@
 
 #include <algorithm>
 
+#include "replication/element_kinds.hpp"
 #include "replication/replica_internal.hpp"
 #include "replication/storage_key.hpp"
 #include "replication/map_records.hpp"
@@ -464,7 +465,9 @@ std::optional<std::string> replica::retire_dead(const std::string& skey, const v
     bool some_dead = false;
     for (const auto& [origin, seq] : h->kv.entries())
       if (seq != 0 && seq <= peer_vv.get(origin)) some_dead = true;
-    if (some_dead && !retire_dead_elements(skey, **raw, peer_vv)) return std::nullopt;
+    if (some_dead && !(map_records::is_header(**raw) ? retire_dead_elements<map_elements>(skey, **raw, peer_vv)
+                                                     : retire_dead_elements<set_elements>(skey, **raw, peer_vv)))
+      return std::nullopt;
     if (h->kv.leq(peer_vv)) return std::nullopt;  // it has every update of the key: nothing to send
     auto now = sendable(skey);
     if (!now) return std::nullopt;
@@ -487,39 +490,30 @@ std::optional<std::string> replica::retire_dead(const std::string& skey, const v
   return std::move(*now);
 }
 
+template <class K>
 bool replica::retire_dead_elements(const std::string& skey, const std::string& raw, const version_vector& peer_vv) {
+  const std::vector<std::string> none;
+  auto w = K::load(*this, skey, raw, &none);
+  if (!w) return false;
+  typename K::value_type& v = K::value(*w);
   // The dots of the header's context that can be dead: those of the origins whose updates in the
   // key vector the peer had all applied. The window reads the elements holding any of them.
-  auto reach = [&](const crdt::dot_context& ctx, const version_vector& kv) {
-    auto dead_origin = [&](node_id o) {
-      uint64_t seq = kv.get(o);
-      return seq != 0 && seq <= peer_vv.get(o);
-    };
-    version_vector vv;
-    std::vector<crdt::dot> cloud;
-    for (const auto& [o, c] : ctx.compact_part().entries())
-      if (dead_origin(o)) vv.set(o, c);
-    for (const crdt::dot& d : ctx.cloud())
-      if (dead_origin(d.node)) cloud.push_back(d);
-    return crdt::dot_context::from_parts(std::move(vv), std::move(cloud));
+  auto dead_origin = [&](node_id o) {
+    uint64_t seq = w->kv.get(o);
+    return seq != 0 && seq <= peer_vv.get(o);
   };
-  const std::vector<std::string> none;
-  set_diff diff;
-  if (map_records::is_header(raw)) {
-    auto w = load_map(skey, raw, &none);
-    if (!w || !load_map_dots(*w, reach(w->map.context(), w->kv))) return false;
-    auto dead = dead_dots(crdt::value{w->map}, w->kv, peer_vv, nullptr);
-    if (dead.empty()) return true;
-    w->map.join(crdt::or_map{crdt::or_map::store_type{}, crdt::dot_context::of(dead)});
-    diff = write_map(skey, *w, w->kv);
-  } else {
-    auto w = load_set(skey, raw, &none);
-    if (!w || !load_set_dots(*w, reach(w->set.context(), w->kv))) return false;
-    auto dead = dead_dots(crdt::value{w->set}, w->kv, peer_vv, nullptr);
-    if (dead.empty()) return true;
-    w->set.join(crdt::or_set{crdt::or_set::store_type{}, crdt::dot_context::of(dead)});
-    diff = write_set(skey, *w, w->kv);
-  }
+  version_vector reach_vv;
+  std::vector<crdt::dot> reach_cloud;
+  for (const auto& [o, c] : v.context().compact_part().entries())
+    if (dead_origin(o)) reach_vv.set(o, c);
+  for (const crdt::dot& d : v.context().cloud())
+    if (dead_origin(d.node)) reach_cloud.push_back(d);
+  auto reach = crdt::dot_context::from_parts(std::move(reach_vv), std::move(reach_cloud));
+  if (!K::load_dots(*this, *w, reach)) return false;
+  auto dead = dead_dots(crdt::value{v}, w->kv, peer_vv, nullptr);
+  if (dead.empty()) return true;
+  v.join(typename K::value_type{typename K::value_type::store_type{}, crdt::dot_context::of(dead)});
+  set_diff diff = K::write(*this, skey, *w, w->kv);
   ++stats_.stale_states;
   if (auto p = parse_storage_key(skey)) ready_.changes.push_back(change{std::string(p->user_key), p->type, 0, std::move(diff)});
   return true;
