@@ -501,6 +501,7 @@ void replica::receive(node_id from, const message& m, uint64_t now_ms) {
             // The sender holds what it pushes: remember it, so we never push it back.
             if (known.get(e.origin) + 1 == e.seq) known.set(e.origin, e.seq);
           }
+          flush_text_writes();
           if (msg.want_ack) send(from, push_ack{vv_});
         } else if constexpr (std::is_same_v<M, push_ack>) {
           peer_vv_[from].merge(msg.applied);

@@ -231,6 +231,16 @@ class replica {
   // write; evicts the least recently kept texts past config.text_cache_bytes.
   void keep_decoded(const std::string& skey, crdt::value v, version_vector kv);
   void forget_decoded(const std::string& skey);
+  // Remote text deltas joined by apply() but not yet written: one write per key per message.
+  struct pending_text {
+    crdt::value value;
+    version_vector kv;
+    std::optional<std::string> old_record;  // the record the first delta found (nullopt: none)
+    bool was_empty = true;
+  };
+  std::map<std::string, pending_text> text_writes_;
+  // Writes (and keeps decoded) every text of text_writes_. Called after each message's deltas.
+  void flush_text_writes();
   struct decoded_text {
     crdt::value value;
     version_vector kv;

@@ -7,7 +7,10 @@
 //   pulled again by anti-entropy), and applying the next one drains what the gap held back.
 //   Nothing is applied before the replica is bootstrapped (a full copy of a peer's state).
 // - apply() joins one delta into its key's value and puts the value, the delta-log record and the
-//   vector advance into the open batch; false (the gap stays) on a bad delta or a read error.
+//   vector advance into the open batch; false (the gap stays) on a bad delta or a read error. A
+//   text delta is joined into the text kept decoded (replica_texts.cpp) and its value written by
+//   flush_text_writes(), which every caller of offer() calls after the message's deltas: one
+//   encode of a text per message, not per delta. Nothing reads the key in between.
 // - flush_push() (at push_now(), once per burst of inputs, and each tick) sends the new deltas
 //   (to_push_) to this node's children in each delta's origin's push tree (push_tree.hpp; with
 //   tree_push off, to `fanout` random live peers), one push per peer for the burst, never to the
@@ -111,8 +114,31 @@ bool replica::apply(const delta_entry& e, node_id from, uint64_t now_ms) {
       return false;
     }
     diff = std::move(*d);
+  } else if (r.type == crdt::type_tag::text) {
+    // Joined into the text kept decoded; written once for all of a message's deltas of the key
+    // (flush_text_writes, after the message's deltas), not re-encoded per delta.
+    auto it = text_writes_.find(skey);
+    if (it == text_writes_.end()) {
+      auto old = load_text(skey);
+      if (!old) {
+        if (old.err().code == errc::corrupt) ++stats_.bad_deltas;
+        return false;
+      }
+      pending_text p;
+      p.value = crdt::value::empty_of(r.type);
+      if (*old) {
+        p.value = std::move((*old)->value);
+        p.kv = std::move((*old)->kv);
+        p.old_record = std::move((*old)->record);
+      }
+      p.was_empty = !*old || p.value.holds_nothing();
+      it = text_writes_.emplace(skey, std::move(p)).first;
+    }
+    (void)it->second.value.join(*delta);
+    it->second.kv.merge(r.deps);
+    it->second.kv.raise(e.origin, e.seq);
   } else {
-    auto old = r.type == crdt::type_tag::text ? load_text(skey) : load(skey);
+    auto old = load(skey);
     if (!old) {
       if (old.err().code == errc::corrupt) ++stats_.bad_deltas;
       return false;  // store read error: leave the gap, anti-entropy retries
@@ -130,7 +156,6 @@ bool replica::apply(const delta_entry& e, node_id from, uint64_t now_ms) {
     kv.merge(r.deps);
     kv.raise(e.origin, e.seq);
     write_value(skey, v, kv, std::move(old_record), was_empty);
-    if (r.type == crdt::type_tag::text) keep_decoded(skey, std::move(v), std::move(kv));
   }
   vv_.set(e.origin, e.seq);
   vv_dirty_ = true;
@@ -145,6 +170,14 @@ bool replica::apply(const delta_entry& e, node_id from, uint64_t now_ms) {
   ready_.changes.push_back(change{r.key, r.type, e.origin, std::move(diff)});
   to_push_.emplace_back(e, from);
   return true;
+}
+
+void replica::flush_text_writes() {
+  for (auto& [skey, p] : text_writes_) {
+    write_value(skey, p.value, p.kv, p.old_record, p.was_empty);
+    keep_decoded(skey, std::move(p.value), std::move(p.kv));
+  }
+  text_writes_.clear();
 }
 
 void replica::note_vv_history(uint64_t now_ms) {
@@ -489,6 +522,7 @@ void replica::on_sync_response(node_id from, const sync_response& r, uint64_t no
     return;
   }
   for (const auto& e : r.deltas) offer(e, from, now_ms);
+  flush_text_writes();
   if (r.more) send(from, sync_request{vv_});
   // Push-pull: send back what the responder lacks (bounded; the rest next round).
   bool more = false;

@@ -93,3 +93,37 @@ TEST_CASE("replica texts: without room to keep texts, every splice decodes the s
   tiny.restart();
   check_keeps_up(tiny);
 }
+
+TEST_CASE("replica texts: a message's text deltas are joined into the kept text and written once, in order") {
+  // Deltas of another node's splices arrive in pushes, out of order: the reorder buffer holds the
+  // later ones until the gap fills, and every delta of a message lands in the text written after it.
+  test::one_node n;
+  crdt::text origin_text;
+  const crdt::hlc_timestamp ts{uint64_t{1'700'000'000'000} << 16};
+  std::vector<delta_entry> entries;
+  version_vector deps;
+  auto splice_at_origin = [&](uint64_t pos, uint64_t del, const std::string& ins) {
+    auto d = origin_text.splice(0x77, pos, del, ins);
+    REQUIRE(d);
+    uint64_t seq = entries.size() + 1;
+    entries.push_back(delta_entry{0x77, seq, delta_record{"doc", crdt::type_tag::text, ts.bits + seq,
+                                                           crdt::encode(crdt::value{*d}), deps}});
+    deps.set(0x77, seq);
+  };
+  splice_at_origin(0, 0, "ab");
+  splice_at_origin(2, 0, "cd");
+  splice_at_origin(0, 1, "");
+  splice_at_origin(3, 0, "e");
+  n.rep->receive(0x77, push{{entries[1], entries[3]}, false}, ++n.now);  // beyond the gap: held
+  n.commit(n.rep->take_ready());
+  CHECK(n.rep->get("doc")->empty());
+  n.rep->receive(0x77, push{{entries[0], entries[2]}, false}, ++n.now);  // fills it: all four apply
+  n.commit(n.rep->take_ready());
+  CHECK(text_of(n) == origin_text.str());
+  CHECK(text_of(n) == "bcde");
+  // A local splice then starts from the text the message left.
+  splice(n, 4, 0, "!", false);
+  CHECK(text_of(n) == "bcde!");
+  n.restart();
+  CHECK(text_of(n) == "bcde!");
+}
