@@ -14,7 +14,11 @@
 // pipelined client splices (window --window) into one key of a durable node, timed (--quick: at
 // most 2,000); the node's
 // text must equal the in-process replay of the same patches. A node stores a text as one value,
-// so this figure falls as the document grows (see the closing notes).
+// kept decoded between writes but encoded again at each write, so this figure falls as the
+// document grows (see the closing notes).
+// And the same patches' deltas, as a peer's node receives them: applied by one in-process
+// replica (replication::replica over a memory store, batches committed at once) in pushes of
+// 500 deltas and in pushes of one (the first 5,000); its text must equal the replay.
 #include <zlib.h>
 
 #include <nlohmann/json.hpp>
@@ -26,6 +30,8 @@
 #include "crdt/codec.hpp"
 #include "crdt/text.hpp"
 #include "crdt/utf8.hpp"
+#include "persistence/memory_store.hpp"
+#include "replication/replica.hpp"
 
 namespace rumor::cli::bench {
 
@@ -176,6 +182,73 @@ void run_on_node(context& ctx, const trace& t, const std::string& name) {
   ctx.out.add({"text", "node_splices_per_s", ps.size() / (w.ms / 1000), "splices/s", params, "", std::nullopt});
 }
 
+// Applies the deltas `es` (of key "doc") by one in-process replica in pushes of `per`; returns
+// the seconds it took. Throws when the replica's text is not `expected`.
+double apply_in_pushes(const std::vector<replication::delta_entry>& es, size_t per, const std::string& expected) {
+  persistence::memory_store store;
+  replication::replica r(store, "127.0.0.1:1", replication::replica_config{}, 1);
+  if (!r.load(1'000)) throw std::runtime_error("in-process replica: load failed");
+  r.start({}, 1'000);
+  auto commit = [&] {
+    auto rd = r.take_ready();
+    for (auto& b : rd.batches) {
+      if (!store.commit(std::span(&b.batch, 1))) throw std::runtime_error("in-process replica: commit failed");
+      r.committed(b.id);
+    }
+    (void)r.take_ready();
+  };
+  commit();
+  double t0 = now_ms();
+  for (size_t i = 0; i < es.size(); i += per) {
+    std::vector<replication::delta_entry> part(es.begin() + i, es.begin() + std::min(es.size(), i + per));
+    r.receive(es.front().origin, replication::push{std::move(part), false}, 2'000);
+    commit();
+  }
+  double s = (now_ms() - t0) / 1000;
+  auto v = r.get("doc");
+  if (!v || v->size() != 1 || !v->front().get_if<crdt::text>() || v->front().get_if<crdt::text>()->str() != expected)
+    throw std::runtime_error("the in-process replica's text differs from the replay of the same deltas");
+  return s;
+}
+
+// The first ctx.opt.text_node_patches patches' deltas applied by a replica (see the file comment).
+void run_remote_deltas(context& ctx, const trace& t, const std::string& name) {
+  const uint64_t limit = ctx.opt.quick ? std::min<uint64_t>(ctx.opt.text_node_patches, 2'000) : ctx.opt.text_node_patches;
+  const crdt::node_id origin = 0x52554d4f52000002ull;
+  crdt::text doc;
+  std::vector<replication::delta_entry> es;
+  replication::version_vector deps;
+  const uint64_t hlc = uint64_t{1'700'000'000'000} << 16;
+  auto add = [&](const patch& p) {
+    crdt::text d = splice(doc, origin, p);
+    uint64_t seq = es.size() + 1;
+    es.push_back({origin, seq, {"doc", crdt::type_tag::text, hlc + seq, crdt::encode(crdt::value{d}), deps}});
+    deps.set(origin, seq);
+  };
+  if (limit > 0 && !t.start.empty()) add({0, 0, t.start});
+  for (const txn& x : t.txns)
+    for (const patch& p : x.patches)
+      if (es.size() < limit) add(p);
+  if (es.empty()) return;
+  ctx.progress("in-process replica: " + std::to_string(es.size()) + " deltas of " + name + " in pushes of 500, then of 1");
+  const std::string expected = doc.str();
+  double batched = apply_in_pushes(es, 500, expected);
+  std::vector<replication::delta_entry> first(es.begin(), es.begin() + std::min<size_t>(es.size(), 5'000));
+  crdt::text first_doc;
+  for (const auto& e : first) (void)first_doc.join(*crdt::decode(e.record.delta)->get_if<crdt::text>());
+  double single = apply_in_pushes(first, 1, first_doc.str());
+  auto params = [&](size_t n, size_t per, uint64_t codepoints) {
+    return std::vector<std::pair<std::string, std::string>>{
+        {"trace", name}, {"deltas", std::to_string(n)}, {"per_push", std::to_string(per)},
+        {"final_codepoints", std::to_string(codepoints)}, {"store", "memory_store, commit at once"},
+        {"content", "equals the replay"}};
+  };
+  ctx.out.add({"text", "replica_deltas_per_s", es.size() / batched, "deltas/s", params(es.size(), 500, doc.size()), "",
+               std::nullopt});
+  ctx.out.add({"text", "replica_deltas_per_s", first.size() / single, "deltas/s", params(first.size(), 1, first_doc.size()),
+               "", std::nullopt});
+}
+
 void run_sequential(context& ctx, const trace& t, const std::string& name) {
   const crdt::node_id self = 0x52554d4f52000001ull;  // 8 bytes, like a node id
   uint64_t patches = patch_count(t);
@@ -200,6 +273,7 @@ void run_sequential(context& ctx, const trace& t, const std::string& name) {
   auto back = crdt::decode(crdt::encode(crdt::value{doc}));
   if (!back || back->get_if<crdt::text>()->str() != t.end) throw std::runtime_error("the encoded state does not decode to endContent");
   run_on_node(ctx, t, name);
+  run_remote_deltas(ctx, t, name);
   std::vector<std::pair<std::string, std::string>> params = {{"trace", name}, {"patches", std::to_string(patches)},
                                                              {"final_codepoints", std::to_string(doc.size())},
                                                              {"items_with_history", std::to_string(doc.item_count())},
