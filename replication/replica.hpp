@@ -232,22 +232,11 @@ class replica {
   void keep_decoded(const std::string& skey, crdt::value v, version_vector kv);
   void forget_decoded(const std::string& skey);
   // Remote text deltas joined by apply() but not yet written: one write per key per message.
-  struct pending_text {
-    crdt::value value;
-    version_vector kv;
-    std::optional<std::string> old_record;  // the record the first delta found (nullopt: none)
-    bool was_empty = true;
-  };
+  using pending_text = detail::pending_text;
   std::map<std::string, pending_text> text_writes_;
   // Writes (and keeps decoded) every text of text_writes_. Called after each message's deltas.
   void flush_text_writes();
-  struct decoded_text {
-    crdt::value value;
-    version_vector kv;
-    uint64_t record_hash = 0;  // bucket_digests::value_hash of the record it was written as
-    size_t bytes = 0;          // memory_bytes() when kept
-    std::list<std::string>::iterator lru;
-  };
+  using decoded_text = detail::decoded_text;
   std::unordered_map<std::string, decoded_text> texts_;
   std::list<std::string> texts_lru_;  // least recently kept first
   size_t texts_bytes_ = 0;

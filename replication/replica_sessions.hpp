@@ -1,13 +1,15 @@
 #pragma once
 // replica_sessions: the work a replica (replica.hpp) holds in flight between steps — client
-// writes and reads waiting for their consistency level (replica_consistency.cpp), and repair
+// writes and reads waiting for their consistency level (replica_consistency.cpp), repair
 // sessions with the big sets and maps they compare by their elements (replica_repair.cpp,
-// replica_element_repair.cpp). Internal to the replica: its private state, in their own header
-// so that replica.hpp stays the replica's contract.
+// replica_element_repair.cpp), and the texts it keeps decoded or has yet to write
+// (replica_texts.cpp). Internal to the replica: its private state, in their own header so that
+// replica.hpp stays the replica's contract.
 //
 // Thread safety: plain values, owned by one replica.
 
 #include <cstdint>
+#include <list>
 #include <map>
 #include <memory>
 #include <optional>
@@ -83,6 +85,23 @@ struct recon_session {
   bool states_asked = false;      // recon: a state_push asking for states is unanswered
   // recon: big sets and maps compared by their elements (replica_element_repair.cpp), by storage key
   std::map<std::string, set_repair> sets;
+};
+
+// A text kept decoded after its last write (replica_texts.cpp).
+struct decoded_text {
+  crdt::value value;
+  version_vector kv;
+  uint64_t record_hash = 0;  // bucket_digests::value_hash of the record it was written as
+  size_t bytes = 0;          // memory_bytes() when kept
+  std::list<std::string>::iterator lru;
+};
+
+// Remote text deltas joined by apply() and not yet written (flush_text_writes).
+struct pending_text {
+  crdt::value value;
+  version_vector kv;
+  std::optional<std::string> old_record;  // the record the first delta found (nullopt: none)
+  bool was_empty = true;
 };
 
 }  // namespace rumor::replication::detail
