@@ -340,13 +340,8 @@ void replica::update(uint64_t request, std::string_view key, crdt::type_tag type
     kv = mwin->kv;
   } else if (old) {
     // A text last written here is still decoded (replica_texts.cpp); anything else is decoded.
-    std::optional<loaded> decoded;
-    if (type == crdt::type_tag::text) decoded = take_decoded(skey, *old);
-    if (!decoded) {
-      auto d = decode_record(*old);
-      if (!d) return fail(error{errc::corrupt, "stored value of '" + std::string(key) + "': " + d.err().message});
-      decoded = std::move(*d);
-    }
+    auto decoded = type == crdt::type_tag::text ? take_or_decode(skey, *old) : decode_record(*old);
+    if (!decoded) return fail(error{errc::corrupt, "stored value of '" + std::string(key) + "': " + decoded.err().message});
     current = std::move(decoded->value);
     kv = std::move(decoded->kv);
   }

@@ -225,6 +225,8 @@ class replica {
   // working set; nullopt when it holds none for these bytes (checked by their hash, so a write
   // that bypassed keep_decoded is never mistaken for the cached state). loaded.record is empty.
   std::optional<loaded> take_decoded(const std::string& skey, const std::string& record);
+  // take_decoded, else decode_record(record): a text's value and key vector (record left empty).
+  result<loaded> take_or_decode(const std::string& skey, const std::string& record);
   // load() for a text: the working set's decoded state if it matches the stored record.
   result<std::optional<loaded>> load_text(const std::string& skey);
   // Keeps `v` (a text just written as the value of `skey`, key vector `kv`) decoded for the next

@@ -31,18 +31,19 @@ std::optional<replica::loaded> replica::take_decoded(const std::string& skey, co
   return loaded{std::move(d.value), std::move(d.kv), {}};
 }
 
+result<replica::loaded> replica::take_or_decode(const std::string& skey, const std::string& record) {
+  if (auto kept = take_decoded(skey, record)) return std::move(*kept);
+  return decode_record(record);
+}
+
 result<std::optional<replica::loaded>> replica::load_text(const std::string& skey) {
   auto rec = read_raw(skey);
   if (!rec) return rec.err();
   if (!*rec) return std::optional<loaded>{};
-  std::optional<loaded> out = take_decoded(skey, **rec);
-  if (!out) {
-    auto decoded = decode_record(**rec);
-    if (!decoded) return decoded.err();
-    out = std::move(*decoded);
-  }
+  auto out = take_or_decode(skey, **rec);
+  if (!out) return out.err();
   out->record = std::move(**rec);
-  return out;
+  return std::optional<loaded>{std::move(*out)};
 }
 
 void replica::forget_decoded(const std::string& skey) {
